@@ -1,0 +1,128 @@
+"""The ``sshjobs`` click group: subcommand registry, one-line errors, exit codes, logging.
+
+Every error reaching the terminal is one line on stderr, ``sshjobs <cmd>: <what went wrong>``,
+and the process exit code comes from the one table in :mod:`sshjobs.cli.exit`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+import sys
+from typing import Any
+
+import click
+
+from sshjobs import __version__
+from sshjobs.cli.exit import ExitCode, exit_table_text
+
+__all__ = ["SshjobsGroup", "cli", "main", "EXIT_EPILOG"]
+
+logger = logging.getLogger("sshjobs.cli")
+
+#: the exit-code table as shown at the end of ``--help`` (``\b`` keeps click from re-wrapping it)
+EXIT_EPILOG = "\b\nExit codes:\n" + exit_table_text()
+
+#: subcommands provided by other parts of the project, registered when their module exists
+_OPTIONAL_COMMANDS = (("sshjobs.cli.sandbox", "sandbox"), ("sshjobs.cli.demo", "demo"))
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+class SshjobsGroup(click.Group):
+    """A click group whose errors are one line and whose result is an exit code."""
+
+    def main(self, args: Any = None, prog_name: str | None = None,  # type: ignore[override]
+             complete_var: str | None = None, standalone_mode: bool = True,
+             **extra: Any) -> Any:
+        """Run the command line; exit (or return, when not standalone) with a table code."""
+        code = self._run(args, prog_name or "sshjobs", complete_var, **extra)
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+    def _run(self, args: Any, prog_name: str, complete_var: str | None, **extra: Any) -> int:
+        try:
+            result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.exceptions.NoArgsIsHelpError as exc:
+            click.echo(exc.ctx.get_help() if exc.ctx else self.get_help(click.Context(self)))
+            return int(ExitCode.OK)
+        except click.UsageError as exc:
+            where = exc.ctx.command_path if exc.ctx else prog_name
+            hint = f" (see {where} --help)" if "--help" not in exc.format_message() else ""
+            click.echo(f"{where}: {_one_line(exc.format_message())}{hint}", err=True)
+            return int(ExitCode.USAGE)
+        except click.ClickException as exc:
+            click.echo(f"{prog_name}: {_one_line(exc.format_message())}", err=True)
+            return exc.exit_code
+        except (click.Abort, KeyboardInterrupt):
+            click.echo(f"{prog_name}: interrupted", err=True)
+            return int(ExitCode.INTERRUPTED)
+        except BrokenPipeError:  # reader went away (`sshjobs ... | head`): not our failure
+            sys.stderr.close()
+            return int(ExitCode.OK)
+        if result is None:
+            return int(ExitCode.OK)
+        return int(result)
+
+
+def _setup_logging(debug: bool) -> None:
+    """Diagnostics on stderr: warnings by default, everything with ``-D``."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("sshjobs: %(levelname)s %(name)s: %(message)s"
+                                           if debug else "sshjobs: %(message)s"))
+    root = logging.getLogger("sshjobs")
+    for old in list(root.handlers):
+        if getattr(old, "_sshjobs_cli", False):
+            root.removeHandler(old)
+    handler._sshjobs_cli = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG if debug else logging.WARNING)
+    if debug:
+        logging.getLogger("asynciojobs").setLevel(logging.DEBUG)
+        logging.getLogger("asynciojobs").addHandler(handler)
+
+
+@click.group(name="sshjobs", cls=SshjobsGroup, epilog=EXIT_EPILOG,
+             context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "-V", "--version", prog_name="sshjobs",
+                      message="%(prog)s %(version)s")
+@click.option("-D", "--debug", is_flag=True, envvar="SSHJOBS_DEBUG",
+              help="diagnostics (connections, scheduling) on stderr")
+def cli(debug: bool) -> None:
+    """Run commands, scripts and copies on many hosts at once over SSH.
+
+    \b
+    sshjobs run -t fit[01-37] -x fit13 -- uname -a
+    sshjobs run -t hosts.txt -s ./setup.sh arg1
+    sshjobs push -t gw->node[1-8] build.tgz @:/tmp/
+    sshjobs pull -t node[1-8] @:/var/log/syslog logs/{host}.log
+    sshjobs targets -t fit[01-09] -x fit03
+    """
+    _setup_logging(debug)
+
+
+def _register() -> None:
+    """Attach the subcommands (imported here so a broken optional one cannot hide the others)."""
+    from sshjobs.cli import targets as targets_cmd
+    cli.add_command(targets_cmd.targets)
+    for module_name, attribute in (("sshjobs.cli.run", "run"), ("sshjobs.cli.push", "push"),
+                                   ("sshjobs.cli.pull", "pull"), *_OPTIONAL_COMMANDS):
+        try:
+            if importlib.util.find_spec(module_name) is None:
+                continue
+            module = importlib.import_module(module_name)
+            cli.add_command(getattr(module, attribute))
+        except Exception as exc:  # a half-written optional module must not break the others
+            logger.warning("subcommand %s unavailable: %s", attribute, exc)
+
+
+_register()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point (``sshjobs = "sshjobs.cli:main"``)."""
+    cli.main(args=argv, prog_name="sshjobs")

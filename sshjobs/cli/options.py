@@ -1,0 +1,252 @@
+"""Options shared by ``run``, ``push``, ``pull`` and ``targets``, and their validation.
+
+Each group of options is a decorator; :func:`make_settings` turns the parsed values into one
+:class:`Settings` object, raising :class:`click.UsageError` (exit 2) on bad input *before* any
+connection is made. Precedence: command-line flag > ``SSHJOBS_*`` environment > default.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import resource
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from sshjobs.targets import Target, TargetError, resolve_targets
+
+__all__ = [
+    "Secret", "Settings", "target_options", "connection_options", "run_options",
+    "output_options", "make_settings", "resolve_or_usage", "default_window", "ensure_open_files", "HOST_KEY_MODES",
+]
+
+logger = logging.getLogger("sshjobs.cli.options")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+HOST_KEY_MODES = ("strict", "accept-new", "ignore")
+
+#: file descriptors kept aside for stdio, logs, output files of the run...
+_RESERVED_FDS = 64
+#: descriptors one host may need at once (its socket, an output file, a copied file)
+_FDS_PER_HOST = 3
+
+
+class Secret:
+    """A value that must never reach a log, a traceback or a repr (the sudo password)."""
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        """The secret itself, for the one place that sends it."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret(<hidden>)"
+
+    __str__ = __repr__
+
+
+@dataclass
+class Settings:
+    """Everything a subcommand needs once the command line is validated."""
+
+    targets: list[Target]
+    keys: list[str] = field(default_factory=list)
+    host_keys: str = "strict"
+    known_hosts: str | None = None
+    connect_timeout: float = 10.0
+    window: int = 0
+    timeout: float | None = None
+    deadline: float | None = None
+    sudo: bool = False
+    sudo_password: Secret | None = None
+    output: dict[str, Any] = field(default_factory=dict)
+    verbose: bool = False
+
+
+def _apply(function: F, decorators: list[Callable[[F], F]]) -> F:
+    for decorator in reversed(decorators):
+        function = decorator(function)
+    return function
+
+
+def target_options(function: F) -> F:
+    """``-t -x -l -g -L/-n``: which hosts, as whom, through which gateway."""
+    return _apply(function, [
+        click.option("-t", "--target", "targets", multiple=True, metavar="TARGETS",
+                     help="hosts: names, user@host, host:port, gw->host, ranges fit[01-37], "
+                          "comma/space lists, a file or a directory of names (repeatable)"),
+        click.option("-x", "--exclude", "excludes", multiple=True, metavar="TARGETS",
+                     help="hosts to leave out, same grammar as -t (repeatable)"),
+        click.option("-l", "--login", envvar="SSHJOBS_LOGIN", metavar="USER",
+                     help="user for hosts that do not name one (default: ~/.ssh/config, "
+                          "else the local user)"),
+        click.option("-g", "--gateway", envvar="SSHJOBS_GATEWAY", metavar="[USER@]HOST",
+                     help="gateway for every target without its own (one shared connection); "
+                          "None->host bypasses it"),
+        click.option("-L", "-n", "--list-targets", "--dry-run", "list_targets", is_flag=True,
+                     help="print the expanded target list and exit, connecting to nothing"),
+    ])
+
+
+def connection_options(function: F) -> F:
+    """``-i --host-keys --known-hosts -c``: how to authenticate and verify hosts."""
+    return _apply(function, [
+        click.option("-i", "-k", "--key", "keys", multiple=True, envvar="SSHJOBS_KEY",
+                     type=click.Path(dir_okay=False), metavar="FILE",
+                     help="private key file (repeatable; default: agent and ~/.ssh keys)"),
+        click.option("--host-keys", type=click.Choice(HOST_KEY_MODES), default="strict",
+                     envvar="SSHJOBS_HOST_KEYS", show_default=True,
+                     help="host-key policy: strict (known_hosts must match), accept-new "
+                          "(record unknown hosts, refuse changed keys), ignore (no check)"),
+        click.option("--known-hosts", type=click.Path(dir_okay=False), metavar="FILE",
+                     envvar="SSHJOBS_KNOWN_HOSTS",
+                     help="known_hosts file to use instead of ~/.ssh/known_hosts"),
+        click.option("-c", "--connect-timeout", type=click.FloatRange(min=0, min_open=True),
+                     default=10.0, show_default=True, envvar="SSHJOBS_CONNECT_TIMEOUT",
+                     metavar="SECONDS", help="give up on a host not connected by then"),
+    ])
+
+
+def run_options(function: F) -> F:
+    """``-w --timeout --deadline --sudo --ask-sudo-pass``: how the run is paced and bounded."""
+    return _apply(function, [
+        click.option("-w", "--window", type=click.IntRange(min=0), envvar="SSHJOBS_WINDOW",
+                     metavar="N", help="hosts handled at once (default: as many as the "
+                                       "open-file limit allows; 0 means that default)"),
+        click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+                     help="per-host limit for the command or transfer (then exit code 4)"),
+        click.option("--deadline", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+                     help="limit for the whole run; unfinished hosts are stopped (exit code 4)"),
+        click.option("--sudo", is_flag=True, help="run the remote command through sudo"),
+        click.option("--ask-sudo-pass", is_flag=True,
+                     help="ask the sudo password once (hidden) and give it to every host"),
+    ])
+
+
+def output_options(function: F) -> F:
+    """Output modes; ``-r`` is left to each subcommand (raw for run, recursive for copies)."""
+    return _apply(function, [
+        click.option("-f", "--format", "line_format", metavar="FORMAT",
+                     help="line format: {host} {user} {line} {time} {date} {datetime} "
+                          "{elapsed}, and strftime codes such as %H:%M:%S"),
+        click.option("-tc", "--time-colon", is_flag=True,
+                     help="lines as time:host:line"),
+        click.option("-o", "--out-dir", type=click.Path(file_okay=False), metavar="DIR",
+                     help="one file per host in DIR (stderr in HOST.err)"),
+        click.option("-d", "--date-time", is_flag=True,
+                     help="like -o with a time-stamped directory name"),
+        click.option("-m", "--mark", is_flag=True,
+                     help="with -o/-d: also write DIR/0ok/HOST and DIR/1failed/HOST (exit "
+                          "status or reason); such directories are valid -t values"),
+        click.option("-b", "--gather", is_flag=True,
+                     help="at the end, print each distinct output once under its folded hosts"),
+        click.option("--json", "json_lines", is_flag=True,
+                     help="one JSON record per host on stdout, nothing else"),
+        click.option("--ok-to", type=click.Path(dir_okay=False), metavar="FILE",
+                     help="write the hosts that succeeded to FILE (a valid -t value)"),
+        click.option("--failed-to", type=click.Path(dir_okay=False), metavar="FILE",
+                     help="write the hosts that failed or were not reached to FILE"),
+        click.option("--progress/--no-progress", default=None,
+                     help="progress line on stderr (default: only when stderr is a terminal)"),
+        click.option("-v", "--verbose", is_flag=True, help="connection events on stderr"),
+    ])
+
+
+def ensure_open_files(needed: int) -> int:
+    """Raise the soft open-file limit towards ``needed`` (never above the hard one).
+
+    Returns the soft limit in force afterwards.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            logger.debug("open-file soft limit raised from %d to %d", soft, target)
+            soft = target
+        except (ValueError, OSError) as exc:  # pragma: no cover - platform refusal
+            logger.debug("cannot raise open-file limit to %d: %s", target, exc)
+    return soft if soft != resource.RLIM_INFINITY else needed
+
+
+def default_window(host_count: int, requested: int | None = None) -> int:
+    """Hosts handled at once: ``requested`` if given, else all, bounded by the open-file limit.
+
+    The soft limit is raised to the hard one when the window needs it; a requested window
+    that still does not fit is reduced, with a warning on the log.
+    """
+    wanted = requested or max(host_count, 1)
+    limit = ensure_open_files(wanted * _FDS_PER_HOST + _RESERVED_FDS)
+    fitting = max(1, (limit - _RESERVED_FDS) // _FDS_PER_HOST)
+    if requested and requested > fitting:
+        logger.warning("window %d exceeds the open-file limit (%d); using %d",
+                       requested, limit, fitting)
+    return min(wanted, fitting)
+
+
+def output_dir_name(out_dir: str | None, date_time: bool) -> str | None:
+    """The directory of ``-o DIR`` or ``-d`` (``YYYY-MM-DD@HH:MM:SS``), None without either."""
+    if out_dir:
+        return out_dir
+    if date_time:
+        return datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S")
+    return None
+
+
+def resolve_or_usage(params: dict[str, Any]) -> list[Target]:
+    """Targets of the options, or a :class:`click.UsageError` (exit 2) naming the problem."""
+    if not params.get("targets"):
+        raise click.UsageError("no target: give hosts with -t (e.g. -t host1,host2 or "
+                               "-t fit[01-10])")
+    try:
+        found = resolve_targets(params["targets"], params.get("excludes") or (),
+                                login=params.get("login"), gateway=params.get("gateway"))
+    except TargetError as exc:
+        raise click.UsageError(str(exc)) from exc
+    if not found:
+        raise click.UsageError("empty target list: every target was excluded")
+    return found
+
+
+def make_settings(params: dict[str, Any]) -> Settings:
+    """Validate the parsed options of a subcommand into :class:`Settings` (UsageError if bad)."""
+    targets = resolve_or_usage(params)
+    for key in params.get("keys") or ():
+        if not Path(key).expanduser().is_file():
+            raise click.UsageError(f"no such key file: {key!r}")
+    if params.get("mark") and not (params.get("out_dir") or params.get("date_time")):
+        raise click.UsageError("--mark needs -o DIR or -d")
+    exclusive = [name for name in ("json_lines", "gather") if params.get(name)]
+    if len(exclusive) > 1:
+        raise click.UsageError("--json and --gather cannot be combined")
+    output = {name: params.get(name) for name in (
+        "line_format", "time_colon", "mark", "gather", "json_lines", "ok_to", "failed_to",
+        "progress", "raw")}
+    output["out_dir"] = output_dir_name(params.get("out_dir"), bool(params.get("date_time")))
+    settings = Settings(
+        targets=targets,
+        keys=list(params.get("keys") or ()),
+        host_keys=params.get("host_keys") or "strict",
+        known_hosts=params.get("known_hosts"),
+        connect_timeout=params.get("connect_timeout") or 10.0,
+        timeout=params.get("timeout"),
+        deadline=params.get("deadline"),
+        sudo=bool(params.get("sudo") or params.get("ask_sudo_pass")),
+        output=output,
+        verbose=bool(params.get("verbose")),
+    )
+    settings.window = default_window(len(targets), params.get("window"))
+    return settings
+
+
+def ask_sudo_password() -> Secret:
+    """Read the sudo password once, hidden, from the terminal (or stdin when there is none)."""
+    return Secret(click.prompt("sudo password", hide_input=True, err=True,
+                               show_default=False, default="", type=str))

@@ -1,0 +1,97 @@
+"""The click group without network: targets dry run, version, help, one-line usage errors."""
+
+import resource
+
+import pytest
+from click.testing import CliRunner
+
+from sshjobs import __version__
+from sshjobs.cli import ExitCode, cli
+from sshjobs.cli.exit import exit_code_for
+from sshjobs.cli.options import Secret, default_window
+
+
+def invoke(*args, **kwargs):
+    return CliRunner().invoke(cli, list(args), **kwargs)
+
+
+def test_targets_prints_expanded_list():
+    result = invoke("targets", "-t", "fit[01-04]", "-x", "fit02", "-l", "me", "-g", "gw",
+                    "-t", "None->solo")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == ["me@gw->me@fit01", "me@gw->me@fit03",
+                                          "me@gw->me@fit04", "None->me@solo"]
+    assert result.stderr == ""
+
+
+def test_targets_fold_and_count():
+    assert invoke("targets", "-t", "fit[01-09]", "-x", "fit05", "--fold").stdout == \
+        "fit[01-04,06-09]\n"
+    assert invoke("targets", "-t", "fit[01-09]", "--count").stdout == "9\n"
+
+
+def test_targets_output_is_reusable_as_a_target_file(tmp_path):
+    first = invoke("targets", "-t", "a->b@c:2200,d", "-t", "None->e", "-g", "gw")
+    listing = tmp_path / "list"
+    listing.write_text(first.stdout)
+    again = invoke("targets", "-t", str(listing))
+    assert again.stdout == first.stdout
+
+
+def test_version_and_help_show_exit_table():
+    assert invoke("--version").stdout == f"sshjobs {__version__}\n"
+    assert invoke("-V").exit_code == 0
+    helptext = invoke("--help").stdout
+    for code in ExitCode:
+        assert f"{int(code):>5}  " in helptext
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["targets"], "no target"),
+    (["targets", "-t", "fit[05-01]"], "05 is greater than 01"),
+    (["targets", "-t", "a,b", "-x", "a", "-x", "b"], "every target was excluded"),
+    (["targets", "--no-such-option"], "No such option"),
+    (["targets", "-t", "./missing-file"], "no such target file"),
+    (["no-such-command"], "No such command"),
+])
+def test_usage_errors_are_one_line_exit_2(args, fragment):
+    result = invoke(*args)
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert fragment in lines[0]
+    assert lines[0].startswith("sshjobs")
+
+
+def test_exit_code_precedence():
+    E = ExitCode
+    assert exit_code_for([]) == E.OK
+    assert exit_code_for([E.OK, E.OK]) == E.OK
+    assert exit_code_for([E.OK, E.FAILED]) == E.FAILED
+    assert exit_code_for([E.FAILED, E.UNREACHABLE]) == E.UNREACHABLE
+    assert exit_code_for([E.UNREACHABLE, E.TIMEOUT, E.FAILED]) == E.TIMEOUT
+    assert exit_code_for([E.TIMEOUT, E.INTERRUPTED]) == E.INTERRUPTED
+    assert len({int(c) for c in ExitCode}) == len(ExitCode)
+
+
+def test_secret_never_shows():
+    secret = Secret("hunter2")
+    assert "hunter2" not in repr(secret) and "hunter2" not in str(secret)
+    assert "hunter2" not in f"{secret} {[secret]}"
+    assert secret.reveal() == "hunter2"
+
+
+def test_default_window_within_open_file_limit():
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))
+        assert default_window(10) == 10
+        assert default_window(10, requested=4) == 4
+        big = default_window(100_000)
+        now_soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+        assert 1 <= big < 100_000 or now_soft >= 100_000 * 3
+        assert big * 3 + 64 <= now_soft  # what it promises fits in the (raised) limit
+        assert now_soft >= 256  # raised toward the hard limit when needed, never lowered
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
