@@ -1,0 +1,207 @@
+"""Build the real objects (nodes, services, SshJobs, one Scheduler) from a checked Scenario.
+
+Everything that could be checked on data was checked by :mod:`.model`; what is left here are
+errors only the library can detect (a key file that does not load, a keyword a command class
+does not accept). They are turned into the same ``file:line: key: problem`` ScenarioError.
+Nothing connects: nodes connect lazily when the scheduler runs.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from .errors import ScenarioError
+from .model import CommandSpec, JobSpec, NodeSpec, Scenario
+
+logger = logging.getLogger("sshjobs.scenario")
+
+#: apssh's formatter names before 0.24.0
+_FORMATTER_ALIASES = {"ColonFormatter": "HostFormatter",
+                      "TimeColonFormatter": "TimeHostFormatter"}
+
+
+@dataclass
+class NodeDefaults:
+    """Values the caller (the command line) applies to nodes that do not set their own: the
+    scenario file wins over these, these win over the library's defaults."""
+
+    keys: list[str] | None = None
+    known_hosts: str | None = None
+    host_key: str | None = None
+    timeout: float | None = None
+    #: a factory so that each node gets its own formatter instance (None: library default)
+    formatter: Callable[[], Any] | None = None
+    verbose: bool | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Built:
+    """What a scenario builds to: maps by id, and the scheduler holding every job."""
+
+    nodes: dict[str, Any]
+    jobs: dict[str, Any]
+    services: dict[str, Any]
+    scheduler: Any
+
+
+def _error(scenario: Scenario, message: str, line: int, key: str | None,
+           cause: BaseException | None = None) -> ScenarioError:
+    error = ScenarioError(message, filename=scenario.filename, line=line, key=key)
+    error.__cause__ = cause
+    return error
+
+
+def _formatter(scenario: Scenario, spec: NodeSpec) -> Any:
+    import sshjobs
+    name = _FORMATTER_ALIASES.get(spec.formatter or "", spec.formatter or "")
+    cls = getattr(sshjobs, name, None)
+    if cls is None:
+        try:
+            from sshjobs import formatters
+            cls = getattr(formatters, name, None)
+        except ImportError:  # pragma: no cover - the library always has formatters
+            cls = None
+    if not isinstance(cls, type) or not name.endswith("Formatter"):
+        raise _error(scenario, f"node '{spec.id}': unknown formatter '{spec.formatter}'",
+                     spec.key_lines.get("formatter", spec.line), "formatter")
+    kwds = {"verbose": spec.verbose} if spec.verbose is not None else {}
+    try:
+        return cls(**kwds)
+    except TypeError as exc:
+        raise _error(scenario, f"node '{spec.id}': formatter {name} needs arguments: {exc}",
+                     spec.key_lines.get("formatter", spec.line), "formatter", exc) from exc
+
+
+def _node_kwds(scenario: Scenario, spec: NodeSpec, defaults: NodeDefaults) -> dict[str, Any]:
+    """Keyword arguments of SshNode/LocalNode: the file's values, else the caller's."""
+    kwds: dict[str, Any] = {}
+    if spec.formatter:
+        kwds["formatter"] = _formatter(scenario, spec)
+    elif defaults.formatter is not None:
+        kwds["formatter"] = defaults.formatter()
+    verbose = spec.verbose if spec.verbose is not None else defaults.verbose
+    if verbose is not None:
+        kwds["verbose"] = verbose
+    if spec.local:
+        return kwds
+    values = {"username": spec.username, "port": spec.port,
+              "keys": spec.keys if spec.keys is not None else defaults.keys,
+              "known_hosts": spec.known_hosts or defaults.known_hosts,
+              "host_keys": spec.host_key or defaults.host_key,
+              "timeout": spec.timeout if spec.timeout is not None else defaults.timeout}
+    kwds.update({key: value for key, value in values.items() if value is not None})
+    kwds.update(defaults.extra)
+    return kwds
+
+
+def _accepts(cls: Any, key: str) -> bool:
+    try:
+        parameters = inspect.signature(cls).parameters
+    except (TypeError, ValueError):  # pragma: no cover - builtins without a signature
+        return True
+    return key in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values())
+
+
+def build_nodes(scenario: Scenario, defaults: NodeDefaults) -> dict[str, Any]:
+    """SshNode / LocalNode objects by id, gateways built before the nodes behind them."""
+    from sshjobs import LocalNode, SshNode
+    nodes: dict[str, Any] = {}
+
+    def build(spec: NodeSpec) -> Any:
+        if spec.id in nodes:
+            return nodes[spec.id]
+        kwds = _node_kwds(scenario, spec, defaults)
+        cls = LocalNode if spec.local else SshNode
+        for key in list(kwds):
+            if not _accepts(cls, key):
+                if key in defaults.extra or (key == "host_keys" and not spec.host_key):
+                    kwds.pop(key)  # a caller default this library version does not know
+                    continue
+                file_key = "host_key" if key == "host_keys" else key
+                raise _error(scenario, f"node '{spec.id}': {cls.__name__} has no '{key}' option",
+                             spec.key_lines.get(file_key, spec.line), file_key)
+        try:
+            if spec.local:
+                node = LocalNode(**kwds)
+            else:
+                gateway = build(scenario.nodes[spec.gateway]) if spec.gateway else None
+                node = SshNode(spec.hostname, gateway=gateway, **kwds)
+        except ScenarioError:
+            raise
+        except Exception as exc:  # a key file that does not load, a bad value...
+            raise _error(scenario, f"node '{spec.id}': {exc}", spec.line, None, exc) from exc
+        nodes[spec.id] = node
+        return node
+
+    for spec in scenario.nodes.values():
+        build(spec)
+    return nodes
+
+
+def build_services(scenario: Scenario) -> dict[str, Any]:
+    """Service objects by id."""
+    from sshjobs.service import Service
+    return {spec.id: Service(spec.command, service_id=spec.id, tty=spec.tty,
+                             systemd_type=spec.systemd_type, environ=spec.environ,
+                             stop_if_running=spec.stop_if_running, verbose=spec.verbose)
+            for spec in scenario.services.values()}
+
+
+def build_command(scenario: Scenario, job: JobSpec, spec: CommandSpec,
+                  services: dict[str, Any]) -> Any:
+    """One command object; a keyword the class does not take is an error on its line."""
+    import sshjobs
+    kwargs = dict(spec.kwargs)
+    if spec.type == "Service":
+        service = services[spec.service]
+        method = getattr(service, f"{spec.action}_command")
+        target: Any = method
+        make: Callable[[], Any] = lambda: method(**kwargs)
+    else:
+        target = getattr(sshjobs, spec.type)
+        make = lambda: target(*spec.args, **kwargs)
+    for key in kwargs:
+        if not _accepts(target, key):
+            raise _error(scenario, f"job '{job.id}': {spec.type} has no '{key}' option",
+                         spec.key_lines.get(key, spec.line), key)
+    try:
+        return make()
+    except ScenarioError:
+        raise
+    except Exception as exc:
+        raise _error(scenario, f"job '{job.id}': cannot build {spec.type}: {exc}", spec.line,
+                     None, exc) from exc
+
+
+def build(scenario: Scenario, defaults: NodeDefaults | None = None) -> Built:
+    """Build every object of ``scenario``; nothing is started."""
+    from asynciojobs import Scheduler
+    from sshjobs import SshJob
+    defaults = defaults or NodeDefaults()
+    nodes = build_nodes(scenario, defaults)
+    services = build_services(scenario)
+    jobs: dict[str, Any] = {}
+    for spec in scenario.jobs.values():
+        commands = [build_command(scenario, spec, command, services)
+                    for command in spec.commands]
+        options = {"critical": spec.critical, "forever": spec.forever, "verbose": spec.verbose,
+                   "keep_connection": spec.keep_connection}
+        kwds = {key: value for key, value in options.items() if value is not None}
+        jobs[spec.id] = SshJob(nodes[spec.node], commands=commands,
+                               label=spec.label or spec.id, **kwds)
+    for spec in scenario.jobs.values():
+        jobs[spec.id].requires(*(jobs[name] for name in spec.required))
+    options = scenario.scheduler
+    sched_kwds: dict[str, Any] = {"jobs_window": options.jobs_window,
+                                  "timeout": options.timeout}
+    for key in ("critical", "verbose", "label", "shutdown_timeout"):
+        value = getattr(options, key)
+        if value is not None:
+            sched_kwds[key] = value
+    scheduler = Scheduler(*jobs.values(), **sched_kwds)
+    logger.debug("scenario %s: %d node(s), %d job(s)", scenario.filename, len(nodes), len(jobs))
+    return Built(nodes, jobs, services, scheduler)

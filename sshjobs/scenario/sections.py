@@ -1,0 +1,264 @@
+"""Parsers for each section of a scenario file (scheduler, nodes, services, jobs, commands)
+and the final pass that resolves references between them (gateways, requirements, services).
+
+Every function takes the ``_Checker`` of :mod:`.model`, so that each error names the file, the
+line and the key.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .model import (COMMAND_TYPES, HOST_KEY_MODES, SERVICE_ACTIONS, _IGNORED_NODE_KEYS,
+                    CommandSpec, JobSpec, NodeSpec, Scenario, SchedulerSpec, ServiceSpec,
+                    _Checker)
+from .source import LineDict, LineList
+
+_NUMBER = (int, float)
+_NAME = (str, int)
+
+_NODE_KEYS = ("id", "hostname", "localnode", "gateway", "username", "port", "keys",
+              "known_hosts", "host_key", "timeout", "formatter", "verbose") + _IGNORED_NODE_KEYS
+_JOB_KEYS = ("id", "node", "commands", "command", "required", "critical", "forever", "verbose",
+             "label", "keep_connection")
+_SERVICE_KEYS = ("id", "command", "tty", "systemd_type", "environ", "stop_if_running", "verbose")
+_SCHEDULER_KEYS = ("timeout", "window", "jobs_window", "critical", "verbose", "label",
+                   "shutdown_timeout")
+
+
+def parse_scheduler(check: _Checker, tree: LineDict) -> SchedulerSpec:
+    """The optional top-level ``scheduler`` mapping (an sshjobs extension)."""
+    if tree.get("scheduler") is None:
+        return SchedulerSpec()
+    entry = check.mapping(tree["scheduler"], "'scheduler'", tree.line_of("scheduler"))
+    check.keys(entry, _SCHEDULER_KEYS, "'scheduler'")
+    if "window" in entry and "jobs_window" in entry:
+        raise check.fail("give either 'window' or 'jobs_window', not both",
+                         entry.line_of("jobs_window"), "jobs_window")
+    window_key = "jobs_window" if "jobs_window" in entry else "window"
+    spec = SchedulerSpec(
+        timeout=check.get(entry, "timeout", _NUMBER, "scheduler timeout (seconds)"),
+        jobs_window=check.get(entry, window_key, int, "scheduler window (jobs at once)"),
+        critical=check.get(entry, "critical", bool, "scheduler critical"),
+        verbose=check.get(entry, "verbose", bool, "scheduler verbose"),
+        label=check.get(entry, "label", _NAME, "scheduler label", convert=str),
+        shutdown_timeout=check.get(entry, "shutdown_timeout", _NUMBER, "shutdown timeout"))
+    for key in ("timeout", window_key, "shutdown_timeout"):
+        value = entry.get(key)
+        if value is not None and value <= 0:
+            raise check.fail("must be positive", entry.line_of(key), key)
+    return spec
+
+
+def parse_node(check: _Checker, entry: LineDict) -> NodeSpec:
+    """A node entry; a node is either an SSH host (``hostname``) or ``localnode``."""
+    ident = check.ident(entry, "a node")
+    what = f"node '{ident}'"
+    check.keys(entry, _NODE_KEYS, what)
+    local = "localnode" in entry and entry["localnode"] is not False
+    hostname = check.get(entry, "hostname", _NAME, f"{what} hostname", convert=str)
+    if local and hostname:
+        raise check.fail(f"{what} has both 'hostname' and 'localnode'",
+                         entry.line_of("hostname"), "hostname")
+    if not local and not hostname:
+        raise check.fail(f"{what} has no hostname (give 'hostname: HOST' or "
+                         "'localnode: true')", entry.line, "hostname")
+    if local:
+        for key in ("gateway", "username", "port", "keys", "known_hosts", "host_key"):
+            if entry.get(key) is not None:
+                raise check.fail(f"{what} is a localnode: '{key}' means nothing here",
+                                 entry.line_of(key), key)
+    port = check.get(entry, "port", int, f"{what} port")
+    if port is not None and not 0 < port < 65536:
+        raise check.fail(f"{what} port must be between 1 and 65535", entry.line_of("port"),
+                         "port")
+    host_key = check.get(entry, "host_key", str, f"{what} host-key mode")
+    if host_key is not None and host_key not in HOST_KEY_MODES:
+        raise check.fail(f"{what} host-key mode must be one of {', '.join(HOST_KEY_MODES)}",
+                         entry.line_of("host_key"), "host_key")
+    return NodeSpec(
+        id=ident, line=entry.line, hostname=hostname, local=local,
+        gateway=check.get(entry, "gateway", _NAME, f"{what} gateway", convert=str),
+        username=check.get(entry, "username", _NAME, f"{what} username", convert=str),
+        port=port, keys=check.str_list(entry, "keys", f"{what} keys"),
+        known_hosts=check.get(entry, "known_hosts", str, f"{what} known_hosts file"),
+        host_key=host_key,
+        timeout=check.get(entry, "timeout", _NUMBER, f"{what} connection timeout"),
+        formatter=check.get(entry, "formatter", str, f"{what} formatter class name"),
+        verbose=check.get(entry, "verbose", bool, f"{what} verbose"),
+        key_lines=dict(entry.key_lines))
+
+
+def parse_service(check: _Checker, entry: LineDict) -> ServiceSpec:
+    """A service entry: a long-running command started and stopped by Service commands."""
+    ident = check.ident(entry, "a service")
+    what = f"service '{ident}'"
+    check.keys(entry, _SERVICE_KEYS, what)
+    command = check.get(entry, "command", str, f"{what} command")
+    if not command:
+        raise check.fail(f"{what} has no command", entry.line, "command")
+    environ = check.get(entry, "environ", dict, f"{what} environ")
+    if environ is not None:
+        environ = {str(k): str(v) for k, v in environ.items()}
+    return ServiceSpec(
+        id=ident, line=entry.line, command=command,
+        tty=check.get(entry, "tty", bool, f"{what} tty", default=False),
+        systemd_type=check.get(entry, "systemd_type", str, f"{what} systemd_type",
+                               default="simple"),
+        environ=environ,
+        stop_if_running=check.get(entry, "stop_if_running", bool, f"{what} stop_if_running",
+                                  default=True),
+        verbose=check.get(entry, "verbose", bool, f"{what} verbose", default=False))
+
+
+def parse_command(check: _Checker, value: Any, line: int, where: str) -> CommandSpec:
+    """A command entry: a plain string (a Run) or a mapping with ``type`` (default Run)."""
+    if isinstance(value, str):
+        return CommandSpec("Run", line, args=[value])
+    entry = check.mapping(value, f"a command of {where}", line)
+    kind = check.get(entry, "type", str, "command type", default="Run")
+    if kind not in COMMAND_TYPES:
+        raise check.fail(f"unknown command type '{kind}' (expected one of: "
+                         f"{', '.join(COMMAND_TYPES)})", entry.line_of("type"), "type")
+    spec = CommandSpec(kind, entry.line, key_lines={str(k): v for k, v in
+                                                     entry.key_lines.items()})
+    rest = {str(k): v for k, v in entry.items() if k != "type"}
+    if kind == "Service":
+        spec.service = check.get(entry, "service", _NAME, "service id", convert=str)
+        spec.action = check.get(entry, "action", str, "service action")
+        if spec.service is None:
+            raise check.fail("a Service command needs 'service: ID'", entry.line, "service")
+        if spec.action not in SERVICE_ACTIONS:
+            raise check.fail(f"a Service command needs 'action:' one of "
+                             f"{', '.join(SERVICE_ACTIONS)}", entry.line_of("action"), "action")
+        rest.pop("service")
+        rest.pop("action")
+    elif kind in ("Run", "RunScript", "RunString"):
+        spec.args = _run_args(check, entry, kind, rest)
+    spec.kwargs = rest
+    return spec
+
+
+_ARGV_KEYS = {"Run": ("argv",), "RunScript": ("local_script", "args"),
+              "RunString": ("script_body", "args")}
+
+
+def _run_args(check: _Checker, entry: LineDict, kind: str, rest: dict[str, Any]) -> list[Any]:
+    """Positional args of a Run-like command, from ``command:`` or the explicit keys; the
+    used keys are removed from ``rest`` (what remains are keyword arguments)."""
+    explicit = [key for key in _ARGV_KEYS[kind] if key in entry]
+    if "command" in entry:
+        if explicit:
+            raise check.fail(f"give either 'command' or {' / '.join(_ARGV_KEYS[kind])}",
+                             entry.line_of(explicit[0]), explicit[0])
+        text = check.get(entry, "command", _NAME, f"{kind} command", convert=str)
+        rest.pop("command")
+        if not text or not text.strip():
+            raise check.fail("empty command", entry.line_of("command"), "command")
+        # Run: keep the text whole (the remote shell parses it); scripts: path then args,
+        # split on whitespace as apssh does
+        return [text] if kind == "Run" else text.split()
+    first = _ARGV_KEYS[kind][0]
+    if first not in entry:
+        keys = " or ".join(f"'{k}'" for k in ("command", first))
+        raise check.fail(f"a {kind} command needs {keys}", entry.line, first)
+    for key in explicit:
+        rest.pop(key)
+    if kind == "Run":
+        argv = entry["argv"]
+        argv = argv if isinstance(argv, list) else [argv]
+        if not argv:
+            raise check.fail("empty argv", entry.line_of("argv"), "argv")
+        return list(argv)
+    head = check.get(entry, first, str, f"{kind} {first}")
+    args = entry.get("args") or []
+    return [head, *(args if isinstance(args, list) else str(args).split())]
+
+
+def parse_job(check: _Checker, entry: LineDict) -> JobSpec:
+    """A job entry (always an SshJob); ``command`` is accepted as a synonym of ``commands``."""
+    ident = check.ident(entry, "a job")
+    what = f"job '{ident}'"
+    check.keys(entry, _JOB_KEYS, what)
+    if "commands" in entry and "command" in entry:
+        raise check.fail(f"{what}: give either 'commands' or 'command'",
+                         entry.line_of("command"), "command")
+    key = "commands" if "commands" in entry else "command"
+    node = check.get(entry, "node", _NAME, f"{what} node id", convert=str)
+    if node is None:
+        raise check.fail(f"{what} has no node", entry.line, "node")
+    raw = entry.get(key)
+    if raw is None or raw == []:
+        raise check.fail(f"{what} has no commands", entry.line_of(key), "commands")
+    items = raw if isinstance(raw, list) else [raw]
+    lines = raw.item_lines if isinstance(raw, LineList) else [entry.line_of(key)] * len(items)
+    commands = [parse_command(check, item, lines[i], what) for i, item in enumerate(items)]
+    required = check.str_list(entry, "required", f"{what} required") or []
+    req_value = entry.get("required")
+    req_lines = {name: (req_value.line_of(i) if isinstance(req_value, LineList)
+                        else entry.line_of("required")) for i, name in enumerate(required)}
+    return JobSpec(
+        id=ident, line=entry.line, node=node, commands=commands, required=required,
+        critical=check.get(entry, "critical", bool, f"{what} critical"),
+        forever=check.get(entry, "forever", bool, f"{what} forever"),
+        verbose=check.get(entry, "verbose", bool, f"{what} verbose"),
+        label=check.get(entry, "label", _NAME, f"{what} label", convert=lambda v: str(v).strip()),
+        keep_connection=check.get(entry, "keep_connection", bool, f"{what} keep_connection"),
+        key_lines=dict(entry.key_lines), required_lines=req_lines)
+
+
+def resolve(check: _Checker, scenario: Scenario) -> None:
+    """Check every reference (gateway, node, required, service) and refuse cycles; references
+    may point further down the file."""
+    nodes, jobs = scenario.nodes, scenario.jobs
+    for node in nodes.values():
+        if node.gateway is None:
+            continue
+        line = node.key_lines.get("gateway", node.line)
+        gateway = nodes.get(node.gateway)
+        if gateway is None:
+            raise check.fail(f"node '{node.id}': no node has id '{node.gateway}'", line,
+                             "gateway")
+        if gateway.local:
+            raise check.fail(f"node '{node.id}': the local node cannot be a gateway", line,
+                             "gateway")
+        seen = [node.id]
+        while gateway is not None:
+            if gateway.id in seen:
+                raise check.fail("gateway cycle: " + " -> ".join(seen + [gateway.id]), line,
+                                 "gateway")
+            seen.append(gateway.id)
+            gateway = nodes.get(gateway.gateway) if gateway.gateway else None
+    for job in jobs.values():
+        if job.node not in nodes:
+            raise check.fail(f"job '{job.id}': no node has id '{job.node}'",
+                             job.key_lines.get("node", job.line), "node")
+        for name in job.required:
+            if name not in jobs:
+                raise check.fail(f"job '{job.id}' requires '{name}', but no job has that id",
+                                 job.required_lines.get(name, job.line), "required")
+        for command in job.commands:
+            if command.type == "Service" and command.service not in scenario.services:
+                raise check.fail(f"job '{job.id}': no service has id '{command.service}'",
+                                 command.key_lines.get("service", command.line), "service")
+    _check_cycles(check, scenario)
+
+
+def _check_cycles(check: _Checker, scenario: Scenario) -> None:
+    """Refuse requirement cycles, naming the jobs on the cycle."""
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+
+    def visit(ident: str, path: list[str]) -> None:
+        state[ident] = 1
+        for name in scenario.jobs[ident].required:
+            if state.get(name) == 1:
+                cycle = path[path.index(name):] + [name]
+                job = scenario.jobs[name]
+                raise check.fail("requirement cycle: " + " -> ".join(cycle), job.line, "required")
+            if name not in state:
+                visit(name, path + [name])
+        state[ident] = 2
+
+    for ident in scenario.jobs:
+        if ident not in state:
+            visit(ident, [ident])
