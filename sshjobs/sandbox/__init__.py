@@ -1,0 +1,12 @@
+"""Embedded SSH nodes on loopback, for the demo, the examples and users' own tests.
+
+``Sandbox`` serves a gateway and N nodes with asyncssh (real SSH, real local commands, SFTP);
+``sshjobs.sandbox.daemon`` runs one in the background for ``sshjobs sandbox up/status/down``.
+"""
+
+from .core import GATEWAY_NAME, MAX_NODES, Sandbox, check_node_count
+from .errors import SandboxError
+from .layout import Layout, SandboxNode
+
+__all__ = ["Sandbox", "SandboxNode", "SandboxError", "Layout", "GATEWAY_NAME", "MAX_NODES",
+           "check_node_count"]
