@@ -16,19 +16,6 @@ import pytest
 from sshjobs.service import Service
 
 
-def session_members(sid: int) -> list[int]:
-    """Pids of live (non-zombie) processes of session ``sid``, read from /proc."""
-    pids = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if fields[0] != "Z" and int(fields[3]) == sid:
-            pids.append(int(stat.parent.name))
-    return pids
-
-
 class Host:
     """Runs service scripts with a private HOME, and stops whatever is left at the end."""
 
@@ -62,50 +49,50 @@ def host(request, tmp_path):
 TREE = "sleep 300 & sleep 301 & (sleep 302; true) & echo ready $GREETING; wait"
 
 
-def test_start_status_stop_kills_the_whole_tree(host):
+def test_start_status_stop_kills_the_whole_tree(host, members):
     service = Service(TREE, service_id="tree", environ={"GREETING": "hello world"})
     started = host.start(service)
     assert started.returncode == 0, started.stderr
     sid = host.sid(service)
     assert f"pid {sid}" in started.stdout
-    assert len(session_members(sid)) >= 4  # the shell and its three children
+    assert len(members(sid)) >= 4  # the shell and its three children
     status = host.run(service.status_script())
     assert (status.returncode, status.stdout) == (0, f"service tree: running, pid {sid}\n")
     stopped = host.run(service.stop_script())
     assert stopped.returncode == 0, stopped.stderr
-    assert session_members(sid) == []
+    assert members(sid) == []
     status = host.run(service.status_script())
     assert (status.returncode, status.stdout) == (3, "service tree: not running\n")
     # the environment reached the process, and its output went to the log
     assert host.run(service.journal_script()).stdout == "ready hello world\n"
 
 
-def test_start_again_restarts(host):
+def test_start_again_restarts(host, members):
     service = Service("sleep 300 & wait", service_id="again")
     assert host.start(service).returncode == 0
     first = host.sid(service)
     assert host.start(service).returncode == 0
     second = host.sid(service)
     assert first != second
-    assert session_members(first) == [] and session_members(second) != []
+    assert members(first) == [] and members(second) != []
 
 
-def test_start_without_stop_if_running_refuses(host):
+def test_start_without_stop_if_running_refuses(host, members):
     service = Service("sleep 300", service_id="once", stop_if_running=False)
     assert host.start(service).returncode == 0
     sid = host.sid(service)
     again = host.run(service.start_script())
     assert again.returncode == 1 and "already running" in again.stderr
-    assert host.sid(service) == sid and session_members(sid) != []
+    assert host.sid(service) == sid and members(sid) != []
 
 
-def test_a_tree_ignoring_term_is_killed(host):
+def test_a_tree_ignoring_term_is_killed(host, members):
     service = Service("trap '' TERM; sh -c \"trap '' TERM; sleep 300\" & sleep 301; wait",
                       service_id="stubborn", stop_timeout=0.3)
     assert host.start(service).returncode == 0
     sid = host.sid(service)
     assert host.run(service.stop_script()).returncode == 0
-    assert session_members(sid) == []
+    assert members(sid) == []
 
 
 def test_stop_and_status_of_a_service_never_started(host):
