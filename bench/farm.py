@@ -1,0 +1,96 @@
+"""The benchmarks' view of the SSH farm: real OpenSSH sshd hosts from tests/fixtures/farm.py.
+
+`BenchFarm(direct=N, private=M)` starts a farm (the same class as the tests' `farm` fixture and
+`bin/sshfarm`), writes targets files for the clients, tells where to capture packets and adds
+latency; leaving the `with` block removes every process, namespace and file of the farm.
+Network namespaces are used when available (SSHJOBS_FARM=loopback forces loopback addresses).
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+from harness import TOP
+
+sys.path.insert(0, str(TOP))
+from tests.fixtures.farm import Farm, install_signal_handlers  # noqa: E402
+
+USER = "root"
+
+
+class BenchFarm:
+    def __init__(self, direct: int, *, private: int = 0, max_startups: str | None = None,
+                 mode: str | None = None) -> None:
+        install_signal_handlers()
+        self.farm = Farm(direct=direct, private=private, max_startups=max_startups, mode=mode,
+                         start_timeout=max(60.0, direct * 0.3))
+        self.home: Path = self.farm.home
+
+    def __enter__(self) -> "BenchFarm":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.farm.close()
+
+    def describe(self) -> str:
+        f = self.farm
+        where = "network namespaces" if f.isolated else "loopback addresses"
+        return (f"{len(f.direct)} direct + {len(f.private)} private hosts + 1 gateway, one real "
+                f"OpenSSH sshd each, {where}")
+
+    @staticmethod
+    def _entry(host) -> dict:
+        return {"name": host.name, "address": host.address, "port": host.port}
+
+    def targets(self, path: Path, count: int, *, private: bool = False) -> Path:
+        """Targets file for the first `count` direct hosts (or private hosts via the gateway)."""
+        f = self.farm
+        hosts = (f.private if private else f.direct)[:count]
+        if len(hosts) < count:
+            raise ValueError(f"the farm has only {len(hosts)} {'private' if private else 'direct'}"
+                             f" hosts, {count} asked")
+        spec = {"user": USER, "key": str(f.client_key), "known_hosts": str(f.known_hosts),
+                "hosts": [self._entry(h) for h in hosts],
+                "gateway": self._entry(f.gateway) if private else None}
+        path.write_text(json.dumps(spec, indent=1))
+        return path
+
+    def capture_point(self, count: int, *, private: bool = False) -> tuple[str, str]:
+        """(interface, BPF filter) seeing the controller's traffic with the first hosts."""
+        f = self.farm
+        hosts = [f.gateway] if private else f.direct[:count]
+        bpf = "tcp and (" + " or ".join(f"host {h.address}" for h in hosts) + ")"
+        interface = f"sjf{f.instance}a" if f.isolated else "lo"
+        return interface, bpf
+
+    def delay(self, count: int, ms: float) -> None:
+        for host in self.farm.direct[:count]:
+            self.farm.delay(host, ms)
+
+    def clear(self, count: int) -> None:
+        for host in self.farm.direct[:count]:
+            self.farm.clear(host)
+
+    def settle(self, timeout: float = 10.0) -> None:
+        """Wait until the sshd session processes of the previous run are gone."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.sessions():
+            time.sleep(0.05)
+
+    def sessions(self) -> int:
+        """Number of live sshd session processes (children of the hosts' listening sshds)."""
+        count = 0
+        for host in self.farm.hosts:
+            if host.process is None:
+                continue
+            pid = host.process.pid
+            try:
+                count += len(Path(f"/proc/{pid}/task/{pid}/children").read_text().split())
+            except OSError:
+                pass
+        return count
