@@ -6,7 +6,8 @@ test) can point ``ssh``, ``sshjobs`` or ``SshNode`` at it without touching ``~/.
     DIR/client_key, client_key.pub   the only key the nodes accept
     DIR/known_hosts                  every node's host key, as [127.0.0.1]:PORT lines
     DIR/ssh_config                   Host aliases (gateway, node1, ...) for ``ssh -F``
-    DIR/targets                      one node per line, for the ``sshjobs`` command line
+    DIR/targets                      one node a line (gateway->host:port), for ``sshjobs -t``
+    DIR/env                          ``export SSHJOBS_KEY=... SSHJOBS_KNOWN_HOSTS=...`` to source
     DIR/state.json                   pid and nodes of a running sandbox (``sandbox up``)
     DIR/nodes/NAME/host_key          that node's host key
     DIR/nodes/NAME/home/             that node's home: commands run there, SFTP is confined there
@@ -61,6 +62,7 @@ class Layout:
     known_hosts = property(lambda self: self.directory / "known_hosts")
     ssh_config = property(lambda self: self.directory / "ssh_config")
     targets = property(lambda self: self.directory / "targets")
+    env_file = property(lambda self: self.directory / "env")
     state_file = property(lambda self: self.directory / "state.json")
     log_file = property(lambda self: self.directory / "sandbox.log")
 
@@ -97,9 +99,15 @@ class Layout:
             if gateway and not node.is_gateway:
                 config.append(f"    ProxyJump {gateway.name}\n")
         _write(self.ssh_config, "".join(config))
-        targets = ["# sandbox nodes, one per line (host:port)\n"]
-        targets += [f"{node.target}\n" for node in nodes if not node.is_gateway]
+        via = f"{gateway.target}->" if gateway else ""
+        targets = ["# sandbox nodes, one a line ([gateway->]host:port), for sshjobs -t FILE\n"]
+        targets += [f"{via}{node.target}  # {node.name}\n"
+                    for node in nodes if not node.is_gateway]
         _write(self.targets, "".join(targets))
+        _write(self.env_file, f"# source this file to point sshjobs at the sandbox\n"
+                              f"export SSHJOBS_KEY={self.client_key}\n"
+                              f"export SSHJOBS_KNOWN_HOSTS={self.known_hosts}\n"
+                              f"export SSHJOBS_SANDBOX_TARGETS={self.targets}\n")
 
     def write_state(self, pid: int, nodes: list[SandboxNode]) -> None:
         """Record a running sandbox: which process serves it, and its nodes."""
