@@ -1,5 +1,31 @@
-"""asynciojobs: a scheduler of asyncio jobs with dependencies (no SSH in here)."""
+"""asynciojobs: a scheduler of asyncio jobs with dependencies (no SSH in here).
+
+Compatible with the public asynciojobs API (old names included), on a sound engine:
+O(jobs + edges), task group, semaphore window, loop-clock timeouts, re-runnable jobs,
+per-job timeout/retries, skip policy, statistics and a job-events stream.
+"""
+
+from .compat import LegacySchedulerMixin
+from .errors import (AsyncioJobsError, CycleError, ForeignRequirementError,
+                     GraphvizMissingError, JobReuseError, JobSkipped, NestedLoopError,
+                     SchedulerTimeoutError)
+from .events import EventQueue, JobEvent
+from .job import AbstractJob, Job
+from .render import Statistics
+from .scheduler import PureScheduler, Scheduler
+from .sequence import Sequence
+from .watch import PrintJob, Watch
 
 __version__ = "0.1.0"
 
-__all__: list[str] = ["__version__"]
+Engine = Scheduler          # name of the Scheduler before asynciojobs 0.4
+SchedulerJob = Scheduler    # name of the nestable scheduler in asynciojobs 0.8-0.9
+
+__all__ = [
+    "AbstractJob", "Job", "Sequence", "PureScheduler", "Scheduler", "PrintJob", "Watch",
+    "Engine", "SchedulerJob", "Statistics", "JobEvent", "EventQueue",
+    "AsyncioJobsError", "CycleError", "ForeignRequirementError", "GraphvizMissingError",
+    "JobReuseError", "JobSkipped", "NestedLoopError", "SchedulerTimeoutError",
+    "__version__",
+]
+_ = LegacySchedulerMixin

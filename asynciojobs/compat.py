@@ -1,0 +1,69 @@
+"""Names and call forms of older asynciojobs releases, served without warnings.
+
+``Engine`` and ``SchedulerJob`` (old names of :class:`~asynciojobs.Scheduler`),
+``rain_check()`` (now ``check_cycles()``), ``scan_in_order()`` (now
+``topological_order()``), ``save_as_dotfile()`` / ``store_as_dotfile()`` (now
+``export_as_dotfile()``), and ``orchestrate()`` / ``co_orchestrate()`` taking ``timeout=``,
+``jobs_window=`` and ``loop=`` as run arguments.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Iterator
+
+_UNSET: Any = object()
+
+
+class LegacySchedulerMixin:
+    """Old method names of schedulers."""
+
+    def orchestrate(self, loop: Any = None, *, timeout: Any = _UNSET,
+                    jobs_window: Any = _UNSET, **_ignored: Any) -> bool:
+        """``run()`` under its old name; ``loop``, if given, is the event loop to run in."""
+        kwds = _overrides(timeout, jobs_window)
+        if loop is not None and not loop.is_running() and not loop.is_closed():
+            return loop.run_until_complete(self.co_run(**kwds))
+        return self.run(**kwds)
+
+    async def co_orchestrate(self, loop: Any = None, *, timeout: Any = _UNSET,
+                             jobs_window: Any = _UNSET, **_ignored: Any) -> bool:
+        """``co_run()`` under its old name (``loop`` is ignored: the running loop is used)."""
+        return await self.co_run(**_overrides(timeout, jobs_window))
+
+    def rain_check(self) -> bool:
+        """Old name of ``check_cycles()``."""
+        return self.check_cycles()
+
+    def scan_in_order(self) -> Iterator[Any]:
+        """Old name of ``topological_order()``."""
+        return self.topological_order()
+
+    def save_as_dotfile(self, filename: Any, show_ids: Any = None) -> str:
+        """Old name of ``export_as_dotfile()``."""
+        return self.export_as_dotfile(filename)
+
+    def store_as_dotfile(self, filename: Any, show_ids: Any = None) -> str:
+        """Old name of ``export_as_dotfile()``."""
+        return self.export_as_dotfile(filename)
+
+
+def _overrides(timeout: Any, jobs_window: Any) -> dict[str, Any]:
+    kwds = {}
+    if timeout is not _UNSET:
+        kwds["timeout"] = timeout
+    if jobs_window is not _UNSET:
+        kwds["jobs_window"] = jobs_window
+    return kwds
+
+
+def __getattr__(name: str) -> Any:
+    # late import: scheduler.py itself imports this module for the mixin
+    if name in ("Engine", "SchedulerJob"):
+        from .scheduler import Scheduler
+        return Scheduler
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["Engine", "SchedulerJob", "LegacySchedulerMixin"]
+_ = asyncio  # keep the import for type checkers of loop arguments

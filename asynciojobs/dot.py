@@ -1,0 +1,135 @@
+"""Graphviz output of a scheduler: DOT text, .dot files, png/svg through the ``dot`` program.
+
+Nested schedulers become clusters; an edge to or from a nested scheduler is drawn to one of
+its inner jobs with ``lhead``/``ltail`` so that it ends at the cluster's border.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from .errors import GraphvizMissingError
+
+
+def _is_scheduler(job: Any) -> bool:
+    return hasattr(job, "jobs") and hasattr(job, "iterate_jobs")
+
+
+def _quote(text: str) -> str:
+    return '"' + str(text).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def _style(job: Any) -> str:
+    styles = [] if _is_scheduler(job) else ["rounded"]
+    if job.forever:
+        styles.append("dashed")
+    attrs = ["shape=box", f'style="{",".join(styles)}"' if styles else ""]
+    attrs.append("color=red penwidth=2" if job.is_critical() else "penwidth=0.5")
+    return " ".join(a for a in attrs if a)
+
+
+def _anchor(job: Any, *, entry: bool) -> Any:
+    """A leaf job standing for ``job`` in edges (itself unless it is a scheduler)."""
+    while _is_scheduler(job):
+        ends = job.entry_jobs() if entry else job.exit_jobs(discard_forever=False)
+        if not ends:
+            return job  # empty cluster: drawn as a point node
+        job = ends[len(ends) // 2]
+    return job
+
+
+def dot_format(scheduler: Any) -> str:
+    """The DOT description of ``scheduler`` (ids from a fresh numbering)."""
+    from .render import number_jobs
+    number_jobs(scheduler)
+    lines = ["digraph asynciojobs{", "compound=true;", "graph [];"]
+
+    def node_name(job: Any) -> str:
+        return _quote(job.repr_id())
+
+    def walk(sched: Any, indent: str) -> None:
+        for job in sched.topological_order():
+            label = f"{job.repr_id()}: {job.label if job.label else job.graph_label()}"
+            if _is_scheduler(job):
+                lines.append(f"{indent}subgraph cluster_{job.repr_id()} {{")
+                lines.append(f"{indent}  label={_quote(label)}; {_style(job)};")
+                if not job.jobs:
+                    lines.append(f"{indent}  {node_name(job)} [shape=point];")
+                walk(job, indent + "  ")
+                lines.append(f"{indent}}}")
+            else:
+                lines.append(f"{indent}{node_name(job)} [label={_quote(label)} {_style(job)}];")
+        for job in sched.topological_order():
+            for req in sorted(job.required, key=lambda j: j.repr_id()):
+                if req not in sched.jobs:
+                    continue
+                tail, head = _anchor(req, entry=False), _anchor(job, entry=True)
+                attrs = []
+                if _is_scheduler(req) and tail is not req:
+                    attrs.append(f"ltail=cluster_{req.repr_id()}")
+                if _is_scheduler(job) and head is not job:
+                    attrs.append(f"lhead=cluster_{job.repr_id()}")
+                extra = f" [{' '.join(attrs)}]" if attrs else ""
+                lines.append(f"{indent}{node_name(tail)} -> {node_name(head)}{extra};")
+    walk(scheduler, "")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def run_dot(dotfile: str, output: str, suffix: str) -> None:
+    """Run graphviz's ``dot``; GraphvizMissingError when it is missing or fails."""
+    program = shutil.which("dot")
+    if program is None:
+        raise GraphvizMissingError(
+            "the `dot` program (graphviz) is not installed: install graphviz "
+            "(e.g. apt-get install graphviz), or use export_as_dotfile()")
+    done = subprocess.run([program, f"-T{suffix}", dotfile, "-o", output],
+                          capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise GraphvizMissingError(
+            f"dot -T{suffix} {dotfile} failed ({done.returncode}): {done.stderr.strip()}")
+
+
+class DotMixin:
+    """Graph export methods of schedulers."""
+
+    def dot_format(self) -> str:
+        """The scheduler as a DOT string."""
+        return dot_format(self)
+
+    def export_as_dotfile(self, filename: str | Path, show_ids: Any = None) -> str:
+        """Write the DOT description to ``filename``; no graphviz needed."""
+        Path(filename).write_text(self.dot_format())
+        return f"(Over)wrote {filename}"
+
+    def export_as_graphic(self, filename: str | Path, suffix: str) -> str:
+        """Write ``<filename>.dot`` and ``<filename>.<suffix>`` (through ``dot``)."""
+        base = str(filename)
+        if base.endswith("." + suffix):
+            base = base[: -len(suffix) - 1]
+        dotfile = base + ".dot"
+        self.export_as_dotfile(dotfile)
+        output = f"{base}.{suffix}"
+        run_dot(dotfile, output, suffix)
+        return output
+
+    def export_as_pngfile(self, filename: str | Path) -> str:
+        """PNG image of the graph (needs graphviz's ``dot``)."""
+        return self.export_as_graphic(filename, "png")
+
+    def export_as_svgfile(self, filename: str | Path) -> str:
+        """SVG image of the graph (needs graphviz's ``dot``)."""
+        return self.export_as_graphic(filename, "svg")
+
+    def graph(self, show_ids: Any = None) -> Any:
+        """A ``graphviz.Source`` for notebooks (needs the ``graphviz`` Python package)."""
+        try:
+            import graphviz  # type: ignore[import-not-found]
+        except ImportError as exc:
+            raise GraphvizMissingError(
+                "graph() needs the `graphviz` Python package (pip install graphviz); "
+                "export_as_dotfile() / export_as_svgfile() work without it") from exc
+        return graphviz.Source(source=self.dot_format())

@@ -1,0 +1,174 @@
+"""The run engine: starts each job once its requirements are finished, in O(jobs + edges).
+
+Each job carries a counter of unfinished requirements (``_aj_pending``) and the list of
+jobs requiring it (``_aj_succ``), prepared by the scheduler. A finished job decrements its
+successors' counters and starts those reaching zero: no scan of all jobs per event, and no
+task exists for a job that is not ready. Every task lives in an ``asyncio.TaskGroup``; the
+jobs window is an ``asyncio.Semaphore`` held with ``async with`` (a slot comes back even
+when a job raises; forever jobs take no slot, so they cannot starve the window); the
+global deadline is ``asyncio.timeout()``. Time is the loop's clock only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from . import events as ev
+from .errors import JobSkipped
+from .job import DONE, RUNNING, SCHEDULED, SKIPPED
+
+OK, TIMED_OUT, CRITICAL = "ok", "timeout", "critical"
+
+
+class _EndOfRun(Exception):
+    """Raised in the task group's body to have it cancel what is still running."""
+
+
+class Run:
+    """One execution of one scheduler's jobs (nested schedulers make their own Run)."""
+
+    __slots__ = ("scheduler", "loop", "tg", "sem", "remaining", "live", "fut", "aborted_by",
+                 "subscribers")
+
+    def __init__(self, scheduler: Any, jobs_window: int | None, subscribers: list) -> None:
+        self.scheduler = scheduler
+        self.loop = asyncio.get_running_loop()
+        self.tg: asyncio.TaskGroup | None = None
+        self.sem = asyncio.Semaphore(jobs_window) if jobs_window else None
+        self.remaining = 0      # non-forever jobs not finished yet
+        self.live = 0           # tasks created and not finished
+        self.fut: asyncio.Future | None = None
+        self.aborted_by: Any = None
+        self.subscribers = subscribers
+
+    def emit(self, kind: str, job: Any, exception: BaseException | None = None) -> None:
+        """Deliver one event to the subscribers (callers check there are some)."""
+        ev.deliver(self.subscribers,
+                   ev.JobEvent(kind, job, self.loop.time(), self.scheduler, exception))
+
+    async def execute(self, jobs: Any, entries: list, timeout: float | None) -> str:
+        """Run until every non-forever job finished, a critical job failed, or the timeout."""
+        self.remaining = sum(1 for job in jobs if not job.forever)
+        self.fut = self.loop.create_future()
+        cm = asyncio.timeout(timeout)
+        try:
+            async with cm:
+                try:
+                    async with asyncio.TaskGroup() as tg:
+                        self.tg = tg
+                        for job in entries:
+                            self.start(job)
+                        await self.fut
+                        if self.live:
+                            raise _EndOfRun
+                except* _EndOfRun:
+                    pass
+        except TimeoutError:
+            if not cm.expired():
+                raise
+            return TIMED_OUT
+        return CRITICAL if self.aborted_by is not None else OK
+
+    def start(self, job: Any) -> None:
+        job._aj_state = SCHEDULED
+        self.live += 1
+        self.tg.create_task(self.wrap(job))
+
+    async def wrap(self, job: Any) -> None:
+        sem = self.sem
+        if sem is None or job.forever:
+            await self.run_job(job)
+        else:
+            async with sem:
+                await self.run_job(job)
+        self.live -= 1
+        self.finished(job)
+
+    async def run_job(self, job: Any) -> None:
+        loop = self.loop
+        job._aj_state = RUNNING
+        job._aj_t0 = loop.time()
+        if self.subscribers:
+            self.emit(ev.STARTED, job)
+        try:
+            if job.timeout is None and not job.retries:
+                result = await job._aj_execute()
+            else:
+                result = await self.attempts(job)
+        except asyncio.CancelledError:
+            job._aj_cancelled = True
+            self.live -= 1
+            if self.subscribers:
+                self.emit(ev.CANCELLED, job)
+            raise
+        except Exception as exc:
+            job._aj_exc = exc
+            job._aj_t1 = loop.time()
+            job._aj_state = DONE
+            if self.subscribers:
+                self.emit(ev.FAILED, job, exc)
+            if self.aborted_by is None and job.is_critical():
+                self.aborted_by = job
+                if not self.fut.done():
+                    self.fut.set_result(None)
+        else:
+            job._aj_result = result
+            job._aj_t1 = loop.time()
+            job._aj_state = DONE
+            if self.subscribers:
+                self.emit(ev.DONE, job)
+
+    async def attempts(self, job: Any) -> Any:
+        """Per-job timeout (each attempt) and retries with exponential backoff."""
+        tries = 1 + max(0, int(job.retries or 0))
+        for attempt in range(tries):
+            job._aj_attempts = attempt + 1
+            try:
+                if job.timeout is None:
+                    return await job._aj_execute()
+                cm = asyncio.timeout(job.timeout)
+                try:
+                    async with cm:
+                        return await job._aj_execute()
+                except TimeoutError as exc:
+                    if cm.expired():
+                        raise TimeoutError(f"job timed out after {job.timeout}s") from exc
+                    raise
+            except Exception as exc:
+                if attempt + 1 >= tries:
+                    raise
+                if self.subscribers:
+                    self.emit(ev.RETRY, job, exc)
+                await asyncio.sleep((job.backoff or 0) * 2 ** attempt)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def finished(self, job: Any) -> None:
+        """Release the successors of a finished (or skipped) job; skip those that must be."""
+        if self.aborted_by is not None:
+            return
+        stack = [job]
+        while stack:
+            job = stack.pop()
+            if not job.forever:
+                self.remaining -= 1
+            succ = job._aj_succ
+            if succ:
+                failed = job._aj_exc is not None
+                for nxt in succ:
+                    if failed and nxt._aj_reqfail is None:
+                        nxt._aj_reqfail = job
+                    left = nxt._aj_pending - 1
+                    nxt._aj_pending = left
+                    if not left:
+                        if (nxt._aj_reqfail is not None
+                                and nxt.failed_requirement_policy() == "skip"):
+                            nxt._aj_state = SKIPPED
+                            nxt._aj_exc = JobSkipped(nxt._aj_reqfail)
+                            if self.subscribers:
+                                self.emit(ev.SKIPPED, nxt, nxt._aj_exc)
+                            stack.append(nxt)
+                        else:
+                            self.start(nxt)
+        if self.remaining <= 0 and not self.fut.done():
+            self.fut.set_result(None)

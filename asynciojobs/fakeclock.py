@@ -1,0 +1,75 @@
+"""A virtual clock for asyncio: test time-dependent scenarios instantly and deterministically.
+
+:class:`FakeClockLoop` is a selector event loop whose ``time()`` is virtual: whenever the
+loop would wait for its next timer with nothing else to do, the clock jumps to that timer
+instead of sleeping. ``asyncio.sleep(3600)`` then takes no real time, and since the
+scheduler reads time from the loop only, its timeouts, windows and durations follow the
+virtual clock. Real I/O still works (the loop polls without blocking while timers exist).
+
+Use ``fake_clock_run(coro)`` for one coroutine, or ``with fake_clock_policy():`` to make
+every new event loop (including the ones ``Scheduler.run()`` creates) a FakeClockLoop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import selectors
+from typing import Any, Coroutine, Iterator
+
+
+class _FakeSelector(selectors.DefaultSelector):  # type: ignore[misc, valid-type]
+    """Never sleeps while timers are pending: advances the loop's virtual clock instead."""
+
+    loop: "FakeClockLoop"
+
+    def select(self, timeout: float | None = None) -> list:
+        ready = super().select(0)
+        if ready or timeout == 0:
+            return ready
+        if timeout is None:  # no timer at all: only I/O (or another thread) can wake us
+            return super().select(None)
+        self.loop.advance(timeout)
+        return []
+
+
+class FakeClockLoop(asyncio.SelectorEventLoop):
+    """An event loop with a virtual clock starting at ``start`` (seconds)."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        selector = _FakeSelector()
+        super().__init__(selector)
+        selector.loop = self
+        self._fake_now = float(start)
+        self.real_waits = 0
+
+    def time(self) -> float:
+        return self._fake_now
+
+    def advance(self, seconds: float) -> None:
+        """Move the clock forward (also usable from tests, between steps)."""
+        if seconds > 0:
+            self._fake_now += seconds
+
+
+def fake_clock_run(coro: Coroutine[Any, Any, Any]) -> Any:
+    """``asyncio.run(coro)`` on a FakeClockLoop."""
+    with asyncio.Runner(loop_factory=FakeClockLoop) as runner:
+        return runner.run(coro)
+
+
+class _FakeClockPolicy(asyncio.DefaultEventLoopPolicy):
+    def new_event_loop(self) -> asyncio.AbstractEventLoop:
+        return FakeClockLoop()
+
+
+@contextlib.contextmanager
+def fake_clock_policy() -> Iterator[None]:
+    """Within the block, every new event loop (``asyncio.run``, ``Scheduler.run()``...) is a
+    FakeClockLoop; the previous policy is restored afterwards."""
+    previous = asyncio.get_event_loop_policy()
+    asyncio.set_event_loop_policy(_FakeClockPolicy())
+    try:
+        yield
+    finally:
+        asyncio.set_event_loop_policy(previous)

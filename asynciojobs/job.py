@@ -1,0 +1,406 @@
+"""Jobs: what a scheduler runs.
+
+:class:`AbstractJob` holds what every job has (requirements, flags, run state, display hooks);
+subclasses provide ``co_run()`` (and optionally ``co_shutdown()``). :class:`Job` wraps either
+an async callable plus its arguments (can run again) or a coroutine object (the historical
+form, runs once).
+
+Subclasses may set public attributes (``label``, ``critical``...) before calling
+``super().__init__()``: the base keeps them unless an explicit value is passed. Our own run
+state lives in ``_aj_*`` slots so that it does not collide with subclasses' attributes.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import weakref
+from typing import Any, Iterable
+
+from . import badges
+from .errors import JobReuseError
+
+logger = logging.getLogger("asynciojobs.job")
+
+# run states; skipped jobs never ran
+IDLE, SCHEDULED, RUNNING, DONE, SKIPPED = 0, 1, 2, 3, -1
+_LEGACY_POSITIONALS = ("forever", "label", "critical", "required")
+
+
+def _keep_or_set(job: Any, name: str, value: Any, default: Any) -> None:
+    """Set ``name`` to ``value``; when ``value`` is None keep an existing value, else default."""
+    if value is not None:
+        setattr(job, name, value)
+        return
+    try:
+        getattr(job, name)
+    except AttributeError:
+        setattr(job, name, default)
+
+
+def flatten_jobs(items: Iterable[Any], what: str = "requirement") -> list[Any]:
+    """Jobs found in ``items``: jobs, Sequences (all their jobs), None, nested iterables.
+
+    Raises TypeError naming the first item that is none of these.
+    """
+    out: list[Any] = []
+    stack = [iter(items)]
+    while stack:
+        for item in stack[-1]:
+            if item is None:
+                continue
+            if isinstance(item, AbstractJob):
+                out.append(item)
+            elif getattr(type(item), "_aj_is_sequence", False):
+                out.extend(item.jobs)
+            elif isinstance(item, (str, bytes)) or not hasattr(item, "__iter__"):
+                raise TypeError(
+                    f"{what} {item!r} (of type {type(item).__name__}) is not a job: expected "
+                    "jobs, Sequences, None, or lists/tuples/sets of them")
+            else:
+                stack.append(iter(item))
+                break
+        else:
+            stack.pop()
+    return out
+
+
+class AbstractJob:
+    """Base of all jobs; override ``async co_run()`` (its return value becomes ``result()``).
+
+    ``forever``: the scheduler does not wait for this job and cancels it once every other
+    job is done. ``critical``: an exception in this job aborts its scheduler; ``None`` means
+    "as my scheduler" (which defaults to non-critical). ``required``: jobs (or Sequences,
+    nested iterables) that must finish before this one starts. ``scheduler``: a scheduler
+    to add this job to. Beyond the public asynciojobs: ``timeout`` (seconds, per attempt),
+    ``retries`` (extra attempts after an exception, waiting ``backoff * 2**n`` seconds) and
+    ``on_failed_requirement`` (``"run"`` - the default - or ``"skip"`` when a requirement
+    failed; ``None`` means "as my scheduler").
+    """
+
+    __slots__ = (
+        "forever", "critical", "label", "required", "timeout", "retries", "backoff",
+        "on_failed_requirement",
+        "_aj_state", "_aj_result", "_aj_exc", "_aj_parent", "_aj_pending", "_aj_succ",
+        "_aj_reqfail", "_aj_id", "_aj_t0", "_aj_t1", "_aj_cancelled", "_aj_attempts",
+        "__dict__", "__weakref__",
+    )
+
+    def __init__(self, *legacy: Any, forever: bool | None = None, critical: bool | None = None,
+                 label: str | None = None, required: Any = None, scheduler: Any = None,
+                 timeout: float | None = None, retries: int | None = None,
+                 backoff: float | None = None,
+                 on_failed_requirement: str | None = None) -> None:
+        if legacy:  # very old scripts: AbstractJob(forever, label, critical, required)
+            if len(legacy) > len(_LEGACY_POSITIONALS):
+                raise TypeError(f"AbstractJob takes at most 4 positional arguments, got {legacy!r}")
+            given = dict(zip(_LEGACY_POSITIONALS, legacy))
+            forever = given.get("forever", forever)
+            label = given.get("label", label)
+            critical = given.get("critical", critical)
+            required = given.get("required", required)
+        _keep_or_set(self, "forever", forever, False)
+        try:
+            self.critical
+        except AttributeError:
+            self.critical = critical
+        else:
+            if critical is not None:
+                self.critical = critical
+        _keep_or_set(self, "label", label, None)
+        _keep_or_set(self, "timeout", timeout, None)
+        _keep_or_set(self, "retries", retries, 0)
+        _keep_or_set(self, "backoff", backoff, 1.0)
+        try:
+            self.on_failed_requirement
+        except AttributeError:
+            self.on_failed_requirement = None
+        if on_failed_requirement is not None:
+            self.on_failed_requirement = on_failed_requirement
+        if self.on_failed_requirement not in (None, "run", "skip"):
+            raise ValueError(f"on_failed_requirement must be 'run' or 'skip', "
+                             f"not {self.on_failed_requirement!r}")
+        try:
+            existing = self.required
+        except AttributeError:
+            existing = None
+        self.required = set()
+        if existing:
+            self.requires(existing)
+        self._aj_reset()
+        self._aj_parent = None
+        self._aj_id = None
+        if required is not None:
+            self.requires(required)
+        if scheduler is not None:
+            scheduler.add(self)
+
+    def _aj_reset(self) -> None:
+        """Forget the outcome of a previous run."""
+        self._aj_state = IDLE
+        self._aj_result = None
+        self._aj_exc = None
+        self._aj_pending = 0
+        self._aj_succ = None
+        self._aj_reqfail = None
+        self._aj_t0 = None
+        self._aj_t1 = None
+        self._aj_cancelled = False
+        self._aj_attempts = 0
+
+    # ---- requirements
+    def requires(self, *requirements: Any, remove: bool = False) -> "AbstractJob":
+        """Add (or with ``remove=True`` drop) requirements; returns self, to chain calls.
+
+        Accepts jobs, Sequences (meaning their last job), None, and nested lists/tuples/
+        sets of those; anything else raises TypeError naming it. Requiring oneself is
+        ignored (it eases adding a global first step to every job).
+        """
+        jobs = []
+        for item in requirements:
+            if getattr(type(item), "_aj_is_sequence", False):
+                if item.jobs:
+                    jobs.append(item.jobs[-1])
+            else:
+                jobs.extend(flatten_jobs([item]))
+        for job in jobs:
+            if job is self:
+                continue
+            if remove:
+                self.required.remove(job)
+            else:
+                self.required.add(job)
+        return self
+
+    # ---- status
+    def is_idle(self) -> bool:
+        """Not yet started (requirements not all fulfilled)."""
+        return self._aj_state == IDLE
+
+    def is_scheduled(self) -> bool:
+        """Started, maybe waiting for a slot in the jobs window (stays True afterwards)."""
+        return self._aj_state >= SCHEDULED
+
+    def is_running(self) -> bool:
+        """Got its slot and its ``co_run()`` began (stays True once done)."""
+        return self._aj_state >= RUNNING
+
+    def is_done(self) -> bool:
+        """``co_run()`` finished, with or without an exception."""
+        return self._aj_state == DONE
+
+    def is_skipped(self) -> bool:
+        """Not run because a requirement failed and the policy says ``"skip"``."""
+        return self._aj_state == SKIPPED
+
+    def is_cancelled(self) -> bool:
+        """Was running when cancelled (forever job at the end, timeout, emergency exit)."""
+        return self._aj_cancelled
+
+    def raised_exception(self) -> BaseException | None:
+        """The exception ``co_run()`` raised, or None."""
+        return self._aj_exc
+
+    def result(self) -> Any:
+        """What ``co_run()`` returned (None if it raised); ValueError if not finished."""
+        if self._aj_state != DONE:
+            raise ValueError("job not finished")
+        return self._aj_result
+
+    def is_critical(self) -> bool:
+        """Own ``critical`` flag, else the one of the scheduler holding this job, else False."""
+        job: Any = self
+        while job is not None:
+            critical = getattr(job, "critical", None)
+            if critical is not None:
+                return bool(critical)
+            job = job._aj_parent if isinstance(job, AbstractJob) else None
+        return False
+
+    def failed_requirement_policy(self) -> str:
+        """``"run"`` or ``"skip"``: own policy, else the enclosing schedulers', else "run"."""
+        job: Any = self
+        while job is not None:
+            policy = getattr(job, "on_failed_requirement", None)
+            if policy is not None:
+                return policy
+            job = getattr(job, "_aj_parent", None)
+        return "run"
+
+    def duration(self) -> float | None:
+        """Seconds (loop time) between start and end of the last run, if it ended."""
+        if self._aj_t0 is None or self._aj_t1 is None:
+            return None
+        return self._aj_t1 - self._aj_t0
+
+    # ---- hooks to override
+    async def co_run(self) -> Any:
+        """The job's work; its return value becomes ``result()``."""
+        raise NotImplementedError(f"{type(self).__name__}.co_run() needs to be implemented")
+
+    async def co_shutdown(self) -> None:
+        """Called once the scheduler holding this job is finished (whether or not it ran)."""
+
+    def _aj_execute(self) -> Any:
+        """The awaitable the scheduler runs; schedulers override it to raise when critical."""
+        return self.co_run()
+
+    # ---- labels
+    def text_label(self) -> str:
+        """One-line description for ``list()``; subclasses override it."""
+        legacy = getattr(self, "default_label", None)  # pre-0.7 hook name
+        if callable(legacy):
+            return str(legacy())
+        return "NOLABEL"
+
+    def graph_label(self) -> str:
+        """Description for graphs (may hold newlines); defaults to ``text_label()``."""
+        legacy = getattr(self, "dot_label", None)  # pre-0.7 hook name
+        if callable(legacy):
+            return str(legacy())
+        return self.text_label()
+
+    def display_label(self) -> str:
+        """The label shown by ``list()``: ``label`` if set, else ``text_label()``."""
+        label = self.label
+        if label is not None and not callable(label):
+            return str(label)
+        return self.text_label() or "NOLABEL"
+
+    def details(self) -> str | None:
+        """Extra multi-line text for ``list(details=True)``."""
+        return None
+
+    # ---- representation
+    def repr_id(self) -> str:
+        """The id given by the last numbering (``list()``, verbose runs), else ``??``."""
+        return "??" if self._aj_id is None else str(self._aj_id)
+
+    def repr_short(self, unicode: bool | None = None) -> str:
+        """The four-column status badge."""
+        return badges.badge(self, unicode)
+
+    def repr_main(self) -> str:
+        """``<ClassName `label`>``."""
+        return f"<{type(self).__name__} `{self.display_label()}`>"
+
+    def repr_result(self) -> str:
+        """``[[ -> result]]``, ``!! exception => Type:msg!!``, or nothing when not done."""
+        if self._aj_state == SKIPPED:
+            return f"[[{self._aj_exc}]]" if self._aj_exc is not None else "[[skipped]]"
+        if self._aj_state != DONE:
+            return " (cancelled)" if self._aj_cancelled and not self.forever else ""
+        exc = self._aj_exc
+        if exc is None:
+            return f"[[ -> {self._aj_result}]]"
+        kind = "CRIT. EXC." if self.is_critical() else "exception"
+        return f"!! {kind} => {type(exc).__name__}:{exc}!!"
+
+    def repr_requires(self) -> str:
+        """`` - requires {01, 02}`` or nothing."""
+        if not self.required:
+            return ""
+        ids = sorted(job.repr_id() for job in self.required)
+        return " - requires {" + ", ".join(ids) + "}"
+
+    def __repr__(self) -> str:
+        return f"{self.repr_short()} {self.repr_main()}{self.repr_result()}{self.repr_requires()}"
+
+    async def standalone_run(self) -> Any:
+        """Run just this job's ``co_run()`` (ignores requirements)."""
+        return await self.co_run()
+
+
+class Job(AbstractJob):
+    """A job made of an async callable and its arguments, or of a coroutine object.
+
+    ``Job(fetch, url, label="fetch")`` calls ``fetch(url)`` at each run, so the job (and
+    its scheduler) can run again. ``Job(fetch(url))`` - the historical form - runs once;
+    a second run raises :class:`JobReuseError`, and a coroutine that never ran is closed
+    silently (no "coroutine was never awaited" warning). ``coshutdown`` is an optional
+    coroutine object or async callable awaited by ``co_shutdown()``. Keyword arguments for
+    the callable: use ``functools.partial``.
+    """
+
+    __slots__ = ("corun", "coshutdown", "_aj_args", "_aj_once", "_aj_used", "_aj_shut_used",
+                 "_aj_closer")
+
+    def __init__(self, corun: Any, *args: Any, coshutdown: Any = None, **kwds: Any) -> None:
+        self._aj_used = False
+        self._aj_shut_used = False
+        if inspect.isawaitable(corun):
+            self._aj_once = True
+            legacy = list(args)
+            if legacy and (inspect.isawaitable(legacy[0]) or callable(legacy[0])):
+                coshutdown = legacy.pop(0)  # old Job(corun, coshutdown, ...)
+            args = tuple(legacy)
+            self.corun = corun
+            self._aj_args = ()
+            if kwds.get("retries"):
+                self._aj_used = True  # do not let __del__ mind; the error below is clear
+                if inspect.iscoroutine(corun):
+                    corun.close()
+                raise ValueError("retries= needs a job that can run again: "
+                                 "Job(async_function, *args), not Job(coroutine)")
+            self.coshutdown = coshutdown
+            self._aj_closer = _close_if_unused(self, corun, coshutdown)
+            super().__init__(*args, **kwds)
+            return
+        if not callable(corun):
+            raise TypeError(f"Job() needs a coroutine object or an async callable, "
+                            f"not {corun!r} (of type {type(corun).__name__})")
+        self._aj_once = False
+        self.corun = corun
+        self._aj_args = args
+        self.coshutdown = coshutdown
+        self._aj_closer = _close_if_unused(self, None, coshutdown)
+        super().__init__(**kwds)
+
+    def _aj_execute(self) -> Any:
+        if type(self).co_run is not Job.co_run:
+            return self.co_run()
+        if self._aj_once:
+            if self._aj_used:
+                raise JobReuseError([self])
+            self._aj_used = True
+            return self.corun
+        return self.corun(*self._aj_args)
+
+    def is_spent(self) -> bool:
+        """True for a coroutine-object job that already ran (it cannot run again)."""
+        return self._aj_once and self._aj_used
+
+    async def co_run(self) -> Any:
+        return await Job._aj_execute(self)
+
+    async def co_shutdown(self) -> None:
+        shut = self.coshutdown
+        if shut is None:
+            return
+        if inspect.isawaitable(shut):
+            if self._aj_shut_used:
+                return
+            self._aj_shut_used = True
+            await shut
+        else:
+            await shut()
+
+
+
+def _close_coroutines(*coros: Any) -> None:
+    for coro in coros:  # awaited ones are finished by now: closing them is a no-op
+        if inspect.getcoroutinestate(coro) == inspect.CORO_CREATED:
+            coro.close()
+
+
+def _close_if_unused(job: Job, corun: Any, coshutdown: Any) -> Any:
+    """Close the job's coroutine objects when the job goes away without awaiting them.
+
+    A weakref finalizer (not ``__del__``) so that it also runs first when the job dies in a
+    reference cycle: the garbage collector calls weakref callbacks before finalizing the
+    coroutines, which would otherwise warn "coroutine ... was never awaited".
+    """
+    coros = [c for c in (corun, coshutdown) if inspect.iscoroutine(c)]
+    if not coros:
+        return None
+    return weakref.finalize(job, _close_coroutines, *coros)

@@ -1,0 +1,448 @@
+"""PureScheduler (a set of jobs to run) and Scheduler (the same, and also a job: it nests).
+
+Semantics follow the asynciojobs READMEs: a scheduler's default is ``critical=False`` and
+a job without its own ``critical`` takes its scheduler's; a top-level ``run()`` /
+``orchestrate()`` returns False on a global timeout or a critical failure; a critical
+nested scheduler raises its critical job's exception into its parent. Cycles, foreign
+requirements and spent coroutine jobs are reported before any job starts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Iterable, Iterator
+
+from . import events as ev
+from . import graph
+from .compat import LegacySchedulerMixin
+from .dot import DotMixin
+from .engine import CRITICAL, OK, TIMED_OUT, Run
+from .errors import CycleError, ForeignRequirementError, JobReuseError, NestedLoopError
+from .errors import SchedulerTimeoutError
+from .job import IDLE, AbstractJob, Job, flatten_jobs
+from .render import RenderMixin
+
+logger = logging.getLogger("asynciojobs.scheduler")
+_UNSET: Any = object()
+
+
+class JobSet(dict):
+    """An insertion-ordered set of jobs (a dict with None values): stable listings and runs."""
+
+    def add(self, job: Any) -> None:
+        self[job] = None
+
+    def discard(self, job: Any) -> None:
+        self.pop(job, None)
+
+    def remove(self, job: Any) -> None:
+        del self[job]
+
+    def __repr__(self) -> str:
+        return "{" + ", ".join(repr(job) for job in self) + "}"
+
+
+def no_running_loop(what: str) -> None:
+    """Raise NestedLoopError when called from inside a running event loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    raise NestedLoopError(what)
+
+
+class PureScheduler(LegacySchedulerMixin, RenderMixin, DotMixin):
+    """A set of jobs with requirements, run with ``run()`` / ``await co_run()`` -> bool.
+
+    ``jobs_window``: at most that many jobs running at once (None or 0: no limit).
+    ``timeout``: global deadline in seconds (the run returns False when it hits).
+    ``shutdown_timeout``: how long ``co_shutdown()`` waits for the jobs' own shutdowns.
+    ``watch``: a :class:`~asynciojobs.watch.Watch` for verbose time stamps. ``verbose``:
+    print the run's progress. ``critical`` / ``on_failed_requirement``: defaults for the
+    jobs that do not set their own.
+    """
+
+    def __init__(self, *jobs_or_sequences: Any, jobs_window: int | None = None,
+                 timeout: float | None = None, shutdown_timeout: float | None = 1,
+                 watch: Any = None, verbose: bool = False, critical: bool | None = None,
+                 on_failed_requirement: str | None = None) -> None:
+        self.jobs = JobSet()
+        self.jobs_window = jobs_window
+        self.timeout = timeout
+        self.shutdown_timeout = shutdown_timeout
+        self.watch = watch
+        self.verbose = verbose
+        if not isinstance(self, AbstractJob):
+            self.critical = critical
+            self.on_failed_requirement = on_failed_requirement
+        self.shutdown_errors: list[tuple[Any, BaseException]] = []
+        self._aj_subscribers: list[ev.Subscriber] = []
+        self._aj_failed_timeout: float | None = None
+        self._aj_failed_critical = False
+        self._aj_did_shutdown = False
+        self.update(jobs_or_sequences)
+
+    # ---- set-like API
+    def add(self, job: AbstractJob) -> AbstractJob:
+        """Add one job (or a Sequence's jobs); returns what was given."""
+        self.update([job])
+        return job
+
+    def update(self, jobs: Iterable[Any]) -> "PureScheduler":
+        """Add jobs, Sequences, or nested iterables of them; returns self."""
+        for job in flatten_jobs(jobs, what="scheduler member"):
+            if job is self:
+                raise ValueError("a scheduler cannot contain itself")
+            self.jobs[job] = None
+            job._aj_parent = self
+        return self
+
+    def remove(self, job: AbstractJob) -> "PureScheduler":
+        """Remove a member job (KeyError if absent); returns self."""
+        del self.jobs[job]
+        if job._aj_parent is self:
+            job._aj_parent = None
+        return self
+
+    def __len__(self) -> int:
+        return len(self.jobs)
+
+    def __iter__(self) -> Iterator[AbstractJob]:
+        return iter(self.jobs)
+
+    def __contains__(self, job: Any) -> bool:
+        return job in self.jobs
+
+    # ---- events
+    def subscribe(self, callback: ev.Subscriber) -> Any:
+        """Call ``callback(event)`` for each job event; returns a function that unsubscribes.
+
+        See :mod:`asynciojobs.events` for the kinds of events and their fields.
+        """
+        self._aj_subscribers.append(callback)
+
+        def unsubscribe() -> None:
+            if callback in self._aj_subscribers:
+                self._aj_subscribers.remove(callback)
+        return unsubscribe
+
+    def _aj_all_subscribers(self) -> list[ev.Subscriber]:
+        subs: list[ev.Subscriber] = []
+        node: Any = self
+        while node is not None:
+            subs.extend(getattr(node, "_aj_subscribers", ()))
+            node = node._aj_parent if isinstance(node, AbstractJob) else None
+        if self.verbose:
+            from .watch import feedback_printer
+            subs.append(feedback_printer(self))
+        return subs
+
+    # ---- running
+    def run(self, *, timeout: Any = _UNSET, jobs_window: Any = _UNSET) -> bool:
+        """Synchronous ``co_run()`` in a fresh event loop; not usable inside a running loop."""
+        no_running_loop("run")
+        with asyncio.Runner() as runner:
+            return runner.run(self.co_run(timeout=timeout, jobs_window=jobs_window))
+
+    async def co_run(self, *, timeout: Any = _UNSET, jobs_window: Any = _UNSET) -> bool:
+        """Run every job; True when all non-forever jobs finished and no critical job failed.
+
+        ``timeout`` / ``jobs_window`` override the scheduler's settings for this run.
+        Every job's ``co_shutdown()`` is awaited at the end, whatever the outcome.
+        """
+        return await self._aj_run(timeout, jobs_window, nested=False)
+
+    async def _aj_run(self, timeout: Any, jobs_window: Any, *, nested: bool) -> bool:
+        timeout = self.timeout if timeout is _UNSET else timeout
+        window = self.jobs_window if jobs_window is _UNSET else jobs_window
+        if not nested:
+            self._aj_check_tree()
+        entries = self._aj_prepare()
+        self._aj_failed_timeout = None
+        self._aj_failed_critical = False
+        self._aj_did_shutdown = False
+        self.shutdown_errors = []
+        subscribers = self._aj_all_subscribers()
+        if self.verbose and not nested:
+            from .render import number_jobs
+            number_jobs(self)
+        run = Run(self, window, subscribers)
+        if subscribers:
+            run.emit(ev.RUN_STARTED, self)
+        outcome = OK
+        try:
+            if self.jobs:
+                outcome = await run.execute(self.jobs, entries, timeout)
+        finally:
+            if outcome == TIMED_OUT:
+                self._aj_failed_timeout = timeout
+                logger.warning("%s: TIMEOUT occurred after %ss", self._aj_name(), timeout)
+            elif outcome == CRITICAL:
+                self._aj_failed_critical = True
+                logger.warning("%s: emergency exit upon exception in critical job %s",
+                               self._aj_name(), run.aborted_by.display_label())
+            await self.co_shutdown()
+            if subscribers:
+                run.emit(ev.FINISHED, self)
+        return outcome == OK
+
+    def _aj_name(self) -> str:
+        label = getattr(self, "label", None)
+        return f"scheduler `{label}`" if label else "scheduler"
+
+    def _aj_check_tree(self) -> None:
+        """Before a top-level run: cycles, foreign links and spent jobs anywhere, nested too."""
+        spent = []
+        for sched in self.iterate_jobs(scan_schedulers=True):
+            if not isinstance(sched, PureScheduler):
+                continue
+            sched._aj_did_shutdown = False
+            members = sched.jobs
+            for job, req in graph.foreign_requirements(members):
+                raise ForeignRequirementError(job, req)
+            cycle = graph.find_cycle(members)
+            if cycle:
+                raise CycleError(cycle)
+            spent.extend(job for job in members
+                         if isinstance(job, Job) and job._aj_once and job._aj_used)
+        if spent:
+            raise JobReuseError(spent)
+
+    def _aj_prepare(self) -> list[AbstractJob]:
+        """Reset the jobs, count their requirements, link successors; returns entry jobs."""
+        members = self.jobs
+        entries = []
+        for job in members:
+            job._aj_state = IDLE
+            job._aj_result = job._aj_exc = job._aj_succ = job._aj_reqfail = None
+            job._aj_t0 = job._aj_t1 = None
+            job._aj_cancelled = False
+            job._aj_attempts = 0
+            required = job.required
+            job._aj_pending = len(required)
+            if not required:
+                entries.append(job)
+        for job in members:
+            for req in job.required:
+                if req not in members:
+                    raise ForeignRequirementError(job, req)
+                succ = req._aj_succ
+                if succ is None:
+                    req._aj_succ = [job]
+                else:
+                    succ.append(job)
+        # cycle check (Kahn) on the counters, then restore them
+        order = list(entries)
+        index = 0
+        while index < len(order):
+            succ = order[index]._aj_succ
+            if succ:
+                for nxt in succ:
+                    nxt._aj_pending -= 1
+                    if not nxt._aj_pending:
+                        order.append(nxt)
+            index += 1
+        if len(order) != len(members):
+            raise CycleError(graph.find_cycle(members) or [])
+        for job in members:
+            job._aj_pending = len(job.required)
+        return entries
+
+    async def co_shutdown(self) -> bool | None:
+        """Await every job's ``co_shutdown()`` concurrently, within ``shutdown_timeout``.
+
+        Once per run (a second call returns None). Returns True when all completed in time;
+        stragglers are cancelled. Exceptions are retrieved, logged and kept in
+        ``shutdown_errors`` as (job, exception) pairs.
+        """
+        if self._aj_did_shutdown:
+            return None
+        self._aj_did_shutdown = True
+        pairs = [(job, job.co_shutdown()) for job in self.jobs if _has_shutdown(job)]
+        if not pairs:
+            return True
+        tasks = {asyncio.ensure_future(coro): job for job, coro in pairs}
+        done, pending = await asyncio.wait(tasks, timeout=self.shutdown_timeout)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending)
+            logger.warning("%s: %d shutdown(s) did not complete within %ss", self._aj_name(),
+                           len(pending), self.shutdown_timeout)
+        for task in done:
+            exc = task.exception()
+            if exc is not None:
+                self.shutdown_errors.append((tasks[task], exc))
+                logger.warning("co_shutdown of %s raised %s: %s",
+                               tasks[task].display_label(), type(exc).__name__, exc)
+        return not pending
+
+    def shutdown(self) -> bool | None:
+        """Synchronous ``co_shutdown()``."""
+        no_running_loop("shutdown")
+        with asyncio.Runner() as runner:
+            return runner.run(self.co_shutdown())
+
+    def failed_time_out(self) -> float | None:
+        """The timeout that expired during the last run, else None."""
+        return self._aj_failed_timeout
+
+    def failed_critical(self) -> bool:
+        """Whether the last run stopped because a critical job raised."""
+        return self._aj_failed_critical
+
+    def why(self) -> str:
+        """One line on the outcome of the last run."""
+        if self._aj_failed_timeout is not None:
+            return f"TIMED OUT after {self._aj_failed_timeout}s"
+        if self._aj_failed_critical:
+            return "a CRITICAL job has raised an exception"
+        return "FINE"
+
+    # ---- graph
+    def check_cycles(self) -> bool:
+        """True when no cycle exists, here or in nested schedulers."""
+        for sched in self.iterate_jobs(scan_schedulers=True):
+            if isinstance(sched, PureScheduler):
+                cycle = graph.find_cycle(sched.jobs)
+                if cycle:
+                    if self.verbose:
+                        print(f"check_cycles: {CycleError(cycle)}")
+                    return False
+        return True
+
+    def sanitize(self, verbose: bool | None = None) -> bool:
+        """Drop requirements pointing outside the scheduler (nested ones too).
+
+        Returns True when nothing had to change.
+        """
+        verbose = self.verbose if verbose is None else verbose
+        fine = True
+        for sched in self.iterate_jobs(scan_schedulers=True):
+            if isinstance(sched, PureScheduler):
+                for job, req in list(graph.foreign_requirements(sched.jobs)):
+                    fine = False
+                    job.required.discard(req)
+                    if verbose:
+                        print(f"WARNING: {job.display_label()} no longer requires "
+                              f"{req.display_label()} (not in the same scheduler)")
+        return fine
+
+    def topological_order(self) -> Iterator[AbstractJob]:
+        """Member jobs, each after its requirements (CycleError on a cycle)."""
+        yield from graph.topological_order(self.jobs)
+
+    def entry_jobs(self) -> list[AbstractJob]:
+        """Jobs with no requirement."""
+        return graph.entry_jobs(self.jobs)
+
+    def exit_jobs(self, *, discard_forever: bool = True,
+                  compute_backlinks: bool = True) -> list[AbstractJob]:
+        """Jobs that no other job requires."""
+        return graph.exit_jobs(self.jobs, discard_forever=discard_forever)
+
+    def predecessors(self, *jobs: AbstractJob) -> set[AbstractJob]:
+        return graph.predecessors(self.jobs, *jobs)
+
+    def successors(self, *jobs: AbstractJob, compute_backlinks: bool = True) -> set[AbstractJob]:
+        return graph.successors(self.jobs, *jobs)
+
+    def predecessors_upstream(self, *jobs: AbstractJob) -> set[AbstractJob]:
+        return graph.predecessors_upstream(self.jobs, *jobs)
+
+    def successors_downstream(self, *jobs: AbstractJob,
+                              compute_backlinks: bool = True) -> set[AbstractJob]:
+        return graph.successors_downstream(self.jobs, *jobs)
+
+    def bypass_and_remove(self, job: AbstractJob) -> "PureScheduler":
+        """Remove a member, linking its successors to its requirements."""
+        if job not in self.jobs:
+            raise ValueError(f"{job.display_label()} is not a member of this scheduler")
+        graph.bypass(self.jobs, job)
+        self.remove(job)
+        return self
+
+    def keep_only(self, jobs: Iterable[AbstractJob]) -> "PureScheduler":
+        """Keep only these member jobs, then drop the now foreign links."""
+        kept = set(flatten_jobs(jobs))
+        for job in [j for j in self.jobs if j not in kept]:
+            self.remove(job)
+        self.sanitize(verbose=False)
+        return self
+
+    def keep_only_between(self, *, starts: Any = None, ends: Any = None,
+                          keep_starts: bool = True, keep_ends: bool = True) -> "PureScheduler":
+        """Keep jobs downstream of a start and upstream of an end (flags keep the bounds)."""
+        kept = graph.between(self.jobs, starts=flatten_jobs([starts]),
+                             ends=flatten_jobs([ends]), keep_starts=keep_starts,
+                             keep_ends=keep_ends)
+        return self.keep_only(kept)
+
+    def iterate_jobs(self, scan_schedulers: bool = False) -> Iterator[Any]:
+        """Leaf jobs, recursively; with ``scan_schedulers`` the schedulers too (self first)."""
+        if scan_schedulers:
+            yield self
+        stack = [iter(self.jobs)]
+        while stack:
+            for job in stack[-1]:
+                if isinstance(job, PureScheduler):
+                    if scan_schedulers:
+                        yield job
+                    stack.append(iter(job.jobs))
+                    break
+                yield job
+            else:
+                stack.pop()
+
+
+def _has_shutdown(job: Any) -> bool:
+    """Whether awaiting this job's ``co_shutdown()`` can do anything (saves tasks)."""
+    method = type(job).co_shutdown
+    if method is AbstractJob.co_shutdown:
+        return False
+    if method is Job.co_shutdown:
+        return job.coshutdown is not None
+    return True
+
+
+class Scheduler(PureScheduler, AbstractJob):
+    """A PureScheduler that is also a job: it can be nested in another scheduler, with its
+    own window, timeout and forever jobs. Keyword arguments beyond the scheduler's go to
+    :class:`AbstractJob` (``critical``, ``forever``, ``label``, ``required``,
+    ``scheduler``...). When nested and critical, a failure raises into the parent: the
+    exception of its critical job, or SchedulerTimeoutError on its own timeout."""
+
+    def __init__(self, *jobs_or_sequences: Any, jobs_window: int | None = None,
+                 timeout: float | None = None, shutdown_timeout: float | None = 1,
+                 watch: Any = None, verbose: bool = False, **kwds: Any) -> None:
+        AbstractJob.__init__(self, **kwds)
+        PureScheduler.__init__(self, *jobs_or_sequences, jobs_window=jobs_window,
+                               timeout=timeout, shutdown_timeout=shutdown_timeout,
+                               watch=watch, verbose=verbose)
+
+    def _aj_execute(self) -> Any:
+        return self._aj_run_nested()
+
+    async def _aj_run_nested(self) -> bool:
+        ok = await self._aj_run(_UNSET, _UNSET, nested=True)
+        if not ok and self.is_critical():
+            if self._aj_failed_timeout is not None:
+                raise SchedulerTimeoutError(self, self._aj_failed_timeout)
+            for job in self.jobs:
+                exc = job.raised_exception()
+                if exc is not None and job.is_critical() and not job.is_skipped():
+                    raise exc
+        return ok
+
+    async def co_run(self, *, timeout: Any = _UNSET, jobs_window: Any = _UNSET) -> bool:
+        return await self._aj_run(timeout, jobs_window, nested=False)
+
+    async def co_shutdown(self) -> bool | None:
+        return await PureScheduler.co_shutdown(self)
+
+    def text_label(self) -> str:
+        return "Scheduler"
+
+    def __repr__(self) -> str:
+        return PureScheduler.__repr__(self)

@@ -1,0 +1,288 @@
+"""Core behaviour of jobs and schedulers, on the virtual clock."""
+
+import asyncio
+import functools
+import gc
+
+import pytest
+
+from ajobs_helpers import boom, forever_loop, run_timed, sleeper
+from asynciojobs import (AbstractJob, CycleError, ForeignRequirementError, Job, JobReuseError,
+                         NestedLoopError, PureScheduler, Scheduler, Sequence)
+from asynciojobs.fakeclock import fake_clock_run
+
+
+def test_empty_scheduler_runs_true_and_lists(capsys):
+    s = Scheduler()
+    assert run_timed(s) == (True, 0)
+    s.list()
+    assert capsys.readouterr().out == ""
+
+
+def test_chain_order_and_results():
+    log = []
+    a = Job(sleeper, 1, "A", log, "a", label="a")
+    b = Job(sleeper, 2, "B", log, "b", label="b", required=a)
+    c = Job(sleeper, 3, "C", log, "c", label="c", required=b)
+    ok, elapsed = run_timed(Scheduler(c, b, a))
+    assert ok and elapsed == 6
+    assert [(e, n) for e, n, _ in log] == [("start", "a"), ("end", "a"), ("start", "b"),
+                                          ("end", "b"), ("start", "c"), ("end", "c")]
+    assert [a.result(), b.result(), c.result()] == ["A", "B", "C"]
+
+
+def test_diamond_fan_in():
+    log = []
+    top = Job(sleeper, 1, None, log, "top")
+    left = Job(sleeper, 2, None, log, "left", required=top)
+    right = Job(sleeper, 5, None, log, "right", required=top)
+    bottom = Job(sleeper, 1, None, log, "bottom", required=[left, right])
+    ok, elapsed = run_timed(Scheduler(top, left, right, bottom))
+    assert ok and elapsed == 7
+    starts = {n: t for e, n, t in log if e == "start"}
+    assert starts["bottom"] - starts["top"] == 6
+    assert all(j.raised_exception() is None for j in (top, left, right, bottom))
+
+
+def test_callable_job_reruns_with_same_results():
+    calls = []
+
+    async def count(n):
+        calls.append(n)
+        return n * 10
+    jobs = [Job(count, i) for i in range(3)]
+    s = Scheduler(Sequence(*jobs))
+    assert run_timed(s)[0]
+    first = [j.result() for j in jobs]
+    assert run_timed(s)[0]
+    assert [j.result() for j in jobs] == first == [0, 10, 20]
+    assert calls == [0, 1, 2, 0, 1, 2]
+
+
+def test_coroutine_job_second_run_is_refused_before_starting():
+    ran = []
+
+    async def mark(tag):
+        ran.append(tag)
+    once = Job(mark("once"), label="old-style")
+    other = Job(mark, "callable")
+    s = Scheduler(once, other)
+    assert run_timed(s)[0]
+    with pytest.raises(JobReuseError, match="old-style.*Job\\(async_function"):
+        run_timed(s)
+    assert ran == ["once", "callable"]  # nothing started the second time
+    with pytest.raises(JobReuseError):
+        fake_clock_run(once.co_run())
+
+
+def test_never_run_coroutine_jobs_do_not_warn():
+    # filterwarnings=error turns a "never awaited" RuntimeWarning into a failure
+    jobs = [Job(sleeper(1)) for _ in range(3)]
+    jobs[1].requires(jobs[0])
+    jobs[0].requires(jobs[1])
+    with pytest.raises(CycleError):
+        run_timed(Scheduler(*jobs))
+    del jobs
+    gc.collect()
+
+
+def test_forever_job_is_not_waited_for_and_is_cancelled():
+    stop = Job(forever_loop, label="monitor", forever=True)
+    work = Job(sleeper, 3)
+    ok, elapsed = run_timed(Scheduler(stop, work))
+    assert ok and elapsed == 3
+    assert not stop.is_done() and stop.is_running() and stop.is_cancelled()
+
+
+def test_only_forever_jobs_run_until_the_timeout():
+    # as in the READMEs: nothing non-forever to wait for, so the timeout ends the run
+    j = Job(forever_loop, forever=True)
+    ok, elapsed = run_timed(Scheduler(j), timeout=2.5)
+    assert not ok and elapsed == 2.5
+
+
+def test_global_timeout_mid_graph():
+    a, b, c = Job(sleeper, 1, "a"), Job(sleeper, 10, "b"), Job(sleeper, 1, "c")
+    s = Scheduler(Sequence(a, b, c), timeout=5)
+    ok, elapsed = run_timed(s)
+    assert not ok and elapsed == 5
+    assert a.result() == "a" and not b.is_done() and c.is_idle()
+    assert s.failed_time_out() == 5 and s.why() == "TIMED OUT after 5s"
+
+
+def test_non_critical_exception_keeps_going():
+    a = Job(boom, 1, label="a")
+    b = Job(sleeper, 1, "b", required=a)
+    s = Scheduler(a, b)
+    assert run_timed(s)[0]
+    assert isinstance(a.raised_exception(), ValueError) and a.result() is None
+    assert b.result() == "b"
+    assert s.why() == "FINE"
+
+
+def test_critical_exception_stops_and_returns_false():
+    a = Job(boom, 1, label="a", critical=True)
+    b = Job(sleeper, 1, "b", required=a)
+    c = Job(sleeper, 10, "c")
+    s = Scheduler(a, b, c)
+    ok, elapsed = run_timed(s)
+    assert not ok and elapsed == 1
+    assert b.is_idle() and not c.is_done() and c.is_cancelled()
+    assert s.failed_critical() and "CRITICAL" in s.why()
+
+
+def test_critical_inherited_from_scheduler():
+    a = Job(boom, 1)
+    s = Scheduler(a, critical=True)
+    assert a.is_critical()
+    assert not run_timed(s)[0]
+    b = Job(boom, 1, critical=False)
+    assert run_timed(Scheduler(b, critical=True))[0]
+    assert not Job(boom, 1).is_critical()  # scheduler default: not critical
+
+
+def test_window_limits_concurrency():
+    jobs = [Job(sleeper, 1) for _ in range(15)]
+    assert run_timed(Scheduler(*jobs, jobs_window=3)) == (True, 5)
+    assert run_timed(Scheduler(*jobs)) == (True, 1)
+    assert run_timed(Scheduler(*jobs), jobs_window=5) == (True, 3)
+
+
+def test_window_slot_comes_back_when_a_job_raises():
+    # the public version leaked the slot: a window of 1 then hung until the timeout
+    jobs = [Job(boom, 1) for _ in range(3)] + [Job(sleeper, 1, "ok")]
+    ok, elapsed = run_timed(Scheduler(*jobs, jobs_window=1, timeout=100))
+    assert ok and elapsed == 4
+    assert jobs[-1].result() == "ok"
+
+
+def test_forever_jobs_take_no_window_slot():
+    monitor = Job(forever_loop, forever=True)
+    work = Job(sleeper, 2, "w")
+    assert run_timed(Scheduler(monitor, work, jobs_window=1, timeout=100)) == (True, 2)
+
+
+def test_scheduled_jobs_wait_for_their_slot():
+    async def check():
+        jobs = [Job(sleeper, 1) for _ in range(3)]
+        s = Scheduler(*jobs, jobs_window=1)
+        task = asyncio.ensure_future(s.co_run())
+        await asyncio.sleep(0.5)
+        states = [(j.is_running(), j.is_scheduled()) for j in jobs]
+        await task
+        return states
+    assert sorted(fake_clock_run(check())) == [(False, True), (False, True), (True, True)]
+
+
+def test_run_inside_running_loop_says_to_await_co_run():
+    async def inside():
+        with pytest.raises(NestedLoopError, match="await scheduler.co_run"):
+            Scheduler(Job(sleeper, 1)).run()
+    fake_clock_run(inside())
+
+
+def test_requires_rejects_non_jobs_by_name():
+    with pytest.raises(TypeError, match="'oops'"):
+        Job(sleeper, 1).requires("oops")
+    with pytest.raises(TypeError, match="42"):
+        Job(sleeper, 1).requires([Job(sleeper, 1), [42]])
+    with pytest.raises(TypeError, match="not a job"):
+        Scheduler(Job(sleeper, 1), 3.5)
+
+
+def test_requires_shapes():
+    a, b, c, d = (Job(sleeper, 1) for _ in range(4))
+    j = Job(sleeper, 1)
+    j.requires(None).requires([None]).requires((a,)).requires({b}).requires([[[c]], (d, None)])
+    assert j.required == {a, b, c, d}
+    j.requires(j)
+    assert j not in j.required
+    j.requires(a, remove=True)
+    assert j.required == {b, c, d}
+    with pytest.raises(KeyError):
+        j.requires(a, remove=True)
+
+
+def test_cycle_error_names_the_jobs_before_anything_starts():
+    ran = []
+
+    async def mark(tag):
+        ran.append(tag)
+    a, b, c = (Job(mark, t, label=t) for t in "abc")
+    free = Job(mark, "free", label="free")
+    a.requires(c)
+    b.requires(a)
+    c.requires(b)
+    s = Scheduler(a, b, c, free)
+    assert not s.check_cycles()
+    with pytest.raises(CycleError) as info:
+        run_timed(s)
+    assert set(info.value.jobs) == {a, b, c}
+    for name in "abc":
+        assert f"`{name}`" in str(info.value)
+    assert ran == []
+    a.requires(c, remove=True)
+    assert s.check_cycles()
+    assert run_timed(s)[0] and sorted(ran) == ["a", "b", "c", "free"]
+
+
+def test_nested_cycle_detected_before_outer_jobs_start():
+    ran = []
+
+    async def mark(tag):
+        ran.append(tag)
+    a, b = Job(mark, "a"), Job(mark, "b")
+    a.requires(b)
+    b.requires(a)
+    outer = Scheduler(Job(mark, "outer"), Scheduler(a, b))
+    assert not outer.check_cycles()
+    with pytest.raises(CycleError):
+        run_timed(outer)
+    assert ran == []
+
+
+def test_foreign_requirement_is_reported_or_sanitized():
+    outside = Job(sleeper, 1, label="outside")
+    inside = Job(sleeper, 1, label="inside", required=outside)
+    s = Scheduler(inside)
+    with pytest.raises(ForeignRequirementError, match="`inside` requires `outside`"):
+        run_timed(s)
+    assert not s.sanitize()
+    assert s.sanitize()
+    assert run_timed(s)[0]
+
+
+def test_purescheduler_nested_the_old_way():
+    sub = PureScheduler(Job(sleeper, 2, "x"))
+    top = Scheduler(Job(sleeper, 1), Job(sub.co_run()))
+    assert run_timed(top) == (True, 2)
+
+
+def test_subclass_attributes_set_before_init_are_kept():
+    class Custom(AbstractJob):
+        def __init__(self):
+            self.label = "preset"
+            self.critical = True
+            self.scheduler = "mine"
+            super().__init__()
+
+        async def co_run(self):
+            return 1
+    job = Custom()
+    assert job.label == "preset" and job.critical is True and job.scheduler == "mine"
+    assert run_timed(Scheduler(job))[0] and job.result() == 1
+
+
+def test_job_rejects_non_callables_and_keywords_go_through_partial():
+    with pytest.raises(TypeError, match="coroutine object or an async callable"):
+        Job(42)
+
+    async def kw(a, *, b):
+        return a + b
+    job = Job(functools.partial(kw, 1, b=2))
+    assert run_timed(Scheduler(job))[0] and job.result() == 3
+
+
+def test_result_before_done_raises():
+    with pytest.raises(ValueError, match="not finished"):
+        Job(sleeper, 1).result()
