@@ -15,6 +15,7 @@ from pathlib import Path
 from harness import TOP
 
 sys.path.insert(0, str(TOP))
+from tests.fixtures import network  # noqa: E402
 from tests.fixtures.farm import Farm, install_signal_handlers  # noqa: E402
 
 USER = "root"
@@ -67,6 +68,11 @@ class BenchFarm:
         bpf = "tcp and (" + " or ".join(f"host {h.address}" for h in hosts) + ")"
         interface = f"sjf{f.instance}a" if f.isolated else "lo"
         return interface, bpf
+
+    def latency_method(self) -> str:
+        return ("tc netem on each host's interface" if network.netem_supported() else
+                "the farm's delay relay in front of each sshd (this kernel has no tc netem): "
+                "server output delayed, TCP handshake not")
 
     def delay(self, count: int, ms: float) -> None:
         for host in self.farm.direct[:count]:
