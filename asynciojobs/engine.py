@@ -122,18 +122,20 @@ class Run:
     async def attempts(self, job: Any) -> Any:
         """Per-job timeout (each attempt) and retries with exponential backoff."""
         tries = 1 + max(0, int(job.retries or 0))
+        # a nested scheduler's ``timeout`` is its own global deadline, enforced inside it
+        timeout = None if job._aj_own_timeout else job.timeout
         for attempt in range(tries):
             job._aj_attempts = attempt + 1
             try:
-                if job.timeout is None:
+                if timeout is None:
                     return await job._aj_execute()
-                cm = asyncio.timeout(job.timeout)
+                cm = asyncio.timeout(timeout)
                 try:
                     async with cm:
                         return await job._aj_execute()
                 except TimeoutError as exc:
                     if cm.expired():
-                        raise TimeoutError(f"job timed out after {job.timeout}s") from exc
+                        raise TimeoutError(f"job timed out after {timeout}s") from exc
                     raise
             except Exception as exc:
                 if attempt + 1 >= tries:

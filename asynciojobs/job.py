@@ -86,6 +86,8 @@ class AbstractJob:
         "__dict__", "__weakref__",
     )
 
+    _aj_own_timeout = False  # True for schedulers: their ``timeout`` is enforced inside
+
     def __init__(self, *legacy: Any, forever: bool | None = None, critical: bool | None = None,
                  label: str | None = None, required: Any = None, scheduler: Any = None,
                  timeout: float | None = None, retries: int | None = None,

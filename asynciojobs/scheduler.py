@@ -413,6 +413,8 @@ class Scheduler(PureScheduler, AbstractJob):
     ``scheduler``...). When nested and critical, a failure raises into the parent: the
     exception of its critical job, or SchedulerTimeoutError on its own timeout."""
 
+    _aj_own_timeout = True  # ``timeout`` is this scheduler's deadline, not a per-job one
+
     def __init__(self, *jobs_or_sequences: Any, jobs_window: int | None = None,
                  timeout: float | None = None, shutdown_timeout: float | None = 1,
                  watch: Any = None, verbose: bool = False, **kwds: Any) -> None:
