@@ -1,0 +1,85 @@
+"""``sshjobs.testing``: the fixtures users import to test their scenarios on sandbox nodes."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import textwrap
+import threading
+
+import asyncssh
+
+from sshjobs.testing import SandboxNodes, ThreadedSandbox, make_sandbox, sandbox_nodes  # noqa: F401
+
+from .helpers import alive, wait_pid_gone
+
+
+async def _run(nodes: SandboxNodes, index: int, command: str, via_gateway: bool) -> str:
+    options = dict(username="me", client_keys=[str(nodes.client_key)],
+                   known_hosts=str(nodes.known_hosts), config=None, agent_path=None)
+    node = nodes.nodes[index]
+    if not via_gateway:
+        async with asyncssh.connect(node.host, node.port, **options) as conn:
+            return (await conn.run(command, check=True)).stdout
+    gateway = nodes.gateway
+    async with asyncssh.connect(gateway.host, gateway.port, **options) as gw:
+        async with asyncssh.connect(node.host, node.port, tunnel=gw, **options) as conn:
+            return (await conn.run(command, check=True)).stdout
+
+
+def test_sandbox_nodes_serve_synchronous_tests(sandbox_nodes):
+    """The fixture's servers run in their own thread: a test may call asyncio.run() itself."""
+    assert [node.name for node in sandbox_nodes.nodes] == ["node1", "node2", "node3"]
+    assert sandbox_nodes.gateway.name == "gateway"
+    for index in range(3):
+        out = asyncio.run(_run(sandbox_nodes, index, "echo $SSHJOBS_SANDBOX_NODE > mark; cat mark",
+                               via_gateway=index > 0))
+        assert out == f"node{index + 1}\n"
+        assert (sandbox_nodes.home(index) / "mark").read_text() == out
+    options = sandbox_nodes.node_options(sandbox_nodes.nodes[1])
+    assert options["port"] == sandbox_nodes.nodes[1].port
+    assert options["keys"] == [str(sandbox_nodes.client_key)]
+
+
+def test_make_sandbox_sizes_and_stops(make_sandbox):
+    small = make_sandbox(1, gateway=False)
+    assert small.gateway is None and len(small.nodes) == 1
+    assert len(make_sandbox(5).nodes) == 5
+
+
+def test_stopping_kills_leftovers_and_the_thread(tmp_path):
+    before = {thread.name for thread in threading.enumerate()}
+    with ThreadedSandbox(tmp_path, 1) as nodes:
+        assert "sshjobs-sandbox" in {thread.name for thread in threading.enumerate()} - before
+        out = asyncio.run(_run(nodes, 0, "sleep 60 </dev/null >/dev/null 2>&1 & echo $!", False))
+        orphan = int(out)
+        assert alive(orphan)
+    asyncio.run(wait_pid_gone(orphan))
+    assert "sshjobs-sandbox" not in {thread.name for thread in threading.enumerate()} - before
+
+
+def test_a_user_project_uses_the_plugin(tmp_path):
+    """As documented in the README: pytest_plugins in a conftest, a test taking sandbox_nodes."""
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "pytest.ini").write_text("[pytest]\nfilterwarnings = error\n")
+    (project / "conftest.py").write_text('pytest_plugins = ["sshjobs.testing"]\n')
+    (project / "test_mine.py").write_text(textwrap.dedent('''
+        import asyncio, asyncssh
+
+        def test_mine(sandbox_nodes):
+            node = sandbox_nodes.nodes[2]
+            async def main():
+                async with asyncssh.connect(
+                        node.host, node.port, username="me", config=None, agent_path=None,
+                        client_keys=[str(sandbox_nodes.client_key)],
+                        known_hosts=str(sandbox_nodes.known_hosts)) as conn:
+                    return await conn.run("pwd; exit 5")
+            result = asyncio.run(main())
+            assert (result.exit_status, result.stdout.strip()) == (5, str(node.home))
+    '''))
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           str(project)], cwd=project, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 passed" in done.stdout
