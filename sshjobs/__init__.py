@@ -1,5 +1,44 @@
-"""sshjobs: run jobs over SSH on many hosts at once, built on asynciojobs and asyncssh."""
+"""sshjobs: run jobs over SSH on many hosts at once, built on asynciojobs and asyncssh.
+
+The public names are those of apssh (scripts written for apssh work after replacing ``apssh``
+by ``sshjobs`` in their imports), plus sshjobs' own: the error hierarchy, structured results,
+``SubdirFormatter``/``ColonFormatter`` and friends.
+"""
 
 __version__ = "0.1.0"
 
-__all__: list[str] = ["__version__"]
+from .capture import Capture, Deferred, Variables
+from .commands import AbstractCommand, Run, RunScript, RunString
+from .errors import (AuthenticationError, CommandFailedError, CommandTimeoutError,
+                     GatewayError, HostKeyError, KeyLoadError, LocalFileError,
+                     SshConnectionError, SshJobsError, TransferError)
+from .formatters import (CaptureFormatter, ColonFormatter, Formatter, HostFormatter,
+                         RawFormatter, SubdirFormatter, TerminalFormatter, TimeColonFormatter,
+                         TimeHostFormatter, VerboseFormatter)
+from .job import SshJob
+from .keys import import_private_key, load_agent_keys, load_private_keys
+from .localnode import LocalNode
+from .node import SshNode, SshProxy
+from .results import CommandResult
+from .service import Service
+from .scenario import YamlLoader
+from .topology import (close_ssh_in_scheduler, co_close_ssh_in_scheduler, topology_as_dotfile,
+                       topology_as_pngfile, topology_dot, topology_graph)
+from .transfer import Pull, Push
+
+__all__ = [
+    # apssh's export list
+    "load_private_keys", "load_agent_keys", "import_private_key", "SshProxy",
+    "RawFormatter", "TerminalFormatter", "HostFormatter", "TimeHostFormatter",
+    "CaptureFormatter", "Run", "RunScript", "RunString", "Push", "Pull", "SshJob",
+    "CommandFailedError", "SshNode", "LocalNode", "Service", "close_ssh_in_scheduler",
+    "co_close_ssh_in_scheduler", "topology_graph", "topology_dot", "topology_as_dotfile",
+    "topology_as_pngfile", "Variables", "Deferred", "Capture", "YamlLoader",
+    # apssh names not in its __all__, and older spellings
+    "Formatter", "VerboseFormatter", "SubdirFormatter", "ColonFormatter", "TimeColonFormatter",
+    "AbstractCommand",
+    # ours
+    "SshJobsError", "SshConnectionError", "AuthenticationError", "HostKeyError",
+    "GatewayError", "CommandTimeoutError", "TransferError", "KeyLoadError", "LocalFileError",
+    "CommandResult", "__version__",
+]

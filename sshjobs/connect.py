@@ -1,0 +1,224 @@
+"""Opening the SSH connection of a node: asyncssh options, gateways, error translation.
+
+Per-process work is done once: ssh config lookups, known_hosts parsing and key loading are
+cached; asyncssh is asked for curve25519 key exchange, AES-GCM / ChaCha20-Poly1305 ciphers, no
+compression, public-key authentication only (plus password when one is given), and no GSSAPI -
+so that a connection costs one handshake and no probing.
+
+Every failure becomes an :class:`~sshjobs.errors.SshConnectionError` subclass naming the host,
+with the asyncssh / OS error chained as ``__cause__``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import logging
+import os
+import socket
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import asyncssh
+from asyncssh.compression import get_default_compression_algs  # noqa: F401  (documentation)
+from asyncssh.encryption import get_default_encryption_algs
+from asyncssh.kex import get_default_kex_algs
+
+from .errors import AuthenticationError, GatewayError, HostKeyError, SshConnectionError, \
+    SshJobsError
+from .hostkeys import HostKeyVerdict
+from .keys import KeySet, default_keys, import_private_key
+from .errors import KeyLoadError
+
+if TYPE_CHECKING:
+    from .node import SshNode
+
+__all__ = ["open_connection", "config_paths", "config_user", "KEX_ALGS", "ENCRYPTION_ALGS"]
+
+logger = logging.getLogger("sshjobs.connect")
+
+
+def _ordered(preferred: list[bytes], defaults: list[bytes], drop_prefix: bytes = b"") -> list:
+    rest = [alg for alg in defaults
+            if alg not in preferred and not (drop_prefix and alg.startswith(drop_prefix))]
+    return [alg.decode() for alg in preferred if alg in defaults] + [a.decode() for a in rest]
+
+
+KEX_ALGS = _ordered([b"curve25519-sha256", b"curve25519-sha256@libssh.org"],
+                    get_default_kex_algs(), drop_prefix=b"gss-")
+ENCRYPTION_ALGS = _ordered([b"aes128-gcm@openssh.com", b"chacha20-poly1305@openssh.com",
+                            b"aes256-gcm@openssh.com"], get_default_encryption_algs())
+
+_config_cache: dict[tuple, dict[str, Any]] = {}
+
+
+def config_paths(config: Any) -> list[str]:
+    """ssh config files to honour: ``()`` → ``~/.ssh/config`` if readable; None → none."""
+    if config is None:
+        return []
+    if isinstance(config, (str, os.PathLike)):
+        return [str(config)]
+    if isinstance(config, (list, tuple)) and config:
+        return [str(path) for path in config]
+    default = Path("~/.ssh/config").expanduser()
+    return [str(default)] if os.access(default, os.R_OK) else []
+
+
+def host_config(paths: list[str], host: str) -> dict[str, Any]:
+    """The options ``~/.ssh/config`` gives for ``host`` (cached per file version)."""
+    if not paths:
+        return {}
+    stamp = tuple((p, os.stat(p).st_mtime_ns if os.path.exists(p) else None) for p in paths)
+    key = (stamp, host)
+    found = _config_cache.get(key)
+    if found is None:
+        from asyncssh.config import SSHClientConfig
+        try:
+            config = SSHClientConfig.load(None, paths, False, False, False,
+                                          getpass.getuser(), (), host, ())
+            found = {name: config.get(name) for name in ("User", "IdentityFile", "Hostname")}
+        except (OSError, asyncssh.Error, ValueError) as exc:
+            logger.warning("cannot read ssh config %s: %s", ", ".join(paths), exc)
+            found = {}
+        _config_cache[key] = found
+    return found
+
+
+def config_user(paths: list[str], host: str) -> str | None:
+    user = host_config(paths, host).get("User")
+    return str(user) if user else None
+
+
+def _keyset(node: "SshNode") -> KeySet:
+    if node._keyset is not None:
+        return node._keyset
+    identity_files = host_config(node.config_paths, node.hostname).get("IdentityFile")
+    if not identity_files:
+        return default_keys()
+    keyset = KeySet(agent_path=os.environ.get("SSH_AUTH_SOCK") or None)
+    for name in identity_files:
+        try:
+            key = import_private_key(name)
+        except KeyLoadError:
+            keyset.encrypted.append(str(name))
+            continue
+        if key is not None:
+            keyset.keys.append(key)
+    return keyset
+
+
+class _Client(asyncssh.SSHClient):
+    """Connection callbacks: host-key policy, formatter events."""
+
+    def __init__(self, node: "SshNode", verdict: HostKeyVerdict) -> None:
+        self._node = node
+        self._verdict = verdict
+
+    def validate_host_public_key(self, host: str, addr: str, port: int, key: Any) -> bool:
+        return self._node.host_key_policy.validate(host, addr, port, key, self._verdict)
+
+    def auth_completed(self) -> None:
+        self._node.formatter.auth_completed(self._node.hostname, self._node.username)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if exc is not None:
+            logger.info("%s: connection lost: %s", self._node, exc)
+            self._node.formatter.connection_lost(self._node.hostname, exc, self._node.username)
+
+
+def _options(node: "SshNode", keyset: KeySet, verdict: HostKeyVerdict) -> dict[str, Any]:
+    auth = ["publickey"]
+    if node.password is not None:
+        auth += ["keyboard-interactive", "password"]
+    options: dict[str, Any] = dict(
+        port=node.port if node.port else (),
+        username=node.username,
+        client_factory=lambda: _Client(node, verdict),
+        known_hosts=node.host_key_policy.known_hosts_arg(),
+        client_keys=list(keyset.keys) if keyset.keys else ([] if keyset.agent_path else None),
+        agent_path=keyset.agent_path,
+        agent_identities=None,
+        password=node.password,
+        preferred_auth=auth,
+        config=node.config_paths,
+        login_timeout=node.timeout,
+        keepalive_interval=node.keepalive_interval,
+        keepalive_count_max=node.keepalive_count_max,
+        kex_algs=KEX_ALGS,
+        encryption_algs=ENCRYPTION_ALGS,
+        compression_algs=["none"],
+        gss_auth=False,
+        gss_kex=False,
+    )
+    options.update(node.connect_options)
+    return options
+
+
+def _translate(exc: BaseException, node: "SshNode", keyset: KeySet,
+               verdict: HostKeyVerdict) -> SshJobsError:
+    host, gateway = node.hostname, node.gateway
+    where = f"{node.user_host()}" + (f" port {node.port}" if node.port else "")
+    if isinstance(exc, asyncssh.HostKeyNotVerifiable):
+        files = node.host_key_policy.describe(node.host_key_policy.files)
+        if verdict.expected:
+            message = (f"host key MISMATCH: the server presents {verdict.received} but "
+                       f"known_hosts ({files}) has {', '.join(verdict.expected)}; if the host "
+                       f"was reinstalled, remove the old key (ssh-keygen -R {host})")
+        else:
+            message = (f"unknown host key {verdict.received or ''} (not in {files}); add it "
+                       f"to known_hosts, or use host_keys='accept-new' for a testbed").replace(
+                "key  (", "key (")
+        return HostKeyError(message, host=host, received=verdict.received,
+                            expected=verdict.expected)
+    if isinstance(exc, asyncssh.PermissionDenied):
+        return AuthenticationError(f"authentication failed as {node.username} "
+                                   f"(offered {keyset.describe()})", host=host)
+    if isinstance(exc, asyncssh.ChannelOpenError) and gateway is not None:
+        return GatewayError(f"gateway {gateway.hostname} cannot open a tunnel to {where}: "
+                            f"{exc.reason}", host=host, gateway=gateway.hostname)
+    if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
+        return SshConnectionError(f"timed out after {node.timeout}s connecting to {where}",
+                                  host=host)
+    if isinstance(exc, ConnectionRefusedError):
+        return SshConnectionError(f"connection refused by {where}", host=host)
+    if isinstance(exc, socket.gaierror):
+        return SshConnectionError(f"unknown host name {host!r} ({exc.strerror})", host=host)
+    if isinstance(exc, OSError):
+        return SshConnectionError(f"cannot connect to {where}: "
+                                  f"{exc.strerror or exc}", host=host)
+    if isinstance(exc, asyncssh.Error):
+        return SshConnectionError(f"SSH error with {where}: {exc.reason}", host=host)
+    return SshConnectionError(f"cannot connect to {where}: {type(exc).__name__}: {exc}",
+                              host=host)
+
+
+async def open_connection(node: "SshNode") -> asyncssh.SSHClientConnection:
+    """Open ``node``'s connection (through its gateway's connection if it has one)."""
+    tunnel: Any = ()
+    gateway = node.gateway
+    if gateway is not None:
+        gateway.add_user(node)
+        try:
+            tunnel = await gateway.connect_lazy()
+        except SshJobsError as exc:
+            await gateway.remove_user(node)
+            raise GatewayError(f"cannot reach {node.hostname} through gateway "
+                               f"{gateway.hostname}: {exc}", host=node.hostname,
+                               gateway=gateway.hostname) from exc
+    keyset = _keyset(node)
+    verdict = HostKeyVerdict()
+    try:
+        async with asyncio.timeout(node.timeout):
+            conn = await asyncssh.connect(node.hostname, tunnel=tunnel,
+                                          **_options(node, keyset, verdict))
+    except Exception as exc:  # every failure becomes ours, naming the host
+        if gateway is not None:
+            await gateway.remove_user(node)
+        raise _translate(exc, node, keyset, verdict) from exc
+    except BaseException:
+        if gateway is not None:
+            gateway._users.discard(node)
+        raise
+    logger.debug("%s: connected", node)
+    node.formatter.connection_made(node.hostname, node.username, gateway is None)
+    return conn

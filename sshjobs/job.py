@@ -1,0 +1,176 @@
+"""SshJob: an asynciojobs job running a list of commands, in order, on one node (apssh-compatible).
+
+``command=`` / ``commands=`` (synonyms) accept: a command object, a list of them, a string or
+``Deferred`` (one ``Run``), or a list of strings (one ``Run`` whose argv they are - apssh's
+rule). Every command leaves a :class:`~sshjobs.results.CommandResult` in ``job.results``.
+
+A command fails when its exit status is neither 0 nor in its ``allowed_exits``. In a critical
+job (the default, as in apssh) the first failure raises
+:class:`~sshjobs.errors.CommandFailedError` and the remaining commands are skipped; in a
+non-critical job the failure is recorded and the next command runs, and ``result()`` is the last
+failing exit status (0 when all went well). Connection and transfer errors always stop the job.
+
+The job is a *user* of its node from its start until its ``co_shutdown``: when the scheduler
+shuts down and the node has no user left, its connection closes (``keep_connection=True``
+leaves it open for the caller to close).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from asynciojobs import AbstractJob
+
+from .capture import Deferred
+from .commands import AbstractCommand, Run
+from .errors import CommandFailedError, SshJobsError
+from .results import CommandResult
+
+__all__ = ["SshJob"]
+
+logger = logging.getLogger("sshjobs.job")
+
+
+def _normalize(spec: Any) -> list[AbstractCommand]:
+    if spec is None:
+        raise ValueError("SshJob needs command= or commands=")
+    if isinstance(spec, (str, Deferred)):
+        return [Run(spec)]
+    if isinstance(spec, AbstractCommand):
+        return [spec]
+    if isinstance(spec, (list, tuple)):
+        items = [item for item in spec if item is not None]
+        if not items:
+            raise ValueError("SshJob: empty list of commands")
+        if all(isinstance(item, (str, Deferred)) for item in items):
+            return [Run(*items)]
+        commands: list[AbstractCommand] = []
+        for item in items:
+            if isinstance(item, (str, Deferred)):
+                commands.append(Run(item))
+            elif isinstance(item, AbstractCommand):
+                commands.append(item)
+            else:
+                raise TypeError(f"SshJob: {item!r} is not a command (Run, RunScript, ...)")
+        return commands
+    raise TypeError(f"SshJob: unexpected commands {spec!r}: expected a command, a string, "
+                    "or a list of them")
+
+
+class SshJob(AbstractJob):
+    """Run ``commands`` on ``node`` (an SshNode or a LocalNode)."""
+
+    def __init__(self, node: Any, *, command: Any = None, commands: Any = None,
+                 keep_connection: bool = False, verbose: bool | None = None,
+                 forever: bool | None = None, critical: bool | None = None,
+                 **kwds: Any) -> None:
+        if not (hasattr(node, "execute") and hasattr(node, "add_user")):
+            raise ValueError(f"SshJob: node must be an SshNode or a LocalNode, not {node!r}")
+        if command is not None and commands is not None:
+            logger.warning("SshJob: both command= and commands= given; using commands=")
+        self.node = node
+        self.commands = _normalize(commands if commands is not None else command)
+        for cmd in self.commands:
+            cmd.node = node
+            if verbose is not None:
+                cmd.verbose = verbose
+        self.keep_connection = keep_connection
+        self.verbose = verbose
+        self.results: list[CommandResult] = []
+        self._sshjobs_shut = False
+        if critical is None:
+            try:
+                critical = self.critical         # set by a subclass before us
+            except AttributeError:
+                critical = True                  # apssh's default for SshJob
+        super().__init__(forever=forever, critical=critical, **kwds)
+
+    # -- running -------------------------------------------------------------------------------
+    async def co_run(self) -> Any:
+        self.results = []
+        self._sshjobs_shut = False
+        for cmd in self.commands:           # missing local files: fail before connecting
+            cmd.check_local()
+        self.node.add_user(self)
+        outcome: Any = 0
+        critical = self.is_critical()
+        for index, cmd in enumerate(self.commands):
+            label = cmd.get_label_line()
+            try:
+                result = await cmd.co_execute(self.node)
+            except SshJobsError as exc:
+                self.results.append(CommandResult(host=self.node.hostname, command=label,
+                                                  label=label, end=time.time(), error=exc))
+                raise
+            self.results.append(result)
+            if result.ok:
+                continue
+            error = result.error or CommandFailedError(
+                f"command {label!r} returned {result.returned} on node {self.node}",
+                host=self.node.hostname, command=result.command,
+                exit_status=result.exit_status, signal=result.signal,
+                stderr_tail=result.stderr_tail.decode("utf-8", "replace"))
+            if critical:
+                raise error
+            logger.info("%s: non-critical failure of command %d: %s", self.node, index, error)
+            returned = result.returned
+            outcome = returned if returned is not None else "TIMEOUT"
+        return outcome
+
+    async def co_shutdown(self) -> None:
+        self._sshjobs_shut = True
+        if self.keep_connection:
+            return
+        self._hand_over()
+        await self.node.remove_user(self)
+
+    def _hand_over(self) -> None:
+        """Nested scheduler finishing while an outer one goes on: the outer jobs still to
+        run on our node (or on a gateway of it) become its users now, so that the connection
+        stays open for them instead of closing and reopening."""
+        parent = getattr(self, "_aj_parent", None)
+        root = parent
+        while root is not None and getattr(root, "_aj_parent", None) is not None:
+            root = root._aj_parent
+        if root is None or root is parent or not hasattr(root, "iterate_jobs"):
+            return
+        chain = []
+        node = self.node
+        while node is not None:
+            chain.append(node)
+            node = getattr(node, "gateway", None)
+        for job in root.iterate_jobs():
+            if not isinstance(job, SshJob) or job is self or job._sshjobs_shut \
+                    or job.is_done() or job.is_skipped():
+                continue
+            node = job.node
+            while node is not None:
+                if node in chain:
+                    node.add_user(job)
+                    break
+                node = getattr(node, "gateway", None)
+
+    async def close(self) -> None:
+        """apssh: close the node's connection unless ``keep_connection``."""
+        if not self.keep_connection:
+            await self.node.close()
+
+    # -- display -------------------------------------------------------------------------------
+    def text_label(self) -> str:
+        first = self.commands[0].get_label_line()
+        more = len(self.commands) - 1
+        return first + (f" .. + {more}" if more else "")
+
+    def details(self) -> str:
+        lines = [self.node.user_host() if hasattr(self.node, "user_host") else str(self.node)]
+        lines += [label for label in (c.get_label_line() for c in self.commands) if label]
+        return "\n".join(lines)
+
+    def graph_label(self) -> str:
+        return self.details()
+
+    def failed_results(self) -> list[CommandResult]:
+        """The results of the commands that did not succeed."""
+        return [r for r in self.results if not r.ok]

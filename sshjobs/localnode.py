@@ -1,0 +1,209 @@
+"""LocalNode: the same command API as SshNode, run as local subprocesses.
+
+Commands run through the shell (``/bin/sh -c``) in their own process group, so that a timeout
+or a cancelled job kills the whole tree. Output is handled exactly as for remote commands
+(bytes, complete lines to the formatter, capture kept whole). Scripts are staged in a private
+temporary directory (0700) removed afterwards; ``Push``/``Pull`` are local copies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import logging
+import os
+import shutil
+import signal
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+from asyncssh import EXTENDED_DATA_STDERR
+
+from .errors import CommandTimeoutError, SshJobsError, TransferError
+from .formatters import Formatter, HostFormatter
+from .results import STDERR_TAIL_BYTES, CommandResult
+from .session import emit_lines
+
+__all__ = ["LocalNode"]
+
+logger = logging.getLogger("sshjobs.localnode")
+
+
+def _local_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "LOCALUSER"
+
+
+class LocalNode:
+    """Run commands on this machine (apssh-compatible: ``LocalNode(formatter=None, verbose=None)``)."""
+
+    is_local = True
+
+    def __init__(self, formatter: Formatter | None = None, verbose: bool | None = None,
+                 *, command_timeout: float | None = None, cwd: str | None = None) -> None:
+        self.hostname = "LOCALNODE"
+        self.username = _local_user()
+        self.gateway = None
+        self.formatter = formatter if formatter is not None else HostFormatter()
+        if verbose is not None:
+            self.formatter.verbose = verbose
+        self.formatter.adapt_to_proxy(self)
+        self.command_timeout = command_timeout
+        self.cwd = cwd
+
+    def __str__(self) -> str:
+        return "LOCALNODE"
+
+    def __repr__(self) -> str:
+        return "LocalNode()"
+
+    def user_host(self) -> str:
+        return f"{self.username}@localhost"
+
+    def distance(self) -> int:
+        return 0
+
+    # connection life cycle: nothing to do, same interface as SshNode
+    def add_user(self, user: Any) -> None:
+        pass
+
+    async def remove_user(self, user: Any) -> None:
+        pass
+
+    async def connect_lazy(self) -> None:
+        return None
+
+    def is_connected(self) -> bool:
+        return False
+
+    async def close(self) -> None:
+        pass
+
+    async def __aenter__(self) -> "LocalNode":
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        pass
+
+    async def execute(self, command: str, *, label: str = "", capture: bool = False,
+                      timeout: float | None = None, x11: bool = False,
+                      formatter: Any = None) -> CommandResult:
+        """Run ``command`` through the local shell; same contract as ``SshNode.execute``."""
+        formatter = formatter or self.formatter
+        timeout = timeout if timeout is not None else self.command_timeout
+        result = CommandResult(host=self.hostname, command=command, label=label)
+        try:
+            proc = await asyncio.create_subprocess_shell(
+                command, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE, start_new_session=True, cwd=self.cwd)
+        except OSError as exc:
+            raise SshJobsError(f"cannot start {command!r}: {exc}", host=self.hostname) from exc
+        formatter.session_start(self.hostname, command)
+        captured = bytearray()
+        tail = bytearray()
+        partial: dict[Any, bytes] = {}
+
+        async def pump(stream: asyncio.StreamReader, datatype: Any) -> None:
+            while data := await stream.read(65536):
+                if datatype == EXTENDED_DATA_STDERR:
+                    tail.extend(data)
+                    if len(tail) > 2 * STDERR_TAIL_BYTES:
+                        del tail[:-STDERR_TAIL_BYTES]
+                elif capture:
+                    captured.extend(data)
+                    continue
+                emit_lines(partial, data, datatype, self.hostname, formatter)
+            rest = partial.pop(datatype, b"")
+            if rest:
+                formatter.line(rest, datatype, self.hostname)
+
+        async def complete() -> None:
+            assert proc.stdout is not None and proc.stderr is not None
+            await asyncio.gather(pump(proc.stdout, None), pump(proc.stderr, EXTENDED_DATA_STDERR))
+            await proc.wait()
+
+        try:
+            async with asyncio.timeout(timeout):
+                await complete()
+        except TimeoutError:
+            self._kill(proc)
+            await proc.wait()
+            result.error = CommandTimeoutError(
+                f"command timed out after {timeout}s and was killed: {label or command}",
+                host=self.hostname, command=command)
+        except asyncio.CancelledError:
+            self._kill(proc)
+            raise
+        finally:
+            result.end = time.time()
+            formatter.session_stop(self.hostname, command)
+        code = proc.returncode
+        if code is not None and code < 0:
+            result.signal = signal.Signals(-code).name.removeprefix("SIG")
+        else:
+            result.exit_status = code
+        result.stderr_tail = bytes(tail[-STDERR_TAIL_BYTES:])
+        if capture:
+            result.stdout = bytes(captured)
+        return result
+
+    @staticmethod
+    def _kill(proc: asyncio.subprocess.Process) -> None:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    async def run(self, command: str, **kwds: Any) -> int | str | None:
+        """apssh: exit status (or signal name)."""
+        return (await self.execute(command, **kwds)).returned
+
+    # -- scripts and files ---------------------------------------------------------------------
+    async def stage_script(self, name: str, body: bytes,
+                           includes: Sequence[str] = ()) -> tuple[str, str]:
+        directory = tempfile.mkdtemp(prefix="sshjobs-")        # mode 0700
+        path = os.path.join(directory, name)
+        with open(path, "wb") as handle:
+            handle.write(body)
+        os.chmod(path, 0o700)
+        for include in includes:
+            target = os.path.join(directory, os.path.basename(include))
+            if os.path.isdir(include):
+                shutil.copytree(include, target, symlinks=True)
+            else:
+                shutil.copy2(include, target)
+        return directory, path
+
+    async def unstage_script(self, directory: str) -> None:
+        shutil.rmtree(directory, ignore_errors=True)
+
+    async def put_file_s(self, localpaths: str | Sequence[str], remotepath: str,
+                         **kwds: Any) -> None:
+        await self._copy(localpaths, remotepath, kwds)
+
+    async def get_file_s(self, remotepaths: str | Sequence[str], localpath: str,
+                         **kwds: Any) -> None:
+        await self._copy(remotepaths, localpath, kwds)
+
+    async def _copy(self, sources: str | Sequence[str], destination: str,
+                    kwds: dict[str, Any]) -> None:
+        sources = [sources] if isinstance(sources, (str, os.PathLike)) else list(sources)
+        dest = Path(destination).expanduser()
+        try:
+            for source in map(Path, sources):
+                target = dest / source.name if dest.is_dir() else dest
+                if source.is_dir():
+                    if not kwds.get("recurse", True):
+                        raise IsADirectoryError(f"{source} is a directory (recurse=False)")
+                    shutil.copytree(source, target, symlinks=True, dirs_exist_ok=True)
+                elif kwds.get("preserve", True):
+                    shutil.copy2(source, target)
+                else:
+                    shutil.copyfile(source, target)
+        except OSError as exc:
+            raise TransferError(f"copy of {sources} to {destination} failed: {exc}",
+                                host=self.hostname) from exc

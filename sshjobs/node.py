@@ -1,0 +1,244 @@
+"""SshNode: one remote host, and the single SSH connection every job on it shares.
+
+The connection is opened lazily, under a lock, the first time a command needs it; every job and
+command on the node then shares it (sessions are multiplexed, at most ``max_sessions`` at once).
+A gateway is another SshNode: a node behind it connects through the gateway's own single
+connection (asyncssh ``tunnel=``), so any number of hops works and one gateway login serves
+every node behind it.
+
+Closing: jobs register as *users* of their node when they start and release it in their
+``co_shutdown``; a node registers as a user of its gateway while connected. When the last user
+goes, the connection closes - so when a scheduler shuts down, nodes close remotest first and
+gateways last, and nothing is left open after ``run()``. A closed node reopens lazily if used
+again. Nothing here binds a node to an event loop before it is used: state left by a previous
+loop (each ``Scheduler.run()`` has its own) is simply forgotten.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from typing import Any, Sequence
+
+import asyncssh
+
+from . import connect as _connect
+from .formatters import Formatter, HostFormatter
+from .hostkeys import HostKeyPolicy
+from .keys import KeySet, default_keys, explicit_keys
+from .remote import RemoteMixin
+from .session import SessionSlots
+
+__all__ = ["SshNode", "SshProxy", "DEFAULT_MAX_SESSIONS"]
+
+logger = logging.getLogger("sshjobs.node")
+
+#: OpenSSH's default MaxSessions
+DEFAULT_MAX_SESSIONS = 10
+
+
+class SshNode(RemoteMixin):
+    """A remote host reached over SSH (apssh-compatible constructor).
+
+    :param hostname: host name, address, or ``~/.ssh/config`` alias.
+    :param username: remote user; None → ``User`` from ``~/.ssh/config``, else ``"root"``
+        (apssh's default).
+    :param port: None → ``Port`` from ``~/.ssh/config``, else 22.
+    :param keys: key objects and/or key file names to offer (exactly those); None → ssh-agent
+        plus the default files ``~/.ssh/id_ed25519``, ``id_ecdsa``, ``id_rsa`` (loaded once per
+        process) plus ``IdentityFile`` from ``~/.ssh/config``.
+    :param gateway: the SshNode to tunnel through (chains of any depth).
+    :param known_hosts: extra known_hosts file(s) trusted on top of ``~/.ssh/known_hosts``;
+        ``None`` means no host-key checking (apssh's default, kept for old scripts).
+    :param host_keys: ``"strict"`` (default), ``"accept-new"`` (new hosts trusted and recorded
+        in ``record_known_hosts``, default the first ``known_hosts`` file given, else
+        ``~/.ssh/known_hosts``) or ``"ignore"``.
+    :param formatter: where output goes (default :class:`HostFormatter`).
+    :param timeout: seconds allowed to connect (TCP, handshake, authentication).
+    :param command_timeout: default per-command timeout (None: no limit).
+    :param keepalive_interval / keepalive_count_max: a dead host is noticed after about
+        interval × count seconds (default 5 × 3) instead of hanging.
+    :param max_sessions: sessions open at once on the connection (OpenSSH MaxSessions).
+    :param kill_on_cancel: run commands under a small wrapper so that a timed-out or cancelled
+        command is killed on the remote side (with its whole process group).
+    :param config: ssh config file(s); default ``~/.ssh/config`` when it exists; None: none.
+    """
+
+    def __init__(self, hostname: str, *, username: str | None = None, port: int | None = None,
+                 keys: Sequence[Any] | None = None, gateway: "SshNode | None" = None,
+                 known_hosts: Any = (), host_keys: str | None = None,
+                 record_known_hosts: str | os.PathLike | None = None,
+                 formatter: Formatter | None = None, verbose: bool | None = None,
+                 debug: bool = False, timeout: float = 30,
+                 command_timeout: float | None = None, keepalive_interval: float = 5,
+                 keepalive_count_max: int = 3, max_sessions: int = DEFAULT_MAX_SESSIONS,
+                 kill_on_cancel: bool = True, config: Any = (),
+                 password: str | None = None, **connect_options: Any) -> None:
+        if not isinstance(hostname, str) or not hostname:
+            raise ValueError(f"SshNode: hostname must be a non-empty string, not {hostname!r}")
+        if gateway is not None and not isinstance(gateway, SshNode):
+            raise ValueError(f"SshNode {hostname}: gateway must be an SshNode, not {gateway!r}")
+        self.hostname = hostname
+        self.gateway = gateway
+        self.port = port
+        self.config_paths = _connect.config_paths(config)
+        self.username = username or _connect.config_user(self.config_paths, hostname) or "root"
+        # explicit keys are loaded now, so that a bad key file fails before any connection
+        self._keyset: KeySet | None = explicit_keys(keys) if keys else None
+        self.keys = list(self._keyset.keys) if self._keyset else []
+        self.known_hosts = known_hosts
+        self.host_key_policy = HostKeyPolicy.build(known_hosts, host_keys, record_known_hosts)
+        self.formatter = formatter if formatter is not None else HostFormatter()
+        if verbose is not None:
+            self.formatter.verbose = verbose
+        self.formatter.adapt_to_proxy(self)
+        self.debug = debug
+        self.timeout = timeout
+        self.command_timeout = command_timeout
+        self.keepalive_interval = keepalive_interval
+        self.keepalive_count_max = keepalive_count_max
+        self.max_sessions = max_sessions
+        self.kill_on_cancel = kill_on_cancel
+        self.password = password
+        self.connect_options = connect_options
+        # per-loop state, created on first use
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._lock: asyncio.Lock | None = None
+        self._conn: asyncssh.SSHClientConnection | None = None
+        self._slots: SessionSlots | None = None
+        self._sftp: Any = None
+        self._sftp_lock: asyncio.Lock | None = None
+        self._users: set[Any] = set()
+        self.connections_opened = 0
+
+    # -- identity ----------------------------------------------------------------------------
+    def keyset(self) -> KeySet:
+        """The credentials this node offers (default ones resolved at first use)."""
+        return self._keyset if self._keyset is not None else default_keys()
+
+    def distance(self) -> int:
+        """Number of hops from here: 1 for a direct node, 1 + the gateway's distance otherwise."""
+        return 1 + (self.gateway.distance() if self.gateway else 0)
+
+    def user_host(self) -> str:
+        return f"{self.username}@{self.hostname}" if self.username else self.hostname
+
+    def __str__(self) -> str:
+        own = self.user_host() + (f":{self.port}" if self.port else "")
+        return f"{self.gateway}->{own}" if self.gateway else own
+
+    def __repr__(self) -> str:
+        state = "<-SSH->" if self.is_connected() else "(idle)"
+        return f"SshNode({self}){state}"
+
+    # -- loop binding and users ----------------------------------------------------------------
+    def _bind_loop(self) -> asyncio.AbstractEventLoop:
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            if self._conn is not None:
+                logger.debug("%s: forgetting a connection of a previous event loop", self)
+            self._loop = loop
+            self._lock = asyncio.Lock()
+            self._sftp_lock = asyncio.Lock()
+            self._conn = self._sftp = self._slots = None
+            self._users = set()
+        return loop
+
+    def add_user(self, user: Any) -> None:
+        """Declare that ``user`` (a job, a node behind us...) needs the connection."""
+        self._bind_loop()
+        self._users.add(user)
+
+    async def remove_user(self, user: Any) -> None:
+        """``user`` is done with us; the connection closes when nobody needs it any more."""
+        if self._loop is not asyncio.get_running_loop():
+            return
+        self._users.discard(user)
+        if not self._users and self._conn is not None:
+            await self.close()
+
+    # -- connection ----------------------------------------------------------------------------
+    def is_connected(self) -> bool:
+        conn = self._conn
+        return conn is not None and not conn.is_closed() and self._loop is not None \
+            and not self._loop.is_closed()
+
+    async def connect_lazy(self) -> asyncssh.SSHClientConnection:
+        """The node's connection, opened if needed (one at a time, whatever the callers)."""
+        self._bind_loop()
+        conn = self._conn
+        if conn is not None and not conn.is_closed():
+            return conn
+        assert self._lock is not None
+        async with self._lock:
+            conn = self._conn
+            if conn is not None and not conn.is_closed():
+                return conn
+            if conn is not None:          # lost since: start afresh
+                await self._forget_connection()
+            conn = await _connect.open_connection(self)
+            self._conn = conn
+            self._slots = SessionSlots(self.max_sessions)
+            self.connections_opened += 1
+            return conn
+
+    def slots(self) -> SessionSlots:
+        assert self._slots is not None
+        return self._slots
+
+    async def sftp_lazy(self) -> Any:
+        """The node's SFTP client (one per connection, opened on first transfer)."""
+        await self.connect_lazy()
+        if self._sftp is not None:
+            return self._sftp
+        assert self._sftp_lock is not None
+        async with self._sftp_lock:
+            if self._sftp is None:
+                conn = await self.connect_lazy()
+                slots = self.slots()
+                await slots.acquire()
+                try:
+                    self._sftp = await conn.start_sftp_client()
+                except BaseException:
+                    slots.release()
+                    raise
+                self.formatter.sftp_start(self.hostname)
+            return self._sftp
+
+    async def _forget_connection(self) -> None:
+        self._conn = self._sftp = self._slots = None
+        if self.gateway is not None:
+            await self.gateway.remove_user(self)
+
+    async def close(self) -> None:
+        """Close the connection (and release the gateway); it reopens if used again."""
+        if self._loop is not asyncio.get_running_loop() or self._lock is None:
+            return
+        async with self._lock:
+            conn, sftp = self._conn, self._sftp
+            if conn is None:
+                return
+            if sftp is not None:
+                sftp.exit()
+                self.formatter.sftp_stop(self.hostname)
+            conn.close()
+            try:
+                await asyncio.wait_for(conn.wait_closed(), self.timeout)
+            except (asyncio.TimeoutError, OSError, asyncssh.Error) as exc:
+                logger.warning("%s: closing the connection: %s", self, exc)
+            logger.debug("%s: connection closed", self)
+            await self._forget_connection()
+
+    async def __aenter__(self) -> "SshNode":
+        self.add_user(self)
+        await self.connect_lazy()
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        self._users.discard(self)
+        await self.close()
+
+
+#: apssh's name for a node without SshNode's defaults (kept for old scripts)
+SshProxy = SshNode

@@ -1,0 +1,216 @@
+"""What a connected SshNode can do: run a command, transfer files (apssh ``SshProxy`` methods).
+
+Kept apart from :mod:`sshjobs.node` (which manages the connection itself) to keep both short.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from pathlib import PurePosixPath
+from typing import Any, Sequence
+
+import asyncssh
+
+from .errors import CommandTimeoutError, SshConnectionError, TransferError
+from .results import CommandResult
+from .session import LineSession, wrap_killable
+
+__all__ = ["RemoteMixin"]
+
+logger = logging.getLogger("sshjobs.remote")
+
+#: seconds we wait for a killed command to report how it ended
+KILL_GRACE = 3.0
+#: times we retry opening a session refused while none of ours is open
+LONELY_RETRIES = 20
+
+
+class RemoteMixin:
+    """Commands and transfers over the node's shared connection (mixed into SshNode)."""
+
+    hostname: str
+    formatter: Any
+    command_timeout: float | None
+    kill_on_cancel: bool
+
+    async def execute(self, command: str, *, label: str = "", capture: bool = False,
+                      timeout: float | None = None, x11: bool = False,
+                      formatter: Any = None) -> CommandResult:
+        """Run ``command`` (a remote shell command line) and return its structured result.
+
+        Output lines go to ``formatter`` (default: the node's) unless ``capture`` is True, in
+        which case stdout is kept whole in ``result.stdout`` (stderr still goes to the
+        formatter). A command still running after ``timeout`` seconds (default: the node's
+        ``command_timeout``) is killed and ``result.error`` is a
+        :class:`~sshjobs.errors.CommandTimeoutError`. Connection problems raise.
+        """
+        formatter = formatter or self.formatter
+        timeout = timeout if timeout is not None else self.command_timeout
+        result = CommandResult(host=self.hostname, command=command, label=label)
+        conn = await self.connect_lazy()           # type: ignore[attr-defined]
+        slots = self.slots()                       # type: ignore[attr-defined]
+        remote_command = wrap_killable(command) if self.kill_on_cancel else command
+        result.start = time.time()
+        lonely_refusals = 0
+        while True:
+            await slots.acquire()
+            try:
+                chan, session = await conn.create_session(
+                    lambda: LineSession(self.hostname, formatter, result, capture),
+                    remote_command, encoding=None, x11_forwarding=x11)
+            except asyncssh.ChannelOpenError as exc:
+                retry = slots.refused()
+                slots.release()
+                if retry:
+                    continue
+                # refused with no other session of ours open: sshd may still be freeing a
+                # closed one; retry a few times before calling it an error
+                lonely_refusals += 1
+                if lonely_refusals <= LONELY_RETRIES:
+                    await asyncio.sleep(0.05)
+                    continue
+                raise SshConnectionError(f"cannot open a session: {exc.reason}",
+                                         host=self.hostname) from exc
+            except BaseException as exc:
+                slots.release()
+                if isinstance(exc, (OSError, asyncssh.Error)):
+                    raise SshConnectionError(f"cannot open a session: {exc}",
+                                             host=self.hostname) from exc
+                raise
+            slots.opened()
+            break
+        formatter.session_start(self.hostname, command)
+        try:
+            if not self.kill_on_cancel:
+                chan.write_eof()
+            try:
+                async with asyncio.timeout(timeout):
+                    await asyncio.shield(session.closed)
+            except TimeoutError:
+                await self._kill(chan, session)
+                result.error = CommandTimeoutError(
+                    f"command timed out after {timeout}s and was killed: {label or command}",
+                    host=self.hostname, command=command, signal=result.signal,
+                    stderr_tail=result.stderr_tail.decode("utf-8", "replace"))
+        except asyncio.CancelledError:
+            self._kill_nowait(chan)
+            raise
+        finally:
+            slots.release()
+            result.end = time.time()
+            formatter.session_stop(self.hostname, command)
+        if result.error is None and result.exit_status is None and result.signal is None:
+            raise SshConnectionError(f"connection lost while running {label or command}"
+                                     + (f": {session.lost_exc}" if session.lost_exc else ""),
+                                     host=self.hostname) from session.lost_exc
+        return result
+
+    def _kill_nowait(self, chan: Any) -> None:
+        """Ask the remote side to kill the command, without waiting (cancellation)."""
+        try:
+            if self.kill_on_cancel:
+                chan.write_eof()
+            else:
+                chan.send_signal("KILL")
+            chan.close()
+        except (OSError, asyncssh.Error, RuntimeError) as exc:
+            logger.debug("%s: killing a command: %s", self.hostname, exc)
+
+    async def _kill(self, chan: Any, session: LineSession) -> None:
+        try:
+            if self.kill_on_cancel:
+                chan.write_eof()
+            else:
+                chan.send_signal("TERM")
+        except (OSError, asyncssh.Error) as exc:
+            logger.debug("%s: killing a command: %s", self.hostname, exc)
+        try:
+            await asyncio.wait_for(asyncio.shield(session.closed), KILL_GRACE)
+        except asyncio.TimeoutError:
+            chan.close()
+
+    async def run(self, command: str, **kwds: Any) -> int | str | None:
+        """apssh ``SshProxy.run``: exit status, or the signal name, or None."""
+        result = await self.execute(command, **kwds)
+        return result.returned
+
+    # -- files (SFTP) --------------------------------------------------------------------------
+    async def _sftp_call(self, what: str, method: str, *args: Any, **kwds: Any) -> Any:
+        sftp = await self.sftp_lazy()              # type: ignore[attr-defined]
+        try:
+            return await getattr(sftp, method)(*args, **kwds)
+        except (OSError, asyncssh.SFTPError, asyncssh.Error) as exc:
+            raise TransferError(f"{what} failed: {getattr(exc, 'reason', None) or exc}",
+                                host=self.hostname) from exc
+
+    async def mkdir(self, remotedir: str, mode: int = 0o755) -> None:
+        """Create a remote directory (and its parents) if missing."""
+        sftp = await self.sftp_lazy()              # type: ignore[attr-defined]
+        attrs = asyncssh.SFTPAttrs(permissions=mode)
+        try:
+            await sftp.makedirs(remotedir, attrs=attrs, exist_ok=True)
+        except (OSError, asyncssh.SFTPError) as exc:
+            raise TransferError(f"cannot create remote directory {remotedir}: {exc}",
+                                host=self.hostname) from exc
+
+    async def put_file_s(self, localpaths: str | Sequence[str], remotepath: str,
+                         **kwds: Any) -> None:
+        """SFTP-upload file(s) (asyncssh ``put`` options: ``recurse``, ``preserve``...)."""
+        await self._sftp_call(f"push of {localpaths} to {remotepath}", "put",
+                              localpaths, remotepath, **kwds)
+
+    async def get_file_s(self, remotepaths: str | Sequence[str], localpath: str,
+                         **kwds: Any) -> None:
+        """SFTP-download file(s) (asyncssh ``get`` options)."""
+        await self._sftp_call(f"pull of {remotepaths} to {localpath}", "get",
+                              remotepaths, localpath, **kwds)
+
+    async def put_string_script(self, body: str | bytes, remotefile: str,
+                                mode: int = 0o755) -> None:
+        """Write ``body`` into ``remotefile`` with ``mode``."""
+        data = body.encode() if isinstance(body, str) else body
+        sftp = await self.sftp_lazy()              # type: ignore[attr-defined]
+        try:
+            async with sftp.open(remotefile, "wb",
+                                 attrs=asyncssh.SFTPAttrs(permissions=mode)) as handle:
+                await handle.write(data)
+            await sftp.chmod(remotefile, mode)
+        except (OSError, asyncssh.SFTPError) as exc:
+            raise TransferError(f"cannot write {remotefile}: {exc}", host=self.hostname) from exc
+
+    async def stage_script(self, name: str, body: bytes,
+                           includes: Sequence[str] = ()) -> tuple[str, str]:
+        """Upload a script (mode 0700) and its includes into a new private directory.
+
+        Returns ``(directory, script path)``, relative to the remote home directory.
+        """
+        sftp = await self.sftp_lazy()              # type: ignore[attr-defined]
+        directory = f".sshjobs-{secrets.token_hex(5)}"
+        path = f"{directory}/{name}"
+        try:
+            await sftp.mkdir(directory, asyncssh.SFTPAttrs(permissions=0o700))
+            async with sftp.open(path, "wb",
+                                 attrs=asyncssh.SFTPAttrs(permissions=0o700)) as handle:
+                await handle.write(body)
+            if includes:
+                await sftp.put(list(includes), directory, preserve=True, recurse=True)
+        except (OSError, asyncssh.SFTPError) as exc:
+            raise TransferError(f"cannot upload script {name}: {exc}",
+                                host=self.hostname) from exc
+        return directory, path
+
+    async def unstage_script(self, directory: str) -> None:
+        """Remove a directory made by :meth:`stage_script` (failures are only logged)."""
+        try:
+            sftp = await self.sftp_lazy()          # type: ignore[attr-defined]
+            await sftp.rmtree(directory)
+        except (OSError, asyncssh.Error, asyncssh.SFTPError) as exc:
+            logger.warning("%s: cannot remove %s: %s", self.hostname, directory, exc)
+
+    async def remote_home(self) -> str:
+        """The remote user's home directory (SFTP's idea of ``.``)."""
+        sftp = await self.sftp_lazy()              # type: ignore[attr-defined]
+        return str(PurePosixPath(await sftp.realpath(".")))
