@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+"""Scale benchmark: one fan-out of remote `true` to 1,000 hosts.
+
+    python3 bench/scale.py                        # 1,000 hosts, sshjobs library and CLI
+    python3 bench/scale.py --hosts 20 --runs 1
+
+Each client starts with a soft open-file limit of 1024 (the usual default; the hard limit is
+left as it is), so a run only completes if the tool raises its soft limit itself.
+Checks: every host succeeds, no "Too many open files" anywhere in the client's output, client
+peak RSS ≤ 150 MB. Peers can be added with --tools (e.g. asyncssh) for reference.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import harness  # noqa: E402
+from harness import markdown_table, progress  # noqa: E402
+
+MEMORY_TARGET_MB = 150
+SOFT_NOFILE = 1024
+
+
+def main() -> int:
+    harness.ensure_peers_venv()
+    from farm import BenchFarm
+    from tools import TOOLS
+
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--hosts", type=int, default=1000)
+    parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument("--tools", default="sshjobs,sshjobs-cli")
+    parser.add_argument("--nofile", type=int, default=SOFT_NOFILE,
+                        help="soft RLIMIT_NOFILE the client starts with")
+    args = parser.parse_args()
+    tools = [TOOLS[name] for name in args.tools.split(",")]
+
+    rows, samples = [], []
+    with BenchFarm(args.hosts) as farm:
+        scratch = harness.workdir("scale")
+        env = harness.client_env(farm.home)
+        targets = farm.targets(scratch / "targets.json", args.hosts)
+        progress(f"farm up: {farm.describe()}; load {harness.load()}")
+        for run in range(1, args.runs + 1):
+            for tool in tools:
+                log = scratch / f"{tool.name}-{run}.log"
+                result = scratch / "result.json"
+                argv = tool.build(targets, "true", 1, scratch, result)
+                load_before = harness.load()
+                sample = harness.measure(tool.name, args.hosts, run, argv, env=env,
+                                         result_file=result if tool.reports else None,
+                                         log=log, timeout=900, nofile=args.nofile)
+                if not tool.reports:
+                    sample.ok, sample.failed = ((args.hosts, 0) if sample.returncode == 0
+                                                else (0, args.hosts))
+                text = log.read_text(errors="replace") if log.exists() else ""
+                emfile = sum(line.count("Too many open files") + line.count("EMFILE")
+                             for line in text.splitlines())
+                emfile += sum("Too many open files" in e or "EMFILE" in e for e in sample.errors)
+                farm.settle(60)
+                samples.append(sample)
+                verdict = (sample.failed == 0 and sample.ok == args.hosts and emfile == 0
+                           and sample.maxrss_mb <= MEMORY_TARGET_MB)
+                rows.append([tool.name, run, f"{sample.wall:.1f}", f"{sample.cpu:.1f}",
+                             f"{sample.maxrss_mb:.0f}", f"{sample.ok}/{args.hosts}", emfile,
+                             load_before, "met" if verdict else "NOT met"])
+                progress(f"run {run} {tool.name}: wall {sample.wall:.1f}s rss "
+                         f"{sample.maxrss_mb:.0f} MB ok {sample.ok}/{args.hosts} "
+                         f"open-file errors {emfile}"
+                         + (f" ERR {sample.errors[:2]}" if sample.errors else ""))
+        description = farm.describe()
+    text = "\n".join([
+        f"### Scale: remote `true` on {args.hosts} hosts in one fan-out (client soft "
+        f"RLIMIT_NOFILE {args.nofile} at start)", "", f"Farm: {description}.", "",
+        markdown_table(["tool", "run", "wall s", "client CPU s", "peak RSS MB", "hosts ok",
+                        "open-file errors", "load before", f"target (all ok, no EMFILE, ≤ "
+                        f"{MEMORY_TARGET_MB} MB)"], rows), ""])
+    print(text)
+    raw = harness.save_raw("scale", {"samples": samples, "args": vars(args)})
+    raw.with_suffix(".md").write_text(text)
+    progress(f"raw data in {raw}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
