@@ -16,6 +16,7 @@ import click
 
 from sshjobs import __version__
 from sshjobs.cli.exit import ExitCode, exit_table_text
+from sshjobs.cli.logs import setup_logging
 
 __all__ = ["SshjobsGroup", "cli", "main", "EXIT_EPILOG"]
 
@@ -69,23 +70,6 @@ class SshjobsGroup(click.Group):
         return int(result)
 
 
-def _setup_logging(debug: bool) -> None:
-    """Diagnostics on stderr: warnings by default, everything with ``-D``."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("sshjobs: %(levelname)s %(name)s: %(message)s"
-                                           if debug else "sshjobs: %(message)s"))
-    root = logging.getLogger("sshjobs")
-    for old in list(root.handlers):
-        if getattr(old, "_sshjobs_cli", False):
-            root.removeHandler(old)
-    handler._sshjobs_cli = True  # type: ignore[attr-defined]
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG if debug else logging.WARNING)
-    if debug:
-        logging.getLogger("asynciojobs").setLevel(logging.DEBUG)
-        logging.getLogger("asynciojobs").addHandler(handler)
-
-
 @click.group(name="sshjobs", cls=SshjobsGroup, epilog=EXIT_EPILOG,
              context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "-V", "--version", prog_name="sshjobs",
@@ -102,7 +86,7 @@ def cli(debug: bool) -> None:
     sshjobs pull -t node[1-8] @:/var/log/syslog logs/{host}.log
     sshjobs targets -t fit[01-09] -x fit03
     """
-    _setup_logging(debug)
+    setup_logging(debug)
 
 
 def _register() -> None:

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 import click
 
+from sshjobs.cli.logs import setup_logging
 from sshjobs.targets import Target, TargetError, resolve_targets
 
 __all__ = [
@@ -156,7 +157,14 @@ def output_options(function: F) -> F:
         click.option("--progress/--no-progress", default=None,
                      help="progress line on stderr (default: only when stderr is a terminal)"),
         click.option("-v", "--verbose", is_flag=True, help="connection events on stderr"),
+        click.option("-D", "--debug", is_flag=True, expose_value=False, is_eager=True,
+                     callback=_debug_callback, help="diagnostics on stderr (same as sshjobs -D)"),
     ])
+
+
+def _debug_callback(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:
+        setup_logging(True)
 
 
 def ensure_open_files(needed: int) -> int:

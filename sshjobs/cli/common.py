@@ -1,0 +1,118 @@
+"""What ``run``, ``push`` and ``pull`` share once their options are validated: choosing the
+output mode, expanding ``{host}``-style fields in paths, and driving one run to an exit code."""
+
+from __future__ import annotations
+
+import getpass
+import logging
+import string
+from typing import Any
+
+import click
+
+from sshjobs.cli.console import Console, LineFormat
+from sshjobs.cli.engine import CommandFactory, display_names, run_on_targets
+from sshjobs.cli.exit import ExitCode
+from sshjobs.cli.options import Settings, ask_sudo_password, make_settings
+from sshjobs.cli.outcome import HostOutcome
+from sshjobs.cli.reporters import (DirReporter, Fanout, GatherReporter, JsonReporter,
+                                   ListsReporter, LiveReporter, Reporter)
+from sshjobs.targets import Target
+
+__all__ = ["prepare", "execute", "expand_fields", "check_fields", "PATH_FIELDS"]
+
+logger = logging.getLogger("sshjobs.cli.common")
+
+#: fields usable in push/pull paths and per-host file names
+PATH_FIELDS = ("host", "fqdn", "user", "port", "name")
+
+
+def prepare(params: dict[str, Any]) -> Settings:
+    """Validate options into settings (exit 2 on bad input); ask the sudo password if asked."""
+    settings = make_settings(params)
+    output = settings.output
+    try:
+        output["line_format"] = LineFormat(_line_template(output))
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+    if params.get("ask_sudo_pass") and not params.get("list_targets"):
+        settings.sudo_password = ask_sudo_password()
+    return settings
+
+
+def _line_template(output: dict[str, Any]) -> str | None:
+    """``--format`` > ``-r`` > ``-tc`` > default ``{host}: {line}`` (apssh's precedence)."""
+    if output.get("line_format"):
+        return str(output["line_format"])
+    if output.get("raw"):
+        return None
+    if output.get("time_colon"):
+        return "{time}:{host}:{line}"
+    return "{host}: {line}"
+
+
+def expand_fields(template: str, target: Target, name: str) -> str:
+    """``logs/{host}.log`` → ``logs/fit01.log``. ``{user}`` is the login (local user if none)."""
+    return template.format_map({
+        "host": target.host.split(".", 1)[0] if not _is_address(target.host) else target.host,
+        "fqdn": target.host,
+        "user": target.user or getpass.getuser(),
+        "port": str(target.port or 22),
+        "name": name,
+    })
+
+
+def _is_address(host: str) -> bool:
+    return ":" in host or all(part.isdigit() for part in host.split("."))
+
+
+def check_fields(template: str, what: str) -> set[str]:
+    """The fields a path uses; UsageError for an unknown one or a stray brace."""
+    try:
+        fields = {field for _, field, _, _ in string.Formatter().parse(template) if field}
+    except ValueError as exc:
+        raise click.UsageError(f"bad {what} {template!r}: {exc} (write {{{{ and }}}} for "
+                               f"literal braces)") from exc
+    unknown = fields - set(PATH_FIELDS)
+    if unknown:
+        raise click.UsageError(f"unknown field {{{sorted(unknown)[0]}}} in {what} {template!r}; "
+                               f"fields are {', '.join('{' + f + '}' for f in PATH_FIELDS)}")
+    return fields
+
+
+def _reporters(settings: Settings, console: Console) -> list[Reporter]:
+    output = settings.output
+    reporters: list[Reporter] = []
+    if output.get("out_dir"):
+        reporters.append(DirReporter(output["out_dir"], mark=bool(output.get("mark"))))
+    if output.get("json_lines"):
+        reporters.append(JsonReporter(console))
+    elif output.get("gather"):
+        reporters.append(GatherReporter(console))
+    elif output.get("out_dir"):
+        # output goes to files; the terminal only gets the one-line errors
+        reporters.append(LiveReporter(console, output["line_format"], report_errors=True,
+                                      show_lines=False))
+    else:
+        reporters.append(LiveReporter(console, output["line_format"]))
+    if output.get("ok_to") or output.get("failed_to"):
+        reporters.append(ListsReporter(output.get("ok_to"), output.get("failed_to")))
+    return reporters
+
+
+def execute(settings: Settings, make_commands: CommandFactory) -> int:
+    """Run on every target with the chosen output mode; the process exit code."""
+    names = display_names(settings.targets)
+    outcomes = [HostOutcome(target=target, name=name)
+                for target, name in zip(settings.targets, names)]
+    console = Console(progress=settings.output.get("progress"))
+    fanout = Fanout(console, _reporters(settings, console), total=len(outcomes))
+    logger.debug("%d targets, window %d", len(outcomes), settings.window)
+    code = run_on_targets(settings, make_commands, fanout, outcomes)
+    out_dir = settings.output.get("out_dir")
+    if out_dir and not settings.output.get("json_lines"):
+        click.echo(out_dir)
+    if code == ExitCode.INTERRUPTED:
+        unfinished = [o.name for o in outcomes if o.code == ExitCode.INTERRUPTED]
+        logger.debug("interrupted; %d hosts had not finished", len(unfinished))
+    return int(code)

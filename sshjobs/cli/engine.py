@@ -1,0 +1,208 @@
+"""Running one step (command, script, push or pull) on every target, for the subcommands.
+
+Builds one :class:`~sshjobs.SshNode` per target and one per distinct gateway (so every host
+behind a gateway shares its single connection), one non-critical :class:`~sshjobs.SshJob` per
+target, and runs them in one scheduler with the window and deadline of the command line. The
+scheduler's job-event stream drives the reporters (progress, files, JSON...). Ctrl-C (SIGINT)
+or SIGTERM cancels the run: the scheduler shuts down, which kills the remote commands and
+closes the connections, and the run ends with exit code 130.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable
+from typing import Any
+
+from asyncssh import EXTENDED_DATA_STDERR
+
+from asynciojobs.scheduler import Scheduler
+from sshjobs.job import SshJob
+from sshjobs.node import SshNode
+from sshjobs.cli.exit import ExitCode, exit_code_for
+from sshjobs.cli.options import Settings
+from sshjobs.cli.outcome import HostOutcome
+from sshjobs.cli.reporters import Reporter
+from sshjobs.formatters import Formatter
+from sshjobs.targets import Target
+
+__all__ = ["run_on_targets", "display_names", "CommandFactory"]
+
+logger = logging.getLogger("sshjobs.cli.engine")
+
+#: builds the command objects of one target (a Run, a RunScript, a Push...)
+CommandFactory = Callable[[Target, HostOutcome], list[Any]]
+
+
+class _OutcomeFormatter(Formatter):
+    """Receives one target's output lines (bytes) and hands them to the reporters."""
+
+    def __init__(self, outcome: HostOutcome, reporter: Reporter, *, verbose: bool) -> None:
+        super().__init__("{host}: {line}", verbose=verbose)
+        self.outcome = outcome
+        self.reporter = reporter
+
+    def line(self, line: bytes | str, datatype: int | None, hostname: str) -> None:
+        data = line.encode() if isinstance(line, str) else bytes(line)
+        stream = "stderr" if datatype == EXTENDED_DATA_STDERR else "stdout"
+        (self.outcome.stderr if stream == "stderr" else self.outcome.stdout).extend(data)
+        self.reporter.line(self.outcome, stream, data)
+
+    def stderr_line(self, line: str, hostname: str) -> None:
+        if self.verbose:
+            super().stderr_line(line, hostname)
+
+    def connection_lost(self, hostname: str, exc: BaseException | None,
+                        username: str | None = None) -> None:
+        if self.verbose:  # failures are reported once, by the reporters, not here
+            super().connection_lost(hostname, exc, username)
+
+
+def display_names(targets: list[Target]) -> list[str]:
+    """A unique short name per target: ``host`` (``host:port``), ``user@`` added on clashes."""
+    names = [target.name for target in targets]
+    counts: dict[str, int] = {}
+    for name in names:
+        counts[name] = counts.get(name, 0) + 1
+    result = []
+    for target, name in zip(targets, names):
+        if counts[name] > 1 and target.user:
+            name = f"{target.user}@{name}"
+        result.append(name)
+    return result
+
+
+class _Nodes:
+    """SshNodes of a run: one per target and one per distinct gateway chain."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.gateways: dict[str, SshNode] = {}
+
+    def _kwargs(self) -> dict[str, Any]:
+        settings = self.settings
+        kwargs: dict[str, Any] = {
+            "timeout": settings.connect_timeout,
+            "command_timeout": settings.timeout,
+            "host_keys": settings.host_keys,
+        }
+        if settings.keys:
+            kwargs["keys"] = settings.keys
+        if settings.known_hosts:
+            kwargs["known_hosts"] = [settings.known_hosts]
+        return kwargs
+
+    def gateway(self, target: Target | None) -> SshNode | None:
+        if target is None:
+            return None
+        key = str(target)
+        node = self.gateways.get(key)
+        if node is None:
+            node = SshNode(target.host, username=target.user, port=target.port,
+                           gateway=self.gateway(target.gateway),
+                           formatter=Formatter(verbose=self.settings.verbose), **self._kwargs())
+            self.gateways[key] = node
+        return node
+
+    def node(self, target: Target, formatter: Formatter) -> SshNode:
+        return SshNode(target.host, username=target.user, port=target.port,
+                       gateway=self.gateway(target.gateway), formatter=formatter,
+                       **self._kwargs())
+
+
+def _settle_from_job(outcome: HostOutcome, job: SshJob, exception: BaseException | None) -> None:
+    """Fill the outcome from the job's structured results (or the exception that ended it)."""
+    results = list(getattr(job, "results", None) or [])
+    failed = next((r for r in results if not r.ok), None)
+    if exception is not None and not isinstance(exception, asyncio.CancelledError):
+        outcome.fail(exception)
+    elif failed is not None and failed.error is not None:
+        outcome.fail(failed.error)
+    elif failed is not None:
+        outcome.returned(failed.exit_status, failed.signal)
+    elif exception is None:
+        outcome.succeed()
+
+
+async def _run(jobs: dict[SshJob, HostOutcome], reporter: Reporter, settings: Settings,
+               state: dict[str, bool]) -> None:
+    scheduler = Scheduler(*jobs, jobs_window=settings.window, timeout=settings.deadline)
+
+    def on_event(event: Any) -> None:
+        outcome = jobs.get(event.job)
+        if outcome is None:
+            return
+        if event.kind == "started":
+            outcome.begin()
+            reporter.host_started(outcome)
+        elif event.kind in ("done", "failed") and not outcome.settled:
+            _settle_from_job(outcome, event.job, event.exception)
+            reporter.host_done(outcome)
+
+    scheduler.subscribe(on_event)
+    task = asyncio.current_task()
+    loop = asyncio.get_running_loop()
+
+    def interrupt(signum: int) -> None:
+        logger.debug("signal %d: stopping the run", signum)
+        state["interrupted"] = True
+        if task is not None:
+            task.cancel()
+
+    installed = []
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(signum, interrupt, signum)
+            installed.append(signum)
+        except (ValueError, RuntimeError, NotImplementedError):  # not the main thread
+            pass
+    try:
+        finished = await scheduler.co_run()
+        state["deadline"] = not finished and settings.deadline is not None and any(
+            not outcome.settled for outcome in jobs.values())
+    except asyncio.CancelledError:
+        if not state.get("interrupted"):
+            raise
+        task.uncancel() if task is not None else None
+    finally:
+        for signum in installed:
+            loop.remove_signal_handler(signum)
+
+
+def run_on_targets(settings: Settings, make_commands: CommandFactory, reporter: Reporter,
+                   outcomes: list[HostOutcome]) -> ExitCode:
+    """Run the commands ``make_commands`` builds for each target; report; return the exit code.
+
+    ``outcomes`` holds one (fresh) :class:`HostOutcome` per target, in target order.
+    """
+    nodes = _Nodes(settings)
+    jobs: dict[SshJob, HostOutcome] = {}
+    for outcome in outcomes:
+        formatter = _OutcomeFormatter(outcome, reporter, verbose=settings.verbose)
+        node = nodes.node(outcome.target, formatter)
+        commands = make_commands(outcome.target, outcome)
+        job = SshJob(node, commands=commands, critical=False, label=outcome.name)
+        jobs[job] = outcome
+    state: dict[str, bool] = {}
+    try:
+        asyncio.run(_run(jobs, reporter, settings, state))
+    except KeyboardInterrupt:  # a second Ctrl-C during the shutdown
+        state["interrupted"] = True
+    for outcome in outcomes:
+        if outcome.settled:
+            continue
+        if state.get("interrupted"):
+            outcome.fail(KeyboardInterrupt("interrupted"), ExitCode.INTERRUPTED)
+        elif state.get("deadline"):
+            outcome.fail(TimeoutError(f"the run deadline of {settings.deadline:g}s was reached"
+                                      ), ExitCode.TIMEOUT)
+        else:
+            outcome.fail(RuntimeError("the job did not run"), ExitCode.FAILED)
+        if outcome.start is not None or state.get("deadline"):
+            reporter.host_done(outcome)
+    reporter.finish(outcomes)
+    if state.get("interrupted"):
+        return ExitCode.INTERRUPTED
+    return exit_code_for(outcome.code for outcome in outcomes if outcome.code is not None)

@@ -1,0 +1,30 @@
+"""Diagnostics of the command line: ``logging`` to stderr, warnings by default, all with ``-D``.
+
+Remote output never goes through logging (it goes to the reporters); this is only for us.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+__all__ = ["setup_logging"]
+
+
+def setup_logging(debug: bool) -> None:
+    """Diagnostics on stderr: our warnings by default, everything with ``-D``.
+
+    The scheduler's own warnings (a deadline reached...) would repeat what the run reports per
+    host, so ``asynciojobs`` only speaks with ``-D``.
+    """
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("sshjobs: %(levelname)s %(name)s: %(message)s"
+                                           if debug else "sshjobs: %(message)s"))
+    handler._sshjobs_cli = True  # type: ignore[attr-defined]
+    for name, level in (("sshjobs", logging.WARNING), ("asynciojobs", logging.CRITICAL + 1)):
+        logger = logging.getLogger(name)
+        for old in list(logger.handlers):
+            if getattr(old, "_sshjobs_cli", False):
+                logger.removeHandler(old)
+        logger.addHandler(handler)
+        logger.setLevel(logging.DEBUG if debug else level)

@@ -1,0 +1,75 @@
+"""``sshjobs pull @:REMOTE... LOCAL``: copy files from every target (SFTP)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import click
+
+from sshjobs.transfer import Pull
+from sshjobs.cli.common import check_fields, execute, expand_fields, prepare
+from sshjobs.cli.main import EXIT_EPILOG
+from sshjobs.cli.options import connection_options, output_options, run_options, target_options
+from sshjobs.cli.outcome import HostOutcome
+from sshjobs.cli.push import remote_path
+from sshjobs.cli.targets import print_targets
+from sshjobs.targets import Target
+
+__all__ = ["pull"]
+
+_PER_HOST_FIELDS = {"host", "fqdn", "name", "port"}
+
+
+@click.command(epilog=EXIT_EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
+@target_options
+@connection_options
+@run_options
+@output_options
+@click.option("-r", "--recursive", is_flag=True, help="copy directories recursively")
+@click.option("--raw", is_flag=True, help="output lines without host prefix")
+@click.option("--no-preserve", is_flag=True, help="do not keep modes and times")
+@click.argument("paths", nargs=-1, metavar="@:REMOTE... LOCAL")
+def pull(paths: tuple[str, ...], recursive: bool, no_preserve: bool, **params: Any) -> int:
+    """Copy REMOTE files (directories with -r) from every target into LOCAL.
+
+    \b
+    Paths may use {host}, {fqdn}, {user}, {port} and {name}, expanded per target, so that
+    files from different hosts do not overwrite each other:
+      sshjobs pull -t fit[01-10] @:/var/log/syslog logs/{host}.log
+    Directories above a LOCAL path holding a field are created as needed.
+    """
+    params["sudo"] = params["ask_sudo_pass"] = False
+    if params.get("list_targets"):
+        print_targets(prepare(params).targets)
+        return 0
+    if len(paths) < 2 or not all(p.startswith("@:") for p in paths[:-1]):
+        raise click.UsageError("usage: sshjobs pull [OPTIONS] @:REMOTE... LOCAL "
+                               "(remote paths start with @:)")
+    if paths[-1].startswith("@:"):
+        raise click.UsageError(f"the destination {paths[-1]!r} must be local (no @:)")
+    sources, destination = [remote_path(p) for p in paths[:-1]], paths[-1]
+    for source in sources:
+        check_fields(source, "remote path")
+    fields = check_fields(destination, "local path")
+    settings = prepare(params)
+    into_dir = destination.endswith("/") or len(sources) > 1 or os.path.isdir(destination)
+    if len(settings.targets) > 1 and not fields & _PER_HOST_FIELDS:
+        raise click.UsageError(f"{len(settings.targets)} hosts would write the same local "
+                               f"path {destination!r}: put {{host}} in it, e.g. "
+                               f"{destination.rstrip('/') + '/{host}/' if into_dir else destination + '.{host}'}")
+    if not fields:
+        parent = Path(destination).expanduser()
+        parent = parent if into_dir else parent.parent
+        if not parent.is_dir():
+            raise click.UsageError(f"no such local directory: {str(parent)!r}")
+
+    def make_commands(target: Target, outcome: HostOutcome) -> list[Any]:
+        local = Path(expand_fields(destination, target, outcome.name)).expanduser()
+        if fields:
+            (local if into_dir else local.parent).mkdir(parents=True, exist_ok=True)
+        remote = [expand_fields(s, target, outcome.name) for s in sources]
+        return [Pull(remote, str(local), recurse=recursive, preserve=not no_preserve)]
+
+    return execute(settings, make_commands)

@@ -1,0 +1,74 @@
+"""``sshjobs push LOCAL... @:REMOTE``: copy local files to every target (SFTP)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from sshjobs.transfer import Push
+from sshjobs.cli.common import check_fields, execute, expand_fields, prepare
+from sshjobs.cli.engine import display_names
+from sshjobs.cli.main import EXIT_EPILOG
+from sshjobs.cli.options import connection_options, output_options, run_options, target_options
+from sshjobs.cli.outcome import HostOutcome
+from sshjobs.cli.targets import print_targets
+from sshjobs.targets import Target
+
+__all__ = ["push", "remote_path"]
+
+
+def remote_path(word: str) -> str:
+    """``@:/tmp/x`` → ``/tmp/x``; a bare ``@:`` is the remote home directory."""
+    return word[2:] or "."
+
+
+@click.command(epilog=EXIT_EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
+@target_options
+@connection_options
+@run_options
+@output_options
+@click.option("-r", "--recursive", is_flag=True, help="copy directories recursively")
+@click.option("--raw", is_flag=True, help="output lines without host prefix")
+@click.option("--no-preserve", is_flag=True, help="do not keep modes and times")
+@click.argument("paths", nargs=-1, metavar="LOCAL... @:REMOTE")
+def push(paths: tuple[str, ...], recursive: bool, no_preserve: bool, **params: Any) -> int:
+    """Copy LOCAL files (directories with -r) to REMOTE on every target.
+
+    \b
+    Paths may use {host}, {fqdn}, {user}, {port} and {name}, expanded per target:
+      sshjobs push -t fit[01-10] conf/{host}.conf @:/etc/app.conf
+    A bare @: is the remote home directory.
+    """
+    params["sudo"] = params["ask_sudo_pass"] = False  # not meaningful for SFTP copies
+    if params.get("list_targets"):
+        print_targets(prepare(params).targets)
+        return 0
+    if len(paths) < 2 or not paths[-1].startswith("@:"):
+        raise click.UsageError("usage: sshjobs push [OPTIONS] LOCAL... @:REMOTE "
+                               "(the destination starts with @:)")
+    sources, destination = list(paths[:-1]), remote_path(paths[-1])
+    for source in sources:
+        if source.startswith("@:"):
+            raise click.UsageError(f"{source!r}: only the destination is remote in a push "
+                                   f"(use sshjobs pull to copy from the hosts)")
+        check_fields(source, "local path")
+    check_fields(destination, "remote path")
+    settings = prepare(params)
+    names = dict(zip(map(str, settings.targets), display_names(settings.targets)))
+    for target in settings.targets:  # every local file must exist before connecting anywhere
+        for source in sources:
+            local = Path(expand_fields(source, target, names[str(target)])).expanduser()
+            if not local.exists():
+                raise click.UsageError(f"no such local file: {str(local)!r}")
+            if local.is_dir() and not recursive:
+                raise click.UsageError(f"{str(local)!r} is a directory (use -r)")
+
+    def make_commands(target: Target, outcome: HostOutcome) -> list[Any]:
+        local = [str(Path(expand_fields(s, target, outcome.name)).expanduser())
+                 for s in sources]
+        return [Push(local, expand_fields(destination, target, outcome.name),
+                     recurse=recursive, preserve=not no_preserve)]
+
+    return execute(settings, make_commands)

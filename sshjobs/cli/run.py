@@ -1,0 +1,92 @@
+"""``sshjobs run``: one remote command, or a local script, on every target."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from sshjobs.commands import Run, RunScript, RunString
+from sshjobs.cli.common import execute, prepare
+from sshjobs.cli.main import EXIT_EPILOG
+from sshjobs.cli.options import connection_options, output_options, run_options, target_options
+from sshjobs.cli.outcome import HostOutcome
+from sshjobs.cli.sudo import SudoRun
+from sshjobs.cli.targets import print_targets
+from sshjobs.targets import Target
+
+__all__ = ["run"]
+
+
+def _script_command(words: tuple[str, ...], includes: list[str]) -> Any:
+    """``-s``: a local script file pushed and run with the other words as arguments; a first
+    word that is not a file but holds shell syntax (spaces, newlines, ``;``) is an inline
+    script body."""
+    first, args = words[0], words[1:]
+    path = Path(first).expanduser()
+    if path.is_file():
+        return lambda: RunScript(str(path), *args, includes=includes or None)
+    if path.exists():
+        raise click.UsageError(f"script {first!r} is not a regular file")
+    if "/" in first or not any(c.isspace() or c in ";|&$" for c in first):
+        raise click.UsageError(f"no such script file: {first!r} (an inline script must hold "
+                               f"shell syntax, e.g. -s 'uname -a; uptime')")
+    return lambda: RunString(first, *args, includes=includes or None, remote_name="inline")
+
+
+@click.command(epilog=EXIT_EPILOG,
+               context_settings={"allow_interspersed_args": False,
+                                 "help_option_names": ["-h", "--help"]})
+@target_options
+@connection_options
+@run_options
+@output_options
+@click.option("-r", "--raw", is_flag=True, help="output lines as they are, without host prefix")
+@click.option("-s", "--script", is_flag=True,
+              help="the first word is a local script (or an inline script body) pushed to each "
+                   "host and run with the other words as arguments")
+@click.option("--include", "includes", multiple=True, type=click.Path(), metavar="FILE",
+              help="with -s: extra local file pushed next to the script (repeatable)")
+@click.argument("command", nargs=-1, required=False, metavar="[--] COMMAND...")
+def run(command: tuple[str, ...], script: bool, includes: tuple[str, ...],
+        **params: Any) -> int:
+    """Run COMMAND on every target, one SSH connection per host.
+
+    \b
+    The words of COMMAND are joined with spaces and run by the remote shell, like ssh
+    does: quote what the remote shell must see as one word. Options stop at the first
+    word of COMMAND (or at --).
+    \b
+    Output: host-prefixed lines as they come (stdout to stdout, stderr to stderr),
+    or -r, -f FORMAT, -tc, -b (gathered), --json, -o DIR / -d (files, --mark).
+    """
+    if params.get("list_targets"):
+        settings = prepare(params)
+        print_targets(settings.targets)
+        return 0
+    if not command:
+        raise click.UsageError("no command: sshjobs run -t HOSTS -- COMMAND...")
+    if includes and not script:
+        raise click.UsageError("--include only makes sense with -s/--script")
+    for include in includes:
+        if not Path(include).expanduser().is_file():
+            raise click.UsageError(f"no such include file: {include!r}")
+    if script:
+        if params.get("sudo") or params.get("ask_sudo_pass"):
+            raise click.UsageError("--sudo is not available with -s yet: run "
+                                   "-s 'sudo ./script' style commands instead")
+        build = _script_command(command, list(includes))
+    else:
+        build = None
+    settings = prepare(params)
+    line = " ".join(command)
+
+    def make_commands(target: Target, outcome: HostOutcome) -> list[Any]:
+        if build is not None:
+            return [build()]
+        if settings.sudo:
+            return [SudoRun(line, settings.sudo_password)]
+        return [Run(line)]
+
+    return execute(settings, make_commands)
