@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import os
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -32,8 +33,11 @@ class NodeDefaults:
     known_hosts: str | None = None
     host_key: str | None = None
     timeout: float | None = None
-    #: a factory so that each node gets its own formatter instance (None: library default)
-    formatter: Callable[[], Any] | None = None
+    #: ``formatter(node_id)`` gives each node its own formatter (None: library default)
+    formatter: Callable[[str], Any] | None = None
+    #: use ``formatter`` even for nodes naming one in the file (the command line's output
+    #: modes need every line)
+    force_formatter: bool = False
     verbose: bool | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -79,18 +83,20 @@ def _formatter(scenario: Scenario, spec: NodeSpec) -> Any:
 def _node_kwds(scenario: Scenario, spec: NodeSpec, defaults: NodeDefaults) -> dict[str, Any]:
     """Keyword arguments of SshNode/LocalNode: the file's values, else the caller's."""
     kwds: dict[str, Any] = {}
-    if spec.formatter:
+    if defaults.formatter is not None and (defaults.force_formatter or not spec.formatter):
+        kwds["formatter"] = defaults.formatter(spec.id)
+    elif spec.formatter:
         kwds["formatter"] = _formatter(scenario, spec)
-    elif defaults.formatter is not None:
-        kwds["formatter"] = defaults.formatter()
     verbose = spec.verbose if spec.verbose is not None else defaults.verbose
     if verbose is not None:
         kwds["verbose"] = verbose
     if spec.local:
         return kwds
+    keys = spec.keys if spec.keys is not None else defaults.keys
+    known_hosts = spec.known_hosts or defaults.known_hosts
     values = {"username": spec.username, "port": spec.port,
-              "keys": spec.keys if spec.keys is not None else defaults.keys,
-              "known_hosts": spec.known_hosts or defaults.known_hosts,
+              "keys": [os.path.expanduser(key) for key in keys] if keys else None,
+              "known_hosts": os.path.expanduser(known_hosts) if known_hosts else None,
               "host_keys": spec.host_key or defaults.host_key,
               "timeout": spec.timeout if spec.timeout is not None else defaults.timeout}
     kwds.update({key: value for key, value in values.items() if value is not None})
@@ -191,8 +197,10 @@ def build(scenario: Scenario, defaults: NodeDefaults | None = None) -> Built:
         options = {"critical": spec.critical, "forever": spec.forever, "verbose": spec.verbose,
                    "keep_connection": spec.keep_connection}
         kwds = {key: value for key, value in options.items() if value is not None}
-        jobs[spec.id] = SshJob(nodes[spec.node], commands=commands,
-                               label=spec.label or spec.id, **kwds)
+        # no default label: graphs and lists then show the node and the commands
+        job = SshJob(nodes[spec.node], commands=commands, label=spec.label, **kwds)
+        job.scenario_id = spec.id  # type: ignore[attr-defined]
+        jobs[spec.id] = job
     for spec in scenario.jobs.values():
         jobs[spec.id].requires(*(jobs[name] for name in spec.required))
     options = scenario.scheduler

@@ -39,12 +39,24 @@ class YamlLoader:
         #: the objects built by the last load (nodes, jobs, services by id, and the scheduler)
         self.built: Built | None = None
 
+    def load_scenario(self, env: Mapping[str, Any] | None = None, *,
+                      save_intermediate: bool | str | Path | None = None) -> Scenario:
+        """First half of a load: read, render and check the file; nothing is built."""
+        self.scenario = load_scenario(self.filename, env, save_intermediate=save_intermediate)
+        return self.scenario
+
+    def build(self) -> Built:
+        """Second half of a load: build the objects of the checked file; nothing starts."""
+        if self.scenario is None:
+            raise RuntimeError("YamlLoader.build() needs load_scenario() first")
+        self.built = build(self.scenario, self.node_defaults)
+        return self.built
+
     def load_built(self, env: Mapping[str, Any] | None = None, *,
                    save_intermediate: bool | str | Path | None = None) -> Built:
         """Load and build; returns every built object, services included."""
-        self.scenario = load_scenario(self.filename, env, save_intermediate=save_intermediate)
-        self.built = build(self.scenario, self.node_defaults)
-        return self.built
+        self.load_scenario(env, save_intermediate=save_intermediate)
+        return self.build()
 
     def load_with_maps(self, env: Mapping[str, Any] | None = None, *,
                        save_intermediate: bool | str | Path | None = None
