@@ -96,7 +96,7 @@ class Formatter:
 
     def connection_lost(self, hostname: str, exc: BaseException | None,
                         username: str | None = None) -> None:
-        if self.verbose or exc is not None:
+        if self.verbose:
             reason = f": {exc}" if exc else ""
             self._event(hostname, f"Connection closed to {_userhost(username, hostname)}{reason}")
 

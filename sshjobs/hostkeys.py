@@ -106,7 +106,7 @@ class HostKeyPolicy:
         verdict.received = key.get_fingerprint()
         known = self.known_hosts_arg()
         trusted = known.match(host, addr, port)[0] if known is not None else []
-        verdict.expected = tuple(k.get_fingerprint() for k in trusted)
+        verdict.expected = tuple(dict.fromkeys(k.get_fingerprint() for k in trusted))
         if self.mode == "accept-new" and not trusted:
             self._record(host, port, key)
             verdict.recorded = True

@@ -81,10 +81,9 @@ class SshJob(AbstractJob):
         self.results: list[CommandResult] = []
         self._sshjobs_shut = False
         if critical is None:
-            try:
-                critical = self.critical         # set by a subclass before us
-            except AttributeError:
-                critical = True                  # apssh's default for SshJob
+            # a value a subclass set before us wins; else apssh's default for SshJob: True
+            existing = getattr(self, "critical", None)
+            critical = True if existing is None else existing
         super().__init__(forever=forever, critical=critical, **kwds)
 
     # -- running -------------------------------------------------------------------------------

@@ -1,0 +1,175 @@
+"""Failures on the farm: timeouts that kill remote commands, dead hosts, host keys, bad
+credentials, refused ports - each naming its host, other nodes unaffected."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+import asyncssh
+import pytest
+
+from asynciojobs import Scheduler
+from sshjobs import (AuthenticationError, CommandTimeoutError, GatewayError, HostKeyError, Run,
+                     SshConnectionError, SshJob, SshNode)
+
+
+def _leftovers(farm, host, marker):
+    return [cmd for cmd in farm.processes(host).values() if marker in cmd]
+
+
+def _wait_gone(farm, host, marker, seconds=5.0):
+    deadline = time.monotonic() + seconds
+    while _leftovers(farm, host, marker) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return _leftovers(farm, host, marker)
+
+
+def test_command_timeout_kills_the_remote_process_group(nodes):
+    farm = nodes.farm
+    host = farm.direct[0]
+    marker = f"3{uuid.uuid4().int % 10**6:06d}"
+    node = nodes.node(host)
+    job = SshJob(node, commands=[Run(f"sleep {marker} & sleep 1{marker}; echo never",
+                                     timeout=0.5), Run("echo not reached")])
+    start = time.monotonic()
+    assert Scheduler(job).run() is False
+    assert time.monotonic() - start < 10
+    exc = job.raised_exception()
+    assert isinstance(exc, CommandTimeoutError) and exc.host == node.hostname
+    assert len(job.results) == 1 and isinstance(job.results[0].error, CommandTimeoutError)
+    assert _wait_gone(farm, host, marker) == []
+
+
+def test_cancelled_job_kills_the_remote_command(nodes):
+    """A scheduler timeout cancels the job: the remote command must not survive."""
+    farm = nodes.farm
+    host = farm.private[2]
+    marker = f"4{uuid.uuid4().int % 10**6:06d}"
+    node = nodes.node(host, gateway=nodes.gateway())
+    job = SshJob(node, command=f"sleep {marker}")
+    assert Scheduler(job, timeout=1).run() is False
+    assert _wait_gone(farm, host, marker) == []
+
+
+def test_node_command_timeout_default_and_allowed_signal(nodes):
+    node = nodes.node(nodes.farm.direct[1], command_timeout=0.5)
+    job = SshJob(node, critical=False, commands=[Run("sleep 30"), Run("echo fine")])
+    assert Scheduler(job).run()
+    assert isinstance(job.results[0].error, CommandTimeoutError)
+    assert job.results[1].ok
+
+
+def test_dead_host_is_noticed_by_keepalive(faulty_farm, nodes):
+    farm = faulty_farm
+    if not farm.isolated:
+        pytest.skip(farm.isolation_reason)
+    host = farm.direct[1]
+    node = nodes.node(host, keepalive_interval=0.5, keepalive_count_max=2)
+    started = []
+
+    async def main():
+        job = SshJob(node, commands=[Run("echo up"), Run("sleep 60")])
+        scheduler = Scheduler(job)
+        task = asyncio.create_task(scheduler.co_run())
+        while not job.results:
+            await asyncio.sleep(0.05)
+        farm.blackhole(host)
+        started.append(time.monotonic())
+        await task
+        return job
+
+    job = asyncio.run(main())
+    assert time.monotonic() - started[0] < 8
+    assert isinstance(job.raised_exception(), SshConnectionError)
+    assert job.raised_exception().host == node.hostname
+
+
+def test_bad_credentials_refused_port_and_other_nodes_unaffected(nodes, collect, tmp_path):
+    farm = nodes.farm
+    other_key = asyncssh.generate_private_key("ssh-ed25519")
+    other_key.write_private_key(str(tmp_path / "other_key"))
+    bad_key = nodes.node(farm.direct[0], keys=[str(tmp_path / "other_key")])
+    bad_user = nodes.node(farm.direct[1], username="nosuchuser")
+    refused = SshNode("127.0.0.1", port=1, formatter=collect, timeout=5)
+    gateway = nodes.gateway()
+    behind_refused = SshNode("127.0.0.1", port=1, gateway=gateway, formatter=collect)
+    good = nodes.node(farm.private[0], gateway=gateway)
+    jobs = {name: SshJob(node, command="echo ok", critical=False)
+            for name, node in [("key", bad_key), ("user", bad_user), ("refused", refused),
+                               ("tunnel", behind_refused), ("good", good)]}
+    assert Scheduler(*jobs.values()).run()
+    errors = {name: job.raised_exception() for name, job in jobs.items()}
+    assert isinstance(errors["key"], AuthenticationError)
+    assert errors["key"].host == farm.direct[0].address and "root" in str(errors["key"])
+    assert isinstance(errors["user"], AuthenticationError)
+    assert isinstance(errors["refused"], SshConnectionError)
+    assert "refused" in str(errors["refused"]) and errors["refused"].host == "127.0.0.1"
+    assert isinstance(errors["tunnel"], GatewayError)
+    assert errors["tunnel"].gateway == gateway.hostname
+    assert isinstance(errors["key"].__cause__, asyncssh.PermissionDenied)
+    assert errors["good"] is None and collect.stdout(good.hostname) == b"ok\n"
+    assert jobs["key"].results[0].error is errors["key"]
+
+
+def test_unreachable_gateway_is_a_gateway_error(nodes, collect):
+    gateway = SshNode("127.0.0.1", port=1, formatter=collect)
+    node = nodes.node(nodes.farm.private[0], gateway=gateway)
+    job = SshJob(node, command="true")
+    assert Scheduler(job).run() is False
+    exc = job.raised_exception()
+    assert isinstance(exc, GatewayError) and exc.host == node.hostname
+    assert isinstance(exc.__cause__, SshConnectionError)
+
+
+@pytest.fixture
+def empty_home(farm, monkeypatch, tmp_path):
+    """A HOME with no known_hosts, no key, no config: only what a test passes explicitly."""
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    return home
+
+
+def test_host_key_unknown_mismatch_accept_new_ignore(farm, empty_home, collect, tmp_path):
+    host = farm.direct[0]
+    common = dict(port=host.port, username="root", keys=[str(farm.client_key)],
+                  formatter=collect)
+
+    def attempt(**kwds):
+        job = SshJob(SshNode(host.address, **common, **kwds), command="echo in")
+        Scheduler(job).run()
+        return job.raised_exception()
+
+    unknown = attempt()
+    assert isinstance(unknown, HostKeyError) and unknown.host == host.address
+    assert unknown.received.startswith("SHA256:") and unknown.expected == ()
+    assert unknown.received in str(unknown)
+
+    wrong = tmp_path / "wrong_known_hosts"
+    fake = asyncssh.generate_private_key("ssh-ed25519").export_public_key().decode().split()
+    wrong.write_text(f"[{host.address}]:{host.port} {fake[0]} {fake[1]}\n"
+                     if host.port != 22 else f"{host.address} {fake[0]} {fake[1]}\n")
+    mismatch = attempt(known_hosts=str(wrong))
+    assert isinstance(mismatch, HostKeyError) and len(mismatch.expected) == 1
+    assert "MISMATCH" in str(mismatch) and mismatch.expected[0] in str(mismatch)
+    assert attempt(known_hosts=str(wrong), host_keys="accept-new") is not None  # still refused
+
+    recorded = tmp_path / "recorded"
+    assert attempt(host_keys="accept-new", record_known_hosts=str(recorded)) is None
+    assert host.address in recorded.read_text()
+    assert attempt(known_hosts=str(recorded)) is None         # strict now trusts it
+    assert attempt(host_keys="ignore") is None
+    assert attempt(known_hosts=None) is None                   # apssh's "no check"
+
+
+def test_ssh_config_alias_user_port_identity(farm, collect):
+    """farm.home/.ssh/config names each host (HostName, Port, IdentityFile); private hosts
+    have ProxyJump gateway, which asyncssh follows when no gateway node is given."""
+    direct = SshNode(farm.direct[0].name, formatter=collect)
+    private = SshNode(farm.private[0].name, formatter=collect)
+    jobs = [SshJob(direct, command="echo direct"), SshJob(private, command="echo private")]
+    assert Scheduler(*jobs).run(), [j.raised_exception() for j in jobs]
+    assert collect.stdout(farm.direct[0].name) == b"direct\n"
+    assert collect.stdout(farm.private[0].name) == b"private\n"
