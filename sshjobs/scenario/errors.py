@@ -7,13 +7,10 @@ behaviour) nor as a bare ``KeyError`` from deep inside the builder.
 
 from __future__ import annotations
 
-try:
-    from sshjobs.errors import SshJobsError as _Base
-except ImportError:  # pragma: no cover - only while the library's error hierarchy is missing
-    _Base = Exception  # type: ignore[misc,assignment]
+from sshjobs.errors import SshJobsError
 
 
-class ScenarioError(_Base):  # type: ignore[misc,valid-type]
+class ScenarioError(SshJobsError):
     """A scenario file that cannot be loaded: invalid YAML or template, unknown key, bad value,
     dangling reference.  ``str()`` is ``file:line: key: problem``; the parts are attributes
     (``filename``, ``line``, ``key``, ``problem``); ``host`` is None."""
@@ -24,9 +21,8 @@ class ScenarioError(_Base):  # type: ignore[misc,valid-type]
         self.filename = filename
         self.line = line
         self.key = key
-        super().__init__(self._one_line())
-        self.message = self._one_line()
-        self.host = None  # a scenario error is about a file, not a host
+        # a scenario error is about a file, not a host
+        super().__init__(self._one_line(), host=None)
 
     def _one_line(self) -> str:
         where = self.filename or "<scenario>"

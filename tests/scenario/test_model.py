@@ -292,7 +292,7 @@ def test_missing_optional_module_says_how_to_install():
 
 
 def test_scenario_error_is_an_sshjobs_error():
-    SshJobsError = pytest.importorskip("sshjobs.errors").SshJobsError
+    from sshjobs.errors import SshJobsError
     error = ScenarioError("bad", filename="f.yaml", line=3, key="k")
     assert isinstance(error, SshJobsError) and error.host is None
     assert str(error) == "f.yaml:3: k: bad"
