@@ -29,9 +29,6 @@ WALL_TARGET = 0.95
 
 
 def main() -> int:
-    harness.ensure_peers_venv()
-    from farm import BenchFarm
-    from kex import capture_negotiation
     from tools import TOOLS
 
     parser = argparse.ArgumentParser(description=__doc__,
@@ -43,6 +40,9 @@ def main() -> int:
     parser.add_argument("--no-kex", action="store_true", help="skip the key-exchange capture")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
+    harness.ensure_python(args.tools.split(","))
+    from farm import BenchFarm
+    from kex import capture_negotiation
     sizes = sorted(int(size) for size in args.sizes.split(","))
     tools = [TOOLS[name] for name in args.tools.split(",")]
     rng = random.Random(args.seed)

@@ -27,22 +27,38 @@ from typing import Any, Callable, Iterable
 BENCH = Path(__file__).resolve().parent
 TOP = BENCH.parent
 CLIENTS = BENCH / "clients"
-OUT = BENCH / "out"
+OUT = Path(os.environ.get("SSHJOBS_BENCH_OUT") or BENCH / "out")   # raw results
 PEERS_VENV = BENCH / ".venv-peers"
 PEERS_PYTHON = PEERS_VENV / "bin" / "python"
 PROJECT_PYTHON = TOP / ".venv" / "bin" / "python"
 SSHJOBS_CLI = TOP / ".venv" / "bin" / "sshjobs"
 
 
-def ensure_peers_venv() -> None:
-    """Re-exec the calling benchmark under the peers virtualenv (creating it if needed)."""
-    if Path(sys.prefix).resolve() == PEERS_VENV.resolve():
-        return
-    if not PEERS_PYTHON.exists():
-        subprocess.run([str(BENCH / "setup-peers")], check=True, stdout=subprocess.DEVNULL)
+PEER_TOOLS = {"asyncssh", "apssh", "parallel-ssh", "fabric"}
+
+
+def ensure_python(tool_names: Iterable[str]) -> None:
+    """Re-exec the calling benchmark under a Python that can run it.
+
+    Peer tools need the peers virtualenv (bench/.venv-peers, created here if missing); without
+    them the project's .venv is enough (the farm needs asyncssh). The harness never imports the
+    tools it measures, so either interpreter will do for the harness itself.
+    """
+    if PEER_TOOLS & set(tool_names):
+        if Path(sys.prefix).resolve() == PEERS_VENV.resolve():
+            return
+        if not PEERS_PYTHON.exists():
+            subprocess.run([str(BENCH / "setup-peers")], check=True, stdout=subprocess.DEVNULL)
+        target = PEERS_PYTHON
+    else:
+        try:
+            import asyncssh  # noqa: F401
+            return
+        except ImportError:
+            target = PROJECT_PYTHON
     if not PROJECT_PYTHON.exists():
         subprocess.run([str(TOP / "bin" / "setup")], check=True)
-    os.execv(str(PEERS_PYTHON), [str(PEERS_PYTHON), *sys.argv])
+    os.execv(str(target), [str(target), *sys.argv])
 
 
 # --- one measured run -------------------------------------------------------------------------
@@ -215,7 +231,7 @@ def versions() -> dict[str, str]:
 
 
 def save_raw(name: str, payload: dict[str, Any]) -> Path:
-    OUT.mkdir(exist_ok=True)
+    OUT.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     path = OUT / f"{name}-{stamp}.json"
 

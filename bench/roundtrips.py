@@ -35,10 +35,6 @@ TARGET = 1.15
 
 
 def main() -> int:
-    harness.ensure_peers_venv()
-    import sshwire
-    from farm import BenchFarm
-    from kex import Capture
     from tools import TOOLS
 
     parser = argparse.ArgumentParser(description=__doc__,
@@ -48,6 +44,10 @@ def main() -> int:
     parser.add_argument("--tools", default=",".join(TOOLS))
     parser.add_argument("--seed", type=int, default=2)
     args = parser.parse_args()
+    harness.ensure_python(args.tools.split(","))
+    import sshwire
+    from farm import BenchFarm
+    from kex import Capture
     tools = [TOOLS[name] for name in args.tools.split(",")]
     rng = random.Random(args.seed)
     command = "hostname"

@@ -25,8 +25,6 @@ SOFT_NOFILE = 1024
 
 
 def main() -> int:
-    harness.ensure_peers_venv()
-    from farm import BenchFarm
     from tools import TOOLS
 
     parser = argparse.ArgumentParser(description=__doc__,
@@ -37,6 +35,8 @@ def main() -> int:
     parser.add_argument("--nofile", type=int, default=SOFT_NOFILE,
                         help="soft RLIMIT_NOFILE the client starts with")
     args = parser.parse_args()
+    harness.ensure_python(args.tools.split(","))
+    from farm import BenchFarm
     tools = [TOOLS[name] for name in args.tools.split(",")]
 
     rows, samples = [], []

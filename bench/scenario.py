@@ -31,8 +31,6 @@ DEFAULT_TOOLS = "sshjobs,apssh,asyncssh,openssh,openssh-c25519"
 
 
 def main() -> int:
-    harness.ensure_peers_venv()
-    from farm import BenchFarm
     from tools import TOOLS
 
     parser = argparse.ArgumentParser(description=__doc__,
@@ -44,6 +42,8 @@ def main() -> int:
     parser.add_argument("--tools", default=DEFAULT_TOOLS)
     parser.add_argument("--seed", type=int, default=3)
     args = parser.parse_args()
+    harness.ensure_python(args.tools.split(","))
+    from farm import BenchFarm
     tools = [TOOLS[name] for name in args.tools.split(",")]
     rng = random.Random(args.seed)
 
