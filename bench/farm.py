@@ -70,7 +70,8 @@ class BenchFarm:
         return interface, bpf
 
     def latency_method(self) -> str:
-        return ("tc netem on each host's interface" if network.netem_supported() else
+        probe = getattr(network, "netem_supported", lambda: True)
+        return ("tc netem on each host's interface" if probe() else
                 "the farm's delay relay in front of each sshd (this kernel has no tc netem): "
                 "server output delayed, TCP handshake not")
 
