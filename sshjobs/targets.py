@@ -26,6 +26,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from sshjobs.errors import SshJobsError
+
 __all__ = [
     "Target",
     "TargetError",
@@ -46,7 +48,7 @@ _ARROWS = re.compile(r"->|→")
 _RANGE_ITEM = re.compile(r"^(\d+)(?:-(\d+))?$")
 
 
-class TargetError(ValueError):
+class TargetError(SshJobsError, ValueError):
     """A target specification cannot be understood (bad range, unreadable file, ...)."""
 
 

@@ -19,7 +19,8 @@ from sshjobs.cli.reporters import (DirReporter, Fanout, GatherReporter, JsonRepo
                                    ListsReporter, LiveReporter, Reporter)
 from sshjobs.targets import Target
 
-__all__ = ["prepare", "execute", "expand_fields", "check_fields", "PATH_FIELDS"]
+__all__ = ["prepare", "execute", "expand_fields", "check_fields", "line_template",
+           "make_reporters", "PATH_FIELDS"]
 
 logger = logging.getLogger("sshjobs.cli.common")
 
@@ -32,7 +33,7 @@ def prepare(params: dict[str, Any]) -> Settings:
     settings = make_settings(params)
     output = settings.output
     try:
-        output["line_format"] = LineFormat(_line_template(output))
+        output["line_format"] = LineFormat(line_template(output))
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
     if params.get("ask_sudo_pass") and not params.get("list_targets"):
@@ -40,7 +41,7 @@ def prepare(params: dict[str, Any]) -> Settings:
     return settings
 
 
-def _line_template(output: dict[str, Any]) -> str | None:
+def line_template(output: dict[str, Any]) -> str | None:
     """``--format`` > ``-r`` > ``-tc`` > default ``{host}: {line}`` (apssh's precedence)."""
     if output.get("line_format"):
         return str(output["line_format"])
@@ -80,7 +81,7 @@ def check_fields(template: str, what: str) -> set[str]:
     return fields
 
 
-def _reporters(settings: Settings, console: Console) -> list[Reporter]:
+def make_reporters(settings: Settings, console: Console) -> list[Reporter]:
     output = settings.output
     reporters: list[Reporter] = []
     if output.get("out_dir"):
@@ -106,7 +107,7 @@ def execute(settings: Settings, make_commands: CommandFactory) -> int:
     outcomes = [HostOutcome(target=target, name=name)
                 for target, name in zip(settings.targets, names)]
     console = Console(progress=settings.output.get("progress"))
-    fanout = Fanout(console, _reporters(settings, console), total=len(outcomes))
+    fanout = Fanout(console, make_reporters(settings, console), total=len(outcomes))
     logger.debug("%d targets, window %d", len(outcomes), settings.window)
     code = run_on_targets(settings, make_commands, fanout, outcomes)
     out_dir = settings.output.get("out_dir")
@@ -116,3 +117,8 @@ def execute(settings: Settings, make_commands: CommandFactory) -> int:
         unfinished = [o.name for o in outcomes if o.code == ExitCode.INTERRUPTED]
         logger.debug("interrupted; %d hosts had not finished", len(unfinished))
     return int(code)
+
+
+# names used by sshjobs/cli/scenario.py before they were public
+_line_template = line_template
+_reporters = make_reporters

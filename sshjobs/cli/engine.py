@@ -28,7 +28,8 @@ from sshjobs.cli.reporters import Reporter
 from sshjobs.formatters import Formatter
 from sshjobs.targets import Target
 
-__all__ = ["run_on_targets", "display_names", "CommandFactory"]
+__all__ = ["run_on_targets", "display_names", "CommandFactory", "OutcomeFormatter",
+           "settle_from_job"]
 
 logger = logging.getLogger("sshjobs.cli.engine")
 
@@ -36,7 +37,7 @@ logger = logging.getLogger("sshjobs.cli.engine")
 CommandFactory = Callable[[Target, HostOutcome], list[Any]]
 
 
-class _OutcomeFormatter(Formatter):
+class OutcomeFormatter(Formatter):
     """Receives one target's output lines (bytes) and hands them to the reporters."""
 
     def __init__(self, outcome: HostOutcome, reporter: Reporter, *, verbose: bool) -> None:
@@ -112,7 +113,7 @@ class _Nodes:
                        **self._kwargs())
 
 
-def _settle_from_job(outcome: HostOutcome, job: SshJob, exception: BaseException | None) -> None:
+def settle_from_job(outcome: HostOutcome, job: SshJob, exception: BaseException | None) -> None:
     """Fill the outcome from the job's structured results (or the exception that ended it)."""
     results = list(getattr(job, "results", None) or [])
     failed = next((r for r in results if not r.ok), None)
@@ -138,7 +139,7 @@ async def _run(jobs: dict[SshJob, HostOutcome], reporter: Reporter, settings: Se
             outcome.begin()
             reporter.host_started(outcome)
         elif event.kind in ("done", "failed") and not outcome.settled:
-            _settle_from_job(outcome, event.job, event.exception)
+            settle_from_job(outcome, event.job, event.exception)
             reporter.host_done(outcome)
 
     scheduler.subscribe(on_event)
@@ -180,7 +181,7 @@ def run_on_targets(settings: Settings, make_commands: CommandFactory, reporter: 
     nodes = _Nodes(settings)
     jobs: dict[SshJob, HostOutcome] = {}
     for outcome in outcomes:
-        formatter = _OutcomeFormatter(outcome, reporter, verbose=settings.verbose)
+        formatter = OutcomeFormatter(outcome, reporter, verbose=settings.verbose)
         node = nodes.node(outcome.target, formatter)
         commands = make_commands(outcome.target, outcome)
         job = SshJob(node, commands=commands, critical=False, label=outcome.name)
@@ -206,3 +207,8 @@ def run_on_targets(settings: Settings, make_commands: CommandFactory, reporter: 
     if state.get("interrupted"):
         return ExitCode.INTERRUPTED
     return exit_code_for(outcome.code for outcome in outcomes if outcome.code is not None)
+
+
+# names used by sshjobs/cli/scenario.py before they were public
+_OutcomeFormatter = OutcomeFormatter
+_settle_from_job = settle_from_job

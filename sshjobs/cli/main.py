@@ -26,7 +26,8 @@ logger = logging.getLogger("sshjobs.cli")
 EXIT_EPILOG = "\b\nExit codes:\n" + exit_table_text()
 
 #: subcommands provided by other parts of the project, registered when their module exists
-_OPTIONAL_COMMANDS = (("sshjobs.cli.sandbox", "sandbox"), ("sshjobs.cli.demo", "demo"))
+_OPTIONAL_COMMANDS = (("sshjobs.cli.sandbox", "sandbox"), ("sshjobs.cli.demo", "demo"),
+                      ("sshjobs.cli.scenario", "scenario"))
 
 
 def _one_line(text: str) -> str:

@@ -157,7 +157,7 @@ def output_options(function: F) -> F:
         click.option("--progress/--no-progress", default=None,
                      help="progress line on stderr (default: only when stderr is a terminal)"),
         click.option("-v", "--verbose", is_flag=True, help="connection events on stderr"),
-        click.option("-D", "--debug", is_flag=True, expose_value=False, is_eager=True,
+        click.option("--debug", is_flag=True, expose_value=False, is_eager=True,
                      callback=_debug_callback, help="diagnostics on stderr (same as sshjobs -D)"),
     ])
 

@@ -156,3 +156,10 @@ def test_duplicates_kept_once_in_order():
 def test_gateway_must_be_one_host():
     with pytest.raises(TargetError, match="exactly one host"):
         resolve_targets(["a"], gateway="gw[1-2]")
+
+
+def test_target_errors_belong_to_the_library_hierarchy():
+    from sshjobs.errors import SshJobsError
+    with pytest.raises(SshJobsError) as info:
+        expand_ranges("fit[05-01]")
+    assert isinstance(info.value, ValueError) and info.value.host is None
