@@ -75,7 +75,7 @@ def test_dead_host_is_noticed_by_keepalive(faulty_farm, nodes):
         task = asyncio.create_task(scheduler.co_run())
         while not job.results:
             await asyncio.sleep(0.05)
-        farm.blackhole(host)
+        farm.cut(host)
         started.append(time.monotonic())
         await task
         return job
