@@ -116,6 +116,9 @@ def parse_yaml(text: str, filename: str) -> Any:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
         problem = exc.problem or exc.context or "invalid YAML"
+        if exc.problem and exc.context and exc.context_mark is not None \
+                and exc.context_mark is not mark:
+            problem += f" ({exc.context} started at line {exc.context_mark.line + 1})"
         raise ScenarioError(f"invalid YAML: {problem}", filename=filename, line=line) from exc
     except yaml.YAMLError as exc:
         raise ScenarioError(f"invalid YAML: {exc}", filename=filename) from exc

@@ -1,0 +1,285 @@
+"""``sshjobs scenario FILE.yaml``: run a YAML scenario (nodes, services, jobs, requirements).
+
+The file is read, rendered (``-D name=value``), checked and built before anything starts: bad
+input is one line naming the file and the line, exit code 2, no connection made. The run uses
+the output modes and the exit-code table of ``sshjobs run``; the "hosts" of the output are the
+scenario's nodes that run jobs (named by their id), and a node's outcome is the first failure
+among its jobs, else success.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import click
+
+from sshjobs.cli.common import line_template, make_reporters
+from sshjobs.cli.console import Console, LineFormat
+from sshjobs.cli.engine import OutcomeFormatter, settle_from_job
+from sshjobs.cli.exit import ExitCode, exit_code_for
+from sshjobs.cli.main import EXIT_EPILOG
+from sshjobs.cli.options import Settings, connection_options, output_dir_name, output_options
+from sshjobs.cli.outcome import HostOutcome
+from sshjobs.cli.reporters import Fanout, Reporter
+from sshjobs.formatters import Formatter
+from sshjobs.scenario import NodeDefaults, Scenario, ScenarioError, YamlLoader
+from sshjobs.targets import Target
+
+__all__ = ["scenario"]
+
+logger = logging.getLogger("sshjobs.cli.scenario")
+
+
+class BadScenario(click.ClickException):
+    """A scenario file that cannot be loaded: one line, exit code 2 (nothing was started)."""
+
+    exit_code = int(ExitCode.USAGE)
+
+
+def parse_defines(defines: tuple[str, ...]) -> dict[str, str]:
+    """``-D name=value`` options as template variables (values stay strings)."""
+    env: dict[str, str] = {}
+    for item in defines:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip().isidentifier():
+            raise click.UsageError(f"-D {item!r}: expected NAME=VALUE with NAME an identifier")
+        env[name.strip()] = value
+    return env
+
+
+def write_graph(dot_text: str, filename: str) -> None:
+    """Write DOT text as ``filename``: kept as is for ``.dot``, else drawn by graphviz in the
+    format of the file's suffix (svg, png, pdf...)."""
+    from asynciojobs.dot import run_dot
+    path = Path(filename)
+    suffix = path.suffix.lstrip(".").lower()
+    if suffix in ("dot", "gv", ""):
+        path.write_text(dot_text)
+        return
+    with tempfile.NamedTemporaryFile("w", suffix=".dot", delete=False) as dotfile:
+        dotfile.write(dot_text)
+    try:
+        run_dot(dotfile.name, str(path), suffix)
+    finally:
+        Path(dotfile.name).unlink(missing_ok=True)
+
+
+def _settings(params: dict[str, Any]) -> Settings:
+    """The output and connection settings of the command line (no targets: the file has
+    the nodes)."""
+    if params.get("mark") and not (params.get("out_dir") or params.get("date_time")):
+        raise click.UsageError("--mark needs -o DIR or -d")
+    if params.get("json_lines") and params.get("gather"):
+        raise click.UsageError("--json and --gather cannot be combined")
+    output = {name: params.get(name) for name in (
+        "line_format", "time_colon", "mark", "gather", "json_lines", "ok_to", "failed_to",
+        "progress", "raw")}
+    output["out_dir"] = output_dir_name(params.get("out_dir"), bool(params.get("date_time")))
+    try:
+        output["line_format"] = LineFormat(line_template(output))
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+    return Settings(targets=[], keys=list(params.get("keys") or ()),
+                    host_keys=params.get("host_keys") or "strict",
+                    known_hosts=params.get("known_hosts"),
+                    connect_timeout=params.get("connect_timeout") or 10.0,
+                    timeout=params.get("timeout"), deadline=params.get("deadline"),
+                    output=output, verbose=bool(params.get("verbose")))
+
+
+class _Run:
+    """Outcomes of one scenario run: one per node that runs jobs, fed by job events."""
+
+    def __init__(self, spec: Scenario, reporter: Reporter, verbose: bool) -> None:
+        self.reporter = reporter
+        self.verbose = verbose
+        used = {job.node for job in spec.jobs.values()}
+        self.outcomes: dict[str, HostOutcome] = {}
+        for node in spec.nodes.values():
+            if node.id in used:
+                target = Target(node.hostname or "localhost", node.username, node.port)
+                self.outcomes[node.id] = HostOutcome(target=target, name=node.id)
+        self.jobs_of: dict[str, list[Any]] = {name: [] for name in self.outcomes}
+        self.node_of: dict[Any, str] = {}
+
+    def formatter(self, node_id: str) -> Formatter:
+        outcome = self.outcomes.get(node_id)
+        if outcome is None:  # a gateway only: connection events, when verbose
+            return Formatter(verbose=self.verbose)
+        return OutcomeFormatter(outcome, self.reporter, verbose=self.verbose)
+
+    def attach(self, jobs: dict[str, Any], spec: Scenario) -> None:
+        for job_id, job in jobs.items():
+            node_id = spec.jobs[job_id].node
+            self.node_of[job] = node_id
+            self.jobs_of[node_id].append(job)
+
+    def on_event(self, event: Any) -> None:
+        node_id = self.node_of.get(event.job)
+        if node_id is None:
+            return
+        outcome = self.outcomes[node_id]
+        if outcome.settled:
+            return
+        if event.kind == "started":
+            if outcome.start is None:
+                outcome.begin()
+                self.reporter.host_started(outcome)
+            return
+        if event.kind == "failed" or (event.kind == "done" and _failed(event.job)):
+            settle_from_job(outcome, event.job, event.exception)
+        elif event.kind in ("done", "cancelled") and all(
+                job.is_done() or job.forever for job in self.jobs_of[node_id]):
+            if event.kind == "cancelled" and not event.job.forever:
+                return  # settled after the run (timeout or interruption)
+            outcome.succeed()
+        if outcome.settled:
+            self.reporter.host_done(outcome)
+
+
+def _failed(job: Any) -> bool:
+    return any(not result.ok for result in getattr(job, "results", None) or [])
+
+
+async def _co_run(scheduler: Any, state: dict[str, bool]) -> None:
+    """Run the scheduler; SIGINT / SIGTERM cancel it (remote commands killed, connections
+    closed by the scheduler's shutdown)."""
+    task = asyncio.current_task()
+    loop = asyncio.get_running_loop()
+
+    def interrupt(signum: int) -> None:
+        state["interrupted"] = True
+        if task is not None:
+            task.cancel()
+
+    installed = []
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(signum, interrupt, signum)
+            installed.append(signum)
+        except (ValueError, RuntimeError, NotImplementedError):  # not the main thread
+            pass
+    try:
+        state["ok"] = await scheduler.co_run()
+        state["timeout"] = bool(scheduler.failed_time_out())
+    except asyncio.CancelledError:
+        if not state.get("interrupted"):
+            raise
+        if task is not None:
+            task.uncancel()
+    finally:
+        for signum in installed:
+            loop.remove_signal_handler(signum)
+
+
+def _finish(run: _Run, state: dict[str, bool]) -> ExitCode:
+    """Settle the nodes the run left open, and compute the exit code."""
+    for outcome in run.outcomes.values():
+        if outcome.settled:
+            continue
+        if state.get("interrupted"):
+            outcome.fail(KeyboardInterrupt("interrupted"), ExitCode.INTERRUPTED)
+        elif state.get("timeout"):
+            outcome.fail(TimeoutError("the scenario's timeout was reached"), ExitCode.TIMEOUT)
+        else:
+            outcome.fail(RuntimeError("not run: the scenario stopped before these jobs"),
+                         ExitCode.FAILED)
+        run.reporter.host_done(outcome)
+    outcomes = list(run.outcomes.values())
+    run.reporter.finish(outcomes)
+    if state.get("interrupted"):
+        return ExitCode.INTERRUPTED
+    code = exit_code_for(o.code for o in outcomes if o.code is not None)
+    if code == ExitCode.OK and state.get("ok") is False:
+        code = ExitCode.TIMEOUT if state.get("timeout") else ExitCode.FAILED
+    return code
+
+
+@click.command(epilog=EXIT_EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("-D", "--define", "defines", multiple=True, metavar="NAME=VALUE",
+              help="template variable for the file's Jinja2 {{ NAME }} (repeatable)")
+@click.option("--graph", metavar="FILE", type=click.Path(dir_okay=False),
+              help="write the jobs graph: FILE.svg, .png, .pdf (graphviz) or .dot")
+@click.option("--topology", metavar="FILE", type=click.Path(dir_okay=False),
+              help="write the nodes and their gateways: FILE.svg, .png, .pdf or .dot")
+@click.option("--save-intermediate", metavar="FILE", type=click.Path(dir_okay=False),
+              help="save the rendered YAML (after templating) as FILE")
+@click.option("-n", "--dry-run", is_flag=True,
+              help="check the file, list its jobs and write the graphs; run nothing")
+@connection_options
+@click.option("-w", "--window", type=click.IntRange(min=1), metavar="N",
+              help="jobs running at once (overrides the file's scheduler window)")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+              help="per-command limit (then exit code 4)")
+@click.option("--deadline", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+              help="limit for the whole scenario (overrides the file's timeout; exit code 4)")
+@output_options
+@click.option("-r", "--raw", is_flag=True, help="output lines as they are, without node prefix")
+def scenario(file: str, defines: tuple[str, ...], graph: str | None, topology: str | None,
+             save_intermediate: str | None, dry_run: bool, window: int | None,
+             **params: Any) -> int:
+    """Run the YAML scenario FILE: nodes, services and jobs with their requirements.
+
+    \b
+    The file may be a Jinja2 template: -D NAME=VALUE defines its variables; an undefined
+    one is an error naming the line. Nodes without their own keys / known_hosts / host-key
+    mode take those of -i, --known-hosts, --host-keys. Output lines are prefixed with the
+    id of the node they come from.
+    """
+    env = parse_defines(defines)
+    settings = _settings(params)
+    console = Console(progress=settings.output.get("progress"))
+    fanout = Fanout(console, make_reporters(settings, console), total=0)
+    loader = YamlLoader(file)
+    try:
+        spec = loader.load_scenario(env, save_intermediate=save_intermediate)
+        run = _Run(spec, fanout, settings.verbose)
+        fanout.total = len(run.outcomes)
+        extra = {"command_timeout": settings.timeout} if settings.timeout else {}
+        loader.node_defaults = NodeDefaults(
+            keys=settings.keys or None, known_hosts=settings.known_hosts,
+            host_key=settings.host_keys, timeout=settings.connect_timeout,
+            formatter=run.formatter, force_formatter=True, verbose=settings.verbose or None,
+            extra=extra)
+        built = loader.build()
+    except ScenarioError as exc:
+        raise BadScenario(str(exc)) from exc
+    scheduler = built.scheduler
+    if window:
+        scheduler.jobs_window = window
+    if settings.deadline:
+        scheduler.timeout = settings.deadline
+    for filename, dot in ((graph, scheduler.dot_format), (topology, _topology(scheduler))):
+        if filename:
+            try:
+                write_graph(dot(), filename)
+            except Exception as exc:  # graphviz missing or failing, unwritable file
+                raise BadScenario(f"cannot write {filename}: {exc}") from exc
+    if dry_run:
+        scheduler.list(details=True)
+        return 0
+    run.attach(built.jobs, spec)
+    scheduler.subscribe(run.on_event)
+    state: dict[str, bool] = {}
+    try:
+        asyncio.run(_co_run(scheduler, state))
+    except KeyboardInterrupt:  # a second Ctrl-C during the shutdown
+        state["interrupted"] = True
+    code = _finish(run, state)
+    out_dir = settings.output.get("out_dir")
+    if out_dir and not settings.output.get("json_lines"):
+        click.echo(out_dir)
+    return int(code)
+
+
+def _topology(scheduler: Any) -> Any:
+    def dot() -> str:
+        from sshjobs.topology import topology_dot
+        return topology_dot(scheduler)
+    return dot

@@ -1,0 +1,156 @@
+"""``sshjobs scenario FILE``: exit codes, output modes, graphs, bad input — on the farm."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import textwrap
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from sshjobs.cli import cli
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "scenarios"
+
+
+def sshjobs(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def farm_defines(farm) -> list[str]:
+    gateway, node = farm.gateway, farm.private[0]
+    return ["-D", f"gateway={gateway.address}", "-D", f"gateway_port={gateway.port}",
+            "-D", f"node={node.address}", "-D", f"node_port={node.port}"]
+
+
+def write(tmp_path: Path, text: str, name: str = "s.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text).lstrip("\n"))
+    return path
+
+
+def test_example_gateway_scenario_exit_0(farm):
+    result = sshjobs("scenario", EXAMPLES / "gateway.yaml.j2", *farm_defines(farm),
+                     "-i", farm.client_key, "--known-hosts", farm.known_hosts)
+    assert result.exit_code == 0, result.stderr
+    out = result.stdout.splitlines()
+    assert f"gateway: preparing on {farm.gateway.name}" in out
+    assert "gateway: watching" in out  # the forever job ran, then was cancelled
+    assert any(line.startswith("node: ticker at ") for line in out), out
+    assert any(line.startswith("node: service ticker started, pid ") for line in out), out
+    assert result.stderr == ""
+
+
+def test_exit_1_when_a_job_fails_and_3_when_a_node_is_unreachable(farm, tmp_path):
+    host = farm.direct[0]
+    failing = write(tmp_path, f"""
+        nodes: [{{id: h, hostname: {host.address}, port: {host.port}}}]
+        jobs:
+          - {{id: ok, node: h, commands: "echo fine"}}
+          - {{id: bad, node: h, required: ok, commands: "echo about to fail; exit 5"}}
+        """)
+    result = sshjobs("scenario", failing)
+    assert result.exit_code == 1
+    assert result.stdout.splitlines() == ["h: fine", "h: about to fail"]
+    assert result.stderr.splitlines() == ["sshjobs: h: exit status 5"]
+
+    unreachable = write(tmp_path, """
+        nodes:
+          - {id: nowhere, hostname: 127.0.0.1, port: 1}
+        jobs:
+          - {id: j, node: nowhere, commands: "true"}
+        """, name="unreachable.yaml")
+    result = sshjobs("scenario", unreachable, "-c", "5")
+    assert result.exit_code == 3, result.output
+    [error] = result.stderr.splitlines()
+    assert error.startswith("sshjobs: nowhere: unreachable")
+
+
+def test_exit_4_on_deadline(farm, tmp_path):
+    host = farm.direct[0]
+    path = write(tmp_path, f"""
+        scheduler: {{timeout: 60}}
+        nodes: [{{id: h, hostname: {host.address}, port: {host.port}}}]
+        jobs: [{{id: slow, node: h, commands: "sleep 30"}}]
+        """)
+    result = sshjobs("scenario", path, "--deadline", "1")
+    assert result.exit_code == 4, result.output
+    assert "h: timed out" in result.stderr
+
+
+BAD_INPUTS = {
+    "requirement": ("jobs:\n  - {id: j, node: h, commands: touch MARK, required: [nope]}\n",
+                    4, "required: job 'j' requires 'nope', but no job has that id"),
+    "hostname": ("  - {id: other, username: root}\njobs:\n"
+                 "  - {id: j, node: h, commands: touch MARK}\n", 3, "hostname: node 'other'"),
+    "yaml": ("jobs:\n  - {id: j, node: h, commands: touch MARK\n", 5,
+             "invalid YAML: expected ',' or '}', but got '<stream end>' "
+             "(while parsing a flow mapping started at line 4)"),
+    "template": ("jobs:\n  - {id: j, node: h, commands: 'touch MARK {{ undefined_var }}'}\n", 4,
+                 "'undefined_var' is undefined"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+def test_bad_input_exit_2_one_line_nothing_started(farm, tmp_path, case):
+    host = farm.direct[0]
+    tail, line, words = BAD_INPUTS[case]
+    marker = farm.tmp_of(host) / f"scenario-bad-{case}"
+    path = tmp_path / "bad.yaml"
+    path.write_text(f"nodes:\n  - {{id: h, hostname: {host.address}, port: {host.port}}}\n"
+                    + tail.replace("MARK", f"/tmp/{marker.name}"))
+    before = farm.accepted_connections(host)
+    result = sshjobs("scenario", path)
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    [error] = result.stderr.splitlines()
+    assert error.startswith(f"sshjobs: {path}:{line}: "), error
+    assert words in error
+    assert farm.accepted_connections(host) == before and not marker.exists()
+
+
+def test_bad_define_is_a_usage_error(tmp_path):
+    result = sshjobs("scenario", EXAMPLES / "hello.yaml", "-D", "novalue")
+    assert result.exit_code == 2 and "NAME=VALUE" in result.stderr
+
+
+def test_json_output_one_record_per_node(farm, tmp_path):
+    direct = farm.direct[:2]
+    path = write(tmp_path, "nodes:\n" + "".join(
+        f"  - {{id: n{i}, hostname: {h.address}, port: {h.port}}}\n"
+        for i, h in enumerate(direct)) + """
+        jobs:
+          - {id: a, node: n0, commands: "echo zero"}
+          - {id: b, node: n1, commands: "echo one; exit 2", critical: false}
+        """.replace("\n        ", "\n"))
+    result = sshjobs("scenario", path, "--json")
+    assert result.exit_code == 1, result.output
+    records = {r["host"]: r for r in map(json.loads, result.stdout.splitlines())}
+    assert records["n0"]["status"] == "ok" and records["n0"]["stdout"] == "zero\n"
+    assert records["n1"]["status"] == "failed" and records["n1"]["exit_status"] == 2
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="graphviz's dot is not installed")
+def test_graph_and_topology_files_dry_run_connects_nowhere(farm, tmp_path):
+    graph, topology = tmp_path / "jobs.svg", tmp_path / "topology.dot"
+    before = farm.accepted_connections(farm.gateway)
+    result = sshjobs("scenario", EXAMPLES / "gateway.yaml.j2", *farm_defines(farm), "-n",
+                     "--graph", graph, "--topology", topology)
+    assert result.exit_code == 0, result.output
+    assert farm.accepted_connections(farm.gateway) == before
+    svg = graph.read_text()
+    assert svg.startswith("<?xml") and "<svg" in svg
+    # SSH jobs show their node and their commands
+    assert f"root@{farm.private[0].address}" in svg and "start service ticker" in svg
+    dot = topology.read_text()
+    assert farm.gateway.address in dot and farm.private[0].address in dot
+    assert "->" in dot
+
+
+def test_localnode_scenario_and_out_dir(tmp_path):
+    out = tmp_path / "out"
+    result = sshjobs("scenario", EXAMPLES / "hello.yaml", "-o", out)
+    assert result.exit_code == 0, result.output
+    assert (out / "here").read_text().splitlines()[-1].startswith("hello from ")
