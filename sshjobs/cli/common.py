@@ -3,7 +3,6 @@ output mode, expanding ``{host}``-style fields in paths, and driving one run to 
 
 from __future__ import annotations
 
-import getpass
 import logging
 import string
 from typing import Any
@@ -17,9 +16,10 @@ from sshjobs.cli.options import Settings, ask_sudo_password, make_settings
 from sshjobs.cli.outcome import HostOutcome
 from sshjobs.cli.reporters import (DirReporter, Fanout, GatherReporter, JsonReporter,
                                    ListsReporter, LiveReporter, Reporter)
+from sshjobs.connect import config_paths, config_user
 from sshjobs.targets import Target
 
-__all__ = ["prepare", "execute", "expand_fields", "check_fields", "line_template",
+__all__ = ["prepare", "execute", "expand_fields", "login_of", "check_fields", "line_template",
            "make_reporters", "PATH_FIELDS"]
 
 logger = logging.getLogger("sshjobs.cli.common")
@@ -52,12 +52,18 @@ def line_template(output: dict[str, Any]) -> str | None:
     return "{host}: {line}"
 
 
+def login_of(target: Target) -> str:
+    """The user a target is reached as: its own, else ``~/.ssh/config``'s, else root (the
+    library's rule, so that ``{user}`` names who actually logged in)."""
+    return target.user or config_user(config_paths(()), target.host) or "root"
+
+
 def expand_fields(template: str, target: Target, name: str) -> str:
-    """``logs/{host}.log`` → ``logs/fit01.log``. ``{user}`` is the login (local user if none)."""
+    """``logs/{host}.log`` → ``logs/fit01.log``; ``{user}`` is the login (:func:`login_of`)."""
     return template.format_map({
         "host": target.host.split(".", 1)[0] if not _is_address(target.host) else target.host,
         "fqdn": target.host,
-        "user": target.user or getpass.getuser(),
+        "user": login_of(target),
         "port": str(target.port or 22),
         "name": name,
     })

@@ -183,6 +183,7 @@ def run_on_targets(settings: Settings, make_commands: CommandFactory, reporter: 
     for outcome in outcomes:
         formatter = OutcomeFormatter(outcome, reporter, verbose=settings.verbose)
         node = nodes.node(outcome.target, formatter)
+        outcome.user = node.username
         commands = make_commands(outcome.target, outcome)
         job = SshJob(node, commands=commands, critical=False, label=outcome.name)
         jobs[job] = outcome

@@ -61,6 +61,7 @@ class HostOutcome:
 
     target: Target
     name: str
+    user: str | None = None  # the login actually used (the target's, ssh config's or root)
     code: ExitCode | None = None
     exit_status: int | None = None
     signal: str | None = None
@@ -137,7 +138,7 @@ class HostOutcome:
         record: dict[str, Any] = {
             "host": self.name,
             "target": str(self.target),
-            "user": self.target.user,
+            "user": self.user or self.target.user,
             "status": self.code.name.lower() if self.code is not None else "unfinished",
             "exit_status": self.exit_status,
             "signal": self.signal,

@@ -34,7 +34,7 @@ logger = logging.getLogger("sshjobs.cli.reporters")
 
 def line_info(outcome: HostOutcome) -> LineInfo:
     target = outcome.target
-    return LineInfo(host=outcome.name, fqdn=target.host, user=target.user or "",
+    return LineInfo(host=outcome.name, fqdn=target.host, user=outcome.user or target.user or "",
                     port=str(target.port or ""), target=str(target))
 
 

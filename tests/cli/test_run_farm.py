@@ -70,7 +70,8 @@ def test_raw_and_custom_format(direct):
     spec, names = direct
     result = sshjobs("run", "-r", "-t", spec, "--", "echo same")
     assert (result.exit_code, result.stdout) == (0, "same\nsame\n")
-    result = sshjobs("run", "-f", "{user}@{host}|{stream}|{line}", "-l", "root", "-t", spec,
+    # no -l and no User in the farm's ssh config: {user} is the login used, root
+    result = sshjobs("run", "-f", "{user}@{host}|{stream}|{line}", "-t", spec,
                      "--", "echo x; echo y >&2")
     assert lines(result.stdout) == sorted(f"root@{n}|out|x" for n in names)
     assert lines(result.stderr) == sorted(f"root@{n}|err|y" for n in names)
@@ -106,7 +107,7 @@ def test_json_one_record_per_host(direct):
     record = records[names[0]]
     assert (record["status"], record["exit_status"], record["stdout"], record["stderr"]) == \
         ("failed", 3, "out\n", "err\n")
-    assert record["start"] <= record["end"]
+    assert record["start"] <= record["end"] and record["user"] == "root"
     down = records["127.0.0.1:1"]
     assert down["status"] == "unreachable" and down["error"]["class"]
     assert result.stderr == ""
