@@ -14,14 +14,18 @@ from typing import Any, Mapping
 
 from .build import Built, NodeDefaults, build
 from .model import Scenario, parse_scenario
-from .source import read_tree
+from .errors import ScenarioError
+from .source import read_source
 
 
 def load_scenario(filename: str | Path, env: Mapping[str, Any] | None = None, *,
                   save_intermediate: bool | str | Path | None = None) -> Scenario:
     """Read, render, parse and check a scenario file; build nothing (no SSH library needed)."""
-    tree = read_tree(filename, env, save_intermediate=save_intermediate)
-    return parse_scenario(tree, str(filename))
+    source = read_source(filename, env, save_intermediate=save_intermediate)
+    try:
+        return parse_scenario(source.tree, str(filename))
+    except ScenarioError as exc:
+        raise source.locate(exc) from exc.__cause__
 
 
 class YamlLoader:

@@ -226,6 +226,8 @@ def parse_scenario(tree: Any, filename: str) -> Scenario:
     if tree is None:
         raise check.fail("empty scenario: 'nodes' and 'jobs' are required", 1)
     tree = check.mapping(tree, "a scenario", 1)
+    for key in [k for k in tree if isinstance(k, str) and k.startswith("x-")]:
+        del tree[key]  # 'x-' keys hold YAML anchors for the rest of the file
     check.keys(tree, ("nodes", "jobs", "services", "scheduler"), "the scenario")
     for section in ("nodes", "jobs"):
         if section not in tree:

@@ -79,18 +79,23 @@ def _make_loader(yaml: ModuleType, filename: str) -> type:
         data.line = node.start_mark.line + 1
         data.key_lines = {}
         yield data
+        # keys written in this mapping may override keys merged in with '<<: *anchor'
+        explicit = {id(k) for k, _ in node.value if k.tag != "tag:yaml.org,2002:merge"}
         loader.flatten_mapping(node)
+        seen: set[Any] = set()
         for key_node, value_node in node.value:
             key = loader.construct_object(key_node, deep=True)
             key_line = key_node.start_mark.line + 1
             try:
-                duplicate = key in data
+                duplicate = key in seen
             except TypeError as exc:
                 raise ScenarioError("a mapping key must be a plain value", filename=filename,
                                     line=key_line) from exc
             if duplicate:
                 raise ScenarioError(f"duplicate key (first at line {data.key_lines[key]})",
                                     filename=filename, line=key_line, key=str(key))
+            if id(key_node) in explicit:
+                seen.add(key)
             data[key] = loader.construct_object(value_node, deep=True)
             data.key_lines[key] = key_line
 
@@ -166,23 +171,57 @@ def intermediate_path(filename: str | Path, save_intermediate: bool | str | Path
     return Path(save_intermediate)  # type: ignore[arg-type]
 
 
-def read_tree(filename: str | Path, env: Mapping[str, Any] | None = None, *,
-              save_intermediate: bool | str | Path | None = None) -> Any:
-    """Read, render if needed, optionally save the rendered text, and parse ``filename``."""
+class Source:
+    """A scenario file's parsed tree, and whether templating moved its lines."""
+
+    def __init__(self, tree: Any, lines_moved: bool) -> None:
+        self.tree = tree
+        self.lines_moved = lines_moved
+
+    def locate(self, error: ScenarioError) -> ScenarioError:
+        """Say that a line number counts in the rendered text when it differs from the file."""
+        if self.lines_moved and error.line is not None:
+            error.problem += " (line of the rendered template: see it with save_intermediate)"
+            error.message = str(error)
+            error.args = (str(error),)
+        return error
+
+
+def read_source(filename: str | Path, env: Mapping[str, Any] | None = None, *,
+                save_intermediate: bool | str | Path | None = None) -> Source:
+    """Like :func:`read_tree`, and tell whether rendering changed the line count."""
     name = str(filename)
     try:
         text = Path(filename).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError(f"cannot read: {exc}", filename=name) from exc
-    if needs_rendering(text, env):
-        text = render(text, env, name)
-        if save_intermediate:
-            target = intermediate_path(filename, save_intermediate)
-            try:
-                target.write_text(INTERMEDIATE_HEADER.format(source=name) + text,
-                                  encoding="utf-8")
-            except OSError as exc:
-                raise ScenarioError(f"cannot save the rendered file {target}: {exc}",
-                                    filename=name) from exc
-            logger.info("saved rendered scenario %s as %s", name, target)
-    return parse_yaml(text, name)
+    rendered = _render_and_save(text, env, filename, save_intermediate)
+    source = Source(None, rendered.count("\n") != text.count("\n"))
+    try:
+        source.tree = parse_yaml(rendered, name)
+    except ScenarioError as exc:
+        raise source.locate(exc) from exc.__cause__
+    return source
+
+
+def _render_and_save(text: str, env: Mapping[str, Any] | None, filename: str | Path,
+                     save_intermediate: bool | str | Path | None) -> str:
+    name = str(filename)
+    if not needs_rendering(text, env):
+        return text
+    text = render(text, env, name)
+    if save_intermediate:
+        target = intermediate_path(filename, save_intermediate)
+        try:
+            target.write_text(INTERMEDIATE_HEADER.format(source=name) + text, encoding="utf-8")
+        except OSError as exc:
+            raise ScenarioError(f"cannot save the rendered file {target}: {exc}",
+                                filename=name) from exc
+        logger.info("saved rendered scenario %s as %s", name, target)
+    return text
+
+
+def read_tree(filename: str | Path, env: Mapping[str, Any] | None = None, *,
+              save_intermediate: bool | str | Path | None = None) -> Any:
+    """Read, render if needed, optionally save the rendered text, and parse ``filename``."""
+    return read_source(filename, env, save_intermediate=save_intermediate).tree

@@ -296,3 +296,38 @@ def test_scenario_error_is_an_sshjobs_error():
     error = ScenarioError("bad", filename="f.yaml", line=3, key="k")
     assert isinstance(error, SshJobsError) and error.host is None
     assert str(error) == "f.yaml:3: k: bad"
+
+
+def test_anchors_merge_keys_and_x_sections(tmp_path):
+    path = write(tmp_path, """
+        x-defaults: &defaults {username: root, port: 2222}
+        nodes:
+          - <<: *defaults
+            id: a
+            hostname: h1
+          - <<: *defaults
+            id: b
+            hostname: h2
+            port: 22          # overrides the merged value: not a duplicate
+        jobs: []
+        """)
+    nodes = load_scenario(path).nodes
+    assert (nodes["a"].username, nodes["a"].port) == ("root", 2222)
+    assert nodes["b"].port == 22
+
+
+def test_error_lines_after_a_template_that_moves_lines_say_so(tmp_path):
+    path = write(tmp_path, """
+        nodes:
+        {% for i in range(3) %}
+          - {id: n{{ i }}, hostname: h{{ i }}}
+        {% endfor %}
+          - {id: bad}
+        jobs: []
+        """)
+    error = error_of(path, {"x": "1"})
+    assert "rendered template" in str(error) and error.key == "hostname"
+    # no such note when rendering keeps the lines where they are
+    same = write(tmp_path, "nodes:\n  - {id: '{{ x }}'}\njobs: []\n", name="same.yaml")
+    error = error_of(same, {"x": "n"})
+    assert error.line == 2 and "rendered" not in str(error)

@@ -154,3 +154,31 @@ def test_systemd_backend_commands(tmp_path):
 def test_bad_arguments(kwds):
     with pytest.raises(ValueError):
         Service("true", **kwds)
+
+
+def test_commands_are_runs_with_labels_and_run_options():
+    from sshjobs import Run
+    service = Service("sleep 1", service_id="web")
+    start = service.start_command()
+    assert isinstance(start, Run) and start.get_label_line() == "start service web"
+    assert start.command_line() == service.start_script()
+    assert service.stop_command(label="bye").get_label_line() == "bye"
+    assert service.status_command(allowed_exits=[3]).allowed_exits == {3}
+    assert service.journal_command().command_line() == service.journal_script()
+    verbose = Service("sleep 1", service_id="web", verbose=True).start_command()
+    assert verbose.get_label_line() == "start service web: sleep 1"
+
+
+def test_deferred_command_is_rendered_when_the_command_runs(host, members):
+    from sshjobs import Deferred, Variables
+    variables = Variables()
+    service = Service(Deferred("sleep {{ seconds }}", variables), service_id="deferred")
+    start, stop = service.start_command(), service.stop_command()
+    variables["seconds"] = "313"  # known only after the commands were built
+    host.started.append(service)
+    assert host.run(start.command_line()).returncode == 0
+    sid = host.sid(service)
+    cmdlines = [Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0") for pid in members(sid)]
+    assert [b"sleep", b"313", b""] in cmdlines or any(b"sleep 313" in c for c in cmdlines)
+    assert host.run(stop.command_line()).returncode == 0
+    assert members(sid) == []
