@@ -11,6 +11,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from . import graph
 from .errors import GraphvizMissingError
 
 
@@ -63,7 +64,7 @@ def dot_format(scheduler: Any) -> str:
             else:
                 lines.append(f"{indent}{node_name(job)} [label={_quote(label)} {_style(job)}];")
         for job in sched.topological_order():
-            for req in sorted(job.required, key=lambda j: j.repr_id()):
+            for req in sorted(graph.requirements(job), key=lambda j: j.repr_id()):
                 if req not in sched.jobs:
                     continue
                 tail, head = _anchor(req, entry=False), _anchor(job, entry=True)

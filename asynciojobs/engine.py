@@ -73,19 +73,18 @@ class Run:
     def start(self, job: Any) -> None:
         job._aj_state = SCHEDULED
         self.live += 1
-        self.tg.create_task(self.wrap(job))
-
-    async def wrap(self, job: Any) -> None:
-        sem = self.sem
-        if sem is None or job.forever:
-            await self.run_job(job)
+        if self.sem is None or job.forever:
+            self.tg.create_task(self.run_job(job))
         else:
-            async with sem:
-                await self.run_job(job)
-        self.live -= 1
-        self.finished(job)
+            self.tg.create_task(self.windowed(job))
+
+    async def windowed(self, job: Any) -> None:
+        """Hold a window slot while the job runs: ``async with`` gives it back on any exit."""
+        async with self.sem:
+            await self.run_job(job)
 
     async def run_job(self, job: Any) -> None:
+        """Run one job, record its outcome, then release its successors."""
         loop = self.loop
         job._aj_state = RUNNING
         job._aj_t0 = loop.time()
@@ -118,6 +117,8 @@ class Run:
             job._aj_state = DONE
             if self.subscribers:
                 self.emit(ev.DONE, job)
+        self.live -= 1
+        self.finished(job)
 
     async def attempts(self, job: Any) -> Any:
         """Per-job timeout (each attempt) and retries with exponential backoff."""

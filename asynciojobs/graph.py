@@ -12,12 +12,23 @@ from typing import Any, Collection, Iterable, Iterator
 
 from .errors import CycleError, ForeignRequirementError
 
+_EMPTY: frozenset = frozenset()
+
+
+def requirements(job: Any) -> Collection[Any]:
+    """The jobs ``job`` requires, without materialising an empty set on jobs that have none."""
+    try:
+        reqs = job._aj_required
+    except AttributeError:
+        return job.required
+    return _EMPTY if reqs is None else reqs
+
 
 def successors_map(jobs: Collection[Any]) -> dict[Any, list[Any]]:
     """job -> list of jobs (in ``jobs``) that require it; foreign links are ignored."""
     succ: dict[Any, list[Any]] = {job: [] for job in jobs}
     for job in jobs:
-        for req in job.required:
+        for req in requirements(job):
             lst = succ.get(req)
             if lst is not None:
                 lst.append(job)
@@ -28,7 +39,7 @@ def foreign_requirements(jobs: Collection[Any]) -> Iterator[tuple[Any, Any]]:
     """(job, requirement) pairs whose requirement is not in ``jobs``."""
     members = jobs if isinstance(jobs, (set, frozenset, dict)) else set(jobs)
     for job in jobs:
-        for req in job.required:
+        for req in requirements(job):
             if req not in members:
                 yield job, req
 
@@ -41,7 +52,7 @@ def find_cycle(jobs: Collection[Any]) -> list[Any] | None:
         if root in state:
             continue
         path = [root]
-        iters = [iter(root.required)]
+        iters = [iter(requirements(root))]
         state[root] = 1
         while iters:
             for req in iters[-1]:
@@ -55,7 +66,7 @@ def find_cycle(jobs: Collection[Any]) -> list[Any] | None:
                 if mark is None:
                     state[req] = 1
                     path.append(req)
-                    iters.append(iter(req.required))
+                    iters.append(iter(requirements(req)))
                     break
             else:
                 state[path.pop()] = 2
@@ -75,7 +86,7 @@ def topological_order(jobs: Collection[Any], *, foreign: str = "ignore") -> list
     order: list[Any] = []
     for job in jobs:
         count = 0
-        for req in job.required:
+        for req in requirements(job):
             if req in members:
                 count += 1
                 lst = succ.get(req)
@@ -109,12 +120,12 @@ def has_cycle(jobs: Collection[Any]) -> bool:
 def entry_jobs(jobs: Collection[Any]) -> list[Any]:
     """Jobs with no requirement inside ``jobs``."""
     members = jobs if isinstance(jobs, (set, frozenset, dict)) else set(jobs)
-    return [job for job in jobs if not any(req in members for req in job.required)]
+    return [job for job in jobs if not any(req in members for req in requirements(job))]
 
 
 def exit_jobs(jobs: Collection[Any], *, discard_forever: bool = True) -> list[Any]:
     """Jobs nothing in ``jobs`` requires (forever jobs left out unless asked)."""
-    required = {req for job in jobs for req in job.required}
+    required = {req for job in jobs for req in requirements(job)}
     return [job for job in jobs
             if job not in required and not (discard_forever and job.forever)]
 
@@ -122,13 +133,13 @@ def exit_jobs(jobs: Collection[Any], *, discard_forever: bool = True) -> list[An
 def predecessors(jobs: Collection[Any], *targets: Any) -> set[Any]:
     """Direct requirements of ``targets`` that are in ``jobs``."""
     members = jobs if isinstance(jobs, (set, frozenset, dict)) else set(jobs)
-    return {req for target in targets for req in target.required if req in members}
+    return {req for target in targets for req in requirements(target) if req in members}
 
 
 def successors(jobs: Collection[Any], *targets: Any) -> set[Any]:
     """Jobs of ``jobs`` that directly require one of ``targets``."""
     wanted = set(targets)
-    return {job for job in jobs if not wanted.isdisjoint(job.required)}
+    return {job for job in jobs if not wanted.isdisjoint(requirements(job))}
 
 
 def predecessors_upstream(jobs: Collection[Any], *targets: Any) -> set[Any]:
@@ -137,7 +148,7 @@ def predecessors_upstream(jobs: Collection[Any], *targets: Any) -> set[Any]:
     seen: set[Any] = set()
     stack = list(targets)
     while stack:
-        for req in stack.pop().required:
+        for req in requirements(stack.pop()):
             if req in members and req not in seen:
                 seen.add(req)
                 stack.append(req)
@@ -160,9 +171,9 @@ def successors_downstream(jobs: Collection[Any], *targets: Any) -> set[Any]:
 def bypass(jobs: Iterable[Any], job: Any) -> None:
     """Reconnect each job requiring ``job`` to each of ``job``'s requirements, then unlink it."""
     for other in jobs:
-        if other is not job and job in other.required:
+        if other is not job and job in requirements(other):
             other.required.discard(job)
-            other.required.update(req for req in job.required if req is not other)
+            other.required.update(req for req in requirements(job) if req is not other)
 
 
 def between(jobs: Collection[Any], *, starts: Iterable[Any] | None = None,

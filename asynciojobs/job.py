@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import types
 import weakref
 from typing import Any, Iterable
 
@@ -22,26 +23,19 @@ from .errors import JobReuseError
 
 logger = logging.getLogger("asynciojobs.job")
 
+_CoroutineType = types.CoroutineType
 # run states; skipped jobs never ran
 IDLE, SCHEDULED, RUNNING, DONE, SKIPPED = 0, 1, 2, 3, -1
 _LEGACY_POSITIONALS = ("forever", "label", "critical", "required")
 
 
-def _keep_or_set(job: Any, name: str, value: Any, default: Any) -> None:
-    """Set ``name`` to ``value``; when ``value`` is None keep an existing value, else default."""
-    if value is not None:
-        setattr(job, name, value)
-        return
-    try:
-        getattr(job, name)
-    except AttributeError:
-        setattr(job, name, default)
+def flatten_jobs(items: Iterable[Any], what: str = "requirement",
+                 sequence_as_last: bool = False) -> list[Any]:
+    """Jobs found in ``items``: jobs, Sequences, None, nested iterables.
 
-
-def flatten_jobs(items: Iterable[Any], what: str = "requirement") -> list[Any]:
-    """Jobs found in ``items``: jobs, Sequences (all their jobs), None, nested iterables.
-
-    Raises TypeError naming the first item that is none of these.
+    A Sequence stands for all its jobs, or with ``sequence_as_last`` for its last one
+    (what requiring a sequence means). Raises TypeError naming the first item that is
+    none of these.
     """
     out: list[Any] = []
     stack = [iter(items)]
@@ -52,7 +46,10 @@ def flatten_jobs(items: Iterable[Any], what: str = "requirement") -> list[Any]:
             if isinstance(item, AbstractJob):
                 out.append(item)
             elif getattr(type(item), "_aj_is_sequence", False):
-                out.extend(item.jobs)
+                if not sequence_as_last:
+                    out.extend(item.jobs)
+                elif item.jobs:
+                    out.append(item.jobs[-1])
             elif isinstance(item, (str, bytes)) or not hasattr(item, "__iter__"):
                 raise TypeError(
                     f"{what} {item!r} (of type {type(item).__name__}) is not a job: expected "
@@ -78,12 +75,21 @@ class AbstractJob:
     failed; ``None`` means "as my scheduler").
     """
 
+    # public settings are class-level defaults: an instance stores only what was given,
+    # and what a subclass set before calling super().__init__() is never overwritten
+    forever: bool = False
+    critical: bool | None = None
+    label: str | None = None
+    timeout: float | None = None
+    retries: int = 0
+    backoff: float = 1.0
+    on_failed_requirement: str | None = None
+
     __slots__ = (
-        "forever", "critical", "label", "required", "timeout", "retries", "backoff",
-        "on_failed_requirement",
+        "_aj_required",
         "_aj_state", "_aj_result", "_aj_exc", "_aj_parent", "_aj_pending", "_aj_succ",
         "_aj_reqfail", "_aj_id", "_aj_t0", "_aj_t1", "_aj_cancelled", "_aj_attempts",
-        "__dict__", "__weakref__",
+        "_aj_kahn", "__dict__", "__weakref__",
     )
 
     _aj_own_timeout = False  # True for schedulers: their ``timeout`` is enforced inside
@@ -101,56 +107,50 @@ class AbstractJob:
             label = given.get("label", label)
             critical = given.get("critical", critical)
             required = given.get("required", required)
-        _keep_or_set(self, "forever", forever, False)
-        try:
-            self.critical
-        except AttributeError:
+        if forever is not None:
+            self.forever = forever
+        if critical is not None:
             self.critical = critical
-        else:
-            if critical is not None:
-                self.critical = critical
-        _keep_or_set(self, "label", label, None)
-        _keep_or_set(self, "timeout", timeout, None)
-        _keep_or_set(self, "retries", retries, 0)
-        _keep_or_set(self, "backoff", backoff, 1.0)
-        try:
-            self.on_failed_requirement
-        except AttributeError:
-            self.on_failed_requirement = None
+        if label is not None:
+            self.label = label
+        if timeout is not None:
+            self.timeout = timeout
+        if retries is not None:
+            self.retries = retries
+        if backoff is not None:
+            self.backoff = backoff
         if on_failed_requirement is not None:
             self.on_failed_requirement = on_failed_requirement
         if self.on_failed_requirement not in (None, "run", "skip"):
             raise ValueError(f"on_failed_requirement must be 'run' or 'skip', "
                              f"not {self.on_failed_requirement!r}")
         try:
-            existing = self.required
-        except AttributeError:
-            existing = None
-        self.required = set()
-        if existing:
-            self.requires(existing)
-        self._aj_reset()
-        self._aj_parent = None
-        self._aj_id = None
+            self._aj_required
+        except AttributeError:  # not preset by a subclass through the ``required`` setter
+            self._aj_required = None
+        self._aj_state = IDLE
+        self._aj_result = self._aj_exc = self._aj_succ = self._aj_reqfail = None
+        self._aj_t0 = self._aj_t1 = self._aj_parent = self._aj_id = None
+        self._aj_pending = self._aj_attempts = 0
+        self._aj_cancelled = False
         if required is not None:
             self.requires(required)
         if scheduler is not None:
             scheduler.add(self)
 
-    def _aj_reset(self) -> None:
-        """Forget the outcome of a previous run."""
-        self._aj_state = IDLE
-        self._aj_result = None
-        self._aj_exc = None
-        self._aj_pending = 0
-        self._aj_succ = None
-        self._aj_reqfail = None
-        self._aj_t0 = None
-        self._aj_t1 = None
-        self._aj_cancelled = False
-        self._aj_attempts = 0
-
     # ---- requirements
+    @property
+    def required(self) -> set["AbstractJob"]:
+        """The set of jobs this one requires (created on first use: most jobs have none)."""
+        reqs = self._aj_required
+        if reqs is None:
+            reqs = self._aj_required = set()
+        return reqs
+
+    @required.setter
+    def required(self, jobs: Any) -> None:
+        self._aj_required = jobs if isinstance(jobs, set) else set(flatten_jobs([jobs]))
+
     def requires(self, *requirements: Any, remove: bool = False) -> "AbstractJob":
         """Add (or with ``remove=True`` drop) requirements; returns self, to chain calls.
 
@@ -158,20 +158,28 @@ class AbstractJob:
         sets of those; anything else raises TypeError naming it. Requiring oneself is
         ignored (it eases adding a global first step to every job).
         """
-        jobs = []
-        for item in requirements:
-            if getattr(type(item), "_aj_is_sequence", False):
-                if item.jobs:
-                    jobs.append(item.jobs[-1])
-            else:
-                jobs.extend(flatten_jobs([item]))
-        for job in jobs:
+        required = self.required  # materialises the set
+        if not remove and len(requirements) == 1:  # fast path: one job, or a flat list
+            item = requirements[0]
+            if isinstance(item, AbstractJob):
+                if item is not self:
+                    required.add(item)
+                return self
+            if type(item) in (list, tuple, set):
+                for job in item:
+                    if not isinstance(job, AbstractJob):
+                        break
+                else:
+                    required.update(item)
+                    required.discard(self)
+                    return self
+        for job in flatten_jobs(requirements, sequence_as_last=True):
             if job is self:
                 continue
             if remove:
-                self.required.remove(job)
+                required.remove(job)
             else:
-                self.required.add(job)
+                required.add(job)
         return self
 
     # ---- status
@@ -300,9 +308,9 @@ class AbstractJob:
 
     def repr_requires(self) -> str:
         """`` - requires {01, 02}`` or nothing."""
-        if not self.required:
+        if not self._aj_required:
             return ""
-        ids = sorted(job.repr_id() for job in self.required)
+        ids = sorted(job.repr_id() for job in self._aj_required)
         return " - requires {" + ", ".join(ids) + "}"
 
     def __repr__(self) -> str:
@@ -324,13 +332,16 @@ class Job(AbstractJob):
     the callable: use ``functools.partial``.
     """
 
+    _aj_spent_total = 0  # coroutine jobs consumed so far: no need to look for spent ones if 0
+
     __slots__ = ("corun", "coshutdown", "_aj_args", "_aj_once", "_aj_used", "_aj_shut_used",
                  "_aj_closer")
 
     def __init__(self, corun: Any, *args: Any, coshutdown: Any = None, **kwds: Any) -> None:
         self._aj_used = False
         self._aj_shut_used = False
-        if inspect.isawaitable(corun):
+        if type(corun) is _CoroutineType or (not callable(corun)
+                                               and inspect.isawaitable(corun)):
             self._aj_once = True
             legacy = list(args)
             if legacy and (inspect.isawaitable(legacy[0]) or callable(legacy[0])):
@@ -355,7 +366,7 @@ class Job(AbstractJob):
         self.corun = corun
         self._aj_args = args
         self.coshutdown = coshutdown
-        self._aj_closer = _close_if_unused(self, None, coshutdown)
+        self._aj_closer = None if coshutdown is None else _close_if_unused(self, None, coshutdown)
         super().__init__(**kwds)
 
     def _aj_execute(self) -> Any:
@@ -365,6 +376,7 @@ class Job(AbstractJob):
             if self._aj_used:
                 raise JobReuseError([self])
             self._aj_used = True
+            Job._aj_spent_total += 1
             return self.corun
         return self.corun(*self._aj_args)
 

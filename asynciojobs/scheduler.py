@@ -192,39 +192,52 @@ class PureScheduler(LegacySchedulerMixin, RenderMixin, DotMixin):
         return f"scheduler `{label}`" if label else "scheduler"
 
     def _aj_check_tree(self) -> None:
-        """Before a top-level run: cycles, foreign links and spent jobs anywhere, nested too."""
+        """Before a top-level run: cycles, foreign links and spent jobs anywhere, nested too.
+
+        This scheduler's own graph is checked by ``_aj_prepare()``; nested ones here, so
+        that nothing starts when a nested graph is broken.
+        """
         spent = []
+        check_spent = Job._aj_spent_total > 0
         for sched in self.iterate_jobs(scan_schedulers=True):
             if not isinstance(sched, PureScheduler):
+                if check_spent and isinstance(sched, Job) and sched._aj_once and sched._aj_used:
+                    spent.append(sched)
                 continue
             sched._aj_did_shutdown = False
+            if sched is self:
+                continue
             members = sched.jobs
             for job, req in graph.foreign_requirements(members):
                 raise ForeignRequirementError(job, req)
             cycle = graph.find_cycle(members)
             if cycle:
                 raise CycleError(cycle)
-            spent.extend(job for job in members
-                         if isinstance(job, Job) and job._aj_once and job._aj_used)
         if spent:
             raise JobReuseError(spent)
 
     def _aj_prepare(self) -> list[AbstractJob]:
-        """Reset the jobs, count their requirements, link successors; returns entry jobs."""
+        """Reset the jobs, count their requirements, link successors; returns entry jobs.
+
+        Raises ForeignRequirementError or CycleError (Kahn's algorithm on a copy of the
+        counters) before anything runs.
+        """
         members = self.jobs
-        entries = []
+        entries: list[AbstractJob] = []
+        for job in members:
+            job._aj_succ = None
         for job in members:
             job._aj_state = IDLE
-            job._aj_result = job._aj_exc = job._aj_succ = job._aj_reqfail = None
-            job._aj_t0 = job._aj_t1 = None
+            job._aj_result = job._aj_exc = job._aj_reqfail = job._aj_t0 = job._aj_t1 = None
             job._aj_cancelled = False
             job._aj_attempts = 0
-            required = job.required
-            job._aj_pending = len(required)
-            if not required:
+            required = job._aj_required
+            count = len(required) if required else 0
+            job._aj_pending = job._aj_kahn = count
+            if not count:
                 entries.append(job)
-        for job in members:
-            for req in job.required:
+                continue
+            for req in required:
                 if req not in members:
                     raise ForeignRequirementError(job, req)
                 succ = req._aj_succ
@@ -232,21 +245,18 @@ class PureScheduler(LegacySchedulerMixin, RenderMixin, DotMixin):
                     req._aj_succ = [job]
                 else:
                     succ.append(job)
-        # cycle check (Kahn) on the counters, then restore them
         order = list(entries)
-        index = 0
-        while index < len(order):
-            succ = order[index]._aj_succ
+        append = order.append
+        for job in order:  # grows while iterated: a breadth-first Kahn pass
+            succ = job._aj_succ
             if succ:
                 for nxt in succ:
-                    nxt._aj_pending -= 1
-                    if not nxt._aj_pending:
-                        order.append(nxt)
-            index += 1
+                    left = nxt._aj_kahn - 1
+                    nxt._aj_kahn = left
+                    if not left:
+                        append(nxt)
         if len(order) != len(members):
             raise CycleError(graph.find_cycle(members) or [])
-        for job in members:
-            job._aj_pending = len(job.required)
         return entries
 
     async def co_shutdown(self) -> bool | None:

@@ -1,0 +1,150 @@
+"""Benchmark: asynciojobs' scheduler against bare asyncio, on no-op jobs.
+
+Shapes: ``independent`` (no requirement), ``chain`` (each job requires the previous one),
+``dag`` (random DAG, each job requires up to 3 earlier jobs; seeded, so the same graph in
+every run). Baseline: one bare asyncio task per job, awaiting the ``asyncio.Event`` of each
+of its requirements, then running the no-op and setting its own event; all tasks created
+up front and gathered. Both sides are timed from building the graph to the end of the
+run, in a fresh subprocess per measurement; peak memory is measured in another fresh
+subprocess with tracemalloc (which slows execution, so it is never mixed with timing).
+
+    .venv/bin/python bench/scheduler.py                      # every size and shape
+    .venv/bin/python bench/scheduler.py --sizes 1000,50000 --shapes dag --repeat 3
+    .venv/bin/python bench/scheduler.py --profile dag 50000  # cProfile of our side
+
+Prints a table (time = best of ``--repeat``) with the ratios to the baseline, then the
+time(200k)/time(50k) ratio for each shape when both sizes were measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+import tracemalloc
+
+SHAPES = ("independent", "chain", "dag")
+SIZES = (1_000, 10_000, 50_000, 200_000)
+IMPLS = ("asynciojobs", "baseline")
+
+
+def edges(shape: str, size: int) -> list[list[int]]:
+    """requirements[i] = indices of the jobs job i requires."""
+    if shape == "independent":
+        return [[] for _ in range(size)]
+    if shape == "chain":
+        return [[]] + [[i - 1] for i in range(1, size)]
+    rng = random.Random(20261123)
+    return [rng.sample(range(i), min(i, 3)) for i in range(size)]
+
+
+async def noop() -> None:
+    return None
+
+
+def run_asynciojobs(requirements: list[list[int]]) -> None:
+    from asynciojobs import Job, Scheduler
+    jobs = [Job(noop) for _ in requirements]
+    for job, reqs in zip(jobs, requirements):
+        if reqs:
+            job.requires([jobs[k] for k in reqs])
+    scheduler = Scheduler(jobs)
+    assert scheduler.run()
+
+
+def run_baseline(requirements: list[list[int]]) -> None:
+    async def one(own: asyncio.Event, reqs: list[asyncio.Event]) -> None:
+        for event in reqs:
+            await event.wait()
+        await noop()
+        own.set()
+
+    async def main() -> None:
+        events = [asyncio.Event() for _ in requirements]
+        tasks = [asyncio.create_task(one(events[i], [events[k] for k in reqs]))
+                 for i, reqs in enumerate(requirements)]
+        await asyncio.gather(*tasks)
+    asyncio.run(main())
+
+
+def measure_one(impl: str, shape: str, size: int, what: str) -> dict:
+    """In this (fresh) process: time or peak memory of one run."""
+    requirements = edges(shape, size)
+    runner = run_asynciojobs if impl == "asynciojobs" else run_baseline
+    if impl == "asynciojobs":
+        import asynciojobs  # noqa: F401 - import cost is not part of the measure
+    if what == "time":
+        start = time.perf_counter()
+        runner(requirements)
+        return {"seconds": time.perf_counter() - start}
+    tracemalloc.start()
+    tracemalloc.reset_peak()
+    before = tracemalloc.get_traced_memory()[0]
+    runner(requirements)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return {"peak_bytes": peak - before}
+
+
+def subprocess_measure(impl: str, shape: str, size: int, what: str) -> dict:
+    here = os.path.dirname(os.path.abspath(__file__))
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(here))
+    out = subprocess.run([sys.executable, __file__, "--one", impl, shape, str(size), what],
+                         capture_output=True, text=True, check=True, env=env)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default=",".join(map(str, SIZES)))
+    parser.add_argument("--shapes", default=",".join(SHAPES))
+    parser.add_argument("--repeat", type=int, default=1, help="time runs per case (best kept)")
+    parser.add_argument("--one", nargs=4, metavar=("IMPL", "SHAPE", "SIZE", "WHAT"),
+                        help=argparse.SUPPRESS)
+    parser.add_argument("--profile", nargs=2, metavar=("SHAPE", "SIZE"))
+    args = parser.parse_args()
+    if args.one:
+        impl, shape, size, what = args.one
+        print(json.dumps(measure_one(impl, shape, int(size), what)))
+        return
+    if args.profile:
+        import cProfile
+        import pstats
+        requirements = edges(args.profile[0], int(args.profile[1]))
+        cProfile.runctx("run_asynciojobs(requirements)", globals(), locals(), "/tmp/ajprof")
+        pstats.Stats("/tmp/ajprof").sort_stats("tottime").print_stats(25)
+        return
+    sizes = [int(s) for s in args.sizes.split(",")]
+    shapes = args.shapes.split(",")
+    print(f"# python {sys.version.split()[0]}, {os.cpu_count()} cpu(s), "
+          f"load average at start {os.getloadavg()[0]:.2f}")
+    print(f"{'shape':12s} {'jobs':>7s} {'ours s':>8s} {'base s':>8s} {'t ratio':>7s} "
+          f"{'ours MB':>8s} {'base MB':>8s} {'m ratio':>7s}")
+    times: dict[tuple[str, int], float] = {}
+    for shape in shapes:
+        for size in sizes:
+            row = {}
+            for impl in IMPLS:  # interleaved runs, best of --repeat
+                row[impl] = min(subprocess_measure(impl, shape, size, "time")["seconds"]
+                                for _ in range(args.repeat))
+            mem = {impl: subprocess_measure(impl, shape, size, "memory")["peak_bytes"]
+                   for impl in IMPLS}
+            times[(shape, size)] = row["asynciojobs"]
+            print(f"{shape:12s} {size:7d} {row['asynciojobs']:8.3f} {row['baseline']:8.3f} "
+                  f"{row['asynciojobs'] / row['baseline']:7.2f} "
+                  f"{mem['asynciojobs'] / 1e6:8.1f} {mem['baseline'] / 1e6:8.1f} "
+                  f"{mem['asynciojobs'] / mem['baseline']:7.2f}", flush=True)
+    for shape in shapes:
+        if (shape, 50_000) in times and (shape, 200_000) in times:
+            print(f"# {shape}: time(200k)/time(50k) = "
+                  f"{times[(shape, 200_000)] / times[(shape, 50_000)]:.2f}")
+    print(f"# load average at end {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
