@@ -16,6 +16,7 @@ import signal
 from collections.abc import Callable
 from typing import Any
 
+import click
 from asyncssh import EXTENDED_DATA_STDERR
 
 from asynciojobs.scheduler import Scheduler
@@ -25,6 +26,7 @@ from sshjobs.cli.exit import ExitCode, exit_code_for
 from sshjobs.cli.options import Settings
 from sshjobs.cli.outcome import HostOutcome
 from sshjobs.cli.reporters import Reporter
+from sshjobs.errors import SshJobsError
 from sshjobs.formatters import Formatter
 from sshjobs.targets import Target
 
@@ -182,10 +184,15 @@ def run_on_targets(settings: Settings, make_commands: CommandFactory, reporter: 
     jobs: dict[SshJob, HostOutcome] = {}
     for outcome in outcomes:
         formatter = OutcomeFormatter(outcome, reporter, verbose=settings.verbose)
-        node = nodes.node(outcome.target, formatter)
-        outcome.user = node.username
-        commands = make_commands(outcome.target, outcome)
-        job = SshJob(node, commands=commands, critical=False, label=outcome.name)
+        try:
+            node = nodes.node(outcome.target, formatter)
+            outcome.user = node.username
+            commands = make_commands(outcome.target, outcome)
+            for command in commands:  # missing local files: before any connection
+                command.check_local()
+            job = SshJob(node, commands=commands, critical=False, label=outcome.name)
+        except (SshJobsError, ValueError, OSError) as exc:
+            raise click.UsageError(f"{outcome.name}: {exc}") from exc
         jobs[job] = outcome
     state: dict[str, bool] = {}
     try:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime
 import logging
 import resource
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -18,6 +18,8 @@ from typing import Any, TypeVar
 import click
 
 from sshjobs.cli.logs import setup_logging
+from sshjobs.errors import SshJobsError
+from sshjobs.keys import explicit_keys
 from sshjobs.targets import Target, TargetError, resolve_targets
 
 __all__ = [
@@ -58,7 +60,7 @@ class Settings:
     """Everything a subcommand needs once the command line is validated."""
 
     targets: list[Target]
-    keys: list[str] = field(default_factory=list)
+    keys: list[Any] = field(default_factory=list)  # loaded key objects
     host_keys: str = "strict"
     known_hosts: str | None = None
     connect_timeout: float = 10.0
@@ -223,12 +225,30 @@ def resolve_or_usage(params: dict[str, Any]) -> list[Target]:
     return found
 
 
+def load_keys(files: Iterable[str]) -> list[Any]:
+    """Load the ``-i`` key files once for every host (UsageError naming a bad one)."""
+    loaded: list[Any] = []
+    quiet = logging.getLogger("sshjobs.keys")
+    for name in files:
+        path = Path(name).expanduser()
+        if not path.is_file():
+            raise click.UsageError(f"no such key file: {name!r}")
+        level = quiet.level
+        quiet.setLevel(logging.CRITICAL)  # the one-line error below says it all
+        try:
+            loaded.extend(explicit_keys([str(path)]).keys)
+        except SshJobsError as exc:
+            raise click.UsageError(f"cannot use key {name!r}: {exc} (passphrase-protected "
+                                   f"keys go through an ssh-agent)") from exc
+        finally:
+            quiet.setLevel(level)
+    return loaded
+
+
 def make_settings(params: dict[str, Any]) -> Settings:
     """Validate the parsed options of a subcommand into :class:`Settings` (UsageError if bad)."""
     targets = resolve_or_usage(params)
-    for key in params.get("keys") or ():
-        if not Path(key).expanduser().is_file():
-            raise click.UsageError(f"no such key file: {key!r}")
+    keys = load_keys(params.get("keys") or ())
     if params.get("mark") and not (params.get("out_dir") or params.get("date_time")):
         raise click.UsageError("--mark needs -o DIR or -d")
     exclusive = [name for name in ("json_lines", "gather") if params.get(name)]
@@ -240,7 +260,7 @@ def make_settings(params: dict[str, Any]) -> Settings:
     output["out_dir"] = output_dir_name(params.get("out_dir"), bool(params.get("date_time")))
     settings = Settings(
         targets=targets,
-        keys=list(params.get("keys") or ()),
+        keys=keys,
         host_keys=params.get("host_keys") or "strict",
         known_hosts=params.get("known_hosts"),
         connect_timeout=params.get("connect_timeout") or 10.0,

@@ -95,3 +95,22 @@ def test_default_window_within_open_file_limit():
         assert now_soft >= 256  # raised toward the hard limit when needed, never lowered
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_unusable_key_file_is_a_usage_error(tmp_path):
+    bogus = tmp_path / "not-a-key"
+    bogus.write_text("hello\n")
+    for key in (bogus, tmp_path / "missing-key"):
+        result = invoke("run", "-i", str(key), "-t", "127.0.0.1:1", "--", "true")
+        assert result.exit_code == 2
+        [line] = result.stderr.splitlines()
+        assert str(key.name) in line and line.startswith("sshjobs run: ")
+
+
+def test_unreadable_target_file_is_a_usage_error(tmp_path):
+    garbage = tmp_path / "hosts"
+    garbage.write_bytes(b"\xff\xfe\x00")
+    result = invoke("run", "-t", str(garbage), "--", "true")
+    assert result.exit_code == 2
+    [line] = result.stderr.splitlines()
+    assert "cannot read target file" in line
