@@ -139,7 +139,10 @@ def build_nodes(scenario: Scenario, defaults: NodeDefaults) -> dict[str, Any]:
         except ScenarioError:
             raise
         except Exception as exc:  # a key file that does not load, a bad value...
-            raise _error(scenario, f"node '{spec.id}': {exc}", spec.line, None, exc) from exc
+            from sshjobs.errors import KeyLoadError
+            key = "keys" if isinstance(exc, KeyLoadError) and "keys" in spec.key_lines else None
+            line = spec.key_lines[key] if key else spec.line
+            raise _error(scenario, f"node '{spec.id}': {exc}", line, key, exc) from exc
         nodes[spec.id] = node
         return node
 

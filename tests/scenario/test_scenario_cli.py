@@ -154,3 +154,41 @@ def test_localnode_scenario_and_out_dir(tmp_path):
     result = sshjobs("scenario", EXAMPLES / "hello.yaml", "-o", out)
     assert result.exit_code == 0, result.output
     assert (out / "here").read_text().splitlines()[-1].startswith("hello from ")
+
+
+def test_node_host_key_mode_and_keys_from_the_file(faulty_farm, tmp_path):
+    farm = faulty_farm
+    host = farm.direct[1]
+
+    def scenario(extra: str) -> Path:
+        return write(tmp_path, f"""
+            nodes:
+              - {{id: h, hostname: {host.address}, port: {host.port}{extra}}}
+            jobs: [{{id: j, node: h, commands: "echo reached"}}]
+            """, name="keys.yaml")
+
+    farm.replace_host_key(host)  # known_hosts now holds a key the host no longer has
+    result = sshjobs("scenario", scenario(""))
+    assert result.exit_code == 3, result.output
+    assert "host key" in result.stderr.lower()
+    # the file's host-key mode applies to its node, and wins over the command line's
+    result = sshjobs("scenario", scenario(", host_key: ignore"), "--host-keys", "strict")
+    assert (result.exit_code, result.stdout) == (0, "h: reached\n"), result.output
+    result = sshjobs("scenario", scenario(", host_key: strict"), "--host-keys", "ignore")
+    assert result.exit_code == 3, result.output
+    # the file's keys are the ones offered: a missing key file is bad input, on the node's line
+    result = sshjobs("scenario", scenario(f", keys: [{tmp_path / 'no-such-key'}]"))
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(f"sshjobs: {tmp_path / 'keys.yaml'}:2: keys: node 'h': "), \
+        result.stderr
+
+
+def test_save_intermediate_from_the_command_line(tmp_path):
+    rendered = tmp_path / "rendered.yaml"
+    template = write(tmp_path, "nodes: [{id: here, localnode: true}]\n"
+                               "jobs: [{id: j, node: here, commands: 'echo {{ word }}'}]\n")
+    result = sshjobs("scenario", template, "-D", "word=bonjour", "--save-intermediate",
+                     rendered)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "here: bonjour\n"
+    assert "echo bonjour" in rendered.read_text()
