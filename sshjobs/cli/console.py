@@ -9,10 +9,12 @@ written as exact bytes in raw mode.
 from __future__ import annotations
 
 import datetime
+import io
 import os
 import sys
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO
 
@@ -111,6 +113,9 @@ class Console:
         self.err_color = use_color(self.err) if color is None else color
         self._progress_text = ""
         self._shown = False
+        self.broken = False
+        #: called once when stdout's reader goes away (the engine stops the run)
+        self.on_stdout_closed: Callable[[], None] | None = None
         self._out_is_tty = bool(getattr(self.out, "isatty", None) and self.out.isatty())
 
     # colors
@@ -140,23 +145,45 @@ class Console:
             self._shown = True
 
     def write_out(self, text: str) -> None:
+        if self.broken:
+            return
         self._hide(True)
-        self.out.write(text)
-        if self._out_is_tty:
-            self.out.flush()
+        try:
+            self.out.write(text)
+            if self._out_is_tty:
+                self.out.flush()
+        except BrokenPipeError:
+            self._stdout_closed()
         self._redraw()
 
     def write_out_bytes(self, data: bytes) -> None:
         """Exact bytes to stdout (raw mode); falls back to decoding when there is no buffer."""
+        if self.broken:
+            return
         self._hide(True)
         buffer = getattr(self.out, "buffer", None)
-        if buffer is None:
-            self.out.write(data.decode("utf-8", "replace"))
-        else:
-            self.out.flush()
-            buffer.write(data)
-            buffer.flush()
+        try:
+            if buffer is None:
+                self.out.write(data.decode("utf-8", "replace"))
+            else:
+                self.out.flush()
+                buffer.write(data)
+                buffer.flush()
+        except BrokenPipeError:
+            self._stdout_closed()
         self._redraw()
+
+    def _stdout_closed(self) -> None:
+        """The reader of stdout went away (``| head``): write nothing more, stop the run."""
+        self.broken = True
+        try:  # what is still buffered would raise again at exit: send it nowhere
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self.out.fileno())
+            os.close(devnull)
+        except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+            pass
+        if self.on_stdout_closed is not None:
+            self.on_stdout_closed()
 
     def write_err(self, text: str) -> None:
         self._hide(False)
@@ -192,5 +219,8 @@ class Console:
         """Remove the progress line and flush everything."""
         self._hide(False)
         self._progress_text = ""
-        self.out.flush()
+        try:
+            self.out.flush()
+        except BrokenPipeError:
+            self._stdout_closed()
         self.err.flush()

@@ -154,6 +154,17 @@ async def _run(jobs: dict[SshJob, HostOutcome], reporter: Reporter, settings: Se
         if task is not None:
             task.cancel()
 
+    def output_closed() -> None:
+        logger.debug("standard output closed: stopping the run")
+        if not state.get("output_closed"):
+            state["output_closed"] = True
+            if task is not None:
+                task.cancel()
+
+    console = getattr(reporter, "console", None)
+    if console is not None:
+        console.on_stdout_closed = output_closed
+
     installed = []
     for signum in (signal.SIGINT, signal.SIGTERM):
         try:
@@ -166,7 +177,7 @@ async def _run(jobs: dict[SshJob, HostOutcome], reporter: Reporter, settings: Se
         state["deadline"] = not finished and settings.deadline is not None and any(
             not outcome.settled for outcome in jobs.values())
     except asyncio.CancelledError:
-        if not state.get("interrupted"):
+        if not (state.get("interrupted") or state.get("output_closed")):
             raise
         task.uncancel() if task is not None else None
     finally:
@@ -202,6 +213,9 @@ def run_on_targets(settings: Settings, make_commands: CommandFactory, reporter: 
     for outcome in outcomes:
         if outcome.settled:
             continue
+        if state.get("output_closed"):
+            outcome.fail(BrokenPipeError("standard output closed"), ExitCode.OUTPUT_CLOSED)
+            continue
         if state.get("interrupted"):
             outcome.fail(KeyboardInterrupt("interrupted"), ExitCode.INTERRUPTED)
         elif state.get("deadline"):
@@ -212,6 +226,8 @@ def run_on_targets(settings: Settings, make_commands: CommandFactory, reporter: 
         if outcome.start is not None or state.get("deadline"):
             reporter.host_done(outcome)
     reporter.finish(outcomes)
+    if state.get("output_closed"):
+        return ExitCode.OUTPUT_CLOSED
     if state.get("interrupted"):
         return ExitCode.INTERRUPTED
     return exit_code_for(outcome.code for outcome in outcomes if outcome.code is not None)

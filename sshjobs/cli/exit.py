@@ -21,10 +21,11 @@ class ExitCode(enum.IntEnum):
     UNREACHABLE = 3
     TIMEOUT = 4
     INTERRUPTED = 130
+    OUTPUT_CLOSED = 141
 
 
 #: precedence when hosts end differently: the first of this list present wins
-_PRECEDENCE = (ExitCode.INTERRUPTED, ExitCode.TIMEOUT, ExitCode.UNREACHABLE, ExitCode.FAILED,
+_PRECEDENCE = (ExitCode.OUTPUT_CLOSED, ExitCode.INTERRUPTED, ExitCode.TIMEOUT, ExitCode.UNREACHABLE, ExitCode.FAILED,
                ExitCode.OK)
 
 _MEANINGS = {
@@ -34,6 +35,8 @@ _MEANINGS = {
     ExitCode.UNREACHABLE: "some host could not be reached, authenticated or verified (host key)",
     ExitCode.TIMEOUT: "some command exceeded --timeout, or the run hit --deadline",
     ExitCode.INTERRUPTED: "interrupted (Ctrl-C); remote commands were stopped",
+    ExitCode.OUTPUT_CLOSED: "standard output was closed (e.g. | head); remote commands were "
+                            "stopped",
 }
 
 EXIT_TABLE: list[tuple[int, str]] = [(int(code), _MEANINGS[code]) for code in ExitCode]
@@ -49,5 +52,5 @@ def exit_code_for(outcomes: Iterable[ExitCode]) -> ExitCode:
 
 def exit_table_text() -> str:
     lines = [f"{code:>5}  {meaning}" for code, meaning in EXIT_TABLE]
-    lines.append("when hosts end differently: 130 > 4 > 3 > 1 > 0")
+    lines.append("when hosts end differently: 141 > 130 > 4 > 3 > 1 > 0")
     return "\n".join(lines)

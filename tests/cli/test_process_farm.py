@@ -107,3 +107,20 @@ def test_colors_on_a_terminal_unless_no_color(farm, no_color):
         assert output == f"{name}: tty\n".encode()
     else:
         assert b"\x1b[" in output and output.endswith(b": tty\n") and name.encode() in output
+
+
+def test_closed_stdout_stops_the_run_quietly(farm):
+    names = ",".join(h.name for h in farm.direct)
+    process = spawn("run", "-t", names, "--", "seq 1000000000")
+    try:
+        assert process.stdout.readline().endswith(": 1\n")
+        process.stdout.close()  # like `| head -1`
+        process.wait(timeout=30)
+        stderr = process.stderr.read()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        process.stderr.close()
+    assert process.returncode == 141
+    assert stderr == ""
