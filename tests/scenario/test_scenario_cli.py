@@ -192,3 +192,34 @@ def test_save_intermediate_from_the_command_line(tmp_path):
     assert result.exit_code == 0, result.output
     assert result.stdout == "here: bonjour\n"
     assert "echo bonjour" in rendered.read_text()
+
+
+def test_interrupt_exit_130_and_remote_commands_stopped(farm, tmp_path, running):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    host = farm.direct[0]
+    path = write(tmp_path, f"""
+        nodes: [{{id: h, hostname: {host.address}, port: {host.port}}}]
+        jobs: [{{id: long, node: h, commands: "echo started; sleep 317"}}]
+        """)
+    process = subprocess.Popen([sys.executable, "-m", "sshjobs", "scenario", str(path)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "HOME": str(farm.home)})
+    try:
+        assert process.stdout.readline() == "h: started\n"  # the remote command runs
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 130
+        deadline = time.monotonic() + 10
+        while running("sleep 317") and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert running("sleep 317") == []
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        process.stdout.close()
+        process.stderr.close()

@@ -41,7 +41,7 @@ def session_alive(sid: int) -> bool:
     return False
 
 
-def test_example_gateway_scenario_runs_on_the_farm(farm):
+def test_example_gateway_scenario_runs_on_the_farm(farm, running):
     loader = YamlLoader(EXAMPLES / "gateway.yaml.j2", node_defaults=defaults(farm))
     nodes, jobs, scheduler = loader.load_with_maps(farm_env(farm))
     assert isinstance(scheduler, Scheduler)
@@ -66,6 +66,8 @@ def test_example_gateway_scenario_runs_on_the_farm(farm):
     # the service ran on the private host, then its whole tree went away
     [sid] = sessions
     assert not session_alive(sid) and not pidfile.exists()
+    # the forever job's remote command was killed when the scheduler cancelled it
+    assert running("echo watching; while true") == []
     assert (farm.home_of(farm.private[0]) / "ticker.out").read_text().strip().isdigit()
 
 
