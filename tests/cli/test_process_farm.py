@@ -74,13 +74,15 @@ def test_ctrl_c_exits_130_and_leaves_nothing_running(farm, via_gateway):
     assert _remote_sleepers(farm, host, pattern) == []
 
 
-def _on_terminal(argv, env):
-    """Run argv with stdout on a pseudo-terminal; (exit code, bytes written, stderr)."""
+def _on_terminal(argv, env, stream="stdout"):
+    """Run argv with ``stream`` on a pseudo-terminal, the other piped:
+    (exit code, bytes written on the terminal, bytes of the piped stream)."""
     import pty
     leader, follower = pty.openpty()
+    redirect = {"stdout": follower, "stderr": subprocess.PIPE} if stream == "stdout" \
+        else {"stdout": subprocess.PIPE, "stderr": follower}
     try:
-        done = subprocess.run(argv, stdout=follower, stderr=subprocess.PIPE, env=env,
-                              timeout=60)
+        done = subprocess.run(argv, env=env, timeout=60, **redirect)
     finally:
         os.close(follower)
     output = b""
@@ -91,7 +93,22 @@ def _on_terminal(argv, env):
         pass
     finally:
         os.close(leader)
-    return done.returncode, output.replace(b"\r\n", b"\n"), done.stderr
+    piped = done.stderr if stream == "stdout" else done.stdout
+    return done.returncode, output.replace(b"\r\n", b"\n"), piped
+
+
+def test_progress_line_on_a_terminal_stderr_only(farm):
+    names = [h.name for h in farm.direct]
+    env = dict(os.environ, NO_COLOR="1")
+    code, err, out = _on_terminal([SSHJOBS, "run", "-t", ",".join(names), "--",
+                                   "echo line; echo warn >&2"], env, stream="stderr")
+    assert code == 0
+    assert sorted(out.decode().splitlines()) == sorted(f"{n}: line" for n in names)
+    text = err.decode()
+    assert f"[sshjobs] {len(names)}/{len(names)} done, 0 failed, 0 running" in text
+    assert text.endswith("\r\x1b[K")  # wiped at the end
+    for name in names:  # stderr lines start on a wiped line, never glued to the progress text
+        assert f"\r\x1b[K{name}: warn\n" in text
 
 
 @pytest.mark.parametrize("no_color", [False, True])

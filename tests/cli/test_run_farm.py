@@ -4,6 +4,7 @@ stdout, stderr and exit codes checked separately, for each output mode."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import pytest
@@ -221,3 +222,15 @@ def test_window_bounds_hosts_handled_at_once(farm):
     ordered = sorted(spans.values())
     for before, after in zip(ordered, ordered[1:]):
         assert before[1] <= after[0]  # no overlap: one host at a time
+
+
+def test_apssh_time_colon_and_date_dir(farm, tmp_path, monkeypatch):
+    name = farm.direct[0].name
+    result = sshjobs("run", "-tc", "-t", name, "--", "echo tc")
+    assert re.fullmatch(rf"\d\d:\d\d:\d\d:{name}:tc\n", result.stdout), result.stdout
+    monkeypatch.chdir(tmp_path)
+    dated = sshjobs("run", "-d", "-m", "-t", name, "--", "echo dated")
+    assert dated.exit_code == 0, dated.stderr
+    directory = tmp_path / dated.stdout.strip()
+    assert (directory / name).read_text() == "dated\n"
+    assert (directory / "0ok" / name).exists()
