@@ -22,7 +22,8 @@ from __future__ import annotations
 import logging
 import re
 import shlex
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 __all__ = ["Service"]
 

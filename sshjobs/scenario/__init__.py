@@ -9,4 +9,4 @@ from .errors import ScenarioError
 from .loader import YamlLoader, load_scenario
 from .model import Scenario
 
-__all__ = ["YamlLoader", "ScenarioError", "Scenario", "NodeDefaults", "Built", "load_scenario"]
+__all__ = ["Built", "NodeDefaults", "Scenario", "ScenarioError", "YamlLoader", "load_scenario"]

@@ -11,8 +11,9 @@ from __future__ import annotations
 import inspect
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from .errors import ScenarioError
 from .model import CommandSpec, JobSpec, NodeSpec, Scenario
@@ -130,19 +131,21 @@ def build_nodes(scenario: Scenario, defaults: NodeDefaults) -> dict[str, Any]:
                 file_key = "host_key" if key == "host_keys" else key
                 raise _error(scenario, f"node '{spec.id}': {cls.__name__} has no '{key}' option",
                              spec.key_lines.get(file_key, spec.line), file_key)
+        node: Any
         try:
             if spec.local:
                 node = LocalNode(**kwds)
             else:
                 gateway = build(scenario.nodes[spec.gateway]) if spec.gateway else None
-                node = SshNode(spec.hostname, gateway=gateway, **kwds)
+                node = SshNode(str(spec.hostname), gateway=gateway, **kwds)
         except ScenarioError:
             raise
         except Exception as exc:  # a key file that does not load, a bad value...
             from sshjobs.errors import KeyLoadError
-            key = "keys" if isinstance(exc, KeyLoadError) and "keys" in spec.key_lines else None
-            line = spec.key_lines[key] if key else spec.line
-            raise _error(scenario, f"node '{spec.id}': {exc}", line, key, exc) from exc
+            at_keys = isinstance(exc, KeyLoadError) and "keys" in spec.key_lines
+            line = spec.key_lines["keys"] if at_keys else spec.line
+            raise _error(scenario, f"node '{spec.id}': {exc}", line, "keys" if at_keys else None,
+                         exc) from exc
         nodes[spec.id] = node
         return node
 
@@ -166,7 +169,7 @@ def build_command(scenario: Scenario, job: JobSpec, spec: CommandSpec,
     import sshjobs
     kwargs = dict(spec.kwargs)
     if spec.type == "Service":
-        service = services[spec.service]
+        service = services[str(spec.service)]
         method = getattr(service, f"{spec.action}_command")
         target: Any = method
         make: Callable[[], Any] = lambda: method(**kwargs)
@@ -197,9 +200,9 @@ def build(scenario: Scenario, defaults: NodeDefaults | None = None) -> Built:
     for spec in scenario.jobs.values():
         commands = [build_command(scenario, spec, command, services)
                     for command in spec.commands]
-        options = {"critical": spec.critical, "forever": spec.forever, "verbose": spec.verbose,
-                   "keep_connection": spec.keep_connection}
-        kwds = {key: value for key, value in options.items() if value is not None}
+        flags = {"critical": spec.critical, "forever": spec.forever, "verbose": spec.verbose,
+                 "keep_connection": spec.keep_connection}
+        kwds = {key: value for key, value in flags.items() if value is not None}
         # no default label: graphs and lists then show the node and the commands
         job = SshJob(nodes[spec.node], commands=commands, label=spec.label, **kwds)
         job.scenario_id = spec.id  # type: ignore[attr-defined]

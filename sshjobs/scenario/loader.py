@@ -9,12 +9,13 @@ no variable is given (so that a missing variable is reported as such).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from .build import Built, NodeDefaults, build
-from .model import Scenario, parse_scenario
 from .errors import ScenarioError
+from .model import Scenario, parse_scenario
 from .source import read_source
 
 

@@ -25,8 +25,9 @@ File format (a superset of apssh's ``YamlLoader`` format)::
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from .errors import ScenarioError
 from .source import LineDict, LineList, line_of
@@ -181,8 +182,11 @@ class _Checker:
 
 
 def _kind(value: Any) -> str:
-    return {dict: "a mapping", LineDict: "a mapping", list: "a list", LineList: "a list"}.get(
-        type(value), f"{type(value).__name__} {value!r}")
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return f"{type(value).__name__} {value!r}"
 
 
 def _entries(check: _Checker, tree: LineDict, section: str) -> list[LineDict]:
@@ -192,7 +196,7 @@ def _entries(check: _Checker, tree: LineDict, section: str) -> list[LineDict]:
     line = tree.line_of(section)
     if value is None:
         return []
-    if isinstance(value, dict):
+    if isinstance(value, LineDict):
         entries = []
         for ident, entry in value.items():
             entry = check.mapping(entry, f"{section} entry '{ident}'", value.line_of(ident))
@@ -203,7 +207,7 @@ def _entries(check: _Checker, tree: LineDict, section: str) -> list[LineDict]:
             entry.key_lines.setdefault("id", value.line_of(ident))
             entries.append(entry)
         return entries
-    if not isinstance(value, list):
+    if not isinstance(value, LineList):
         raise check.fail(f"'{section}' must be a list of entries, not {_kind(value)}", line,
                          section)
     return [check.mapping(item, f"an entry of '{section}'", value.line_of(i))

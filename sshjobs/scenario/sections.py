@@ -9,9 +9,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from .model import (COMMAND_TYPES, HOST_KEY_MODES, SERVICE_ACTIONS, _IGNORED_NODE_KEYS,
-                    CommandSpec, JobSpec, NodeSpec, Scenario, SchedulerSpec, ServiceSpec,
-                    _Checker)
+from .model import (
+    _IGNORED_NODE_KEYS,
+    COMMAND_TYPES,
+    HOST_KEY_MODES,
+    SERVICE_ACTIONS,
+    CommandSpec,
+    JobSpec,
+    NodeSpec,
+    Scenario,
+    SchedulerSpec,
+    ServiceSpec,
+    _Checker,
+)
 from .source import LineDict, LineList
 
 _NUMBER = (int, float)

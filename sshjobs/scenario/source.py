@@ -17,9 +17,10 @@ import importlib
 import logging
 import re
 import traceback
+from collections.abc import Mapping
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Mapping
+from typing import Any
 
 from .errors import ScenarioError
 
@@ -116,7 +117,7 @@ def parse_yaml(text: str, filename: str) -> Any:
     yaml = optional_module("yaml", filename)
     loader = _make_loader(yaml, filename)
     try:
-        return yaml.load(text, Loader=loader)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(text, Loader=loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None

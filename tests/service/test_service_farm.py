@@ -24,7 +24,7 @@ class Remote:
 
     def run(self, script: str) -> subprocess.CompletedProcess:
         return subprocess.run(self.farm.ssh_argv(self.host, script, user=self.user),
-                              capture_output=True, text=True, timeout=60)
+                              capture_output=True, text=True, timeout=60, check=False)
 
     def start(self, service: Service) -> subprocess.CompletedProcess:
         self.started.append(service)

@@ -28,7 +28,7 @@ class Host:
         environ = {"PATH": os.environ["PATH"], "HOME": str(self.home), **env}
         # like sshd: the script runs from the home directory
         return subprocess.run([self.shell, "-c", script], env=environ, capture_output=True,
-                              text=True, timeout=30, cwd=self.home)
+                              text=True, timeout=30, cwd=self.home, check=False)
 
     def sid(self, service: Service) -> int:
         return int((self.home / ".sshjobs/services" / service.service_id / "pid").read_text())
