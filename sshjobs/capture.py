@@ -1,4 +1,5 @@
-"""Values captured by one command and used by later ones (apssh ``Capture``/``Variables``/``Deferred``).
+"""Values captured by one command, used by later ones (apssh ``Capture``, ``Variables``,
+``Deferred``).
 
 ``Capture(varname, variables)`` given as ``capture=`` to ``Run``/``RunScript``/``RunString``
 stores that command's stdout (exact bytes decoded as UTF-8, one trailing newline stripped) into

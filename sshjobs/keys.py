@@ -92,7 +92,8 @@ def import_private_key(filename: str | os.PathLike, passphrase: str | bytes | No
         if "assphrase" in str(exc):
             raise KeyLoadError(
                 f"private key {path} is passphrase-protected: add it to an ssh-agent "
-                f"(ssh-add {path}) or load it with import_private_key(path, passphrase=...); sshjobs never prompts") from exc
+                f"(ssh-add {path}) or load it with import_private_key(path, passphrase=...); "
+                "sshjobs never prompts") from exc
         logger.warning("ignoring %s: not a usable private key (%s)", path, exc)
         return None
     _cache[cache_key] = key

@@ -39,7 +39,7 @@ def _local_user() -> str:
 
 
 class LocalNode:
-    """Run commands on this machine (apssh-compatible: ``LocalNode(formatter=None, verbose=None)``)."""
+    """Run commands on this machine (apssh: ``LocalNode(formatter=None, verbose=None)``)."""
 
     is_local = True
 
