@@ -12,7 +12,7 @@ from sshjobs.cli.common import execute, prepare
 from sshjobs.cli.main import EXIT_EPILOG
 from sshjobs.cli.options import connection_options, output_options, run_options, target_options
 from sshjobs.cli.outcome import HostOutcome
-from sshjobs.cli.sudo import SudoRun
+from sshjobs.cli.sudo import SudoRun, SudoRunScript, SudoRunString
 from sshjobs.cli.targets import print_targets
 from sshjobs.targets import Target
 
@@ -22,17 +22,27 @@ __all__ = ["run"]
 def _script_command(words: tuple[str, ...], includes: list[str]) -> Any:
     """``-s``: a local script file pushed and run with the other words as arguments; a first
     word that is not a file but holds shell syntax (spaces, newlines, ``;``) is an inline
-    script body."""
+    script body. Returns ``build(sudo, password)`` making the command object."""
     first, args = words[0], words[1:]
     path = Path(first).expanduser()
+    extra = {"includes": includes or None}
     if path.is_file():
-        return lambda: RunScript(str(path), *args, includes=includes or None)
+        def from_file(sudo: bool, password: Any) -> Any:
+            if sudo:
+                return SudoRunScript(str(path), *args, password=password, **extra)
+            return RunScript(str(path), *args, **extra)
+        return from_file
     if path.exists():
         raise click.UsageError(f"script {first!r} is not a regular file")
     if "/" in first or not any(c.isspace() or c in ";|&$" for c in first):
         raise click.UsageError(f"no such script file: {first!r} (an inline script must hold "
                                f"shell syntax, e.g. -s 'uname -a; uptime')")
-    return lambda: RunString(first, *args, includes=includes or None, remote_name="inline")
+
+    def inline(sudo: bool, password: Any) -> Any:
+        if sudo:
+            return SudoRunString(first, *args, password=password, remote_name="inline", **extra)
+        return RunString(first, *args, remote_name="inline", **extra)
+    return inline
 
 
 @click.command(epilog=EXIT_EPILOG,
@@ -73,9 +83,6 @@ def run(command: tuple[str, ...], script: bool, includes: tuple[str, ...],
         if not Path(include).expanduser().is_file():
             raise click.UsageError(f"no such include file: {include!r}")
     if script:
-        if params.get("sudo") or params.get("ask_sudo_pass"):
-            raise click.UsageError("--sudo is not available with -s yet: run "
-                                   "-s 'sudo ./script' style commands instead")
         build = _script_command(command, list(includes))
     else:
         build = None
@@ -84,7 +91,7 @@ def run(command: tuple[str, ...], script: bool, includes: tuple[str, ...],
 
     def make_commands(target: Target, outcome: HostOutcome) -> list[Any]:
         if build is not None:
-            return [build()]
+            return [build(settings.sudo, settings.sudo_password)]
         if settings.sudo:
             return [SudoRun(line, settings.sudo_password)]
         return [Run(line)]

@@ -15,10 +15,10 @@ import shlex
 from typing import Any
 
 from sshjobs.cli.options import Secret
-from sshjobs.commands import Run
+from sshjobs.commands import Run, RunScript, RunString
 from sshjobs.results import CommandResult
 
-__all__ = ["SudoRun", "sudo_line"]
+__all__ = ["SudoRun", "SudoRunScript", "SudoRunString", "run_as_root", "sudo_line"]
 
 logger = logging.getLogger("sshjobs.cli.sudo")
 
@@ -26,6 +26,24 @@ logger = logging.getLogger("sshjobs.cli.sudo")
 def sudo_line(command: str) -> str:
     """``command`` run as root by a sudo that must not prompt."""
     return f"sudo -n -- sh -c {shlex.quote(command)}"
+
+
+async def run_as_root(node: Any, line: str, password: Secret | None, *, label: str,
+                      timeout: float | None) -> CommandResult:
+    """Execute the shell command ``line`` on ``node`` through sudo (see the module docstring)."""
+    if password is None:
+        return await node.execute(sudo_line(line), label=label, timeout=timeout)
+    home = await node.remote_home()
+    helper = f"{home.rstrip('/')}/.sshjobs-askpass-{secrets.token_hex(8)}"
+    body = '#!/bin/sh\nrm -f "$0"\nprintf \'%s\\n\' ' + shlex.quote(password.reveal()) + "\n"
+    quoted = shlex.quote(helper)
+    command = (f"SUDO_ASKPASS={quoted} sudo -A -- sh -c {shlex.quote(line)}; "
+               f"s=$?; rm -f {quoted}; exit $s")
+    await node.put_string_script(body, helper, mode=0o700)
+    try:
+        return await node.execute(command, label=label, timeout=timeout)
+    finally:
+        await _remove_quietly(node, helper)
 
 
 class SudoRun(Run):
@@ -40,22 +58,52 @@ class SudoRun(Run):
         return f"<SudoRun: {self.user_command}>"
 
     async def co_execute(self, node: Any) -> CommandResult:
-        if self._password is None:
-            return await super().co_execute(node)
-        home = await node.remote_home()
-        helper = f"{home.rstrip('/')}/.sshjobs-askpass-{secrets.token_hex(8)}"
-        body = ('#!/bin/sh\nrm -f "$0"\nprintf \'%s\\n\' '
-                + shlex.quote(self._password.reveal()) + "\n")
-        quoted = shlex.quote(helper)
-        command = (f"SUDO_ASKPASS={quoted} sudo -A -- sh -c {shlex.quote(self.user_command)}; "
-                   f"s=$?; rm -f {quoted}; exit $s")
-        await node.put_string_script(body, helper, mode=0o700)
-        try:
-            result = await node.execute(command, label=self.get_label_line(),
-                                        timeout=self.timeout)
-        finally:
-            await _remove_quietly(node, helper)
+        result = await run_as_root(node, self.user_command, self._password,
+                                   label=self.get_label_line(), timeout=self.timeout)
         return self._finish(result)
+
+
+class _SudoScript:
+    """Run a staged script (RunScript / RunString) through sudo; staging as the login user."""
+
+    _password: Secret | None
+    args: tuple[Any, ...]
+    includes: list[str]
+    keep: bool
+    timeout: float | None
+
+    async def co_execute(self, node: Any) -> CommandResult:
+        self.check_local()  # type: ignore[attr-defined]
+        directory, path = await node.stage_script(self._name(),  # type: ignore[attr-defined]
+                                                  self._body(),  # type: ignore[attr-defined]
+                                                  self.includes)
+        try:
+            line = " ".join([shlex.quote(path), *map(str, self.args)])
+            result = await run_as_root(node, line, self._password,
+                                       label=self.get_label_line(),  # type: ignore[attr-defined]
+                                       timeout=self.timeout)
+        finally:
+            if not self.keep:
+                await node.unstage_script(directory)
+        return self._finish(result)  # type: ignore[attr-defined]
+
+
+class SudoRunScript(_SudoScript, RunScript):
+    """:class:`~sshjobs.commands.RunScript` whose script runs as root through sudo."""
+
+    def __init__(self, local_script: str, *args: Any, password: Secret | None = None,
+                 **kwds: Any) -> None:
+        super().__init__(local_script, *args, **kwds)
+        self._password = password
+
+
+class SudoRunString(_SudoScript, RunString):
+    """:class:`~sshjobs.commands.RunString` whose script runs as root through sudo."""
+
+    def __init__(self, body: str, *args: Any, password: Secret | None = None,
+                 **kwds: Any) -> None:
+        super().__init__(body, *args, **kwds)
+        self._password = password
 
 
 async def _remove_quietly(node: Any, path: str) -> None:

@@ -176,12 +176,14 @@ def test_list_targets_connects_nowhere(farm):
 
 
 @pytest.mark.parametrize("ask", [False, True])
-def test_sudo_modes_never_show_the_password_nor_leave_it_behind(farm, ask):
+@pytest.mark.parametrize("script", [False, True])
+def test_sudo_modes_never_show_the_password_nor_leave_it_behind(farm, ask, script):
     host = farm.direct[0]
-    args = ["run", "-t", host.name, "--ask-sudo-pass" if ask else "--sudo", "--", "id -u"]
+    command = ["-s", "id -u; true"] if script else ["--", "id -u"]
+    args = ["run", "-t", host.name, "--ask-sudo-pass" if ask else "--sudo", *command]
     result = sshjobs(*args, input="s3cr3t-pw\n" if ask else None)
     assert "s3cr3t-pw" not in result.stdout + result.stderr
-    assert not list(farm.home_of(host).glob(".sshjobs-askpass-*"))
+    assert not list(farm.home_of(host).glob(".sshjobs-*"))  # no helper, no staged script
     if shutil.which("sudo") is None:  # the farm hosts share this machine's programs
         assert result.exit_code == 1
         assert f"sshjobs: {host.name}: exit status 127" in result.stderr
