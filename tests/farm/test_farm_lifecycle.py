@@ -1,0 +1,126 @@
+"""Farms remove everything they created: on close, on SIGTERM, and (swept) after a SIGKILL.
+Also: the loopback fallback and the safety route."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from fixtures import registry
+from fixtures.farm import Farm, FarmError, sweep_stale
+from fixtures.network import is_zombie
+
+TESTS = Path(__file__).resolve().parents[1]
+
+
+def alive(pid):
+    return os.path.exists(f"/proc/{pid}") and not is_zombie(pid)
+
+
+def leftovers(record):
+    """Whatever of a farm record still exists on the machine."""
+    found = []
+    found += [f"netns {ns}" for ns in record["netns"] if os.path.exists(f"/run/netns/{ns}")]
+    found += [f"link {link}" for link in record["links"]
+              if os.path.exists(f"/sys/class/net/{link}")]
+    routes = subprocess.run(["ip", "route", "show", "type", "unreachable"],
+                            capture_output=True, text=True).stdout
+    found += [f"route {route}" for route in record["routes"] if route in routes]
+    found += [f"pid {pid}" for pid in record["pids"] if alive(pid)
+              and record["dir"].encode() in Path(f"/proc/{pid}/cmdline").read_bytes()]
+    if os.path.exists(record["dir"]):
+        found.append(f"dir {record['dir']}")
+    if registry.record_path(record["instance"]).exists():
+        found.append("record")
+    return found
+
+
+def test_close_removes_everything_including_sessions():
+    farm = Farm(direct=1, private=1)
+    record = dict(farm._record)
+    try:
+        if farm.isolated:
+            routes = subprocess.run(["ip", "route", "show", "type", "unreachable"],
+                                    capture_output=True, text=True).stdout
+            assert record["routes"][0] in routes          # the safety route is in place
+        session = subprocess.Popen(farm.ssh_argv(farm.private[0], "echo up; sleep 300"),
+                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        assert session.stdout.readline() == "up\n"
+        sleeper = [pid for pid, cmd in farm.processes(farm.private[0]).items() if "sleep 300" in cmd]
+        assert sleeper
+    finally:
+        farm.close()
+    assert session.wait(10) == 255
+    session.stdout.close()
+    assert not os.path.exists(f"/proc/{sleeper[0]}")    # killed and reaped
+    assert leftovers(record) == []
+
+
+def run_farm_process(extra=""):
+    code = textwrap.dedent(f"""
+        import json, sys, time
+        sys.path.insert(0, {str(TESTS)!r})
+        from fixtures.farm import Farm, install_signal_handlers
+        install_signal_handlers()
+        farm = Farm(direct=1, private=1)
+        try:
+            print(json.dumps(farm._record), flush=True)
+            time.sleep(120)
+        finally:
+            farm.close()
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    import json
+    record = json.loads(proc.stdout.readline())
+    return proc, record
+
+
+def test_sigterm_cleans_up():
+    proc, record = run_farm_process()
+    assert leftovers(record) != []
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(30) == 128 + signal.SIGTERM
+    proc.stdout.close()
+    assert leftovers(record) == []
+
+
+def test_killed_owner_is_swept_by_the_next_farm():
+    proc, record = run_farm_process()
+    proc.kill()
+    proc.wait()
+    proc.stdout.close()
+    assert leftovers(record) != []                     # SIGKILL: nothing could run
+    sweep_stale()                                      # (each new farm does it too)
+    assert leftovers(record) == []
+
+
+def test_loopback_fallback():
+    with Farm(direct=1, private=1, mode="loopback") as farm:
+        assert not farm.isolated and "loopback" in farm.isolation_reason
+        assert all(h.address.startswith("127.") for h in farm.hosts)
+        for host in farm.hosts:
+            out = subprocess.run(farm.ssh_argv(host, "hostname; echo $PYENV_ROOT"),
+                                 capture_output=True, text=True, timeout=30)
+            assert out.stdout.split() == [host.name], out.stderr
+        with pytest.raises(FarmError, match="needs network namespaces"):
+            farm.cut(farm.direct[0])
+        farm.stop(farm.direct[0])
+        assert subprocess.run(farm.ssh_argv(farm.direct[0], "true"),
+                              capture_output=True).returncode == 255
+        farm.start(farm.direct[0])
+        assert subprocess.run(farm.ssh_argv(farm.direct[0], "true"),
+                              capture_output=True).returncode == 0
+        record = dict(farm._record)
+    assert leftovers(record) == []
+
+
+def test_bad_backend_name_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv("SSHJOBS_FARM", "vagrant")
+    with pytest.raises(FarmError, match="SSHJOBS_FARM='vagrant'"):
+        Farm()
