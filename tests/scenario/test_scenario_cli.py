@@ -223,3 +223,21 @@ def test_interrupt_exit_130_and_remote_commands_stopped(farm, tmp_path, running)
             process.wait()
         process.stdout.close()
         process.stderr.close()
+
+
+def test_jobs_not_run_after_a_critical_failure_are_reported(tmp_path):
+    path = write(tmp_path, """
+        scheduler: {critical: true}
+        nodes:
+          - {id: a, localnode: true}
+          - {id: b, localnode: true}
+        jobs:
+          - {id: boom, node: a, critical: true, commands: "echo going; exit 7"}
+          - {id: then, node: b, required: boom, commands: "echo never"}
+        """)
+    result = sshjobs("scenario", path)
+    assert result.exit_code == 1
+    assert result.stdout == "a: going\n"
+    assert result.stderr.splitlines() == [
+        "sshjobs: a: exit status 7",
+        "sshjobs: b: not run: the scenario stopped before these jobs"]
