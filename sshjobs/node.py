@@ -228,6 +228,7 @@ class SshNode(RemoteMixin):
             except (asyncio.TimeoutError, OSError, asyncssh.Error) as exc:
                 logger.warning("%s: closing the connection: %s", self, exc)
             logger.debug("%s: connection closed", self)
+            self.formatter.connection_lost(self.hostname, None, self.username)
             await self._forget_connection()
 
     async def __aenter__(self) -> "SshNode":

@@ -24,6 +24,9 @@ class Collect(Formatter):
     def line(self, line, datatype, hostname):
         self.lines.append((hostname, datatype, line))
 
+    def connection_lost(self, hostname, exc, username=None):
+        self.events.append(("closed", hostname))
+
     def session_start(self, hostname, command):
         self.events.append(("start", hostname))
 

@@ -173,3 +173,52 @@ def test_ssh_config_alias_user_port_identity(farm, collect):
     assert Scheduler(*jobs).run(), [j.raised_exception() for j in jobs]
     assert collect.stdout(farm.direct[0].name) == b"direct\n"
     assert collect.stdout(farm.private[0].name) == b"private\n"
+
+
+@pytest.fixture
+def agent(tmp_path):
+    """A real ssh-agent of our own (stopped at the end)."""
+    import subprocess
+    sock = tmp_path / "agent.sock"
+    proc = subprocess.Popen(["ssh-agent", "-D", "-a", str(sock)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 5
+    while not sock.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    try:
+        yield sock
+    finally:
+        proc.terminate()
+        proc.wait(5)
+
+
+def test_agent_keys_and_key_files_are_both_offered(farm, empty_home, agent, monkeypatch,
+                                                   collect):
+    import subprocess
+    host = farm.direct[0]
+    stranger = asyncssh.generate_private_key("ssh-ed25519")
+
+    def attempt():
+        node = SshNode(host.address, port=host.port, known_hosts=str(farm.known_hosts),
+                       formatter=collect)
+        job = SshJob(node, command="echo in")
+        Scheduler(job).run()
+        return job.raised_exception()
+
+    monkeypatch.setenv("SSH_AUTH_SOCK", str(agent))
+    env = {"SSH_AUTH_SOCK": str(agent), "PATH": "/usr/bin:/bin"}
+    # the agent holds the authorized key, the default file is a stranger
+    subprocess.run(["ssh-add", "-q", str(farm.client_key)], env=env, check=True)
+    stranger.write_private_key(str(empty_home / ".ssh" / "id_ed25519"))
+    assert attempt() is None
+    # the agent holds a stranger, the default file is the authorized key
+    subprocess.run(["ssh-add", "-q", "-D"], env=env, check=True)
+    stranger.write_private_key(str(empty_home / ".ssh" / "stranger"))
+    (empty_home / ".ssh" / "stranger").chmod(0o600)
+    subprocess.run(["ssh-add", "-q", str(empty_home / ".ssh" / "stranger")], env=env, check=True)
+    (empty_home / ".ssh" / "id_ed25519").write_bytes(farm.client_key.read_bytes())
+    assert attempt() is None
+    # nothing authorized anywhere: an AuthenticationError that says what was offered
+    (empty_home / ".ssh" / "id_ed25519").unlink()
+    error = attempt()
+    assert isinstance(error, AuthenticationError) and "ssh-agent" in str(error)

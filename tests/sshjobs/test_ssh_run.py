@@ -82,6 +82,20 @@ def test_two_hops(nodes, collect):
     assert collect.stdout(hop1.hostname) == b"middle\n"
 
 
+def test_connections_close_remotest_first(nodes, collect):
+    farm = nodes.farm
+    gateway = nodes.gateway()
+    hop1 = nodes.node(farm.private[0], gateway=gateway)
+    hop2 = nodes.node(farm.private[1], gateway=hop1)
+    other = nodes.node(farm.private[2], gateway=gateway)
+    jobs = [SshJob(node, command="true") for node in (gateway, hop1, hop2, other)]
+    assert Scheduler(*jobs).run()
+    closed = [host for event, host in collect.events if event == "closed"]
+    assert sorted(closed) == sorted(n.hostname for n in (gateway, hop1, hop2, other))
+    assert closed.index(hop2.hostname) < closed.index(hop1.hostname)
+    assert closed[-1] == gateway.hostname
+
+
 def test_one_connection_across_sequences_and_nested_schedulers(nodes):
     farm = nodes.farm
     before = nodes.counts()
