@@ -1,0 +1,5 @@
+"""apssh's ``apssh.deferred`` module name: ``from sshjobs.deferred import Deferred, ...``."""
+
+from .capture import Capture, Deferred, Variables
+
+__all__ = ["Variables", "Deferred", "Capture"]

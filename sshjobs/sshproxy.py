@@ -1,0 +1,5 @@
+"""apssh's ``apssh.sshproxy`` module name: ``from sshjobs.sshproxy import SshProxy``."""
+
+from .node import SshNode, SshProxy
+
+__all__ = ["SshProxy", "SshNode"]
