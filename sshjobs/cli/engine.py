@@ -165,11 +165,12 @@ async def _run(jobs: dict[SshJob, HostOutcome], reporter: Reporter, settings: Se
     if console is not None:
         console.on_stdout_closed = output_closed
 
-    installed = []
+    installed: list[tuple[int, Any]] = []
     for signum in (signal.SIGINT, signal.SIGTERM):
         try:
+            previous = signal.getsignal(signum)
             loop.add_signal_handler(signum, interrupt, signum)
-            installed.append(signum)
+            installed.append((signum, previous))
         except (ValueError, RuntimeError, NotImplementedError):  # not the main thread
             pass
     try:
@@ -181,8 +182,10 @@ async def _run(jobs: dict[SshJob, HostOutcome], reporter: Reporter, settings: Se
             raise
         task.uncancel() if task is not None else None
     finally:
-        for signum in installed:
+        for signum, previous in installed:  # give the caller's handlers back (in-process use)
             loop.remove_signal_handler(signum)
+            if previous is not None:
+                signal.signal(signum, previous)
 
 
 def run_on_targets(settings: Settings, make_commands: CommandFactory, reporter: Reporter,

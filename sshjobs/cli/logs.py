@@ -5,10 +5,29 @@ Remote output never goes through logging (it goes to the reporters); this is onl
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
+from collections.abc import Iterator
 
-__all__ = ["setup_logging"]
+__all__ = ["setup_logging", "logging_scope"]
+
+_OURS = ("sshjobs", "asynciojobs")
+
+
+@contextlib.contextmanager
+def logging_scope() -> Iterator[None]:
+    """Restore our loggers' levels and handlers afterwards, so that running the command line
+    in-process (tests, other tools) leaves the caller's logging as it was."""
+    saved = {name: (logging.getLogger(name).level, list(logging.getLogger(name).handlers))
+             for name in _OURS}
+    try:
+        yield
+    finally:
+        for name, (level, handlers) in saved.items():
+            logger = logging.getLogger(name)
+            logger.setLevel(level)
+            logger.handlers[:] = handlers
 
 
 def setup_logging(debug: bool) -> None:

@@ -16,7 +16,7 @@ import click
 
 from sshjobs import __version__
 from sshjobs.cli.exit import ExitCode, exit_table_text
-from sshjobs.cli.logs import setup_logging
+from sshjobs.cli.logs import logging_scope, setup_logging
 
 __all__ = ["SshjobsGroup", "cli", "main", "EXIT_EPILOG"]
 
@@ -41,7 +41,8 @@ class SshjobsGroup(click.Group):
              complete_var: str | None = None, standalone_mode: bool = True,
              **extra: Any) -> Any:
         """Run the command line; exit (or return, when not standalone) with a table code."""
-        code = self._run(args, prog_name or "sshjobs", complete_var, **extra)
+        with logging_scope():
+            code = self._run(args, prog_name or "sshjobs", complete_var, **extra)
         if standalone_mode:
             sys.exit(code)
         return code

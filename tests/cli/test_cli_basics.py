@@ -114,3 +114,14 @@ def test_unreadable_target_file_is_a_usage_error(tmp_path):
     assert result.exit_code == 2
     [line] = result.stderr.splitlines()
     assert "cannot read target file" in line
+
+
+def test_in_process_runs_leave_logging_as_it_was():
+    import logging
+    before = {name: (logging.getLogger(name).level, list(logging.getLogger(name).handlers))
+              for name in ("sshjobs", "asynciojobs")}
+    invoke("-D", "targets", "-t", "a")
+    invoke("targets", "-t", "fit[05-01]")
+    after = {name: (logging.getLogger(name).level, list(logging.getLogger(name).handlers))
+             for name in ("sshjobs", "asynciojobs")}
+    assert after == before

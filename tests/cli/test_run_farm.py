@@ -236,3 +236,20 @@ def test_apssh_time_colon_and_date_dir(farm, tmp_path, monkeypatch):
     directory = tmp_path / dated.stdout.strip()
     assert (directory / name).read_text() == "dated\n"
     assert (directory / "0ok" / name).exists()
+
+
+def test_in_process_runs_give_signal_handlers_back(farm):
+    import signal
+
+    def mine(signum, frame):
+        pass
+
+    previous = signal.signal(signal.SIGTERM, mine)
+    sigint = signal.getsignal(signal.SIGINT)
+    try:
+        result = sshjobs("run", "-t", farm.direct[0].name, "--", "true")
+        assert result.exit_code == 0
+        assert signal.getsignal(signal.SIGTERM) is mine
+        assert signal.getsignal(signal.SIGINT) is sigint
+    finally:
+        signal.signal(signal.SIGTERM, previous)
