@@ -222,3 +222,28 @@ def test_agent_keys_and_key_files_are_both_offered(farm, empty_home, agent, monk
     (empty_home / ".ssh" / "id_ed25519").unlink()
     error = attempt()
     assert isinstance(error, AuthenticationError) and "ssh-agent" in str(error)
+
+
+def test_lost_connection_fails_the_command_and_the_node_reconnects(faulty_farm, nodes, collect):
+    from asynciojobs import Job
+    farm = faulty_farm
+    host = farm.direct[0]
+    node = nodes.node(host)
+    before = nodes.counts()["direct1"]
+
+    async def kill_sshd():
+        while not any("sleep 30" in cmd for cmd in farm.processes(host).values()):
+            await asyncio.sleep(0.05)
+        await asyncio.to_thread(farm.stop, host, kill_sessions=True)
+        await asyncio.to_thread(farm.start, host)
+
+    first = SshJob(node, command="echo one")
+    hanging = SshJob(node, command="sleep 30", critical=False, required=first)
+    killer = Job(kill_sshd, required=first, critical=True)
+    last = SshJob(node, command="echo two", required=[hanging, killer])
+    assert Scheduler(first, hanging, killer, last).run(), last.raised_exception()
+    error = hanging.raised_exception()
+    assert isinstance(error, SshConnectionError) and error.host == node.hostname
+    assert "lost" in str(error)
+    assert collect.stdout() == b"one\ntwo\n"
+    assert nodes.counts()["direct1"] - before == 2
