@@ -33,7 +33,7 @@ from .errors import KeyLoadError
 if TYPE_CHECKING:
     from .node import SshNode
 
-__all__ = ["open_connection", "config_paths", "config_user", "KEX_ALGS", "ENCRYPTION_ALGS"]
+__all__ = ["open_connection", "config_paths", "config_user", "config_known_hosts", "KEX_ALGS", "ENCRYPTION_ALGS"]
 
 logger = logging.getLogger("sshjobs.connect")
 
@@ -76,12 +76,19 @@ def host_config(paths: list[str], host: str) -> dict[str, Any]:
         try:
             config = SSHClientConfig.load(None, paths, False, False, False,
                                           getpass.getuser(), (), host, ())
-            found = {name: config.get(name) for name in ("User", "IdentityFile", "Hostname")}
+            found = {name: config.get(name)
+                     for name in ("User", "IdentityFile", "Hostname", "UserKnownHostsFile")}
         except (OSError, asyncssh.Error, ValueError) as exc:
             logger.warning("cannot read ssh config %s: %s", ", ".join(paths), exc)
             found = {}
         _config_cache[key] = found
     return found
+
+
+def config_known_hosts(paths: list[str], host: str) -> list[str]:
+    """``UserKnownHostsFile`` entries ``~/.ssh/config`` gives for ``host``."""
+    files = host_config(paths, host).get("UserKnownHostsFile") or []
+    return [str(Path(f).expanduser()) for f in files if f and f != "/dev/null"]
 
 
 def config_user(paths: list[str], host: str) -> str | None:

@@ -66,9 +66,11 @@ class HostKeyPolicy:
 
     @classmethod
     def build(cls, known_hosts: Any, mode: str | None,
-              record_file: str | os.PathLike | None = None) -> "HostKeyPolicy":
+              record_file: str | os.PathLike | None = None,
+              config_files: Sequence[str] = ()) -> "HostKeyPolicy":
         """From SshNode arguments: ``known_hosts`` is ``None`` (apssh: no check), ``...`` /
-        ``()`` (the user's file only), or a path or list of paths added to the user's file."""
+        ``()`` (the user's file only), or a path or list of paths added to the user's file;
+        ``config_files``: ``UserKnownHostsFile`` entries of the ssh config, also trusted."""
         user_file = str(Path("~/.ssh/known_hosts").expanduser())
         if known_hosts is None and mode is None:
             return cls("ignore")
@@ -77,7 +79,7 @@ class HostKeyPolicy:
             extra = [str(Path(known_hosts).expanduser())]
         elif isinstance(known_hosts, (list, tuple)):
             extra = [str(Path(p).expanduser()) for p in known_hosts]
-        files = [user_file] + [f for f in extra if f != user_file]
+        files = list(dict.fromkeys([user_file, *config_files, *extra]))
         record = str(record_file) if record_file else (extra[0] if extra else user_file)
         return cls(mode or "strict", files, record)
 

@@ -49,7 +49,8 @@ class SshNode(RemoteMixin):
         plus the default files ``~/.ssh/id_ed25519``, ``id_ecdsa``, ``id_rsa`` (loaded once per
         process) plus ``IdentityFile`` from ``~/.ssh/config``.
     :param gateway: the SshNode to tunnel through (chains of any depth).
-    :param known_hosts: extra known_hosts file(s) trusted on top of ``~/.ssh/known_hosts``;
+    :param known_hosts: extra known_hosts file(s) trusted on top of ``~/.ssh/known_hosts``
+        (and of ``UserKnownHostsFile`` from ``~/.ssh/config``);
         ``None`` means no host-key checking (apssh's default, kept for old scripts).
     :param host_keys: ``"strict"`` (default), ``"accept-new"`` (new hosts trusted and recorded
         in ``record_known_hosts``, default the first ``known_hosts`` file given, else
@@ -88,7 +89,9 @@ class SshNode(RemoteMixin):
         self._keyset: KeySet | None = explicit_keys(keys) if keys else None
         self.keys = list(self._keyset.keys) if self._keyset else []
         self.known_hosts = known_hosts
-        self.host_key_policy = HostKeyPolicy.build(known_hosts, host_keys, record_known_hosts)
+        self.host_key_policy = HostKeyPolicy.build(
+            known_hosts, host_keys, record_known_hosts,
+            _connect.config_known_hosts(self.config_paths, hostname))
         self.formatter = formatter if formatter is not None else HostFormatter()
         if verbose is not None:
             self.formatter.verbose = verbose

@@ -247,3 +247,20 @@ def test_lost_connection_fails_the_command_and_the_node_reconnects(faulty_farm, 
     assert "lost" in str(error)
     assert collect.stdout() == b"one\ntwo\n"
     assert nodes.counts()["direct1"] - before == 2
+
+
+def test_ssh_config_user_known_hosts_file_and_identity(farm, empty_home, collect):
+    host = farm.direct[1]
+    (empty_home / ".ssh" / "config").write_text(
+        f"Host myalias\n  HostName {host.address}\n  Port {host.port}\n  User root\n"
+        f"  IdentityFile {farm.client_key}\n  UserKnownHostsFile {farm.known_hosts}\n")
+    node = SshNode("myalias", formatter=collect)
+    assert node.username == "root"
+    job = SshJob(node, command="echo aliased")
+    assert Scheduler(job).run(), job.raised_exception()
+    assert collect.stdout("myalias") == b"aliased\n"
+    # without the config, the same host is unknown (empty ~/.ssh/known_hosts) and keyless
+    job = SshJob(SshNode(host.address, port=host.port, config=None, formatter=collect),
+                 command="true")
+    assert Scheduler(job).run() is False
+    assert isinstance(job.raised_exception(), HostKeyError)
