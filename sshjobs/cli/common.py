@@ -3,6 +3,7 @@ output mode, expanding ``{host}``-style fields in paths, and driving one run to 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import string
 from typing import Any
@@ -16,10 +17,13 @@ from sshjobs.cli.options import Settings, ask_sudo_password, make_settings
 from sshjobs.cli.outcome import HostOutcome
 from sshjobs.cli.reporters import (DirReporter, Fanout, GatherReporter, JsonReporter,
                                    ListsReporter, LiveReporter, Reporter)
+from sshjobs.commands import AbstractCommand
 from sshjobs.connect import config_paths, config_user
+from sshjobs.errors import CommandTimeoutError
+from sshjobs.results import CommandResult
 from sshjobs.targets import Target
 
-__all__ = ["prepare", "execute", "expand_fields", "login_of", "check_fields", "line_template",
+__all__ = ["prepare", "execute", "expand_fields", "login_of", "TimedTransfer", "check_fields", "line_template",
            "make_reporters", "PATH_FIELDS"]
 
 logger = logging.getLogger("sshjobs.cli.common")
@@ -85,6 +89,37 @@ def check_fields(template: str, what: str) -> set[str]:
         raise click.UsageError(f"unknown field {{{sorted(unknown)[0]}}} in {what} {template!r}; "
                                f"fields are {', '.join('{' + f + '}' for f in PATH_FIELDS)}")
     return fields
+
+
+class TimedTransfer(AbstractCommand):
+    """A Push or Pull bounded by ``--timeout`` once the host is connected (the library bounds
+    commands itself, not SFTP transfers): a transfer still going is cancelled and the host
+    ends with :class:`~sshjobs.errors.CommandTimeoutError` (exit code 4)."""
+
+    def __init__(self, transfer: AbstractCommand, seconds: float) -> None:
+        super().__init__(label=transfer.get_label_line())
+        self.transfer = transfer
+        self.seconds = seconds
+
+    def check_local(self) -> None:
+        self.transfer.check_local()
+
+    def label_line(self) -> str:
+        return self.transfer.get_label_line()
+
+    async def co_execute(self, node: Any) -> CommandResult:
+        await node.connect_lazy()
+        try:
+            async with asyncio.timeout(self.seconds):
+                return await self.transfer.co_execute(node)
+        except TimeoutError as exc:
+            raise CommandTimeoutError(f"{self.label_line()} timed out after {self.seconds:g}s",
+                                      host=node.hostname) from exc
+
+
+def bounded(command: AbstractCommand, seconds: float | None) -> AbstractCommand:
+    """``command`` itself, or wrapped in :class:`TimedTransfer` when a timeout is set."""
+    return command if seconds is None else TimedTransfer(command, seconds)
 
 
 def make_reporters(settings: Settings, console: Console) -> list[Reporter]:

@@ -89,7 +89,7 @@ def target_options(function: F) -> F:
                      help="hosts to leave out, same grammar as -t (repeatable)"),
         click.option("-l", "--login", envvar="SSHJOBS_LOGIN", metavar="USER",
                      help="user for hosts that do not name one (default: ~/.ssh/config, "
-                          "else the local user)"),
+                          "else root)"),
         click.option("-g", "--gateway", envvar="SSHJOBS_GATEWAY", metavar="[USER@]HOST",
                      help="gateway for every target without its own (one shared connection); "
                           "None->host bypasses it"),
@@ -110,7 +110,8 @@ def connection_options(function: F) -> F:
                           "(record unknown hosts, refuse changed keys), ignore (no check)"),
         click.option("--known-hosts", type=click.Path(dir_okay=False), metavar="FILE",
                      envvar="SSHJOBS_KNOWN_HOSTS",
-                     help="known_hosts file to use instead of ~/.ssh/known_hosts"),
+                     help="extra known_hosts file, trusted on top of ~/.ssh/known_hosts "
+                          "(accept-new records new hosts there)"),
         click.option("-c", "--connect-timeout", type=click.FloatRange(min=0, min_open=True),
                      default=10.0, show_default=True, envvar="SSHJOBS_CONNECT_TIMEOUT",
                      metavar="SECONDS", help="give up on a host not connected by then"),
@@ -124,7 +125,8 @@ def run_options(function: F) -> F:
                      metavar="N", help="hosts handled at once (default: as many as the "
                                        "open-file limit allows; 0 means that default)"),
         click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
-                     help="per-host limit for the command or transfer (then exit code 4)"),
+                     help="limit for the command or transfer on each host, once connected "
+                          "(then exit code 4)"),
         click.option("--deadline", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
                      help="limit for the whole run; unfinished hosts are stopped (exit code 4)"),
         click.option("--sudo", is_flag=True, help="run the remote command through sudo"),

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from sshjobs.transfer import Pull
-from sshjobs.cli.common import check_fields, execute, expand_fields, prepare
+from sshjobs.cli.common import bounded, check_fields, execute, expand_fields, prepare
 from sshjobs.cli.main import EXIT_EPILOG
 from sshjobs.cli.options import connection_options, output_options, run_options, target_options
 from sshjobs.cli.outcome import HostOutcome
@@ -70,6 +70,7 @@ def pull(paths: tuple[str, ...], recursive: bool, no_preserve: bool, **params: A
         if fields:
             (local if into_dir else local.parent).mkdir(parents=True, exist_ok=True)
         remote = [expand_fields(s, target, outcome.name) for s in sources]
-        return [Pull(remote, str(local), recurse=recursive, preserve=not no_preserve)]
+        return [bounded(Pull(remote, str(local), recurse=recursive, preserve=not no_preserve),
+                        settings.timeout)]
 
     return execute(settings, make_commands)

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from sshjobs.transfer import Push
-from sshjobs.cli.common import check_fields, execute, expand_fields, prepare
+from sshjobs.cli.common import bounded, check_fields, execute, expand_fields, prepare
 from sshjobs.cli.engine import display_names
 from sshjobs.cli.main import EXIT_EPILOG
 from sshjobs.cli.options import connection_options, output_options, run_options, target_options
@@ -68,7 +68,7 @@ def push(paths: tuple[str, ...], recursive: bool, no_preserve: bool, **params: A
     def make_commands(target: Target, outcome: HostOutcome) -> list[Any]:
         local = [str(Path(expand_fields(s, target, outcome.name)).expanduser())
                  for s in sources]
-        return [Push(local, expand_fields(destination, target, outcome.name),
-                     recurse=recursive, preserve=not no_preserve)]
+        return [bounded(Push(local, expand_fields(destination, target, outcome.name),
+                             recurse=recursive, preserve=not no_preserve), settings.timeout)]
 
     return execute(settings, make_commands)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from click.testing import CliRunner
 
 from sshjobs.cli import cli
@@ -71,3 +73,21 @@ def test_pull_missing_remote_file_fails_that_host_only(tmp_path, farm):
     assert (tmp_path / first).read_text() == "here\n"
     [error] = result.stderr.splitlines()
     assert error.startswith(f"sshjobs: {second}: ")
+
+
+def test_transfer_timeout_exit_4(tmp_path, farm):
+    host = farm.direct[0]
+    fifo = farm.tmp_of(host) / "cli-fifo"
+    os.mkfifo(fifo)  # no writer: the remote SFTP server blocks opening it
+    try:
+        result = sshjobs("pull", "--timeout", "1", "-t", host.name, "@:/tmp/cli-fifo",
+                         tmp_path / "got")
+    finally:
+        try:  # release the blocked server, then clean up
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        except OSError:
+            pass
+        fifo.unlink()
+    assert result.exit_code == 4, result.stderr
+    [error] = result.stderr.splitlines()
+    assert error.startswith(f"sshjobs: {host.name}: timed out")
