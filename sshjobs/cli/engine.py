@@ -64,17 +64,20 @@ class OutcomeFormatter(Formatter):
 
 
 def display_names(targets: list[Target]) -> list[str]:
-    """A unique short name per target: ``host`` (``host:port``), ``user@`` added on clashes."""
+    """A unique short name per target: ``host`` (``host:port``); on clashes ``user@host``, and
+    the whole chain ``gw->user@host`` when the same address sits behind different gateways
+    (testbeds reuse private addresses)."""
+    def clashing(names: list[str]) -> set[str]:
+        seen: dict[str, int] = {}
+        for name in names:
+            seen[name] = seen.get(name, 0) + 1
+        return {name for name, count in seen.items() if count > 1}
+
     names = [target.name for target in targets]
-    counts: dict[str, int] = {}
-    for name in names:
-        counts[name] = counts.get(name, 0) + 1
-    result = []
-    for target, name in zip(targets, names):
-        if counts[name] > 1 and target.user:
-            name = f"{target.user}@{name}"
-        result.append(name)
-    return result
+    clashes = clashing(names)
+    names = [f"{t.user}@{n}" if n in clashes and t.user else n for t, n in zip(targets, names)]
+    clashes = clashing(names)
+    return [str(t) if n in clashes else n for t, n in zip(targets, names)]
 
 
 class _Nodes:

@@ -206,3 +206,12 @@ def test_outcome_reasons_and_codes():
     assert (o.code, o.reason) == (ExitCode.TIMEOUT, "timed out")
     o = outcome("h")
     assert o.reason == "did not finish" and not o.settled
+
+
+def test_display_names_stay_short_but_unique():
+    from sshjobs.cli.engine import display_names
+    from sshjobs.targets import parse_target
+    targets = [parse_target(t) for t in
+               ("fit01", "fit02:2222", "root@n1", "bob@n1", "gw1->n2", "gw2->n2", "x@h", "x@h:22")]
+    assert display_names(targets) == ["fit01", "fit02:2222", "root@n1", "bob@n1",
+                                      "gw1->n2", "gw2->n2", "h", "h:22"]
