@@ -37,6 +37,7 @@ __all__ = [
     "read_spec",
     "resolve_targets",
     "MAX_EXPANSION",
+    "LISTS_DIR",
 ]
 
 logger = logging.getLogger("sshjobs.targets")
@@ -259,9 +260,27 @@ def _dir_tokens(path: Path) -> Iterator[str]:
             yield entry.name
 
 
-def read_spec(spec: str) -> list[Target]:
-    """All targets one ``-t``/``-x`` value denotes (file, directory or literal list), in order."""
+#: where named target lists live (``-t rack1`` reads ``~/.sshjobs/rack1`` when it exists)
+LISTS_DIR = "~/.sshjobs"
+
+
+def _spec_path(spec: str) -> Path:
+    """The file or directory a spec names: as given, else a list under :data:`LISTS_DIR`."""
     path = Path(spec).expanduser()
+    if not path.exists() and "/" not in spec and spec.strip() == spec and spec:
+        saved = Path(LISTS_DIR).expanduser() / spec
+        if saved.exists():
+            return saved
+    return path
+
+
+def read_spec(spec: str) -> list[Target]:
+    """All targets one ``-t``/``-x`` value denotes (file, directory or literal list), in order.
+
+    A relative name that is no file here may be a list saved in ``~/.sshjobs/`` (apssh looked
+    in ``~/.apssh/``).
+    """
+    path = _spec_path(spec)
     if path.is_dir():
         tokens: Iterable[str] = _dir_tokens(path)
         origin = f"directory {spec!r}"

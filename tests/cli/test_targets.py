@@ -163,3 +163,14 @@ def test_target_errors_belong_to_the_library_hierarchy():
     with pytest.raises(SshJobsError) as info:
         expand_ranges("fit[05-01]")
     assert isinstance(info.value, ValueError) and info.value.host is None
+
+
+def test_named_lists_in_home_sshjobs(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / ".sshjobs").mkdir()
+    (tmp_path / ".sshjobs" / "rack1").write_text("fit[01-02]\n")
+    monkeypatch.chdir(tmp_path)
+    assert [str(t) for t in read_spec("rack1")] == ["fit01", "fit02"]
+    assert [str(t) for t in read_spec("rack2")] == ["rack2"]  # no such list: a host name
+    (tmp_path / "rack1").write_text("local\n")  # a file here wins
+    assert [str(t) for t in read_spec("rack1")] == ["local"]
