@@ -54,7 +54,14 @@ class OutcomeFormatter(Formatter):
         self.reporter.line(self.outcome, stream, data)
 
     def stderr_line(self, line: str, hostname: str) -> None:
-        if self.verbose:
+        """Verbose events (``-v``), through the console so the progress line stays clean."""
+        if not self.verbose:
+            return
+        console = getattr(self.reporter, "console", None)
+        text = f"{self.outcome.name}: {line.rstrip()}\n"
+        if console is not None:
+            console.write_err(text)
+        else:
             super().stderr_line(line, hostname)
 
     def connection_lost(self, hostname: str, exc: BaseException | None,

@@ -253,3 +253,13 @@ def test_in_process_runs_give_signal_handlers_back(farm):
         assert signal.getsignal(signal.SIGINT) is sigint
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def test_verbose_shows_connection_events_on_stderr_only(farm):
+    name = farm.direct[0].name
+    result = sshjobs("run", "-v", "-t", name, "--", "echo v")
+    assert result.exit_code == 0
+    assert result.stdout == f"{name}: v\n"
+    events = result.stderr.splitlines()
+    assert events and all(line.startswith(f"{name}: ==========") for line in events), events
+    assert any("Connected" in line for line in events)
