@@ -85,12 +85,6 @@ class AbstractCommand:
             self.capture.store(result.stdout)
         return result
 
-    async def _run_line(self, node: Any, command: str) -> CommandResult:
-        result = await node.execute(command, label=self.get_label_line(),
-                                    capture=self.capture is not None or self.keep_output,
-                                    timeout=self.timeout)
-        return self._finish(result)
-
     def __repr__(self) -> str:
         return f"<{type(self).__name__}: {self.get_label_line()}>"
 

@@ -20,20 +20,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import asyncssh
-from asyncssh.compression import get_default_compression_algs  # noqa: F401  (documentation)
 from asyncssh.encryption import get_default_encryption_algs
 from asyncssh.kex import get_default_kex_algs
 
-from .errors import AuthenticationError, GatewayError, HostKeyError, SshConnectionError, \
-    SshJobsError
+from .errors import (AuthenticationError, GatewayError, HostKeyError, KeyLoadError,
+                     SshConnectionError, SshJobsError)
 from .hostkeys import HostKeyVerdict
 from .keys import KeySet, default_keys, import_private_key
-from .errors import KeyLoadError
 
 if TYPE_CHECKING:
     from .node import SshNode
 
-__all__ = ["open_connection", "config_paths", "config_user", "config_known_hosts", "KEX_ALGS", "ENCRYPTION_ALGS"]
+__all__ = ["open_connection", "config_paths", "config_user", "config_known_hosts", "KEX_ALGS",
+           "ENCRYPTION_ALGS"]
 
 logger = logging.getLogger("sshjobs.connect")
 

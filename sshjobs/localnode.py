@@ -105,7 +105,7 @@ class LocalNode:
         formatter.session_start(self.hostname, command)
         captured = bytearray()
         tail = bytearray()
-        partial: dict[Any, bytes] = {}
+        partial: dict[Any, bytearray] = {}
 
         async def pump(stream: asyncio.StreamReader, datatype: Any) -> None:
             while data := await stream.read(65536):
@@ -117,9 +117,9 @@ class LocalNode:
                     captured.extend(data)
                     continue
                 emit_lines(partial, data, datatype, self.hostname, formatter)
-            rest = partial.pop(datatype, b"")
+            rest = partial.pop(datatype, None)
             if rest:
-                formatter.line(rest, datatype, self.hostname)
+                formatter.line(bytes(rest), datatype, self.hostname)
 
         async def complete() -> None:
             assert proc.stdout is not None and proc.stderr is not None
@@ -165,6 +165,10 @@ class LocalNode:
     # -- scripts and files ---------------------------------------------------------------------
     async def stage_script(self, name: str, body: bytes,
                            includes: Sequence[str] = ()) -> tuple[str, str]:
+        return await asyncio.to_thread(self._stage, name, body, includes)
+
+    @staticmethod
+    def _stage(name: str, body: bytes, includes: Sequence[str]) -> tuple[str, str]:
         directory = tempfile.mkdtemp(prefix="sshjobs-")        # mode 0700
         path = os.path.join(directory, name)
         with open(path, "wb") as handle:
@@ -179,17 +183,17 @@ class LocalNode:
         return directory, path
 
     async def unstage_script(self, directory: str) -> None:
-        shutil.rmtree(directory, ignore_errors=True)
+        await asyncio.to_thread(shutil.rmtree, directory, ignore_errors=True)
 
     async def put_file_s(self, localpaths: str | Sequence[str], remotepath: str,
                          **kwds: Any) -> None:
-        await self._copy(localpaths, remotepath, kwds)
+        await asyncio.to_thread(self._copy, localpaths, remotepath, kwds)
 
     async def get_file_s(self, remotepaths: str | Sequence[str], localpath: str,
                          **kwds: Any) -> None:
-        await self._copy(remotepaths, localpath, kwds)
+        await asyncio.to_thread(self._copy, remotepaths, localpath, kwds)
 
-    async def _copy(self, sources: str | Sequence[str], destination: str,
+    def _copy(self, sources: str | Sequence[str], destination: str,
                     kwds: dict[str, Any]) -> None:
         sources = [sources] if isinstance(sources, (str, os.PathLike)) else list(sources)
         dest = Path(destination).expanduser()

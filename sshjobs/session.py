@@ -102,16 +102,34 @@ class SessionSlots:
         return True
 
 
-def emit_lines(partial: dict[Any, bytes], data: bytes, datatype: Any, hostname: str,
+#: a line longer than this is passed on in pieces (bounds memory on newline-free output)
+MAX_LINE = 1 << 20
+
+
+def emit_lines(partial: dict[Any, bytearray], data: bytes, datatype: Any, hostname: str,
                formatter: Any) -> None:
-    """Send every complete line of ``partial[datatype] + data`` to the formatter."""
+    """Send every complete line of ``partial[datatype] + data`` to the formatter; keep the
+    incomplete tail in ``partial[datatype]``."""
     last = data.rfind(b"\n")
     if last < 0:
-        partial[datatype] = partial.get(datatype, b"") + data
+        pending = partial.get(datatype)
+        if pending is None:
+            partial[datatype] = pending = bytearray()
+        pending += data
+        if len(pending) >= MAX_LINE:
+            formatter.line(bytes(pending), datatype, hostname)
+            pending.clear()
         return
-    head = partial.pop(datatype, b"") + data[:last + 1]
+    pending = partial.get(datatype)
+    if pending:
+        head = bytes(pending) + data[:last + 1]
+        pending.clear()
+    else:
+        head = data[:last + 1]
     if last + 1 < len(data):
-        partial[datatype] = data[last + 1:]
+        if pending is None:
+            partial[datatype] = pending = bytearray()
+        pending += data[last + 1:]
     line_cb = formatter.line
     start = 0
     while True:
@@ -132,7 +150,7 @@ class LineSession(asyncssh.SSHClientSession):
         self._result = result
         self._capture: bytearray | None = bytearray() if capture else None
         self._stderr_tail = bytearray()
-        self._partial: dict[Any, bytes] = {}
+        self._partial: dict[Any, bytearray] = {}
         self.closed = asyncio.get_running_loop().create_future()
         self.lost_exc: BaseException | None = None
 
@@ -150,7 +168,7 @@ class LineSession(asyncssh.SSHClientSession):
     def _flush(self) -> None:
         for datatype, rest in list(self._partial.items()):
             if rest:
-                self._formatter.line(rest, datatype, self._hostname)
+                self._formatter.line(bytes(rest), datatype, self._hostname)
         self._partial.clear()
 
     def eof_received(self) -> bool:

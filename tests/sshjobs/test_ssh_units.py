@@ -174,3 +174,25 @@ def test_topology_dot_and_node_identity(home):
     assert '"LOCALNODE" -> "me@gw";' in dot
     with pytest.raises(ValueError):
         SshNode("x", gateway="not a node")
+
+
+def test_emit_lines_keeps_partial_tails_and_bounds_long_lines():
+    from sshjobs.session import MAX_LINE, emit_lines
+    seen = []
+
+    class Sink:
+        def line(self, line, datatype, hostname):
+            seen.append((line, datatype))
+
+    partial = {}
+    for chunk in (b"ab", b"c\nd", b"e\nf\n", b"g"):
+        emit_lines(partial, chunk, None, "h", Sink())
+    emit_lines(partial, b"err\n", STDERR, "h", Sink())
+    assert seen == [(b"abc\n", None), (b"de\n", None), (b"f\n", None), (b"err\n", STDERR)]
+    assert bytes(partial[None]) == b"g"
+    seen.clear()
+    partial.clear()
+    chunk = b"x" * 65536
+    for _ in range(MAX_LINE // len(chunk) + 1):
+        emit_lines(partial, chunk, None, "h", Sink())
+    assert [len(line) for line, _ in seen] == [MAX_LINE]
