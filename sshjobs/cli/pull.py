@@ -40,7 +40,9 @@ def pull(paths: tuple[str, ...], recursive: bool, no_preserve: bool, **params: A
       sshjobs pull -t fit[01-10] @:/var/log/syslog logs/{host}.log
     Directories above a LOCAL path holding a field are created as needed.
     """
-    params["sudo"] = params["ask_sudo_pass"] = False
+    if params.get("sudo") or params.get("ask_sudo_pass"):
+        raise click.UsageError("--sudo / --ask-sudo-pass are for sshjobs run: copies are made "
+                               "as the login user (use -l root)")
     if params.get("list_targets"):
         print_targets(prepare(params).targets)
         return 0

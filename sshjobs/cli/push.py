@@ -41,7 +41,9 @@ def push(paths: tuple[str, ...], recursive: bool, no_preserve: bool, **params: A
       sshjobs push -t fit[01-10] conf/{host}.conf @:/etc/app.conf
     A bare @: is the remote home directory.
     """
-    params["sudo"] = params["ask_sudo_pass"] = False  # not meaningful for SFTP copies
+    if params.get("sudo") or params.get("ask_sudo_pass"):
+        raise click.UsageError("--sudo / --ask-sudo-pass are for sshjobs run: copies are made "
+                               "as the login user (use -l root)")
     if params.get("list_targets"):
         print_targets(prepare(params).targets)
         return 0

@@ -158,6 +158,7 @@ def test_script_mode_with_args_and_include(tmp_path, direct):
     (["push", "/nonexistent/file", "@:/tmp/"], "no such local file"),
     (["push", "somefile"], "destination starts with @:"),
     (["pull", "@:/etc/hostname", "/nonexistent-dir/x"], "no such local directory"),
+    (["push", "--sudo", "/etc/hostname", "@:/tmp/"], "are for sshjobs run"),
 ])
 def test_bad_input_is_one_line_exit_2_and_connects_nowhere(farm, args, fragment):
     before = farm.accepted_connections(farm.direct[0])
