@@ -79,9 +79,9 @@ def measure_one(impl: str, shape: str, size: int, what: str) -> dict:
     if impl == "asynciojobs":
         import asynciojobs  # noqa: F401 - import cost is not part of the measure
     if what == "time":
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         runner(requirements)
-        return {"seconds": time.perf_counter() - start}
+        return {"seconds": time.perf_counter() - start, "cpu": time.process_time() - cpu}
     tracemalloc.start()
     tracemalloc.reset_peak()
     before = tracemalloc.get_traced_memory()[0]
@@ -123,26 +123,33 @@ def main() -> None:
     shapes = args.shapes.split(",")
     print(f"# python {sys.version.split()[0]}, {os.cpu_count()} cpu(s), "
           f"load average at start {os.getloadavg()[0]:.2f}")
-    print(f"{'shape':12s} {'jobs':>7s} {'ours s':>8s} {'base s':>8s} {'t ratio':>7s} "
-          f"{'ours MB':>8s} {'base MB':>8s} {'m ratio':>7s}")
-    times: dict[tuple[str, int], float] = {}
+    print(f"{'shape':12s} {'jobs':>7s} {'ours s':>7s} {'base s':>7s} {'ratio':>6s} "
+          f"{'ours cpu':>8s} {'base cpu':>8s} {'ratio':>6s} "
+          f"{'ours MB':>8s} {'base MB':>8s} {'ratio':>6s}")
+    times: dict[tuple[str, int, str], float] = {}
     for shape in shapes:
         for size in sizes:
-            row = {}
-            for impl in IMPLS:  # interleaved runs, best of --repeat
-                row[impl] = min(subprocess_measure(impl, shape, size, "time")["seconds"]
-                                for _ in range(args.repeat))
+            wall: dict[str, float] = {impl: float("inf") for impl in IMPLS}
+            cpu: dict[str, float] = dict(wall)
+            for _ in range(args.repeat):  # interleaved runs, best of --repeat
+                for impl in IMPLS:
+                    got = subprocess_measure(impl, shape, size, "time")
+                    wall[impl] = min(wall[impl], got["seconds"])
+                    cpu[impl] = min(cpu[impl], got["cpu"])
             mem = {impl: subprocess_measure(impl, shape, size, "memory")["peak_bytes"]
                    for impl in IMPLS}
-            times[(shape, size)] = row["asynciojobs"]
-            print(f"{shape:12s} {size:7d} {row['asynciojobs']:8.3f} {row['baseline']:8.3f} "
-                  f"{row['asynciojobs'] / row['baseline']:7.2f} "
-                  f"{mem['asynciojobs'] / 1e6:8.1f} {mem['baseline'] / 1e6:8.1f} "
-                  f"{mem['asynciojobs'] / mem['baseline']:7.2f}", flush=True)
+            for impl in IMPLS:
+                times[(shape, size, impl)] = cpu[impl]
+            ours, base = "asynciojobs", "baseline"
+            print(f"{shape:12s} {size:7d} {wall[ours]:7.3f} {wall[base]:7.3f} "
+                  f"{wall[ours] / wall[base]:6.2f} {cpu[ours]:8.3f} {cpu[base]:8.3f} "
+                  f"{cpu[ours] / cpu[base]:6.2f} {mem[ours] / 1e6:8.1f} {mem[base] / 1e6:8.1f} "
+                  f"{mem[ours] / mem[base]:6.2f}", flush=True)
     for shape in shapes:
-        if (shape, 50_000) in times and (shape, 200_000) in times:
-            print(f"# {shape}: time(200k)/time(50k) = "
-                  f"{times[(shape, 200_000)] / times[(shape, 50_000)]:.2f}")
+        for impl in IMPLS:
+            if (shape, 50_000, impl) in times and (shape, 200_000, impl) in times:
+                print(f"# {shape} {impl}: cpu(200k)/cpu(50k) = "
+                      f"{times[(shape, 200_000, impl)] / times[(shape, 50_000, impl)]:.2f}")
     print(f"# load average at end {os.getloadavg()[0]:.2f}")
 
 
