@@ -27,7 +27,7 @@ from sshjobs.cli.outcome import HostOutcome
 from sshjobs.gather import fold_hosts, gather
 
 __all__ = ["Reporter", "LiveReporter", "GatherReporter", "JsonReporter", "DirReporter",
-           "ListsReporter", "line_info", "Fanout"]
+           "ListsReporter", "line_info", "Fanout", "summary_line"]
 
 logger = logging.getLogger("sshjobs.cli.reporters")
 
@@ -91,6 +91,20 @@ class Fanout(Reporter):
         for reporter in self.reporters:
             reporter.finish(outcomes)
         self.console.close()
+        if self.console.progress_enabled and not self.console.broken:
+            self.console.write_err(summary_line(outcomes) + "\n")
+
+
+def summary_line(outcomes: list[HostOutcome]) -> str:
+    """``[sshjobs] 40 hosts: 37 ok, 2 failed, 1 unreachable`` (terminals only, after the run)."""
+    counts: dict[str, int] = {}
+    for outcome in outcomes:
+        key = outcome.code.name.lower() if outcome.code is not None else "unfinished"
+        counts[key] = counts.get(key, 0) + 1
+    order = ["ok", "failed", "unreachable", "timeout", "interrupted", "output_closed",
+             "unfinished"]
+    parts = [f"{counts[key]} {key.replace('_', ' ')}" for key in order if key in counts]
+    return f"[sshjobs] {len(outcomes)} hosts: " + ", ".join(parts)
 
 
 def error_line(console: Console, names: str, reason: str) -> str:

@@ -106,7 +106,8 @@ def test_progress_line_on_a_terminal_stderr_only(farm):
     assert sorted(out.decode().splitlines()) == sorted(f"{n}: line" for n in names)
     text = err.decode()
     assert f"[sshjobs] {len(names)}/{len(names)} done, 0 failed, 0 running" in text
-    assert text.endswith("\r\x1b[K")  # wiped at the end
+    # wiped at the end, replaced by a summary
+    assert text.endswith(f"\r\x1b[K[sshjobs] {len(names)} hosts: {len(names)} ok\n")
     for name in names:  # stderr lines start on a wiped line, never glued to the progress text
         assert f"\r\x1b[K{name}: warn\n" in text
 

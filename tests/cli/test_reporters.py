@@ -181,7 +181,8 @@ def test_progress_line_only_on_terminal_and_never_inside_output():
                  f"sshjobs: {con.host_color('fit04', stderr=True)}: "):
         position = text.index(line)
         assert text[position - 4:position] == "\r\x1b[K"
-    assert text.endswith("\r\x1b[K")  # the progress line is removed at the end
+    # the progress line is removed at the end, replaced by a summary
+    assert text.endswith("\r\x1b[K[sshjobs] 4 hosts: 2 ok, 1 failed, 1 unreachable\n")
     assert out.getvalue().count("hello") == 2
 
 
