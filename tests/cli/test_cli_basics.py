@@ -125,3 +125,11 @@ def test_in_process_runs_leave_logging_as_it_was():
     after = {name: (logging.getLogger(name).level, list(logging.getLogger(name).handlers))
              for name in ("sshjobs", "asynciojobs")}
     assert after == before
+
+
+def test_subcommands_of_other_parts_are_registered_when_their_module_exists():
+    import importlib.util
+    assert {"run", "push", "pull", "targets"} <= set(cli.commands)
+    for module, name in (("sshjobs.cli.sandbox", "sandbox"), ("sshjobs.cli.demo", "demo"),
+                         ("sshjobs.cli.scenario", "scenario")):
+        assert (name in cli.commands) == (importlib.util.find_spec(module) is not None), name
