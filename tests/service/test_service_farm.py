@@ -47,20 +47,19 @@ def remote(farm, request):
     remote.close()
 
 
-TREE = ("sh -c 'sleep 300 & sleep 301 & wait' & sleep 302 & "
-        "echo env=$FARM_VALUE; wait")
+TREE = ("echo env=$FARM_VALUE; sh -c 'sleep 300 & sleep 301 & wait' & sleep 302 & wait")
 
 
 @pytest.mark.parametrize("remote", ["root", "unprivileged"], indirect=True)
-def test_service_lifecycle_on_a_private_host(remote, farm, members):
+def test_service_lifecycle_on_a_private_host(remote, farm, members, settled):
     if remote.user == "unprivileged":
         remote.user = farm.user
     service = Service(TREE, service_id="tree", environ={"FARM_VALUE": "it works"})
     started = remote.start(service)
     assert started.returncode == 0, started.stderr
     sid = remote.sid(service)
-    alive = members(sid)
-    assert len(alive) >= 5, alive  # sh, sh -c, sleep 300, sleep 301, sleep 302
+    # sh, sh -c, sleep 300, sleep 301, sleep 302
+    assert settled(lambda: len(members(sid)) >= 5), members(sid)
     status = remote.run(service.status_script())
     assert status.returncode == 0 and "running" in status.stdout
 
@@ -68,6 +67,7 @@ def test_service_lifecycle_on_a_private_host(remote, farm, members):
     assert restarted.returncode == 0, restarted.stderr
     new_sid = remote.sid(service)
     assert new_sid != sid and members(sid) == [] and members(new_sid)
+    assert settled(lambda: len(members(new_sid)) >= 5), members(new_sid)
 
     stopped = remote.run(service.stop_script())
     assert stopped.returncode == 0, stopped.stderr

@@ -46,16 +46,16 @@ def host(request, tmp_path):
         host.run(service.stop_script())
 
 
-TREE = "sleep 300 & sleep 301 & (sleep 302; true) & echo ready $GREETING; wait"
+TREE = "echo ready $GREETING; sleep 300 & sleep 301 & (sleep 302; true) & wait"
 
 
-def test_start_status_stop_kills_the_whole_tree(host, members):
+def test_start_status_stop_kills_the_whole_tree(host, members, settled):
     service = Service(TREE, service_id="tree", environ={"GREETING": "hello world"})
     started = host.start(service)
     assert started.returncode == 0, started.stderr
     sid = host.sid(service)
     assert f"pid {sid}" in started.stdout
-    assert len(members(sid)) >= 4  # the shell and its three children
+    assert settled(lambda: len(members(sid)) >= 4)  # the shell and its three children
     status = host.run(service.status_script())
     assert (status.returncode, status.stdout) == (0, f"service tree: running, pid {sid}\n")
     stopped = host.run(service.stop_script())
@@ -111,12 +111,14 @@ def test_status_output_goes_to_a_file(host, tmp_path):
     assert target.read_text().startswith("service report: running")
 
 
-def test_shell_syntax_and_quotes_in_the_command(host):
-    service = Service("""echo "it's $((1 + 2))" 'x  y' > out.txt; sleep 300""",
+def test_shell_syntax_and_quotes_in_the_command(host, settled):
+    service = Service("""echo "it's $((1 + 2))" 'x  y' > out.tmp; mv out.tmp out.txt; sleep 300""",
                       service_id="quotes")
     assert host.start(service).returncode == 0
+    out = host.home / "out.txt"
+    assert settled(out.exists)
     host.run(service.stop_script())
-    assert (host.home / "out.txt").read_text() == "it's 3 x  y\n"
+    assert out.read_text() == "it's 3 x  y\n"
 
 
 def test_systemd_backend_commands(tmp_path):
@@ -169,7 +171,7 @@ def test_commands_are_runs_with_labels_and_run_options():
     assert verbose.get_label_line() == "start service web: sleep 1"
 
 
-def test_deferred_command_is_rendered_when_the_command_runs(host, members):
+def test_deferred_command_is_rendered_when_the_command_runs(host, members, settled):
     from sshjobs import Deferred, Variables
     variables = Variables()
     service = Service(Deferred("sleep {{ seconds }}", variables), service_id="deferred")
@@ -178,7 +180,16 @@ def test_deferred_command_is_rendered_when_the_command_runs(host, members):
     host.started.append(service)
     assert host.run(start.command_line()).returncode == 0
     sid = host.sid(service)
-    cmdlines = [Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0") for pid in members(sid)]
-    assert [b"sleep", b"313", b""] in cmdlines or any(b"sleep 313" in c for c in cmdlines)
+
+    def rendered_sleep_runs() -> bool:
+        for pid in members(sid):
+            try:
+                if Path(f"/proc/{pid}/cmdline").read_bytes() == b"sleep\0" b"313\0":
+                    return True
+            except OSError:
+                continue
+        return False
+
+    assert settled(rendered_sleep_runs)
     assert host.run(stop.command_line()).returncode == 0
     assert members(sid) == []
