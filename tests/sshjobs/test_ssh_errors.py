@@ -255,15 +255,49 @@ def test_lost_connection_fails_the_command_and_the_node_reconnects(faulty_farm, 
 def test_ssh_config_user_known_hosts_file_and_identity(farm, empty_home, collect):
     host = farm.direct[1]
     (empty_home / ".ssh" / "config").write_text(
-        f"Host myalias\n  HostName {host.address}\n  Port {host.port}\n  User root\n"
+        f"Host myalias\n  HostName {host.address}\n  Port {host.port}\n  User {farm.user}\n"
         f"  IdentityFile {farm.client_key}\n  UserKnownHostsFile {farm.known_hosts}\n")
     node = SshNode("myalias", formatter=collect)
-    assert node.username == "root"
-    job = SshJob(node, command="echo aliased")
+    assert node.username == farm.user
+    job = SshJob(node, command="echo aliased; id -un")
     assert Scheduler(job).run(), job.raised_exception()
-    assert collect.stdout("myalias") == b"aliased\n"
+    assert collect.stdout("myalias") == f"aliased\n{farm.user}\n".encode()
     # without the config, the same host is unknown (empty ~/.ssh/known_hosts) and keyless
     job = SshJob(SshNode(host.address, port=host.port, config=None, formatter=collect),
                  command="true")
     assert Scheduler(job).run() is False
     assert isinstance(job.raised_exception(), HostKeyError)
+
+
+def test_connect_timeout_and_unknown_host_name(monkeypatch, collect):
+    """A server that accepts TCP but never speaks SSH: the connect timeout fires. An unknown
+    name (resolution refused locally, no DNS traffic): a connection error naming it."""
+    import socket
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    port = listener.getsockname()[1]
+    real_getaddrinfo = socket.getaddrinfo
+
+    def getaddrinfo(host, *args, **kwds):
+        if host == "no-such-host.test":
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return real_getaddrinfo(host, *args, **kwds)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    try:
+        silent = SshNode("127.0.0.1", port=port, timeout=0.5, known_hosts=None,
+                         formatter=collect)
+        unknown = SshNode("no-such-host.test", known_hosts=None, formatter=collect)
+        jobs = [SshJob(silent, command="true", critical=False),
+                SshJob(unknown, command="true", critical=False)]
+        start = time.monotonic()
+        assert Scheduler(*jobs).run()
+        assert time.monotonic() - start < 5
+        timed_out, unknown_error = (job.raised_exception() for job in jobs)
+        assert isinstance(timed_out, SshConnectionError) and "timed out" in str(timed_out)
+        assert timed_out.host == "127.0.0.1"
+        assert isinstance(unknown_error, SshConnectionError)
+        assert "unknown host name 'no-such-host.test'" in str(unknown_error)
+    finally:
+        listener.close()
