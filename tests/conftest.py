@@ -24,7 +24,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from fixtures.farm import Farm, install_signal_handlers  # noqa: E402
+from fixtures.farm import Farm, install_signal_handlers
 
 
 def _make_farm():

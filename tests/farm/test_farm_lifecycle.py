@@ -11,7 +11,6 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
 from fixtures import registry
 from fixtures.farm import Farm, FarmError, sweep_stale
 from fixtures.network import is_zombie
