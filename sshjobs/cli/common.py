@@ -145,7 +145,8 @@ def make_reporters(settings: Settings, console: Console) -> list[Reporter]:
 def execute(settings: Settings, make_commands: CommandFactory) -> int:
     """Run on every target with the chosen output mode; the process exit code."""
     names = display_names(settings.targets)
-    outcomes = [HostOutcome(target=target, name=name)
+    keep = bool(settings.output.get("gather") or settings.output.get("json_lines"))
+    outcomes = [HostOutcome(target=target, name=name, keep_output=keep)
                 for target, name in zip(settings.targets, names)]
     console = Console(progress=settings.output.get("progress"))
     fanout = Fanout(console, make_reporters(settings, console), total=len(outcomes))

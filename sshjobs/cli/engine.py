@@ -50,7 +50,8 @@ class OutcomeFormatter(Formatter):
     def line(self, line: bytes | str, datatype: int | None, hostname: str) -> None:
         data = line.encode() if isinstance(line, str) else bytes(line)
         stream = "stderr" if datatype == EXTENDED_DATA_STDERR else "stdout"
-        (self.outcome.stderr if stream == "stderr" else self.outcome.stdout).extend(data)
+        if self.outcome.keep_output:
+            (self.outcome.stderr if stream == "stderr" else self.outcome.stdout).extend(data)
         self.reporter.line(self.outcome, stream, data)
 
     def stderr_line(self, line: str, hostname: str) -> None:

@@ -70,6 +70,8 @@ class HostOutcome:
     end: float | None = None
     stdout: bytearray = field(default_factory=bytearray)
     stderr: bytearray = field(default_factory=bytearray)
+    #: whether output is kept in memory (gather and JSON need it; live lines and files do not)
+    keep_output: bool = True
 
     @property
     def settled(self) -> bool:
