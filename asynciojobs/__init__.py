@@ -6,9 +6,16 @@ per-job timeout/retries, skip policy, statistics and a job-events stream.
 """
 
 from .compat import LegacySchedulerMixin
-from .errors import (AsyncioJobsError, CycleError, ForeignRequirementError,
-                     GraphvizMissingError, JobReuseError, JobSkipped, NestedLoopError,
-                     SchedulerTimeoutError)
+from .errors import (
+                     AsyncioJobsError,
+                     CycleError,
+                     ForeignRequirementError,
+                     GraphvizMissingError,
+                     JobReuseError,
+                     JobSkipped,
+                     NestedLoopError,
+                     SchedulerTimeoutError,
+)
 from .events import EventQueue, JobEvent
 from .job import AbstractJob, Job
 from .render import Statistics
@@ -22,10 +29,26 @@ Engine = Scheduler          # name of the Scheduler before asynciojobs 0.4
 SchedulerJob = Scheduler    # name of the nestable scheduler in asynciojobs 0.8-0.9
 
 __all__ = [
-    "AbstractJob", "Job", "Sequence", "PureScheduler", "Scheduler", "PrintJob", "Watch",
-    "Engine", "SchedulerJob", "Statistics", "JobEvent", "EventQueue",
-    "AsyncioJobsError", "CycleError", "ForeignRequirementError", "GraphvizMissingError",
-    "JobReuseError", "JobSkipped", "NestedLoopError", "SchedulerTimeoutError",
-    "__version__",
+                     "AbstractJob",
+                     "AsyncioJobsError",
+                     "CycleError",
+                     "Engine",
+                     "EventQueue",
+                     "ForeignRequirementError",
+                     "GraphvizMissingError",
+                     "Job",
+                     "JobEvent",
+                     "JobReuseError",
+                     "JobSkipped",
+                     "NestedLoopError",
+                     "PrintJob",
+                     "PureScheduler",
+                     "Scheduler",
+                     "SchedulerJob",
+                     "SchedulerTimeoutError",
+                     "Sequence",
+                     "Statistics",
+                     "Watch",
+                     "__version__",
 ]
 _ = LegacySchedulerMixin

@@ -10,13 +10,20 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 _UNSET: Any = object()
 
 
 class LegacySchedulerMixin:
     """Old method names of schedulers."""
+
+    run: Any
+    co_run: Any
+    check_cycles: Any
+    topological_order: Any
+    export_as_dotfile: Any
 
     def orchestrate(self, loop: Any = None, *, timeout: Any = _UNSET,
                     jobs_window: Any = _UNSET, **_ignored: Any) -> bool:
@@ -65,5 +72,5 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["Engine", "SchedulerJob", "LegacySchedulerMixin"]
+__all__ = ["Engine", "LegacySchedulerMixin", "SchedulerJob"]  # noqa: F822 - lazy names
 _ = asyncio  # keep the import for type checkers of loop arguments

@@ -28,17 +28,27 @@ class _EndOfRun(Exception):
 class Run:
     """One execution of one scheduler's jobs (nested schedulers make their own Run)."""
 
-    __slots__ = ("scheduler", "loop", "tg", "sem", "remaining", "live", "fut", "aborted_by",
-                 "subscribers")
+    tg: asyncio.TaskGroup  # set once the task group is entered
+
+    __slots__ = (
+        "aborted_by",
+        "fut",
+        "live",
+        "loop",
+        "remaining",
+        "scheduler",
+        "sem",
+        "subscribers",
+        "tg",
+    )
 
     def __init__(self, scheduler: Any, jobs_window: int | None, subscribers: list) -> None:
         self.scheduler = scheduler
         self.loop = asyncio.get_running_loop()
-        self.tg: asyncio.TaskGroup | None = None
         self.sem = asyncio.Semaphore(jobs_window) if jobs_window else None
         self.remaining = 0      # non-forever jobs not finished yet
         self.live = 0           # tasks created and not finished
-        self.fut: asyncio.Future | None = None
+        self.fut: asyncio.Future = self.loop.create_future()
         self.aborted_by: Any = None
         self.subscribers = subscribers
 
@@ -50,7 +60,6 @@ class Run:
     async def execute(self, jobs: Any, entries: list, timeout: float | None) -> str:
         """Run until every non-forever job finished, a critical job failed, or the timeout."""
         self.remaining = sum(1 for job in jobs if not job.forever)
-        self.fut = self.loop.create_future()
         cm = asyncio.timeout(timeout)
         try:
             async with cm:
@@ -80,7 +89,7 @@ class Run:
 
     async def windowed(self, job: Any) -> None:
         """Hold a window slot while the job runs: ``async with`` gives it back on any exit."""
-        async with self.sem:
+        async with self.sem:  # type: ignore[union-attr]  # only used with a window
             await self.run_job(job)
 
     async def run_job(self, job: Any) -> None:
@@ -101,7 +110,7 @@ class Run:
             if self.subscribers:
                 self.emit(ev.CANCELLED, job)
             raise
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any failure of a job is its outcome
             job._aj_exc = exc
             job._aj_t1 = loop.time()
             job._aj_state = DONE

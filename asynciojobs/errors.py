@@ -7,7 +7,8 @@ builtin exception a caller of the public asynciojobs would have caught (``ValueE
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 
 def _names(jobs: Iterable[Any]) -> str:
@@ -16,7 +17,7 @@ def _names(jobs: Iterable[Any]) -> str:
     for job in jobs:
         try:
             out.append(job.display_label())
-        except Exception:  # pragma: no cover - not a job, or a broken label hook
+        except Exception:  # noqa: BLE001 - not a job, or a broken label hook
             out.append(repr(job))
     return ", ".join(f"`{name}`" for name in out)
 

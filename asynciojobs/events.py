@@ -35,8 +35,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 logger = logging.getLogger("asynciojobs.events")
 
@@ -87,7 +88,7 @@ class EventQueue:
         self.events.append(event)
         self._queue.put_nowait(event)
 
-    def __aiter__(self) -> "EventQueue":
+    def __aiter__(self) -> EventQueue:
         return self
 
     async def __anext__(self) -> JobEvent:

@@ -15,13 +15,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import selectors
-from typing import Any, Coroutine, Iterator
+from collections.abc import Coroutine, Iterator
+from typing import Any
 
 
 class _FakeSelector(selectors.DefaultSelector):  # type: ignore[misc, valid-type]
     """Never sleeps while timers are pending: advances the loop's virtual clock instead."""
 
-    loop: "FakeClockLoop"
+    loop: FakeClockLoop
 
     def select(self, timeout: float | None = None) -> list:
         ready = super().select(0)

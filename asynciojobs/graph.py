@@ -8,7 +8,8 @@ ties follow the collection's iteration order.
 
 from __future__ import annotations
 
-from typing import Any, Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
+from typing import Any
 
 from .errors import CycleError, ForeignRequirementError
 

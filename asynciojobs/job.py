@@ -16,7 +16,8 @@ import inspect
 import logging
 import types
 import weakref
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from . import badges
 from .errors import JobReuseError
@@ -86,10 +87,22 @@ class AbstractJob:
     on_failed_requirement: str | None = None
 
     __slots__ = (
+        "__dict__",
+        "__weakref__",
+        "_aj_attempts",
+        "_aj_cancelled",
+        "_aj_exc",
+        "_aj_id",
+        "_aj_kahn",
+        "_aj_parent",
+        "_aj_pending",
+        "_aj_reqfail",
         "_aj_required",
-        "_aj_state", "_aj_result", "_aj_exc", "_aj_parent", "_aj_pending", "_aj_succ",
-        "_aj_reqfail", "_aj_id", "_aj_t0", "_aj_t1", "_aj_cancelled", "_aj_attempts",
-        "_aj_kahn", "__dict__", "__weakref__",
+        "_aj_result",
+        "_aj_state",
+        "_aj_succ",
+        "_aj_t0",
+        "_aj_t1",
     )
 
     _aj_own_timeout = False  # True for schedulers: their ``timeout`` is enforced inside
@@ -124,10 +137,8 @@ class AbstractJob:
         if self.on_failed_requirement not in (None, "run", "skip"):
             raise ValueError(f"on_failed_requirement must be 'run' or 'skip', "
                              f"not {self.on_failed_requirement!r}")
-        try:
-            self._aj_required
-        except AttributeError:  # not preset by a subclass through the ``required`` setter
-            self._aj_required = None
+        if not hasattr(self, "_aj_required"):  # unless preset through the ``required`` setter
+            self._aj_required: set[AbstractJob] | None = None
         self._aj_state = IDLE
         self._aj_result = self._aj_exc = self._aj_succ = self._aj_reqfail = None
         self._aj_t0 = self._aj_t1 = self._aj_parent = self._aj_id = None
@@ -140,18 +151,19 @@ class AbstractJob:
 
     # ---- requirements
     @property
-    def required(self) -> set["AbstractJob"]:
+    def required(self) -> set[AbstractJob]:
         """The set of jobs this one requires (created on first use: most jobs have none)."""
-        reqs = self._aj_required
+        reqs: set[AbstractJob] | None = self._aj_required
         if reqs is None:
-            reqs = self._aj_required = set()
+            reqs = set()
+            self._aj_required = reqs
         return reqs
 
     @required.setter
     def required(self, jobs: Any) -> None:
         self._aj_required = jobs if isinstance(jobs, set) else set(flatten_jobs([jobs]))
 
-    def requires(self, *requirements: Any, remove: bool = False) -> "AbstractJob":
+    def requires(self, *requirements: Any, remove: bool = False) -> AbstractJob:
         """Add (or with ``remove=True`` drop) requirements; returns self, to chain calls.
 
         Accepts jobs, Sequences (meaning their last job), None, and nested lists/tuples/
@@ -248,7 +260,7 @@ class AbstractJob:
         """The job's work; its return value becomes ``result()``."""
         raise NotImplementedError(f"{type(self).__name__}.co_run() needs to be implemented")
 
-    async def co_shutdown(self) -> None:
+    async def co_shutdown(self) -> Any:
         """Called once the scheduler holding this job is finished (whether or not it ran)."""
 
     def _aj_execute(self) -> Any:
@@ -334,8 +346,15 @@ class Job(AbstractJob):
 
     _aj_spent_total = 0  # coroutine jobs consumed so far: no need to look for spent ones if 0
 
-    __slots__ = ("corun", "coshutdown", "_aj_args", "_aj_once", "_aj_used", "_aj_shut_used",
-                 "_aj_closer")
+    __slots__ = (
+        "_aj_args",
+        "_aj_closer",
+        "_aj_once",
+        "_aj_shut_used",
+        "_aj_used",
+        "corun",
+        "coshutdown",
+    )
 
     def __init__(self, corun: Any, *args: Any, coshutdown: Any = None, **kwds: Any) -> None:
         self._aj_used = False
@@ -378,7 +397,7 @@ class Job(AbstractJob):
             self._aj_used = True
             Job._aj_spent_total += 1
             return self.corun
-        return self.corun(*self._aj_args)
+        return self.corun(*self._aj_args)  # type: ignore[operator]  # callable form
 
     def is_spent(self) -> bool:
         """True for a coroutine-object job that already ran (it cannot run again)."""

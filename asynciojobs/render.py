@@ -32,7 +32,7 @@ class Statistics:
     durations: dict[Any, float] = field(default_factory=dict, repr=False)
 
     @classmethod
-    def of(cls, jobs: Any) -> "Statistics":
+    def of(cls, jobs: Any) -> Statistics:
         stats = cls()
         first = last = None
         for job in jobs:
@@ -73,8 +73,8 @@ class Statistics:
 
     def summary(self) -> str:
         """One line with every counter and the timings."""
-        parts = [f"{self.total} job(s): {self.done} done ({self.failed} failed, "
-                 f"{self.critical_failed} critical)", f"{self.running} running",
+        parts = [(f"{self.total} job(s): {self.done} done ({self.failed} failed, "
+                  f"{self.critical_failed} critical)"), f"{self.running} running",
                  f"{self.scheduled} scheduled", f"{self.idle} idle"]
         if self.skipped:
             parts.append(f"{self.skipped} skipped")
@@ -181,6 +181,8 @@ def debrief_lines(scheduler: Any, details: bool = False) -> list[str]:
 
 class RenderMixin:
     """Display methods of schedulers."""
+
+    jobs: Any
 
     def statistics(self) -> Statistics:
         """Counts by state and durations of the direct member jobs."""

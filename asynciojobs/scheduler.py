@@ -11,17 +11,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 from . import events as ev
 from . import graph
 from .compat import LegacySchedulerMixin
 from .dot import DotMixin
 from .engine import CRITICAL, OK, TIMED_OUT, Run
-from .errors import CycleError, ForeignRequirementError, JobReuseError, NestedLoopError
-from .errors import SchedulerTimeoutError
+from .errors import (
+    CycleError,
+    ForeignRequirementError,
+    JobReuseError,
+    NestedLoopError,
+    SchedulerTimeoutError,
+)
 from .job import IDLE, AbstractJob, Job, flatten_jobs
 from .render import RenderMixin
+from .surgery import GraphMethods
 
 logger = logging.getLogger("asynciojobs.scheduler")
 _UNSET: Any = object()
@@ -52,7 +59,7 @@ def no_running_loop(what: str) -> None:
     raise NestedLoopError(what)
 
 
-class PureScheduler(LegacySchedulerMixin, RenderMixin, DotMixin):
+class PureScheduler(LegacySchedulerMixin, GraphMethods, RenderMixin, DotMixin):
     """A set of jobs with requirements, run with ``run()`` / ``await co_run()`` -> bool.
 
     ``jobs_window``: at most that many jobs running at once (None or 0: no limit).
@@ -89,7 +96,7 @@ class PureScheduler(LegacySchedulerMixin, RenderMixin, DotMixin):
         self.update([job])
         return job
 
-    def update(self, jobs: Iterable[Any]) -> "PureScheduler":
+    def update(self, jobs: Iterable[Any]) -> PureScheduler:
         """Add jobs, Sequences, or nested iterables of them; returns self."""
         for job in flatten_jobs(jobs, what="scheduler member"):
             if job is self:
@@ -98,7 +105,7 @@ class PureScheduler(LegacySchedulerMixin, RenderMixin, DotMixin):
             job._aj_parent = self
         return self
 
-    def remove(self, job: AbstractJob) -> "PureScheduler":
+    def remove(self, job: AbstractJob) -> PureScheduler:
         """Remove a member job (KeyError if absent); returns self."""
         del self.jobs[job]
         if job._aj_parent is self:
@@ -309,101 +316,6 @@ class PureScheduler(LegacySchedulerMixin, RenderMixin, DotMixin):
         if self._aj_failed_critical:
             return "a CRITICAL job has raised an exception"
         return "FINE"
-
-    # ---- graph
-    def check_cycles(self) -> bool:
-        """True when no cycle exists, here or in nested schedulers."""
-        for sched in self.iterate_jobs(scan_schedulers=True):
-            if isinstance(sched, PureScheduler):
-                cycle = graph.find_cycle(sched.jobs)
-                if cycle:
-                    if self.verbose:
-                        print(f"check_cycles: {CycleError(cycle)}")
-                    return False
-        return True
-
-    def sanitize(self, verbose: bool | None = None) -> bool:
-        """Drop requirements pointing outside the scheduler (nested ones too).
-
-        Returns True when nothing had to change.
-        """
-        verbose = self.verbose if verbose is None else verbose
-        fine = True
-        for sched in self.iterate_jobs(scan_schedulers=True):
-            if isinstance(sched, PureScheduler):
-                for job, req in list(graph.foreign_requirements(sched.jobs)):
-                    fine = False
-                    job.required.discard(req)
-                    if verbose:
-                        print(f"WARNING: {job.display_label()} no longer requires "
-                              f"{req.display_label()} (not in the same scheduler)")
-        return fine
-
-    def topological_order(self) -> Iterator[AbstractJob]:
-        """Member jobs, each after its requirements (CycleError on a cycle)."""
-        yield from graph.topological_order(self.jobs)
-
-    def entry_jobs(self) -> list[AbstractJob]:
-        """Jobs with no requirement."""
-        return graph.entry_jobs(self.jobs)
-
-    def exit_jobs(self, *, discard_forever: bool = True,
-                  compute_backlinks: bool = True) -> list[AbstractJob]:
-        """Jobs that no other job requires."""
-        return graph.exit_jobs(self.jobs, discard_forever=discard_forever)
-
-    def predecessors(self, *jobs: AbstractJob) -> set[AbstractJob]:
-        return graph.predecessors(self.jobs, *jobs)
-
-    def successors(self, *jobs: AbstractJob, compute_backlinks: bool = True) -> set[AbstractJob]:
-        return graph.successors(self.jobs, *jobs)
-
-    def predecessors_upstream(self, *jobs: AbstractJob) -> set[AbstractJob]:
-        return graph.predecessors_upstream(self.jobs, *jobs)
-
-    def successors_downstream(self, *jobs: AbstractJob,
-                              compute_backlinks: bool = True) -> set[AbstractJob]:
-        return graph.successors_downstream(self.jobs, *jobs)
-
-    def bypass_and_remove(self, job: AbstractJob) -> "PureScheduler":
-        """Remove a member, linking its successors to its requirements."""
-        if job not in self.jobs:
-            raise ValueError(f"{job.display_label()} is not a member of this scheduler")
-        graph.bypass(self.jobs, job)
-        self.remove(job)
-        return self
-
-    def keep_only(self, jobs: Iterable[AbstractJob]) -> "PureScheduler":
-        """Keep only these member jobs, then drop the now foreign links."""
-        kept = set(flatten_jobs(jobs))
-        for job in [j for j in self.jobs if j not in kept]:
-            self.remove(job)
-        self.sanitize(verbose=False)
-        return self
-
-    def keep_only_between(self, *, starts: Any = None, ends: Any = None,
-                          keep_starts: bool = True, keep_ends: bool = True) -> "PureScheduler":
-        """Keep jobs downstream of a start and upstream of an end (flags keep the bounds)."""
-        kept = graph.between(self.jobs, starts=flatten_jobs([starts]),
-                             ends=flatten_jobs([ends]), keep_starts=keep_starts,
-                             keep_ends=keep_ends)
-        return self.keep_only(kept)
-
-    def iterate_jobs(self, scan_schedulers: bool = False) -> Iterator[Any]:
-        """Leaf jobs, recursively; with ``scan_schedulers`` the schedulers too (self first)."""
-        if scan_schedulers:
-            yield self
-        stack = [iter(self.jobs)]
-        while stack:
-            for job in stack[-1]:
-                if isinstance(job, PureScheduler):
-                    if scan_schedulers:
-                        yield job
-                    stack.append(iter(job.jobs))
-                    break
-                yield job
-            else:
-                stack.pop()
 
 
 def _has_shutdown(job: Any) -> bool:

@@ -26,7 +26,7 @@ class Sequence:
         if required is not None:
             self.requires(required)
 
-    def append(self, *sequences_or_jobs: Any) -> "Sequence":
+    def append(self, *sequences_or_jobs: Any) -> Sequence:
         """Add jobs at the end of the chain (and to the remembered scheduler)."""
         new = flatten_jobs(sequences_or_jobs, what="sequence item")
         previous = self.jobs[-1] if self.jobs else None
@@ -39,7 +39,7 @@ class Sequence:
             self.scheduler.update(new)
         return self
 
-    def requires(self, *requirements: Any, remove: bool = False) -> "Sequence":
+    def requires(self, *requirements: Any, remove: bool = False) -> Sequence:
         """Requirements of the first job (no-op on an empty sequence)."""
         if self.jobs:
             self.jobs[0].requires(*requirements, remove=remove)

@@ -1,10 +1,11 @@
 """Beyond the public asynciojobs: per-job timeout, retries, skip policy, events, statistics."""
 
 import asyncio
+import itertools
 
 import pytest
-
 from ajobs_helpers import boom, forever_loop, run_timed, sleeper
+
 from asynciojobs import EventQueue, Job, JobSkipped, Scheduler, Sequence
 from asynciojobs.fakeclock import fake_clock_run
 
@@ -38,7 +39,7 @@ def test_retries_with_backoff_then_success():
     s.subscribe(lambda e: kinds.append(e.kind))
     ok, elapsed = run_timed(s)
     assert ok and job.result() == "finally" and job.raised_exception() is None
-    gaps = [b - a for a, b in zip(attempts, attempts[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(attempts)]
     assert gaps == [2, 4] and elapsed == 6
     assert kinds == ["run-started", "started", "retry", "retry", "done", "finished"]
 

@@ -5,10 +5,19 @@ import functools
 import gc
 
 import pytest
-
 from ajobs_helpers import boom, forever_loop, run_timed, sleeper
-from asynciojobs import (AbstractJob, CycleError, ForeignRequirementError, Job, JobReuseError,
-                         NestedLoopError, PureScheduler, Scheduler, Sequence)
+
+from asynciojobs import (
+    AbstractJob,
+    CycleError,
+    ForeignRequirementError,
+    Job,
+    JobReuseError,
+    NestedLoopError,
+    PureScheduler,
+    Scheduler,
+    Sequence,
+)
 from asynciojobs.fakeclock import fake_clock_run
 
 

@@ -3,8 +3,8 @@
 import asyncio
 
 import pytest
-
 from ajobs_helpers import boom, forever_loop, run_timed, sleeper
+
 from asynciojobs import AbstractJob, Job, Scheduler, SchedulerTimeoutError, Sequence
 
 

@@ -5,10 +5,9 @@ import shutil
 import sys
 
 import pytest
-
 from ajobs_helpers import boom, run_timed, sleeper
-from asynciojobs import GraphvizMissingError, Job, PrintJob, Scheduler, Sequence, Watch
-from asynciojobs import badges
+
+from asynciojobs import GraphvizMissingError, Job, PrintJob, Scheduler, Sequence, Watch, badges
 from asynciojobs.fakeclock import fake_clock_run
 
 

@@ -1,0 +1,120 @@
+"""Graph checks and surgery methods of schedulers, on top of the pure :mod:`graph` module.
+
+Cycle checks, sanitizing foreign links, topological order, entry/exit jobs, closures,
+``bypass_and_remove``, ``keep_only`` / ``keep_only_between`` and ``iterate_jobs``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any, Self
+
+from . import graph
+from .errors import CycleError
+from .job import AbstractJob, flatten_jobs
+
+
+def _is_scheduler(job: Any) -> bool:
+    return isinstance(getattr(job, "jobs", None), dict)
+
+
+class GraphMethods:
+    """Graph methods of schedulers (``self.jobs`` is the ordered set of members)."""
+
+    jobs: Any
+    verbose: bool
+    remove: Any
+
+    def check_cycles(self) -> bool:
+        """True when no cycle exists, here or in nested schedulers."""
+        for sched in self.iterate_jobs(scan_schedulers=True):
+            if _is_scheduler(sched):
+                cycle = graph.find_cycle(sched.jobs)
+                if cycle:
+                    if self.verbose:
+                        print(f"check_cycles: {CycleError(cycle)}")
+                    return False
+        return True
+
+    def sanitize(self, verbose: bool | None = None) -> bool:
+        """Drop requirements pointing outside the scheduler (nested ones too).
+
+        Returns True when nothing had to change.
+        """
+        verbose = self.verbose if verbose is None else verbose
+        fine = True
+        for sched in self.iterate_jobs(scan_schedulers=True):
+            if _is_scheduler(sched):
+                for job, req in list(graph.foreign_requirements(sched.jobs)):
+                    fine = False
+                    job.required.discard(req)
+                    if verbose:
+                        print(f"WARNING: {job.display_label()} no longer requires "
+                              f"{req.display_label()} (not in the same scheduler)")
+        return fine
+
+    def topological_order(self) -> Iterator[AbstractJob]:
+        """Member jobs, each after its requirements (CycleError on a cycle)."""
+        yield from graph.topological_order(self.jobs)
+
+    def entry_jobs(self) -> list[AbstractJob]:
+        """Jobs with no requirement."""
+        return graph.entry_jobs(self.jobs)
+
+    def exit_jobs(self, *, discard_forever: bool = True,
+                  compute_backlinks: bool = True) -> list[AbstractJob]:
+        """Jobs that no other job requires."""
+        return graph.exit_jobs(self.jobs, discard_forever=discard_forever)
+
+    def predecessors(self, *jobs: AbstractJob) -> set[AbstractJob]:
+        return graph.predecessors(self.jobs, *jobs)
+
+    def successors(self, *jobs: AbstractJob, compute_backlinks: bool = True) -> set[AbstractJob]:
+        return graph.successors(self.jobs, *jobs)
+
+    def predecessors_upstream(self, *jobs: AbstractJob) -> set[AbstractJob]:
+        return graph.predecessors_upstream(self.jobs, *jobs)
+
+    def successors_downstream(self, *jobs: AbstractJob,
+                              compute_backlinks: bool = True) -> set[AbstractJob]:
+        return graph.successors_downstream(self.jobs, *jobs)
+
+    def bypass_and_remove(self, job: AbstractJob) -> Self:
+        """Remove a member, linking its successors to its requirements."""
+        if job not in self.jobs:
+            raise ValueError(f"{job.display_label()} is not a member of this scheduler")
+        graph.bypass(self.jobs, job)
+        self.remove(job)
+        return self
+
+    def keep_only(self, jobs: Iterable[AbstractJob]) -> Self:
+        """Keep only these member jobs, then drop the now foreign links."""
+        kept = set(flatten_jobs(jobs))
+        for job in [j for j in self.jobs if j not in kept]:
+            self.remove(job)
+        self.sanitize(verbose=False)
+        return self
+
+    def keep_only_between(self, *, starts: Any = None, ends: Any = None,
+                          keep_starts: bool = True, keep_ends: bool = True) -> Self:
+        """Keep jobs downstream of a start and upstream of an end (flags keep the bounds)."""
+        kept = graph.between(self.jobs, starts=flatten_jobs([starts]),
+                             ends=flatten_jobs([ends]), keep_starts=keep_starts,
+                             keep_ends=keep_ends)
+        return self.keep_only(kept)
+
+    def iterate_jobs(self, scan_schedulers: bool = False) -> Iterator[Any]:
+        """Leaf jobs, recursively; with ``scan_schedulers`` the schedulers too (self first)."""
+        if scan_schedulers:
+            yield self
+        stack = [iter(self.jobs)]
+        while stack:
+            for job in stack[-1]:
+                if _is_scheduler(job):
+                    if scan_schedulers:
+                        yield job
+                    stack.append(iter(job.jobs))
+                    break
+                yield job
+            else:
+                stack.pop()
