@@ -287,7 +287,9 @@ class PureScheduler(LegacySchedulerMixin, GraphMethods, RenderMixin, DotMixin):
             await asyncio.wait(pending)
             logger.warning("%s: %d shutdown(s) did not complete within %ss", self._aj_name(),
                            len(pending), self.shutdown_timeout)
-        for task in done:
+        for task in list(done) + list(pending):
+            if task.cancelled():
+                continue
             exc = task.exception()
             if exc is not None:
                 self.shutdown_errors.append((tasks[task], exc))

@@ -235,6 +235,27 @@ def test_cycle_error_names_the_jobs_before_anything_starts():
     assert run_timed(s)[0] and sorted(ran) == ["a", "b", "c", "free"]
 
 
+def test_nested_cycle_restored_by_removing_a_requirement():
+    a, b, c = (Job(sleeper, 1) for _ in range(3))
+    a.requires(c)
+    b.requires(a)
+    c.requires(b)
+    top = Scheduler(Job(sleeper, 1), Scheduler(Scheduler(a, b, c)))
+    assert not top.check_cycles()
+    b.requires(a, remove=True)
+    assert top.check_cycles()
+    assert run_timed(top) == (True, 3)
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_critical_and_non_critical_with_and_without_verbose(verbose, capsys):
+    assert run_timed(Scheduler(Job(boom, 1), verbose=verbose))[0]
+    assert not run_timed(Scheduler(Job(boom, 1, critical=True), verbose=verbose))[0]
+    out = capsys.readouterr().out
+    assert ("RAISED EXC." in out) == verbose
+    assert ("a CRITICAL job has raised an exception" in out) == verbose
+
+
 def test_nested_cycle_detected_before_outer_jobs_start():
     ran = []
 

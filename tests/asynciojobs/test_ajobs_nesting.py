@@ -1,6 +1,7 @@
 """Nested schedulers: scoped window/timeout/forever jobs, critical propagation, shutdown."""
 
 import asyncio
+import gc
 
 import pytest
 from ajobs_helpers import boom, forever_loop, run_timed, sleeper
@@ -122,7 +123,7 @@ def test_nested_jobs_shut_down_when_their_scheduler_finishes():
     assert log[-1] == ("late", True) and len(log) == 3
 
 
-def test_shutdown_timeout_cancels_stragglers_and_errors_are_retrieved():
+def test_shutdown_timeout_cancels_stragglers_and_errors_are_retrieved(caplog):
     log = []
     quick = Recorder(log, "quick", delay=0.1)
     slow = Recorder(log, "slow", delay=5)
@@ -133,6 +134,10 @@ def test_shutdown_timeout_cancels_stragglers_and_errors_are_retrieved():
     assert log == [("quick", True)]
     assert [(job.name, str(exc)) for job, exc in s.shutdown_errors] == [
         ("broken", "shutdown of broken failed")]
+    del s, broken
+    gc.collect()
+    assert "never retrieved" not in caplog.text
+    assert "co_shutdown of broken raised RuntimeError" in caplog.text
 
 
 @pytest.mark.parametrize("shutdown_timeout, expected", [(0.05, 0), (0.3, 1), (10, 2)])
