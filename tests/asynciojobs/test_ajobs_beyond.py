@@ -165,3 +165,14 @@ def test_rerun_gives_same_results_and_fresh_state():
                          s.stats()))
     assert outcomes[0] == outcomes[1] == outcomes[2]
     assert outcomes[0][:3] == (True, 5, [1, 4, 9, 16])
+
+
+def test_long_chain_of_skipped_jobs_needs_no_recursion():
+    jobs = [Job(boom, 1)] + [Job(sleeper, 1) for _ in range(5000)]
+    for previous, job in itertools.pairwise(jobs):
+        job.requires(previous)
+    tail_policy_run = Job(sleeper, 1, "ran", required=jobs[-1], on_failed_requirement="run")
+    s = Scheduler(*jobs, tail_policy_run, on_failed_requirement="skip")
+    assert run_timed(s) == (True, 2)
+    assert all(job.is_skipped() for job in jobs[1:]) and tail_policy_run.result() == "ran"
+    assert s.statistics().skipped == 5000

@@ -7,6 +7,7 @@ import pytest
 from ajobs_helpers import boom, forever_loop, run_timed, sleeper
 
 from asynciojobs import AbstractJob, Job, Scheduler, SchedulerTimeoutError, Sequence
+from asynciojobs.fakeclock import fake_clock_run
 
 
 def test_nested_timings_add_up():
@@ -158,3 +159,20 @@ def test_job_coshutdown_forms():
     s = Scheduler(once, again)
     assert run_timed(s)[0] and run_timed(s)[0]
     assert sorted(seen) == ["callable", "callable", "coroutine"]
+
+
+def test_cancelling_a_run_still_shuts_down_and_propagates():
+    log = []
+
+    async def main():
+        s = Scheduler(Recorder(log, "a"), Job(forever_loop, forever=True),
+                      Scheduler(Recorder(log, "nested"), Job(sleeper, 100)))
+        task = asyncio.ensure_future(s.co_run())
+        await asyncio.sleep(0.5)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return s
+    s = fake_clock_run(main())
+    assert sorted(log) == [("a", False), ("nested", False)]
+    assert all(not job.is_done() for job in s.iterate_jobs())
