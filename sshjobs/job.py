@@ -123,7 +123,12 @@ class SshJob(AbstractJob):
         if self.keep_connection:
             return
         self._hand_over()
-        await self.node.remove_user(self)
+        # a hand-over may have made us a user of a gateway of our node too: release them all,
+        # our node first (it closes, then releases its gateway), gateways after
+        node = self.node
+        while node is not None:
+            await node.remove_user(self)
+            node = getattr(node, "gateway", None)
 
     def _hand_over(self) -> None:
         """Nested scheduler finishing while an outer one goes on: the outer jobs still to
@@ -142,7 +147,7 @@ class SshJob(AbstractJob):
             node = getattr(node, "gateway", None)
         for job in root.iterate_jobs():
             if not isinstance(job, SshJob) or job is self or job._sshjobs_shut \
-                    or job.is_done() or job.is_skipped():
+                    or job.is_done() or getattr(job, "is_skipped", lambda: False)():
                 continue
             node = job.node
             while node is not None:

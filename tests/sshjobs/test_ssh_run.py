@@ -97,15 +97,19 @@ def test_connections_close_remotest_first(nodes, collect):
 
 
 def test_one_connection_across_sequences_and_nested_schedulers(nodes):
+    """A nested scheduler finishing first shuts its jobs down while outer jobs on the same
+    node (or behind it) are still to run: the connection must stay open for them."""
     farm = nodes.farm
     before = nodes.counts()
-    node = nodes.node(farm.direct[0])
+    gateway = nodes.gateway()
+    node = nodes.node(farm.private[0], gateway=gateway)
     inner = Scheduler(Sequence(SshJob(node, command="true"), SshJob(node, command="true")))
-    first = SshJob(node, command="true")
-    inner.requires(first)
-    last = SshJob(node, command="true", required=inner)
-    assert Scheduler(first, inner, last).run()
-    assert nodes.counts()["direct1"] - before["direct1"] == 1
+    other = nodes.node(farm.private[1], gateway=gateway)
+    middle = SshJob(other, command="true", required=inner)
+    last = SshJob(node, command="true", required=middle)
+    assert Scheduler(inner, middle, last).run()
+    after = nodes.counts()
+    assert [after[h] - before[h] for h in ("gateway", "private1", "private2")] == [1, 1, 1]
 
 
 def test_nothing_left_open_after_run(nodes):
