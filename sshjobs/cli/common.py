@@ -23,8 +23,8 @@ from sshjobs.errors import CommandTimeoutError
 from sshjobs.results import CommandResult
 from sshjobs.targets import Target
 
-__all__ = ["prepare", "execute", "expand_fields", "login_of", "TimedTransfer", "check_fields", "line_template",
-           "make_reporters", "PATH_FIELDS"]
+__all__ = ["prepare", "execute", "expand_fields", "login_of", "TimedTransfer", "bounded",
+           "check_fields", "line_template", "make_reporters", "PATH_FIELDS"]
 
 logger = logging.getLogger("sshjobs.cli.common")
 

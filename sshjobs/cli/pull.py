@@ -10,6 +10,7 @@ import click
 
 from sshjobs.transfer import Pull
 from sshjobs.cli.common import bounded, check_fields, execute, expand_fields, prepare
+from sshjobs.cli.engine import display_names
 from sshjobs.cli.main import EXIT_EPILOG
 from sshjobs.cli.options import connection_options, output_options, run_options, target_options
 from sshjobs.cli.outcome import HostOutcome
@@ -57,10 +58,17 @@ def pull(paths: tuple[str, ...], recursive: bool, no_preserve: bool, **params: A
     fields = check_fields(destination, "local path")
     settings = prepare(params)
     into_dir = destination.endswith("/") or len(sources) > 1 or os.path.isdir(destination)
+    example = destination.rstrip("/") + "/{host}/" if into_dir else destination + ".{host}"
     if len(settings.targets) > 1 and not fields & _PER_HOST_FIELDS:
         raise click.UsageError(f"{len(settings.targets)} hosts would write the same local "
-                               f"path {destination!r}: put {{host}} in it, e.g. "
-                               f"{destination.rstrip('/') + '/{host}/' if into_dir else destination + '.{host}'}")
+                               f"path {destination!r}: put {{host}} in it, e.g. {example}")
+    written: dict[str, str] = {}
+    for target, name in zip(settings.targets, display_names(settings.targets)):
+        local = expand_fields(destination, target, name)
+        if local in written:
+            raise click.UsageError(f"{written[local]} and {name} would both write {local!r}: "
+                                   f"use {{name}} (unique per target) in the local path")
+        written[local] = name
     if not fields:
         parent = Path(destination).expanduser()
         parent = parent if into_dir else parent.parent

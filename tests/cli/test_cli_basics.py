@@ -133,3 +133,10 @@ def test_subcommands_of_other_parts_are_registered_when_their_module_exists():
     for module, name in (("sshjobs.cli.sandbox", "sandbox"), ("sshjobs.cli.demo", "demo"),
                          ("sshjobs.cli.scenario", "scenario")):
         assert (name in cli.commands) == (importlib.util.find_spec(module) is not None), name
+
+
+def test_pull_refuses_two_targets_expanding_to_one_local_path(tmp_path):
+    result = invoke("pull", "-t", "h:2201,h:2202", "@:/etc/motd", str(tmp_path / "{host}"))
+    assert result.exit_code == 2
+    [line] = result.stderr.splitlines()
+    assert "h:2201 and h:2202 would both write" in line and "{name}" in line

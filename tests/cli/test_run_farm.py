@@ -264,3 +264,14 @@ def test_verbose_shows_connection_events_on_stderr_only(farm):
     events = result.stderr.splitlines()
     assert events and all(line.startswith(f"{name}: ==========") for line in events), events
     assert any("Connected" in line for line in events)
+
+
+def test_two_hop_chain_and_none_bypassing_the_default_gateway(farm):
+    first, second = farm.private[0].name, farm.private[1].name
+    direct = farm.direct[0].name
+    before = farm.accepted_connections(farm.gateway)
+    result = sshjobs("run", "-g", "gateway", "-t", f"gateway→{first}->{second}",
+                     "-t", f"None->{direct}", "--", "hostname")
+    assert result.exit_code == 0, result.stderr
+    assert lines(result.stdout) == sorted([f"{second}: {second}", f"{direct}: {direct}"])
+    assert farm.accepted_connections(farm.gateway) == before + 1  # only the chain used it
