@@ -275,3 +275,12 @@ def test_two_hop_chain_and_none_bypassing_the_default_gateway(farm):
     assert result.exit_code == 0, result.stderr
     assert lines(result.stdout) == sorted([f"{second}: {second}", f"{direct}: {direct}"])
     assert farm.accepted_connections(farm.gateway) == before + 1  # only the chain used it
+
+
+def test_command_killed_by_a_signal(farm):
+    name = farm.direct[0].name
+    result = sshjobs("run", "-t", name, "--", "kill -TERM $$")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[-1] == f"sshjobs: {name}: killed by signal TERM"
+    record = json.loads(sshjobs("run", "--json", "-t", name, "--", "kill -TERM $$").stdout)
+    assert (record["status"], record["exit_status"], record["signal"]) == ("failed", None, "TERM")
