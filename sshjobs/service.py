@@ -38,12 +38,17 @@ _EOF = "SSHJOBS_SERVICE_COMMAND_END"
 # whole script can also be a Jinja2 template (a Deferred command).
 _PLAIN_FUNCTIONS = r"""
 sshjobs_load() {
-  sshjobs_sid=
-  { read -r sshjobs_sid < "$sshjobs_dir/pid"; } 2>/dev/null
+  sshjobs_sid= sshjobs_start=
+  { read -r sshjobs_sid sshjobs_start < "$sshjobs_dir/pid"; } 2>/dev/null
   case "$sshjobs_sid" in ''|*[!0-9]*) sshjobs_sid= ;; esac
 }
 sshjobs_members() {
   [ -n "$sshjobs_sid" ] || return 0
+  # a live leader started at another time: the pid was reused, the session is not ours
+  if { read -r sshjobs_line < "/proc/$sshjobs_sid/stat"; } 2>/dev/null; then
+    set -- ${sshjobs_line##*) }
+    [ "${20}" = "$sshjobs_start" ] || return 0
+  fi
   for sshjobs_stat in /proc/[0-9]*/stat; do
     { read -r sshjobs_line < "$sshjobs_stat"; } 2>/dev/null || continue
     set -- ${sshjobs_line##*) }
@@ -156,7 +161,9 @@ class Service:
             f'  if [ -n "$(sshjobs_members)" ]; then\n{running}  fi\n'
             '  rm -f "$sshjobs_dir/pid" "$sshjobs_dir/pid.new"\n'
             f"  (\n{exports}"
-            '  exec setsid sh -c \'echo $$ > "$0.new" && mv "$0.new" "$0" && exec sh -c "$1"\' '
+            # the session leader records its pid and start time, then becomes the command
+            '  exec setsid sh -c \'c=$1; read -r l < /proc/$$/stat; set -- ${l##*) }; '
+            'echo $$ ${20} > "$0.new" && mv "$0.new" "$0" && exec sh -c "$c"\' '
             '"$sshjobs_dir/pid" "$sshjobs_cmd" < /dev/null >> "$sshjobs_dir/log" 2>&1\n'
             "  ) &\n"
             "  sshjobs_n=0\n"

@@ -56,7 +56,7 @@ def test_example_gateway_scenario_runs_on_the_farm(farm, running):
 
     def on_event(event):  # while the service runs, note its session id
         if event.kind == "done" and event.job is jobs["start"]:
-            sessions.append(int(pidfile.read_text()))
+            sessions.append(int(pidfile.read_text().split()[0]))
 
     scheduler.subscribe(on_event)
     assert scheduler.run() is True, scheduler.why()
@@ -93,7 +93,7 @@ def test_service_commands_in_a_scenario_stop_the_tree(farm, tmp_path):
     assert isinstance(built.services["tree"], Service)
     assert built.scheduler.run() is True, built.scheduler.why()
     pidfile = service_pid(farm, host, "tree")
-    sid = int(pidfile.read_text())
+    sid = int(pidfile.read_text().split()[0])
     assert session_alive(sid)
     stop = SshJob(built.nodes["h"], commands=[built.services["tree"].stop_command()])
     assert Scheduler(stop).run() is True

@@ -32,7 +32,7 @@ class Remote:
 
     def sid(self, service: Service) -> int:
         home = self.farm.home_of(self.host, self.user)
-        return int((home / ".sshjobs/services" / service.service_id / "pid").read_text())
+        return int((home / ".sshjobs/services" / service.service_id / "pid").read_text().split()[0])
 
     def close(self) -> None:
         for service in self.started:

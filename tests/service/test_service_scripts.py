@@ -31,7 +31,7 @@ class Host:
                               text=True, timeout=30, cwd=self.home, check=False)
 
     def sid(self, service: Service) -> int:
-        return int((self.home / ".sshjobs/services" / service.service_id / "pid").read_text())
+        return int((self.home / ".sshjobs/services" / service.service_id / "pid").read_text().split()[0])
 
     def start(self, service: Service) -> subprocess.CompletedProcess:
         self.started.append(service)
@@ -193,3 +193,20 @@ def test_deferred_command_is_rendered_when_the_command_runs(host, members, settl
     assert settled(rendered_sleep_runs)
     assert host.run(stop.command_line()).returncode == 0
     assert members(sid) == []
+
+
+def test_a_stale_pid_file_never_designates_another_session(host, members):
+    """The service died and its pid now leads an unrelated session: status says not running
+    and stop leaves that session alone."""
+    stranger = subprocess.Popen(["setsid", "sleep", "300"])
+    try:
+        service = Service("sleep 300", service_id="stale")
+        directory = host.home / ".sshjobs/services/stale"
+        directory.mkdir(parents=True)
+        (directory / "pid").write_text(f"{stranger.pid} 12345\n")  # not its start time
+        assert host.run(service.status_script()).returncode == 3
+        assert host.run(service.stop_script()).returncode == 0
+        assert stranger.poll() is None and members(stranger.pid) == [stranger.pid]
+    finally:
+        stranger.kill()
+        stranger.wait()
