@@ -10,8 +10,8 @@ A target specification (the value of one ``-t`` or ``-x``) is one of
 A literal target is ``[user@]host[:port]``, optionally behind gateways ``gw->host`` (also with the
 Unicode arrow ``→``, chains of any depth), or ``None->host`` to force a direct connection even when
 a default gateway is given. Host names may hold node ranges expanded here: ``fit[01-37]`` (zero
-padding kept), ``node[1-3,7]``, several brackets (``r[1-2]n[1-3]``, cartesian product). IPv6
-literals are written ``[::1]`` or ``[::1]:2222``.
+padding kept), ``node[1-3,7]``, steps ``node[1-9/2]``, several brackets (``r[1-2]n[1-3]``,
+cartesian product). IPv6 literals are written ``[::1]`` or ``[::1]:2222``.
 
 This module is pure (no network, no terminal); errors are :class:`TargetError`, one line each.
 """
@@ -46,7 +46,7 @@ logger = logging.getLogger("sshjobs.targets")
 MAX_EXPANSION = 100_000
 
 _ARROWS = re.compile(r"->|→")
-_RANGE_ITEM = re.compile(r"^(\d+)(?:-(\d+))?$")
+_RANGE_ITEM = re.compile(r"^(\d+)(?:-(\d+)(?:/(\d+))?)?$")
 
 
 class TargetError(SshJobsError, ValueError):
@@ -119,18 +119,20 @@ def _expand_bracket(body: str, whole: str) -> list[str]:
         match = _RANGE_ITEM.match(item.strip())
         if not match:
             raise TargetError(f"invalid range [{body}] in {whole!r}: expected forms like "
-                              f"[1-5], [01-37] or [1-3,7]")
-        low, high = match.group(1), match.group(2)
+                              f"[1-5], [01-37], [1-3,7] or [1-9/2]")
+        low, high, step = match.group(1), match.group(2), int(match.group(3) or 1)
         if high is None:
             numbers.append(low)
             continue
         if int(low) > int(high):
             raise TargetError(f"invalid range [{body}] in {whole!r}: {low} is greater than {high}")
+        if step < 1:
+            raise TargetError(f"invalid range [{body}] in {whole!r}: the step must be >= 1")
         width = len(low) if low.startswith("0") and len(low) > 1 else 0
-        if int(high) - int(low) >= MAX_EXPANSION:
+        if (int(high) - int(low)) // step >= MAX_EXPANSION:
             raise TargetError(f"range [{body}] in {whole!r} is too large "
                               f"(more than {MAX_EXPANSION} names)")
-        numbers.extend(str(n).zfill(width) for n in range(int(low), int(high) + 1))
+        numbers.extend(str(n).zfill(width) for n in range(int(low), int(high) + 1, step))
     return numbers
 
 

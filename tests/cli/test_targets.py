@@ -18,6 +18,8 @@ def names(targets):
     ("node[7,1]", ["node7", "node1"]),
     ("r[1-2]n[1-2].lab", ["r1n1.lab", "r1n2.lab", "r2n1.lab", "r2n2.lab"]),
     ("plain", ["plain"]),
+    ("n[1-7/3]", ["n1", "n4", "n7"]),
+    ("n[00-10/5]", ["n00", "n05", "n10"]),
     ("[::1]:2222", ["[::1]:2222"]),
     ("root@fit[1-2]:2200", ["root@fit1:2200", "root@fit2:2200"]),
 ])
@@ -30,6 +32,8 @@ def test_expand_ranges(text, expected):
     ("fit[a-b]", "invalid range"),
     ("fit[1-]", "invalid range"),
     ("fit[]", "invalid range"),
+    ("fit[1-9/0]", "step must be"),
+    ("fit[1/2]", "invalid range"),
     ("fit[1-3", "unbalanced"),
     ("fit1-3]", "unbalanced"),
     ("fit[0-1000000]", "too large"),
