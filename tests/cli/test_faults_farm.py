@@ -47,3 +47,11 @@ def test_changed_host_key_is_refused_then_accepted_with_ignore(faulty_farm):
     assert accepted_new.exit_code == 3  # accept-new never accepts a *changed* key
     ignored = sshjobs("run", "--host-keys", "ignore", "-t", host.name, "--", "true")
     assert ignored.exit_code == 0, ignored.stderr
+
+
+def test_authentication_failure_is_exit_3(farm):
+    host = farm.direct[0].name
+    result = sshjobs("run", "-l", "nosuchuser", "-t", host, "--", "true")
+    assert result.exit_code == 3
+    [error] = result.stderr.splitlines()
+    assert error.startswith(f"sshjobs: {host}: unreachable") and "auth" in error.lower(), error
