@@ -284,3 +284,13 @@ def test_command_killed_by_a_signal(farm):
     assert result.stderr.splitlines()[-1] == f"sshjobs: {name}: killed by signal TERM"
     record = json.loads(sshjobs("run", "--json", "-t", name, "--", "kill -TERM $$").stdout)
     assert (record["status"], record["exit_status"], record["signal"]) == ("failed", None, "TERM")
+
+
+def test_script_mode_uses_one_connection_per_host(tmp_path, farm):
+    host = farm.direct[0]
+    script = tmp_path / "count.sh"
+    script.write_text("#!/bin/sh\necho counted\n")
+    before = farm.accepted_connections(host)
+    result = sshjobs("run", "-r", "-t", host.name, "-s", script)
+    assert (result.exit_code, result.stdout) == (0, "counted\n"), result.stderr
+    assert farm.accepted_connections(host) == before + 1  # upload, run and clean-up share it
