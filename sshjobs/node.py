@@ -61,8 +61,10 @@ class SshNode(RemoteMixin):
     :param keepalive_interval / keepalive_count_max: a dead host is noticed after about
         interval × count seconds (default 5 × 3) instead of hanging.
     :param max_sessions: sessions open at once on the connection (OpenSSH MaxSessions).
-    :param kill_on_cancel: run commands under a small wrapper so that a timed-out or cancelled
-        command is killed on the remote side (with its whole process group).
+    :param kill_on_cancel: have each command report its remote process group (an ``echo`` on
+        stderr, stripped), so that a timed-out or cancelled command is killed on the remote side
+        with all its children. Needs a POSIX login shell (sh, bash, dash, zsh, ksh); set False
+        for csh or fish.
     :param config: ssh config file(s); default ``~/.ssh/config`` when it exists; None: none.
     """
 
@@ -113,6 +115,7 @@ class SshNode(RemoteMixin):
         self._sftp: Any = None
         self._sftp_lock: asyncio.Lock | None = None
         self._users: set[Any] = set()
+        self._kills: set[asyncio.Task] = set()     # remote kills in progress
         self.connections_opened = 0
 
     # -- identity ----------------------------------------------------------------------------
@@ -146,6 +149,7 @@ class SshNode(RemoteMixin):
             self._sftp_lock = asyncio.Lock()
             self._conn = self._sftp = self._slots = None
             self._users = set()
+            self._kills = set()
         return loop
 
     def add_user(self, user: Any) -> None:
@@ -218,6 +222,8 @@ class SshNode(RemoteMixin):
         """Close the connection (and release the gateway); it reopens if used again."""
         if self._loop is not asyncio.get_running_loop() or self._lock is None:
             return
+        if self._kills:          # let the kills of cancelled commands reach the host first
+            await asyncio.wait(set(self._kills), timeout=self.timeout)
         async with self._lock:
             conn, sftp = self._conn, self._sftp
             if conn is None:

@@ -16,7 +16,7 @@ import asyncssh
 
 from .errors import CommandTimeoutError, SshConnectionError, TransferError
 from .results import CommandResult
-from .session import LineSession, wrap_killable
+from .session import LineSession, kill_group_command, report_pid
 
 __all__ = ["RemoteMixin"]
 
@@ -26,6 +26,16 @@ logger = logging.getLogger("sshjobs.remote")
 KILL_GRACE = 3.0
 #: times we retry opening a session refused while none of ours is open
 LONELY_RETRIES = 20
+
+
+class _Silent:
+    """A formatter that discards everything (for our own helper commands)."""
+
+    def __getattr__(self, name: str) -> Any:
+        return lambda *args, **kwds: None
+
+
+_SILENT = _Silent()
 
 
 class RemoteMixin:
@@ -38,7 +48,7 @@ class RemoteMixin:
 
     async def execute(self, command: str, *, label: str = "", capture: bool = False,
                       timeout: float | None = None, x11: bool = False,
-                      formatter: Any = None) -> CommandResult:
+                      formatter: Any = None, report: bool = True) -> CommandResult:
         """Run ``command`` (a remote shell command line) and return its structured result.
 
         Output lines go to ``formatter`` (default: the node's) unless ``capture`` is True, in
@@ -52,14 +62,16 @@ class RemoteMixin:
         result = CommandResult(host=self.hostname, command=command, label=label)
         conn = await self.connect_lazy()           # type: ignore[attr-defined]
         slots = self.slots()                       # type: ignore[attr-defined]
-        remote_command = wrap_killable(command) if self.kill_on_cancel else command
+        killable = self.kill_on_cancel and report
+        remote_command = report_pid(command) if killable else command
         result.start = time.time()
         lonely_refusals = 0
         while True:
             await slots.acquire()
             try:
                 chan, session = await conn.create_session(
-                    lambda: LineSession(self.hostname, formatter, result, capture),
+                    lambda: LineSession(self.hostname, formatter, result, capture,
+                                        expect_pid=killable),
                     remote_command, encoding=None, x11_forwarding=x11)
             except asyncssh.ChannelOpenError as exc:
                 retry = slots.refused()
@@ -84,8 +96,7 @@ class RemoteMixin:
             break
         formatter.session_start(self.hostname, command)
         try:
-            if not self.kill_on_cancel:
-                chan.write_eof()
+            chan.write_eof()          # commands read an empty stdin, like ssh -n
             try:
                 async with asyncio.timeout(timeout):
                     await asyncio.shield(session.closed)
@@ -96,7 +107,7 @@ class RemoteMixin:
                     host=self.hostname, command=command, signal=result.signal,
                     stderr_tail=result.stderr_tail.decode("utf-8", "replace"))
         except asyncio.CancelledError:
-            self._kill_nowait(chan)
+            self._kill_nowait(chan, session)
             raise
         finally:
             slots.release()
@@ -108,29 +119,30 @@ class RemoteMixin:
                                      host=self.hostname) from session.lost_exc
         return result
 
-    def _kill_nowait(self, chan: Any) -> None:
-        """Ask the remote side to kill the command, without waiting (cancellation)."""
-        try:
-            if self.kill_on_cancel:
-                chan.write_eof()
-            else:
-                chan.send_signal("KILL")
-            chan.close()
-        except (OSError, asyncssh.Error, RuntimeError) as exc:
-            logger.debug("%s: killing a command: %s", self.hostname, exc)
+    def _kill_nowait(self, chan: Any, session: LineSession) -> None:
+        """Cancelled: kill the remote command in the background; the node's ``close()`` waits
+        for these kills before closing the connection."""
+        task = asyncio.get_running_loop().create_task(self._kill(chan, session))
+        kills = self._kills                        # type: ignore[attr-defined]
+        kills.add(task)
+        task.add_done_callback(kills.discard)
 
     async def _kill(self, chan: Any, session: LineSession) -> None:
+        """Kill the command's process group (TERM, then KILL), wait briefly for its end."""
+        pid = session.remote_pid
         try:
-            if self.kill_on_cancel:
-                chan.write_eof()
-            else:
-                chan.send_signal("TERM")
-        except (OSError, asyncssh.Error) as exc:
+            if pid is not None:
+                await self.execute(kill_group_command(pid), label="kill", timeout=KILL_GRACE,
+                                   formatter=_SILENT, report=False)
+            else:                                   # not started yet, or no pid: best effort
+                chan.send_signal("KILL")
+        except (OSError, asyncssh.Error, SshConnectionError) as exc:
             logger.debug("%s: killing a command: %s", self.hostname, exc)
         try:
             await asyncio.wait_for(asyncio.shield(session.closed), KILL_GRACE)
         except asyncio.TimeoutError:
-            chan.close()
+            pass
+        chan.close()
 
     async def run(self, command: str, **kwds: Any) -> int | str | None:
         """apssh ``SshProxy.run``: exit status, or the signal name, or None."""

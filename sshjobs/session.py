@@ -7,17 +7,18 @@
 * :class:`LineSession` - an asyncssh session receiving **bytes**: output is cut into complete
   lines (one ``formatter.line`` call per line, the partial tail kept until its newline or EOF),
   or kept whole when captured. Only the tail of stderr is kept for error messages.
-* :func:`wrap_killable` - OpenSSH may ignore SSH ``signal`` requests, so to kill a remote command
-  (timeout, cancelled job) we run it under a tiny POSIX-shell wrapper that watches the channel's
-  stdin: when we send EOF, the wrapper kills its whole process group (sshd makes each session a
-  process-group leader). The command itself gets ``/dev/null`` as stdin, like ``ssh -n``.
+* :func:`report_pid` - OpenSSH may ignore SSH ``signal`` requests (Debian's 9.2 does), so to
+  kill a remote command (timeout, cancelled job) we need its process group: sshd makes each
+  session's shell a process-group leader, so the command line starts with ``echo`` of the
+  shell's ``$$`` on stderr (a builtin: no extra process, no extra round trip). The session strips
+  that line and keeps the pid; killing is then ``kill -TERM -PID`` (then ``-KILL``) in another
+  session of the same connection. The command itself runs exactly as before, in the login shell.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import shlex
 from collections import deque
 from typing import Any
 
@@ -26,27 +27,25 @@ from asyncssh import EXTENDED_DATA_STDERR
 
 from .results import STDERR_TAIL_BYTES, CommandResult
 
-__all__ = ["SessionSlots", "LineSession", "wrap_killable", "emit_lines"]
+__all__ = ["SessionSlots", "LineSession", "report_pid", "kill_group_command", "emit_lines",
+           "PID_MARKER"]
 
 logger = logging.getLogger("sshjobs.session")
 
-# The wrapper: fd 3 keeps the channel's stdin, the command reads /dev/null. A background watcher
-# blocks on fd 3; EOF from the client means "kill": TERM then KILL to the whole process group.
-# A command killed by a signal makes the wrapper re-raise that signal on itself, so that the
-# client still sees an exit *signal* (apssh's allowed_exits such as "TERM" keep working).
-_WRAPPER = (
-    'exec 3<&0 </dev/null; '
-    '(read _ <&3; kill -TERM 0; sleep 2; kill -KILL 0) >/dev/null 2>&1 & w=$!; '
-    '"${SHELL:-/bin/sh}" -c "$1" 3<&-; s=$?; '
-    'kill $w 2>/dev/null; '
-    'if [ $s -gt 128 ] && [ $s -lt 160 ]; then trap - $((s-128)); kill -$((s-128)) $$; fi; '
-    'exit $s'
-)
+#: the line a command prints first on stderr (stripped from the output) to tell us its pid
+PID_MARKER = b"sshjobs-pid:"
 
 
-def wrap_killable(command: str) -> str:
-    """The remote command line running ``command`` under the kill wrapper."""
-    return f"exec sh -c {shlex.quote(_WRAPPER)} sshjobs {shlex.quote(command)}"
+def report_pid(command: str) -> str:
+    """The remote command line running ``command`` after reporting the shell's pid."""
+    return f'echo "sshjobs-pid:$$" >&2; {command}'
+
+
+def kill_group_command(pid: int, grace: float = 2.0) -> str:
+    """A remote command line that kills process group ``pid``: TERM, then KILL after ``grace``
+    seconds if anything is left (in the background, so that it returns at once)."""
+    return (f"kill -TERM -- -{pid} 2>/dev/null; "
+            f"(sleep {grace}; kill -KILL -- -{pid}) </dev/null >/dev/null 2>&1 &")
 
 
 class SessionSlots:
@@ -144,7 +143,7 @@ class LineSession(asyncssh.SSHClientSession):
     """Client session feeding a formatter line by line (bytes), or a capture buffer."""
 
     def __init__(self, hostname: str, formatter: Any, result: CommandResult,
-                 capture: bool) -> None:
+                 capture: bool, expect_pid: bool = False) -> None:
         self._hostname = hostname
         self._formatter = formatter
         self._result = result
@@ -153,8 +152,43 @@ class LineSession(asyncssh.SSHClientSession):
         self._partial: dict[Any, bytearray] = {}
         self.closed = asyncio.get_running_loop().create_future()
         self.lost_exc: BaseException | None = None
+        #: the remote shell's pid (= its process group), once reported
+        self.remote_pid: int | None = None
+        self._scan: bytearray | None = bytearray() if expect_pid else None
+
+    def _take_pid(self, data: bytes) -> bytes:
+        """Strip our pid line from the start of stderr (possibly after a few lines the login
+        shell printed first); returns what remains to be handled as stderr."""
+        scan = self._scan
+        assert scan is not None
+        scan += data
+        out = bytearray()
+        while True:
+            end = scan.find(b"\n")
+            if end < 0:
+                if len(scan) > 4096:          # no marker coming: stop looking
+                    out += scan
+                    self._scan = None
+                break
+            line = bytes(scan[:end + 1])
+            del scan[:end + 1]
+            if line.startswith(PID_MARKER):
+                try:
+                    self.remote_pid = int(line[len(PID_MARKER):].strip())
+                except ValueError:
+                    out += line
+                    continue
+                out += scan
+                self._scan = None
+                break
+            out += line
+        return bytes(out)
 
     def data_received(self, data: bytes, datatype: Any) -> None:
+        if datatype == EXTENDED_DATA_STDERR and self._scan is not None:
+            data = self._take_pid(data)
+            if not data:
+                return
         if datatype == EXTENDED_DATA_STDERR:
             tail = self._stderr_tail
             tail += data
@@ -166,6 +200,10 @@ class LineSession(asyncssh.SSHClientSession):
         emit_lines(self._partial, data, datatype, self._hostname, self._formatter)
 
     def _flush(self) -> None:
+        if self._scan is not None:
+            rest, self._scan = bytes(self._scan), None
+            if rest:
+                self.data_received(rest, EXTENDED_DATA_STDERR)
         for datatype, rest in list(self._partial.items()):
             if rest:
                 self._formatter.line(bytes(rest), datatype, self._hostname)

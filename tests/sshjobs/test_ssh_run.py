@@ -183,3 +183,17 @@ def test_more_sessions_than_maxsessions_wait(nodes, collect, count):
         assert Scheduler(*jobs).run(), [j.raised_exception() for j in jobs]
         assert sorted(int(x) for x in collect.stdout().split()) == list(range(count))
         assert nodes.counts()["direct2"] - before["direct2"] == 1
+
+
+def test_stdin_is_empty_and_pid_line_never_shows(nodes, collect):
+    """Commands read an empty stdin (like ssh -n); the pid report used for killing is stripped
+    from stderr, which stays exact - with or without it (kill_on_cancel=False)."""
+    farm = nodes.farm
+    for kill_on_cancel in (True, False):
+        collect.lines.clear()
+        node = nodes.node(farm.direct[0], kill_on_cancel=kill_on_cancel)
+        job = SshJob(node, command="cat; echo done; printf 'e1\\ne2' >&2")
+        assert Scheduler(job).run()
+        assert collect.stdout() == b"done\n"
+        assert collect.stderr() == b"e1\ne2"
+        assert job.results[0].stderr_tail == b"e1\ne2"

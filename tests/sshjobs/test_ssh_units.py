@@ -196,3 +196,29 @@ def test_emit_lines_keeps_partial_tails_and_bounds_long_lines():
     for _ in range(MAX_LINE // len(chunk) + 1):
         emit_lines(partial, chunk, None, "h", Sink())
     assert [len(line) for line, _ in seen] == [MAX_LINE]
+
+
+def test_pid_report_is_stripped_after_login_noise():
+    from sshjobs.results import CommandResult
+    from sshjobs.session import LineSession, report_pid
+
+    class Sink:
+        def __init__(self):
+            self.lines = []
+
+        def line(self, line, datatype, hostname):
+            self.lines.append(line)
+
+    async def main():
+        sink = Sink()
+        result = CommandResult(host="h", command="c")
+        session = LineSession("h", sink, result, capture=False, expect_pid=True)
+        for chunk in (b"bash: warning: x\nssh", b"jobs-pid:4242\nreal ", b"err\n"):
+            session.data_received(chunk, STDERR)
+        session.connection_lost(None)
+        assert session.remote_pid == 4242
+        assert sink.lines == [b"bash: warning: x\n", b"real err\n"]
+        assert result.stderr_tail == b"bash: warning: x\nreal err\n"
+
+    asyncio.run(main())
+    assert report_pid("ls") == 'echo "sshjobs-pid:$$" >&2; ls'
