@@ -77,6 +77,12 @@ def test_private_hosts_unreachable_directly(isolated_farm):
         socket.create_connection((host.address, host.port), timeout=3).close()
 
 
+def test_hosts_resolve_each_other_by_name(farm):
+    out = ssh(farm, farm.gateway, "getent hosts private2 direct1")
+    assert out.stdout.split() == [farm.private[1].address, "private2",
+                                  farm.direct[0].address, "direct1"], out.stderr
+
+
 def test_accepted_connections_counts_each_connection(farm):
     host = farm.direct[1]
     before = farm.accepted_connections(host)
