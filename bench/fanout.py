@@ -20,8 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import harness  # noqa: E402
-from harness import Sample, group, linear_fit, markdown_table, median, progress  # noqa: E402
+import harness
+from harness import Sample, group, linear_fit, markdown_table, median, progress
 
 OURS = ("sshjobs", "sshjobs-cli")
 CPU_TARGET_MS = 3.0
@@ -51,6 +51,7 @@ def main() -> int:
     with BenchFarm(max(sizes)) as farm:
         scratch = harness.workdir("fanout")
         env = harness.client_env(farm.home)
+        source = harness.project_source()[1]
         targets = {size: farm.targets(scratch / f"targets-{size}.json", size) for size in sizes}
         loads = [harness.load()]
         progress(f"farm of {max(sizes)} hosts up ({farm.describe()}); load {loads[0]}")
@@ -71,7 +72,7 @@ def main() -> int:
                              + (f" ERR {sample.errors[:1]}" if sample.failed or sample.errors
                                 else ""))
             loads.append(harness.load())
-        farm_info = farm.describe()
+        farm_info = f"{farm.describe()}; sshjobs code measured: {source}"
     text = report(samples, sizes, [t.name for t in tools], negotiated, loads, farm_info, args)
     print(text)
     raw = harness.save_raw("fanout", {"samples": samples, "negotiated": negotiated,
@@ -84,7 +85,7 @@ def main() -> int:
 def run_one(tool, size, run, targets, scratch, env, farm) -> Sample:
     result = scratch / "result.json"
     argv = tool.build(targets[size], "true", 1, scratch, result)
-    sample = harness.measure(tool.name, size, run, argv, env=env,
+    sample = harness.measure(tool.name, size, run, argv, env=tool.env(env),
                              result_file=result if tool.reports else None,
                              log=scratch / f"{tool.name}.log")
     if not tool.reports:     # exit code is all we know

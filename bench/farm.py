@@ -8,6 +8,7 @@ Network namespaces are used when available (SSHJOBS_FARM=loopback forces loopbac
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -15,8 +16,8 @@ from pathlib import Path
 from harness import TOP
 
 sys.path.insert(0, str(TOP))
-from tests.fixtures import network  # noqa: E402
-from tests.fixtures.farm import Farm, install_signal_handlers  # noqa: E402
+from tests.fixtures import network
+from tests.fixtures.farm import Farm, install_signal_handlers
 
 USER = "root"
 
@@ -25,18 +26,40 @@ class BenchFarm:
     def __init__(self, direct: int, *, private: int = 0, max_startups: str | None = None,
                  mode: str | None = None) -> None:
         install_signal_handlers()
-        self.farm = Farm(direct=direct, private=private, max_startups=max_startups, mode=mode,
-                         start_timeout=max(60.0, direct * 0.3))
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                self.farm = Farm(direct=direct, private=private, max_startups=max_startups,
+                                 mode=mode, start_timeout=max(60.0, direct * 0.3))
+                break
+            except RuntimeError as exc:
+                # the kernel destroys the namespaces of a farm that just closed asynchronously
+                # (seconds for hundreds of them): their veth names stay taken until then
+                if "File exists" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(3)
         self.home: Path = self.farm.home
 
-    def __enter__(self) -> "BenchFarm":
+    def __enter__(self) -> BenchFarm:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
     def close(self) -> None:
+        """Remove the farm, then any of its links the kernel still holds.
+
+        Namespaces whose sockets are still closing (orphaned TCP connections of killed sshd
+        sessions) outlive `ip netns delete` for minutes, and with them the veth pairs, whose
+        names then block the next farm of the same instance number. Deleting the root-side
+        end of our own veths (identified by name *and* interface index, so a newer farm's
+        links are never touched) removes the pairs at once."""
+        prefix = f"sjf{self.farm.instance}"
+        ours = {(index, name) for index, name in _links() if _of_instance(name, prefix)}
         self.farm.close()
+        for index, name in _links():
+            if (index, name) in ours:
+                subprocess.run(["ip", "link", "del", "dev", name], capture_output=True)
 
     def describe(self) -> str:
         f = self.farm
@@ -101,3 +124,18 @@ class BenchFarm:
             except OSError:
                 pass
         return count
+
+
+def _links() -> list[tuple[int, str]]:
+    """(index, name) of the root namespace's network interfaces."""
+    out = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+    found = []
+    for line in out.splitlines():
+        parts = line.split(":", 2)
+        if len(parts) == 3 and parts[0].strip().isdigit():
+            found.append((int(parts[0]), parts[1].strip().split("@")[0]))
+    return found
+
+
+def _of_instance(name: str, prefix: str) -> bool:
+    return name == prefix + "a" or (name.startswith(prefix + "h") and name[len(prefix) + 1:].isdigit())

@@ -8,6 +8,7 @@ tools it measures.
 """
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import platform
@@ -20,9 +21,10 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 BENCH = Path(__file__).resolve().parent
 TOP = BENCH.parent
@@ -139,8 +141,35 @@ def _kill_group(pid: int) -> None:
 def client_env(home: Path) -> dict[str, str]:
     """A clean environment: isolated HOME, no agent, the machine's PATH."""
     env = {"HOME": str(home), "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-           "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1", "NO_COLOR": "1"}
+           "LANG": "C.UTF-8", "NO_COLOR": "1"}
     return env
+
+
+SOURCE: Path | None = None     # set by project_source(): where the clients import our code from
+
+
+def project_source() -> tuple[Path | None, str]:
+    """Which sshjobs/asynciojobs code the benchmarks measure → (PYTHONPATH entry, description).
+
+    The work tree is shared with engineers editing it, so by default the benchmarks measure a
+    snapshot of the last commit (`git archive HEAD`), put first on the clients' PYTHONPATH
+    (ahead of the editable install). SSHJOBS_BENCH_SOURCE=worktree measures the work tree as
+    it is instead."""
+    if os.environ.get("SSHJOBS_BENCH_SOURCE", "HEAD") == "worktree":
+        return None, "the work tree as it was (uncommitted changes included)"
+    global SOURCE
+    commit = subprocess.run(["git", "-C", str(TOP), "log", "-1", "--format=%h %cI %s"],
+                            capture_output=True, text=True).stdout.strip()
+    if not commit:
+        return None, "the work tree (not a git checkout)"
+    target = Path(tempfile.mkdtemp(prefix="sshjobs-bench-source-"))
+    _remove_at_exit(target)
+    archive = subprocess.Popen(["git", "-C", str(TOP), "archive", "HEAD", "sshjobs",
+                                "asynciojobs"], stdout=subprocess.PIPE)
+    subprocess.run(["tar", "-x", "-C", str(target)], stdin=archive.stdout, check=True)
+    archive.wait()
+    SOURCE = target
+    return target, f"commit {commit[:80]}"
 
 
 # --- statistics -------------------------------------------------------------------------------
@@ -252,7 +281,15 @@ def markdown_table(header: list[str], rows: list[list[Any]]) -> str:
 
 
 def workdir(prefix: str) -> Path:
-    return Path(tempfile.mkdtemp(prefix=f"sshjobs-bench-{prefix}-"))
+    """A scratch directory removed when the benchmark exits (SSHJOBS_BENCH_KEEP=1 keeps it)."""
+    path = Path(tempfile.mkdtemp(prefix=f"sshjobs-bench-{prefix}-"))
+    _remove_at_exit(path)
+    return path
+
+
+def _remove_at_exit(path: Path) -> None:
+    if not os.environ.get("SSHJOBS_BENCH_KEEP"):
+        atexit.register(shutil.rmtree, path, ignore_errors=True)
 
 
 def progress(message: str) -> None:

@@ -21,7 +21,7 @@ class Capture:
         self.path = path
         self.proc: subprocess.Popen | None = None
 
-    def __enter__(self) -> "Capture":
+    def __enter__(self) -> Capture:
         if shutil.which("tcpdump") is None:
             raise RuntimeError("tcpdump is not installed (bench/setup-peers installs it as root)")
         self.proc = subprocess.Popen(self.argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -61,7 +61,7 @@ def capture_negotiation(farm, tools, scratch: Path, env: dict[str, str],
         try:
             with Capture(interface, bpf, pcap) as capture:
                 argv = tool.build(one_host_targets, "true", 1, scratch, result)
-                harness.measure(tool.name, 1, 0, argv, env=env, result_file=None,
+                harness.measure(tool.name, 1, 0, argv, env=tool.env(env), result_file=None,
                                 log=scratch / f"kex-{tool.name}.log")
             seen = [sshwire.negotiated(conn) for conn in capture.connections()]
             texts = sorted({f"{n.short()} ({n.client_version.removeprefix('SSH-2.0-')})"

@@ -27,8 +27,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import harness  # noqa: E402
-from harness import markdown_table, median, progress  # noqa: E402
+import harness
+from harness import markdown_table, median, progress
 
 RTT_MS = 100
 TARGET = 1.15
@@ -55,6 +55,7 @@ def main() -> int:
     with BenchFarm(args.hosts) as farm:
         scratch = harness.workdir("roundtrips")
         env = harness.client_env(farm.home)
+        source = harness.project_source()[1]
         farm.delay(args.hosts, RTT_MS)
         progress(f"farm of {args.hosts} hosts up, {RTT_MS} ms added; load {harness.load()}")
         one = farm.targets(scratch / "targets-1.json", 1)
@@ -67,7 +68,8 @@ def main() -> int:
             result = scratch / "result.json"
             with Capture(interface, bpf, pcap) as capture:
                 sample = harness.measure(tool.name, 1, 0,
-                                         tool.build(one, command, 1, scratch, result), env=env,
+                                         tool.build(one, command, 1, scratch, result),
+                                         env=tool.env(env),
                                          result_file=result if tool.reports else None,
                                          log=scratch / f"rt-{tool.name}.log")
             conns = capture.connections()
@@ -99,7 +101,8 @@ def main() -> int:
                          + (f" ERR {sample.errors[:1]}" if sample.errors else ""))
         load = harness.load()
         farm.clear(args.hosts)
-        description = f"{farm.describe()}; latency: {farm.latency_method()}"
+        description = (f"{farm.describe()}; latency: {farm.latency_method()}; sshjobs code "
+                       f"measured: {source}")
     text = report(counts, samples, [t.name for t in tools], args, description, load)
     print(text)
     raw = harness.save_raw("roundtrips", {"counts": counts, "samples": samples,
@@ -112,7 +115,7 @@ def main() -> int:
 def run_tool(tool, size, run, targets, command, scratch, env, farm):
     result = scratch / "result.json"
     sample = harness.measure(tool.name, size, run, tool.build(targets, command, 1, scratch, result),
-                             env=env, result_file=result if tool.reports else None,
+                             env=tool.env(env), result_file=result if tool.reports else None,
                              log=scratch / f"{tool.name}.log")
     if not tool.reports:
         sample.ok, sample.failed = (size, 0) if sample.returncode == 0 else (0, size)

@@ -17,8 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import harness  # noqa: E402
-from harness import markdown_table, progress  # noqa: E402
+import harness
+from harness import markdown_table, progress
 
 MEMORY_TARGET_MB = 150
 SOFT_NOFILE = 1024
@@ -43,6 +43,7 @@ def main() -> int:
     with BenchFarm(args.hosts) as farm:
         scratch = harness.workdir("scale")
         env = harness.client_env(farm.home)
+        source = harness.project_source()[1]
         targets = farm.targets(scratch / "targets.json", args.hosts)
         progress(f"farm up: {farm.describe()}; load {harness.load()}")
         for run in range(1, args.runs + 1):
@@ -51,7 +52,8 @@ def main() -> int:
                 result = scratch / "result.json"
                 argv = tool.build(targets, "true", 1, scratch, result)
                 load_before = harness.load()
-                sample = harness.measure(tool.name, args.hosts, run, argv, env=env,
+                sample = harness.measure(tool.name, args.hosts, run, argv,
+                                         env=tool.env(env),
                                          result_file=result if tool.reports else None,
                                          log=log, timeout=900, nofile=args.nofile)
                 if not tool.reports:
@@ -72,7 +74,7 @@ def main() -> int:
                          f"{sample.maxrss_mb:.0f} MB ok {sample.ok}/{args.hosts} "
                          f"open-file errors {emfile}"
                          + (f" ERR {sample.errors[:2]}" if sample.errors else ""))
-        description = farm.describe()
+        description = f"{farm.describe()}; sshjobs code measured: {source}"
     text = "\n".join([
         f"### Scale: remote `true` on {args.hosts} hosts in one fan-out (client soft "
         f"RLIMIT_NOFILE {args.nofile} at start)", "", f"Farm: {description}.", "",

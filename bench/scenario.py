@@ -24,8 +24,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import harness  # noqa: E402
-from harness import markdown_table, median, progress  # noqa: E402
+import harness
+from harness import markdown_table, median, progress
 
 DEFAULT_TOOLS = "sshjobs,apssh,asyncssh,openssh,openssh-c25519"
 
@@ -51,16 +51,18 @@ def main() -> int:
     with BenchFarm(1, private=args.nodes, max_startups="1000") as farm:
         scratch = harness.workdir("scenario")
         env = harness.client_env(farm.home)
+        source = harness.project_source()[1]
         targets = farm.targets(scratch / "targets.json", args.nodes, private=True)
         loads = [harness.load()]
         progress(f"farm up: {farm.describe()}; load {loads[0]}")
-        for run in range(0, args.runs + 1):       # run 0: warm-up, not recorded
+        for run in range(args.runs + 1):       # run 0: warm-up, not recorded
             order = tools[:]
             rng.shuffle(order)
             for tool in order:
                 result = scratch / "result.json"
                 argv = tool.build(targets, args.command, args.commands, scratch, result)
-                sample = harness.measure(tool.name, args.nodes, run, argv, env=env,
+                sample = harness.measure(tool.name, args.nodes, run, argv,
+                                         env=tool.env(env),
                                          result_file=result if tool.reports else None,
                                          log=scratch / f"{tool.name}.log", timeout=900)
                 if not tool.reports:
@@ -76,7 +78,7 @@ def main() -> int:
                     samples.append(sample)
             loads.append(harness.load())
         gateway_logins = farm.farm.accepted_connections(farm.farm.gateway)
-        description = farm.describe()
+        description = f"{farm.describe()}; sshjobs code measured: {source}"
     text = report(samples, [t.name for t in tools], args, description, loads, gateway_logins)
     print(text)
     raw = harness.save_raw("scenario", {"samples": samples, "args": vars(args), "loads": loads})

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
+import harness
 from harness import CLIENTS, PEERS_PYTHON, PROJECT_PYTHON, SSHJOBS_CLI
 
 Argv = list[str]
@@ -22,6 +23,15 @@ class Tool:
     name: str
     build: Callable[[Path, str, int, Path, Path], Argv]   # targets, command, repeat, scratch, result
     reports: bool = True                                  # writes a JSON result file
+    project: bool = False                                 # runs our code (sshjobs/asynciojobs)
+
+    def env(self, base: dict[str, str]) -> dict[str, str]:
+        """The client's environment: our code snapshot (harness.project_source) first on the
+        path, for our tools only (the peers' venv has the public asynciojobs, which ours must
+        never shadow)."""
+        if self.project and harness.SOURCE is not None:
+            return dict(base, PYTHONPATH=str(harness.SOURCE))
+        return base
 
 
 def _python_client(python: Path, script: str) -> Callable[[Path, str, int, Path, Path], Argv]:
@@ -93,8 +103,8 @@ def _sshjobs_cli(targets: Path, command: str, repeat: int, scratch: Path, result
 
 
 TOOLS: dict[str, Tool] = {tool.name: tool for tool in [
-    Tool("sshjobs", _python_client(PROJECT_PYTHON, "sshjobs_lib.py")),
-    Tool("sshjobs-cli", _sshjobs_cli, reports=False),
+    Tool("sshjobs", _python_client(PROJECT_PYTHON, "sshjobs_lib.py"), project=True),
+    Tool("sshjobs-cli", _sshjobs_cli, reports=False, project=True),
     Tool("asyncssh", _python_client(PEERS_PYTHON, "asyncssh_raw.py")),
     Tool("apssh", _python_client(PEERS_PYTHON, "apssh_client.py")),
     Tool("parallel-ssh", _python_client(PEERS_PYTHON, "pssh_client.py")),

@@ -4,13 +4,19 @@ Host keys are not checked (apssh's default, known_hosts=None). Connections are c
 with co_close_ssh_in_scheduler in the same event loop (the synchronous close_ssh_in_scheduler
 runs a new loop, where closing connections of the finished loop hangs until its 30 s timeout).
 """
-from _common import Clock, Outcome, parse_args, report
-
 import asyncio
 
-from apssh import HostFormatter, Run, SshJob, SshNode, co_close_ssh_in_scheduler  # noqa: E402
-from apssh import import_private_key  # noqa: E402
-from asynciojobs import Scheduler  # noqa: E402
+from _common import Clock, Outcome, parse_args, report
+from apssh import (
+    HostFormatter,
+    Run,
+    SshJob,
+    SshNode,
+    co_close_ssh_in_scheduler,
+    import_private_key,
+)
+
+from asynciojobs import Scheduler
 
 
 def main() -> None:

@@ -4,9 +4,8 @@ Written the way a careful user would: key and known_hosts parsed once, not per c
 """
 import asyncio
 
+import asyncssh
 from _common import Clock, Outcome, parse_args, report
-
-import asyncssh  # noqa: E402  (after _common: the clock includes this import)
 
 
 async def main() -> None:

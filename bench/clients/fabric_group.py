@@ -1,8 +1,7 @@
 """Fabric 3: ThreadingGroup(...).run(command) — one paramiko connection and one thread per host."""
 from _common import Clock, Outcome, parse_args, report
-
-from fabric import Connection, ThreadingGroup  # noqa: E402
-from fabric.exceptions import GroupException  # noqa: E402
+from fabric import Connection, ThreadingGroup
+from fabric.exceptions import GroupException
 
 
 def main() -> None:

@@ -4,9 +4,8 @@ pool_size is set to the number of hosts (its default is 100) so that, like every
 here, it runs all hosts at once. parallel-ssh does no host-key checking at all.
 """
 from _common import Clock, Outcome, parse_args, report
-
-from pssh.clients import ParallelSSHClient  # noqa: E402
-from pssh.config import HostConfig  # noqa: E402
+from pssh.clients import ParallelSSHClient
+from pssh.config import HostConfig
 
 
 def main() -> None:

@@ -6,8 +6,8 @@ scheduler's shutdown.
 """
 from _common import Clock, Outcome, parse_args, report
 
-from asynciojobs import Scheduler  # noqa: E402
-from sshjobs import HostFormatter, Run, SshJob, SshNode  # noqa: E402
+from asynciojobs import Scheduler
+from sshjobs import HostFormatter, Run, SshJob, SshNode
 
 
 def main() -> None:
