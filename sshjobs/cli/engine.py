@@ -227,6 +227,7 @@ def run_on_targets(settings: Settings, make_commands: CommandFactory, reporter: 
     for outcome in outcomes:
         if outcome.settled:
             continue
+        outcome.stopped_by_run = True
         if state.get("output_closed"):
             outcome.fail(BrokenPipeError("standard output closed"), ExitCode.OUTPUT_CLOSED)
             continue

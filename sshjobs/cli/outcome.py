@@ -72,6 +72,8 @@ class HostOutcome:
     stderr: bytearray = field(default_factory=bytearray)
     #: whether output is kept in memory (gather and JSON need it; live lines and files do not)
     keep_output: bool = True
+    #: settled by the end of the run (interruption, deadline), not by the host itself
+    stopped_by_run: bool = False
 
     @property
     def settled(self) -> bool:

@@ -140,8 +140,18 @@ class LiveReporter(Reporter):
         (self.console.write_err if stderr else self.console.write_out)(rendered)
 
     def host_done(self, outcome: HostOutcome) -> None:
-        if self.report_errors and not outcome.ok:
+        if self.report_errors and not outcome.ok and not outcome.stopped_by_run:
             self.console.write_err(error_line(self.console, outcome.name, outcome.reason))
+
+    def finish(self, outcomes: list[HostOutcome]) -> None:
+        """Hosts stopped together (Ctrl-C, deadline): one folded line per reason."""
+        if not self.report_errors:
+            return
+        stopped = {o.name: o.reason for o in outcomes
+                   if o.stopped_by_run and o.code != ExitCode.OUTPUT_CLOSED
+                   and (o.start is not None or o.code == ExitCode.TIMEOUT)}
+        for hosts, reason in gather(stopped):
+            self.console.write_err(error_line(self.console, fold_hosts(hosts), reason))
 
 
 class GatherReporter(Reporter):

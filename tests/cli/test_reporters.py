@@ -216,3 +216,22 @@ def test_display_names_stay_short_but_unique():
                ("fit01", "fit02:2222", "root@n1", "bob@n1", "gw1->n2", "gw2->n2", "x@h", "x@h:22")]
     assert display_names(targets) == ["fit01", "fit02:2222", "root@n1", "bob@n1",
                                       "gw1->n2", "gw2->n2", "h", "h:22"]
+
+
+def test_hosts_stopped_together_get_one_folded_line():
+    con, out, err = console()
+    reporter = LiveReporter(con, LineFormat("{host}: {line}"))
+    outcomes = [outcome(f"fit0{i}") for i in range(1, 5)]
+    for o in outcomes[:3]:  # started, then Ctrl-C
+        o.begin()
+        reporter.host_started(o)
+    outcomes[0].returned(2)
+    reporter.host_done(outcomes[0])
+    for o in outcomes[1:]:
+        o.stopped_by_run = True
+        o.fail(KeyboardInterrupt("interrupted"), ExitCode.INTERRUPTED)
+        reporter.host_done(o)
+    reporter.finish(outcomes)
+    # fit04 never started: not listed; the others once, folded
+    assert err.getvalue().splitlines() == ["sshjobs: fit01: exit status 2",
+                                           "sshjobs: fit[02-03]: interrupted"]
