@@ -123,6 +123,8 @@ def bounded(command: AbstractCommand, seconds: float | None) -> AbstractCommand:
 
 
 def make_reporters(settings: Settings, console: Console) -> list[Reporter]:
+    """The reporters of the chosen output mode: files (-o/-d) and at most one terminal mode
+    (JSON, gather, or live lines — only errors when output goes to files), plus host lists."""
     output = settings.output
     reporters: list[Reporter] = []
     if output.get("out_dir"):

@@ -72,6 +72,7 @@ class LineFormat:
 
     @property
     def raw(self) -> bool:
+        """Whether lines are written as they came (no template)."""
         return self.template is None
 
     def _fields(self, info: LineInfo, line: str, stream: str) -> dict[str, str]:
@@ -127,6 +128,7 @@ class Console:
         return f"{color}{name}{colorama.Style.RESET_ALL}"
 
     def error_color(self, text: str) -> str:
+        """``text`` in red on a colored stderr."""
         if not self.err_color:
             return text
         return f"{colorama.Fore.RED}{text}{colorama.Style.RESET_ALL}"
@@ -145,6 +147,7 @@ class Console:
             self._shown = True
 
     def write_out(self, text: str) -> None:
+        """A display line to stdout (the progress line wiped first when they share a terminal)."""
         if self.broken:
             return
         self._hide(True)
@@ -186,6 +189,7 @@ class Console:
             self.on_stdout_closed()
 
     def write_err(self, text: str) -> None:
+        """A display line to stderr, on a wiped progress line, which is redrawn after."""
         self._hide(False)
         self.out.flush()
         self.err.write(text)
@@ -193,6 +197,7 @@ class Console:
         self._redraw()
 
     def write_err_bytes(self, data: bytes) -> None:
+        """Exact bytes to stderr (raw mode)."""
         self._hide(False)
         self.out.flush()
         buffer = getattr(self.err, "buffer", None)

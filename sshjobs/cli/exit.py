@@ -43,6 +43,7 @@ EXIT_TABLE: list[tuple[int, str]] = [(int(code), _MEANINGS[code]) for code in Ex
 
 
 def exit_code_for(outcomes: Iterable[ExitCode]) -> ExitCode:
+    """The process exit code of a run from each host's outcome (OK for an empty run)."""
     present = set(outcomes)
     for code in _PRECEDENCE:
         if code in present:
@@ -51,6 +52,7 @@ def exit_code_for(outcomes: Iterable[ExitCode]) -> ExitCode:
 
 
 def exit_table_text() -> str:
+    """The table as shown in ``--help``: one ``code  meaning`` line each, then the precedence."""
     lines = [f"{code:>5}  {meaning}" for code, meaning in EXIT_TABLE]
     lines.append("when hosts end differently: 141 > 130 > 4 > 3 > 1 > 0")
     return "\n".join(lines)

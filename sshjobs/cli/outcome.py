@@ -82,6 +82,7 @@ class HostOutcome:
 
     @property
     def ok(self) -> bool:
+        """Whether the host succeeded."""
         return self.code == ExitCode.OK
 
     @property
@@ -90,10 +91,12 @@ class HostOutcome:
         return self.code != ExitCode.UNREACHABLE
 
     def begin(self) -> None:
+        """The host's job started (first call wins)."""
         if self.start is None:
             self.start = time.time()
 
     def succeed(self) -> None:
+        """Every command of the host succeeded."""
         self._settle(ExitCode.OK)
         self.exit_status = 0
 

@@ -33,6 +33,7 @@ logger = logging.getLogger("sshjobs.cli.reporters")
 
 
 def line_info(outcome: HostOutcome) -> LineInfo:
+    """The host-related fields a ``--format`` may show for this outcome's lines."""
     target = outcome.target
     return LineInfo(host=outcome.name, fqdn=target.host, user=outcome.user or target.user or "",
                     port=str(target.port or ""), target=str(target))
