@@ -226,45 +226,55 @@ class PureScheduler(LegacySchedulerMixin, GraphMethods, RenderMixin, DotMixin):
     def _aj_prepare(self) -> list[AbstractJob]:
         """Reset the jobs, count their requirements, link successors; returns entry jobs.
 
-        Raises ForeignRequirementError or CycleError (Kahn's algorithm on a copy of the
-        counters) before anything runs.
+        Raises ForeignRequirementError or CycleError before anything runs. When every job
+        comes after its requirements in insertion order (the usual way graphs are built)
+        the graph cannot have a cycle; otherwise Kahn's algorithm checks it.
         """
         members = self.jobs
         entries: list[AbstractJob] = []
-        for job in members:
+        for index, job in enumerate(members):
             job._aj_succ = None
-        for job in members:
+            job._aj_kahn = index
+        in_order = True
+        for index, job in enumerate(members):
             job._aj_state = IDLE
             job._aj_result = job._aj_exc = job._aj_reqfail = job._aj_t0 = job._aj_t1 = None
             job._aj_cancelled = False
             job._aj_attempts = 0
             required = job._aj_required
-            count = len(required) if required else 0
-            job._aj_pending = job._aj_kahn = count
-            if not count:
+            if not required:
+                job._aj_pending = 0
                 entries.append(job)
                 continue
+            job._aj_pending = len(required)
             for req in required:
                 if req not in members:
                     raise ForeignRequirementError(job, req)
+                if req._aj_kahn >= index:
+                    in_order = False
                 succ = req._aj_succ
                 if succ is None:
                     req._aj_succ = [job]
                 else:
                     succ.append(job)
+        if not in_order:
+            self._aj_kahn_check(entries)
+        return entries
+
+    def _aj_kahn_check(self, entries: list[AbstractJob]) -> None:
+        """CycleError unless a breadth-first Kahn pass from the entries reaches every job."""
+        members = self.jobs
+        left = {job: job._aj_pending for job in members}
         order = list(entries)
         append = order.append
-        for job in order:  # grows while iterated: a breadth-first Kahn pass
-            succ = job._aj_succ
-            if succ:
-                for nxt in succ:
-                    left = nxt._aj_kahn - 1
-                    nxt._aj_kahn = left
-                    if not left:
-                        append(nxt)
+        for job in order:  # grows while iterated
+            for nxt in job._aj_succ or ():
+                count = left[nxt] - 1
+                left[nxt] = count
+                if not count:
+                    append(nxt)
         if len(order) != len(members):
             raise CycleError(graph.find_cycle(members) or [])
-        return entries
 
     async def co_shutdown(self) -> bool | None:
         """Await every job's ``co_shutdown()`` concurrently, within ``shutdown_timeout``.
