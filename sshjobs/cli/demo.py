@@ -1,0 +1,22 @@
+"""``sshjobs demo``: the demo experiment on a fresh sandbox (see :mod:`sshjobs.demo`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+__all__ = ["demo"]
+
+
+@click.command()
+@click.option("-n", "--nodes", type=click.IntRange(1, 50), default=4, show_default=True,
+              help="number of testbed nodes behind the gateway")
+@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="directory for the results and the graph [default: a fresh temp dir]")
+def demo(nodes: int, output: Path | None) -> int:
+    """Run an experiment on local sandbox nodes behind a gateway: nothing to install."""
+    from sshjobs.demo import run_demo  # imported here: the library is heavier than the CLI
+
+    report = run_demo(output, nodes)
+    return 0 if report.ok else 1
