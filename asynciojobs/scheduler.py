@@ -267,6 +267,7 @@ class PureScheduler(LegacySchedulerMixin, GraphMethods, RenderMixin, DotMixin):
         left = {job: job._aj_pending for job in members}
         order = list(entries)
         append = order.append
+        nxt: AbstractJob
         for job in order:  # grows while iterated
             for nxt in job._aj_succ or ():
                 count = left[nxt] - 1
