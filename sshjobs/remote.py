@@ -60,26 +60,59 @@ class RemoteMixin:
         formatter = formatter or self.formatter
         timeout = timeout if timeout is not None else self.command_timeout
         result = CommandResult(host=self.hostname, command=command, label=label)
-        conn = await self.connect_lazy()           # type: ignore[attr-defined]
-        slots = self.slots()                       # type: ignore[attr-defined]
         killable = self.kill_on_cancel and report
         remote_command = report_pid(command) if killable else command
+        slots, chan, session = await self._open_session(
+            lambda: LineSession(self.hostname, formatter, result, capture, expect_pid=killable),
+            remote_command, x11, priority=not report)
         result.start = time.time()
+        formatter.session_start(self.hostname, command)
+        timed_out = False
+        try:
+            chan.write_eof()          # commands read an empty stdin, like ssh -n
+            try:
+                async with asyncio.timeout(timeout):
+                    await asyncio.shield(session.closed)
+            except TimeoutError:
+                timed_out = True
+        except asyncio.CancelledError:
+            self._kill_nowait(chan, session)
+            raise
+        finally:
+            slots.release()
+            result.end = time.time()
+            formatter.session_stop(self.hostname, command)
+        if timed_out:
+            await self._kill(chan, session)
+            result.error = CommandTimeoutError(
+                f"command timed out after {timeout}s and was killed: {label or command}",
+                host=self.hostname, command=command, signal=result.signal,
+                stderr_tail=result.stderr_tail.decode("utf-8", "replace"))
+        elif result.exit_status is None and result.signal is None:
+            raise SshConnectionError(f"connection lost while running {label or command}"
+                                     + (f": {session.lost_exc}" if session.lost_exc else ""),
+                                     host=self.hostname) from session.lost_exc
+        return result
+
+    async def _open_session(self, factory: Any, remote_command: str, x11: bool,
+                            priority: bool = False) -> tuple[Any, Any, LineSession]:
+        """Wait for a session slot and open an exec session; returns (slots, chan, session).
+
+        A refused channel (the server's MaxSessions is lower than ours, or it is still freeing a
+        closed session) shrinks the limit and waits for another slot."""
+        conn = await self.connect_lazy()           # type: ignore[attr-defined]
+        slots = self.slots()                       # type: ignore[attr-defined]
         lonely_refusals = 0
         while True:
-            await slots.acquire()
+            await slots.acquire(front=priority)
             try:
                 chan, session = await conn.create_session(
-                    lambda: LineSession(self.hostname, formatter, result, capture,
-                                        expect_pid=killable),
-                    remote_command, encoding=None, x11_forwarding=x11)
+                    factory, remote_command, encoding=None, x11_forwarding=x11)
             except asyncssh.ChannelOpenError as exc:
                 retry = slots.refused()
                 slots.release()
                 if retry:
                     continue
-                # refused with no other session of ours open: sshd may still be freeing a
-                # closed one; retry a few times before calling it an error
                 lonely_refusals += 1
                 if lonely_refusals <= LONELY_RETRIES:
                     await asyncio.sleep(0.05)
@@ -93,31 +126,7 @@ class RemoteMixin:
                                              host=self.hostname) from exc
                 raise
             slots.opened()
-            break
-        formatter.session_start(self.hostname, command)
-        try:
-            chan.write_eof()          # commands read an empty stdin, like ssh -n
-            try:
-                async with asyncio.timeout(timeout):
-                    await asyncio.shield(session.closed)
-            except TimeoutError:
-                await self._kill(chan, session)
-                result.error = CommandTimeoutError(
-                    f"command timed out after {timeout}s and was killed: {label or command}",
-                    host=self.hostname, command=command, signal=result.signal,
-                    stderr_tail=result.stderr_tail.decode("utf-8", "replace"))
-        except asyncio.CancelledError:
-            self._kill_nowait(chan, session)
-            raise
-        finally:
-            slots.release()
-            result.end = time.time()
-            formatter.session_stop(self.hostname, command)
-        if result.error is None and result.exit_status is None and result.signal is None:
-            raise SshConnectionError(f"connection lost while running {label or command}"
-                                     + (f": {session.lost_exc}" if session.lost_exc else ""),
-                                     host=self.hostname) from session.lost_exc
-        return result
+            return slots, chan, session
 
     def _kill_nowait(self, chan: Any, session: LineSession) -> None:
         """Cancelled: kill the remote command in the background; the node's ``close()`` waits
@@ -128,13 +137,14 @@ class RemoteMixin:
         task.add_done_callback(kills.discard)
 
     async def _kill(self, chan: Any, session: LineSession) -> None:
-        """Kill the command's process group (TERM, then KILL), wait briefly for its end."""
+        """Kill the command's process group (TERM, then KILL) from another session, then
+        close its channel (sshd keeps a session open as long as its process lives)."""
         pid = session.remote_pid
         try:
             if pid is not None:
                 await self.execute(kill_group_command(pid), label="kill", timeout=KILL_GRACE,
                                    formatter=_SILENT, report=False)
-            else:                                   # not started yet, or no pid: best effort
+            else:                   # the shell had not reported yet: best effort
                 chan.send_signal("KILL")
         except (OSError, asyncssh.Error, SshConnectionError) as exc:
             logger.debug("%s: killing a command: %s", self.hostname, exc)

@@ -56,10 +56,15 @@ class SessionSlots:
         self.in_use = 0
         self._waiters: deque[asyncio.Future] = deque()
 
-    async def acquire(self) -> None:
+    async def acquire(self, front: bool = False) -> None:
+        """Take a slot, waiting if none is free (``front``: before everyone already waiting,
+        for our own short helper sessions such as kills)."""
         while self.in_use >= self.limit:
             waiter = asyncio.get_running_loop().create_future()
-            self._waiters.append(waiter)
+            if front:
+                self._waiters.appendleft(waiter)
+            else:
+                self._waiters.append(waiter)
             try:
                 await waiter
             except asyncio.CancelledError:
