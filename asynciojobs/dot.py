@@ -24,12 +24,9 @@ def _quote(text: str) -> str:
 
 
 def _style(job: Any) -> str:
-    styles = [] if _is_scheduler(job) else ["rounded"]
-    if job.forever:
-        styles.append("dashed")
-    attrs = ["shape=box", f'style="{",".join(styles)}"' if styles else ""]
-    attrs.append("color=red penwidth=2" if job.is_critical() else "penwidth=0.5")
-    return " ".join(a for a in attrs if a)
+    style = job.dot_style()
+    return " ".join(f'{key}="{value}"' if key == "style" else f"{key}={value}"
+                    for key, value in style.items())
 
 
 def _anchor(job: Any, *, entry: bool) -> Any:

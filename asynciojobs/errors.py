@@ -61,10 +61,11 @@ class JobReuseError(AsyncioJobsError, RuntimeError):
 class NestedLoopError(AsyncioJobsError, RuntimeError):
     """A synchronous entry point (``run()``...) was called from inside a running event loop."""
 
-    def __init__(self, what: str = "run") -> None:
+    def __init__(self, what: str = "run", instead: str | None = None) -> None:
+        instead = instead or f"await scheduler.co_{what}()"
         super().__init__(
             f"{what}() cannot be called from inside a running event loop "
-            f"(a notebook, or async code): use `await scheduler.co_{what}()` instead")
+            f"(a notebook, or async code): use `{instead}` instead")
 
 
 class JobSkipped(AsyncioJobsError):

@@ -12,6 +12,7 @@ state lives in ``_aj_*`` slots so that it does not collide with subclasses' attr
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 import types
@@ -20,7 +21,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from . import badges
-from .errors import JobReuseError
+from .errors import JobReuseError, NestedLoopError
 
 logger = logging.getLogger("asynciojobs.job")
 
@@ -328,9 +329,27 @@ class AbstractJob:
     def __repr__(self) -> str:
         return f"{self.repr_short()} {self.repr_main()}{self.repr_result()}{self.repr_requires()}"
 
-    async def standalone_run(self) -> Any:
-        """Run just this job's ``co_run()`` (ignores requirements)."""
-        return await self.co_run()
+    def standalone_run(self) -> Any:
+        """Run just this job's ``co_run()`` in a fresh event loop (ignores requirements)."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            with asyncio.Runner() as runner:
+                return runner.run(self.co_run())
+        raise NestedLoopError("standalone_run", "await job.co_run()")
+
+    def dot_style(self) -> dict[str, str]:
+        """Graphviz node attributes: box, rounded (not for schedulers), dashed if forever,
+        red and thick if critical. Subclasses may override it."""
+        styles = [] if hasattr(self, "jobs") else ["rounded"]
+        if self.forever:
+            styles.append("dashed")
+        style = {"shape": "box", "style": ",".join(styles)} if styles else {"shape": "box"}
+        if self.is_critical():
+            style.update(color="red", penwidth="2")
+        else:
+            style["penwidth"] = "0.5"
+        return style
 
 
 class Job(AbstractJob):

@@ -316,3 +316,20 @@ def test_job_rejects_non_callables_and_keywords_go_through_partial():
 def test_result_before_done_raises():
     with pytest.raises(ValueError, match="not finished"):
         Job(sleeper, 1).result()
+
+
+def test_legacy_positional_arguments_and_standalone_run():
+    from asynciojobs import AbstractJob as Base
+
+    class Old(Base):
+        async def co_run(self):
+            return "old"
+    a = Old()
+    job = Old(True, "lbl", True, a)  # forever, label, critical, required
+    assert (job.forever, job.label, job.critical, job.required) == (True, "lbl", True, {a})
+    assert a.standalone_run() == "old"
+
+    async def inside():
+        with pytest.raises(NestedLoopError, match="await job.co_run"):
+            a.standalone_run()
+    fake_clock_run(inside())
