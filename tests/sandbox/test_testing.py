@@ -83,3 +83,18 @@ def test_a_user_project_uses_the_plugin(tmp_path):
                            str(project)], cwd=project, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "1 passed" in done.stdout
+
+
+def test_the_readme_example_with_the_library(sandbox_nodes):
+    """The README's example: SshNode objects from the fixture, a scheduler run synchronously."""
+    from asynciojobs import Scheduler
+    from sshjobs import Run, SshJob
+
+    gateway = sandbox_nodes.gateway_ssh_node()
+    nodes = sandbox_nodes.ssh_nodes(gateway=gateway)
+    jobs = [SshJob(node, command=Run("echo $SSHJOBS_SANDBOX_NODE > mark")) for node in nodes]
+    assert Scheduler(*jobs).run()
+    assert [(sandbox_nodes.home(i) / "mark").read_text() for i in range(3)] == \
+        ["node1\n", "node2\n", "node3\n"]
+    failing = SshJob(nodes[1], command=Run("exit 7"), critical=True)
+    assert not Scheduler(failing, critical=True).run()
