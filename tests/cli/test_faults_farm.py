@@ -16,12 +16,12 @@ def test_silent_host_is_unreachable_after_connect_timeout(isolated_farm):
     farm = isolated_farm
     try:
         farm.blackhole(farm.direct[1])
-        result = sshjobs("run", "-c", "1", "-t", ",".join(h.name for h in farm.direct), "--",
-                         "hostname")
+        # only the silent host: a healthy one could miss a 1 s connect timeout on a busy box
+        result = sshjobs("run", "-c", "1", "-t", farm.direct[1].name, "--", "hostname")
     finally:
         farm.reset()
     assert result.exit_code == 3
-    assert result.stdout == f"{farm.direct[0].name}: {farm.direct[0].name}\n"
+    assert result.stdout == ""
     [error] = result.stderr.splitlines()
     assert error.startswith(f"sshjobs: {farm.direct[1].name}: unreachable")
 
