@@ -6,11 +6,14 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import subprocess
+import time
 
 import pytest
 from click.testing import CliRunner
 
 from sshjobs.cli import cli
+from sshjobs.gather import fold_hosts
 from sshjobs.targets import read_spec
 
 
@@ -57,14 +60,28 @@ def test_exit_3_when_a_host_cannot_be_reached(direct):
     assert error.startswith("sshjobs: 127.0.0.1:1: unreachable")
 
 
-def test_exit_4_on_command_timeout_and_on_deadline(direct):
+def _still_running(farm, name, pattern):
+    """Whether a process matching ``pattern`` still runs on the host (a few tries)."""
+    for _ in range(50):
+        check = subprocess.run(farm.ssh_argv(name, f"pgrep -f '{pattern}' || true"),
+                               capture_output=True, text=True, timeout=30)
+        if not check.stdout.strip():
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def test_exit_4_on_command_timeout_and_on_deadline(farm, direct):
     spec, names = direct
-    result = sshjobs("run", "-t", names[0], "--timeout", "0.5", "--", "sleep 30")
+    result = sshjobs("run", "-t", names[0], "--timeout", "0.5", "--", "sleep 30.25")
     assert result.exit_code == 4, result.stderr
     assert "timed out" in result.stderr
-    result = sshjobs("run", "-t", spec, "--deadline", "1", "--", "sleep 30")
+    assert not _still_running(farm, names[0], "slee[p] 30.25")
+    result = sshjobs("run", "-t", spec, "--deadline", "1", "--", "sleep 30.5")
     assert result.exit_code == 4, result.stderr
-    assert "deadline" in result.stderr
+    assert result.stderr == f"sshjobs: {fold_hosts(names)}: timed out: the run deadline " \
+        "of 1s was reached\n"  # one folded line for hosts stopped together
+    assert not any(_still_running(farm, name, "slee[p] 30.5") for name in names)
 
 
 def test_raw_and_custom_format(direct):
