@@ -140,3 +140,9 @@ def test_pull_refuses_two_targets_expanding_to_one_local_path(tmp_path):
     assert result.exit_code == 2
     [line] = result.stderr.splitlines()
     assert "h:2201 and h:2202 would both write" in line and "{name}" in line
+
+
+def test_no_arguments_shows_help():
+    result = invoke()
+    assert result.exit_code == 0
+    assert "Usage: sshjobs" in result.stdout and "Exit codes" in result.stdout
