@@ -3,7 +3,8 @@
 Each job carries a counter of unfinished requirements (``_aj_pending``) and the list of
 jobs requiring it (``_aj_succ``), prepared by the scheduler. A finished job decrements its
 successors' counters and starts those reaching zero: no scan of all jobs per event, and no
-task exists for a job that is not ready. Every task lives in an ``asyncio.TaskGroup``; the
+task exists for a job that is not ready (nor more than MAX_UNSTARTED tasks that did not
+begin yet: the others wait in a backlog, in order). Every task lives in an ``asyncio.TaskGroup``; the
 jobs window is an ``asyncio.Semaphore`` held with ``async with`` (a slot comes back even
 when a job raises; forever jobs take no slot, so they cannot starve the window); the
 global deadline is ``asyncio.timeout()``. Time is the loop's clock only.
@@ -12,6 +13,7 @@ global deadline is ``asyncio.timeout()``. Time is the loop's clock only.
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from typing import Any
 
 from . import events as ev
@@ -19,6 +21,17 @@ from .errors import JobSkipped
 from .job import DONE, RUNNING, SCHEDULED, SKIPPED
 
 OK, TIMED_OUT, CRITICAL = "ok", "timeout", "critical"
+# tasks are created for ready jobs as soon as fewer than this many wait for their first step:
+# a wide graph then never holds tens of thousands of not-yet-running tasks (memory, GC)
+MAX_UNSTARTED = 1000
+
+
+def successors_of(job: Any) -> Any:
+    """The jobs requiring ``job`` in the current run (``_aj_succ``: None, a job or a list)."""
+    succ = job._aj_succ
+    if succ is None:
+        return ()
+    return succ if type(succ) is list else (succ,)
 
 
 class _EndOfRun(Exception):
@@ -32,6 +45,7 @@ class Run:
 
     __slots__ = (
         "aborted_by",
+        "backlog",
         "fut",
         "live",
         "loop",
@@ -40,6 +54,7 @@ class Run:
         "sem",
         "subscribers",
         "tg",
+        "unstarted",
     )
 
     def __init__(self, scheduler: Any, jobs_window: int | None, subscribers: list) -> None:
@@ -48,6 +63,8 @@ class Run:
         self.sem = asyncio.Semaphore(jobs_window) if jobs_window else None
         self.remaining = 0      # non-forever jobs not finished yet
         self.live = 0           # tasks created and not finished
+        self.unstarted = 0      # tasks created whose coroutine did not begin yet
+        self.backlog: deque = deque()  # ready jobs waiting for their task to be created
         self.fut: asyncio.Future = self.loop.create_future()
         self.aborted_by: Any = None
         self.subscribers = subscribers
@@ -80,20 +97,42 @@ class Run:
         return CRITICAL if self.aborted_by is not None else OK
 
     def start(self, job: Any) -> None:
+        """Start a ready job: create its task, unless too many tasks have not begun yet."""
         job._aj_state = SCHEDULED
-        self.live += 1
-        if self.sem is None or job.forever:
-            self.tg.create_task(self.run_job(job))
+        if self.unstarted >= MAX_UNSTARTED:
+            self.backlog.append(job)
         else:
-            self.tg.create_task(self.windowed(job))
+            self.create_task(job)
+
+    def create_task(self, job: Any) -> None:
+        if self.sem is None or job.forever:
+            coro = self.run_job(job)
+        else:
+            coro = self.windowed(job)
+        try:
+            self.tg.create_task(coro)
+        except RuntimeError:  # the group is shutting down: the job stays scheduled
+            coro.close()
+            return
+        self.live += 1
+        self.unstarted += 1
+
+    def began(self) -> None:
+        """A task's coroutine begins: let one job of the backlog have its task."""
+        self.unstarted -= 1
+        if self.backlog:
+            self.create_task(self.backlog.popleft())
 
     async def windowed(self, job: Any) -> None:
         """Hold a window slot while the job runs: ``async with`` gives it back on any exit."""
+        self.began()
         async with self.sem:  # type: ignore[union-attr]  # only used with a window
-            await self.run_job(job)
+            await self.run_job(job, False)
 
-    async def run_job(self, job: Any) -> None:
+    async def run_job(self, job: Any, first_step: bool = True) -> None:
         """Run one job, record its outcome, then release its successors."""
+        if first_step:
+            self.began()
         loop = self.loop
         job._aj_state = RUNNING
         job._aj_t0 = loop.time()
@@ -162,7 +201,9 @@ class Run:
         if not job.forever:
             self.remaining -= 1
         succ = job._aj_succ
-        if succ:
+        if succ is not None:
+            if type(succ) is not list:
+                succ = (succ,)
             failed = job._aj_exc is not None
             for nxt in succ:
                 if failed and nxt._aj_reqfail is None:
@@ -189,7 +230,7 @@ class Run:
                 self.emit(ev.SKIPPED, job, job._aj_exc)
             if not job.forever:
                 self.remaining -= 1
-            for nxt in job._aj_succ or ():
+            for nxt in successors_of(job):
                 if nxt._aj_reqfail is None:
                     nxt._aj_reqfail = job
                 left = nxt._aj_pending - 1

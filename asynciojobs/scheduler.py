@@ -18,7 +18,7 @@ from . import events as ev
 from . import graph
 from .compat import LegacySchedulerMixin
 from .dot import DotMixin
-from .engine import CRITICAL, OK, TIMED_OUT, Run
+from .engine import CRITICAL, OK, TIMED_OUT, Run, successors_of
 from .errors import (
     CycleError,
     ForeignRequirementError,
@@ -252,11 +252,13 @@ class PureScheduler(LegacySchedulerMixin, GraphMethods, RenderMixin, DotMixin):
                     raise ForeignRequirementError(job, req)
                 if req._aj_kahn >= index:
                     in_order = False
-                succ = req._aj_succ
+                succ = req._aj_succ  # None, one job, or a list (saves a list per chain link)
                 if succ is None:
-                    req._aj_succ = [job]
-                else:
+                    req._aj_succ = job
+                elif type(succ) is list:
                     succ.append(job)
+                else:
+                    req._aj_succ = [succ, job]
         if not in_order:
             self._aj_kahn_check(entries)
         return entries
@@ -269,7 +271,7 @@ class PureScheduler(LegacySchedulerMixin, GraphMethods, RenderMixin, DotMixin):
         append = order.append
         nxt: AbstractJob
         for job in order:  # grows while iterated
-            for nxt in job._aj_succ or ():
+            for nxt in successors_of(job):
                 count = left[nxt] - 1
                 left[nxt] = count
                 if not count:

@@ -333,3 +333,37 @@ def test_legacy_positional_arguments_and_standalone_run():
         with pytest.raises(NestedLoopError, match="await job.co_run"):
             a.standalone_run()
     fake_clock_run(inside())
+
+
+def test_backlog_of_ready_jobs_keeps_order_and_bounds_unstarted_tasks(monkeypatch):
+    from asynciojobs import engine
+    monkeypatch.setattr(engine, "MAX_UNSTARTED", 3)
+    started = []
+    created = []
+    real_create = engine.Run.create_task
+
+    def spy(run, job):
+        created.append(run.unstarted)
+        real_create(run, job)
+    monkeypatch.setattr(engine.Run, "create_task", spy)
+
+    async def mark(i):
+        started.append(i)
+        await asyncio.sleep(1)
+    jobs = [Job(mark, i) for i in range(20)]
+    tail = Job(mark, 99, required=jobs)
+    assert run_timed(Scheduler(*jobs, tail)) == (True, 2)
+    assert started == list(range(20)) + [99]
+    assert max(created) < 3
+
+
+def test_backlog_left_alone_on_emergency_exit(monkeypatch):
+    from asynciojobs import engine
+    monkeypatch.setattr(engine, "MAX_UNSTARTED", 2)
+    failing = Job(boom, 0, critical=True)
+    others = [Job(sleeper, 1) for _ in range(10)]
+    s = Scheduler(failing, *others)
+    ok, elapsed = run_timed(s)
+    assert not ok and elapsed == 0
+    assert all(not job.is_done() for job in others)
+    assert run_timed(Scheduler(*others)) == (True, 1)
