@@ -39,6 +39,8 @@ def main() -> int:
     parser.add_argument("--command", default="true")
     parser.add_argument("--no-kex", action="store_true", help="skip the key-exchange capture")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--bare-home", action="store_true",
+                        help="clients run with a HOME without ~/.ssh/config (known_hosts only)")
     args = parser.parse_args()
     harness.ensure_python(args.tools.split(","))
     from farm import BenchFarm
@@ -50,7 +52,7 @@ def main() -> int:
     samples: list[Sample] = []
     with BenchFarm(max(sizes)) as farm:
         scratch = harness.workdir("fanout")
-        env = harness.client_env(farm.home)
+        env = harness.client_env(farm.bare_home(scratch) if args.bare_home else farm.home)
         source = harness.project_source()[1]
         targets = {size: farm.targets(scratch / f"targets-{size}.json", size) for size in sizes}
         loads = [harness.load()]
@@ -72,7 +74,9 @@ def main() -> int:
                              + (f" ERR {sample.errors[:1]}" if sample.failed or sample.errors
                                 else ""))
             loads.append(harness.load())
-        farm_info = f"{farm.describe()}; sshjobs code measured: {source}"
+        farm_info = (f"{farm.describe()}; sshjobs code measured: {source}; "
+                     f"client HOME: {'without' if args.bare_home else 'with'} the farm's "
+                     f"~/.ssh/config ({len(farm.farm.hosts)} Host blocks)")
     text = report(samples, sizes, [t.name for t in tools], negotiated, loads, farm_info, args)
     print(text)
     raw = harness.save_raw("fanout", {"samples": samples, "negotiated": negotiated,

@@ -61,6 +61,14 @@ class BenchFarm:
             if (index, name) in ours:
                 subprocess.run(["ip", "link", "del", "dev", name], capture_output=True)
 
+    def bare_home(self, directory: Path) -> Path:
+        """A client HOME holding only the farm's known_hosts: no ~/.ssh/config (the farm's
+        lists every host, which tools that read it per connection pay for per host)."""
+        ssh_dir = directory / "bare-home" / ".ssh"
+        ssh_dir.mkdir(parents=True, exist_ok=True)
+        (ssh_dir / "known_hosts").write_text(Path(self.farm.known_hosts).read_text())
+        return ssh_dir.parent
+
     def describe(self) -> str:
         f = self.farm
         where = "network namespaces" if f.isolated else "loopback addresses"
@@ -138,4 +146,5 @@ def _links() -> list[tuple[int, str]]:
 
 
 def _of_instance(name: str, prefix: str) -> bool:
-    return name == prefix + "a" or (name.startswith(prefix + "h") and name[len(prefix) + 1:].isdigit())
+    rest = name[len(prefix) + 1:]
+    return name == prefix + "a" or (name.startswith(prefix + "h") and rest.isdigit())

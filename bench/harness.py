@@ -158,7 +158,7 @@ def project_source() -> tuple[Path | None, str]:
     if os.environ.get("SSHJOBS_BENCH_SOURCE", "HEAD") == "worktree":
         return None, "the work tree as it was (uncommitted changes included)"
     global SOURCE
-    commit = subprocess.run(["git", "-C", str(TOP), "log", "-1", "--format=%h %cI %s"],
+    commit = subprocess.run(["git", "-C", str(TOP), "log", "-1", "--format=%h (%cI)"],
                             capture_output=True, text=True).stdout.strip()
     if not commit:
         return None, "the work tree (not a git checkout)"
@@ -169,7 +169,7 @@ def project_source() -> tuple[Path | None, str]:
     subprocess.run(["tar", "-x", "-C", str(target)], stdin=archive.stdout, check=True)
     archive.wait()
     SOURCE = target
-    return target, f"commit {commit[:80]}"
+    return target, f"commit {commit}"
 
 
 # --- statistics -------------------------------------------------------------------------------

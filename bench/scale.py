@@ -34,6 +34,8 @@ def main() -> int:
     parser.add_argument("--tools", default="sshjobs,sshjobs-cli")
     parser.add_argument("--nofile", type=int, default=SOFT_NOFILE,
                         help="soft RLIMIT_NOFILE the client starts with")
+    parser.add_argument("--bare-home", action="store_true",
+                        help="clients run with a HOME without ~/.ssh/config (known_hosts only)")
     args = parser.parse_args()
     harness.ensure_python(args.tools.split(","))
     from farm import BenchFarm
@@ -42,7 +44,7 @@ def main() -> int:
     rows, samples = [], []
     with BenchFarm(args.hosts) as farm:
         scratch = harness.workdir("scale")
-        env = harness.client_env(farm.home)
+        env = harness.client_env(farm.bare_home(scratch) if args.bare_home else farm.home)
         source = harness.project_source()[1]
         targets = farm.targets(scratch / "targets.json", args.hosts)
         progress(f"farm up: {farm.describe()}; load {harness.load()}")
@@ -74,7 +76,9 @@ def main() -> int:
                          f"{sample.maxrss_mb:.0f} MB ok {sample.ok}/{args.hosts} "
                          f"open-file errors {emfile}"
                          + (f" ERR {sample.errors[:2]}" if sample.errors else ""))
-        description = f"{farm.describe()}; sshjobs code measured: {source}"
+        description = (f"{farm.describe()}; sshjobs code measured: {source}; "
+                     f"client HOME: {'without' if args.bare_home else 'with'} the farm's "
+                     f"~/.ssh/config ({len(farm.farm.hosts)} Host blocks)")
     text = "\n".join([
         f"### Scale: remote `true` on {args.hosts} hosts in one fan-out (client soft "
         f"RLIMIT_NOFILE {args.nofile} at start)", "", f"Farm: {description}.", "",

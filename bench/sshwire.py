@@ -48,7 +48,8 @@ class Connection:
             else:
                 chunk = chunks[seq]
             data += chunk
-            expected = seq + len(chunks[seq]) if expected is None else max(expected, seq + len(chunks[seq]))
+            end = seq + len(chunks[seq])
+            expected = end if expected is None else max(expected, end)
         return data
 
 

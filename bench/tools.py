@@ -21,7 +21,8 @@ Argv = list[str]
 @dataclass(frozen=True)
 class Tool:
     name: str
-    build: Callable[[Path, str, int, Path, Path], Argv]   # targets, command, repeat, scratch, result
+    # (targets, command, repeat, scratch, result) → argv
+    build: Callable[[Path, str, int, Path, Path], Argv]
     reports: bool = True                                  # writes a JSON result file
     project: bool = False                                 # runs our code (sshjobs/asynciojobs)
 
@@ -42,7 +43,7 @@ def _python_client(python: Path, script: str) -> Callable[[Path, str, int, Path,
 
 
 def ssh_config(targets: Path, scratch: Path, kex: str | None) -> Path:
-    """An ssh_config naming every host h<i> (and the gateway) with the farm's key and known_hosts."""
+    """An ssh_config naming every host (and the gateway) with the farm's key and known_hosts."""
     spec = json.loads(targets.read_text())
     lines = []
     gateway = spec.get("gateway")

@@ -83,8 +83,9 @@ def can_delay() -> bool:
     name = f"sjb-probe-{os.getpid()}"
     subprocess.run(["ip", "netns", "add", name], capture_output=True)
     try:
-        return subprocess.run(["ip", "netns", "exec", name, "tc", "qdisc", "add", "dev", "lo",
-                               "root", "netem", "delay", "1ms"], capture_output=True).returncode == 0
+        probe = subprocess.run(["ip", "netns", "exec", name, "tc", "qdisc", "add", "dev", "lo",
+                                "root", "netem", "delay", "1ms"], capture_output=True)
+        return probe.returncode == 0
     finally:
         subprocess.run(["ip", "netns", "delete", name], capture_output=True)
 
