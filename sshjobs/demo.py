@@ -29,8 +29,17 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from asynciojobs import Scheduler
-from sshjobs import (Capture, Deferred, HostFormatter, Pull, Run, RunScript, SshJob, SshNode,
-                     Variables)
+from sshjobs import (
+    Capture,
+    Deferred,
+    HostFormatter,
+    Pull,
+    Run,
+    RunScript,
+    SshJob,
+    SshNode,
+    Variables,
+)
 from sshjobs.sandbox import Sandbox, SandboxNode
 
 DEFAULT_NODES = 4

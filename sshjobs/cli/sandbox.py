@@ -12,8 +12,13 @@ from pathlib import Path
 import click
 
 from sshjobs.sandbox import SandboxError
-from sshjobs.sandbox.daemon import (RunningSandbox, default_directory, find_running,
-                                    start_background, stop_background)
+from sshjobs.sandbox.daemon import (
+    RunningSandbox,
+    default_directory,
+    find_running,
+    start_background,
+    stop_background,
+)
 
 __all__ = ["sandbox"]
 

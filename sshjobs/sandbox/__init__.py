@@ -7,6 +7,16 @@
 from .core import GATEWAY_NAME, MAX_NODES, Sandbox, check_node_count
 from .errors import SandboxError
 from .layout import Layout, SandboxNode
+from .threaded import SandboxNodes, ThreadedSandbox
 
-__all__ = ["Sandbox", "SandboxNode", "SandboxError", "Layout", "GATEWAY_NAME", "MAX_NODES",
-           "check_node_count"]
+__all__ = [
+           "GATEWAY_NAME",
+           "MAX_NODES",
+           "Layout",
+           "Sandbox",
+           "SandboxError",
+           "SandboxNode",
+           "SandboxNodes",
+           "ThreadedSandbox",
+           "check_node_count",
+]
