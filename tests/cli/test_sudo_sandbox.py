@@ -58,9 +58,10 @@ def test_sudo_runs_through_sudo_n(sudo_node):
 def test_ask_sudo_pass_feeds_a_private_self_deleting_helper(sudo_node, script):
     args, node = sudo_node
     command = ["-s", "echo as-root; true"] if script else ["--", "echo as-root"]
-    result = run("-r", "--ask-sudo-pass", *args, *command, input="s3cr3t-pw\n")
+    # with every diagnostic on: the password must not show in any log line
+    result = run("-r", "--debug", "--ask-sudo-pass", *args, *command, input="s3cr3t-pw\n")
     assert (result.exit_code, result.stdout) == (0, "as-root\n"), result.stderr
-    assert "s3cr3t-pw" not in result.stderr
+    assert "DEBUG" in result.stderr and "s3cr3t-pw" not in result.stderr
     assert (node.home / "sudo.log").read_text() == "sudo -A helper-mode=700\n"
     assert not list(node.home.glob(".sshjobs-*"))
 
