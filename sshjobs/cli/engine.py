@@ -191,7 +191,8 @@ async def _run(jobs: dict[SshJob, HostOutcome], reporter: Reporter, settings: Se
     except asyncio.CancelledError:
         if not (state.get("interrupted") or state.get("output_closed")):
             raise
-        task.uncancel() if task is not None else None
+        if task is not None:
+            task.uncancel()  # we asked for it: the run ends normally, with exit code 130/141
     finally:
         for signum, previous in installed:  # give the caller's handlers back (in-process use)
             loop.remove_signal_handler(signum)
