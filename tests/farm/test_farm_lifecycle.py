@@ -23,27 +23,49 @@ def alive(pid):
     return os.path.exists(f"/proc/{pid}") and not is_zombie(pid)
 
 
-def leftovers(record):
-    """Whatever of a farm record still exists on the machine."""
-    found = []
-    found += [f"netns {ns}" for ns in record["netns"] if os.path.exists(f"/run/netns/{ns}")]
-    found += [f"link {link}" for link in record["links"]
-              if os.path.exists(f"/sys/class/net/{link}")]
-    routes = subprocess.run(["ip", "route", "show", "type", "unreachable"],
-                            capture_output=True, text=True).stdout
-    found += [f"route {route}" for route in record["routes"] if route in routes]
+def identity(path):
+    try:
+        return os.stat(path).st_ino
+    except OSError:
+        return None
+
+
+def snapshot(record):
+    """What identifies this farm's objects, so that a newer farm reusing the same instance
+    number (other test sessions run at the same time) is not taken for a leftover."""
+    return {"record": dict(record),
+            "netns": {ns: identity(f"/run/netns/{ns}") for ns in record["netns"]},
+            "links": {link: identity(f"/sys/class/net/{link}/ifindex")
+                      for link in record["links"]},
+            "dir": identity(record["dir"])}
+
+
+def leftovers(snap):
+    """Whatever of a farm (as snapshotted while it ran) still exists on the machine."""
+    record = snap["record"]
+    found = [f"netns {ns}" for ns, ino in snap["netns"].items()
+             if ino and identity(f"/run/netns/{ns}") == ino]
     found += [f"pid {pid}" for pid in record["pids"] if alive(pid)
               and record["dir"].encode() in Path(f"/proc/{pid}/cmdline").read_bytes()]
-    if os.path.exists(record["dir"]):
+    if snap["dir"] and identity(record["dir"]) == snap["dir"]:
         found.append(f"dir {record['dir']}")
-    if registry.record_path(record["instance"]).exists():
+    current = registry.load(record["instance"])
+    if current is not None and current["owner_pid"] == record["owner_pid"] \
+            and current["owner_start"] == record["owner_start"]:
         found.append("record")
+    if current is None:   # nobody else owns this number now: its links and route must be gone
+        found += [f"link {link}" for link in record["links"]
+                  if os.path.exists(f"/sys/class/net/{link}")]
+        routes = subprocess.run(["ip", "route", "show", "type", "unreachable"],
+                                capture_output=True, text=True, check=False).stdout
+        found += [f"route {route}" for route in record["routes"] if route + " " in routes + " "]
     return found
 
 
 def test_close_removes_everything_including_sessions():
     farm = Farm(direct=1, private=1)
     record = dict(farm._record)
+    snap = snapshot(record)
     try:
         if farm.isolated:
             routes = subprocess.run(["ip", "route", "show", "type", "unreachable"],
@@ -59,7 +81,7 @@ def test_close_removes_everything_including_sessions():
     assert session.wait(10) == 255
     session.stdout.close()
     assert not os.path.exists(f"/proc/{sleeper[0]}")    # killed and reaped
-    assert leftovers(record) == []
+    assert leftovers(snap) == []
 
 
 def run_farm_process(extra=""):
@@ -78,7 +100,7 @@ def run_farm_process(extra=""):
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL, text=True)
     record = json.loads(proc.stdout.readline())
-    return proc, record
+    return proc, snapshot(record)
 
 
 def test_sigterm_cleans_up():
@@ -116,8 +138,8 @@ def test_loopback_fallback():
         farm.start(farm.direct[0])
         assert subprocess.run(farm.ssh_argv(farm.direct[0], "true"),
                               capture_output=True).returncode == 0
-        record = dict(farm._record)
-    assert leftovers(record) == []
+        snap = snapshot(farm._record)
+    assert leftovers(snap) == []
 
 
 def test_bad_backend_name_is_a_clear_error(monkeypatch):
@@ -142,7 +164,7 @@ def test_pytest_session_stopped_by_sigterm_removes_its_farm(tmp_path):
     with proc:
         for line in proc.stdout:
             if line.startswith("RECORD "):
-                record = json.loads(line[len("RECORD "):])
+                record = snapshot(json.loads(line[len("RECORD "):]))
                 break
         else:
             raise AssertionError("the farm did not come up")
