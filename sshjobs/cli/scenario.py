@@ -93,7 +93,11 @@ def _settings(params: dict[str, Any]) -> Settings:
 
 
 class _Run:
-    """Outcomes of one scenario run: one per node that runs jobs, fed by job events."""
+    """Outcomes of one scenario run: one per node that runs jobs, fed by job events.
+
+    A node is settled once all its (non-forever) jobs are finished, so that its output is
+    complete when the reporters render it; its status is its first failure, else success.
+    """
 
     def __init__(self, spec: Scenario, reporter: Reporter, verbose: bool) -> None:
         self.reporter = reporter
@@ -104,8 +108,11 @@ class _Run:
             if node.id in used:
                 target = Target(node.hostname or "localhost", node.username, node.port)
                 self.outcomes[node.id] = HostOutcome(target=target, name=node.id)
-        self.jobs_of: dict[str, list[Any]] = {name: [] for name in self.outcomes}
         self.node_of: dict[Any, str] = {}
+        #: jobs of each node still to finish (forever jobs never count)
+        self.pending: dict[str, set[Any]] = {name: set() for name in self.outcomes}
+        #: first failing job of each node, and the exception that ended it
+        self.failure: dict[str, tuple[Any, BaseException | None]] = {}
 
     def formatter(self, node_id: str) -> Formatter:
         outcome = self.outcomes.get(node_id)
@@ -117,29 +124,35 @@ class _Run:
         for job_id, job in jobs.items():
             node_id = spec.jobs[job_id].node
             self.node_of[job] = node_id
-            self.jobs_of[node_id].append(job)
+            if not job.forever:
+                self.pending[node_id].add(job)
 
     def on_event(self, event: Any) -> None:
         node_id = self.node_of.get(event.job)
-        if node_id is None:
+        if node_id is None or self.outcomes[node_id].settled:
             return
         outcome = self.outcomes[node_id]
-        if outcome.settled:
-            return
         if event.kind == "started":
             if outcome.start is None:
                 outcome.begin()
                 self.reporter.host_started(outcome)
             return
-        if event.kind == "failed" or (event.kind == "done" and _failed(event.job)):
-            settle_from_job(outcome, event.job, event.exception)
-        elif event.kind in ("done", "cancelled") and all(
-                job.is_done() or job.forever for job in self.jobs_of[node_id]):
-            if event.kind == "cancelled" and not event.job.forever:
-                return  # settled after the run (timeout or interruption)
+        if event.kind not in ("done", "failed", "skipped"):
+            return  # retries, cancellations (forever jobs, timeout, interruption)
+        if node_id not in self.failure and (event.kind != "done" or _failed(event.job)):
+            self.failure[node_id] = (event.job, event.exception)
+        self.pending[node_id].discard(event.job)
+        if not self.pending[node_id]:
+            self.settle(node_id)
+
+    def settle(self, node_id: str) -> None:
+        """Give the node its final status (first failure, else success) and report it."""
+        outcome = self.outcomes[node_id]
+        if node_id in self.failure:
+            settle_from_job(outcome, *self.failure[node_id])
+        else:
             outcome.succeed()
-        if outcome.settled:
-            self.reporter.host_done(outcome)
+        self.reporter.host_done(outcome)
 
 
 def _failed(job: Any) -> bool:
@@ -179,11 +192,14 @@ async def _co_run(scheduler: Any, state: dict[str, bool]) -> None:
 
 def _finish(run: _Run, state: dict[str, bool]) -> ExitCode:
     """Settle the nodes the run left open, and compute the exit code."""
-    for outcome in run.outcomes.values():
+    for node_id, outcome in run.outcomes.items():
         if outcome.settled:
             continue
         if state.get("interrupted"):
             outcome.fail(KeyboardInterrupt("interrupted"), ExitCode.INTERRUPTED)
+        elif node_id in run.failure or not run.pending[node_id]:
+            run.settle(node_id)  # e.g. a node with forever jobs only
+            continue
         elif state.get("timeout"):
             outcome.fail(TimeoutError("the scenario's timeout was reached"), ExitCode.TIMEOUT)
         else:

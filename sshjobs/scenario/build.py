@@ -201,7 +201,9 @@ def build(scenario: Scenario, defaults: NodeDefaults | None = None) -> Built:
         commands = [build_command(scenario, spec, command, services)
                     for command in spec.commands]
         flags = {"critical": spec.critical, "forever": spec.forever, "verbose": spec.verbose,
-                 "keep_connection": spec.keep_connection}
+                 "keep_connection": spec.keep_connection, "timeout": spec.timeout,
+                 "retries": spec.retries, "backoff": spec.backoff,
+                 "on_failed_requirement": spec.on_failed_requirement}
         kwds = {key: value for key, value in flags.items() if value is not None}
         # no default label: graphs and lists then show the node and the commands
         job = SshJob(nodes[spec.node], commands=commands, label=spec.label, **kwds)
@@ -212,7 +214,7 @@ def build(scenario: Scenario, defaults: NodeDefaults | None = None) -> Built:
     options = scenario.scheduler
     sched_kwds: dict[str, Any] = {"jobs_window": options.jobs_window,
                                   "timeout": options.timeout}
-    for key in ("critical", "verbose", "label", "shutdown_timeout"):
+    for key in ("critical", "verbose", "label", "shutdown_timeout", "on_failed_requirement"):
         value = getattr(options, key)
         if value is not None:
             sched_kwds[key] = value

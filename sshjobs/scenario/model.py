@@ -35,6 +35,7 @@ from .source import LineDict, LineList, line_of
 COMMAND_TYPES = ("Run", "RunScript", "RunString", "Push", "Pull", "Service")
 SERVICE_ACTIONS = ("start", "stop", "status", "journal")
 HOST_KEY_MODES = ("strict", "accept-new", "ignore")
+FAILED_REQUIREMENT_POLICIES = ("run", "skip")
 #: node keys apssh accepted but that mean nothing (``critical`` on a node)
 _IGNORED_NODE_KEYS = ("critical",)
 
@@ -87,6 +88,12 @@ class JobSpec:
     verbose: bool | None = None
     label: str | None = None
     keep_connection: bool | None = None
+    #: per-attempt limit in seconds, extra attempts after a failure, and their base delay
+    timeout: float | None = None
+    retries: int | None = None
+    backoff: float | None = None
+    #: "run" (asynciojobs' default) or "skip" when a requirement failed
+    on_failed_requirement: str | None = None
     key_lines: dict[str, int] = field(default_factory=dict)
     #: line of each name in ``required`` (a list may span several lines)
     required_lines: dict[str, int] = field(default_factory=dict)
@@ -116,6 +123,7 @@ class SchedulerSpec:
     verbose: bool | None = None
     label: str | None = None
     shutdown_timeout: float | None = None
+    on_failed_requirement: str | None = None
 
 
 @dataclass

@@ -12,6 +12,7 @@ from typing import Any
 from .model import (
     _IGNORED_NODE_KEYS,
     COMMAND_TYPES,
+    FAILED_REQUIREMENT_POLICIES,
     HOST_KEY_MODES,
     SERVICE_ACTIONS,
     CommandSpec,
@@ -30,10 +31,11 @@ _NAME = (str, int)
 _NODE_KEYS = ("id", "hostname", "localnode", "gateway", "username", "port", "keys",
               "known_hosts", "host_key", "timeout", "formatter", "verbose") + _IGNORED_NODE_KEYS
 _JOB_KEYS = ("id", "node", "commands", "command", "required", "critical", "forever", "verbose",
-             "label", "keep_connection")
+             "label", "keep_connection", "timeout", "retries", "backoff",
+             "on_failed_requirement")
 _SERVICE_KEYS = ("id", "command", "tty", "systemd_type", "environ", "stop_if_running", "verbose")
 _SCHEDULER_KEYS = ("timeout", "window", "jobs_window", "critical", "verbose", "label",
-                   "shutdown_timeout")
+                   "shutdown_timeout", "on_failed_requirement")
 
 
 def parse_scheduler(check: _Checker, tree: LineDict) -> SchedulerSpec:
@@ -52,12 +54,30 @@ def parse_scheduler(check: _Checker, tree: LineDict) -> SchedulerSpec:
         critical=check.get(entry, "critical", bool, "scheduler critical"),
         verbose=check.get(entry, "verbose", bool, "scheduler verbose"),
         label=check.get(entry, "label", _NAME, "scheduler label", convert=str),
-        shutdown_timeout=check.get(entry, "shutdown_timeout", _NUMBER, "shutdown timeout"))
-    for key in ("timeout", window_key, "shutdown_timeout"):
-        value = entry.get(key)
-        if value is not None and value <= 0:
-            raise check.fail("must be positive", entry.line_of(key), key)
+        shutdown_timeout=check.get(entry, "shutdown_timeout", _NUMBER, "shutdown timeout"),
+        on_failed_requirement=_policy(check, entry, "scheduler"))
+    _positive(check, entry, ("timeout", window_key, "shutdown_timeout"))
     return spec
+
+
+def _positive(check: _Checker, entry: LineDict, keys: tuple[str, ...], *,
+              zero: bool = False) -> None:
+    for key in keys:
+        value = entry.get(key)
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            continue  # absent, or a wrong type that check.get reports
+        if value < 0 or (value == 0 and not zero):
+            raise check.fail("must not be negative" if zero else "must be positive",
+                             entry.line_of(key), key)
+
+
+def _policy(check: _Checker, entry: LineDict, what: str) -> str | None:
+    policy = check.get(entry, "on_failed_requirement", str, f"{what} on_failed_requirement")
+    if policy is not None and policy not in FAILED_REQUIREMENT_POLICIES:
+        raise check.fail(f"{what} on_failed_requirement must be one of "
+                         f"{', '.join(FAILED_REQUIREMENT_POLICIES)}",
+                         entry.line_of("on_failed_requirement"), "on_failed_requirement")
+    return policy
 
 
 def parse_node(check: _Checker, entry: LineDict) -> NodeSpec:
@@ -203,6 +223,8 @@ def parse_job(check: _Checker, entry: LineDict) -> JobSpec:
     items = raw if isinstance(raw, list) else [raw]
     lines = raw.item_lines if isinstance(raw, LineList) else [entry.line_of(key)] * len(items)
     commands = [parse_command(check, item, lines[i], what) for i, item in enumerate(items)]
+    _positive(check, entry, ("timeout",))
+    _positive(check, entry, ("retries", "backoff"), zero=True)
     required = check.str_list(entry, "required", f"{what} required") or []
     req_value = entry.get("required")
     req_lines = {name: (req_value.line_of(i) if isinstance(req_value, LineList)
@@ -214,6 +236,10 @@ def parse_job(check: _Checker, entry: LineDict) -> JobSpec:
         verbose=check.get(entry, "verbose", bool, f"{what} verbose"),
         label=check.get(entry, "label", _NAME, f"{what} label", convert=lambda v: str(v).strip()),
         keep_connection=check.get(entry, "keep_connection", bool, f"{what} keep_connection"),
+        timeout=check.get(entry, "timeout", _NUMBER, f"{what} timeout (seconds)"),
+        retries=check.get(entry, "retries", int, f"{what} retries"),
+        backoff=check.get(entry, "backoff", _NUMBER, f"{what} backoff (seconds)"),
+        on_failed_requirement=_policy(check, entry, what),
         key_lines=dict(entry.key_lines), required_lines=req_lines)
 
 

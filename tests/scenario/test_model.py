@@ -95,7 +95,8 @@ def test_apssh_format_is_understood(tmp_path):
 
 def test_extensions_scheduler_forever_forward_references_node_options(tmp_path):
     path = write(tmp_path, """
-        scheduler: {timeout: 30, window: 4, critical: false, label: demo}
+        scheduler: {timeout: 30, window: 4, critical: false, label: demo,
+                    on_failed_requirement: skip}
         nodes:
           n1: {hostname: 10.0.0.1, gateway: gw, port: 2222, keys: k1, host_key: accept-new}
           gw: {hostname: gw.example.org, known_hosts: /tmp/kh, timeout: 5}
@@ -106,6 +107,10 @@ def test_extensions_scheduler_forever_forward_references_node_options(tmp_path):
             node: n1
             required: [later]
             forever: true
+            timeout: 2.5
+            retries: 2
+            backoff: 0
+            on_failed_requirement: run
             commands: echo one
           - id: later
             node: gw
@@ -123,6 +128,9 @@ def test_extensions_scheduler_forever_forward_references_node_options(tmp_path):
     assert scenario.services["web"].stop_if_running is False
     first, later = scenario.jobs["first"], scenario.jobs["later"]
     assert first.forever is True and first.required == ["later"]
+    assert (first.timeout, first.retries, first.backoff) == (2.5, 2, 0)
+    assert first.on_failed_requirement == "run"
+    assert scenario.scheduler.on_failed_requirement == "skip"
     assert first.commands[0].args == ["echo one"]
     service, plain = later.commands
     assert (service.type, service.service, service.action) == ("Service", "web", "start")
@@ -267,6 +275,14 @@ def test_node_without_hostname(tmp_path):
     ("nodes: [{id: a, hostname: h}]\njobs:\n - {id: j, node: a, commands: ls, forever: 1}\n",
      3, "forever", "expected bool"),
     ("scheduler: {timeout: -1}\nnodes: []\njobs: []\n", 1, "timeout", "positive"),
+    ("scheduler: {on_failed_requirement: maybe}\nnodes: []\njobs: []\n", 1,
+     "on_failed_requirement", "run, skip"),
+    ("nodes: [{id: a, hostname: h}]\njobs:\n - {id: j, node: a, commands: ls, timeout: 0}\n",
+     3, "timeout", "positive"),
+    ("nodes: [{id: a, hostname: h}]\njobs:\n - {id: j, node: a, commands: ls, retries: -1}\n",
+     3, "retries", "negative"),
+    ("nodes: [{id: a, hostname: h}]\njobs:\n - {id: j, node: a, commands: ls, retries: x}\n",
+     3, "retries", "expected int"),
     ("scheduler: {window: 2, jobs_window: 3}\nnodes: []\njobs: []\n", 1, "jobs_window",
      "either"),
     ("nodes: [{id: a, hostname: h}]\njobs:\n - {id: x, node: a, commands: ls, required: y}\n"

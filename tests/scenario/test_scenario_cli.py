@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -241,3 +242,42 @@ def test_jobs_not_run_after_a_critical_failure_are_reported(tmp_path):
     assert result.stderr.splitlines() == [
         "sshjobs: a: exit status 7",
         "sshjobs: b: not run: the scenario stopped before these jobs"]
+
+
+def test_retries_skip_policy_and_per_job_timeout(farm, tmp_path, running):
+    counter = tmp_path / "attempts"
+    host = farm.direct[0]
+    path = write(tmp_path, f"""
+        nodes:
+          - {{id: here, localnode: true}}
+          - {{id: there, hostname: {host.address}, port: {host.port}}}
+          - {{id: nowhere, hostname: 127.0.0.1, port: 1}}
+        jobs:
+          # fails on its first attempt only: one retry makes it succeed
+          - id: flaky
+            node: here
+            retries: 1
+            backoff: 0
+            commands: "echo x >> {counter}; test $(wc -l < {counter}) -ge 2 && echo made it"
+          # a requirement that raises (unreachable host): the dependent job is skipped
+          - {{id: probe, node: nowhere, critical: false, commands: "true"}}
+          - {{id: skipped, node: here, required: [probe, flaky], on_failed_requirement: skip,
+              commands: "echo should not run"}}
+          - {{id: slow, node: there, timeout: 0.5, critical: false,
+              commands: "echo slow; sleep 331"}}
+        """)
+    result = sshjobs("scenario", path, "--json", "-c", "5")
+    assert counter.read_text() == "x\nx\n"
+    records = {r["host"]: r for r in map(json.loads, result.stdout.splitlines())}
+    # a node is reported once all its jobs are over: its output is complete
+    here, there, nowhere = records["here"], records["there"], records["nowhere"]
+    assert here["stdout"] == "made it\n"
+    assert here["status"] == "failed" and here["error"]["message"].startswith("skipped"), here
+    assert (there["status"], there["stdout"]) == ("timeout", "slow\n")
+    assert nowhere["status"] == "unreachable"
+    assert result.exit_code == 4  # timeout ranks above unreachable and failed
+    # the timed-out remote command was killed (asynchronously, on the remote side)
+    deadline = time.monotonic() + 10
+    while running("sleep 331") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert running("sleep 331") == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -66,7 +67,11 @@ def test_example_gateway_scenario_runs_on_the_farm(farm, running):
     # the service ran on the private host, then its whole tree went away
     [sid] = sessions
     assert not session_alive(sid) and not pidfile.exists()
-    # the forever job's remote command was killed when the scheduler cancelled it
+    # the forever job's remote command was killed when the scheduler cancelled it (the kill
+    # completes on the remote side, asynchronously)
+    deadline = time.monotonic() + 10
+    while running("echo watching; while true") and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert running("echo watching; while true") == []
     assert (farm.home_of(farm.private[0]) / "ticker.out").read_text().strip().isdigit()
 
