@@ -200,10 +200,11 @@ def build(scenario: Scenario, defaults: NodeDefaults | None = None) -> Built:
     for spec in scenario.jobs.values():
         commands = [build_command(scenario, spec, command, services)
                     for command in spec.commands]
-        flags = {"critical": spec.critical, "forever": spec.forever, "verbose": spec.verbose,
-                 "keep_connection": spec.keep_connection, "timeout": spec.timeout,
-                 "retries": spec.retries, "backoff": spec.backoff,
-                 "on_failed_requirement": spec.on_failed_requirement}
+        flags: dict[str, Any] = {
+            "critical": spec.critical, "forever": spec.forever, "verbose": spec.verbose,
+            "keep_connection": spec.keep_connection, "timeout": spec.timeout,
+            "retries": spec.retries, "backoff": spec.backoff,
+            "on_failed_requirement": spec.on_failed_requirement}
         kwds = {key: value for key, value in flags.items() if value is not None}
         # no default label: graphs and lists then show the node and the commands
         job = SshJob(nodes[spec.node], commands=commands, label=spec.label, **kwds)
