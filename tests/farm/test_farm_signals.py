@@ -26,7 +26,7 @@ async def send_term(farm, host, user):
         assert await process.stdout.readline() == "started\n"
         process.send_signal("TERM")
         waiting = asyncio.ensure_future(process.wait())
-        for _ in range(100):
+        for _ in range(300):
             if waiting.done():
                 result = waiting.result()
                 return result.exit_signal[0] if result.exit_signal else result.exit_status
