@@ -197,8 +197,10 @@ class Service:
         """The shell text ``journal_command`` runs (the fallback shows the whole log)."""
         unit = shlex.quote(self.service_id)
         since_opt = f" --since={shlex.quote(since)}" if since else ""
+        note = ('  echo "service $sshjobs_id: no systemd here, since= ignored: whole log" >&2\n'
+                if since else "")
         return self._script(f"  journalctl --no-pager --unit={unit}{since_opt}",
-                            '  cat "$sshjobs_dir/log" 2>/dev/null || '
+                            note + '  cat "$sshjobs_dir/log" 2>/dev/null || '
                             'echo "service $sshjobs_id: no log yet"')
 
     # --- commands ----------------------------------------------------------------------

@@ -100,6 +100,8 @@ def test_stop_and_status_of_a_service_never_started(host):
     assert host.run(service.stop_script()).returncode == 0
     assert host.run(service.status_script()).returncode == 3
     assert "no log yet" in host.run(service.journal_script()).stdout
+    journal = host.run(service.journal_script(since="1 hour ago"))
+    assert "since= ignored" in journal.stderr and "no log yet" in journal.stdout
 
 
 def test_status_output_goes_to_a_file(host, tmp_path):
