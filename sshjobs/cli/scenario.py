@@ -76,6 +76,9 @@ def _settings(params: dict[str, Any]) -> Settings:
         raise click.UsageError("--mark needs -o DIR or -d")
     if params.get("json_lines") and params.get("gather"):
         raise click.UsageError("--json and --gather cannot be combined")
+    for key in params.get("keys") or ():
+        if not Path(key).expanduser().is_file():
+            raise click.UsageError(f"no such key file: {key!r}")
     output = {name: params.get(name) for name in (
         "line_format", "time_colon", "mark", "gather", "json_lines", "ok_to", "failed_to",
         "progress", "raw")}

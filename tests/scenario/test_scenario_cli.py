@@ -112,9 +112,11 @@ def test_bad_input_exit_2_one_line_nothing_started(farm, tmp_path, case):
     assert farm.accepted_connections(host) == before and not marker.exists()
 
 
-def test_bad_define_is_a_usage_error(tmp_path):
+def test_bad_define_or_key_is_a_usage_error(tmp_path):
     result = sshjobs("scenario", EXAMPLES / "hello.yaml", "-D", "novalue")
     assert result.exit_code == 2 and "NAME=VALUE" in result.stderr
+    result = sshjobs("scenario", EXAMPLES / "hello.yaml", "-i", tmp_path / "nokey")
+    assert result.exit_code == 2 and "no such key file" in result.stderr
 
 
 def test_json_output_one_record_per_node(farm, tmp_path):
