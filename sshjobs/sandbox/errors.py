@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from sshjobs.errors import SshJobsError
 
-class SandboxError(Exception):
+
+class SandboxError(SshJobsError):
     """A sandbox could not be started, found or stopped; ``str()`` says why and what to do."""
-
-    host: str | None = None

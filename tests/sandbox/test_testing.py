@@ -98,3 +98,17 @@ def test_the_readme_example_with_the_library(sandbox_nodes):
         ["node1\n", "node2\n", "node3\n"]
     failing = SshJob(nodes[1], command=Run("exit 7"), critical=True)
     assert not Scheduler(failing, critical=True).run()
+
+
+def test_library_timeouts_and_cancellations_leave_no_process_on_a_node(sandbox_nodes):
+    """The library's own killing (timeout of a command) works on sandbox nodes as on sshd."""
+    from asynciojobs import Scheduler
+    from sshjobs import Run, SshJob
+
+    node = sandbox_nodes.ssh_nodes()[0]
+    job = SshJob(node, critical=False,
+                 command=Run("sleep 60 & echo $! > sleeper.pid; wait", timeout=0.5))
+    Scheduler(job).run()
+    pid = int((sandbox_nodes.home(0) / "sleeper.pid").read_text())
+    asyncio.run(wait_pid_gone(pid))
+    assert not alive(pid)
