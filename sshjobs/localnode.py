@@ -158,8 +158,15 @@ class LocalNode:
         except ProcessLookupError:
             pass
 
-    async def run(self, command: str, **kwds: Any) -> int | str | None:
-        """apssh: exit status (or signal name)."""
+    async def run(self, command: str, *, ignore_outputs: bool = False, cwd: str | None = None,
+                  **kwds: Any) -> int | str | None:
+        """apssh: exit status (or signal name); ``ignore_outputs`` sends both streams to
+        /dev/null (e.g. to spawn a background process), ``cwd`` runs elsewhere."""
+        if ignore_outputs:
+            command = f"{command} >/dev/null 2>&1"
+        if cwd is not None:
+            import shlex
+            command = f"cd {shlex.quote(cwd)} && {command}"
         return (await self.execute(command, **kwds)).returned
 
     # -- scripts and files ---------------------------------------------------------------------

@@ -213,6 +213,13 @@ class SshNode(RemoteMixin):
                 self.formatter.sftp_start(self.hostname)
             return self._sftp
 
+    # apssh names
+    async def sftp_connect_lazy(self) -> Any:
+        return await self.sftp_lazy()
+
+    def is_sftp_connected(self) -> bool:
+        return self._sftp is not None and self.is_connected()
+
     async def _forget_connection(self) -> None:
         self._conn = self._sftp = self._slots = None
         if self.gateway is not None:

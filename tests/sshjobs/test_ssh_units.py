@@ -13,7 +13,8 @@ from asynciojobs import Scheduler
 from sshjobs import (CaptureFormatter, CommandFailedError, Deferred, HostFormatter,
                      KeyLoadError, LocalNode, RawFormatter, Run, RunScript, SshJob, SshJobsError,
                      SshNode, SubdirFormatter, TerminalFormatter, TimeHostFormatter, Variables,
-                     import_private_key, load_private_keys, topology_dot)
+                     import_private_key, load_private_keys, topology_as_dotfile,
+                     topology_as_pngfile, topology_dot)
 from sshjobs.keys import default_keys
 from sshjobs.session import SessionSlots
 
@@ -222,3 +223,19 @@ def test_pid_report_is_stripped_after_login_noise():
 
     asyncio.run(main())
     assert report_pid("ls") == 'echo "sshjobs-pid:$$" >&2; ls'
+
+
+def test_topology_files_and_local_run(home, tmp_path):
+    import shutil
+    gateway = _node("gw")
+    scheduler = Scheduler(SshJob(_node("n1", gateway=gateway), command="true"))
+    topology_as_dotfile(scheduler, tmp_path / "t.dot")
+    assert "->" in (tmp_path / "t.dot").read_text()
+    if shutil.which("dot"):
+        png = topology_as_pngfile(scheduler, tmp_path / "t")
+        with open(png, "rb") as handle:
+            assert handle.read(4) == b"\x89PNG"
+    node = LocalNode()
+    assert asyncio.run(node.run("pwd > out.txt; exit 3", cwd=str(tmp_path))) == 3
+    assert (tmp_path / "out.txt").read_text().strip() == str(tmp_path)
+    assert asyncio.run(node.run("echo hidden", ignore_outputs=True)) == 0
