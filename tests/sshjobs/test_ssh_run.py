@@ -197,3 +197,20 @@ def test_stdin_is_empty_and_pid_line_never_shows(nodes, collect):
         assert collect.stdout() == b"done\n"
         assert collect.stderr() == b"e1\ne2"
         assert job.results[0].stderr_tail == b"e1\ne2"
+
+
+def test_negotiated_algorithms(nodes):
+    """What we ask asyncssh for: an AEAD cipher first, no compression (curve25519 kex is first
+    in our list: see sshjobs.connect.KEX_ALGS)."""
+    from sshjobs.connect import KEX_ALGS
+
+    async def main():
+        async with nodes.node(nodes.farm.direct[0]) as node:
+            conn = await node.connect_lazy()
+            return {key: conn.get_extra_info(key)
+                    for key in ("send_cipher", "recv_cipher", "send_compression")}
+
+    info = asyncio.run(main())
+    assert info["send_cipher"] == info["recv_cipher"] == "aes128-gcm@openssh.com"
+    assert info["send_compression"] == "none"
+    assert KEX_ALGS[0] == "curve25519-sha256"
