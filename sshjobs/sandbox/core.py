@@ -43,6 +43,13 @@ def check_node_count(count: int) -> None:
                            f"got {count}")
 
 
+def check_base_port(base_port: int | None, count: int) -> None:
+    """Refuse a base port that leaves no room for the gateway and ``count`` nodes."""
+    if base_port is not None and not 1 <= base_port <= 65535 - count:
+        raise SandboxError(f"base port {base_port} out of range 1..{65535 - count} "
+                           f"for {count} node(s) and a gateway")
+
+
 def _is_loopback(host: str) -> bool:
     if host in LOOPBACK_NAMES:
         return True
@@ -111,8 +118,7 @@ class Sandbox:
         check_node_count(count)
         if not _is_loopback(host):
             raise SandboxError(f"the sandbox listens on loopback only, not on {host}")
-        if base_port is not None and not 1 <= base_port <= 65535 - count:
-            raise SandboxError(f"base port {base_port} out of range 1..{65535 - count}")
+        check_base_port(base_port, count)
         self.layout = Layout(directory)
         self.count = count
         self.with_gateway = gateway

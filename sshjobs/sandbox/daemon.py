@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .core import Sandbox, check_node_count
+from .core import Sandbox, check_base_port, check_node_count
 from .errors import SandboxError
 from .layout import Layout, SandboxNode
 
@@ -85,6 +85,7 @@ def start_background(directory: str | os.PathLike[str], count: int,
                      timeout: float = START_TIMEOUT) -> RunningSandbox:
     """Start a sandbox in a detached process and return once it serves (or raise why not)."""
     check_node_count(count)
+    check_base_port(base_port, count)
     layout = Layout(directory)
     running = find_running(layout.directory)  # raises on a stale state
     if running is not None:

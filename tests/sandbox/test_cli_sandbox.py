@@ -147,3 +147,11 @@ def test_a_pid_that_is_not_our_daemon_is_never_signalled(sandbox_cli):
             await stranger.wait()
 
     asyncio.run(main())
+
+
+def test_port_out_of_range(sandbox_cli):
+    code, _, err = sandbox_cli("up", "2", "--port", "70000")
+    assert code == 1
+    assert err == ["sshjobs: sandbox up: base port 70000 out of range 1..65533 for 2 node(s) "
+                   "and a gateway"]
+    assert not daemons_of(sandbox_cli.directory)
