@@ -149,3 +149,51 @@ def test_unknown_formatter_and_old_formatter_names(tmp_path):
     with pytest.raises(ScenarioError) as info:
         YamlLoader(path).load()
     assert (info.value.line, info.value.key) == (3, "formatter")
+
+
+def test_apssh_style_commands_run_for_real(farm, tmp_path, capfd):
+    """Run / RunScript (+ includes) / RunString / Push / Pull built from the file, on a farm
+    host, through the apssh entry point ``sshjobs.YamlLoader(...).load()``."""
+    from sshjobs import YamlLoader as TopLevelLoader
+    host = farm.direct[0]
+    (tmp_path / "lib.sh").write_text("greeting() { echo \"hello $1\"; }\n")
+    (tmp_path / "main.sh").write_text('#!/bin/sh\n. "$(dirname "$0")/lib.sh"\ngreeting "$1"\n')
+    (tmp_path / "data.txt").write_text("pushed\n")
+    pulled = tmp_path / "pulled"
+    pulled.mkdir()
+    path = tmp_path / "apssh.yaml"
+    path.write_text(textwrap.dedent(f"""
+        nodes:
+          - id: h
+            hostname: {host.address}
+            port: {host.port}
+            formatter: ColonFormatter
+        jobs:
+          - id: all
+            node: h
+            commands:
+              - type: Run
+                command: echo run   with  spaces
+              - type: RunScript
+                command: {tmp_path / "main.sh"} world
+                includes: [{tmp_path / "lib.sh"}]
+              - type: RunString
+                script_body: "#!/bin/sh\\necho string $1"
+                args: [arg]
+              - type: Push
+                localpaths: [{tmp_path / "data.txt"}]
+                remotepath: /tmp/
+              - type: Run
+                argv: [cat, /tmp/data.txt]
+              - type: Pull
+                remotepaths: [/tmp/data.txt]
+                localpath: {pulled}
+    """))
+    scheduler = TopLevelLoader(str(path), node_defaults=defaults(farm)).load()
+    ok = scheduler.run()
+    [job] = scheduler.jobs
+    assert ok is True, (repr(job.raised_exception()), capfd.readouterr())
+    out = capfd.readouterr().out
+    for line in ("run with spaces", "hello world", "string arg", "pushed"):
+        assert line in out, out
+    assert (pulled / "data.txt").read_text() == "pushed\n"
