@@ -206,9 +206,9 @@ class LineSession(asyncssh.SSHClientSession):
 
     def _flush(self) -> None:
         if self._scan is not None:
-            rest, self._scan = bytes(self._scan), None
-            if rest:
-                self.data_received(rest, EXTENDED_DATA_STDERR)
+            scanned, self._scan = bytes(self._scan), None
+            if scanned:
+                self.data_received(scanned, EXTENDED_DATA_STDERR)
         for datatype, rest in list(self._partial.items()):
             if rest:
                 self._formatter.line(bytes(rest), datatype, self._hostname)

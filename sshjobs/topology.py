@@ -25,7 +25,7 @@ def nodes_in(scheduler: Any, manage_gateways: bool = True) -> list[Any]:
     found: dict[int, Any] = {}
     for job in scheduler.iterate_jobs():
         if isinstance(job, SshJob) and isinstance(job.node, SshNode):
-            node = job.node
+            node: Any = job.node
             while node is not None and id(node) not in found:
                 found[id(node)] = node
                 node = node.gateway if manage_gateways else None
