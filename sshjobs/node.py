@@ -24,6 +24,7 @@ from typing import Any, Sequence
 import asyncssh
 
 from . import connect as _connect
+from .errors import TransferError
 from .formatters import Formatter, HostFormatter
 from .hostkeys import HostKeyPolicy
 from .keys import KeySet, default_keys, explicit_keys
@@ -194,6 +195,10 @@ class SshNode(RemoteMixin):
         assert self._slots is not None
         return self._slots
 
+    def slots_of(self, conn: Any) -> SessionSlots | None:
+        """The session slots of ``conn`` if it still is our connection, else None."""
+        return self._slots if conn is self._conn else None
+
     async def sftp_lazy(self) -> Any:
         """The node's SFTP client (one per connection, opened on first transfer)."""
         await self.connect_lazy()
@@ -201,14 +206,19 @@ class SshNode(RemoteMixin):
             return self._sftp
         assert self._sftp_lock is not None
         async with self._sftp_lock:
-            if self._sftp is None:
+            while self._sftp is None:
                 conn = await self.connect_lazy()
-                slots = self.slots()
+                slots = self.slots_of(conn)
+                if slots is None:
+                    continue
                 await slots.acquire()
                 try:
                     self._sftp = await conn.start_sftp_client()
-                except BaseException:
+                except BaseException as exc:
                     slots.release()
+                    if isinstance(exc, (OSError, asyncssh.Error)):
+                        raise TransferError(f"cannot start SFTP: {exc}",
+                                            host=self.hostname) from exc
                     raise
                 self.formatter.sftp_start(self.hostname)
             return self._sftp

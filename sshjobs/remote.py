@@ -100,11 +100,16 @@ class RemoteMixin:
 
         A refused channel (the server's MaxSessions is lower than ours, or it is still freeing a
         closed session) shrinks the limit and waits for another slot."""
-        conn = await self.connect_lazy()           # type: ignore[attr-defined]
-        slots = self.slots()                       # type: ignore[attr-defined]
         lonely_refusals = 0
         while True:
+            conn = await self.connect_lazy()       # type: ignore[attr-defined]
+            slots = self.slots_of(conn)            # type: ignore[attr-defined]
+            if slots is None:                      # closed meanwhile: connect again
+                continue
             await slots.acquire(front=priority)
+            if conn.is_closed():                   # lost while we waited for a slot
+                slots.release()
+                continue
             try:
                 chan, session = await conn.create_session(
                     factory, remote_command, encoding=None, x11_forwarding=x11)
