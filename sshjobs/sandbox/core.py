@@ -33,6 +33,7 @@ logger = logging.getLogger("sshjobs.sandbox")
 
 MAX_NODES = 200
 GATEWAY_NAME = "gateway"
+SESSION_GRACE = 5.0  # seconds close() gives running sessions to reap their killed processes
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1", "ip6-localhost"}
 
 
@@ -130,6 +131,7 @@ class Sandbox:
         self._acceptors: list[asyncssh.SSHAcceptor] = []
         self._connections: set[asyncssh.SSHServerConnection] = set()
         self._forward_ports: set[int] = set()
+        self._sessions: set[asyncio.Task[None]] = set()
 
     # paths a client needs
     directory = property(lambda self: self.layout.directory)
@@ -178,7 +180,7 @@ class Sandbox:
                 self.host, port,
                 server_host_keys=[host_key], authorized_client_keys=asyncssh.import_authorized_keys(
                     client_key.export_public_key().decode()),
-                process_factory=lambda process: run_session(process, host),
+                process_factory=lambda process: self._session(process, host),
                 sftp_factory=lambda chan: HomeSFTPServer(chan, str(home)),
                 allow_scp=True, encoding=None, line_editor=False,
                 agent_forwarding=False, x11_forwarding=False)
@@ -193,6 +195,16 @@ class Sandbox:
         return SandboxNode(name=name, host=self.host, port=bound, home=Path(home),
                            is_gateway=is_gateway)
 
+    async def _session(self, process: asyncssh.SSHServerProcess, host: NodeHost) -> None:
+        """One session, tracked so that :meth:`close` can wait until its process is reaped."""
+        task = asyncio.current_task()
+        assert task is not None
+        self._sessions.add(task)
+        try:
+            await run_session(process, host)
+        finally:
+            self._sessions.discard(task)
+
     async def close(self) -> None:
         """Stop listening, close every connection, kill every process group we started."""
         for acceptor in self._acceptors:
@@ -203,6 +215,10 @@ class Sandbox:
             await acceptor.wait_closed()
         await asyncio.gather(*(conn.wait_closed() for conn in list(self._connections)),
                              return_exceptions=True)
+        for host in self._hosts:
+            host.kill_all()
+        if self._sessions:  # their channels are closed: they are killing and reaping
+            await asyncio.wait(set(self._sessions), timeout=SESSION_GRACE)
         for host in self._hosts:
             host.kill_all()
         self._acceptors.clear()

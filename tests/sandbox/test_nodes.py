@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 
 import asyncssh
 import pytest
@@ -155,3 +156,22 @@ def test_the_gateway_forwards_to_sandbox_nodes_only(with_sandbox):
                 await node.open_connection("127.0.0.1", sandbox.nodes[1].port)
 
     with_sandbox(body)
+
+
+def test_closing_with_commands_running_reaps_them(tmp_path):
+    """close() with live sessions: processes killed and reaped, no transport left to the GC."""
+    async def main():
+        sandbox = Sandbox(tmp_path, 1)
+        await sandbox.start()
+        conn = await connect(sandbox, sandbox.nodes[0])
+        processes = [await conn.create_process("sleep 60 & echo $!; wait") for _ in range(3)]
+        children = [int(await process.stdout.readline()) for process in processes]
+        await sandbox.close()
+        await conn.wait_closed()
+        for child in children:
+            await wait_pid_gone(child)
+        return children
+
+    children = asyncio.run(main())
+    gc.collect()  # an unclosed subprocess transport would warn (an error here) now
+    assert not any(alive(child) for child in children)

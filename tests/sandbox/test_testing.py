@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import subprocess
 import sys
 import textwrap
@@ -112,3 +113,28 @@ def test_library_timeouts_and_cancellations_leave_no_process_on_a_node(sandbox_n
     pid = int((sandbox_nodes.home(0) / "sleeper.pid").read_text())
     asyncio.run(wait_pid_gone(pid))
     assert not alive(pid)
+
+
+def test_stopping_with_commands_running_reaps_them(tmp_path):
+    """stop() while a client still runs commands: all killed and reaped before the loop ends."""
+    threaded = ThreadedSandbox(tmp_path, 1)
+    nodes = threaded.start()
+    loop = asyncio.new_event_loop()
+    try:
+        async def start_commands():
+            conn = await asyncssh.connect(
+                nodes.nodes[0].host, nodes.nodes[0].port, username="me", config=None,
+                agent_path=None, client_keys=[str(nodes.client_key)],
+                known_hosts=str(nodes.known_hosts))
+            processes = [await conn.create_process("sleep 60 & echo $!; wait")
+                         for _ in range(3)]
+            return conn, [int(await process.stdout.readline()) for process in processes]
+
+        conn, children = loop.run_until_complete(start_commands())
+        threaded.stop()   # the client loop is idle meanwhile: the server side does it all
+        gc.collect()      # an unreaped subprocess transport would warn (an error here)
+        loop.run_until_complete(conn.wait_closed())
+        for child in children:
+            loop.run_until_complete(wait_pid_gone(child))
+    finally:
+        loop.close()
