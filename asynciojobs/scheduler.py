@@ -248,7 +248,7 @@ class PureScheduler(LegacySchedulerMixin, GraphMethods, RenderMixin, DotMixin):
                 continue
             job._aj_pending = len(required)
             for req in required:
-                if req not in members:
+                if req._aj_parent is not self and req not in members:
                     raise ForeignRequirementError(job, req)
                 if req._aj_kahn >= index:
                     in_order = False
