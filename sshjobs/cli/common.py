@@ -17,10 +17,8 @@ from sshjobs.cli.options import Settings, ask_sudo_password, make_settings
 from sshjobs.cli.outcome import HostOutcome
 from sshjobs.cli.reporters import (DirReporter, Fanout, GatherReporter, JsonReporter,
                                    ListsReporter, LiveReporter, Reporter)
-from sshjobs.commands import AbstractCommand
+from sshjobs import AbstractCommand, CommandResult, CommandTimeoutError
 from sshjobs.connect import config_paths, config_user
-from sshjobs.errors import CommandTimeoutError
-from sshjobs.results import CommandResult
 from sshjobs.targets import Target
 
 __all__ = ["prepare", "execute", "expand_fields", "login_of", "TimedTransfer", "bounded",

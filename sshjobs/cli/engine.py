@@ -19,15 +19,12 @@ from typing import Any
 import click
 from asyncssh import EXTENDED_DATA_STDERR
 
-from asynciojobs.scheduler import Scheduler
-from sshjobs.job import SshJob
-from sshjobs.node import SshNode
+from asynciojobs import Scheduler
+from sshjobs import Formatter, SshJob, SshJobsError, SshNode
 from sshjobs.cli.exit import ExitCode, exit_code_for
 from sshjobs.cli.options import Settings
 from sshjobs.cli.outcome import HostOutcome
 from sshjobs.cli.reporters import Reporter
-from sshjobs.errors import SshJobsError
-from sshjobs.formatters import Formatter
 from sshjobs.targets import Target
 
 __all__ = ["run_on_targets", "display_names", "CommandFactory", "OutcomeFormatter",

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import click
 
 from sshjobs.cli.logs import setup_logging
-from sshjobs.errors import SshJobsError
+from sshjobs import SshJobsError
 from sshjobs.keys import explicit_keys
 from sshjobs.targets import Target, TargetError, resolve_targets
 

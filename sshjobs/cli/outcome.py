@@ -18,7 +18,7 @@ from typing import Any
 import asyncssh
 
 from sshjobs.cli.exit import ExitCode
-from sshjobs.errors import (CommandFailedError, CommandTimeoutError, SshConnectionError,
+from sshjobs import (CommandFailedError, CommandTimeoutError, SshConnectionError,
                             SshJobsError, TransferError)
 from sshjobs.targets import Target
 

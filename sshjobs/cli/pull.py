@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from sshjobs.transfer import Pull
+from sshjobs import Pull
 from sshjobs.cli.common import bounded, check_fields, execute, expand_fields, prepare
 from sshjobs.cli.engine import display_names
 from sshjobs.cli.main import EXIT_EPILOG

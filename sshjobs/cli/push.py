@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from sshjobs.transfer import Push
+from sshjobs import Push
 from sshjobs.cli.common import bounded, check_fields, execute, expand_fields, prepare
 from sshjobs.cli.engine import display_names
 from sshjobs.cli.main import EXIT_EPILOG

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from sshjobs.commands import Run, RunScript, RunString
+from sshjobs import Run, RunScript, RunString
 from sshjobs.cli.common import execute, prepare
 from sshjobs.cli.main import EXIT_EPILOG
 from sshjobs.cli.options import connection_options, output_options, run_options, target_options

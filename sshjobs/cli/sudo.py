@@ -15,8 +15,7 @@ import shlex
 from typing import Any
 
 from sshjobs.cli.options import Secret
-from sshjobs.commands import Run, RunScript, RunString
-from sshjobs.results import CommandResult
+from sshjobs import CommandResult, Run, RunScript, RunString
 
 __all__ = ["SudoRun", "SudoRunScript", "SudoRunString", "run_as_root", "sudo_line"]
 
