@@ -1,14 +1,15 @@
-"""Status badges: the four-column symbol strip shown in front of each job by ``list()``.
+"""How jobs show: the four-column status badge of ``list()`` and the JobDisplay mixin (labels,
+results, requirements, DOT style).
 
-Columns, in order: critical, outcome, state, forever. The Unicode symbols are those of the
-asynciojobs READMEs; an ASCII set is used when ``sys.stdout`` cannot encode them (checked
+Badge columns, in order: critical, outcome, state, forever. The Unicode symbols are those of
+the asynciojobs READMEs; an ASCII set is used when ``sys.stdout`` cannot encode them (checked
 each time, since stdout may be swapped, e.g. by test harnesses or redirections).
 """
 
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 UNICODE = {
     "critical": "⚠", "raised": "★", "fine": "☉", "skipped": "⊘",
@@ -69,3 +70,101 @@ def badge(job: Any, unicode: bool | None = None) -> str:
             state = sym["idle"]
     forever = sym["forever"] if job.forever else blank
     return f"{critical} {outcome} {state} {forever}"
+
+
+class JobDisplay:
+    """How a job shows itself: labels, badge, result, requirements, DOT style.
+
+    A mixin of :class:`~asynciojobs.job.AbstractJob`; subclasses override ``text_label()``,
+    ``graph_label()``, ``details()`` or ``dot_style()``.
+    """
+
+    __slots__ = ()
+
+    # provided by AbstractJob (declared here for type checkers only)
+    if TYPE_CHECKING:
+        label: Any
+        forever: bool
+        _aj_cancelled: bool
+        _aj_exc: BaseException | None
+        _aj_id: str | None
+        _aj_required: set | None
+        _aj_result: Any
+
+        def is_critical(self) -> bool: ...
+        def is_done(self) -> bool: ...
+        def is_skipped(self) -> bool: ...
+
+    # ---- labels
+    def text_label(self) -> str:
+        """One-line description for ``list()``; subclasses override it."""
+        legacy = getattr(self, "default_label", None)  # pre-0.7 hook name
+        if callable(legacy):
+            return str(legacy())
+        return "NOLABEL"
+
+    def graph_label(self) -> str:
+        """Description for graphs (may hold newlines); defaults to ``text_label()``."""
+        legacy = getattr(self, "dot_label", None)  # pre-0.7 hook name
+        if callable(legacy):
+            return str(legacy())
+        return self.text_label()
+
+    def display_label(self) -> str:
+        """The label shown by ``list()``: ``label`` if set, else ``text_label()``."""
+        label = self.label
+        if label is not None and not callable(label):
+            return str(label)
+        return self.text_label() or "NOLABEL"
+
+    def details(self) -> str | None:
+        """Extra multi-line text for ``list(details=True)``."""
+        return None
+
+    # ---- representation
+    def repr_id(self) -> str:
+        """The id given by the last numbering (``list()``, verbose runs), else ``??``."""
+        return "??" if self._aj_id is None else str(self._aj_id)
+
+    def repr_short(self, unicode: bool | None = None) -> str:
+        """The four-column status badge."""
+        return badge(self, unicode)
+
+    def repr_main(self) -> str:
+        """``<ClassName `label`>``."""
+        return f"<{type(self).__name__} `{self.display_label()}`>"
+
+    def repr_result(self) -> str:
+        """``[[ -> result]]``, ``!! exception => Type:msg!!``, or nothing when not done."""
+        if self.is_skipped():
+            return f"[[{self._aj_exc}]]" if self._aj_exc is not None else "[[skipped]]"
+        if not self.is_done():
+            return " (cancelled)" if self._aj_cancelled and not self.forever else ""
+        exc = self._aj_exc
+        if exc is None:
+            return f"[[ -> {self._aj_result}]]"
+        kind = "CRIT. EXC." if self.is_critical() else "exception"
+        return f"!! {kind} => {type(exc).__name__}:{exc}!!"
+
+    def repr_requires(self) -> str:
+        """`` - requires {01, 02}`` or nothing."""
+        if not self._aj_required:
+            return ""
+        ids = sorted(job.repr_id() for job in self._aj_required)
+        return " - requires {" + ", ".join(ids) + "}"
+
+    def __repr__(self) -> str:
+        return f"{self.repr_short()} {self.repr_main()}{self.repr_result()}{self.repr_requires()}"
+
+    def dot_style(self) -> dict[str, str]:
+        """Graphviz node attributes: box, rounded (not for schedulers), dashed if forever,
+        red and thick if critical. Subclasses may override it."""
+        styles = [] if hasattr(self, "jobs") else ["rounded"]
+        if self.forever:
+            styles.append("dashed")
+        style = {"shape": "box", "style": ",".join(styles)} if styles else {"shape": "box"}
+        if self.is_critical():
+            style.update(color="red", penwidth="2")
+        else:
+            style["penwidth"] = "0.5"
+        return style

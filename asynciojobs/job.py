@@ -20,7 +20,7 @@ import weakref
 from collections.abc import Iterable
 from typing import Any
 
-from . import badges
+from .badges import JobDisplay
 from .errors import JobReuseError, NestedLoopError
 
 logger = logging.getLogger("asynciojobs.job")
@@ -64,7 +64,7 @@ def flatten_jobs(items: Iterable[Any], what: str = "requirement",
     return out
 
 
-class AbstractJob:
+class AbstractJob(JobDisplay):
     """Base of all jobs; override ``async co_run()`` (its return value becomes ``result()``).
 
     ``forever``: the scheduler does not wait for this job and cancels it once every other
@@ -268,67 +268,6 @@ class AbstractJob:
         """The awaitable the scheduler runs; schedulers override it to raise when critical."""
         return self.co_run()
 
-    # ---- labels
-    def text_label(self) -> str:
-        """One-line description for ``list()``; subclasses override it."""
-        legacy = getattr(self, "default_label", None)  # pre-0.7 hook name
-        if callable(legacy):
-            return str(legacy())
-        return "NOLABEL"
-
-    def graph_label(self) -> str:
-        """Description for graphs (may hold newlines); defaults to ``text_label()``."""
-        legacy = getattr(self, "dot_label", None)  # pre-0.7 hook name
-        if callable(legacy):
-            return str(legacy())
-        return self.text_label()
-
-    def display_label(self) -> str:
-        """The label shown by ``list()``: ``label`` if set, else ``text_label()``."""
-        label = self.label
-        if label is not None and not callable(label):
-            return str(label)
-        return self.text_label() or "NOLABEL"
-
-    def details(self) -> str | None:
-        """Extra multi-line text for ``list(details=True)``."""
-        return None
-
-    # ---- representation
-    def repr_id(self) -> str:
-        """The id given by the last numbering (``list()``, verbose runs), else ``??``."""
-        return "??" if self._aj_id is None else str(self._aj_id)
-
-    def repr_short(self, unicode: bool | None = None) -> str:
-        """The four-column status badge."""
-        return badges.badge(self, unicode)
-
-    def repr_main(self) -> str:
-        """``<ClassName `label`>``."""
-        return f"<{type(self).__name__} `{self.display_label()}`>"
-
-    def repr_result(self) -> str:
-        """``[[ -> result]]``, ``!! exception => Type:msg!!``, or nothing when not done."""
-        if self._aj_state == SKIPPED:
-            return f"[[{self._aj_exc}]]" if self._aj_exc is not None else "[[skipped]]"
-        if self._aj_state != DONE:
-            return " (cancelled)" if self._aj_cancelled and not self.forever else ""
-        exc = self._aj_exc
-        if exc is None:
-            return f"[[ -> {self._aj_result}]]"
-        kind = "CRIT. EXC." if self.is_critical() else "exception"
-        return f"!! {kind} => {type(exc).__name__}:{exc}!!"
-
-    def repr_requires(self) -> str:
-        """`` - requires {01, 02}`` or nothing."""
-        if not self._aj_required:
-            return ""
-        ids = sorted(job.repr_id() for job in self._aj_required)
-        return " - requires {" + ", ".join(ids) + "}"
-
-    def __repr__(self) -> str:
-        return f"{self.repr_short()} {self.repr_main()}{self.repr_result()}{self.repr_requires()}"
-
     def standalone_run(self) -> Any:
         """Run just this job's ``co_run()`` in a fresh event loop (ignores requirements)."""
         try:
@@ -337,19 +276,6 @@ class AbstractJob:
             with asyncio.Runner() as runner:
                 return runner.run(self.co_run())
         raise NestedLoopError("standalone_run", "await job.co_run()")
-
-    def dot_style(self) -> dict[str, str]:
-        """Graphviz node attributes: box, rounded (not for schedulers), dashed if forever,
-        red and thick if critical. Subclasses may override it."""
-        styles = [] if hasattr(self, "jobs") else ["rounded"]
-        if self.forever:
-            styles.append("dashed")
-        style = {"shape": "box", "style": ",".join(styles)} if styles else {"shape": "box"}
-        if self.is_critical():
-            style.update(color="red", penwidth="2")
-        else:
-            style["penwidth"] = "0.5"
-        return style
 
 
 class Job(AbstractJob):
