@@ -125,8 +125,8 @@ class Run:
 
     async def windowed(self, job: Any) -> None:
         """Hold a window slot while the job runs: ``async with`` gives it back on any exit."""
-        self.began()
         async with self.sem:  # type: ignore[union-attr]  # only used with a window
+            self.began()  # counted once it has a slot: bounds the tasks waiting for one
             await self.run_job(job, False)
 
     async def run_job(self, job: Any, first_step: bool = True) -> None:

@@ -88,6 +88,7 @@ class PureScheduler(LegacySchedulerMixin, GraphMethods, RenderMixin, DotMixin):
         self._aj_failed_timeout: float | None = None
         self._aj_failed_critical = False
         self._aj_did_shutdown = False
+        self._aj_running = False
         self.update(jobs_or_sequences)
 
     # ---- set-like API
@@ -161,6 +162,9 @@ class PureScheduler(LegacySchedulerMixin, GraphMethods, RenderMixin, DotMixin):
         return await self._aj_run(timeout, jobs_window, nested=False)
 
     async def _aj_run(self, timeout: Any, jobs_window: Any, *, nested: bool) -> bool:
+        if self._aj_running:
+            raise RuntimeError(f"{self._aj_name()} is already running: wait for that run "
+                               "to finish before starting another one")
         timeout = self.timeout if timeout is _UNSET else timeout
         window = self.jobs_window if jobs_window is _UNSET else jobs_window
         if not nested:
@@ -178,6 +182,7 @@ class PureScheduler(LegacySchedulerMixin, GraphMethods, RenderMixin, DotMixin):
         if subscribers:
             run.emit(ev.RUN_STARTED, self)
         outcome = OK
+        self._aj_running = True
         try:
             if self.jobs:
                 outcome = await run.execute(self.jobs, entries, timeout)
@@ -189,6 +194,7 @@ class PureScheduler(LegacySchedulerMixin, GraphMethods, RenderMixin, DotMixin):
                 self._aj_failed_critical = True
                 logger.warning("%s: emergency exit upon exception in critical job %s",
                                self._aj_name(), run.aborted_by.display_label())
+            self._aj_running = False
             await self.co_shutdown()
             if subscribers:
                 run.emit(ev.FINISHED, self)

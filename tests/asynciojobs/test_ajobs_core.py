@@ -367,3 +367,27 @@ def test_backlog_left_alone_on_emergency_exit(monkeypatch):
     assert not ok and elapsed == 0
     assert all(not job.is_done() for job in others)
     assert run_timed(Scheduler(*others)) == (True, 1)
+
+
+def test_window_bounds_the_tasks_waiting_for_a_slot(monkeypatch):
+    from asynciojobs import engine
+    monkeypatch.setattr(engine, "MAX_UNSTARTED", 4)
+    peak = []
+
+    async def probe():
+        peak.append(len(asyncio.all_tasks()))
+        await asyncio.sleep(1)
+    jobs = [Job(probe) for _ in range(30)]
+    assert run_timed(Scheduler(*jobs, jobs_window=2)) == (True, 15)
+    assert max(peak) <= 2 + 4 + 2  # running + waiting for a slot + main and group tasks
+
+
+def test_concurrent_runs_of_one_scheduler_are_refused():
+    async def twice():
+        s = Scheduler(Job(sleeper, 1))
+        first = asyncio.ensure_future(s.co_run())
+        await asyncio.sleep(0)
+        with pytest.raises(RuntimeError, match="already running"):
+            await s.co_run()
+        return await first
+    assert fake_clock_run(twice()) is True
