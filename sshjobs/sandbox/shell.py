@@ -187,6 +187,9 @@ async def _run_with_pipes(process: asyncssh.SSHServerProcess, host: NodeHost,
     finally:
         feeder.cancel()
         await asyncio.gather(feeder, return_exceptions=True)
+        # the process is gone: close its stdin now, so that its transport closes with it
+        # rather than whenever the loop notices the broken pipe (maybe after the loop ends)
+        proc.stdin.close()
 
 
 def _set_window(fd: int, size: tuple[int, int, int, int]) -> None:
