@@ -77,6 +77,16 @@ def test_private_hosts_unreachable_directly(isolated_farm):
         socket.create_connection((host.address, host.port), timeout=3).close()
 
 
+def test_farm_supernet_never_leaves_the_machine(isolated_farm):
+    """Any address of the farm's supernet that no farm uses fails locally, at once."""
+    from fixtures.network import SUPERNET
+    out = subprocess.run(["ip", "route", "get", str(SUPERNET.network_address + 65000)],
+                         capture_output=True, text=True)
+    assert out.returncode != 0 or out.stdout.startswith("unreachable"), out.stdout
+    with pytest.raises(OSError):
+        socket.create_connection((str(SUPERNET.network_address + 65000), 22), timeout=3)
+
+
 def test_hosts_resolve_each_other_by_name(farm):
     out = ssh(farm, farm.gateway, "getent hosts private2 direct1")
     assert out.stdout.split() == [farm.private[1].address, "private2",
