@@ -102,3 +102,19 @@ def test_examples_explain_themselves(script):
     text = (EXAMPLES / script).read_text()
     assert text.startswith("#!/usr/bin/env python3\n\"\"\"")
     assert f"python examples/{script}" in text
+
+
+def test_build_and_deploy_on_sandbox(tmp_path):
+    done = run_example("build_and_deploy.py", "-w", "2", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.count("app v1 running on Linux in ") == 3
+    assert "LOCALNODE:built " in done.stdout and "<SshJob `run on " in done.stdout
+
+
+def test_build_and_deploy_on_the_farm(farm, tmp_path):
+    hosts = [f"root@{host.address}:{host.port}" for host in farm.direct[:2]]
+    done = run_example("build_and_deploy.py", *hosts, "-k", str(farm.client_key),
+                       "--known-hosts", str(farm.known_hosts), cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.count("app v1 running on Linux in /root") == 2
+    assert (farm.home_of(farm.direct[0]) / "app/run.sh").exists()
