@@ -32,6 +32,8 @@ def main() -> int:
     parser.add_argument("--command", default="true")
     parser.add_argument("--rate", type=int, default=250, help="samples per second")
     parser.add_argument("--top", type=int, default=30)
+    parser.add_argument("--bare-home", action="store_true",
+                        help="client HOME without the farm's ~/.ssh/config")
     args = parser.parse_args()
     harness.ensure_python(["asyncssh"])       # py-spy lives in the peers virtualenv
     from farm import BenchFarm
@@ -43,7 +45,7 @@ def main() -> int:
     collapsed = harness.OUT / f"profile-{args.tool}-{args.hosts}-{stamp}.txt"
     with BenchFarm(args.hosts) as farm:
         scratch = harness.workdir("profile")
-        env = harness.client_env(farm.home)
+        env = harness.client_env(farm.bare_home(scratch) if args.bare_home else farm.home)
         source = harness.project_source()[1]
         targets = farm.targets(scratch / "targets.json", args.hosts)
         argv = tool.build(targets, args.command, 1, scratch, scratch / "result.json")
