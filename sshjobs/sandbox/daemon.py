@@ -120,7 +120,7 @@ def start_background(directory: str | os.PathLike[str], count: int,
 def _read_report(fd: int, timeout: float) -> str:
     """Read the daemon's one-line report until it closes the pipe."""
     deadline = time.monotonic() + timeout
-    chunks = []
+    chunks: list[bytes] = []
     while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:

@@ -20,6 +20,7 @@ import signal
 import struct
 import termios
 from collections.abc import Callable
+from typing import Any
 from dataclasses import dataclass, field
 
 import asyncssh
@@ -130,7 +131,7 @@ def _on_signal(process: asyncssh.SSHServerProcess, action: Callable[[int], None]
         else:
             action(signum)
 
-    process.signal_received = signal_received  # type: ignore[method-assign]
+    process.signal_received = signal_received  # type: ignore[method-assign,assignment]
 
 
 def _report_exit(process: asyncssh.SSHServerProcess, returncode: int) -> None:
@@ -154,8 +155,8 @@ async def _supervise(
     """Wait for the process (and its output) or for the channel to close, whichever first."""
     closed = asyncio.ensure_future(process.channel.wait_closed())
     try:
-        finished = asyncio.ensure_future(asyncio.gather(wait, *pumps))
-        done, _ = await asyncio.wait({finished, closed}, return_when=asyncio.FIRST_COMPLETED)
+        finished: asyncio.Future[Any] = asyncio.ensure_future(asyncio.gather(wait, *pumps))
+        done, _ = await asyncio.wait([finished, closed], return_when=asyncio.FIRST_COMPLETED)
         if finished not in done:
             logger.debug("%s: channel closed, killing process group %d", host.name, pgid)
             host.kill_group(pgid)
@@ -213,8 +214,8 @@ async def _run_with_pty(process: asyncssh.SSHServerProcess, host: NodeHost,
         os.close(slave)
     host.groups.add(proc.pid)
     _on_signal(process, lambda signum: host.kill_group(proc.pid, signum))
-    process.terminal_size_changed = (  # type: ignore[method-assign]
-        lambda w, h, pw, ph: _set_window(master, (w, h, pw, ph)))
+    resize = lambda w, h, pw, ph: _set_window(master, (w, h, pw, ph))  # noqa: E731
+    process.terminal_size_changed = resize  # type: ignore[method-assign,assignment]
     loop = asyncio.get_running_loop()
     output_done: asyncio.Future[None] = loop.create_future()
 
