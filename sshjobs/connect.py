@@ -172,13 +172,16 @@ def _translate(exc: BaseException, node: "SshNode", keyset: KeySet,
                        f"was reinstalled, remove the old key (ssh-keygen -R {host})")
         else:
             message = (f"unknown host key {verdict.received or ''} (not in {files}); add it "
-                       f"to known_hosts, or use host_keys='accept-new' for a testbed").replace(
-                "key  (", "key (")
+                       f"to known_hosts, or on a testbed trust new hosts with the accept-new "
+                       f"policy (host_keys='accept-new', sshjobs --host-keys accept-new)"
+                       ).replace("key  (", "key (")
         return HostKeyError(message, host=host, received=verdict.received,
                             expected=verdict.expected)
     if isinstance(exc, asyncssh.PermissionDenied):
         return AuthenticationError(f"authentication failed as {node.username} "
-                                   f"(offered {keyset.describe()})", host=host)
+                                   f"(offered {keyset.describe()}); check the user name and "
+                                   f"that one of these keys is in its authorized_keys",
+                                   host=host)
     if isinstance(exc, asyncssh.ChannelOpenError) and gateway is not None:
         return GatewayError(f"gateway {gateway.hostname} cannot open a tunnel to {where}: "
                             f"{exc.reason}", host=host, gateway=gateway.hostname)
