@@ -173,3 +173,20 @@ def test_pytest_session_stopped_by_sigterm_removes_its_farm(tmp_path):
         proc.stdout.read()
         assert proc.wait(30) != 0
     assert leftovers(record) == []
+
+
+def test_automatic_fallback_when_namespaces_are_refused(monkeypatch):
+    from fixtures import network
+    monkeypatch.delenv("SSHJOBS_FARM", raising=False)
+    monkeypatch.setattr(network, "netns_available",
+                        lambda: (False, "'ip netns add' refused: Operation not permitted"))
+    with Farm(direct=1, private=1) as farm:
+        assert farm.mode == "loopback" and not farm.isolated
+        assert "no network namespaces" in farm.isolation_reason
+        assert "Operation not permitted" in farm.isolation_reason
+        out = subprocess.run(farm.ssh_argv(farm.private[0], "hostname"), capture_output=True,
+                             text=True, timeout=30, check=False)
+        assert out.stdout.strip() == "private1", out.stderr
+    monkeypatch.setenv("SSHJOBS_FARM", "netns")
+    with pytest.raises(FarmError, match="SSHJOBS_FARM=netns but 'ip netns add' refused"):
+        Farm(direct=1, private=0)
