@@ -1,5 +1,6 @@
 """Failures on the farm: timeouts that kill remote commands, dead hosts, host keys, bad
 credentials, refused ports - each naming its host, other nodes unaffected."""
+# ruff: noqa: F811 (test parameters are the fixtures imported from sshjobs_helpers)
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 from asynciojobs import Scheduler
 from sshjobs import (AuthenticationError, CommandTimeoutError, GatewayError, HostKeyError, Run,
                      SshConnectionError, SshJob, SshNode)
+from sshjobs_helpers import collect, nodes  # noqa: F401 (fixtures)
 
 
 def _leftovers(farm, host, marker):

@@ -1,4 +1,5 @@
 """Push / Pull, RunScript / RunString, Capture / Deferred on the farm."""
+# ruff: noqa: F811 (test parameters are the fixtures imported from sshjobs_helpers)
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import uuid
 from asynciojobs import Scheduler
 from sshjobs import (Capture, Deferred, LocalFileError, Pull, Push, Run, RunScript, RunString,
                      SshJob, Variables)
+from sshjobs_helpers import collect, nodes  # noqa: F401 (fixtures)
 
 
 def _tree(root):

@@ -1,4 +1,5 @@
 """LocalNode: the same commands as on SshNode, as local subprocesses (no server needed)."""
+# ruff: noqa: F811 (test parameters are the fixtures imported from sshjobs_helpers)
 
 from __future__ import annotations
 
@@ -7,11 +8,11 @@ import stat
 import time
 import uuid
 
-from conftest import pids_matching
 
 from asynciojobs import Scheduler
 from sshjobs import (Capture, CommandFailedError, CommandTimeoutError, Deferred, LocalFileError,
                      LocalNode, Pull, Push, Run, RunScript, RunString, SshJob, Variables)
+from sshjobs_helpers import collect, pids_matching  # noqa: F401 (fixtures)
 
 
 def test_run_output_results_and_failures(collect):

@@ -1,15 +1,16 @@
 """SshNode + SshJob + Run on the farm: direct nodes, gateways, hops, shared connections,
 failures, and nothing left open after a run."""
+# ruff: noqa: F811 (test parameters are the fixtures imported from sshjobs_helpers)
 
 from __future__ import annotations
 
 import asyncio
 
 import pytest
-from conftest import established_to
 
 from asynciojobs import Scheduler, Sequence
 from sshjobs import CommandFailedError, Run, SshJob
+from sshjobs_helpers import collect, established_to, nodes  # noqa: F401 (fixtures)
 
 
 def test_direct_node_output_and_results(nodes, collect):

@@ -1,5 +1,9 @@
 """Helpers for the sshjobs library tests: nodes on the farm, a collecting formatter, and a view
-of the SSH connections this machine has open to the farm."""
+of the SSH connections this machine has open to the farm.
+
+Not a conftest.py on purpose: other test directories do ``from conftest import ...``, which
+resolves to whichever conftest module was imported last; test modules here import their
+fixtures from this uniquely named module instead."""
 
 from __future__ import annotations
 
