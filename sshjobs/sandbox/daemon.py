@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import fcntl
 import logging
 import os
 import select
@@ -92,21 +93,23 @@ def start_background(directory: str | os.PathLike[str], count: int,
         raise SandboxError(f"a sandbox is already running in {layout.directory} "
                            f"(pid {running.pid}): stop it first with 'sshjobs sandbox down'")
     layout.directory.mkdir(parents=True, exist_ok=True)
+    lock = _lock(layout)
     read_end, write_end = os.pipe()
     argv = [sys.executable, "-m", MODULE, "--dir", str(layout.directory),
-            "--nodes", str(count), "--ready-fd", str(write_end)]
+            "--nodes", str(count), "--ready-fd", str(write_end), "--lock-fd", str(lock)]
     if base_port is not None:
         argv += ["--base-port", str(base_port)]
     try:
         with open(layout.log_file, "ab") as log:
             launcher = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                        pass_fds=(write_end,), start_new_session=True)
+                                        pass_fds=(write_end, lock), start_new_session=True)
         os.close(write_end)
         write_end = -1
         launcher.wait(timeout)  # the launcher exits as soon as the daemon has forked off
         report = _read_report(read_end, timeout)
     finally:
         os.close(read_end)
+        os.close(lock)  # the daemon holds the lock from now on, until it exits
         if write_end >= 0:
             os.close(write_end)
     if report != "ok":
@@ -115,6 +118,18 @@ def start_background(directory: str | os.PathLike[str], count: int,
     if running is None:  # pragma: no cover - the daemon reports ok only after writing it
         raise SandboxError(f"the sandbox started but wrote no state in {layout.directory}")
     return running
+
+
+def _lock(layout: Layout) -> int:
+    """Take the directory's lock (held by the daemon for its lifetime): one sandbox per dir."""
+    fd = os.open(layout.directory / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise SandboxError(f"a sandbox is already running or starting in {layout.directory}: "
+                           f"see 'sshjobs sandbox status'") from None
+    return fd
 
 
 def _read_report(fd: int, timeout: float) -> str:
@@ -206,6 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--nodes", required=True, type=int)
     parser.add_argument("--base-port", type=int)
     parser.add_argument("--ready-fd", required=True, type=int)
+    parser.add_argument("--lock-fd", type=int, help="kept open: the directory's lock")
     args = parser.parse_args(argv)
     if os.fork():  # the launcher returns at once; the daemon is re-parented to init
         os._exit(0)

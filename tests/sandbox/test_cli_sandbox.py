@@ -155,3 +155,17 @@ def test_port_out_of_range(sandbox_cli):
     assert err == ["sshjobs: sandbox up: base port 70000 out of range 1..65533 for 2 node(s) "
                    "and a gateway"]
     assert not daemons_of(sandbox_cli.directory)
+
+
+def test_concurrent_ups_start_one_sandbox(sandbox_cli, tmp_path):
+    env = {**os.environ, "SSHJOBS_SANDBOX_DIR": str(sandbox_cli.directory)}
+    ups = [subprocess.Popen([SSHJOBS, "sandbox", "up", "1"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    results = [(up.wait(60), up.communicate()) for up in ups]
+    codes = sorted(code for code, _ in results)
+    assert codes == [0, 1, 1], results
+    for code, (_, err) in results:
+        if code:
+            ours = [line for line in err.splitlines() if "sandbox" in line]
+            assert len(ours) == 1 and "already running" in ours[0]
+    assert len(daemons_of(sandbox_cli.directory)) == 1
