@@ -9,6 +9,7 @@ test) can point ``ssh``, ``sshjobs`` or ``SshNode`` at it without touching ``~/.
     DIR/targets                      one node a line (gateway->host:port), for ``sshjobs -t``
     DIR/env                          ``export SSHJOBS_KEY=... SSHJOBS_KNOWN_HOSTS=...`` to source
     DIR/state.json                   pid and nodes of a running sandbox (``sandbox up``)
+    DIR/lock                         flock held by the background sandbox while it runs
     DIR/nodes/NAME/host_key          that node's host key
     DIR/nodes/NAME/home/             that node's home: commands run there, SFTP is confined there
 """
