@@ -4,6 +4,9 @@ Unlike asyncssh's virtual ``chroot`` (where ``/`` would mean the home directory)
 their real meaning, so a file pushed to ``data/x`` or to ``<home>/data/x`` is the very file a
 command run in that node then sees as ``data/x``. Relative paths start at the home directory;
 anything resolving outside of it is refused with "permission denied".
+Symbolic links are not resolved by the check: a link placed inside the home by a command can
+point outside of it. This confines honest mistakes in a demo or a test, it is no security
+boundary (commands run as the local user anyway).
 """
 
 from __future__ import annotations
