@@ -10,10 +10,11 @@ Checks: every host succeeds, no "Too many open files" anywhere in the client's o
 peak RSS ≤ 150 MB. Peers can be added with --tools (e.g. asyncssh) for reference.
 
 Beyond 500 hosts the farm runs on loopback addresses by default: with 1,000 hosts in network
-namespaces, all on one bridge of the root namespace, about half the connections failed
-("Connect call failed" / connect timeouts) for every client — the root namespace's neighbour
-(ARP) table starts evicting entries beyond gc_thresh2 = 512 — a limit of the test set-up, not
-of the tools (this machine-wide sysctl is not changed by the benchmarks).
+namespaces, all on one bridge of the root namespace, half the connections failed ("Connect
+call failed" and connect timeouts; 503/1000 for sshjobs, which reaches 1000/1000 on loopback
+in 14 s); the likely cause is the root namespace's neighbour (ARP) table, which evicts entries
+beyond gc_thresh2 = 512 — a limit of the test set-up, not of the tools (this machine-wide
+sysctl is not changed by the benchmarks).
 """
 from __future__ import annotations
 
