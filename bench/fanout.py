@@ -89,6 +89,7 @@ def main() -> int:
 def run_one(tool, size, run, targets, scratch, env, farm) -> Sample:
     result = scratch / "result.json"
     argv = tool.build(targets[size], "true", 1, scratch, result)
+    server_before = farm.server_cpu()
     sample = harness.measure(tool.name, size, run, argv, env=tool.env(env),
                              result_file=result if tool.reports else None,
                              log=scratch / f"{tool.name}.log")
@@ -97,6 +98,7 @@ def run_one(tool, size, run, targets, scratch, env, farm) -> Sample:
         if sample.returncode:
             sample.errors = [f"exit code {sample.returncode}, see {scratch}/{tool.name}.log"]
     farm.settle()
+    sample.server_cpu = farm.server_cpu() - server_before
     return sample
 
 
@@ -126,12 +128,13 @@ def report(samples, sizes, names, negotiated, loads, farm_info, args) -> str:
                          f"{median(s.t_run for s in group_samples):.2f}" if any(
                              s.t_run for s in group_samples) else "–",
                          f"{median(s.cpu for s in group_samples):.2f}",
+                         f"{median(s.server_cpu for s in group_samples):.2f}",
                          f"{median(s.maxrss_mb for s in group_samples):.0f}",
                          f"{median(ratios):.2f}" if ratios else "–",
                          f"{failed}" if failed else "0"])
         out += [f"**{size} hosts** (medians)", "",
                 markdown_table(["tool", "wall s", "fan-out s (in-process)", "client CPU s",
-                                "peak RSS MB", "wall / fastest peer (same run)",
+                                "sshd CPU s", "peak RSS MB", "wall / fastest peer (same run)",
                                 "failed hosts (all runs)"], rows), ""]
     rows = []
     for name in names:

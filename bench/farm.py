@@ -8,6 +8,7 @@ Network namespaces are used when available (SSHJOBS_FARM=loopback forces loopbac
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -119,6 +120,21 @@ class BenchFarm:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and self.sessions():
             time.sleep(0.05)
+
+    def server_cpu(self) -> float:
+        """CPU seconds used so far by the hosts' sshds and their reaped session processes."""
+        tick = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for host in self.farm.hosts:
+            if host.process is None:
+                continue
+            try:
+                fields = Path(f"/proc/{host.process.pid}/stat").read_text().rsplit(")", 1)[1]
+            except OSError:
+                continue
+            utime, stime, cutime, cstime = (int(x) for x in fields.split()[11:15])
+            total += utime + stime + cutime + cstime
+        return total / tick
 
     def sessions(self) -> int:
         """Number of live sshd session processes (children of the hosts' listening sshds)."""

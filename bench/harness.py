@@ -80,6 +80,7 @@ class Sample:
     t_ready: float = 0.0        # client-reported: start → set-up done
     t_run: float = 0.0          # client-reported: the fan-out itself
     errors: list[str] = field(default_factory=list)
+    server_cpu: float = 0.0     # CPU of the farm's sshds during the run (when measured)
 
     @property
     def cpu(self) -> float:
