@@ -1,0 +1,117 @@
+"""Interrupts (issue 8, case 3): SIGINT (Ctrl-C) and SIGTERM sent to the ``sshjobs`` process
+while long remote commands run on many hosts, and a library scheduler task cancelled from
+outside. Checked on the hosts themselves: the remote commands (and their children) are gone and
+so are the sshd sessions of the run; the direct connections ended with an SSH disconnect (closed
+by us, not dropped); partial results are reported; the exit code is 130.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import threading
+
+import pytest
+
+from asynciojobs import Scheduler
+from faultkit import (Lines, Spawned, marker, node, remote_matching, sessions, wait_for,
+                      wait_remote_gone, wait_sessions_closed, workers)
+from sshjobs import Run, SshJob
+
+
+def _targets(farm) -> list[str]:
+    """10 targets on 5 hosts: root and the unprivileged user on each, private ones through
+    the gateway."""
+    names = []
+    for user in ("root", farm.user):
+        names += [f"{user}@{h.name}" for h in farm.direct]
+        names += [f"gateway->{user}@{h.name}" for h in farm.private]
+    return names
+
+
+def _disconnects(farm, host) -> int:
+    text = (host.dir / "sshd.log").read_text(errors="replace")
+    return text.count("Disconnected by application")
+
+
+@pytest.mark.parametrize("signum, json_mode", [(signal.SIGINT, False), (signal.SIGTERM, True)],
+                         ids=["SIGINT-lines", "SIGTERM-json"])
+def test_cli_signal_during_long_commands_on_many_hosts(farm, signum, json_mode):
+    hosts = workers(farm)
+    front = [farm.gateway, *farm.direct]        # hosts our process connects to directly
+    tag = marker()
+    targets = _targets(farm)
+    sessions_before = sessions(farm, farm.hosts)
+    disconnects_before = {h.name: _disconnects(farm, h) for h in front}
+    accepted_before = {h.name: farm.accepted_connections(h) for h in front}
+    command = f"echo started; sleep {tag} & sleep {tag}; wait"
+    args = ["run", *(["--json"] if json_mode else []), "-t", ",".join(targets), "--", command]
+    with Spawned(*args) as process:
+        wait_for(lambda: sum(len(v) for v in remote_matching(
+            farm, hosts, f"sleep {tag}").values()) >= 2 * len(targets) + len(targets), 30,
+            "every target runs its two sleeps (and its shell)")
+        if not json_mode:           # live lines: every host said "started" before the signal
+            seen: list[str] = []
+            reader = threading.Thread(target=lambda: seen.extend(
+                process.stdout.readline() for _ in targets), daemon=True)
+            reader.start()
+            reader.join(20)
+            assert len(seen) == len(targets), seen
+        process.send_signal(signum)
+        stdout, stderr = process.communicate(timeout=30)
+    assert process.returncode == 130, stderr
+    if json_mode:                   # partial results: one record per target, its output so far
+        records = [json.loads(line) for line in stdout.splitlines()]
+        assert sorted(r["host"] for r in records) == sorted(
+            t.split("->")[-1] for t in targets)
+        for record in records:
+            assert record["status"] == "interrupted", record
+            assert record["stdout"] == "started\n"
+    else:
+        assert sorted(seen) == sorted(f"{t.split('->')[-1]}: started\n" for t in targets)
+        errors = stderr.splitlines()
+        assert errors and all(e.startswith("sshjobs: ") and e.endswith("interrupted")
+                              for e in errors), errors
+        named = " ".join(errors)
+        assert all(h.name in named for h in hosts) or "[" in named, errors   # maybe folded
+    assert wait_remote_gone(farm, hosts, tag) == {}
+    assert wait_sessions_closed(farm, farm.hosts, sessions_before) == set()
+    for host in front:              # every connection we opened was closed by an SSH disconnect
+        opened = farm.accepted_connections(host) - accepted_before[host.name]
+        assert opened >= 1
+        assert _disconnects(farm, host) - disconnects_before[host.name] == opened, host.name
+
+
+def test_lib_scheduler_task_cancelled_from_outside(farm):
+    hosts = workers(farm)
+    tag = marker()
+    lines = Lines()
+    gateway = node(farm, farm.gateway, formatter=lines)
+    nodes = [node(farm, h, via=gateway if h in farm.private else None, formatter=lines)
+             for h in hosts]
+    sessions_before = sessions(farm, farm.hosts)
+
+    async def main():
+        jobs = [SshJob(n, commands=[Run("echo started"), Run(f"sleep {tag} & sleep {tag}; wait"),
+                                    Run("echo never")])
+                for n in nodes]
+        scheduler = Scheduler(*jobs)
+        task = asyncio.create_task(scheduler.co_run())
+        await asyncio.to_thread(wait_for, lambda: sum(len(v) for v in remote_matching(
+            farm, hosts, f"sleep {tag}").values()) >= 3 * len(hosts), 30, "all running")
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        others = asyncio.all_tasks() - {asyncio.current_task()}
+        return jobs, others
+
+    jobs, others = asyncio.run(main())
+    assert others == set()                                # nothing left running in the loop
+    for job, n in zip(jobs, nodes):
+        assert job.results[0].ok                          # partial results kept
+        assert lines.stdout(n.hostname) == b"started\n"
+        assert len(job.results) <= 2 and not n.is_connected()
+    assert not gateway.is_connected()
+    assert wait_remote_gone(farm, hosts, tag) == {}
+    assert wait_sessions_closed(farm, farm.hosts, sessions_before) == set()
