@@ -88,7 +88,7 @@ class JobDisplay:
         _aj_cancelled: bool
         _aj_exc: BaseException | None
         _aj_id: str | None
-        _aj_required: set | None
+        _aj_required: Any
         _aj_result: Any
 
         def is_critical(self) -> bool: ...
@@ -148,9 +148,14 @@ class JobDisplay:
 
     def repr_requires(self) -> str:
         """`` - requires {01, 02}`` or nothing."""
-        if not self._aj_required:
+        reqs = self._aj_required  # None, one job, or a set
+        if reqs is None:
             return ""
-        ids = sorted(job.repr_id() for job in self._aj_required)
+        if type(reqs) is not set:
+            reqs = (reqs,)
+        elif not reqs:
+            return ""
+        ids = sorted(job.repr_id() for job in reqs)
         return " - requires {" + ", ".join(ids) + "}"
 
     def __repr__(self) -> str:

@@ -22,7 +22,9 @@ def requirements(job: Any) -> Collection[Any]:
         reqs = job._aj_required
     except AttributeError:
         return job.required
-    return _EMPTY if reqs is None else reqs
+    if reqs is None:
+        return _EMPTY
+    return reqs if type(reqs) is set else (reqs,)
 
 
 def successors_map(jobs: Collection[Any]) -> dict[Any, list[Any]]:

@@ -139,7 +139,7 @@ class AbstractJob(JobDisplay):
             raise ValueError(f"on_failed_requirement must be 'run' or 'skip', "
                              f"not {self.on_failed_requirement!r}")
         if not hasattr(self, "_aj_required"):  # unless preset through the ``required`` setter
-            self._aj_required: set[AbstractJob] | None = None
+            self._aj_required: Any = None  # None, one job, or a set (saves sets on chains)
         self._aj_state = IDLE
         self._aj_result = self._aj_exc = self._aj_succ = self._aj_reqfail = None
         self._aj_t0 = self._aj_t1 = self._aj_parent = self._aj_id = None
@@ -153,11 +153,13 @@ class AbstractJob(JobDisplay):
     # ---- requirements
     @property
     def required(self) -> set[AbstractJob]:
-        """The set of jobs this one requires (created on first use: most jobs have none)."""
-        reqs: set[AbstractJob] | None = self._aj_required
-        if reqs is None:
-            reqs = set()
-            self._aj_required = reqs
+        """The set of jobs this one requires (made on first use: most jobs have none, many
+        have only one, which is kept without a set until then)."""
+        reqs = self._aj_required
+        if type(reqs) is set:
+            return reqs
+        reqs = set() if reqs is None else {reqs}
+        self._aj_required = reqs
         return reqs
 
     @required.setter
@@ -171,21 +173,31 @@ class AbstractJob(JobDisplay):
         sets of those; anything else raises TypeError naming it. Requiring oneself is
         ignored (it eases adding a global first step to every job).
         """
-        required = self.required  # materialises the set
-        if not remove and len(requirements) == 1:  # fast path: one job, or a flat list
+        if not remove and len(requirements) == 1:  # fast paths: one job, or a flat list
             item = requirements[0]
+            if type(item) in (list, tuple) and len(item) == 1:
+                item = item[0]
             if isinstance(item, AbstractJob):
-                if item is not self:
-                    required.add(item)
+                current = self._aj_required
+                if item is self or item is current:
+                    return self
+                if current is None:
+                    self._aj_required = item
+                elif type(current) is set:
+                    current.add(item)
+                else:
+                    self._aj_required = {current, item}
                 return self
             if type(item) in (list, tuple, set):
                 for job in item:
                     if not isinstance(job, AbstractJob):
                         break
                 else:
+                    required = self.required
                     required.update(item)
                     required.discard(self)
                     return self
+        required = self.required
         for job in flatten_jobs(requirements, sequence_as_last=True):
             if job is self:
                 continue

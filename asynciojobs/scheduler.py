@@ -247,11 +247,13 @@ class PureScheduler(LegacySchedulerMixin, GraphMethods, RenderMixin, DotMixin):
             job._aj_result = job._aj_exc = job._aj_reqfail = job._aj_t0 = job._aj_t1 = None
             job._aj_cancelled = False
             job._aj_attempts = 0
-            required = job._aj_required
-            if not required:
+            required = job._aj_required  # None, one job, or a set
+            if required is None or (type(required) is set and not required):
                 job._aj_pending = 0
                 entries.append(job)
                 continue
+            if type(required) is not set:
+                required = (required,)
             job._aj_pending = len(required)
             for req in required:
                 if req._aj_parent is not self and req not in members:

@@ -391,3 +391,24 @@ def test_concurrent_runs_of_one_scheduler_are_refused():
             await s.co_run()
         return await first
     assert fake_clock_run(twice()) is True
+
+
+def test_single_requirement_kept_without_a_set_behaves_like_a_set(capsys):
+    empty_nested = Scheduler(label="empty")  # len() == 0: must still count as a requirement
+    a = Job(sleeper, 1, label="a")
+    b = Job(sleeper, 1, label="b").requires(a).requires(a).requires([a])
+    c = Job(sleeper, 1, label="c").requires(empty_nested)
+    assert run_timed(Scheduler(a, b, c, empty_nested)) == (True, 2)
+    assert c.is_done() and empty_nested.is_done()
+    Scheduler(a, b, c, empty_nested).list()
+    out = capsys.readouterr().out
+    assert "<Job `c`>[[ -> 1]] - requires {" in out
+    assert b.required == {a}
+    b.requires(c)
+    assert b.required == {a, c}
+    d = Job(sleeper, 1).requires(a)
+    d.required.add(b)  # the public attribute is a real set
+    assert d.required == {a, b}
+    e = Job(sleeper, 1).requires(a)
+    e.requires(a, remove=True)
+    assert e.required == set()
