@@ -123,14 +123,21 @@ class LiveReporter(Reporter):
         self.report_errors = report_errors
         self.show_lines = show_lines
         self.colored_default = line_format.template == "{host}: {line}"
+        #: raw mode: per stream, the host whose last line is still unfinished (no newline yet)
+        self._unfinished: dict[str, str] = {}
 
     def line(self, outcome: HostOutcome, stream: str, data: bytes) -> None:
         if not self.show_lines:
             return
         stderr = stream == "stderr"
         if self.format.raw:
+            # the bytes exactly as sent (a final line without newline stays so: binary output
+            # is byte-exact); a newline is added only to keep another host's line apart
+            other = self._unfinished.pop(stream, None)
+            if other is not None and other != outcome.name:
+                data = b"\n" + data
             if not data.endswith(b"\n"):
-                data += b"\n"
+                self._unfinished[stream] = outcome.name
             (self.console.write_err_bytes if stderr else self.console.write_out_bytes)(data)
             return
         if self.colored_default:
