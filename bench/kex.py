@@ -36,7 +36,14 @@ class Capture:
 
     def __exit__(self, *exc: object) -> None:
         assert self.proc is not None
-        time.sleep(0.3)                              # let the last packets reach the file
+        # let the last packets reach the file: wait until it stops growing (≤ 3 s)
+        size, deadline = -1, time.monotonic() + 3
+        while time.monotonic() < deadline:
+            time.sleep(0.2)
+            current = self.path.stat().st_size if self.path.exists() else 0
+            if current == size:
+                break
+            size = current
         self.proc.send_signal(signal.SIGINT)
         try:
             self.proc.wait(timeout=10)

@@ -31,7 +31,8 @@ def run_bench(tmp_path: Path, script: str, *args: str, timeout: float = 300) -> 
     env.pop("SSH_AUTH_SOCK", None)
     proc = subprocess.run([sys.executable, str(BENCH / script), *args], cwd="/", env=env,
                           capture_output=True, text=True, timeout=timeout)
-    assert proc.returncode == 0, f"{script} failed:\n{proc.stderr[-4000:]}"
+    assert proc.returncode == 0, (f"{script} failed:\n{proc.stderr[-4000:]}\n"
+                                  f"{proc.stdout[-2000:]}")
     assert "###" in proc.stdout, f"{script} printed no report:\n{proc.stdout[-2000:]}"
     raws = sorted((tmp_path / "out").glob("*.json"))
     assert raws, f"{script} saved no raw results"
@@ -73,7 +74,7 @@ def test_fanout_peers_and_key_exchange(tmp_path, peers):
     samples = run_bench(tmp_path, "fanout.py", "--sizes", "2", "--runs", "1", "--tools", tools)
     assert_all_reached(samples, tools)
     report = next((tmp_path / "out").glob("fanout-*.md")).read_text()
-    assert "curve25519-sha256" in report          # negotiated algorithms were captured
+    assert "curve25519-sha256" in report, report  # negotiated algorithms were captured
 
 
 def can_delay() -> bool:
