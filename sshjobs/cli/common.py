@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import string
+import tempfile
 from typing import Any
 
 import click
@@ -22,7 +24,7 @@ from sshjobs.connect import config_paths, config_user
 from sshjobs.targets import Target
 
 __all__ = ["prepare", "execute", "expand_fields", "login_of", "TimedTransfer", "bounded",
-           "check_fields", "line_template", "make_reporters", "PATH_FIELDS"]
+           "check_fields", "line_template", "make_reporters", "check_writable", "PATH_FIELDS"]
 
 logger = logging.getLogger("sshjobs.cli.common")
 
@@ -120,11 +122,39 @@ def bounded(command: AbstractCommand, seconds: float | None) -> AbstractCommand:
     return command if seconds is None else TimedTransfer(command, seconds)
 
 
+def check_writable(output: dict[str, Any]) -> None:
+    """UsageError (exit 2, before any connection) when ``-o``/``-d`` or ``--ok-to`` /
+    ``--failed-to`` cannot be written, instead of a traceback before or after the run."""
+    out_dir = output.get("out_dir")
+    if out_dir:
+        try:
+            os.makedirs(out_dir, exist_ok=True)
+            with tempfile.TemporaryFile(dir=out_dir):
+                pass
+        except OSError as exc:
+            raise click.UsageError(f"cannot write output directory {out_dir!r}: "
+                                   f"{exc.strerror or exc}") from exc
+    for option in ("ok_to", "failed_to"):
+        path = output.get(option)
+        if not path:
+            continue
+        existed = os.path.exists(path)
+        try:
+            with open(path, "a"):
+                pass
+            if not existed:
+                os.unlink(path)
+        except OSError as exc:
+            raise click.UsageError(f"cannot write --{option.replace('_', '-')} file {path!r}: "
+                                   f"{exc.strerror or exc}") from exc
+
+
 def make_reporters(settings: Settings, console: Console) -> list[Reporter]:
     """The reporters of the chosen output mode: files (-o/-d) and at most one terminal mode
     (JSON, gather, or live lines — only errors when output goes to files), plus host lists."""
     output = settings.output
     reporters: list[Reporter] = []
+    check_writable(output)
     if output.get("out_dir"):
         reporters.append(DirReporter(output["out_dir"], mark=bool(output.get("mark"))))
     if output.get("json_lines"):
