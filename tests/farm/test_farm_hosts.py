@@ -77,6 +77,16 @@ def test_private_hosts_unreachable_directly(isolated_farm):
         socket.create_connection((host.address, host.port), timeout=3).close()
 
 
+def test_neighbours_are_permanent(isolated_farm):
+    """No ARP traffic to resolve farm hosts (and no neighbour-table overflow with hundreds)."""
+    farm = isolated_farm
+    bridge = f"sjf{farm.instance}a"
+    table = subprocess.run(["ip", "neigh", "show", "dev", bridge], capture_output=True,
+                           text=True, check=True).stdout
+    for host in [farm.gateway, *farm.direct]:
+        assert f"{host.address} lladdr {host.mac} PERMANENT" in table
+
+
 def test_farm_supernet_never_leaves_the_machine(isolated_farm):
     """Any address of the farm's supernet that no farm uses fails locally, at once."""
     from fixtures.network import SUPERNET
