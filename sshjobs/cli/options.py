@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 import logging
 import resource
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -277,6 +278,14 @@ def make_settings(params: dict[str, Any]) -> Settings:
 
 
 def ask_sudo_password() -> Secret:
-    """Read the sudo password once, hidden, from the terminal (or stdin when there is none)."""
+    """Read the sudo password once, hidden, from the terminal; when standard input is not a
+    terminal, its first line is the password (no prompt, no getpass fallback warnings) and an
+    empty stdin is a usage error instead of a prompt nobody can answer."""
+    if not sys.stdin.isatty():
+        line = sys.stdin.readline()
+        if not line:
+            raise click.UsageError("--ask-sudo-pass: standard input is not a terminal and "
+                                   "holds no password (give it on stdin, e.g. from a file)")
+        return Secret(line.rstrip("\r\n"))
     return Secret(click.prompt("sudo password", hide_input=True, err=True,
                                show_default=False, default="", type=str))
