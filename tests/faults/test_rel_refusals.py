@@ -156,3 +156,13 @@ def test_lib_encrypted_key_file_fails_before_connecting(farm, tmp_path):
         node(farm, farm.direct[0], keys=[str(path)])
     assert "passphrase" in str(caught.value) and "pp-lib" not in str(caught.value)
     assert farm.accepted_connections(farm.direct[0]) == before
+
+
+def test_cli_sudo_password_without_terminal_nor_stdin_is_refused_not_prompted(farm):
+    before = farm.accepted_connections(farm.direct[0])
+    done = cli("run", "--ask-sudo-pass", "-t", farm.direct[0].name, "--", "id -u")
+    assert done.returncode == 2 and done.stdout == ""
+    [line] = done.stderr.splitlines()
+    assert "--ask-sudo-pass" in line and "stdin" in line
+    assert "sudo password:" not in done.stderr and "Warning" not in done.stderr
+    assert farm.accepted_connections(farm.direct[0]) == before
