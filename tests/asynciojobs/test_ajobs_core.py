@@ -412,3 +412,15 @@ def test_single_requirement_kept_without_a_set_behaves_like_a_set(capsys):
     e = Job(sleeper, 1).requires(a)
     e.requires(a, remove=True)
     assert e.required == set()
+
+
+def test_real_event_loop_run_sync():
+    # everything else runs on the virtual clock: one check on a real loop and real time
+    async def short(tag):
+        await asyncio.sleep(0.01)
+        return tag
+    jobs = [Job(short, i) for i in range(6)]
+    s = Scheduler(Sequence(*jobs[:3]), *jobs[3:], jobs_window=2, timeout=5)
+    assert s.run() is True
+    assert [j.result() for j in jobs] == list(range(6))
+    assert all(0 < j.duration() < 1 for j in jobs)
