@@ -193,9 +193,12 @@ class RenderMixin:
         return self.statistics().short()
 
     def list(self, details: bool = False) -> None:
-        """Print one line per job, in topological order, with status badges and results."""
+        """Print one line per job, in topological order, with status badges and results;
+        ``details=True`` adds each job's ``details()`` and a statistics line."""
         for line in list_lines(self, details):
             print(line)
+        if details:
+            print(f"===== {Statistics.of(self.iterate_jobs()).summary()}")
 
     def list_safe(self) -> None:
         """Like ``list()`` but without needing a topological order (works with cycles)."""

@@ -67,16 +67,20 @@ class GraphMethods:
         return graph.exit_jobs(self.jobs, discard_forever=discard_forever)
 
     def predecessors(self, *jobs: AbstractJob) -> set[AbstractJob]:
+        """Member jobs that ``jobs`` directly require."""
         return graph.predecessors(self.jobs, *jobs)
 
     def successors(self, *jobs: AbstractJob, compute_backlinks: bool = True) -> set[AbstractJob]:
+        """Member jobs that directly require one of ``jobs``."""
         return graph.successors(self.jobs, *jobs)
 
     def predecessors_upstream(self, *jobs: AbstractJob) -> set[AbstractJob]:
+        """Member jobs that ``jobs`` require, directly or not."""
         return graph.predecessors_upstream(self.jobs, *jobs)
 
     def successors_downstream(self, *jobs: AbstractJob,
                               compute_backlinks: bool = True) -> set[AbstractJob]:
+        """Member jobs that require one of ``jobs``, directly or not."""
         return graph.successors_downstream(self.jobs, *jobs)
 
     def bypass_and_remove(self, job: AbstractJob) -> Self:

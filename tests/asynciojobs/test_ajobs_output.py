@@ -47,7 +47,8 @@ def test_list_details_and_printjob(capsys):
     s = Scheduler(PrintJob("hello", "world", sleep=2, label="p"))
     s.list(details=True)
     assert capsys.readouterr().out.splitlines() == [
-        "01     ⚐   <PrintJob `p`>", "[+ sleep 2s] msg= hello..."]
+        "01     ⚐   <PrintJob `p`>", "[+ sleep 2s] msg= hello...",
+        "===== 1 job(s): 0 done (0 failed, 0 critical), 0 running, 0 scheduled, 1 idle"]
     ok, elapsed = run_timed(s)
     assert ok and elapsed == 2
     assert capsys.readouterr().out.splitlines() == ["hello", "world", "Sleeping for 2s"]
