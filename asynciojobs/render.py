@@ -183,6 +183,7 @@ class RenderMixin:
     """Display methods of schedulers."""
 
     jobs: Any
+    iterate_jobs: Any
 
     def statistics(self) -> Statistics:
         """Counts by state and durations of the direct member jobs."""
