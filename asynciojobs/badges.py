@@ -113,9 +113,11 @@ class JobDisplay:
     def display_label(self) -> str:
         """The label shown by ``list()``: ``label`` if set, else ``text_label()``."""
         label = self.label
-        if label is not None and not callable(label):
-            return str(label)
-        return self.text_label() or "NOLABEL"
+        if label is None:
+            return self.text_label() or "NOLABEL"
+        if callable(label):  # a pre-0.7 subclass defining a label() method
+            return str(label())
+        return str(label)
 
     def details(self) -> str | None:
         """Extra multi-line text for ``list(details=True)``."""

@@ -1,4 +1,5 @@
 """Every example of the later asynciojobs README (the `Scheduler` era), as written there."""
+# ruff: noqa: UP032, TRY002  (the READMEs' code is kept as written there)
 
 import asyncio
 import os
@@ -233,3 +234,27 @@ def test_debrief_after_failure(capsys):
     assert "2 job(s) with an exception, including 1 critical" in out
     assert "BEG stack for CRITICAL JOB" in out and "BEG stack for non-critical job" in out
     assert "boom after 0.05s" in out
+
+
+def test_legacy_names_and_hooks(capsys):
+    from asynciojobs import AbstractJob, Engine, SchedulerJob
+    from asynciojobs.compat import Engine as CompatEngine
+
+    class OldStyle(AbstractJob):
+        def label(self):  # the pre-0.7 hook name
+            return "old label"
+
+        async def co_run(self):
+            return 1
+    assert Engine is SchedulerJob is Scheduler is CompatEngine
+    a = OldStyle()
+    b = Job(in_out(0.1), label="b", required=a)
+    e = Engine(b, a)
+    assert [j.display_label() for j in e.scan_in_order()] == ["old label", "b"]
+    loop = asyncio.new_event_loop()
+    try:
+        assert e.orchestrate(loop) is True  # the loop as first positional argument
+    finally:
+        loop.close()
+    e.list()
+    assert "<OldStyle `old label`>[[ -> 1]]" in capsys.readouterr().out
