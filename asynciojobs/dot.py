@@ -13,10 +13,7 @@ from typing import Any
 
 from . import graph
 from .errors import GraphvizMissingError
-
-
-def _is_scheduler(job: Any) -> bool:
-    return hasattr(job, "jobs") and hasattr(job, "iterate_jobs")
+from .graph import is_scheduler
 
 
 def _quote(text: str) -> str:
@@ -31,7 +28,7 @@ def _style(job: Any) -> str:
 
 def _anchor(job: Any, *, entry: bool) -> Any:
     """A leaf job standing for ``job`` in edges (itself unless it is a scheduler)."""
-    while _is_scheduler(job):
+    while is_scheduler(job):
         ends = job.entry_jobs() if entry else job.exit_jobs(discard_forever=False)
         if not ends:
             return job  # empty cluster: drawn as a point node
@@ -51,7 +48,7 @@ def dot_format(scheduler: Any) -> str:
     def walk(sched: Any, indent: str) -> None:
         for job in sched.topological_order():
             label = f"{job.repr_id()}: {job.label if job.label else job.graph_label()}"
-            if _is_scheduler(job):
+            if is_scheduler(job):
                 lines.append(f"{indent}subgraph cluster_{job.repr_id()} {{")
                 lines.append(f"{indent}  label={_quote(label)}; {_style(job)};")
                 if not job.jobs:
@@ -66,9 +63,9 @@ def dot_format(scheduler: Any) -> str:
                     continue
                 tail, head = _anchor(req, entry=False), _anchor(job, entry=True)
                 attrs = []
-                if _is_scheduler(req) and tail is not req:
+                if is_scheduler(req) and tail is not req:
                     attrs.append(f"ltail=cluster_{req.repr_id()}")
-                if _is_scheduler(job) and head is not job:
+                if is_scheduler(job) and head is not job:
                     attrs.append(f"lhead=cluster_{job.repr_id()}")
                 extra = f" [{' '.join(attrs)}]" if attrs else ""
                 lines.append(f"{indent}{node_name(tail)} -> {node_name(head)}{extra};")

@@ -195,48 +195,34 @@ class Run:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def finished(self, job: Any) -> None:
-        """Release the successors of a finished job; start or skip those now ready."""
+        """Count a finished job, then release its successors: each one whose requirements
+        are all finished starts - or, when one of them failed and its policy says so, is
+        skipped and released in turn (iteratively: long skipped chains need no recursion)."""
         if self.aborted_by is not None:
             return
-        if not job.forever:
-            self.remaining -= 1
-        succ = job._aj_succ
-        if succ is not None:
-            if type(succ) is not list:
-                succ = (succ,)
+        skipped: list | None = None
+        while True:
+            if not job.forever:
+                self.remaining -= 1
             failed = job._aj_exc is not None
-            for nxt in succ:
+            for nxt in successors_of(job):
                 if failed and nxt._aj_reqfail is None:
                     nxt._aj_reqfail = job
                 left = nxt._aj_pending - 1
                 nxt._aj_pending = left
                 if not left:
                     if nxt._aj_reqfail is not None and nxt.failed_requirement_policy() == "skip":
-                        self.skip(nxt)
+                        nxt._aj_state = SKIPPED
+                        nxt._aj_exc = JobSkipped(nxt._aj_reqfail)
+                        if self.subscribers:
+                            self.emit(ev.SKIPPED, nxt, nxt._aj_exc)
+                        if skipped is None:
+                            skipped = []
+                        skipped.append(nxt)
                     else:
                         self.start(nxt)
+            if not skipped:
+                break
+            job = skipped.pop()
         if self.remaining <= 0 and not self.fut.done():
             self.fut.set_result(None)
-
-    def skip(self, job: Any) -> None:
-        """Mark ``job`` skipped; then, as if it had finished with a failure, release its
-        successors (iteratively: a long chain of skipped jobs needs no recursion)."""
-        stack = [job]
-        while stack:
-            job = stack.pop()
-            job._aj_state = SKIPPED
-            job._aj_exc = JobSkipped(job._aj_reqfail)
-            if self.subscribers:
-                self.emit(ev.SKIPPED, job, job._aj_exc)
-            if not job.forever:
-                self.remaining -= 1
-            for nxt in successors_of(job):
-                if nxt._aj_reqfail is None:
-                    nxt._aj_reqfail = job
-                left = nxt._aj_pending - 1
-                nxt._aj_pending = left
-                if not left:
-                    if nxt.failed_requirement_policy() == "skip":
-                        stack.append(nxt)
-                    else:
-                        self.start(nxt)

@@ -16,6 +16,11 @@ from .errors import CycleError, ForeignRequirementError
 _EMPTY: frozenset = frozenset()
 
 
+def is_scheduler(job: Any) -> bool:
+    """Whether ``job`` is a scheduler (it has member jobs) rather than a leaf job."""
+    return isinstance(getattr(job, "jobs", None), dict)
+
+
 def requirements(job: Any) -> Collection[Any]:
     """The jobs ``job`` requires, without materialising an empty set on jobs that have none."""
     try:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import badges
+from .graph import is_scheduler
 
 
 @dataclass
@@ -87,8 +88,6 @@ class Statistics:
         return line
 
 
-def _is_scheduler(job: Any) -> bool:
-    return hasattr(job, "jobs") and hasattr(job, "iterate_jobs")
 
 
 def number_jobs(scheduler: Any) -> int:
@@ -101,7 +100,7 @@ def number_jobs(scheduler: Any) -> int:
         for job in stack[-1]:
             counter += 1
             job._aj_id = f"{counter:0{width}d}"
-            if _is_scheduler(job):
+            if is_scheduler(job):
                 stack.append(iter(job.topological_order()))
                 break
         else:
@@ -123,7 +122,7 @@ def list_lines(scheduler: Any, details: bool = False, unicode: bool | None = Non
         for job in sched.topological_order():
             line = (f"{job.repr_id()} {job.repr_short(unicode)} {indent}{job.repr_main()}"
                     f"{job.repr_result()}{job.repr_requires()}")
-            if _is_scheduler(job):
+            if is_scheduler(job):
                 lines.append(f"{line} -> entries={_ids(job.entry_jobs())}")
                 walk(job, depth + 1)
                 lines.append(f"{job.repr_id()} --end-- {'<' * (depth + 1)} {job.repr_main()}"
@@ -148,7 +147,7 @@ def list_safe_lines(scheduler: Any, unicode: bool | None = None) -> list[str]:
         for job in sched.jobs:
             lines.append(f"{job.repr_short(unicode)} {job.repr_id()} {job.repr_main()}"
                          f"{job.repr_requires()}")
-            if _is_scheduler(job):
+            if is_scheduler(job):
                 walk(job, job.repr_id().lstrip("."))
                 lines.append(f"--end-- .{job.repr_id().lstrip('.')}")
     walk(scheduler, "")

@@ -18,7 +18,7 @@ from . import events as ev
 from . import graph
 from .compat import LegacySchedulerMixin
 from .dot import DotMixin
-from .engine import CRITICAL, OK, TIMED_OUT, Run, successors_of
+from .engine import CRITICAL, OK, TIMED_OUT, Run
 from .errors import (
     CycleError,
     ForeignRequirementError,
@@ -268,24 +268,8 @@ class PureScheduler(LegacySchedulerMixin, GraphMethods, RenderMixin, DotMixin):
                 else:
                     req._aj_succ = [succ, job]
         if not in_order:
-            self._aj_kahn_check(entries)
+            graph.topological_order(members)  # raises CycleError naming a cycle
         return entries
-
-    def _aj_kahn_check(self, entries: list[AbstractJob]) -> None:
-        """CycleError unless a breadth-first Kahn pass from the entries reaches every job."""
-        members = self.jobs
-        left = {job: job._aj_pending for job in members}
-        order = list(entries)
-        append = order.append
-        nxt: AbstractJob
-        for job in order:  # grows while iterated
-            for nxt in successors_of(job):
-                count = left[nxt] - 1
-                left[nxt] = count
-                if not count:
-                    append(nxt)
-        if len(order) != len(members):
-            raise CycleError(graph.find_cycle(members) or [])
 
     async def co_shutdown(self) -> bool | None:
         """Await every job's ``co_shutdown()`` concurrently, within ``shutdown_timeout``.
@@ -382,14 +366,6 @@ class Scheduler(PureScheduler, AbstractJob):
                     raise exc
         return ok
 
-    async def co_run(self, *, timeout: Any = _UNSET, jobs_window: Any = _UNSET) -> bool:
-        return await self._aj_run(timeout, jobs_window, nested=False)
-
-    async def co_shutdown(self) -> bool | None:
-        return await PureScheduler.co_shutdown(self)
-
     def text_label(self) -> str:
         return "Scheduler"
 
-    def __repr__(self) -> str:
-        return PureScheduler.__repr__(self)

@@ -11,11 +11,8 @@ from typing import Any, Self
 
 from . import graph
 from .errors import CycleError
+from .graph import is_scheduler
 from .job import AbstractJob, flatten_jobs
-
-
-def _is_scheduler(job: Any) -> bool:
-    return isinstance(getattr(job, "jobs", None), dict)
 
 
 class GraphMethods:
@@ -28,7 +25,7 @@ class GraphMethods:
     def check_cycles(self) -> bool:
         """True when no cycle exists, here or in nested schedulers."""
         for sched in self.iterate_jobs(scan_schedulers=True):
-            if _is_scheduler(sched):
+            if is_scheduler(sched):
                 cycle = graph.find_cycle(sched.jobs)
                 if cycle:
                     if self.verbose:
@@ -44,7 +41,7 @@ class GraphMethods:
         verbose = self.verbose if verbose is None else verbose
         fine = True
         for sched in self.iterate_jobs(scan_schedulers=True):
-            if _is_scheduler(sched):
+            if is_scheduler(sched):
                 for job, req in list(graph.foreign_requirements(sched.jobs)):
                     fine = False
                     job.required.discard(req)
@@ -114,7 +111,7 @@ class GraphMethods:
         stack = [iter(self.jobs)]
         while stack:
             for job in stack[-1]:
-                if _is_scheduler(job):
+                if is_scheduler(job):
                     if scan_schedulers:
                         yield job
                     stack.append(iter(job.jobs))
