@@ -326,8 +326,7 @@ class Job(AbstractJob):
             self.corun = corun
             self._aj_args = ()
             if kwds.get("retries"):
-                self._aj_used = True  # do not let __del__ mind; the error below is clear
-                if inspect.iscoroutine(corun):
+                if inspect.iscoroutine(corun):  # never awaited: close it, no warning
                     corun.close()
                 raise ValueError("retries= needs a job that can run again: "
                                  "Job(async_function, *args), not Job(coroutine)")
@@ -346,8 +345,12 @@ class Job(AbstractJob):
         super().__init__(**kwds)
 
     def _aj_execute(self) -> Any:
-        if type(self).co_run is not Job.co_run:
+        if type(self).co_run is not Job.co_run:  # a subclass's own co_run() comes first
             return self.co_run()
+        return self._aj_call()
+
+    def _aj_call(self) -> Any:
+        """The awaitable of this run: the coroutine object (once) or a fresh call."""
         if self._aj_once:
             if self._aj_used:
                 raise JobReuseError([self])
@@ -361,7 +364,7 @@ class Job(AbstractJob):
         return self._aj_once and self._aj_used
 
     async def co_run(self) -> Any:
-        return await Job._aj_execute(self)
+        return await self._aj_call()
 
     async def co_shutdown(self) -> None:
         shut = self.coshutdown

@@ -424,3 +424,11 @@ def test_real_event_loop_run_sync():
     assert s.run() is True
     assert [j.result() for j in jobs] == list(range(6))
     assert all(0 < j.duration() < 1 for j in jobs)
+
+
+def test_job_subclass_overriding_co_run_can_call_super():
+    class Doubling(Job):
+        async def co_run(self):
+            return 2 * await super().co_run()
+    job = Doubling(sleeper, 1, 21)
+    assert run_timed(Scheduler(job))[0] and job.result() == 42
