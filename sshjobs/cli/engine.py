@@ -27,8 +27,8 @@ from sshjobs.cli.outcome import HostOutcome
 from sshjobs.cli.reporters import Reporter
 from sshjobs.targets import Target
 
-__all__ = ["run_on_targets", "display_names", "CommandFactory", "OutcomeFormatter",
-           "settle_from_job"]
+__all__ = ["run_on_targets", "run_interruptibly", "display_names", "CommandFactory",
+           "OutcomeFormatter", "settle_from_job"]
 
 logger = logging.getLogger("sshjobs.cli.engine")
 
@@ -137,22 +137,25 @@ def settle_from_job(outcome: HostOutcome, job: SshJob, exception: BaseException 
         outcome.succeed()
 
 
-async def _run(jobs: dict[SshJob, HostOutcome], reporter: Reporter, settings: Settings,
-               state: dict[str, bool]) -> None:
-    scheduler = Scheduler(*jobs, jobs_window=settings.window, timeout=settings.deadline)
+def run_interruptibly(scheduler: Any, state: dict[str, bool], *,
+                      console: Any = None) -> bool | None:
+    """Run ``scheduler`` to its end in a new event loop; the result of its ``co_run()``, or
+    None when the run was stopped.
 
-    def on_event(event: Any) -> None:
-        outcome = jobs.get(event.job)
-        if outcome is None:
-            return
-        if event.kind == "started":
-            outcome.begin()
-            reporter.host_started(outcome)
-        elif event.kind in ("done", "failed") and not outcome.settled:
-            settle_from_job(outcome, event.job, event.exception)
-            reporter.host_done(outcome)
+    SIGINT and SIGTERM (and, given a ``console``, its standard output being closed) cancel the
+    run: the scheduler's shutdown kills the remote commands and closes the connections, and
+    ``state["interrupted"]`` (or ``state["output_closed"]``) says why the run ended. The
+    caller's signal handlers are given back afterwards (in-process use).
+    """
+    try:
+        return asyncio.run(_co_run_interruptibly(scheduler, state, console))
+    except KeyboardInterrupt:  # a second Ctrl-C during the shutdown
+        state["interrupted"] = True
+        return None
 
-    scheduler.subscribe(on_event)
+
+async def _co_run_interruptibly(scheduler: Any, state: dict[str, bool],
+                                console: Any) -> bool | None:
     task = asyncio.current_task()
     loop = asyncio.get_running_loop()
 
@@ -169,10 +172,8 @@ async def _run(jobs: dict[SshJob, HostOutcome], reporter: Reporter, settings: Se
             if task is not None:
                 task.cancel()
 
-    console = getattr(reporter, "console", None)
     if console is not None:
         console.on_stdout_closed = output_closed
-
     installed: list[tuple[int, Any]] = []
     for signum in (signal.SIGINT, signal.SIGTERM):
         try:
@@ -182,14 +183,13 @@ async def _run(jobs: dict[SshJob, HostOutcome], reporter: Reporter, settings: Se
         except (ValueError, RuntimeError, NotImplementedError):  # not the main thread
             pass
     try:
-        finished = await scheduler.co_run()
-        state["deadline"] = not finished and settings.deadline is not None and any(
-            not outcome.settled for outcome in jobs.values())
+        return bool(await scheduler.co_run())
     except asyncio.CancelledError:
         if not (state.get("interrupted") or state.get("output_closed")):
             raise
         if task is not None:
             task.uncancel()  # we asked for it: the run ends normally, with exit code 130/141
+        return None
     finally:
         for signum, previous in installed:  # give the caller's handlers back (in-process use)
             loop.remove_signal_handler(signum)
@@ -217,11 +217,24 @@ def run_on_targets(settings: Settings, make_commands: CommandFactory, reporter: 
         except (SshJobsError, ValueError, OSError) as exc:
             raise click.UsageError(f"{outcome.name}: {exc}") from exc
         jobs[job] = outcome
+    scheduler = Scheduler(*jobs, jobs_window=settings.window, timeout=settings.deadline)
+
+    def on_event(event: Any) -> None:
+        outcome = jobs.get(event.job)
+        if outcome is None:
+            return
+        if event.kind == "started":
+            outcome.begin()
+            reporter.host_started(outcome)
+        elif event.kind in ("done", "failed") and not outcome.settled:
+            settle_from_job(outcome, event.job, event.exception)
+            reporter.host_done(outcome)
+
+    scheduler.subscribe(on_event)
     state: dict[str, bool] = {}
-    try:
-        asyncio.run(_run(jobs, reporter, settings, state))
-    except KeyboardInterrupt:  # a second Ctrl-C during the shutdown
-        state["interrupted"] = True
+    finished = run_interruptibly(scheduler, state, console=getattr(reporter, "console", None))
+    # only hosts still unsettled look at it: they were stopped by the deadline
+    state["deadline"] = finished is False and settings.deadline is not None
     for outcome in outcomes:
         if outcome.settled:
             continue
@@ -244,8 +257,3 @@ def run_on_targets(settings: Settings, make_commands: CommandFactory, reporter: 
     if state.get("interrupted"):
         return ExitCode.INTERRUPTED
     return exit_code_for(outcome.code for outcome in outcomes if outcome.code is not None)
-
-
-# names used by sshjobs/cli/scenario.py before they were public
-_OutcomeFormatter = OutcomeFormatter
-_settle_from_job = settle_from_job

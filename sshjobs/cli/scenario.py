@@ -9,9 +9,7 @@ among its jobs, else success.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import signal
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -20,7 +18,7 @@ import click
 
 from sshjobs.cli.common import line_template, make_reporters
 from sshjobs.cli.console import Console, LineFormat
-from sshjobs.cli.engine import OutcomeFormatter, settle_from_job
+from sshjobs.cli.engine import OutcomeFormatter, run_interruptibly, settle_from_job
 from sshjobs.cli.exit import ExitCode, exit_code_for
 from sshjobs.cli.main import EXIT_EPILOG
 from sshjobs.cli.options import Settings, connection_options, output_dir_name, output_options
@@ -162,37 +160,6 @@ def _failed(job: Any) -> bool:
     return any(not result.ok for result in getattr(job, "results", None) or [])
 
 
-async def _co_run(scheduler: Any, state: dict[str, bool]) -> None:
-    """Run the scheduler; SIGINT / SIGTERM cancel it (remote commands killed, connections
-    closed by the scheduler's shutdown)."""
-    task = asyncio.current_task()
-    loop = asyncio.get_running_loop()
-
-    def interrupt(signum: int) -> None:
-        state["interrupted"] = True
-        if task is not None:
-            task.cancel()
-
-    installed = []
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(signum, interrupt, signum)
-            installed.append(signum)
-        except (ValueError, RuntimeError, NotImplementedError):  # not the main thread
-            pass
-    try:
-        state["ok"] = await scheduler.co_run()
-        state["timeout"] = bool(scheduler.failed_time_out())
-    except asyncio.CancelledError:
-        if not state.get("interrupted"):
-            raise
-        if task is not None:
-            task.uncancel()
-    finally:
-        for signum in installed:
-            loop.remove_signal_handler(signum)
-
-
 def _finish(run: _Run, state: dict[str, bool]) -> ExitCode:
     """Settle the nodes the run left open, and compute the exit code."""
     for node_id, outcome in run.outcomes.items():
@@ -286,10 +253,10 @@ def scenario(file: str, defines: tuple[str, ...], graph: str | None, topology: s
     run.attach(built.jobs, spec)
     scheduler.subscribe(run.on_event)
     state: dict[str, bool] = {}
-    try:
-        asyncio.run(_co_run(scheduler, state))
-    except KeyboardInterrupt:  # a second Ctrl-C during the shutdown
-        state["interrupted"] = True
+    ok = run_interruptibly(scheduler, state)
+    if ok is not None:
+        state["ok"] = ok
+        state["timeout"] = bool(scheduler.failed_time_out())
     code = _finish(run, state)
     out_dir = settings.output.get("out_dir")
     if out_dir and not settings.output.get("json_lines"):
