@@ -4,7 +4,9 @@
 loop would wait for its next timer with nothing else to do, the clock jumps to that timer
 instead of sleeping. ``asyncio.sleep(3600)`` then takes no real time, and since the
 scheduler reads time from the loop only, its timeouts, windows and durations follow the
-virtual clock. Real I/O still works (the loop polls without blocking while timers exist).
+virtual clock. Meant for code that waits on timers and on other tasks: ready I/O is still
+served, but the clock does not wait for I/O in flight (a subprocess, a socket) before jumping
+to the next timer, so a timeout around real I/O would expire at once.
 
 Use ``fake_clock_run(coro)`` for one coroutine, or ``with fake_clock_policy():`` to make
 every new event loop (including the ones ``Scheduler.run()`` creates) a FakeClockLoop.
