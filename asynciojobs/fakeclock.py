@@ -44,7 +44,6 @@ class FakeClockLoop(asyncio.SelectorEventLoop):
         super().__init__(selector)
         selector.loop = self
         self._fake_now = float(start)
-        self.real_waits = 0
 
     def time(self) -> float:
         return self._fake_now
