@@ -102,6 +102,11 @@ class PureScheduler(LegacySchedulerMixin, GraphMethods, RenderMixin, DotMixin):
         for job in flatten_jobs(jobs, what="scheduler member"):
             if job is self:
                 raise ValueError("a scheduler cannot contain itself")
+            previous = job._aj_parent
+            if previous is not None and previous is not self and job in previous.jobs:
+                logger.warning("job %s is already in another scheduler (%s): a job belongs to "
+                               "one scheduler; it now takes its defaults from this one",
+                               job.display_label(), previous._aj_name())
             self.jobs[job] = None
             job._aj_parent = self
         return self

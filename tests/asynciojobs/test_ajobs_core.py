@@ -432,3 +432,12 @@ def test_job_subclass_overriding_co_run_can_call_super():
             return 2 * await super().co_run()
     job = Doubling(sleeper, 1, 21)
     assert run_timed(Scheduler(job))[0] and job.result() == 42
+
+
+def test_a_job_in_two_schedulers_is_reported(caplog):
+    job = Job(sleeper, 1, label="shared")
+    first = Scheduler(job)
+    Scheduler(first)  # nesting the scheduler is fine: no warning
+    assert "already in another scheduler" not in caplog.text
+    Scheduler(job)
+    assert "job shared is already in another scheduler" in caplog.text
