@@ -120,11 +120,6 @@ def topological_order(jobs: Collection[Any], *, foreign: str = "ignore") -> list
     return order
 
 
-def has_cycle(jobs: Collection[Any]) -> bool:
-    """True when the requirements among ``jobs`` form at least one cycle."""
-    return find_cycle(jobs) is not None
-
-
 def entry_jobs(jobs: Collection[Any]) -> list[Any]:
     """Jobs with no requirement inside ``jobs``."""
     members = jobs if isinstance(jobs, (set, frozenset, dict)) else set(jobs)

@@ -215,11 +215,3 @@ class RenderMixin:
         ongoing = stats.running + stats.scheduled
         return (f"{type(self).__name__} with {stats.done} done + {ongoing} ongoing + "
                 f"{stats.idle + stats.skipped} idle = {stats.total} job(s)")
-
-
-def badge_legend(unicode: bool | None = None) -> str:
-    """The symbols and what they mean."""
-    sym = badges.symbols(unicode)
-    names = ["critical", "raised", "fine", "skipped", "done", "running", "scheduled", "idle",
-             "forever"]
-    return ", ".join(f"{sym[name]} {name}" for name in names)
