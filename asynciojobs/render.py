@@ -10,7 +10,6 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import badges
 from .graph import is_scheduler
 
 
