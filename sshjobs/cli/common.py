@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from sshjobs.cli.console import Console, LineFormat
+from sshjobs.cli.console import Console
 from sshjobs.cli.engine import CommandFactory, display_names, run_on_targets
 from sshjobs.cli.exit import ExitCode
 from sshjobs.cli.options import Settings, ask_sudo_password, make_settings
@@ -24,7 +24,7 @@ from sshjobs.connect import config_paths, config_user
 from sshjobs.targets import Target
 
 __all__ = ["prepare", "execute", "expand_fields", "login_of", "TimedTransfer", "bounded",
-           "check_fields", "line_template", "make_reporters", "check_writable", "PATH_FIELDS"]
+           "check_fields", "make_reporters", "check_writable", "PATH_FIELDS"]
 
 logger = logging.getLogger("sshjobs.cli.common")
 
@@ -35,25 +35,9 @@ PATH_FIELDS = ("host", "fqdn", "user", "port", "name")
 def prepare(params: dict[str, Any]) -> Settings:
     """Validate options into settings (exit 2 on bad input); ask the sudo password if asked."""
     settings = make_settings(params)
-    output = settings.output
-    try:
-        output["line_format"] = LineFormat(line_template(output))
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from exc
     if params.get("ask_sudo_pass") and not params.get("list_targets"):
         settings.sudo_password = ask_sudo_password()
     return settings
-
-
-def line_template(output: dict[str, Any]) -> str | None:
-    """``--format`` > ``-r`` > ``-tc`` > default ``{host}: {line}`` (apssh's precedence)."""
-    if output.get("line_format"):
-        return str(output["line_format"])
-    if output.get("raw"):
-        return None
-    if output.get("time_colon"):
-        return "{time}:{host}:{line}"
-    return "{host}: {line}"
 
 
 def login_of(target: Target) -> str:
@@ -189,8 +173,3 @@ def execute(settings: Settings, make_commands: CommandFactory) -> int:
         unfinished = [o.name for o in outcomes if o.code == ExitCode.INTERRUPTED]
         logger.debug("interrupted; %d hosts had not finished", len(unfinished))
     return int(code)
-
-
-# names used by sshjobs/cli/scenario.py before they were public
-_line_template = line_template
-_reporters = make_reporters

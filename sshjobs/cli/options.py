@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import click
 
+from sshjobs.cli.console import LineFormat
 from sshjobs.cli.logs import setup_logging
 from sshjobs import SshJobsError
 from sshjobs.keys import explicit_keys
@@ -25,7 +26,9 @@ from sshjobs.targets import Target, TargetError, resolve_targets
 
 __all__ = [
     "Secret", "Settings", "target_options", "connection_options", "run_options",
-    "output_options", "make_settings", "resolve_or_usage", "default_window", "ensure_open_files", "HOST_KEY_MODES",
+    "output_options", "make_settings", "make_base_settings", "check_key_files", "load_keys",
+    "line_template", "output_dir_name", "resolve_or_usage", "default_window",
+    "ensure_open_files", "ask_sudo_password", "HOST_KEY_MODES",
 ]
 
 logger = logging.getLogger("sshjobs.cli.options")
@@ -228,18 +231,24 @@ def resolve_or_usage(params: dict[str, Any]) -> list[Target]:
     return found
 
 
+def check_key_files(files: Iterable[str]) -> list[str]:
+    """The ``-i`` key files as given; UsageError naming one that is not a file."""
+    names = list(files)
+    for name in names:
+        if not Path(name).expanduser().is_file():
+            raise click.UsageError(f"no such key file: {name!r}")
+    return names
+
+
 def load_keys(files: Iterable[str]) -> list[Any]:
     """Load the ``-i`` key files once for every host (UsageError naming a bad one)."""
     loaded: list[Any] = []
     quiet = logging.getLogger("sshjobs.keys")
-    for name in files:
-        path = Path(name).expanduser()
-        if not path.is_file():
-            raise click.UsageError(f"no such key file: {name!r}")
+    for name in check_key_files(files):
         level = quiet.level
         quiet.setLevel(logging.CRITICAL)  # the one-line error below says it all
         try:
-            loaded.extend(explicit_keys([str(path)]).keys)
+            loaded.extend(explicit_keys([str(Path(name).expanduser())]).keys)
         except SshJobsError as exc:
             raise click.UsageError(f"cannot use key {name!r}: {exc} (passphrase-protected "
                                    f"keys go through an ssh-agent)") from exc
@@ -248,31 +257,52 @@ def load_keys(files: Iterable[str]) -> list[Any]:
     return loaded
 
 
-def make_settings(params: dict[str, Any]) -> Settings:
-    """Validate the parsed options of a subcommand into :class:`Settings` (UsageError if bad)."""
-    targets = resolve_or_usage(params)
-    keys = load_keys(params.get("keys") or ())
+def line_template(output: dict[str, Any]) -> str | None:
+    """``--format`` > ``-r`` > ``-tc`` > default ``{host}: {line}`` (apssh's precedence)."""
+    if output.get("line_format"):
+        return str(output["line_format"])
+    if output.get("raw"):
+        return None
+    if output.get("time_colon"):
+        return "{time}:{host}:{line}"
+    return "{host}: {line}"
+
+
+def make_base_settings(params: dict[str, Any], keys: list[Any]) -> Settings:
+    """:class:`Settings` of the connection and output options, without targets (``scenario``
+    takes its nodes from its file); UsageError if bad. ``keys`` are the checked ``-i`` keys."""
     if params.get("mark") and not (params.get("out_dir") or params.get("date_time")):
         raise click.UsageError("--mark needs -o DIR or -d")
-    exclusive = [name for name in ("json_lines", "gather") if params.get(name)]
-    if len(exclusive) > 1:
+    if params.get("json_lines") and params.get("gather"):
         raise click.UsageError("--json and --gather cannot be combined")
     output = {name: params.get(name) for name in (
         "line_format", "time_colon", "mark", "gather", "json_lines", "ok_to", "failed_to",
         "progress", "raw")}
     output["out_dir"] = output_dir_name(params.get("out_dir"), bool(params.get("date_time")))
-    settings = Settings(
-        targets=targets,
+    try:
+        output["line_format"] = LineFormat(line_template(output))
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+    return Settings(
+        targets=[],
         keys=keys,
         host_keys=params.get("host_keys") or "strict",
         known_hosts=params.get("known_hosts"),
         connect_timeout=params.get("connect_timeout") or 10.0,
         timeout=params.get("timeout"),
         deadline=params.get("deadline"),
-        sudo=bool(params.get("sudo") or params.get("ask_sudo_pass")),
         output=output,
         verbose=bool(params.get("verbose")),
     )
+
+
+def make_settings(params: dict[str, Any]) -> Settings:
+    """Validate the parsed options of ``run``, ``push`` or ``pull`` into :class:`Settings`:
+    targets (required), loaded keys, output mode, window (UsageError if bad)."""
+    targets = resolve_or_usage(params)
+    settings = make_base_settings(params, load_keys(params.get("keys") or ()))
+    settings.targets = targets
+    settings.sudo = bool(params.get("sudo") or params.get("ask_sudo_pass"))
     settings.window = default_window(len(targets), params.get("window"))
     return settings
 

@@ -16,12 +16,13 @@ from typing import Any
 
 import click
 
-from sshjobs.cli.common import line_template, make_reporters
-from sshjobs.cli.console import Console, LineFormat
+from sshjobs.cli.common import make_reporters
+from sshjobs.cli.console import Console
 from sshjobs.cli.engine import OutcomeFormatter, run_interruptibly, settle_from_job
 from sshjobs.cli.exit import ExitCode, exit_code_for
 from sshjobs.cli.main import EXIT_EPILOG
-from sshjobs.cli.options import Settings, connection_options, output_dir_name, output_options
+from sshjobs.cli.options import (check_key_files, connection_options, make_base_settings,
+                                 output_options)
 from sshjobs.cli.outcome import HostOutcome
 from sshjobs.cli.reporters import Fanout, Reporter
 from sshjobs.formatters import Formatter
@@ -65,32 +66,6 @@ def write_graph(dot_text: str, filename: str) -> None:
         run_dot(dotfile.name, str(path), suffix)
     finally:
         Path(dotfile.name).unlink(missing_ok=True)
-
-
-def _settings(params: dict[str, Any]) -> Settings:
-    """The output and connection settings of the command line (no targets: the file has
-    the nodes)."""
-    if params.get("mark") and not (params.get("out_dir") or params.get("date_time")):
-        raise click.UsageError("--mark needs -o DIR or -d")
-    if params.get("json_lines") and params.get("gather"):
-        raise click.UsageError("--json and --gather cannot be combined")
-    for key in params.get("keys") or ():
-        if not Path(key).expanduser().is_file():
-            raise click.UsageError(f"no such key file: {key!r}")
-    output = {name: params.get(name) for name in (
-        "line_format", "time_colon", "mark", "gather", "json_lines", "ok_to", "failed_to",
-        "progress", "raw")}
-    output["out_dir"] = output_dir_name(params.get("out_dir"), bool(params.get("date_time")))
-    try:
-        output["line_format"] = LineFormat(line_template(output))
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from exc
-    return Settings(targets=[], keys=list(params.get("keys") or ()),
-                    host_keys=params.get("host_keys") or "strict",
-                    known_hosts=params.get("known_hosts"),
-                    connect_timeout=params.get("connect_timeout") or 10.0,
-                    timeout=params.get("timeout"), deadline=params.get("deadline"),
-                    output=output, verbose=bool(params.get("verbose")))
 
 
 class _Run:
@@ -219,7 +194,7 @@ def scenario(file: str, defines: tuple[str, ...], graph: str | None, topology: s
     id of the node they come from.
     """
     env = parse_defines(defines)
-    settings = _settings(params)
+    settings = make_base_settings(params, check_key_files(params.get("keys") or ()))
     console = Console(progress=settings.output.get("progress"))
     fanout = Fanout(console, make_reporters(settings, console), total=0)
     loader = YamlLoader(file)
