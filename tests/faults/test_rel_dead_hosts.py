@@ -18,8 +18,9 @@ from asynciojobs import Scheduler
 from faultkit import (SSHJOBS, Lines, kill_remote, marker, node, remote_matching, wait_for)
 from sshjobs import CommandFailedError, Run, SshConnectionError, SshJob
 
-#: slack for a loaded 2-core machine on top of each bound below
-MARGIN = 4.0
+#: slack for a loaded 2-core machine on top of each bound below (without detection, each
+#: of these waits would be endless, or 30 s for the default connect timeout)
+MARGIN = 8.0
 
 
 @pytest.fixture
