@@ -130,13 +130,12 @@ class LocalNode:
             async with asyncio.timeout(timeout):
                 await complete()
         except TimeoutError:
-            self._kill(proc)
-            await proc.wait()
+            await self._stop(proc)
             result.error = CommandTimeoutError(
                 f"command timed out after {timeout}s and was killed: {label or command}",
                 host=self.hostname, command=command)
-        except asyncio.CancelledError:
-            self._kill(proc)
+        except BaseException:          # cancelled (job timeout, scheduler), or a formatter error
+            await self._stop(proc)
             raise
         finally:
             result.end = time.time()
@@ -152,11 +151,30 @@ class LocalNode:
         return result
 
     @staticmethod
-    def _kill(proc: asyncio.subprocess.Process) -> None:
+    async def _stop(proc: asyncio.subprocess.Process) -> None:
+        """Kill the command's whole process group, close its pipes and reap it.
+
+        Closing the transport matters: output left unread in the pipes (reading paused, or a
+        background child escaping the group still holding them) would otherwise keep it open,
+        so ``wait()`` would never return and the transport would outlive the loop.
+        Runs to the end even when cancelled again meanwhile (the cancellation is re-raised).
+        """
         try:
             os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
+        except (ProcessLookupError, PermissionError):
             pass
+        transport = getattr(proc, "_transport", None)   # asyncio keeps it private
+        if transport is not None:
+            transport.close()
+        reaping = asyncio.ensure_future(proc.wait())
+        cancelled = False
+        while not reaping.done():
+            try:
+                await asyncio.shield(reaping)
+            except asyncio.CancelledError:
+                cancelled = True
+        if cancelled:
+            raise asyncio.CancelledError
 
     async def run(self, command: str, *, ignore_outputs: bool = False, cwd: str | None = None,
                   **kwds: Any) -> int | str | None:
