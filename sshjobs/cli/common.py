@@ -8,28 +8,76 @@ import logging
 import os
 import string
 import tempfile
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 
 from sshjobs.cli.console import Console
 from sshjobs.cli.engine import CommandFactory, display_names, run_on_targets
 from sshjobs.cli.exit import ExitCode
-from sshjobs.cli.options import Settings, ask_sudo_password, make_settings
+from sshjobs.cli.main import EXIT_EPILOG
+from sshjobs.cli.options import (Settings, ask_sudo_password, connection_options, make_settings,
+                                 output_options, run_options, target_options)
 from sshjobs.cli.outcome import HostOutcome
+from sshjobs.cli.targets import print_targets
 from sshjobs.cli.reporters import (DirReporter, Fanout, GatherReporter, JsonReporter,
                                    ListsReporter, LiveReporter, Reporter)
 from sshjobs import AbstractCommand, CommandResult, CommandTimeoutError
 from sshjobs.connect import config_paths, config_user
 from sshjobs.targets import Target
 
-__all__ = ["prepare", "execute", "expand_fields", "login_of", "TimedTransfer", "bounded",
+__all__ = ["copy_command", "refuse_sudo", "listed", "print_out_dir", "prepare", "execute", "expand_fields", "login_of", "TimedTransfer", "bounded",
            "check_fields", "make_reporters", "check_writable", "PATH_FIELDS"]
 
 logger = logging.getLogger("sshjobs.cli.common")
 
+F = TypeVar("F", bound=Callable[..., Any])
+
 #: fields usable in push/pull paths and per-host file names
 PATH_FIELDS = ("host", "fqdn", "user", "port", "name")
+
+
+def copy_command(paths_metavar: str) -> Callable[[F], F]:
+    """The click command of ``push`` and ``pull``: the options of ``run`` but ``-r``, plus
+    ``-r/--recursive``, ``--raw``, ``--no-preserve`` and the PATHS argument."""
+    def decorate(function: F) -> F:
+        for decorator in reversed([
+            click.command(epilog=EXIT_EPILOG,
+                          context_settings={"help_option_names": ["-h", "--help"]}),
+            target_options, connection_options, run_options, output_options,
+            click.option("-r", "--recursive", is_flag=True,
+                         help="copy directories recursively"),
+            click.option("--raw", is_flag=True, help="output lines without host prefix"),
+            click.option("--no-preserve", is_flag=True, help="do not keep modes and times"),
+            click.argument("paths", nargs=-1, metavar=paths_metavar),
+        ]):
+            function = decorator(function)
+        return function
+    return decorate
+
+
+def refuse_sudo(params: dict[str, Any]) -> None:
+    """Copies are made as the login user: ``--sudo`` / ``--ask-sudo-pass`` are usage errors."""
+    if params.get("sudo") or params.get("ask_sudo_pass"):
+        raise click.UsageError("--sudo / --ask-sudo-pass are for sshjobs run: copies are made "
+                               "as the login user (use -l root)")
+
+
+def listed(params: dict[str, Any]) -> bool:
+    """``-L``/``-n``: print the targets (the options validated as for a run); True if done."""
+    if not params.get("list_targets"):
+        return False
+    print_targets(prepare(params).targets)
+    return True
+
+
+def print_out_dir(settings: Settings) -> None:
+    """After a run with ``-o``/``-d``: the directory on stdout (not with ``--json``, whose
+    stdout holds records only)."""
+    out_dir = settings.output.get("out_dir")
+    if out_dir and not settings.output.get("json_lines"):
+        click.echo(out_dir)
 
 
 def prepare(params: dict[str, Any]) -> Settings:
@@ -166,9 +214,7 @@ def execute(settings: Settings, make_commands: CommandFactory) -> int:
     fanout = Fanout(console, make_reporters(settings, console), total=len(outcomes))
     logger.debug("%d targets, window %d", len(outcomes), settings.window)
     code = run_on_targets(settings, make_commands, fanout, outcomes)
-    out_dir = settings.output.get("out_dir")
-    if out_dir and not settings.output.get("json_lines"):
-        click.echo(out_dir)
+    print_out_dir(settings)
     if code == ExitCode.INTERRUPTED:
         unfinished = [o.name for o in outcomes if o.code == ExitCode.INTERRUPTED]
         logger.debug("interrupted; %d hosts had not finished", len(unfinished))

@@ -9,13 +9,11 @@ from typing import Any
 import click
 
 from sshjobs import Pull
-from sshjobs.cli.common import bounded, check_fields, execute, expand_fields, prepare
+from sshjobs.cli.common import (bounded, check_fields, copy_command, execute, expand_fields,
+                                listed, prepare, refuse_sudo)
 from sshjobs.cli.engine import display_names
-from sshjobs.cli.main import EXIT_EPILOG
-from sshjobs.cli.options import connection_options, output_options, run_options, target_options
 from sshjobs.cli.outcome import HostOutcome
 from sshjobs.cli.push import remote_path
-from sshjobs.cli.targets import print_targets
 from sshjobs.targets import Target
 
 __all__ = ["pull"]
@@ -23,15 +21,7 @@ __all__ = ["pull"]
 _PER_HOST_FIELDS = {"host", "fqdn", "name", "port"}
 
 
-@click.command(epilog=EXIT_EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
-@target_options
-@connection_options
-@run_options
-@output_options
-@click.option("-r", "--recursive", is_flag=True, help="copy directories recursively")
-@click.option("--raw", is_flag=True, help="output lines without host prefix")
-@click.option("--no-preserve", is_flag=True, help="do not keep modes and times")
-@click.argument("paths", nargs=-1, metavar="@:REMOTE... LOCAL")
+@copy_command("@:REMOTE... LOCAL")
 def pull(paths: tuple[str, ...], recursive: bool, no_preserve: bool, **params: Any) -> int:
     """Copy REMOTE files (directories with -r) from every target into LOCAL.
 
@@ -41,11 +31,8 @@ def pull(paths: tuple[str, ...], recursive: bool, no_preserve: bool, **params: A
       sshjobs pull -t fit[01-10] @:/var/log/syslog logs/{host}.log
     Directories above a LOCAL path holding a field are created as needed.
     """
-    if params.get("sudo") or params.get("ask_sudo_pass"):
-        raise click.UsageError("--sudo / --ask-sudo-pass are for sshjobs run: copies are made "
-                               "as the login user (use -l root)")
-    if params.get("list_targets"):
-        print_targets(prepare(params).targets)
+    refuse_sudo(params)
+    if listed(params):
         return 0
     if len(paths) < 2 or not all(p.startswith("@:") for p in paths[:-1]):
         raise click.UsageError("usage: sshjobs pull [OPTIONS] @:REMOTE... LOCAL "

@@ -8,12 +8,10 @@ from typing import Any
 import click
 
 from sshjobs import Push
-from sshjobs.cli.common import bounded, check_fields, execute, expand_fields, prepare
+from sshjobs.cli.common import (bounded, check_fields, copy_command, execute, expand_fields,
+                                listed, prepare, refuse_sudo)
 from sshjobs.cli.engine import display_names
-from sshjobs.cli.main import EXIT_EPILOG
-from sshjobs.cli.options import connection_options, output_options, run_options, target_options
 from sshjobs.cli.outcome import HostOutcome
-from sshjobs.cli.targets import print_targets
 from sshjobs.targets import Target
 
 __all__ = ["push", "remote_path"]
@@ -24,15 +22,7 @@ def remote_path(word: str) -> str:
     return word[2:] or "."
 
 
-@click.command(epilog=EXIT_EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
-@target_options
-@connection_options
-@run_options
-@output_options
-@click.option("-r", "--recursive", is_flag=True, help="copy directories recursively")
-@click.option("--raw", is_flag=True, help="output lines without host prefix")
-@click.option("--no-preserve", is_flag=True, help="do not keep modes and times")
-@click.argument("paths", nargs=-1, metavar="LOCAL... @:REMOTE")
+@copy_command("LOCAL... @:REMOTE")
 def push(paths: tuple[str, ...], recursive: bool, no_preserve: bool, **params: Any) -> int:
     """Copy LOCAL files (directories with -r) to REMOTE on every target.
 
@@ -41,11 +31,8 @@ def push(paths: tuple[str, ...], recursive: bool, no_preserve: bool, **params: A
       sshjobs push -t fit[01-10] conf/{host}.conf @:/etc/app.conf
     A bare @: is the remote home directory.
     """
-    if params.get("sudo") or params.get("ask_sudo_pass"):
-        raise click.UsageError("--sudo / --ask-sudo-pass are for sshjobs run: copies are made "
-                               "as the login user (use -l root)")
-    if params.get("list_targets"):
-        print_targets(prepare(params).targets)
+    refuse_sudo(params)
+    if listed(params):
         return 0
     if len(paths) < 2 or not paths[-1].startswith("@:"):
         raise click.UsageError("usage: sshjobs push [OPTIONS] LOCAL... @:REMOTE "

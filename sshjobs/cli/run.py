@@ -8,12 +8,11 @@ from typing import Any
 import click
 
 from sshjobs import Run, RunScript, RunString
-from sshjobs.cli.common import execute, prepare
+from sshjobs.cli.common import execute, listed, prepare
 from sshjobs.cli.main import EXIT_EPILOG
 from sshjobs.cli.options import connection_options, output_options, run_options, target_options
 from sshjobs.cli.outcome import HostOutcome
 from sshjobs.cli.sudo import SudoRun, SudoRunScript, SudoRunString
-from sshjobs.cli.targets import print_targets
 from sshjobs.targets import Target
 
 __all__ = ["run"]
@@ -71,9 +70,7 @@ def run(command: tuple[str, ...], script: bool, includes: tuple[str, ...],
     Output: host-prefixed lines as they come (stdout to stdout, stderr to stderr),
     or -r, -f FORMAT, -tc, -b (gathered), --json, -o DIR / -d (files, --mark).
     """
-    if params.get("list_targets"):
-        settings = prepare(params)
-        print_targets(settings.targets)
+    if listed(params):
         return 0
     if not command:
         raise click.UsageError("no command: sshjobs run -t HOSTS -- COMMAND...")

@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from sshjobs.cli.common import make_reporters
+from sshjobs.cli.common import make_reporters, print_out_dir
 from sshjobs.cli.console import Console
 from sshjobs.cli.engine import OutcomeFormatter, run_interruptibly, settle_from_job
 from sshjobs.cli.exit import ExitCode, exit_code_for
@@ -233,9 +233,7 @@ def scenario(file: str, defines: tuple[str, ...], graph: str | None, topology: s
         state["ok"] = ok
         state["timeout"] = bool(scheduler.failed_time_out())
     code = _finish(run, state)
-    out_dir = settings.output.get("out_dir")
-    if out_dir and not settings.output.get("json_lines"):
-        click.echo(out_dir)
+    print_out_dir(settings)
     return int(code)
 
 
