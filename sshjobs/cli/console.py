@@ -164,14 +164,8 @@ class Console:
         if self.broken:
             return
         self._hide(True)
-        buffer = getattr(self.out, "buffer", None)
         try:
-            if buffer is None:
-                self.out.write(data.decode("utf-8", "replace"))
-            else:
-                self.out.flush()
-                buffer.write(data)
-                buffer.flush()
+            _write_bytes(self.out, data)
         except BrokenPipeError:
             self._stdout_closed()
         self._redraw()
@@ -200,13 +194,7 @@ class Console:
         """Exact bytes to stderr (raw mode)."""
         self._hide(False)
         self.out.flush()
-        buffer = getattr(self.err, "buffer", None)
-        if buffer is None:
-            self.err.write(data.decode("utf-8", "replace"))
-        else:
-            self.err.flush()
-            buffer.write(data)
-            buffer.flush()
+        _write_bytes(self.err, data)
         self._redraw()
 
     def progress(self, *, done: int, failed: int, running: int, total: int) -> None:
@@ -229,3 +217,14 @@ class Console:
         except BrokenPipeError:
             self._stdout_closed()
         self.err.flush()
+
+
+def _write_bytes(stream: IO[str], data: bytes) -> None:
+    """Exact bytes through the text stream's binary buffer (decoded when it has none)."""
+    buffer = getattr(stream, "buffer", None)
+    if buffer is None:
+        stream.write(data.decode("utf-8", "replace"))
+        return
+    stream.flush()
+    buffer.write(data)
+    buffer.flush()

@@ -65,11 +65,14 @@ class SudoRun(Run):
 class _SudoScript:
     """Run a staged script (RunScript / RunString) through sudo; staging as the login user."""
 
-    _password: Secret | None
     args: tuple[Any, ...]
     includes: list[str]
     keep: bool
     timeout: float | None
+
+    def __init__(self, *args: Any, password: Secret | None = None, **kwds: Any) -> None:
+        super().__init__(*args, **kwds)  # the RunScript / RunString arguments
+        self._password = password
 
     async def co_execute(self, node: Any) -> CommandResult:
         self.check_local()  # type: ignore[attr-defined]
@@ -88,21 +91,13 @@ class _SudoScript:
 
 
 class SudoRunScript(_SudoScript, RunScript):
-    """:class:`~sshjobs.commands.RunScript` whose script runs as root through sudo."""
-
-    def __init__(self, local_script: str, *args: Any, password: Secret | None = None,
-                 **kwds: Any) -> None:
-        super().__init__(local_script, *args, **kwds)
-        self._password = password
+    """:class:`~sshjobs.commands.RunScript` whose script runs as root through sudo:
+    ``SudoRunScript(local_script, *args, password=None, **RunScript_keywords)``."""
 
 
 class SudoRunString(_SudoScript, RunString):
-    """:class:`~sshjobs.commands.RunString` whose script runs as root through sudo."""
-
-    def __init__(self, body: str, *args: Any, password: Secret | None = None,
-                 **kwds: Any) -> None:
-        super().__init__(body, *args, **kwds)
-        self._password = password
+    """:class:`~sshjobs.commands.RunString` whose script runs as root through sudo:
+    ``SudoRunString(body, *args, password=None, **RunString_keywords)``."""
 
 
 async def _remove_quietly(node: Any, path: str) -> None:
