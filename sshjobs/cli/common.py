@@ -28,7 +28,7 @@ from sshjobs.connect import config_paths, config_user
 from sshjobs.targets import Target
 
 __all__ = ["copy_command", "refuse_sudo", "listed", "print_out_dir", "prepare", "execute", "expand_fields", "login_of", "TimedTransfer", "bounded",
-           "check_fields", "make_reporters", "check_writable", "PATH_FIELDS"]
+           "check_fields", "make_fanout", "make_reporters", "check_writable", "PATH_FIELDS"]
 
 logger = logging.getLogger("sshjobs.cli.common")
 
@@ -181,6 +181,13 @@ def check_writable(output: dict[str, Any]) -> None:
                                    f"{exc.strerror or exc}") from exc
 
 
+def make_fanout(settings: Settings, total: int = 0) -> Fanout:
+    """The terminal (with ``--progress`` as asked) and the reporters of the output mode, fed
+    together; ``total`` is the number of hosts shown by the progress line."""
+    console = Console(progress=settings.output.get("progress"))
+    return Fanout(console, make_reporters(settings, console), total=total)
+
+
 def make_reporters(settings: Settings, console: Console) -> list[Reporter]:
     """The reporters of the chosen output mode: files (-o/-d) and at most one terminal mode
     (JSON, gather, or live lines — only errors when output goes to files), plus host lists."""
@@ -210,8 +217,7 @@ def execute(settings: Settings, make_commands: CommandFactory) -> int:
     keep = bool(settings.output.get("gather") or settings.output.get("json_lines"))
     outcomes = [HostOutcome(target=target, name=name, keep_output=keep)
                 for target, name in zip(settings.targets, names)]
-    console = Console(progress=settings.output.get("progress"))
-    fanout = Fanout(console, make_reporters(settings, console), total=len(outcomes))
+    fanout = make_fanout(settings, len(outcomes))
     logger.debug("%d targets, window %d", len(outcomes), settings.window)
     code = run_on_targets(settings, make_commands, fanout, outcomes)
     print_out_dir(settings)

@@ -16,15 +16,14 @@ from typing import Any
 
 import click
 
-from sshjobs.cli.common import make_reporters, print_out_dir
-from sshjobs.cli.console import Console
+from sshjobs.cli.common import make_fanout, print_out_dir
 from sshjobs.cli.engine import OutcomeFormatter, run_interruptibly, settle_from_job
 from sshjobs.cli.exit import ExitCode, exit_code_for
 from sshjobs.cli.main import EXIT_EPILOG
 from sshjobs.cli.options import (check_key_files, connection_options, make_base_settings,
                                  output_options)
 from sshjobs.cli.outcome import HostOutcome
-from sshjobs.cli.reporters import Fanout, Reporter
+from sshjobs.cli.reporters import Reporter
 from sshjobs.formatters import Formatter
 from sshjobs.scenario import NodeDefaults, Scenario, ScenarioError, YamlLoader
 from sshjobs.targets import Target
@@ -195,8 +194,7 @@ def scenario(file: str, defines: tuple[str, ...], graph: str | None, topology: s
     """
     env = parse_defines(defines)
     settings = make_base_settings(params, check_key_files(params.get("keys") or ()))
-    console = Console(progress=settings.output.get("progress"))
-    fanout = Fanout(console, make_reporters(settings, console), total=0)
+    fanout = make_fanout(settings)
     loader = YamlLoader(file)
     try:
         spec = loader.load_scenario(env, save_intermediate=save_intermediate)
