@@ -4,6 +4,7 @@ output mode, expanding ``{host}``-style fields in paths, and driving one run to 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import string
@@ -18,7 +19,7 @@ from sshjobs.cli.engine import CommandFactory, display_names, run_on_targets
 from sshjobs.cli.exit import ExitCode
 from sshjobs.cli.main import EXIT_EPILOG
 from sshjobs.cli.options import (Settings, ask_sudo_password, connection_options, make_settings,
-                                 output_options, run_options, target_options)
+                                 output_options, pace_options, sudo_options, target_options)
 from sshjobs.cli.outcome import HostOutcome
 from sshjobs.cli.targets import print_targets
 from sshjobs.cli.reporters import (DirReporter, Fanout, GatherReporter, JsonReporter,
@@ -27,8 +28,9 @@ from sshjobs import AbstractCommand, CommandResult, CommandTimeoutError
 from sshjobs.connect import config_paths, config_user
 from sshjobs.targets import Target
 
-__all__ = ["copy_command", "refuse_sudo", "listed", "print_out_dir", "prepare", "execute", "expand_fields", "login_of", "TimedTransfer", "bounded",
-           "check_fields", "make_fanout", "make_reporters", "check_writable", "PATH_FIELDS"]
+__all__ = ["copy_command", "refuse_sudo", "listed", "print_out_dir", "prepare", "execute",
+           "expand_fields", "login_of", "TimedTransfer", "bounded", "check_fields", "make_fanout",
+           "make_reporters", "check_writable", "PATH_FIELDS"]
 
 logger = logging.getLogger("sshjobs.cli.common")
 
@@ -38,14 +40,15 @@ F = TypeVar("F", bound=Callable[..., Any])
 PATH_FIELDS = ("host", "fqdn", "user", "port", "name")
 
 
-def copy_command(paths_metavar: str) -> Callable[[F], F]:
-    """The click command of ``push`` and ``pull``: the options of ``run`` but ``-r``, plus
-    ``-r/--recursive``, ``--raw``, ``--no-preserve`` and the PATHS argument."""
+def copy_command(paths_metavar: str, short_help: str) -> Callable[[F], F]:
+    """The click command of ``push`` and ``pull``: the options of ``run`` but ``-r`` (the sudo
+    ones hidden: refused), plus ``-r/--recursive``, ``--raw``, ``--no-preserve`` and PATHS."""
     def decorate(function: F) -> F:
         for decorator in reversed([
-            click.command(epilog=EXIT_EPILOG,
+            click.command(epilog=EXIT_EPILOG, short_help=short_help,
                           context_settings={"help_option_names": ["-h", "--help"]}),
-            target_options, connection_options, run_options, output_options,
+            target_options, connection_options, pace_options,
+            functools.partial(sudo_options, hidden=True), output_options,
             click.option("-r", "--recursive", is_flag=True,
                          help="copy directories recursively"),
             click.option("--raw", is_flag=True, help="output lines without host prefix"),

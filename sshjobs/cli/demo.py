@@ -9,7 +9,7 @@ import click
 __all__ = ["demo"]
 
 
-@click.command()
+@click.command(short_help="Run an experiment on local sandbox nodes: nothing to install.")
 @click.option("-n", "--nodes", type=click.IntRange(1, 50), default=4, show_default=True,
               help="number of testbed nodes behind the gateway")
 @click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), default=None,

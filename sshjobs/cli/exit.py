@@ -25,12 +25,12 @@ class ExitCode(enum.IntEnum):
 
 
 #: precedence when hosts end differently: the first of this list present wins
-_PRECEDENCE = (ExitCode.OUTPUT_CLOSED, ExitCode.INTERRUPTED, ExitCode.TIMEOUT, ExitCode.UNREACHABLE, ExitCode.FAILED,
-               ExitCode.OK)
+_PRECEDENCE = (ExitCode.OUTPUT_CLOSED, ExitCode.INTERRUPTED, ExitCode.TIMEOUT,
+               ExitCode.UNREACHABLE, ExitCode.FAILED, ExitCode.OK)
 
 _MEANINGS = {
     ExitCode.OK: "every host succeeded",
-    ExitCode.FAILED: "some remote command returned non-zero or was killed, or a transfer failed",
+    ExitCode.FAILED: "some remote command failed (non-zero or killed), or a transfer failed",
     ExitCode.USAGE: "bad command line or input: nothing was run, no connection made",
     ExitCode.UNREACHABLE: "some host could not be reached, authenticated or verified (host key)",
     ExitCode.TIMEOUT: "some command exceeded --timeout, or the run hit --deadline",

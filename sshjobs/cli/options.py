@@ -25,7 +25,8 @@ from sshjobs.keys import explicit_keys
 from sshjobs.targets import Target, TargetError, resolve_targets
 
 __all__ = [
-    "Secret", "Settings", "target_options", "connection_options", "run_options",
+    "Secret", "Settings", "target_options", "connection_options", "run_options", "pace_options",
+    "sudo_options",
     "output_options", "make_settings", "make_base_settings", "check_key_files", "load_keys",
     "line_template", "output_dir_name", "resolve_or_usage", "default_window",
     "ensure_open_files", "ask_sudo_password", "HOST_KEY_MODES",
@@ -124,6 +125,11 @@ def connection_options(function: F) -> F:
 
 def run_options(function: F) -> F:
     """``-w --timeout --deadline --sudo --ask-sudo-pass``: how the run is paced and bounded."""
+    return _apply(function, [pace_options, sudo_options])
+
+
+def pace_options(function: F) -> F:
+    """``-w --timeout --deadline``: how many hosts at once, and the time limits."""
     return _apply(function, [
         click.option("-w", "--window", type=click.IntRange(min=0), envvar="SSHJOBS_WINDOW",
                      metavar="N", help="hosts handled at once (default: as many as the "
@@ -133,8 +139,15 @@ def run_options(function: F) -> F:
                           "(then exit code 4)"),
         click.option("--deadline", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
                      help="limit for the whole run; unfinished hosts are stopped (exit code 4)"),
-        click.option("--sudo", is_flag=True, help="run the remote command through sudo"),
-        click.option("--ask-sudo-pass", is_flag=True,
+    ])
+
+
+def sudo_options(function: F, *, hidden: bool = False) -> F:
+    """``--sudo --ask-sudo-pass`` (``hidden``: still parsed, to be refused in a clear line)."""
+    return _apply(function, [
+        click.option("--sudo", is_flag=True, hidden=hidden,
+                     help="run the remote command through sudo"),
+        click.option("--ask-sudo-pass", is_flag=True, hidden=hidden,
                      help="ask the sudo password once (hidden) and give it to every host"),
     ])
 

@@ -21,13 +21,13 @@ __all__ = ["pull"]
 _PER_HOST_FIELDS = {"host", "fqdn", "name", "port"}
 
 
-@copy_command("@:REMOTE... LOCAL")
+@copy_command("@:REMOTE... LOCAL", "Copy files from every target to local paths (SFTP).")
 def pull(paths: tuple[str, ...], recursive: bool, no_preserve: bool, **params: Any) -> int:
     """Copy REMOTE files (directories with -r) from every target into LOCAL.
 
     \b
-    Paths may use {host}, {fqdn}, {user}, {port} and {name}, expanded per target, so that
-    files from different hosts do not overwrite each other:
+    Paths may use {host}, {fqdn}, {user}, {port} and {name}, expanded per
+    target, so that files from different hosts do not overwrite each other:
       sshjobs pull -t fit[01-10] @:/var/log/syslog logs/{host}.log
     Directories above a LOCAL path holding a field are created as needed.
     """

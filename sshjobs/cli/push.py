@@ -22,7 +22,7 @@ def remote_path(word: str) -> str:
     return word[2:] or "."
 
 
-@copy_command("LOCAL... @:REMOTE")
+@copy_command("LOCAL... @:REMOTE", "Copy local files to every target (SFTP).")
 def push(paths: tuple[str, ...], recursive: bool, no_preserve: bool, **params: Any) -> int:
     """Copy LOCAL files (directories with -r) to REMOTE on every target.
 

@@ -62,11 +62,10 @@ def run(command: tuple[str, ...], script: bool, includes: tuple[str, ...],
         **params: Any) -> int:
     """Run COMMAND on every target, one SSH connection per host.
 
-    \b
-    The words of COMMAND are joined with spaces and run by the remote shell, like ssh
-    does: quote what the remote shell must see as one word. Options stop at the first
-    word of COMMAND (or at --).
-    \b
+    The words of COMMAND are joined with spaces and run by the remote shell, like
+    ssh does: quote what the remote shell must see as one word. Options stop at the
+    first word of COMMAND (or at --).
+
     Output: host-prefixed lines as they come (stdout to stdout, stderr to stderr),
     or -r, -f FORMAT, -tc, -b (gathered), --json, -o DIR / -d (files, --mark).
     """

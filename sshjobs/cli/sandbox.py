@@ -48,12 +48,12 @@ def _describe(running: RunningSandbox) -> None:
                f"--known-hosts {layout.known_hosts} -- pwd")
 
 
-@click.group()
+@click.group(short_help="Local SSH nodes (loopback only) to try sshjobs on.")
 def sandbox() -> None:
     """Local SSH nodes (loopback only) to try sshjobs on: no remote host, no sshd, no root."""
 
 
-@sandbox.command()
+@sandbox.command(short_help="Start N nodes and a gateway in the background.")
 @click.argument("count", metavar="N", type=int)
 @click.option("-p", "--port", "base_port", type=int, default=None, metavar="PORT",
               help="gateway on PORT, node i on PORT+i [default: free ports]")
@@ -82,7 +82,7 @@ def status(directory: Path | None) -> None:
     _describe(running)
 
 
-@sandbox.command()
+@sandbox.command(short_help="Stop the sandbox started by 'up'; clear its state.")
 @_dir_option
 def down(directory: Path | None) -> None:
     """Stop the sandbox started by 'up' (that process only) and clear its state."""

@@ -160,7 +160,8 @@ def _finish(run: _Run, state: dict[str, bool]) -> ExitCode:
     return code
 
 
-@click.command(epilog=EXIT_EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
+@click.command(epilog=EXIT_EPILOG, short_help="Run a YAML scenario of nodes, services and jobs.",
+               context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("-D", "--define", "defines", multiple=True, metavar="NAME=VALUE",
               help="template variable for the file's Jinja2 {{ NAME }} (repeatable)")
@@ -184,13 +185,13 @@ def _finish(run: _Run, state: dict[str, bool]) -> ExitCode:
 def scenario(file: str, defines: tuple[str, ...], graph: str | None, topology: str | None,
              save_intermediate: str | None, dry_run: bool, window: int | None,
              **params: Any) -> int:
-    """Run the YAML scenario FILE: nodes, services and jobs with their requirements.
+    """Run the YAML scenario FILE: nodes, services, jobs and their requirements.
 
-    \b
-    The file may be a Jinja2 template: -D NAME=VALUE defines its variables; an undefined
-    one is an error naming the line. Nodes without their own keys / known_hosts / host-key
-    mode take those of -i, --known-hosts, --host-keys. Output lines are prefixed with the
-    id of the node they come from.
+    The file may be a Jinja2 template: -D NAME=VALUE defines its variables; an
+    undefined one is an error naming the line. Nodes without their own keys /
+    known_hosts / host-key mode take those of -i, --known-hosts, --host-keys.
+    Output lines are prefixed with the id of the node they come from; the "hosts"
+    of the exit codes below are the nodes that run jobs.
     """
     env = parse_defines(defines)
     settings = make_base_settings(params, check_key_files(params.get("keys") or ()))

@@ -22,7 +22,7 @@ def print_targets(found: list[Target], fold: bool = False) -> None:
         click.echo(str(target))
 
 
-@click.command()
+@click.command(short_help="Print the expanded targets; connect to nothing.")
 @target_options
 @click.option("--fold", is_flag=True, help="print host names folded into ranges on one line")
 @click.option("--count", is_flag=True, help="print only the number of targets")

@@ -146,3 +146,28 @@ def test_no_arguments_shows_help():
     result = invoke()
     assert result.exit_code == 0
     assert "Usage: sshjobs" in result.stdout and "Exit codes" in result.stdout
+
+
+@pytest.mark.parametrize("command", ["run", "push", "pull", "scenario"])
+def test_subcommand_help_shows_exit_table_within_80_columns(command):
+    result = invoke(command, "--help", terminal_width=80)
+    assert result.exit_code == 0, result.output
+    assert "Exit codes:" in result.stdout
+    for code in ExitCode:
+        assert f"{int(code):>5}  " in result.stdout
+    too_long = [line for line in result.stdout.splitlines() if len(line) > 80]
+    assert too_long == []
+
+
+def test_copies_do_not_offer_the_sudo_options_they_refuse():
+    assert "--sudo" in invoke("run", "--help").stdout
+    for command in ("push", "pull"):
+        assert "sudo" not in invoke(command, "--help").stdout
+        result = invoke(command, "--ask-sudo-pass", "-t", "h", "f", "@:/tmp/")
+        assert result.exit_code == 2
+        assert "are for sshjobs run" in result.stderr
+
+
+def test_command_list_summaries_are_not_cut():
+    listing = invoke("--help", terminal_width=80).stdout.split("Commands:")[1]
+    assert "..." not in listing.split("Exit codes:")[0]
