@@ -77,7 +77,7 @@ def test_example_b_prime_sequence(capsys):
 
 
 def test_example_c_forever_monitor(capsys):
-    from conftest import badges_of
+    from compat_listing import badges_of
     message_bus = asyncio.Queue()
 
     async def monitor_loop(bus):

@@ -6,7 +6,7 @@ import os
 import shutil
 import time
 
-from conftest import badges_of
+from compat_listing import badges_of
 
 from asynciojobs import Job, PrintJob, Scheduler, Sequence
 
