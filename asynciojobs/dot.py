@@ -36,6 +36,17 @@ def _anchor(job: Any, *, entry: bool) -> Any:
     return job
 
 
+def graph_text(job: Any) -> str:
+    """What a job's graph node says: its label if set, followed by what ``graph_label()`` adds
+    beyond the one-line ``text_label()`` (an SSH job's node and commands, say), so that a
+    label never hides those details."""
+    rich = job.graph_label()
+    if not job.label:
+        return rich
+    label = job.display_label()
+    return label if rich == job.text_label() or rich == label else f"{label}\n{rich}"
+
+
 def dot_format(scheduler: Any) -> str:
     """The DOT description of ``scheduler`` (ids from a fresh numbering)."""
     from .render import number_jobs
@@ -47,7 +58,7 @@ def dot_format(scheduler: Any) -> str:
 
     def walk(sched: Any, indent: str) -> None:
         for job in sched.topological_order():
-            label = f"{job.repr_id()}: {job.label if job.label else job.graph_label()}"
+            label = f"{job.repr_id()}: {graph_text(job)}"
             if is_scheduler(job):
                 lines.append(f"{indent}subgraph cluster_{job.repr_id()} {{")
                 lines.append(f"{indent}  label={_quote(label)}; {_style(job)};")

@@ -177,3 +177,18 @@ def test_cancelled_non_forever_jobs_are_marked(capsys):
     assert capsys.readouterr().out.strip() == "01   ☉ ↺   <Job `slow`> (cancelled)"
     assert s.statistics().cancelled == 1
     fake_clock_run(s.co_shutdown())  # once per run: already done
+
+
+class Detailed(Job):
+    """A job whose graph label says more than its one-line text label (as SSH jobs do)."""
+
+    def graph_label(self) -> str:
+        return "root@node1\necho hello"
+
+
+def test_dot_label_keeps_the_graph_details_of_a_labelled_job():
+    plain = Detailed(sleeper, 1)
+    labelled = Detailed(sleeper, 1, label="greet", required=plain)
+    dot = Scheduler(plain, labelled).dot_format()
+    assert 'label="01: root@node1\\necho hello"' in dot
+    assert 'label="02: greet\\nroot@node1\\necho hello"' in dot
