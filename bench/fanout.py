@@ -89,7 +89,7 @@ def main() -> int:
 def run_one(tool, size, run, targets, scratch, env, farm) -> Sample:
     result = scratch / "result.json"
     argv = tool.build(targets[size], "true", 1, scratch, result)
-    server_before = farm.server_cpu()
+    server_before, machine_before = farm.server_cpu(), harness.machine_busy()
     sample = harness.measure(tool.name, size, run, argv, env=tool.env(env),
                              result_file=result if tool.reports else None,
                              log=scratch / f"{tool.name}.log")
@@ -99,6 +99,7 @@ def run_one(tool, size, run, targets, scratch, env, farm) -> Sample:
             sample.errors = [f"exit code {sample.returncode}, see {scratch}/{tool.name}.log"]
     farm.settle()
     sample.server_cpu = farm.server_cpu() - server_before
+    sample.machine_cpu = harness.machine_busy() - machine_before
     return sample
 
 
@@ -107,6 +108,8 @@ def report(samples, sizes, names, negotiated, loads, farm_info, args) -> str:
     runs = sorted({s.run for s in samples})
     out = [f"### Fan-out: remote `{args.command}`, {len(runs)} interleaved runs, sizes "
            f"{', '.join(map(str, sizes))}", "",
+           "CPU columns: the client's process tree, the farm's sshds, and the rest of the "
+           "machine during the run (other people's work: how disturbed the figure is).", "",
            f"Farm: {farm_info}. Load average (1/5/15 min) before and after each run: "
            + " → ".join(loads), ""]
     peers = [n for n in names if n not in OURS]
@@ -129,12 +132,14 @@ def report(samples, sizes, names, negotiated, loads, farm_info, args) -> str:
                              s.t_run for s in group_samples) else "–",
                          f"{median(s.cpu for s in group_samples):.2f}",
                          f"{median(s.server_cpu for s in group_samples):.2f}",
+                         f"{median(s.other_cpu for s in group_samples):.2f}",
                          f"{median(s.maxrss_mb for s in group_samples):.0f}",
                          f"{median(ratios):.2f}" if ratios else "–",
                          f"{failed}" if failed else "0"])
         out += [f"**{size} hosts** (medians)", "",
                 markdown_table(["tool", "wall s", "fan-out s (in-process)", "client CPU s",
-                                "sshd CPU s", "peak RSS MB", "wall / fastest peer (same run)",
+                                "sshd CPU s", "other CPU s", "peak RSS MB",
+                                "wall / fastest peer (same run)",
                                 "failed hosts (all runs)"], rows), ""]
     rows = []
     for name in names:

@@ -81,6 +81,13 @@ class Sample:
     t_run: float = 0.0          # client-reported: the fan-out itself
     errors: list[str] = field(default_factory=list)
     server_cpu: float = 0.0     # CPU of the farm's sshds during the run (when measured)
+    machine_cpu: float = 0.0    # CPU of the whole machine during the run (when measured)
+
+    @property
+    def other_cpu(self) -> float:
+        """CPU used during the run by neither the client nor the sshds: other people's work
+        (and the harness), i.e. how disturbed the measurement was."""
+        return max(0.0, self.machine_cpu - self.cpu - self.server_cpu)
 
     @property
     def cpu(self) -> float:
@@ -221,6 +228,13 @@ def _meminfo() -> str:
         return f"{kb / 1024 / 1024:.0f} GiB"
     except (OSError, ValueError, IndexError):
         return "?"
+
+
+def machine_busy() -> float:
+    """CPU seconds the whole machine has spent not idle since boot (all cores)."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
 def load() -> str:
