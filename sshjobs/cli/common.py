@@ -44,7 +44,7 @@ def copy_command(paths_metavar: str, short_help: str) -> Callable[[F], F]:
     """The click command of ``push`` and ``pull``: the options of ``run`` but ``-r`` (the sudo
     ones hidden: refused), plus ``-r/--recursive``, ``--raw``, ``--no-preserve`` and PATHS."""
     def decorate(function: F) -> F:
-        for decorator in reversed([
+        decorators: list[Callable[[Any], Any]] = [
             click.command(epilog=EXIT_EPILOG, short_help=short_help,
                           context_settings={"help_option_names": ["-h", "--help"]}),
             target_options, connection_options, pace_options,
@@ -54,7 +54,8 @@ def copy_command(paths_metavar: str, short_help: str) -> Callable[[F], F]:
             click.option("--raw", is_flag=True, help="output lines without host prefix"),
             click.option("--no-preserve", is_flag=True, help="do not keep modes and times"),
             click.argument("paths", nargs=-1, metavar=paths_metavar),
-        ]):
+        ]
+        for decorator in reversed(decorators):
             function = decorator(function)
         return function
     return decorate

@@ -174,7 +174,7 @@ async def _co_run_interruptibly(scheduler: Any, state: dict[str, bool],
 
     if console is not None:
         console.on_stdout_closed = output_closed
-    installed: list[tuple[int, Any]] = []
+    installed: list[tuple[signal.Signals, Any]] = []
     for signum in (signal.SIGINT, signal.SIGTERM):
         try:
             previous = signal.getsignal(signum)

@@ -121,7 +121,8 @@ class HostOutcome:
 
     @property
     def reason(self) -> str:
-        """Short one-line status: ``ok``, ``exit status 3``, ``killed by TERM``, ``unreachable: ...``."""
+        """Short one-line status: ``ok``, ``exit status 3``, ``killed by TERM``,
+        ``unreachable: ...``."""
         if self.code is None:
             return "did not finish"
         if self.code == ExitCode.OK:

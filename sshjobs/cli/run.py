@@ -24,24 +24,25 @@ def _script_command(words: tuple[str, ...], includes: list[str]) -> Any:
     script body. Returns ``build(sudo, password)`` making the command object."""
     first, args = words[0], words[1:]
     path = Path(first).expanduser()
-    extra = {"includes": includes or None}
+    extra: dict[str, Any] = {"includes": includes or None}
+    plain: Any
+    with_sudo: Any
     if path.is_file():
-        def from_file(sudo: bool, password: Any) -> Any:
-            if sudo:
-                return SudoRunScript(str(path), *args, password=password, **extra)
-            return RunScript(str(path), *args, **extra)
-        return from_file
-    if path.exists():
+        plain, with_sudo, first = RunScript, SudoRunScript, str(path)
+    elif path.exists():
         raise click.UsageError(f"script {first!r} is not a regular file")
-    if "/" in first or not any(c.isspace() or c in ";|&$" for c in first):
+    elif "/" in first or not any(c.isspace() or c in ";|&$" for c in first):
         raise click.UsageError(f"no such script file: {first!r} (an inline script must hold "
                                f"shell syntax, e.g. -s 'uname -a; uptime')")
+    else:
+        plain, with_sudo = RunString, SudoRunString
+        extra["remote_name"] = "inline"
 
-    def inline(sudo: bool, password: Any) -> Any:
+    def build(sudo: bool, password: Any) -> Any:
         if sudo:
-            return SudoRunString(first, *args, password=password, remote_name="inline", **extra)
-        return RunString(first, *args, remote_name="inline", **extra)
-    return inline
+            return with_sudo(first, *args, password=password, **extra)
+        return plain(first, *args, **extra)
+    return build
 
 
 @click.command(epilog=EXIT_EPILOG,
