@@ -154,7 +154,7 @@ class LocalNode:
     async def _stop(proc: asyncio.subprocess.Process) -> None:
         """Kill the command's whole process group, close its pipes and reap it.
 
-        Closing the transport matters: output left unread in the pipes (reading paused, or a
+        Closing the pipes matters: output left unread in the pipes (reading paused, or a
         background child escaping the group still holding them) would otherwise keep it open,
         so ``wait()`` would never return and the transport would outlive the loop.
         Runs to the end even when cancelled again meanwhile (the cancellation is re-raised).
@@ -163,9 +163,15 @@ class LocalNode:
             os.killpg(proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
+        # close each pipe, not the process transport: its close() would poll, hence maybe
+        # reap, the child behind the child watcher's back ("Unknown child process pid ...",
+        # exit status 255); it closes itself once the process is reaped and the pipes closed
         transport = getattr(proc, "_transport", None)   # asyncio keeps it private
-        if transport is not None:
-            transport.close()
+        if transport is not None and not transport.is_closing():
+            for fd in (0, 1, 2):
+                pipe = transport.get_pipe_transport(fd)
+                if pipe is not None:
+                    pipe.close()
         reaping = asyncio.ensure_future(proc.wait())
         cancelled = False
         while not reaping.done():

@@ -94,3 +94,16 @@ def test_command_timeout_returns_while_an_escaped_child_holds_the_pipes(collect)
         assert isinstance(job.raised_exception(), CommandTimeoutError), job.raised_exception()
         assert pids_matching(f"sleep 1{marker}") == []
     assert found == []
+
+
+def test_killed_commands_report_the_kill_signal(collect):
+    """Killing a timed-out command must not reap it behind asyncio's child watcher (closing
+    the process transport polls it): that logged "Unknown child process pid ..." and reported
+    exit status 255 instead of the KILL signal, now and then."""
+    with leftovers() as found:
+        node = LocalNode(formatter=collect)
+        job = SshJob(node, critical=False,
+                     commands=[Run("sleep 5 & sleep 6", timeout=0.05) for _ in range(40)])
+        Scheduler(job).run()
+        assert [(r.exit_status, r.signal) for r in job.results] == [(None, "KILL")] * 40
+    assert found == []
