@@ -14,8 +14,8 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from sshjobs import Formatter, SshNode
 
@@ -31,7 +31,7 @@ def cli(*args: object, timeout: float = 60, input: str | None = None,
         env: dict | None = None) -> subprocess.CompletedProcess:
     """Run ``sshjobs ARGS`` to completion: stdin closed (or fed ``input``), no controlling
     terminal (new session), so that any prompt would fail or hang instead of being answered."""
-    return subprocess.run([SSHJOBS, *map(str, args)], capture_output=True, text=True,
+    return subprocess.run([SSHJOBS, *map(str, args)], capture_output=True, text=True, check=False,
                           timeout=timeout, start_new_session=True, env=env,
                           **({"input": input} if input is not None
                              else {"stdin": subprocess.DEVNULL}))

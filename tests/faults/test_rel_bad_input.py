@@ -9,10 +9,10 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from faultkit import Lines, accepted, cli, node
 
 from asynciojobs import Scheduler
 from asynciojobs.errors import CycleError
-from faultkit import Lines, accepted, cli, node
 from sshjobs import LocalFileError, Run, RunScript, SshJob
 
 CYCLE = """\

@@ -13,9 +13,9 @@ import threading
 import time
 
 import pytest
+from faultkit import SSHJOBS, Lines, kill_remote, marker, node, remote_matching, wait_for
 
 from asynciojobs import Scheduler
-from faultkit import (SSHJOBS, Lines, kill_remote, marker, node, remote_matching, wait_for)
 from sshjobs import CommandFailedError, Run, SshConnectionError, SshJob
 
 #: slack for a loaded 2-core machine on top of each bound below (without detection, each
@@ -98,7 +98,7 @@ def test_lib_link_cut_during_long_command_detected_by_keepalive(farm):
     private_cut = farm.private[2]
     tag = marker()
     lines = Lines()
-    keepalive = dict(keepalive_interval=0.5, keepalive_count_max=2)
+    keepalive = {"keepalive_interval": 0.5, "keepalive_count_max": 2}
     gateway = node(farm, farm.gateway, formatter=lines)
     cut_a = node(farm, direct_cut, formatter=lines, **keepalive)
     cut_b = node(farm, private_cut, via=gateway, formatter=lines, **keepalive)

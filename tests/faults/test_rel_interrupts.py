@@ -13,10 +13,20 @@ import signal
 import threading
 
 import pytest
+from faultkit import (
+    Lines,
+    Spawned,
+    marker,
+    node,
+    remote_matching,
+    sessions,
+    wait_for,
+    wait_remote_gone,
+    wait_sessions_closed,
+    workers,
+)
 
 from asynciojobs import Scheduler
-from faultkit import (Lines, Spawned, marker, node, remote_matching, sessions, wait_for,
-                      wait_remote_gone, wait_sessions_closed, workers)
 from sshjobs import Run, SshJob
 
 

@@ -18,9 +18,9 @@ import weakref
 from pathlib import Path
 
 import pytest
+from faultkit import Lines, node, sessions, wait_sessions_closed
 
 from asynciojobs import Scheduler
-from faultkit import Lines, node, sessions, wait_sessions_closed
 from sshjobs import CommandTimeoutError, Run, SshJob, SshNode
 
 RUNS = 200

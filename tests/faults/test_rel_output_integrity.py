@@ -16,8 +16,9 @@ import re
 import subprocess
 import threading
 
-from asynciojobs import Scheduler
 from faultkit import SSHJOBS, Lines, cli, marker, node, target_of, workers
+
+from asynciojobs import Scheduler
 from sshjobs import Run, SshJob
 from sshjobs.cli.console import Console, LineFormat
 from sshjobs.cli.outcome import HostOutcome

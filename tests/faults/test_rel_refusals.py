@@ -6,15 +6,14 @@ hang until the subprocess timeout, or show up on stderr).
 
 from __future__ import annotations
 
-import asyncio
 import re
 import shutil
 
 import asyncssh
 import pytest
+from faultkit import Lines, cli, node
 
 from asynciojobs import Scheduler
-from faultkit import Lines, cli, node
 from sshjobs import AuthenticationError, HostKeyError, KeyLoadError, SshJob, SshNode
 
 PROMPTS = re.compile(r"password|passphrase for|yes/no|\(y/n\)|continue connecting",

@@ -8,16 +8,15 @@ passphrase or private-key material in logs or output at any verbosity.
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
 import re
 import subprocess
 
 import asyncssh
 import pytest
+from faultkit import SSHJOBS, Lines, cli, marker, node, target_of, workers
 
 from asynciojobs import Scheduler
-from faultkit import Lines, SSHJOBS, cli, marker, node, target_of, workers
 from sshjobs import HostKeyError, Run, RunScript, RunString, SshJob, SshNode
 
 
