@@ -160,6 +160,9 @@ async def _co_run_interruptibly(scheduler: Any, state: dict[str, bool],
     loop = asyncio.get_running_loop()
 
     def interrupt(signum: int) -> None:
+        if state.get("interrupted"):  # a second Ctrl-C must not cancel the teardown itself
+            logger.debug("signal %d: already stopping the run", signum)
+            return
         logger.debug("signal %d: stopping the run", signum)
         state["interrupted"] = True
         if task is not None:
