@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import logging
+import signal
 import sys
 from typing import Any
 
@@ -110,5 +111,15 @@ _register()
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point (``sshjobs = "sshjobs.cli:main"``)."""
-    cli.main(args=argv, prog_name="sshjobs")
+    """Console-script entry point (``sshjobs = "sshjobs.cli:main"``).
+
+    Once the run is over, further Ctrl-C are ignored: a second Ctrl-C during the final
+    teardown would otherwise kill the process by SIGINT instead of exiting with the run's code
+    (130 when interrupted). Only here, in the process of its own: in-process callers of
+    ``cli.main`` keep their signal handling."""
+    try:
+        cli.main(args=argv, prog_name="sshjobs")
+    except KeyboardInterrupt:  # a Ctrl-C between the end of the run and the exit
+        sys.exit(int(ExitCode.INTERRUPTED))
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
