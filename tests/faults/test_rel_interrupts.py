@@ -11,6 +11,7 @@ import asyncio
 import json
 import signal
 import threading
+import time
 
 import pytest
 from faultkit import (
@@ -28,6 +29,7 @@ from faultkit import (
 
 from asynciojobs import Scheduler
 from sshjobs import Run, SshJob
+from sshjobs.gather import fold_hosts
 
 
 def _targets(farm) -> list[str]:
@@ -125,3 +127,45 @@ def test_lib_scheduler_task_cancelled_from_outside(farm):
     assert not gateway.is_connected()
     assert wait_remote_gone(farm, hosts, tag) == {}
     assert wait_sessions_closed(farm, farm.hosts, sessions_before) == set()
+
+
+def test_cli_second_ctrl_c_during_teardown_still_exits_130_and_cleans_up(farm):
+    """Impatient users press Ctrl-C twice: at once, or while the run is being torn down."""
+    hosts = workers(farm)
+    targets = f"{','.join(h.name for h in farm.direct)},gateway->private[1-3]"
+    sessions_before = sessions(farm, farm.hosts)
+    for gap in (0.0, 0.05, 0.15):
+        tag = marker()
+        with Spawned("run", "-t", targets, "--", f"echo started; sleep {tag}") as process:
+            wait_for(lambda: len(remote_matching(farm, hosts, f"sleep {tag}")) == len(hosts),
+                     30, "every host runs the command")
+            process.send_signal(signal.SIGINT)
+            wait_for(lambda: process.poll() is not None or time.sleep(gap) or True, 5, "gap")
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
+            _, stderr = process.communicate(timeout=30)
+        assert process.returncode == 130, (gap, stderr)
+        assert stderr.splitlines()[-1].endswith("interrupted"), stderr
+        assert wait_remote_gone(farm, hosts, tag) == {}, gap
+    assert wait_sessions_closed(farm, farm.hosts, sessions_before) == set()
+
+
+def test_cli_ctrl_c_while_connecting_to_a_silent_host(faulty_farm):
+    farm = faulty_farm
+    if not farm.isolated:
+        pytest.skip(farm.isolation_reason)
+    silent, alive = farm.direct
+    farm.blackhole(silent)
+    tag = marker()
+    with Spawned("run", "-c", "60", "-t", f"{silent.name},{alive.name}", "--",
+                 f"echo started; sleep {tag}") as process:
+        wait_for(lambda: remote_matching(farm, [alive], f"sleep {tag}"), 30, "alive runs")
+        sent = time.monotonic()
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=30)
+        took = time.monotonic() - sent
+    assert process.returncode == 130, stderr
+    assert took < 10                    # not the 60 s connect timeout
+    assert stdout == f"{alive.name}: started\n"
+    assert stderr == f"sshjobs: {fold_hosts([silent.name, alive.name])}: interrupted\n"
+    assert wait_remote_gone(farm, [alive], tag) == {}
