@@ -28,6 +28,7 @@ import asyncssh
 logger = logging.getLogger("sshjobs.sandbox.shell")
 
 CHUNK = 65536
+REAP_GRACE = 5.0  # seconds a cancelled session still waits for its killed process
 
 
 @dataclass
@@ -145,31 +146,76 @@ def _report_exit(process: asyncssh.SSHServerProcess, returncode: int) -> None:
         pass
 
 
+def _succeeded(future: asyncio.Future[Any]) -> bool:
+    return future.done() and not future.cancelled() and future.exception() is None
+
+
 async def _supervise(
     process: asyncssh.SSHServerProcess,
     host: NodeHost,
     pgid: int,
     wait: asyncio.Future[int],
     pumps: list[asyncio.Task[None]],
+    release: Callable[[], None] = lambda: None,
 ) -> None:
-    """Wait for the process (and its output) or for the channel to close, whichever first."""
+    """Wait for the process (and its output) or for the channel to close, whichever first.
+
+    When the command does not finish by itself - the channel closed, copying its output
+    failed, or this session is cancelled (the sandbox stopping) - its process group is
+    killed, ``release`` lets go of its pipes (a child that left the group may still hold
+    them open: EOF would never come) and the process is reaped, so that no future is left
+    unretrieved and no transport unclosed.
+    """
     closed = asyncio.ensure_future(process.channel.wait_closed())
+    finished: asyncio.Future[Any] = asyncio.ensure_future(asyncio.gather(wait, *pumps))
     try:
-        finished: asyncio.Future[Any] = asyncio.ensure_future(asyncio.gather(wait, *pumps))
         done, _ = await asyncio.wait([finished, closed], return_when=asyncio.FIRST_COMPLETED)
-        if finished not in done:
+        if _succeeded(finished):
+            _report_exit(process, wait.result())
+        elif finished in done:
+            logger.warning("%s: copying the output of process group %d failed: %r",
+                           host.name, pgid, finished.exception())
+        else:
             logger.debug("%s: channel closed, killing process group %d", host.name, pgid)
-            host.kill_group(pgid)
-            await wait
-            for pump in pumps:
-                pump.cancel()
-            await asyncio.gather(*pumps, return_exceptions=True)
-            await asyncio.gather(finished, return_exceptions=True)
-            return
-        _report_exit(process, wait.result())
     finally:
         closed.cancel()
+        if not _succeeded(finished):
+            host.kill_group(pgid)
+            release()
+            for pump in pumps:
+                pump.cancel()
+            await _reap(asyncio.gather(wait, finished, closed, return_exceptions=True))
         host.forget_if_empty(pgid)
+
+
+async def _reap(reaping: asyncio.Future[Any]) -> None:
+    """Await ``reaping`` even when cancelled meanwhile (then for a bounded time only, and the
+    cancellation goes on once it is done)."""
+    try:
+        await asyncio.shield(reaping)
+    except asyncio.CancelledError:
+        await asyncio.wait([reaping], timeout=REAP_GRACE)
+        if not reaping.done():  # pragma: no cover - a process SIGKILL does not end
+            logger.warning("process not reaped within %ss", REAP_GRACE)
+        raise
+
+
+def _close_pipes(proc: asyncio.subprocess.Process) -> Callable[[], None]:
+    """What releases the pipes of ``proc``: closing each pipe's transport; the process
+    transport then closes itself once the process is reaped. (Not the process transport
+    itself: its close() would poll, hence maybe reap, the child behind the child watcher's
+    back - "Unknown child process pid ..." and a wrong exit status.)"""
+
+    def release() -> None:
+        transport = getattr(proc, "_transport", None)   # asyncio keeps it private
+        if transport is None or transport.is_closing():
+            return
+        for fd in (0, 1, 2):
+            pipe = transport.get_pipe_transport(fd)
+            if pipe is not None:
+                pipe.close()
+
+    return release
 
 
 async def _run_with_pipes(process: asyncssh.SSHServerProcess, host: NodeHost,
@@ -184,7 +230,8 @@ async def _run_with_pipes(process: asyncssh.SSHServerProcess, host: NodeHost,
     pumps = [asyncio.create_task(_copy_to_channel(proc.stdout, process.stdout)),
              asyncio.create_task(_copy_to_channel(proc.stderr, process.stderr))]
     try:
-        await _supervise(process, host, proc.pid, asyncio.ensure_future(proc.wait()), pumps)
+        await _supervise(process, host, proc.pid, asyncio.ensure_future(proc.wait()), pumps,
+                         _close_pipes(proc))
     finally:
         feeder.cancel()
         await asyncio.gather(feeder, return_exceptions=True)
