@@ -25,7 +25,7 @@ from asynciojobs import AbstractJob
 
 from .capture import Deferred
 from .commands import AbstractCommand, Run
-from .errors import CommandFailedError, SshJobsError
+from .errors import CommandFailedError, CommandTimeoutError, SshJobsError
 from .results import CommandResult
 
 __all__ = ["SshJob"]
@@ -178,3 +178,36 @@ class SshJob(AbstractJob):
     def failed_results(self) -> list[CommandResult]:
         """The results of the commands that did not succeed."""
         return [r for r in self.results if not r.ok]
+
+    def repr_result(self) -> str:
+        """As for any job (``[[ -> 3]]``), plus, for a job that ended without raising although
+        commands failed (a non-critical job: its result is an exit status like a success's),
+        what failed: ``[[ -> 3]] !! exit 3 on node3: make test``."""
+        text = super().repr_result()
+        if not self.is_done() or self.raised_exception() is not None:
+            return text
+        failed = self.failed_results()
+        if not failed:
+            return text
+        note = _describe_failure(failed[-1])
+        if len(failed) > 1:
+            note = f"{len(failed)} commands failed, last: {note}"
+        return f"{text} !! {note}"
+
+
+def _describe_failure(result: CommandResult, width: int = 40) -> str:
+    """``exit 3 on node3: make test`` / ``signal KILL on ...`` / ``timeout on ...``."""
+    if isinstance(result.error, CommandTimeoutError):
+        what = "timeout"
+    elif result.exit_status is not None:
+        what = f"exit {result.exit_status}"
+    elif result.signal is not None:
+        what = f"signal {result.signal}"
+    elif result.error is not None:
+        what = type(result.error).__name__
+    else:
+        what = "failed"
+    label = " ".join((result.label or result.command).split())
+    if len(label) > width:
+        label = label[:width - 3] + "..."
+    return f"{what} on {result.host}: {label}"
