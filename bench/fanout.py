@@ -87,16 +87,14 @@ def main() -> int:
 
 
 def run_one(tool, size, run, targets, scratch, env, farm) -> Sample:
+    from tools import account
     result = scratch / "result.json"
     argv = tool.build(targets[size], "true", 1, scratch, result)
     server_before, machine_before = farm.server_cpu(), harness.machine_busy()
     sample = harness.measure(tool.name, size, run, argv, env=tool.env(env),
                              result_file=result if tool.reports else None,
                              log=scratch / f"{tool.name}.log")
-    if not tool.reports:     # exit code is all we know
-        sample.ok, sample.failed = (size, 0) if sample.returncode == 0 else (0, size)
-        if sample.returncode:
-            sample.errors = [f"exit code {sample.returncode}, see {scratch}/{tool.name}.log"]
+    account(tool, sample, size, scratch, scratch / f"{tool.name}.log")
     farm.settle()
     sample.server_cpu = farm.server_cpu() - server_before
     sample.machine_cpu = harness.machine_busy() - machine_before

@@ -113,14 +113,12 @@ def main() -> int:
 
 
 def run_tool(tool, size, run, targets, command, scratch, env, farm):
+    from tools import account
     result = scratch / "result.json"
     sample = harness.measure(tool.name, size, run, tool.build(targets, command, 1, scratch, result),
                              env=tool.env(env), result_file=result if tool.reports else None,
                              log=scratch / f"{tool.name}.log")
-    if not tool.reports:
-        sample.ok, sample.failed = (size, 0) if sample.returncode == 0 else (0, size)
-        if sample.returncode:
-            sample.errors = [f"exit code {sample.returncode}"]
+    account(tool, sample, size, scratch, scratch / f"{tool.name}.log")
     farm.settle()
     return sample
 

@@ -32,7 +32,7 @@ SOFT_NOFILE = 1024
 
 
 def main() -> int:
-    from tools import TOOLS
+    from tools import TOOLS, account
 
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -69,9 +69,7 @@ def main() -> int:
                                          env=tool.env(env),
                                          result_file=result if tool.reports else None,
                                          log=log, timeout=900, nofile=args.nofile)
-                if not tool.reports:
-                    sample.ok, sample.failed = ((args.hosts, 0) if sample.returncode == 0
-                                                else (0, args.hosts))
+                account(tool, sample, args.hosts, scratch, log)
                 text = log.read_text(errors="replace") if log.exists() else ""
                 emfile = sum(line.count("Too many open files") + line.count("EMFILE")
                              for line in text.splitlines())

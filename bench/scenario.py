@@ -34,7 +34,7 @@ DEFAULT_TOOLS = "sshjobs,apssh,asyncssh,openssh-c25519"
 
 
 def main() -> int:
-    from tools import TOOLS
+    from tools import TOOLS, account
 
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -68,11 +68,7 @@ def main() -> int:
                                          env=tool.env(env),
                                          result_file=result if tool.reports else None,
                                          log=scratch / f"{tool.name}.log", timeout=900)
-                if not tool.reports:
-                    sample.ok, sample.failed = ((args.nodes, 0) if sample.returncode == 0
-                                                else (0, args.nodes))
-                    if sample.returncode:
-                        sample.errors = [f"exit code {sample.returncode}"]
+                account(tool, sample, args.nodes, scratch, scratch / f"{tool.name}.log")
                 farm.settle()
                 progress(f"run {run} {tool.name}: wall {sample.wall:.2f}s cpu {sample.cpu:.2f}s "
                          f"ok {sample.ok}/{args.nodes}"

@@ -25,6 +25,8 @@ class Tool:
     build: Callable[[Path, str, int, Path, Path], Argv]
     reports: bool = True                                  # writes a JSON result file
     project: bool = False                                 # runs our code (sshjobs/asynciojobs)
+    # for tools without a JSON result: scratch → (hosts ok, hosts failed), None if unknown
+    collect: Callable[[Path], tuple[int, int] | None] | None = None
 
     def env(self, base: dict[str, str]) -> dict[str, str]:
         """The client's environment: our code snapshot (harness.project_source) first on the
@@ -98,14 +100,45 @@ def _sshjobs_cli(targets: Path, command: str, repeat: int, scratch: Path, result
     spec = json.loads(targets.read_text())
     if repeat != 1:
         raise ValueError("the sshjobs CLI runs one command per host")
+    for name in ("cli-ok", "cli-failed"):
+        (scratch / name).unlink(missing_ok=True)
     return [str(SSHJOBS_CLI), "run", "-t", str(cli_targets(targets, scratch)),
             "-l", spec["user"], "-i", spec["key"], "--known-hosts", spec["known_hosts"],
+            "--ok-to", str(scratch / "cli-ok"), "--failed-to", str(scratch / "cli-failed"),
             "--", *shlex.split(command)]
+
+
+def _cli_collect(scratch: Path) -> tuple[int, int] | None:
+    """Hosts listed by `sshjobs run --ok-to/--failed-to` (whitespace-separated targets)."""
+    ok, failed = scratch / "cli-ok", scratch / "cli-failed"
+    if not ok.exists() and not failed.exists():
+        return None
+    return _count_words(ok), _count_words(failed)
+
+
+def _count_words(path: Path) -> int:
+    return len(path.read_text().split()) if path.exists() else 0
+
+
+def account(tool: Tool, sample, size: int, scratch: Path, log: Path | None = None) -> None:
+    """Fill in hosts ok/failed for tools that write no JSON result."""
+    if tool.reports:
+        return
+    counted = tool.collect(scratch) if tool.collect else None
+    if counted is not None:
+        sample.ok, sample.failed = counted
+    else:
+        sample.ok, sample.failed = (size, 0) if sample.returncode == 0 else (0, size)
+    if sample.returncode or sample.failed:
+        tail = []
+        if log is not None and log.exists():
+            tail = [line for line in log.read_text(errors="replace").splitlines() if line][-3:]
+        sample.errors = [f"exit code {sample.returncode}", *tail]
 
 
 TOOLS: dict[str, Tool] = {tool.name: tool for tool in [
     Tool("sshjobs", _python_client(PROJECT_PYTHON, "sshjobs_lib.py"), project=True),
-    Tool("sshjobs-cli", _sshjobs_cli, reports=False, project=True),
+    Tool("sshjobs-cli", _sshjobs_cli, reports=False, project=True, collect=_cli_collect),
     Tool("asyncssh", _python_client(PEERS_PYTHON, "asyncssh_raw.py")),
     Tool("apssh", _python_client(PEERS_PYTHON, "apssh_client.py")),
     Tool("parallel-ssh", _python_client(PEERS_PYTHON, "pssh_client.py")),
