@@ -76,7 +76,8 @@ def main() -> int:
                 emfile += sum("Too many open files" in e or "EMFILE" in e for e in sample.errors)
                 farm.settle(60)
                 samples.append(sample)
-                verdict = (sample.failed == 0 and sample.ok == args.hosts and emfile == 0
+                verdict = (sample.returncode == 0 and sample.failed == 0
+                           and sample.ok == args.hosts and emfile == 0
                            and sample.maxrss_mb <= MEMORY_TARGET_MB)
                 rows.append([tool.name, run, f"{sample.wall:.1f}", f"{sample.cpu:.1f}",
                              f"{sample.maxrss_mb:.0f}", f"{sample.ok}/{args.hosts}", emfile,
