@@ -110,9 +110,16 @@ class RemoteMixin:
             if conn.is_closed():                   # lost while we waited for a slot
                 slots.release()
                 continue
+            opening = asyncio.ensure_future(conn.create_session(
+                factory, remote_command, encoding=None, x11_forwarding=x11))
             try:
-                chan, session = await conn.create_session(
-                    factory, remote_command, encoding=None, x11_forwarding=x11)
+                chan, session = await asyncio.shield(opening)
+            except asyncio.CancelledError:
+                # the exec request may be on its way: the command would start all the same,
+                # out of our hands - kill it once the session is open
+                slots.release()
+                self._in_background(self._kill_once_open(opening))
+                raise
             except asyncssh.ChannelOpenError as exc:
                 retry = slots.refused()
                 slots.release()
@@ -136,20 +143,39 @@ class RemoteMixin:
     def _kill_nowait(self, chan: Any, session: LineSession) -> None:
         """Cancelled: kill the remote command in the background; the node's ``close()`` waits
         for these kills before closing the connection."""
-        task = asyncio.get_running_loop().create_task(self._kill(chan, session))
+        self._in_background(self._kill(chan, session))
+
+    def _in_background(self, coroutine: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
         kills = self._kills                        # type: ignore[attr-defined]
         kills.add(task)
         task.add_done_callback(kills.discard)
 
+    async def _kill_once_open(self, opening: "asyncio.Future[Any]") -> None:
+        """A session whose opening was cancelled may open all the same: kill its command."""
+        try:
+            chan, session = await opening
+        except Exception:           # never opened: nothing runs remotely
+            return
+        await self._kill(chan, session)
+
     async def _kill(self, chan: Any, session: LineSession) -> None:
         """Kill the command's process group (TERM, then KILL) from another session, then
-        close its channel (sshd keeps a session open as long as its process lives)."""
+        close its channel (sshd keeps a session open as long as its process lives).
+
+        Cancelled right after its start, a command may not have reported its pid yet: it is
+        on its way (the shell's first word), so wait for it rather than fall back on an SSH
+        signal request, which OpenSSH ignores for root (the command would survive)."""
+        try:
+            await asyncio.wait_for(asyncio.shield(session.pid_settled), KILL_GRACE)
+        except asyncio.TimeoutError:
+            pass
         pid = session.remote_pid
         try:
             if pid is not None:
                 await self.execute(kill_group_command(pid), label="kill", timeout=KILL_GRACE,
                                    formatter=_SILENT, report=False)
-            else:                   # the shell had not reported yet: best effort
+            else:                   # no pid will come (kill_on_cancel=False...): best effort
                 chan.send_signal("KILL")
         except (OSError, asyncssh.Error, SshConnectionError) as exc:
             logger.debug("%s: killing a command: %s", self.hostname, exc)

@@ -160,6 +160,14 @@ class LineSession(asyncssh.SSHClientSession):
         #: the remote shell's pid (= its process group), once reported
         self.remote_pid: int | None = None
         self._scan: bytearray | None = bytearray() if expect_pid else None
+        #: done once the pid is known, or known never to come (no marker, session over)
+        self.pid_settled = asyncio.get_running_loop().create_future()
+        if not expect_pid:
+            self.pid_settled.set_result(None)
+
+    def _settle_pid(self) -> None:
+        if not self.pid_settled.done():
+            self.pid_settled.set_result(self.remote_pid)
 
     def _take_pid(self, data: bytes) -> bytes:
         """Strip our pid line from the start of stderr (possibly after a few lines the login
@@ -192,6 +200,8 @@ class LineSession(asyncssh.SSHClientSession):
     def data_received(self, data: bytes, datatype: Any) -> None:
         if datatype == EXTENDED_DATA_STDERR and self._scan is not None:
             data = self._take_pid(data)
+            if self._scan is None:
+                self._settle_pid()
             if not data:
                 return
         if datatype == EXTENDED_DATA_STDERR:
@@ -209,6 +219,7 @@ class LineSession(asyncssh.SSHClientSession):
             scanned, self._scan = bytes(self._scan), None
             if scanned:
                 self.data_received(scanned, EXTENDED_DATA_STDERR)
+        self._settle_pid()
         for datatype, rest in list(self._partial.items()):
             if rest:
                 self._formatter.line(bytes(rest), datatype, self._hostname)
