@@ -8,8 +8,11 @@ by us, not dropped); partial results are reported; the exit code is 130.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import json
 import signal
+import sys
 import threading
 import time
 
@@ -169,3 +172,74 @@ def test_cli_ctrl_c_while_connecting_to_a_silent_host(faulty_farm):
     assert stdout == f"{alive.name}: started\n"
     assert stderr == f"sshjobs: {fold_hosts([silent.name, alive.name])}: interrupted\n"
     assert wait_remote_gone(farm, [alive], tag) == {}
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "a second cancel() of the task running Scheduler.co_run() while it tears down (a second "
+    "Ctrl-C under asyncio.run, nested timeouts) interrupts the teardown itself: the jobs' "
+    "co_shutdown() tasks and the node's remote-kill tasks are left pending (asyncio.run then "
+    "cancels them) and gateway connections are never closed (unclosed transport "
+    "ResourceWarnings); asynciojobs' teardown would need to be shielded from further "
+    "cancellation"))
+def test_lib_second_cancel_during_teardown_still_tears_down(farm):
+    hosts = workers(farm)
+    problems = []
+    unraisable: list[str] = []
+    old_hook = sys.unraisablehook
+    sys.unraisablehook = lambda info: unraisable.append(str(info.exc_value))
+    try:
+        for gap in (0.001, 0.01, 0.05):
+            tag = marker()
+            lines = Lines()
+            gateway = node(farm, farm.gateway, formatter=lines)
+            nodes = [node(farm, h, via=gateway if h in farm.private else None,
+                          formatter=lines) for h in hosts]
+
+            async def main():
+                jobs = [SshJob(n, command=f"sleep {tag}") for n in nodes]
+                task = asyncio.create_task(Scheduler(*jobs).co_run())
+                await asyncio.to_thread(wait_for, lambda: len(remote_matching(
+                    farm, hosts, f"sleep {tag}")) == len(hosts), 30, "all running")
+                task.cancel()
+                await asyncio.sleep(gap)
+                task.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await task
+                return asyncio.all_tasks() - {asyncio.current_task()}
+
+            left = asyncio.run(main())
+            gc.collect()
+            if left:
+                problems.append(f"gap {gap}: {len(left)} tasks left pending")
+            if wait_remote_gone(farm, hosts, tag):
+                problems.append(f"gap {gap}: remote commands left")
+    finally:
+        gc.collect()
+        sys.unraisablehook = old_hook
+    assert problems == [] and unraisable == []
+
+
+def test_lib_command_cancelled_right_after_its_start_is_still_killed(farm):
+    """Cancelled within the first milliseconds - while its session is being opened, or before
+    its shell reported the pid to kill - a command must not survive on the host (OpenSSH
+    ignores SSH signal requests for root)."""
+    host = farm.direct[0]
+    n = node(farm, host, formatter=Lines())
+    delays = [0, 0.0002, 0.0005, 0.001, 0.0015, 0.002, 0.003, 0.005, 0.01] * 2
+    tags = [marker() for _ in delays]
+
+    async def main():
+        await n.connect_lazy()
+        for delay, tag in zip(delays, tags):
+            task = asyncio.create_task(n.execute(f"sleep {tag}"))
+            await asyncio.sleep(delay)
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await n.close()                     # waits for the kills under way
+        return asyncio.all_tasks() - {asyncio.current_task()}
+
+    assert asyncio.run(main()) == set()
+    survivors = {delay: remote_matching(farm, [host], f"sleep {tag}")
+                 for delay, tag in zip(delays, tags)}
+    assert {d: s for d, s in survivors.items() if s} == {}
