@@ -89,7 +89,7 @@ def test_lib_sshd_killed_before_and_during_a_command(farm):
     assert isinstance(error, (SshConnectionError, CommandFailedError)), error
     assert error.host == during.hostname
     if isinstance(error, CommandFailedError):
-        assert error.signal in ("KILL", "TERM", "HUP")
+        assert error.signal in ("KILL", "TERM", "HUP") or error.exit_status == 137, error
     assert fine.raised_exception() is None and lines.stdout(other.hostname) == b"fine\n"
 
 
@@ -198,7 +198,10 @@ def test_cli_every_kind_of_dead_host_in_one_run_exit_3(farm):
     assert by_host[silent.name][1].startswith("unreachable: timed out after 5")
     assert by_host[silent.name][0] - start < 5 + MARGIN
     reason = by_host[killed.name][1]
-    assert reason.startswith("unreachable: connection lost") or "killed by signal" in reason
+    # sshd's session dies with its command: the loss comes first, or sshd still reports how
+    # the command ended (killed by the signal, or its shell's 128+9)
+    assert reason.startswith("unreachable: connection lost") or "killed by signal" in reason \
+        or reason == "exit status 137", reason
     assert by_host[killed.name][0] - fault_at < MARGIN
     assert by_host[cut.name][1].startswith("unreachable: connection lost")
     assert by_host[cut.name][0] - fault_at < 5 * 3 + 5 + MARGIN   # keepalive 5 s x 3
