@@ -206,3 +206,41 @@ def test_cli_every_kind_of_dead_host_in_one_run_exit_3(farm):
     assert by_host[cut.name][1].startswith("unreachable: connection lost")
     assert by_host[cut.name][0] - fault_at < 5 * 3 + 5 + MARGIN   # keepalive 5 s x 3
     assert ended - fault_at < 5 * 3 + 5 + MARGIN
+
+
+def test_lib_gateway_link_cut_fails_the_hosts_behind_it_only(farm):
+    """Testbeds sit behind one gateway: when its link goes, every host behind it is reported
+    (keepalive on the gateway's connection), a direct host finishes, the run ends."""
+    tag = marker()
+    lines = Lines()
+    keepalive = {"keepalive_interval": 0.5, "keepalive_count_max": 2}
+    gateway = node(farm, farm.gateway, formatter=lines, **keepalive)
+    behind = [node(farm, h, via=gateway, formatter=lines, **keepalive) for h in farm.private]
+    direct = node(farm, farm.direct[0], formatter=lines)
+
+    async def main():
+        jobs = [SshJob(n, command=f"echo started; sleep {tag}", critical=False)
+                for n in behind]
+        fine = SshJob(direct, command=f"sleep 2; echo {tag}", critical=False)
+        task = asyncio.create_task(Scheduler(*jobs, fine).co_run())
+        await asyncio.to_thread(
+            wait_for, lambda: len(remote_matching(farm, farm.private, f"sleep {tag}"))
+            == len(farm.private), 20, "every host behind the gateway runs")
+        cut_at = time.monotonic()
+        farm.cut(farm.gateway)
+        assert await asyncio.wait_for(task, 30) is True
+        return jobs, fine, time.monotonic() - cut_at
+
+    try:
+        jobs, fine, after_cut = asyncio.run(main())
+    finally:
+        farm.reset()
+        kill_remote(farm, farm.private, tag)    # the gateway's sshd never heard we left
+    assert after_cut < 0.5 * 2 + 2 + MARGIN
+    for job, n in zip(jobs, behind):
+        error = job.raised_exception()
+        assert isinstance(error, SshConnectionError) and error.host == n.hostname, error
+        assert lines.stdout(n.hostname) == b"started\n"
+    assert fine.raised_exception() is None
+    assert lines.stdout(direct.hostname) == f"{tag}\n".encode()
+    assert not gateway.is_connected() and not any(n.is_connected() for n in behind)
