@@ -110,6 +110,7 @@ def test_200_runs_with_ssh_jobs_leave_nothing_behind(farm):
         await asyncio.sleep(0)
         samples.append(asyncio.all_tasks() - {asyncio.current_task()})
 
+    gc.collect()     # earlier tests' garbage is theirs: only ours reaches the hook below
     old_hook = sys.unraisablehook
     sys.unraisablehook = lambda info: unraisable.append(
         f"{info.exc_type.__name__}: {info.exc_value} in {info.object!r}")
