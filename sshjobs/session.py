@@ -44,8 +44,10 @@ def report_pid(command: str) -> str:
 def kill_group_command(pid: int, grace: float = 2.0) -> str:
     """A remote command line that kills process group ``pid``: TERM, then KILL after ``grace``
     seconds if anything is left (in the background, so that it returns at once)."""
-    return (f"kill -TERM -- -{pid} 2>/dev/null; "
-            f"(sleep {grace}; kill -KILL -- -{pid}) </dev/null >/dev/null 2>&1 &")
+    # ``kill -s SIG`` rather than ``kill -SIG``: dash (``/bin/sh`` on Debian) reads
+    # ``kill -TERM -- -PID`` as a bad number and kills nothing
+    return (f"kill -s TERM -- -{pid} 2>/dev/null; "
+            f"(sleep {grace}; kill -s KILL -- -{pid}) </dev/null >/dev/null 2>&1 &")
 
 
 class SessionSlots:
