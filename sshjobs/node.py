@@ -239,31 +239,38 @@ class SshNode(RemoteMixin):
         """Close the connection (and release the gateway); it reopens if used again.
 
         Robust to being cancelled half-way (a scheduler's shutdown timeout): the connection is
-        closed and the gateway released in any case."""
+        closed (aborted if the cancellation came before it was done) and the gateway released
+        in any case, so that no connection outlives the run."""
         if self._loop is not asyncio.get_running_loop() or self._lock is None:
             return
+        conn = None
         try:
-            if self._kills:      # let the kills of cancelled commands reach the host first
-                await asyncio.wait(set(self._kills), timeout=self.timeout)
-        finally:
-            conn, sftp = self._conn, self._sftp
+            try:
+                if self._kills:  # let the kills of cancelled commands reach the host first
+                    await asyncio.wait(set(self._kills), timeout=self.timeout)
+            finally:
+                conn, sftp = self._conn, self._sftp
+                if conn is not None:
+                    self._conn = self._sftp = self._slots = None
+                    if sftp is not None:
+                        sftp.exit()
+                        self.formatter.sftp_stop(self.hostname)
+                    conn.close()
             if conn is not None:
-                self._conn = self._sftp = self._slots = None
-                if sftp is not None:
-                    sftp.exit()
-                    self.formatter.sftp_stop(self.hostname)
-                conn.close()
-        if conn is None:
-            return
-        try:
-            await asyncio.wait_for(conn.wait_closed(), self.timeout)
-        except (asyncio.TimeoutError, OSError, asyncssh.Error) as exc:
-            logger.warning("%s: closing the connection: %s", self, exc)
+                try:
+                    await asyncio.wait_for(conn.wait_closed(), self.timeout)
+                except (asyncio.TimeoutError, OSError, asyncssh.Error) as exc:
+                    logger.warning("%s: closing the connection: %s", self, exc)
+        except asyncio.CancelledError:
+            if conn is not None:
+                conn.abort()
+            raise
         finally:
-            logger.debug("%s: connection closed", self)
-            self.formatter.connection_lost(self.hostname, None, self.username)
-            if self.gateway is not None:
-                await self.gateway.remove_user(self)
+            if conn is not None:
+                logger.debug("%s: connection closed", self)
+                self.formatter.connection_lost(self.hostname, None, self.username)
+                if self.gateway is not None:
+                    await self.gateway.remove_user(self)
 
     async def __aenter__(self) -> "SshNode":
         self.add_user(self)

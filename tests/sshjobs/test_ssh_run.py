@@ -215,3 +215,31 @@ def test_negotiated_algorithms(nodes):
     assert info["send_cipher"] == info["recv_cipher"] == "aes128-gcm@openssh.com"
     assert info["send_compression"] == "none"
     assert KEX_ALGS[0] == "curve25519-sha256"
+
+
+def test_close_cancelled_while_a_kill_is_pending_still_releases_the_gateway(nodes):
+    """A scheduler's shutdown timeout may cancel a node's close() while it waits for the kill
+    of a cancelled command: the node's connection and its gateway's must close all the same."""
+    farm = nodes.farm
+
+    async def scenario():
+        gateway = nodes.gateway()
+        node = nodes.node(farm.private[0], gateway=gateway)
+        node.add_user("test")
+        await node.execute("true")
+        command = asyncio.create_task(node.execute("sleep 30 # close-cancelled"))
+        await asyncio.sleep(0.3)
+        command.cancel()
+        await asyncio.gather(command, return_exceptions=True)
+        closing = asyncio.create_task(node.close())
+        await asyncio.sleep(0)
+        closing.cancel()
+        await asyncio.gather(closing, return_exceptions=True)
+        for _ in range(100):
+            if not gateway.is_connected():
+                break
+            await asyncio.sleep(0.02)
+        return node.is_connected(), gateway.is_connected()
+
+    assert asyncio.run(scenario()) == (False, False)
+    assert established_to(farm) == 0
