@@ -85,11 +85,11 @@ def test_cli_signal_during_long_commands_on_many_hosts(farm, signum, json_mode):
             assert record["stdout"] == "started\n"
     else:
         assert sorted(seen) == sorted(f"{t.split('->')[-1]}: started\n" for t in targets)
-        errors = stderr.splitlines()
-        assert errors and all(e.startswith("sshjobs: ") and e.endswith("interrupted")
-                              for e in errors), errors
-        named = " ".join(errors)
-        assert all(h.name in named for h in hosts) or "[" in named, errors   # maybe folded
+        # one folded line for the hosts stopped together (other lines: the remote shells'
+        # own stderr, prefixed by their host)
+        ours = [line for line in stderr.splitlines() if line.startswith("sshjobs: ")]
+        names = [t.split("->")[-1] for t in targets]
+        assert ours == [f"sshjobs: {fold_hosts(names)}: interrupted"], stderr
     assert wait_remote_gone(farm, hosts, tag) == {}
     assert wait_sessions_closed(farm, farm.hosts, sessions_before) == set()
     for host in front:              # every connection we opened was closed by an SSH disconnect
@@ -143,7 +143,7 @@ def test_cli_second_ctrl_c_during_teardown_still_exits_130_and_cleans_up(farm):
             wait_for(lambda: len(remote_matching(farm, hosts, f"sleep {tag}")) == len(hosts),
                      30, "every host runs the command")
             process.send_signal(signal.SIGINT)
-            wait_for(lambda: process.poll() is not None or time.sleep(gap) or True, 5, "gap")
+            time.sleep(gap)             # the delay between the two Ctrl-C is what is tested
             if process.poll() is None:
                 process.send_signal(signal.SIGINT)
             _, stderr = process.communicate(timeout=30)
