@@ -85,11 +85,15 @@ def test_lib_sshd_killed_before_and_during_a_command(farm):
     assert isinstance(error, SshConnectionError) and error.host == before.hostname
     assert after_kill < MARGIN
     error = long.raised_exception()
-    # sshd's session dies with its command: the loss, or the command's signal, comes first
-    assert isinstance(error, (SshConnectionError, CommandFailedError)), error
-    assert error.host == during.hostname
-    if isinstance(error, CommandFailedError):
-        assert error.signal in ("KILL", "TERM", "HUP") or error.exit_status == 137, error
+    if error is None:
+        # sshd's session died with its command but still reported how the command ended (a
+        # non-critical job records that failure instead of raising)
+        [result] = long.results
+        assert result.signal in ("KILL", "TERM", "HUP") or result.exit_status == 137, result
+        assert result.host == during.hostname and not result.ok
+    else:
+        assert isinstance(error, (SshConnectionError, CommandFailedError)), error
+        assert error.host == during.hostname
     assert fine.raised_exception() is None and lines.stdout(other.hostname) == b"fine\n"
 
 
