@@ -120,7 +120,13 @@ class SshJob(AbstractJob):
 
     async def co_shutdown(self) -> None:
         self._sshjobs_shut = True
-        if self.keep_connection:
+        if self.keep_connection:     # keep the connections open, but do not hold on to them
+            node = self.node
+            while node is not None:
+                release = getattr(node, "release_user", None)
+                if release is not None:
+                    release(self)
+                node = getattr(node, "gateway", None)
             return
         self._hand_over()
         # a hand-over may have made us a user of a gateway of our node too: release them all,

@@ -158,6 +158,12 @@ class SshNode(RemoteMixin):
         self._bind_loop()
         self._users.add(user)
 
+    def release_user(self, user: Any) -> None:
+        """``user`` is done with us but wants the connection kept open (``keep_connection``):
+        forget it without closing, so that it is not kept alive by us and a later user's
+        departure still closes the connection."""
+        self._users.discard(user)
+
     async def remove_user(self, user: Any) -> None:
         """``user`` is done with us; the connection closes when nobody needs it any more."""
         if self._loop is not asyncio.get_running_loop():

@@ -152,13 +152,6 @@ def test_200_runs_with_ssh_jobs_leave_nothing_behind(farm):
     assert shared.connections_opened == (RUNS - 10) // 10 + 10    # really shared, then closed
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "sshjobs/job.py SshJob.co_shutdown returns early when keep_connection=True without "
-    "removing the job from node._users: every kept job (commands, results, output) stays "
-    "referenced by its node for the node's lifetime (memory grows with each run), and since "
-    "the node never runs out of users it no longer closes at the end of later runs that did "
-    "not ask to keep it (a connection left open, then an unclosed transport when the loop "
-    "ends)"))
 def test_keep_connection_jobs_are_released_by_their_node(farm):
     shared = node(farm, farm.direct[0], formatter=Lines())
 
