@@ -200,7 +200,7 @@ class PureScheduler(LegacySchedulerMixin, GraphMethods, RenderMixin, DotMixin):
                 logger.warning("%s: emergency exit upon exception in critical job %s",
                                self._aj_name(), run.aborted_by.display_label())
             self._aj_running = False
-            await self.co_shutdown()
+            await _despite_cancellation(self.co_shutdown())
             if subscribers:
                 run.emit(ev.FINISHED, self)
         return outcome == OK
@@ -328,6 +328,26 @@ class PureScheduler(LegacySchedulerMixin, GraphMethods, RenderMixin, DotMixin):
         if self._aj_failed_critical:
             return "a CRITICAL job has raised an exception"
         return "FINE"
+
+
+async def _despite_cancellation(coro: Any) -> Any:
+    """Await ``coro`` to its end even if the awaiting task is cancelled meanwhile (a second
+    Ctrl-C during the teardown): a half-done shutdown leaves connections and remote processes
+    behind. The cancellation is passed on once ``coro`` is over; ``coro`` is bounded by
+    ``shutdown_timeout``."""
+    task = asyncio.ensure_future(coro)
+    cancelled = False
+    while True:
+        try:
+            result = await asyncio.shield(task)
+            break
+        except asyncio.CancelledError:
+            if task.done():
+                raise
+            cancelled = True
+    if cancelled:
+        raise asyncio.CancelledError
+    return result
 
 
 def _has_shutdown(job: Any) -> bool:

@@ -176,3 +176,39 @@ def test_long_chain_of_skipped_jobs_needs_no_recursion():
     assert run_timed(s) == (True, 2)
     assert all(job.is_skipped() for job in jobs[1:]) and tail_policy_run.result() == "ran"
     assert s.statistics().skipped == 5000
+
+
+class SlowShutdown(Job):
+    """A job whose shutdown needs a few loop turns (closing a connection, say)."""
+
+    def __init__(self, *args, **kwds):
+        super().__init__(*args, **kwds)
+        self.shutting = asyncio.Event()
+        self.shut = False
+
+    async def co_shutdown(self):
+        self.shutting.set()
+        for _ in range(5):
+            await asyncio.sleep(0)
+        self.shut = True
+
+
+def test_a_second_cancel_during_the_teardown_does_not_cut_it_short():
+    async def main():
+        started = asyncio.Event()
+
+        async def long():
+            started.set()
+            await asyncio.sleep(3600)
+
+        job = SlowShutdown(long)
+        task = asyncio.create_task(Scheduler(job).co_run())
+        await started.wait()
+        task.cancel()
+        await job.shutting.wait()   # the teardown has begun
+        task.cancel()               # a second Ctrl-C
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return job.shut
+
+    assert fake_clock_run(main()) is True

@@ -174,13 +174,6 @@ def test_cli_ctrl_c_while_connecting_to_a_silent_host(faulty_farm):
     assert wait_remote_gone(farm, [alive], tag) == {}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a second cancel() of the task running Scheduler.co_run() while it tears down (a second "
-    "Ctrl-C under asyncio.run, nested timeouts) interrupts the teardown itself: the jobs' "
-    "co_shutdown() tasks and the node's remote-kill tasks are left pending (asyncio.run then "
-    "cancels them) and gateway connections are never closed (unclosed transport "
-    "ResourceWarnings); asynciojobs' teardown would need to be shielded from further "
-    "cancellation"))
 def test_lib_second_cancel_during_teardown_still_tears_down(farm):
     hosts = workers(farm)
 
