@@ -174,7 +174,8 @@ class SshJob(AbstractJob):
         return first + (f" .. + {more}" if more else "")
 
     def details(self) -> str:
-        lines = [self.node.user_host() if hasattr(self.node, "user_host") else str(self.node)]
+        node = self.node
+        lines = [node.endpoint() if hasattr(node, "endpoint") else str(node)]
         lines += [label for label in (c.get_label_line() for c in self.commands) if label]
         return "\n".join(lines)
 

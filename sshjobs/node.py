@@ -131,6 +131,11 @@ class SshNode(RemoteMixin):
     def user_host(self) -> str:
         return f"{self.username}@{self.hostname}" if self.username else self.hostname
 
+    def endpoint(self) -> str:
+        """``user@host``, with ``:port`` when it is not SSH's default (sandbox and farm nodes
+        share one address and differ by port only)."""
+        return self.user_host() + (f":{self.port}" if self.port and self.port != 22 else "")
+
     def __str__(self) -> str:
         own = self.user_host() + (f":{self.port}" if self.port else "")
         return f"{self.gateway}->{own}" if self.gateway else own

@@ -54,7 +54,7 @@ def topology_dot(scheduler: Any) -> str:
     lines = ["digraph topology {", "  rankdir=LR;", '  "LOCALNODE" [label="Local Node"];']
     for node in nodes:
         name = _quote(str(node))
-        lines.append(f"  {name} [label={_quote(node.user_host())}];")
+        lines.append(f"  {name} [label={_quote(node.endpoint())}];")
         origin = _quote(str(node.gateway)) if node.gateway is not None else '"LOCALNODE"'
         lines.append(f"  {origin} -> {name};")
     lines.append("}")

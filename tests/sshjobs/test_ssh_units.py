@@ -173,6 +173,12 @@ def test_topology_dot_and_node_identity(home):
     dot = topology_dot(scheduler)
     assert '"me@gw" -> "me@gw->root@n1";' in dot
     assert '"LOCALNODE" -> "me@gw";' in dot
+    assert '"me@gw" [label="me@gw"];' in dot
+    # nodes told apart by their port only show it (sandbox and loopback farms)
+    by_port = SshNode("127.0.0.1", username="u", port=2201)
+    assert by_port.endpoint() == "u@127.0.0.1:2201" and gateway.endpoint() == "me@gw"
+    assert '[label="u@127.0.0.1:2201"]' in topology_dot(Scheduler(SshJob(by_port, command="true")))
+    assert SshJob(by_port, command="true").details().splitlines()[0] == "u@127.0.0.1:2201"
     with pytest.raises(ValueError):
         SshNode("x", gateway="not a node")
 
