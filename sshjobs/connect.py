@@ -3,7 +3,9 @@
 Per-process work is done once: ssh config lookups, known_hosts parsing and key loading are
 cached; asyncssh is asked for curve25519 key exchange, AES-GCM / ChaCha20-Poly1305 ciphers, no
 compression, public-key authentication only (plus password when one is given), and no GSSAPI -
-so that a connection costs one handshake and no probing.
+so that a connection costs one handshake and no probing. asyncssh parses the ssh config
+files itself, but is given per-host reduced copies of them (:mod:`sshjobs.sshconfig`), so that
+a fan-out over N hosts does not parse the whole config N times.
 
 Every failure becomes an :class:`~sshjobs.errors.SshConnectionError` subclass naming the host,
 with the asyncssh / OS error chained as ``__cause__``.
@@ -27,6 +29,7 @@ from .errors import (AuthenticationError, GatewayError, HostKeyError, KeyLoadErr
                      SshConnectionError, SshJobsError)
 from .hostkeys import HostKeyVerdict
 from .keys import KeySet, default_keys, import_private_key
+from .sshconfig import file_stamp, reduced_config_paths
 
 if TYPE_CHECKING:
     from .node import SshNode
@@ -49,6 +52,8 @@ ENCRYPTION_ALGS = _ordered([b"aes128-gcm@openssh.com", b"chacha20-poly1305@opens
                             b"aes256-gcm@openssh.com"], get_default_encryption_algs())
 
 _config_cache: dict[tuple, dict[str, Any]] = {}
+_unreduced: set[tuple] = set()
+_HOST_OPTIONS = ("User", "IdentityFile", "Hostname", "UserKnownHostsFile", "ProxyJump")
 
 
 def config_paths(config: Any) -> list[str]:
@@ -63,23 +68,61 @@ def config_paths(config: Any) -> list[str]:
     return [str(default)] if os.access(default, os.R_OK) else []
 
 
+def _stamp(paths: list[str]) -> tuple:
+    return tuple((p, file_stamp(p)) for p in paths)
+
+
+def asyncssh_config_paths(paths: list[str], host: str) -> list[str]:
+    """The config files to give asyncssh for ``host``: copies reduced to the lines that
+    concern it (see :mod:`sshjobs.sshconfig`), or the files themselves when the reduced copies
+    fail to load (so that asyncssh's error names the user's file and line)."""
+    if not paths:
+        return []
+    hosts = _with_jump_hosts(paths, host)
+    stamp = _stamp(paths)
+    if any((stamp, name) in _unreduced for name in hosts):
+        return list(paths)
+    return reduced_config_paths(paths, *hosts)
+
+
+def _with_jump_hosts(paths: list[str], host: str) -> list[str]:
+    """``host`` and the ProxyJump hops the config gives it, transitively: asyncssh resolves
+    them from the same config files when it opens that connection."""
+    hosts = [host]
+    for name in hosts:
+        jumps = host_config(paths, name).get("ProxyJump")
+        if not isinstance(jumps, str) or len(hosts) > 32:
+            continue
+        for hop in jumps.split(","):
+            hop = hop.rsplit("@", 1)[-1]
+            hop = hop.rsplit(":", 1)[0] if ":" in hop else hop
+            if hop not in hosts:
+                hosts.append(hop)
+    return hosts
+
+
 def host_config(paths: list[str], host: str) -> dict[str, Any]:
     """The options ``~/.ssh/config`` gives for ``host`` (cached per file version)."""
     if not paths:
         return {}
-    stamp = tuple((p, os.stat(p).st_mtime_ns if os.path.exists(p) else None) for p in paths)
-    key = (stamp, host)
+    key = (_stamp(paths), host)
     found = _config_cache.get(key)
     if found is None:
         from asyncssh.config import SSHClientConfig
+        user = getpass.getuser()
         try:
-            config = SSHClientConfig.load(None, paths, False, False, False,
-                                          getpass.getuser(), (), host, ())
-            found = {name: config.get(name)
-                     for name in ("User", "IdentityFile", "Hostname", "UserKnownHostsFile")}
-        except (OSError, asyncssh.Error, ValueError) as exc:
-            logger.warning("cannot read ssh config %s: %s", ", ".join(paths), exc)
-            found = {}
+            config = SSHClientConfig.load(None, reduced_config_paths(paths, host), False,
+                                          False, False, user, (), host, ())
+            found = {name: config.get(name) for name in _HOST_OPTIONS}
+        except (OSError, asyncssh.Error, ValueError):
+            _unreduced.add(key)   # let asyncssh see (and report on) the full files
+            try:
+                config = SSHClientConfig.load(None, paths, False, False, False,
+                                              user, (), host, ())
+                found = {name: config.get(name) for name in _HOST_OPTIONS}
+            except (OSError, asyncssh.Error, ValueError) as exc:
+                logger.warning("cannot read ssh config %s: %s", ", ".join(paths), exc)
+                found = {}
         _config_cache[key] = found
     return found
 
@@ -146,7 +189,8 @@ def _options(node: "SshNode", keyset: KeySet, verdict: HostKeyVerdict) -> dict[s
         agent_identities=None,
         password=node.password,
         preferred_auth=auth,
-        config=node.config_paths,
+        config=(node.config_paths if "canonicalize_hostname" in node.connect_options
+                else asyncssh_config_paths(node.config_paths, node.hostname)),
         login_timeout=node.timeout,
         keepalive_interval=node.keepalive_interval,
         keepalive_count_max=node.keepalive_count_max,
