@@ -230,6 +230,12 @@ def test_lib_gateway_link_cut_fails_the_hosts_behind_it_only(farm):
         await asyncio.to_thread(
             wait_for, lambda: len(remote_matching(farm, farm.private, f"sleep {tag}"))
             == len(farm.private), 20, "every host behind the gateway runs")
+        # the remote sleep can be seen before its "started" line has crossed the link: wait
+        # for the line, or a cut in between would rightly lose it
+        deadline = time.monotonic() + 20
+        while any(lines.stdout(n.hostname) != b"started\n" for n in behind) \
+                and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
         cut_at = time.monotonic()
         farm.cut(farm.gateway)
         assert await asyncio.wait_for(task, 30) is True
