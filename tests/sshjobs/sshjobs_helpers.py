@@ -7,12 +7,12 @@ fixtures from this uniquely named module instead."""
 
 from __future__ import annotations
 
-import os
 import socket
 import struct
 from pathlib import Path
 
 import pytest
+from fixtures.leftovers import pids_matching  # noqa: F401 (used by the tests)
 
 from sshjobs import Formatter, SshNode
 
@@ -90,19 +90,3 @@ def collect() -> Collect:
 @pytest.fixture
 def nodes(farm, collect) -> Nodes:
     return Nodes(farm, collect)
-
-
-def pids_matching(marker: str) -> list[int]:
-    """Processes (on this machine: the farm's hosts share our pid namespace) whose command line
-    contains ``marker``."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ")
-        except OSError:
-            continue
-        if marker.encode() in cmdline:
-            found.append(int(entry))
-    return found

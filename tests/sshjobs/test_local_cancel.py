@@ -12,10 +12,11 @@ import signal
 import uuid
 from collections.abc import Iterator
 
+from fixtures.leftovers import leftovers
+from sshjobs_helpers import collect, pids_matching  # noqa: F401 (fixtures)
+
 from asynciojobs import Scheduler
 from sshjobs import CommandTimeoutError, LocalNode, Run, SshJob
-from sshjobs_helpers import collect, pids_matching  # noqa: F401 (fixtures)
-from sshjobs_leaks import leftovers
 
 
 def _marker() -> str:
