@@ -25,6 +25,7 @@ import asyncssh
 from asyncssh.encryption import get_default_encryption_algs
 from asyncssh.kex import get_default_kex_algs
 
+from . import fastpath
 from .errors import (AuthenticationError, GatewayError, HostKeyError, KeyLoadError,
                      SshConnectionError, SshJobsError)
 from .hostkeys import HostKeyVerdict
@@ -162,6 +163,10 @@ class _Client(asyncssh.SSHClient):
     def __init__(self, node: "SshNode", verdict: HostKeyVerdict) -> None:
         self._node = node
         self._verdict = verdict
+
+    def connection_made(self, conn: asyncssh.SSHClientConnection) -> None:
+        if self._node.fast_handshake:
+            fastpath.install(conn)
 
     def validate_host_public_key(self, host: str, addr: str, port: int, key: Any) -> bool:
         return self._node.host_key_policy.validate(host, addr, port, key, self._verdict)

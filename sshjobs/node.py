@@ -24,6 +24,7 @@ from typing import Any, Sequence
 import asyncssh
 
 from . import connect as _connect
+from . import fastpath
 from .errors import TransferError
 from .formatters import Formatter, HostFormatter
 from .hostkeys import HostKeyPolicy
@@ -67,6 +68,9 @@ class SshNode(RemoteMixin):
         with all its children. Needs a POSIX login shell (sh, bash, dash, zsh, ksh); set False
         for csh or fish.
     :param config: ssh config file(s); default ``~/.ssh/config`` when it exists; None: none.
+    :param fast_handshake: authenticate in three round trips fewer (:mod:`sshjobs.fastpath`);
+        None → on unless ``SSHJOBS_FAST_HANDSHAKE=0``. Set False for a server that mishandles
+        pipelined requests.
     """
 
     def __init__(self, hostname: str, *, username: str | None = None, port: int | None = None,
@@ -78,7 +82,8 @@ class SshNode(RemoteMixin):
                  command_timeout: float | None = None, keepalive_interval: float = 5,
                  keepalive_count_max: int = 3, max_sessions: int = DEFAULT_MAX_SESSIONS,
                  kill_on_cancel: bool = True, config: Any = (),
-                 password: str | None = None, **connect_options: Any) -> None:
+                 password: str | None = None, fast_handshake: bool | None = None,
+                 **connect_options: Any) -> None:
         if not isinstance(hostname, str) or not hostname:
             raise ValueError(f"SshNode: hostname must be a non-empty string, not {hostname!r}")
         if gateway is not None and not isinstance(gateway, SshNode):
@@ -107,6 +112,8 @@ class SshNode(RemoteMixin):
         self.max_sessions = max_sessions
         self.kill_on_cancel = kill_on_cancel
         self.password = password
+        self.fast_handshake = (fastpath.enabled_by_default() if fast_handshake is None
+                               else bool(fast_handshake))
         self.connect_options = connect_options
         # per-loop state, created on first use
         self._loop: asyncio.AbstractEventLoop | None = None

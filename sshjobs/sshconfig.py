@@ -129,9 +129,9 @@ def split_text(text: str) -> Optional[_SplitFile]:
         return None
     by_name: dict[str, list[int]] = {}
     general: list[int] = []
-    for i, names in enumerate(literals):
-        if names is not None:
-            for name in dict.fromkeys(names):
+    for i, literal_names in enumerate(literals):
+        if literal_names is not None:
+            for name in dict.fromkeys(literal_names):
                 by_name.setdefault(name, []).append(i)
         else:
             general.append(i)
