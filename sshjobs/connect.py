@@ -267,8 +267,8 @@ async def open_connection(node: "SshNode") -> asyncssh.SSHClientConnection:
     verdict = HostKeyVerdict()
     try:
         async with asyncio.timeout(node.timeout):
-            conn = await asyncssh.connect(node.hostname, tunnel=tunnel,
-                                          **_options(node, keyset, verdict))
+            opener = fastpath.connect if node.fast_handshake else asyncssh.connect
+            conn = await opener(node.hostname, tunnel=tunnel, **_options(node, keyset, verdict))
     except Exception as exc:  # every failure becomes ours, naming the host
         if gateway is not None:
             await gateway.remove_user(node)

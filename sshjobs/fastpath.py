@@ -14,8 +14,10 @@ hosts, they are most of the time a command takes. This module removes them:
   keys (the first was refused, so guessing is no longer likely to pay) are asked about first,
   as are security-key (``sk-``) keys, whose signature needs a touch;
 - the packets a connection sends during one turn of the event loop leave in one write, not one
-  per packet (asyncssh precedes every encrypted packet with an ``IGNORE`` packet, and sends each
-  on its own), which saves system calls here and wake-ups on the server.
+  per packet, which saves system calls here and wake-ups on the server;
+- asyncssh precedes every encrypted packet with an empty ``IGNORE`` packet, a defence for CBC
+  ciphers (RFC 4251 §9.3.1); with the AES-GCM, ChaCha20-Poly1305 or CTR ciphers negotiated
+  here it only costs an encryption on each side, so it is left out (kept with CBC).
 
 OpenSSH servers process these pipelined requests in order, as RFC 4253 allows. This works on
 asyncssh internals: :data:`AVAILABLE` says whether the installed asyncssh has them (the test
@@ -34,7 +36,7 @@ import asyncssh
 
 logger = logging.getLogger("sshjobs.fastpath")
 
-__all__ = ["AVAILABLE", "enabled_by_default", "install"]
+__all__ = ["AVAILABLE", "enabled_by_default", "install", "connect"]
 
 _USERAUTH_SERVICE = b"ssh-userauth"
 _FLUSH_AT = 64 * 1024       # bytes held before a write goes out anyway
@@ -45,19 +47,19 @@ def _internals() -> tuple[Any, ...] | None:
     try:
         from asyncssh.auth import _ClientPublicKeyAuth
         from asyncssh.connection import SSHClientConnection
-        from asyncssh.constants import MSG_EXT_INFO, MSG_SERVICE_ACCEPT
+        from asyncssh.constants import MSG_EXT_INFO, MSG_IGNORE, MSG_SERVICE_ACCEPT
         from asyncssh.packet import Boolean, String
     except ImportError:
         return None
     handlers = getattr(SSHClientConnection, "_packet_handlers", {})
     needed = [(SSHClientConnection, name) for name in (
         "send_service_request", "try_next_auth", "_process_service_accept",
-        "_process_ext_info")] + [(_ClientPublicKeyAuth, name) for name in (
+        "_process_ext_info", "send_packet")] + [(_ClientPublicKeyAuth, name) for name in (
             "_start", "_send_signed_request")]
     if (all(hasattr(owner, name) for owner, name in needed)
             and MSG_SERVICE_ACCEPT in handlers and MSG_EXT_INFO in handlers):
         return (SSHClientConnection, _ClientPublicKeyAuth, MSG_SERVICE_ACCEPT, MSG_EXT_INFO,
-                Boolean, String)
+                MSG_IGNORE, Boolean, String)
     return None
 
 
@@ -115,7 +117,9 @@ class _CorkedTransport:
 
 
 if _FOUND is not None:
-    _Connection, _PublicKeyAuth, _MSG_SERVICE_ACCEPT, _MSG_EXT_INFO, _Boolean, _String = _FOUND
+    (_Connection, _PublicKeyAuth, _MSG_SERVICE_ACCEPT, _MSG_EXT_INFO, _MSG_IGNORE, _Boolean,
+     _String) = _FOUND
+    _EMPTY_IGNORE = (_String(b""),)
 
     class _DirectPublicKeyAuth(_PublicKeyAuth):   # type: ignore[misc, valid-type]
         """Public-key auth that signs its first key at once instead of asking first."""
@@ -137,6 +141,14 @@ if _FOUND is not None:
         _sshjobs_auth_waiting = False     # the service was asked for, auth not started yet
         _sshjobs_auth_started = False     # auth started without waiting for the service
         _sshjobs_signed_once = False
+
+        def send_packet(self, pkttype: int, *args: bytes, handler: Any = None) -> None:
+            # asyncssh puts an empty IGNORE before every encrypted packet: a defence of CBC
+            # ciphers (RFC 4251 9.3.1) that AEAD and CTR modes do not need
+            if (pkttype == _MSG_IGNORE and args == _EMPTY_IGNORE
+                    and not self._enc_alg_cs.endswith(b"-cbc")):
+                return
+            super().send_packet(pkttype, *args, handler=handler)
 
         def send_service_request(self, service: bytes) -> None:
             super().send_service_request(service)
@@ -181,6 +193,48 @@ if _FOUND is not None:
             _MSG_SERVICE_ACCEPT: _process_service_accept,
             _MSG_EXT_INFO: _process_ext_info,
         }
+
+
+def _connect_internals() -> tuple[Any, Any, Any] | None:
+    try:
+        import inspect
+
+        from asyncssh.connection import (SSHClientConnection, SSHClientConnectionOptions,
+                                         _connect)
+    except ImportError:
+        return None
+    expected = ["options", "config", "loop", "flags", "sock", "conn_factory", "msg"]
+    if list(inspect.signature(_connect).parameters) != expected:
+        return None
+    return SSHClientConnection, SSHClientConnectionOptions, _connect
+
+
+_CONNECT = _connect_internals()
+
+
+async def connect(host: str, **kwargs: Any) -> asyncssh.SSHClientConnection:
+    """``asyncssh.connect(host, **kwargs)``, with the options built in the event loop's thread.
+
+    asyncssh builds each connection's options in a worker thread, in case reading config and
+    key files blocks. sshjobs hands it keys already loaded, known hosts already parsed and
+    per-host config files of a few lines, so the thread only adds its hand-over (about half the
+    cost of building the options) and delays the TCP connection; on a fan-out, these add up.
+    Falls back to ``asyncssh.connect`` when asyncssh's internals are not the expected ones.
+    """
+    if _CONNECT is None:
+        return await asyncssh.connect(host, **kwargs)
+    connection_class, options_class, open_connection = _CONNECT
+    loop = asyncio.get_running_loop()
+    config = kwargs.pop("config", ())
+    options = options_class(None, loop=loop, host=host, config=config, **kwargs)
+
+    def conn_factory() -> Any:
+        return connection_class(loop, options, wait="auth")
+
+    return await asyncio.wait_for(
+        open_connection(options, config, loop, 0, None, conn_factory,
+                        "Opening SSH connection to"),
+        timeout=options.connect_timeout)
 
 
 def install(conn: asyncssh.SSHClientConnection) -> bool:

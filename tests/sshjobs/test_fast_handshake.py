@@ -182,3 +182,20 @@ def test_private_nodes_through_a_gateway(nodes, collect, fast):
     jobs = [SshJob(node, command=Run("echo", "via gateway")) for node in private]
     assert Scheduler(*jobs).run()
     assert collect.stdout().count(b"via gateway\n") == len(private)
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_empty_ignore_packets_are_left_out_with_an_aead_cipher(nodes, fast):
+    from asyncssh.constants import MSG_IGNORE
+    from asyncssh.packet import String
+
+    async def scenario():
+        async with nodes.node(nodes.farm.direct[0], fast_handshake=fast) as node:
+            conn = node._conn
+            assert conn.get_extra_info("send_cipher").endswith(("gcm@openssh.com",
+                                                                 "poly1305@openssh.com"))
+            before = conn._send_seq
+            conn.send_packet(MSG_IGNORE, String(b""))
+            return conn._send_seq - before
+
+    assert asyncio.run(scenario()) == (0 if fast else 1)
