@@ -36,7 +36,7 @@ import asyncssh
 
 logger = logging.getLogger("sshjobs.fastpath")
 
-__all__ = ["AVAILABLE", "enabled_by_default", "install", "connect"]
+__all__ = ["AVAILABLE", "connect", "enabled_by_default", "install"]
 
 _USERAUTH_SERVICE = b"ssh-userauth"
 _FLUSH_AT = 64 * 1024       # bytes held before a write goes out anyway
@@ -199,8 +199,7 @@ def _connect_internals() -> tuple[Any, Any, Any] | None:
     try:
         import inspect
 
-        from asyncssh.connection import (SSHClientConnection, SSHClientConnectionOptions,
-                                         _connect)
+        from asyncssh.connection import SSHClientConnection, SSHClientConnectionOptions, _connect
     except ImportError:
         return None
     expected = ["options", "config", "loop", "flags", "sock", "conn_factory", "msg"]
