@@ -7,6 +7,10 @@ by ``sshjobs`` in their imports), plus sshjobs' own: the error hierarchy, struct
 
 __version__ = "0.1.0"
 
+from .asyncssh_loader import import_asyncssh
+
+import_asyncssh()
+
 from .capture import Capture, Deferred, Variables
 from .commands import AbstractCommand, Run, RunScript, RunString
 from .errors import (AuthenticationError, CommandFailedError, CommandTimeoutError,

@@ -1,0 +1,34 @@
+"""sshjobs.asyncssh_loader: asyncssh imported without its liboqs lookup gives the same asyncssh."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from sshjobs import asyncssh_loader
+
+PROBE = ("import asyncssh.crypto.pq as pq, ctypes.util; "
+         "print(pq.mlkem_available, pq.sntrup_available, ctypes.util.find_library.__module__)")
+
+
+def _run(code: str) -> str:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, timeout=60).stdout.strip()
+
+
+def test_same_post_quantum_support_as_a_plain_import():
+    assert _run("import sshjobs; " + PROBE) == _run(PROBE)
+
+
+def test_find_library_is_restored_after_the_import():
+    assert _run("import sshjobs; " + PROBE).endswith(" ctypes.util")
+
+
+def test_a_liboqs_on_ld_library_path_is_looked_up(tmp_path, monkeypatch):
+    monkeypatch.setenv("LD_LIBRARY_PATH", str(tmp_path))
+    before = asyncssh_loader.may_have_liboqs()
+    (tmp_path / "liboqs.so.5").write_bytes(b"")
+    assert asyncssh_loader.may_have_liboqs()
+    if not before:   # this machine has no liboqs: the shortcut applies without the file
+        (tmp_path / "liboqs.so.5").unlink()
+        assert not asyncssh_loader.may_have_liboqs()
