@@ -32,3 +32,17 @@ def test_a_liboqs_on_ld_library_path_is_looked_up(tmp_path, monkeypatch):
     if not before:   # this machine has no liboqs: the shortcut applies without the file
         (tmp_path / "liboqs.so.5").unlink()
         assert not asyncssh_loader.may_have_liboqs()
+
+
+class _Unprintable:
+    def __str__(self) -> str:
+        raise AssertionError("formatted although not logged")
+
+
+def test_asyncssh_log_arguments_formatted_only_when_logged(caplog):
+    from asyncssh.logging import logger
+    child = logger.get_child("sshjobs-test", context="conn=1")
+    with caplog.at_level("INFO", logger="asyncssh"):
+        child.debug("never shown %s", [_Unprintable()])      # below INFO: not formatted
+        child.info("shown %s and %s", [b"ab", "cd"], ("host", 22))
+    assert [r.getMessage() for r in caplog.records] == ["[conn=1] shown ab,cd and host, port 22"]
