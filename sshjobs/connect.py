@@ -25,7 +25,7 @@ import asyncssh
 from asyncssh.encryption import get_default_encryption_algs
 from asyncssh.kex import get_default_kex_algs
 
-from . import fastpath
+from . import fastpath, handshakes
 from .errors import (AuthenticationError, GatewayError, HostKeyError, KeyLoadError,
                      SshConnectionError, SshJobsError)
 from .hostkeys import HostKeyVerdict
@@ -266,7 +266,7 @@ async def open_connection(node: "SshNode") -> asyncssh.SSHClientConnection:
     keyset = _keyset(node)
     verdict = HostKeyVerdict()
     try:
-        async with asyncio.timeout(node.timeout):
+        async with handshakes.slots().turn(), asyncio.timeout(node.timeout):
             opener = fastpath.connect if node.fast_handshake else asyncssh.connect
             conn = await opener(node.hostname, tunnel=tunnel, **_options(node, keyset, verdict))
     except Exception as exc:  # every failure becomes ours, naming the host

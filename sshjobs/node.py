@@ -58,7 +58,9 @@ class SshNode(RemoteMixin):
         in ``record_known_hosts``, default the first ``known_hosts`` file given, else
         ``~/.ssh/known_hosts``) or ``"ignore"``.
     :param formatter: where output goes (default :class:`HostFormatter`).
-    :param timeout: seconds allowed to connect (TCP, handshake, authentication).
+    :param timeout: seconds allowed to connect (TCP, handshake, authentication), counted from
+        the start of this node's handshake: at most 256 handshakes run at once (see
+        :mod:`sshjobs.handshakes`), the others wait for a turn first.
     :param command_timeout: default per-command timeout (None: no limit).
     :param keepalive_interval / keepalive_count_max: a dead host is noticed after about
         interval × count seconds (default 5 × 3) instead of hanging.
