@@ -218,6 +218,8 @@ async def connect(host: str, **kwargs: Any) -> asyncssh.SSHClientConnection:
     key files blocks. sshjobs hands it keys already loaded, known hosts already parsed and
     per-host config files of a few lines, so the thread only adds its hand-over (about half the
     cost of building the options) and delays the TCP connection; on a fan-out, these add up.
+    Here each node's TCP connect leaves right after its options are built, so the servers
+    start their side of the handshake while the client prepares the next hosts.
     Falls back to ``asyncssh.connect`` when asyncssh's internals are not the expected ones.
     """
     if _CONNECT is None:
@@ -230,10 +232,11 @@ async def connect(host: str, **kwargs: Any) -> asyncssh.SSHClientConnection:
     def conn_factory() -> Any:
         return connection_class(loop, options, wait="auth")
 
-    return await asyncio.wait_for(
-        open_connection(options, config, loop, 0, None, conn_factory,
-                        "Opening SSH connection to"),
-        timeout=options.connect_timeout)
+    # asyncio.timeout, not wait_for: wait_for would run the connection in a task of its own,
+    # so that a fan-out built every host's options before the first TCP connect went out
+    async with asyncio.timeout(options.connect_timeout):
+        return await open_connection(options, config, loop, 0, None, conn_factory,
+                                     "Opening SSH connection to")
 
 
 def install(conn: asyncssh.SSHClientConnection) -> bool:
