@@ -24,11 +24,27 @@ from .keys import import_private_key, load_agent_keys, load_private_keys
 from .localnode import LocalNode
 from .node import SshNode, SshProxy
 from .results import CommandResult
-from .service import Service
-from .scenario import YamlLoader
-from .topology import (close_ssh_in_scheduler, co_close_ssh_in_scheduler, topology_as_dotfile,
-                       topology_as_pngfile, topology_dot, topology_graph)
 from .transfer import Pull, Push
+
+#: names imported on first use: a fan-out script that does not use them does not pay for them
+_LAZY = {"Service": "service", "YamlLoader": "scenario",
+         **{name: "topology" for name in (
+             "close_ssh_in_scheduler", "co_close_ssh_in_scheduler", "topology_as_dotfile",
+             "topology_as_pngfile", "topology_dot", "topology_graph")}}
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'sshjobs' has no attribute {name!r}")
+    import importlib
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
 
 __all__ = [
     # apssh's export list

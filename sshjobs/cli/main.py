@@ -22,7 +22,7 @@ from sshjobs import __version__
 from sshjobs.cli.exit import ExitCode, exit_table_text
 from sshjobs.cli.logs import logging_scope, setup_logging
 
-__all__ = ["SshjobsGroup", "cli", "main", "EXIT_EPILOG"]
+__all__ = ["EXIT_EPILOG", "SshjobsGroup", "cli", "main"]
 
 logger = logging.getLogger("sshjobs.cli")
 
@@ -75,6 +75,17 @@ class SshjobsGroup(click.Group):
             return int(ExitCode.OK)
         return int(result)
 
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in self.commands and name in _COMMANDS:
+            return _load_command(name)
+        return super().get_command(ctx, name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        for name in _COMMANDS:
+            if name not in self.commands:
+                _load_command(name)
+        return super().list_commands(ctx)
+
 
 @click.group(name="sshjobs", cls=SshjobsGroup, epilog=EXIT_EPILOG,
              context_settings={"help_option_names": ["-h", "--help"]})
@@ -95,22 +106,25 @@ def cli(debug: bool) -> None:
     setup_logging(debug)
 
 
-def _register() -> None:
-    """Attach the subcommands (imported here so a broken optional one cannot hide the others)."""
-    from sshjobs.cli import targets as targets_cmd
-    cli.add_command(targets_cmd.targets)
-    for module_name, attribute in (("sshjobs.cli.run", "run"), ("sshjobs.cli.push", "push"),
-                                   ("sshjobs.cli.pull", "pull"), *_OPTIONAL_COMMANDS):
-        try:
-            if importlib.util.find_spec(module_name) is None:
-                continue
-            module = importlib.import_module(module_name)
-            cli.add_command(getattr(module, attribute))
-        except Exception as exc:  # a half-written optional module must not break the others
-            logger.warning("subcommand %s unavailable: %s", attribute, exc)
+#: subcommand → module defining it (as an attribute of the same name); imported when used,
+#: so that ``sshjobs run`` does not load the scenario, sandbox and demo code
+_COMMANDS = {"targets": "sshjobs.cli.targets", "run": "sshjobs.cli.run",
+             "push": "sshjobs.cli.push", "pull": "sshjobs.cli.pull",
+             **{attribute: module for module, attribute in _OPTIONAL_COMMANDS}}
 
 
-_register()
+def _load_command(name: str) -> click.Command | None:
+    """The subcommand ``name``, or None (a broken optional module must not break the others)."""
+    module_name = _COMMANDS[name]
+    try:
+        if importlib.util.find_spec(module_name) is None:
+            return None
+        command = getattr(importlib.import_module(module_name), name)
+    except Exception as exc:
+        logger.warning("subcommand %s unavailable: %s", name, exc)
+        return None
+    cli.add_command(command)
+    return command
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -129,10 +129,26 @@ def test_in_process_runs_leave_logging_as_it_was():
 
 def test_subcommands_of_other_parts_are_registered_when_their_module_exists():
     import importlib.util
-    assert {"run", "push", "pull", "targets"} <= set(cli.commands)
+
+    import click
+    listed = set(cli.list_commands(click.Context(cli)))
+    assert {"run", "push", "pull", "targets"} <= listed
     for module, name in (("sshjobs.cli.sandbox", "sandbox"), ("sshjobs.cli.demo", "demo"),
                          ("sshjobs.cli.scenario", "scenario")):
-        assert (name in cli.commands) == (importlib.util.find_spec(module) is not None), name
+        assert (name in listed) == (importlib.util.find_spec(module) is not None), name
+
+
+def test_a_subcommand_loads_only_its_own_code():
+    import subprocess
+    import sys
+    probe = ("import sys\n"
+             "from sshjobs.cli.main import cli\n"
+             "cli.main(['targets', '-t', 'h[1-2]'], standalone_mode=False)\n"
+             "print(sorted(m for m in ('sshjobs.scenario', 'sshjobs.sandbox', 'sshjobs.demo',"
+             " 'sshjobs.cli.run') if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         timeout=60, check=True).stdout
+    assert out.splitlines() == ["h1", "h2", "[]"]
 
 
 def test_pull_refuses_two_targets_expanding_to_one_local_path(tmp_path):
