@@ -46,3 +46,31 @@ def test_asyncssh_log_arguments_formatted_only_when_logged(caplog):
         child.debug("never shown %s", [_Unprintable()])      # below INFO: not formatted
         child.info("shown %s and %s", [b"ab", "cd"], ("host", 22))
     assert [r.getMessage() for r in caplog.records] == ["[conn=1] shown ab,cd and host, port 22"]
+
+
+def test_config_lines_are_split_as_shlex_does_and_errors_still_raise():
+    import shlex
+
+    import pytest
+    from asyncssh import config
+    assert isinstance(config.shlex, asyncssh_loader._MemoisedShlex)
+    for line in ['Host a b "c d"', "IdentityFile ~/.ssh/id_ed25519", "User=root",
+                 "ProxyCommand ssh -W %h:%p gw", "Host 'x y'"]:
+        first, second = config.shlex.split(line), config.shlex.split(line)
+        assert first == second == shlex.split(line)
+        first.append("changed")                   # callers get their own list
+        assert config.shlex.split(line) == shlex.split(line)
+    for _ in range(2):
+        with pytest.raises(ValueError, match="quotation"):
+            config.shlex.split('Host "unterminated')
+
+
+def test_a_config_file_is_parsed_the_same(tmp_path):
+    from asyncssh.config import SSHClientConfig
+    path = tmp_path / "config"
+    path.write_text('Host web "db 2"\n  HostName 10.0.0.5\n  Port 2222\n'
+                    "Host *\n  User=alice\n  IdentityFile ~/.ssh/id_ed25519\n")
+    for _ in range(2):
+        parsed = SSHClientConfig.load(None, [path], False, False, False, "me", (), "web", ())
+        assert (parsed.get("Hostname"), parsed.get("Port"), parsed.get("User")) == \
+            ("10.0.0.5", 2222, "alice")
