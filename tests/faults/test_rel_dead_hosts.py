@@ -138,10 +138,15 @@ def test_lib_link_cut_during_long_command_detected_by_keepalive(farm):
 
 def _stderr_lines_with_times(process):
     """(monotonic time, line) of each stderr line, read by a thread as they come."""
+    return _lines_with_times(process.stderr)
+
+
+def _lines_with_times(stream):
+    """(monotonic time, line) of each line of ``stream``, read by a thread as they come."""
     got: list[tuple[float, str]] = []
 
     def reader():
-        for line in process.stderr:
+        for line in stream:
             got.append((time.monotonic(), line.rstrip("\n")))
 
     thread = threading.Thread(target=reader, daemon=True)
@@ -166,15 +171,20 @@ def test_cli_every_kind_of_dead_host_in_one_run_exit_3(farm):
                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True, start_new_session=True)
     errors, reader = _stderr_lines_with_times(process)
+    outputs, out_reader = _lines_with_times(process.stdout)
     try:
         wait_for(lambda: len(remote_matching(farm, [killed, cut], f"sleep {tag}")) == 2, 20,
                  "the long commands run")
+        # the remote sleep can run while its "started" is still on its way to us: a fault
+        # injected then rightly loses that line
+        wait_for(lambda: len(outputs) == 3, 20, "every host's 'started' reached the client")
         fault_at = time.monotonic()
         farm.stop(killed, kill_sessions=True)
         farm.cut(cut)
         process.wait(timeout=60)       # the run ends by itself
         ended = time.monotonic()
-        stdout = process.stdout.read()
+        out_reader.join(5)
+        stdout = "".join(line + "\n" for _, line in outputs)
     finally:
         if process.poll() is None:
             process.kill()
