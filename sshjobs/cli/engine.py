@@ -21,7 +21,7 @@ from asyncssh import EXTENDED_DATA_STDERR
 
 from asynciojobs import Scheduler
 from sshjobs import Formatter, SshJob, SshJobsError, SshNode
-from sshjobs.cli.exit import ExitCode, exit_code_for
+from sshjobs.cli.exit import ExitCode, exit_code_for, stopped_by
 from sshjobs.cli.options import Settings
 from sshjobs.cli.outcome import HostOutcome
 from sshjobs.cli.reporters import Reporter
@@ -165,6 +165,7 @@ async def _co_run_interruptibly(scheduler: Any, state: dict[str, bool],
             return
         logger.debug("signal %d: stopping the run", signum)
         state["interrupted"] = True
+        state["sigterm"] = signum == signal.SIGTERM
         if task is not None:
             task.cancel()
 
@@ -258,5 +259,5 @@ def run_on_targets(settings: Settings, make_commands: CommandFactory, reporter: 
     if state.get("output_closed"):
         return ExitCode.OUTPUT_CLOSED
     if state.get("interrupted"):
-        return ExitCode.INTERRUPTED
+        return stopped_by(state)
     return exit_code_for(outcome.code for outcome in outcomes if outcome.code is not None)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable
 
-__all__ = ["ExitCode", "EXIT_TABLE", "exit_code_for", "exit_table_text"]
+__all__ = ["ExitCode", "EXIT_TABLE", "exit_code_for", "exit_table_text", "stopped_by"]
 
 
 class ExitCode(enum.IntEnum):
@@ -22,11 +22,12 @@ class ExitCode(enum.IntEnum):
     TIMEOUT = 4
     INTERRUPTED = 130
     OUTPUT_CLOSED = 141
+    TERMINATED = 143
 
 
 #: precedence when hosts end differently: the first of this list present wins
-_PRECEDENCE = (ExitCode.OUTPUT_CLOSED, ExitCode.INTERRUPTED, ExitCode.TIMEOUT,
-               ExitCode.UNREACHABLE, ExitCode.FAILED, ExitCode.OK)
+_PRECEDENCE = (ExitCode.OUTPUT_CLOSED, ExitCode.TERMINATED, ExitCode.INTERRUPTED,
+               ExitCode.TIMEOUT, ExitCode.UNREACHABLE, ExitCode.FAILED, ExitCode.OK)
 
 _MEANINGS = {
     ExitCode.OK: "every host succeeded",
@@ -37,9 +38,16 @@ _MEANINGS = {
     ExitCode.INTERRUPTED: "interrupted (Ctrl-C); remote commands were stopped",
     ExitCode.OUTPUT_CLOSED: "standard output was closed (e.g. | head); remote commands were "
                             "stopped",
+    ExitCode.TERMINATED: "terminated (SIGTERM); remote commands were stopped",
 }
 
 EXIT_TABLE: list[tuple[int, str]] = [(int(code), _MEANINGS[code]) for code in ExitCode]
+
+
+def stopped_by(state: dict[str, bool]) -> ExitCode:
+    """The exit code of a run stopped by a signal: 143 for SIGTERM (``state["sigterm"]``), 130
+    for Ctrl-C (SIGINT), as a shell reports a command killed by either."""
+    return ExitCode.TERMINATED if state.get("sigterm") else ExitCode.INTERRUPTED
 
 
 def exit_code_for(outcomes: Iterable[ExitCode]) -> ExitCode:

@@ -18,7 +18,7 @@ import click
 
 from sshjobs.cli.common import make_fanout, print_out_dir
 from sshjobs.cli.engine import OutcomeFormatter, run_interruptibly, settle_from_job
-from sshjobs.cli.exit import ExitCode, exit_code_for
+from sshjobs.cli.exit import ExitCode, exit_code_for, stopped_by
 from sshjobs.cli.main import EXIT_EPILOG
 from sshjobs.cli.options import (check_key_files, connection_options, make_base_settings,
                                  output_options)
@@ -153,7 +153,7 @@ def _finish(run: _Run, state: dict[str, bool]) -> ExitCode:
     outcomes = list(run.outcomes.values())
     run.reporter.finish(outcomes)
     if state.get("interrupted"):
-        return ExitCode.INTERRUPTED
+        return stopped_by(state)
     code = exit_code_for(o.code for o in outcomes if o.code is not None)
     if code == ExitCode.OK and state.get("ok") is False:
         code = ExitCode.TIMEOUT if state.get("timeout") else ExitCode.FAILED

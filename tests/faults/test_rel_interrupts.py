@@ -2,7 +2,7 @@
 while long remote commands run on many hosts, and a library scheduler task cancelled from
 outside. Checked on the hosts themselves: the remote commands (and their children) are gone and
 so are the sshd sessions of the run; the direct connections ended with an SSH disconnect (closed
-by us, not dropped); partial results are reported; the exit code is 130.
+by us, not dropped); partial results are reported; the exit code is 130 (143 for SIGTERM).
 """
 
 from __future__ import annotations
@@ -75,7 +75,8 @@ def test_cli_signal_during_long_commands_on_many_hosts(farm, signum, json_mode):
             assert len(seen) == len(targets), seen
         process.send_signal(signum)
         stdout, stderr = process.communicate(timeout=30)
-    assert process.returncode == 130, stderr
+    # as a shell reports a command killed by the signal: 128 + 2 or 128 + 15
+    assert process.returncode == (130 if signum == signal.SIGINT else 143), stderr
     if json_mode:                   # partial results: one record per target, its output so far
         records = [json.loads(line) for line in stdout.splitlines()]
         assert sorted(r["host"] for r in records) == sorted(
