@@ -194,6 +194,20 @@ def _text(data: bytes) -> str:
     return text if text.endswith("\n") else text + "\n"
 
 
+#: characters that JSON leaves raw but that line splitters (Python's ``str.splitlines()``,
+#: JavaScript) take for line ends: escaped, so that a record stays on one line for every reader
+_LINE_BREAKS = {"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+
+
+def json_line(record: dict) -> str:
+    """``record`` as one line of JSON (UTF-8 text kept readable, every line break escaped)."""
+    text = json.dumps(record, ensure_ascii=False)
+    for char, escape in _LINE_BREAKS.items():
+        if char in text:
+            text = text.replace(char, escape)
+    return text + "\n"
+
+
 class JsonReporter(Reporter):
     """One JSON object per line and per host, written when the host ends (or at the end)."""
 
@@ -202,7 +216,7 @@ class JsonReporter(Reporter):
         self.written: set[str] = set()
 
     def host_done(self, outcome: HostOutcome) -> None:
-        self.console.write_out(json.dumps(outcome.as_record(), ensure_ascii=False) + "\n")
+        self.console.write_out(json_line(outcome.as_record()))
         self.written.add(outcome.name)
 
     def finish(self, outcomes: list[HostOutcome]) -> None:

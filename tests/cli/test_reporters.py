@@ -131,6 +131,15 @@ def test_json_one_record_per_host():
     assert err.getvalue() == ""
 
 
+def test_json_record_stays_on_one_line_for_every_line_splitter():
+    con, out, _ = console()
+    text = "a\u2028b\u2029c\x85d\x0be\x1cf é\n"
+    play(JsonReporter(con), [(outcome("h"), [("stdout", text.encode())], ok)])
+    line = out.getvalue()
+    assert len(line.splitlines()) == 1 and line.endswith("\n")
+    assert json.loads(line)["stdout"] == text and "é" in line
+
+
 def test_json_keeps_binary_output_in_base64():
     con, out, _ = console()
     play(JsonReporter(con), [(outcome("h"), [("stdout", b"\xff\n")], ok)])
