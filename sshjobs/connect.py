@@ -54,7 +54,8 @@ ENCRYPTION_ALGS = _ordered([b"aes128-gcm@openssh.com", b"chacha20-poly1305@opens
 
 _config_cache: dict[tuple, dict[str, Any]] = {}
 _unreduced: set[tuple] = set()
-_HOST_OPTIONS = ("User", "IdentityFile", "Hostname", "UserKnownHostsFile", "ProxyJump")
+_HOST_OPTIONS = ("User", "IdentityFile", "Hostname", "UserKnownHostsFile", "ProxyJump",
+                 "ConnectTimeout")
 
 
 def config_paths(config: Any) -> list[str]:
@@ -235,7 +236,7 @@ def _translate(exc: BaseException, node: "SshNode", keyset: KeySet,
         return GatewayError(f"gateway {gateway.hostname} cannot open a tunnel to {where}: "
                             f"{exc.reason}", host=host, gateway=gateway.hostname)
     if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
-        return SshConnectionError(f"timed out after {node.timeout}s connecting to {where}",
+        return SshConnectionError(f"timed out after {_timeout_text(node)} connecting to {where}",
                                   host=host)
     if isinstance(exc, ConnectionRefusedError):
         return SshConnectionError(f"connection refused by {where}", host=host)
@@ -248,6 +249,15 @@ def _translate(exc: BaseException, node: "SshNode", keyset: KeySet,
         return SshConnectionError(f"SSH error with {where}: {exc.reason}", host=host)
     return SshConnectionError(f"cannot connect to {where}: {type(exc).__name__}: {exc}",
                               host=host)
+
+
+def _timeout_text(node: "SshNode") -> str:
+    """The connect timeout that applied: the node's, or a shorter ``ConnectTimeout`` from the
+    ssh config (asyncssh honours it), named as such so that the user knows where to change it."""
+    configured = host_config(node.config_paths, node.hostname).get("ConnectTimeout")
+    if isinstance(configured, (int, float)) and 0 < configured < node.timeout:
+        return f"{configured:g}s (ConnectTimeout in {', '.join(node.config_paths)})"
+    return f"{node.timeout:g}s"
 
 
 async def open_connection(node: "SshNode") -> asyncssh.SSHClientConnection:

@@ -304,3 +304,24 @@ def test_connect_timeout_and_unknown_host_name(monkeypatch, collect):
         assert "unknown host name 'no-such-host.test'" in str(unknown_error)
     finally:
         listener.close()
+
+
+def test_connect_timeout_from_ssh_config_is_the_one_reported(tmp_path, collect):
+    import socket
+    listener = socket.socket()       # accepts, then says nothing: the handshake never ends
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    config = tmp_path / "ssh_config"
+    config.write_text("Host *\n  ConnectTimeout 1\n")
+    try:
+        node = SshNode("127.0.0.1", port=listener.getsockname()[1], timeout=30,
+                       known_hosts=None, config=str(config), formatter=collect)
+        job = SshJob(node, command="true", critical=False)
+        start = time.monotonic()
+        Scheduler(job).run()
+        assert time.monotonic() - start < 10
+        error = job.raised_exception()
+        assert isinstance(error, SshConnectionError)
+        assert f"timed out after 1s (ConnectTimeout in {config})" in str(error), str(error)
+    finally:
+        listener.close()
