@@ -84,8 +84,8 @@ def _apply(function: F, decorators: list[Callable[[F], F]]) -> F:
     return function
 
 
-def target_options(function: F) -> F:
-    """``-t -x -l -g -L/-n``: which hosts, as whom, through which gateway."""
+def target_selection_options(function: F) -> F:
+    """``-t -x -l -g``: which hosts, as whom, through which gateway."""
     return _apply(function, [
         click.option("-t", "--target", "targets", multiple=True, metavar="TARGETS",
                      help="hosts: names, user@host, host:port, gw->host, ranges fit[01-37], "
@@ -98,9 +98,15 @@ def target_options(function: F) -> F:
         click.option("-g", "--gateway", envvar="SSHJOBS_GATEWAY", metavar="[USER@]HOST",
                      help="gateway for every target without its own (one shared connection); "
                           "None->host bypasses it"),
+    ])
+
+
+def target_options(function: F) -> F:
+    """``-t -x -l -g -L/-n``: the target selection, and listing it instead of running."""
+    return target_selection_options(_apply(function, [
         click.option("-L", "-n", "--list-targets", "--dry-run", "list_targets", is_flag=True,
                      help="print the expanded target list and exit, connecting to nothing"),
-    ])
+    ]))
 
 
 def connection_options(function: F) -> F:

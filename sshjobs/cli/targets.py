@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from sshjobs.cli.options import resolve_or_usage, target_options
+from sshjobs.cli.options import resolve_or_usage, target_selection_options
 from sshjobs.gather import fold_hosts
 from sshjobs.targets import Target
 
@@ -23,7 +23,9 @@ def print_targets(found: list[Target], fold: bool = False) -> None:
 
 
 @click.command(short_help="Print the expanded targets; connect to nothing.")
-@target_options
+@target_selection_options
+@click.option("-L", "-n", "--list-targets", "--dry-run", "list_targets", is_flag=True,
+              hidden=True)   # what this command does anyway: accepted, not advertised
 @click.option("--fold", is_flag=True, help="print host names folded into ranges on one line")
 @click.option("--count", is_flag=True, help="print only the number of targets")
 def targets(fold: bool, count: bool, **params: Any) -> int:

@@ -30,6 +30,12 @@ def test_targets_fold_and_count():
     assert invoke("targets", "-t", "fit[01-09]", "--count").stdout == "9\n"
 
 
+def test_targets_does_not_advertise_listing_but_accepts_it():
+    assert "--list-targets" not in invoke("targets", "--help").stdout
+    assert "--list-targets" in invoke("run", "--help").stdout
+    assert invoke("targets", "-L", "-t", "h[1-2]").stdout == "h1\nh2\n"
+
+
 def test_targets_output_is_reusable_as_a_target_file(tmp_path):
     first = invoke("targets", "-t", "a->b@c:2200,d", "-t", "None->e", "-g", "gw")
     listing = tmp_path / "list"
