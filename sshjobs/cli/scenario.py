@@ -139,6 +139,9 @@ def _finish(run: _Run, state: dict[str, bool]) -> ExitCode:
     for node_id, outcome in run.outcomes.items():
         if outcome.settled:
             continue
+        if state.get("output_closed"):
+            outcome.fail(BrokenPipeError("standard output closed"), ExitCode.OUTPUT_CLOSED)
+            continue
         if state.get("interrupted"):
             outcome.fail(KeyboardInterrupt("interrupted"), ExitCode.INTERRUPTED)
         elif node_id in run.failure or not run.pending[node_id]:
@@ -152,6 +155,8 @@ def _finish(run: _Run, state: dict[str, bool]) -> ExitCode:
         run.reporter.host_done(outcome)
     outcomes = list(run.outcomes.values())
     run.reporter.finish(outcomes)
+    if state.get("output_closed"):
+        return ExitCode.OUTPUT_CLOSED
     if state.get("interrupted"):
         return stopped_by(state)
     code = exit_code_for(o.code for o in outcomes if o.code is not None)
@@ -227,7 +232,7 @@ def scenario(file: str, defines: tuple[str, ...], graph: str | None, topology: s
     run.attach(built.jobs, spec)
     scheduler.subscribe(run.on_event)
     state: dict[str, bool] = {}
-    ok = run_interruptibly(scheduler, state)
+    ok = run_interruptibly(scheduler, state, console=getattr(fanout, "console", None))
     if ok is not None:
         state["ok"] = ok
         state["timeout"] = bool(scheduler.failed_time_out())

@@ -228,6 +228,36 @@ def test_interrupt_exit_130_and_remote_commands_stopped(farm, tmp_path, running)
         process.stderr.close()
 
 
+def test_closed_stdout_exit_141_and_remote_commands_stopped(farm, tmp_path, running):
+    import os
+    import subprocess
+    import sys
+
+    host = farm.direct[1]
+    path = write(tmp_path, f"""
+        nodes: [{{id: h, hostname: {host.address}, port: {host.port}}}]
+        jobs: [{{id: long, node: h, commands: "seq 1000000000; sleep 319"}}]
+        """)
+    process = subprocess.Popen([sys.executable, "-m", "sshjobs", "scenario", str(path)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "HOME": str(farm.home)})
+    try:
+        assert process.stdout.readline() == "h: 1\n"
+        process.stdout.close()                     # like `| head -1`
+        assert process.wait(timeout=30) == 141
+        stderr = process.stderr.read()
+        assert "interrupted" not in stderr and "unreachable" not in stderr, stderr
+        deadline = time.monotonic() + 10
+        while running("seq 1000000000") and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert running("seq 1000000000") == [] and running("sleep 319") == []
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        process.stderr.close()
+
+
 def test_jobs_not_run_after_a_critical_failure_are_reported(tmp_path):
     path = write(tmp_path, """
         scheduler: {critical: true}
