@@ -215,3 +215,26 @@ def test_empty_ignore_packets_are_left_out_with_an_aead_cipher(nodes, fast):
             return conn._send_seq - before
 
     assert asyncio.run(scenario()) == (0 if fast else 1)
+
+
+@pytest.mark.parametrize("algorithm", ["ssh-rsa", "ecdsa-sha2-nistp256"])
+def test_rsa_and_ecdsa_keys_log_in_signed_at_once(nodes, collect, algorithm):
+    # an RSA signature's hash depends on the server-sig-algs of the server's EXT_INFO: the
+    # pipelined request waits for it, and must not fall back to SHA-1 (refused by OpenSSH)
+    host = nodes.farm.direct[0]
+    key = asyncssh.generate_private_key(algorithm)
+    authorized = nodes.farm.home_of(host) / ".ssh" / "authorized_keys"
+    before = authorized.read_text()
+    authorized.write_text(before + key.export_public_key().decode())
+    try:
+        async def client_port() -> int:
+            async with nodes.node(host, keys=[key], fast_handshake=True) as node:
+                return node._conn.get_extra_info("sockname")[1]
+
+        lines = _sshd_auth_lines(host, asyncio.run(client_port()))
+    finally:
+        authorized.write_text(before)
+    kind = "RSA" if algorithm == "ssh-rsa" else "ECDSA"
+    assert any(line.startswith("Accepted publickey") and f": {kind} " in line
+               for line in lines), lines
+    assert not any(line.startswith("Postponed publickey") for line in lines), lines
