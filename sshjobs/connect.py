@@ -164,10 +164,16 @@ class _Client(asyncssh.SSHClient):
     def __init__(self, node: "SshNode", verdict: HostKeyVerdict) -> None:
         self._node = node
         self._verdict = verdict
+        self._conn: asyncssh.SSHClientConnection | None = None
 
     def connection_made(self, conn: asyncssh.SSHClientConnection) -> None:
+        self._conn = conn
         if self._node.fast_handshake:
             fastpath.install(conn)
+
+    def pipelined_auth(self) -> bool:
+        """Whether this connection sent its authentication ahead of the service accept."""
+        return bool(getattr(self._conn, "_sshjobs_auth_started", False))
 
     def validate_host_public_key(self, host: str, addr: str, port: int, key: Any) -> bool:
         return self._node.host_key_policy.validate(host, addr, port, key, self._verdict)
@@ -181,14 +187,23 @@ class _Client(asyncssh.SSHClient):
             self._node.formatter.connection_lost(self._node.hostname, exc, self._node.username)
 
 
-def _options(node: "SshNode", keyset: KeySet, verdict: HostKeyVerdict) -> dict[str, Any]:
+def _new_client(node: "SshNode", verdict: HostKeyVerdict,
+                clients: list[_Client] | None) -> _Client:
+    client = _Client(node, verdict)
+    if clients is not None:
+        clients.append(client)
+    return client
+
+
+def _options(node: "SshNode", keyset: KeySet, verdict: HostKeyVerdict,
+             clients: list[_Client] | None = None) -> dict[str, Any]:
     auth = ["publickey"]
     if node.password is not None:
         auth += ["keyboard-interactive", "password"]
     options: dict[str, Any] = dict(
         port=node.port if node.port else (),
         username=node.username,
-        client_factory=lambda: _Client(node, verdict),
+        client_factory=lambda: _new_client(node, verdict, clients),
         known_hosts=node.host_key_policy.known_hosts_arg(),
         client_keys=list(keyset.keys) if keyset.keys else ([] if keyset.agent_path else None),
         agent_path=keyset.agent_path,
@@ -211,7 +226,7 @@ def _options(node: "SshNode", keyset: KeySet, verdict: HostKeyVerdict) -> dict[s
 
 
 def _translate(exc: BaseException, node: "SshNode", keyset: KeySet,
-               verdict: HostKeyVerdict) -> SshJobsError:
+               verdict: HostKeyVerdict, pipelined: bool = False) -> SshJobsError:
     host, gateway = node.hostname, node.gateway
     where = f"{node.user_host()}" + (f" port {node.port}" if node.port else "")
     if isinstance(exc, asyncssh.HostKeyNotVerifiable):
@@ -245,8 +260,10 @@ def _translate(exc: BaseException, node: "SshNode", keyset: KeySet,
     if isinstance(exc, OSError):
         return SshConnectionError(f"cannot connect to {where}: "
                                   f"{exc.strerror or exc}", host=host)
+    hint = ("; if this server mishandles pipelined authentication, connect with "
+            "SSHJOBS_FAST_HANDSHAKE=0 (SshNode(fast_handshake=False))") if pipelined else ""
     if isinstance(exc, asyncssh.Error):
-        return SshConnectionError(f"SSH error with {where}: {exc.reason}", host=host)
+        return SshConnectionError(f"SSH error with {where}: {exc.reason}{hint}", host=host)
     return SshConnectionError(f"cannot connect to {where}: {type(exc).__name__}: {exc}",
                               host=host)
 
@@ -275,14 +292,17 @@ async def open_connection(node: "SshNode") -> asyncssh.SSHClientConnection:
                                gateway=gateway.hostname) from exc
     keyset = _keyset(node)
     verdict = HostKeyVerdict()
+    clients: list[_Client] = []
     try:
         async with handshakes.slots().turn(), asyncio.timeout(node.timeout):
             opener = fastpath.connect if node.fast_handshake else asyncssh.connect
-            conn = await opener(node.hostname, tunnel=tunnel, **_options(node, keyset, verdict))
+            conn = await opener(node.hostname, tunnel=tunnel,
+                                **_options(node, keyset, verdict, clients))
     except Exception as exc:  # every failure becomes ours, naming the host
         if gateway is not None:
             await gateway.remove_user(node)
-        raise _translate(exc, node, keyset, verdict) from exc
+        pipelined = bool(clients) and clients[-1].pipelined_auth()
+        raise _translate(exc, node, keyset, verdict, pipelined) from exc
     except BaseException:
         if gateway is not None:
             gateway._users.discard(node)

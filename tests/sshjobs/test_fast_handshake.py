@@ -17,7 +17,7 @@ import pytest
 from sshjobs_helpers import collect, nodes  # noqa: F401 (fixtures)
 
 from asynciojobs import Scheduler
-from sshjobs import Formatter, Run, SshJob, SshNode, fastpath
+from sshjobs import Formatter, Run, SshConnectionError, SshJob, SshNode, fastpath
 
 HOLD = 0.3       # seconds the relay holds server data (a round trip)
 
@@ -25,8 +25,10 @@ HOLD = 0.3       # seconds the relay holds server data (a round trip)
 class TurnCountingRelay:
     """TCP relay to one sshd; records the order of client and (held) server data."""
 
-    def __init__(self, address: str, port: int) -> None:
+    def __init__(self, address: str, port: int, cut_at_client_burst: int | None = None) -> None:
         self.target = (address, port)
+        self.cut_at = cut_at_client_burst   # drop the connection when the client sends that
+        self.client_bursts = 0
         self.events: list[tuple[str, float]] = []
         self.trace: list[str] = []      # the same, with sizes and times, for failure messages
         self.t0 = time.monotonic()
@@ -49,7 +51,16 @@ class TurnCountingRelay:
         held: asyncio.Queue = asyncio.Queue()
 
         async def upstream():
+            last = None
             while data := await client_reader.read(65536):
+                now = time.monotonic()
+                if last is None or now - last > HOLD / 2:
+                    self.client_bursts += 1
+                last = now
+                if self.client_bursts == self.cut_at:    # the connection drops there
+                    client_writer.transport.abort()
+                    server_writer.transport.abort()
+                    return
                 self._note("C", data)
                 server_writer.write(data)
             server_writer.close()
@@ -238,3 +249,25 @@ def test_rsa_and_ecdsa_keys_log_in_signed_at_once(nodes, collect, algorithm):
     assert any(line.startswith("Accepted publickey") and f": {kind} " in line
                for line in lines), lines
     assert not any(line.startswith("Postponed publickey") for line in lines), lines
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_connection_lost_after_pipelined_auth_says_how_to_turn_it_off(nodes, fast):
+    # the relay drops the connection when the client sends its third burst: with the short
+    # handshake, the service request and the pipelined authentication; else the service request
+    host = nodes.farm.direct[0]
+
+    async def scenario():
+        relay = TurnCountingRelay(host.address, host.port, cut_at_client_burst=3)
+        port = await relay.start()
+        node = SshNode("127.0.0.1", port=port, username="root", host_keys="ignore",
+                       formatter=nodes.formatter, fast_handshake=fast, timeout=20)
+        job = SshJob(node, command="true", critical=False)
+        await Scheduler(job).co_run()
+        await relay.stop()
+        return job.raised_exception()
+
+    error = asyncio.run(scenario())
+    assert isinstance(error, SshConnectionError), error
+    assert ("SSHJOBS_FAST_HANDSHAKE=0" in str(error)) == fast, str(error)
+
