@@ -19,7 +19,7 @@ from sshjobs_helpers import collect, nodes  # noqa: F401 (fixtures)
 from asynciojobs import Scheduler
 from sshjobs import Formatter, Run, SshConnectionError, SshJob, SshNode, fastpath
 
-HOLD = 0.3       # seconds the relay holds server data (a round trip)
+HOLD = 0.5       # seconds the relay holds server data (a round trip; bursts: gaps > HOLD/2)
 
 
 class TurnCountingRelay:
