@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shutil
+import signal
+import subprocess
+import sys
 import textwrap
 import time
 from pathlib import Path
@@ -197,65 +202,56 @@ def test_save_intermediate_from_the_command_line(tmp_path):
     assert "echo bonjour" in rendered.read_text()
 
 
-def test_interrupt_exit_130_and_remote_commands_stopped(farm, tmp_path, running):
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
+@contextlib.contextmanager
+def scenario_process(farm, path: Path):
+    """``sshjobs scenario PATH`` as a process of its own (the farm's HOME); killed and reaped
+    on exit of the block whatever happened."""
+    process = subprocess.Popen([sys.executable, "-m", "sshjobs", "scenario", str(path)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "HOME": str(farm.home)})
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.communicate(timeout=30)
 
+
+def wait_gone(running, fragment: str, seconds: float = 10) -> list[int]:
+    """Poll until no process runs ``fragment`` (a remote kill lands asynchronously: no event
+    to wait on from here); the pids still running at the end."""
+    deadline = time.monotonic() + seconds
+    while running(fragment) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return running(fragment)
+
+
+def test_interrupt_exit_130_and_remote_commands_stopped(farm, tmp_path, running):
     host = farm.direct[0]
     path = write(tmp_path, f"""
         nodes: [{{id: h, hostname: {host.address}, port: {host.port}}}]
         jobs: [{{id: long, node: h, commands: "echo started; sleep 317"}}]
         """)
-    process = subprocess.Popen([sys.executable, "-m", "sshjobs", "scenario", str(path)],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, "HOME": str(farm.home)})
-    try:
+    with scenario_process(farm, path) as process:
         assert process.stdout.readline() == "h: started\n"  # the remote command runs
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=30) == 130
-        deadline = time.monotonic() + 10
-        while running("sleep 317") and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert running("sleep 317") == []
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        process.stdout.close()
-        process.stderr.close()
+    assert wait_gone(running, "sleep 317") == []
 
 
 def test_closed_stdout_exit_141_and_remote_commands_stopped(farm, tmp_path, running):
-    import os
-    import subprocess
-    import sys
-
     host = farm.direct[1]
     path = write(tmp_path, f"""
         nodes: [{{id: h, hostname: {host.address}, port: {host.port}}}]
         jobs: [{{id: long, node: h, commands: "seq 1000000000; sleep 319"}}]
         """)
-    process = subprocess.Popen([sys.executable, "-m", "sshjobs", "scenario", str(path)],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, "HOME": str(farm.home)})
-    try:
+    with scenario_process(farm, path) as process:
         assert process.stdout.readline() == "h: 1\n"
         process.stdout.close()                     # like `| head -1`
         assert process.wait(timeout=30) == 141
         stderr = process.stderr.read()
-        assert "interrupted" not in stderr and "unreachable" not in stderr, stderr
-        deadline = time.monotonic() + 10
-        while running("seq 1000000000") and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert running("seq 1000000000") == [] and running("sleep 319") == []
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        process.stderr.close()
+    assert "interrupted" not in stderr and "unreachable" not in stderr, stderr
+    assert wait_gone(running, "seq 1000000000") == [] and running("sleep 319") == []
 
 
 def test_jobs_not_run_after_a_critical_failure_are_reported(tmp_path):

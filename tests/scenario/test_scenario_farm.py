@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
+from fixtures.leftovers import session_members
 
 from asynciojobs import Scheduler
 from sshjobs import LocalNode, SshJob, SshNode
@@ -29,17 +30,6 @@ def defaults(farm) -> NodeDefaults:
 
 def service_pid(farm, host, service_id: str) -> Path:
     return farm.home_of(host) / ".sshjobs/services" / service_id / "pid"
-
-
-def session_alive(sid: int) -> bool:
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if fields[0] != "Z" and int(fields[3]) == sid:
-            return True
-    return False
 
 
 def test_example_gateway_scenario_runs_on_the_farm(farm, running):
@@ -66,7 +56,7 @@ def test_example_gateway_scenario_runs_on_the_farm(farm, running):
         assert jobs[name].is_done() and not jobs[name].raised_exception(), name
     # the service ran on the private host, then its whole tree went away
     [sid] = sessions
-    assert not session_alive(sid) and not pidfile.exists()
+    assert not session_members(sid) and not pidfile.exists()
     # the forever job's remote command was killed when the scheduler cancelled it (the kill
     # completes on the remote side, asynchronously)
     deadline = time.monotonic() + 10
@@ -99,10 +89,10 @@ def test_service_commands_in_a_scenario_stop_the_tree(farm, tmp_path):
     assert built.scheduler.run() is True, built.scheduler.why()
     pidfile = service_pid(farm, host, "tree")
     sid = int(pidfile.read_text().split()[0])
-    assert session_alive(sid)
+    assert session_members(sid)
     stop = SshJob(built.nodes["h"], commands=[built.services["tree"].stop_command()])
     assert Scheduler(stop).run() is True
-    assert not session_alive(sid) and not pidfile.exists()
+    assert not session_members(sid) and not pidfile.exists()
     log = farm.home_of(host) / ".sshjobs/services/tree/log"
     assert "value=from-yaml" in log.read_text()
 

@@ -4,23 +4,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
-
-
-def session_members(sid: int) -> list[int]:
-    """Pids of live (non-zombie) processes of session ``sid``, read from /proc (the farm's
-    hosts share this machine's pid namespace)."""
-    pids = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if fields[0] != "Z" and int(fields[3]) == sid:
-            pids.append(int(stat.parent.name))
-    return pids
+from fixtures.leftovers import session_members
 
 
 @pytest.fixture
