@@ -187,16 +187,15 @@ class _Client(asyncssh.SSHClient):
             self._node.formatter.connection_lost(self._node.hostname, exc, self._node.username)
 
 
-def _new_client(node: "SshNode", verdict: HostKeyVerdict,
-                clients: list[_Client] | None) -> _Client:
-    client = _Client(node, verdict)
-    if clients is not None:
-        clients.append(client)
-    return client
+def _new_client(node: "SshNode", verdict: HostKeyVerdict, clients: list[_Client]) -> _Client:
+    """A connection's callbacks, kept in ``clients`` so that a failed attempt can be asked how
+    far its handshake went."""
+    clients.append(_Client(node, verdict))
+    return clients[-1]
 
 
 def _options(node: "SshNode", keyset: KeySet, verdict: HostKeyVerdict,
-             clients: list[_Client] | None = None) -> dict[str, Any]:
+             clients: list[_Client]) -> dict[str, Any]:
     auth = ["publickey"]
     if node.password is not None:
         auth += ["keyboard-interactive", "password"]
