@@ -7,17 +7,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import signal
 import time
 import uuid
 from collections.abc import Iterator
+
+from fixtures.leftovers import kill_matching
 
 from asynciojobs import Scheduler
 from sshjobs import Run, SshJob
 from sshjobs.testing import ThreadedSandbox
 
-from .helpers import connect, leftovers, pids_matching, wait_pid_gone
+from .helpers import connect, leftovers, pids_matching
 
 
 def _marker() -> str:
@@ -32,9 +32,7 @@ def _escaped_child(marker: str, then: str = "yes") -> Iterator[str]:
     try:
         yield f"setsid sleep 3{marker} & {then} {marker}"
     finally:
-        for pid in pids_matching(f"sleep 3{marker}"):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+        kill_matching(f"sleep 3{marker}")
 
 
 async def _output_flows(process, marker: str) -> None:

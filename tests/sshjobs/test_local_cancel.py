@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import signal
 import uuid
 from collections.abc import Iterator
 
-from fixtures.leftovers import leftovers
+from fixtures.leftovers import kill_matching, leftovers
 from sshjobs_helpers import collect, pids_matching  # noqa: F401 (fixtures)
 
 from asynciojobs import Scheduler
@@ -58,9 +56,7 @@ def _escaped(marker: str) -> Iterator[str]:
     try:
         yield f"setsid sleep 3{marker} & echo started; sleep 1{marker}"
     finally:
-        for pid in pids_matching(f"sleep 3{marker}"):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+        kill_matching(f"sleep 3{marker}")
 
 
 def test_cancelled_command_closes_pipes_still_held_by_an_escaped_child(collect):
