@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections.abc import Mapping
 from typing import Any, Sequence
 
 import asyncssh
@@ -31,6 +32,7 @@ from .hostkeys import HostKeyPolicy
 from .keys import KeySet, default_keys, explicit_keys
 from .remote import RemoteMixin
 from .session import SessionSlots
+from .sshoptions import check_ssh_options, host_keys_of, ssh_options_path
 
 __all__ = ["SshNode", "SshProxy", "DEFAULT_MAX_SESSIONS"]
 
@@ -70,6 +72,10 @@ class SshNode(RemoteMixin):
         with all its children. Needs a POSIX login shell (sh, bash, dash, zsh, ksh); set False
         for csh or fish.
     :param config: ssh config file(s); default ``~/.ssh/config`` when it exists; None: none.
+    :param ssh_options: ssh-config keywords and values (``{"Port": "2222"}``), as ``ssh -o``:
+        they override the config files (see :mod:`sshjobs.sshoptions`); an unknown keyword or a
+        bad value raises :class:`~sshjobs.sshoptions.SshOptionError`.
+        ``StrictHostKeyChecking`` sets ``host_keys`` when that is not given.
     :param fast_handshake: authenticate in three round trips fewer (:mod:`sshjobs.fastpath`);
         None → on unless ``SSHJOBS_FAST_HANDSHAKE=0``. Set False for a server that mishandles
         pipelined requests.
@@ -84,6 +90,7 @@ class SshNode(RemoteMixin):
                  command_timeout: float | None = None, keepalive_interval: float = 5,
                  keepalive_count_max: int = 3, max_sessions: int = DEFAULT_MAX_SESSIONS,
                  kill_on_cancel: bool = True, config: Any = (),
+                 ssh_options: Mapping[str, str] | None = None,
                  password: str | None = None, fast_handshake: bool | None = None,
                  **connect_options: Any) -> None:
         if not isinstance(hostname, str) or not hostname:
@@ -93,7 +100,12 @@ class SshNode(RemoteMixin):
         self.hostname = hostname
         self.gateway = gateway
         self.port = port
-        self.config_paths = _connect.config_paths(config)
+        self.ssh_options = check_ssh_options(ssh_options or {})
+        options_path = ssh_options_path(self.ssh_options)
+        self.config_paths = ([options_path] if options_path else []) \
+            + _connect.config_paths(config)
+        if host_keys is None:
+            host_keys = host_keys_of(ssh_options)
         self.username = username or _connect.config_user(self.config_paths, hostname) or "root"
         # explicit keys are loaded now, so that a bad key file fails before any connection
         self._keyset: KeySet | None = explicit_keys(keys) if keys else None
@@ -117,6 +129,7 @@ class SshNode(RemoteMixin):
         self.fast_handshake = (fastpath.enabled_by_default() if fast_handshake is None
                                else bool(fast_handshake))
         self.connect_options = connect_options
+        self._apply_ssh_options()
         # per-loop state, created on first use
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock: asyncio.Lock | None = None
@@ -136,6 +149,16 @@ class SshNode(RemoteMixin):
     def distance(self) -> int:
         """Number of hops from here: 1 for a direct node, 1 + the gateway's distance otherwise."""
         return 1 + (self.gateway.distance() if self.gateway else 0)
+
+    def _apply_ssh_options(self) -> None:
+        """``ssh_options`` that override keywords: keepalives and the connect timeout."""
+        options = self.ssh_options
+        if "ServerAliveInterval" in options:
+            self.keepalive_interval = float(options["ServerAliveInterval"])
+        if "ServerAliveCountMax" in options:
+            self.keepalive_count_max = int(options["ServerAliveCountMax"])
+        if "ConnectTimeout" in options:
+            self.timeout = float(options["ConnectTimeout"])
 
     def user_host(self) -> str:
         return f"{self.username}@{self.hostname}" if self.username else self.hostname

@@ -37,7 +37,7 @@ from typing import Optional
 
 from asyncssh.pattern import WildcardPatternList
 
-__all__ = ["reduced_config_paths", "file_stamp"]
+__all__ = ["reduced_config_paths", "file_stamp", "config_text_path"]
 
 logger = logging.getLogger("sshjobs.sshconfig")
 
@@ -235,3 +235,10 @@ def reduced_config_paths(paths: list[str], host: str, *others: str) -> list[str]
     are the hosts asyncssh looks up in the same files for that connection (ProxyJump)."""
     hosts = tuple(dict.fromkeys((host, *others)))
     return [_CACHE.reduced_path(path, hosts) for path in paths]
+
+
+def config_text_path(text: str) -> str:
+    """A file holding ``text`` (ssh config lines made by sshjobs itself, e.g. the ``-O`` options
+    of :mod:`sshjobs.sshoptions`), written once into this process's private directory."""
+    with _CACHE._lock:
+        return _CACHE._write(text)

@@ -5,7 +5,11 @@ A target specification (the value of one ``-t`` or ``-x``) is one of
 * an existing file: whitespace- or comma-separated targets, several a line, ``#`` starts a comment;
 * an existing directory: every plain file name in it is a target (what ``--mark`` produces, so a
   failed run's ``1failed/`` directory is the next run's target list);
-* otherwise a list of literal targets separated by commas and/or whitespace.
+* otherwise a list of literal targets separated by commas and/or whitespace; a word ``@name``
+  is a node group, read from the groups file (:mod:`sshjobs.groups`).
+
+An empty specification (``-t ''``, typically an unset shell variable) is an error: the current
+directory is used only when named (``-t .``).
 
 A literal target is ``[user@]host[:port]``, optionally behind gateways ``gw->host`` (also with the
 Unicode arrow ``→``, chains of any depth), or ``None->host`` to force a direct connection even when
@@ -27,6 +31,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sshjobs.errors import SshJobsError
+from sshjobs.groups import Groups, load_groups
 
 __all__ = [
     "Target",
@@ -276,13 +281,28 @@ def _spec_path(spec: str) -> Path:
     return path
 
 
-def read_spec(spec: str) -> list[Target]:
+def _group_tokens(tokens: Iterable[str], groups: Groups | None) -> Iterator[str]:
+    """``tokens`` with each ``@name`` replaced by the members of that group."""
+    for token in tokens:
+        if token.startswith("@"):
+            if groups is None:
+                groups = load_groups()
+            yield from groups.expand(token[1:])
+        else:
+            yield token
+
+
+def read_spec(spec: str, groups: Groups | None = None) -> list[Target]:
     """All targets one ``-t``/``-x`` value denotes (file, directory or literal list), in order.
 
     A relative name that is no file here may be a list saved in ``~/.sshjobs/`` (apssh looked
-    in ``~/.apssh/``).
+    in ``~/.apssh/``). ``@name`` words are node groups of ``groups`` (default: the groups file,
+    read when first needed).
     """
-    path = _spec_path(spec)
+    if not spec.strip():
+        raise TargetError(f"empty target {spec!r} (an unset variable?): give host names, "
+                          f"a file, or a directory (-t . for the current one)")
+    path = Path("/nonexistent") if spec.startswith("@") else _spec_path(spec)
     if path.is_dir():
         tokens: Iterable[str] = _dir_tokens(path)
         origin = f"directory {spec!r}"
@@ -295,7 +315,7 @@ def read_spec(spec: str) -> list[Target]:
         tokens = split_specs(spec)
         origin = ""
     targets: list[Target] = []
-    for token in tokens:
+    for token in _group_tokens(tokens, groups):
         try:
             targets.extend(parse_target(name) for name in expand_ranges(token))
         except TargetError as exc:

@@ -24,6 +24,7 @@ from sshjobs import Formatter, SshJob, SshJobsError, SshNode
 from sshjobs.cli.exit import ExitCode, exit_code_for, stopped_by
 from sshjobs.cli.options import Settings
 from sshjobs.cli.outcome import HostOutcome
+from sshjobs.cli.path_fields import login_of
 from sshjobs.cli.reporters import Reporter
 from sshjobs.targets import Target
 
@@ -86,11 +87,15 @@ def display_names(targets: list[Target]) -> list[str]:
 
 
 class _Nodes:
-    """SshNodes of a run: one per target and one per distinct gateway chain."""
+    """SshNodes of a run: one per target and one per distinct gateway chain.
+
+    A host whose target, ``-l``, ``-O User`` and ssh config name no user is reached as the
+    local user, as ssh does (the library's own default stays apssh's root)."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.gateways: dict[str, SshNode] = {}
+        self.config = settings.config_paths()
 
     def _kwargs(self) -> dict[str, Any]:
         settings = self.settings
@@ -98,6 +103,8 @@ class _Nodes:
             "timeout": settings.connect_timeout,
             "command_timeout": settings.timeout,
             "host_keys": settings.host_keys,
+            "config": settings.config if settings.config else (),
+            "ssh_options": settings.ssh_options,
         }
         if settings.keys:
             kwargs["keys"] = settings.keys
@@ -111,14 +118,14 @@ class _Nodes:
         key = str(target)
         node = self.gateways.get(key)
         if node is None:
-            node = SshNode(target.host, username=target.user, port=target.port,
+            node = SshNode(target.host, username=login_of(target, self.config), port=target.port,
                            gateway=self.gateway(target.gateway),
                            formatter=Formatter(verbose=self.settings.verbose), **self._kwargs())
             self.gateways[key] = node
         return node
 
     def node(self, target: Target, formatter: Formatter) -> SshNode:
-        return SshNode(target.host, username=target.user, port=target.port,
+        return SshNode(target.host, username=login_of(target, self.config), port=target.port,
                        gateway=self.gateway(target.gateway), formatter=formatter,
                        **self._kwargs())
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import random
 import resource
 import sys
 from collections.abc import Callable, Iterable
@@ -18,10 +19,14 @@ from typing import Any, TypeVar
 
 import click
 
-from sshjobs.cli.console import LineFormat
+from sshjobs.cli.console import FORMAT_FIELDS, LineFormat
 from sshjobs.cli.logs import setup_logging
 from sshjobs import SshJobsError
+from sshjobs.connect import config_paths
+from sshjobs.groups import GroupError
 from sshjobs.keys import explicit_keys
+from sshjobs.sshoptions import (SshOptionError, check_ssh_options, host_keys_of,
+                                parse_ssh_option, ssh_options_path)
 from sshjobs.targets import Target, TargetError, resolve_targets
 
 __all__ = [
@@ -29,7 +34,8 @@ __all__ = [
     "sudo_options",
     "output_options", "make_settings", "make_base_settings", "check_key_files", "load_keys",
     "line_template", "output_dir_name", "resolve_or_usage", "default_window",
-    "ensure_open_files", "ask_sudo_password", "HOST_KEY_MODES",
+    "ensure_open_files", "ask_sudo_password", "HOST_KEY_MODES", "check_output_modes",
+    "ssh_options_of", "color_choice",
 ]
 
 logger = logging.getLogger("sshjobs.cli.options")
@@ -76,6 +82,19 @@ class Settings:
     sudo_password: Secret | None = None
     output: dict[str, Any] = field(default_factory=dict)
     verbose: bool = False
+    #: ``-F`` files (None: ``~/.ssh/config`` when readable)
+    config: list[str] | None = None
+    #: ``-O KEY=VALUE`` options, checked
+    ssh_options: dict[str, str] = field(default_factory=dict)
+    #: what every host's command reads on its stdin (None: nothing, an empty stdin)
+    stdin: Any = None
+
+    def config_paths(self) -> list[str]:
+        """The ssh config files the nodes read, ``-O`` options first (see
+        :mod:`sshjobs.sshoptions`)."""
+        options = ssh_options_path(self.ssh_options)
+        files = config_paths(self.config if self.config else ())
+        return ([options] if options else []) + files
 
 
 def _apply(function: F, decorators: list[Callable[[F], F]]) -> F:
@@ -89,15 +108,18 @@ def target_selection_options(function: F) -> F:
     return _apply(function, [
         click.option("-t", "--target", "targets", multiple=True, metavar="TARGETS",
                      help="hosts: names, user@host, host:port, gw->host, ranges fit[01-37], "
-                          "comma/space lists, a file or a directory of names (repeatable)"),
+                          "groups @web, comma/space lists, a file or a directory of names "
+                          "(repeatable)"),
         click.option("-x", "--exclude", "excludes", multiple=True, metavar="TARGETS",
                      help="hosts to leave out, same grammar as -t (repeatable)"),
         click.option("-l", "--login", envvar="SSHJOBS_LOGIN", metavar="USER",
-                     help="user for hosts that do not name one (default: ~/.ssh/config, "
-                          "else root)"),
+                     help="user for hosts that do not name one (default: the ssh config's "
+                          "User, else the local user, as ssh does)"),
         click.option("-g", "--gateway", envvar="SSHJOBS_GATEWAY", metavar="[USER@]HOST",
                      help="gateway for every target without its own (one shared connection); "
-                          "None->host bypasses it"),
+                          "None->host bypasses it. Not clush's -g: groups are -t @NAME"),
+        click.option("--pick", type=click.IntRange(min=1), metavar="N",
+                     help="only N targets drawn at random among the selected ones"),
     ])
 
 
@@ -126,6 +148,15 @@ def connection_options(function: F) -> F:
         click.option("-c", "--connect-timeout", type=click.FloatRange(min=0, min_open=True),
                      default=10.0, show_default=True, envvar="SSHJOBS_CONNECT_TIMEOUT",
                      metavar="SECONDS", help="give up on a host not connected by then"),
+        click.option("-F", "--ssh-config", "ssh_configs", multiple=True,
+                     type=click.Path(dir_okay=False), metavar="FILE",
+                     help="ssh config file to read instead of ~/.ssh/config (repeatable)"),
+        click.option("-O", "--ssh-option", "ssh_option_texts", multiple=True,
+                     metavar="KEY=VALUE",
+                     help="ssh config option, as ssh -o (repeatable; overrides the config "
+                          "files): Port, User, ProxyJump, ConnectTimeout, "
+                          "ServerAliveInterval, StrictHostKeyChecking, IdentityFile...; "
+                          "an unknown KEY is an error"),
     ])
 
 
@@ -162,8 +193,9 @@ def output_options(function: F) -> F:
     """Output modes; ``-r`` is left to each subcommand (raw for run, recursive for copies)."""
     return _apply(function, [
         click.option("-f", "--format", "line_format", metavar="FORMAT",
-                     help="line format: {host} {user} {line} {time} {date} {datetime} "
-                          "{elapsed}, and strftime codes such as %H:%M:%S"),
+                     help="line format with fields " + ", ".join("{" + f + "}" for f in
+                                                                 FORMAT_FIELDS)
+                          + " and strftime codes such as %H:%M:%S"),
         click.option("-tc", "--time-colon", is_flag=True,
                      help="lines as time:host:line"),
         click.option("-o", "--out-dir", type=click.Path(file_okay=False), metavar="DIR",
@@ -172,9 +204,17 @@ def output_options(function: F) -> F:
                      help="like -o with a time-stamped directory name"),
         click.option("-m", "--mark", is_flag=True,
                      help="with -o/-d: also write DIR/0ok/HOST and DIR/1failed/HOST (exit "
-                          "status or reason); such directories are valid -t values"),
+                          "status or reason), replacing the marks of this run's hosts (other "
+                          "hosts' marks stay); such directories are valid -t values"),
         click.option("-b", "--gather", is_flag=True,
                      help="at the end, print each distinct output once under its folded hosts"),
+        click.option("--diff", is_flag=True,
+                     help="at the end, the most common output once, then each other output as "
+                          "a unified diff against it"),
+        click.option("--color", type=click.Choice(("auto", "always", "never")),
+                     default="auto", show_default=True, envvar="SSHJOBS_COLOR",
+                     help="colored host names and errors (auto: on a terminal, unless "
+                          "NO_COLOR is set)"),
         click.option("--json", "json_lines", is_flag=True,
                      help="one JSON record per host on stdout, nothing else"),
         click.option("--ok-to", type=click.Path(dir_okay=False), metavar="FILE",
@@ -240,13 +280,31 @@ def resolve_or_usage(params: dict[str, Any]) -> list[Target]:
     if not params.get("targets"):
         raise click.UsageError("no target: give hosts with -t (e.g. -t host1,host2 or "
                                "-t fit[01-10])")
+    for option, specs in (("-t", params["targets"]), ("-x", params.get("excludes") or ())):
+        for spec in specs:
+            if not spec.strip():
+                raise click.UsageError(f"{option} {spec!r}: empty target list (an unset "
+                                       f"variable?); name hosts, a file, or a directory "
+                                       f"({option} . for the current one)")
     try:
         found = resolve_targets(params["targets"], params.get("excludes") or (),
                                 login=params.get("login"), gateway=params.get("gateway"))
-    except TargetError as exc:
+        if not found and params.get("excludes"):
+            selected = resolve_targets(params["targets"], login=params.get("login"),
+                                       gateway=params.get("gateway"))
+        else:
+            selected = found
+    except (TargetError, GroupError) as exc:
         raise click.UsageError(str(exc)) from exc
+    if not selected:
+        raise click.UsageError(f"empty target list: {' '.join(params['targets'])!r} names no "
+                               f"host (an empty file or directory?)")
     if not found:
-        raise click.UsageError("empty target list: every target was excluded")
+        raise click.UsageError(f"empty target list: -x excluded all {len(selected)} targets")
+    pick = params.get("pick")
+    if pick and pick < len(found):
+        chosen = set(random.sample(range(len(found)), pick))
+        found = [target for index, target in enumerate(found) if index in chosen]
     return found
 
 
@@ -287,16 +345,66 @@ def line_template(output: dict[str, Any]) -> str | None:
     return "{host}: {line}"
 
 
+#: options choosing how lines are shown or gathered: at most one of them per run
+_OUTPUT_MODES = ("raw", "time_colon", "line_format", "gather", "json_lines", "diff")
+
+
+def _flag(name: str) -> str:
+    """How the user wrote option ``name`` (its flags, e.g. ``-b/--gather``)."""
+    context = click.get_current_context(silent=True)
+    if context is not None:
+        for param in context.command.params:
+            if param.name == name and isinstance(param, click.Option):
+                return "/".join(param.opts)
+    return "--" + name.replace("_", "-")
+
+
+def check_output_modes(params: dict[str, Any]) -> None:
+    """UsageError naming the first two output modes given together (``-r`` and ``-b``...)."""
+    given = [name for name in _OUTPUT_MODES if params.get(name)]
+    if len(given) > 1:
+        raise click.UsageError(f"{_flag(given[0])} and {_flag(given[1])} cannot be combined: "
+                               f"choose one output mode")
+
+
+def ssh_options_of(params: dict[str, Any]) -> dict[str, str]:
+    """The ``-O KEY=VALUE`` options, checked (UsageError naming an unknown one)."""
+    try:
+        return check_ssh_options([parse_ssh_option(text)
+                                  for text in params.get("ssh_option_texts") or ()])
+    except SshOptionError as exc:
+        raise click.UsageError(f"-O: {exc}") from exc
+
+
+def _host_keys(params: dict[str, Any], options: dict[str, str]) -> str:
+    """``--host-keys``, or ``-O StrictHostKeyChecking`` when ``--host-keys`` was not given."""
+    context = click.get_current_context(silent=True)
+    explicit = context is not None and context.get_parameter_source("host_keys") not in (
+        None, click.core.ParameterSource.DEFAULT)
+    if not explicit and host_keys_of(options):
+        return str(host_keys_of(options))
+    return params.get("host_keys") or "strict"
+
+
+def color_choice(value: str | None) -> bool | None:
+    """``--color``: True / False, or None for auto (a terminal, unless ``NO_COLOR``)."""
+    return {"always": True, "never": False}.get(value or "auto")
+
+
 def make_base_settings(params: dict[str, Any], keys: list[Any]) -> Settings:
     """:class:`Settings` of the connection and output options, without targets (``scenario``
     takes its nodes from its file); UsageError if bad. ``keys`` are the checked ``-i`` keys."""
     if params.get("mark") and not (params.get("out_dir") or params.get("date_time")):
         raise click.UsageError("--mark needs -o DIR or -d")
-    if params.get("json_lines") and params.get("gather"):
-        raise click.UsageError("--json and --gather cannot be combined")
+    check_output_modes(params)
+    for config in params.get("ssh_configs") or ():
+        if not Path(config).expanduser().is_file():
+            raise click.UsageError(f"-F: no such ssh config file: {config!r}")
+    options = ssh_options_of(params)
     output = {name: params.get(name) for name in (
         "line_format", "time_colon", "mark", "gather", "json_lines", "ok_to", "failed_to",
-        "progress", "raw")}
+        "progress", "raw", "diff")}
+    output["color"] = color_choice(params.get("color"))
     output["out_dir"] = output_dir_name(params.get("out_dir"), bool(params.get("date_time")))
     try:
         output["line_format"] = LineFormat(line_template(output))
@@ -305,13 +413,15 @@ def make_base_settings(params: dict[str, Any], keys: list[Any]) -> Settings:
     return Settings(
         targets=[],
         keys=keys,
-        host_keys=params.get("host_keys") or "strict",
+        host_keys=_host_keys(params, options),
         known_hosts=params.get("known_hosts"),
         connect_timeout=params.get("connect_timeout") or 10.0,
         timeout=params.get("timeout"),
         deadline=params.get("deadline"),
         output=output,
         verbose=bool(params.get("verbose")),
+        config=[str(Path(c).expanduser()) for c in params.get("ssh_configs") or ()] or None,
+        ssh_options=options,
     )
 
 

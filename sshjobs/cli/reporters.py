@@ -14,6 +14,7 @@ Events, in order for each host: ``host_started``, any number of ``line``, ``host
 
 from __future__ import annotations
 
+import difflib
 import json
 import logging
 import os
@@ -163,30 +164,63 @@ class LiveReporter(Reporter):
 
 
 class GatherReporter(Reporter):
-    """``clush -b``: wait for the end, print each distinct output once under its hosts."""
+    """``clush -b``: wait for the end, print each distinct output once under its hosts.
 
-    def __init__(self, console: Console) -> None:
+    With ``diff`` (``clush --diff``): the most common stdout once (ties: the first), then every
+    other one as a unified diff against it, headed by the folded hosts of each side.
+    """
+
+    def __init__(self, console: Console, *, diff: bool = False) -> None:
         self.console = console
+        self.diff = diff
 
     def line(self, outcome: HostOutcome, stream: str, data: bytes) -> None:
         pass  # the outcome accumulates the bytes itself
 
+    def _header(self, hosts: list[str], reason: str) -> str:
+        header = fold_hosts(hosts)
+        status = "" if reason == "ok" else f" {reason}"
+        rule = "-" * max(15, min(len(header) + len(status) + 6, 78))
+        return f"{rule}\n{self.console.host_color(header)} ({len(hosts)}){status}\n{rule}\n"
+
     def finish(self, outcomes: list[HostOutcome]) -> None:
+        if self.diff:
+            self._finish_diff(outcomes)
+        else:
+            self._finish_gather(outcomes)
+        failures = {o.name: o.reason for o in outcomes if not o.ok}
+        for hosts, reason in gather(failures):
+            self.console.write_err(error_line(self.console, fold_hosts(hosts), reason))
+
+    def _finish_gather(self, outcomes: list[HostOutcome]) -> None:
         with_output = {o.name: (bytes(o.stdout), bytes(o.stderr), o.reason) for o in outcomes
                        if o.stdout or o.stderr}
         for hosts, (stdout, stderr, reason) in gather(with_output):
             header = fold_hosts(hosts)
-            status = "" if reason == "ok" else f" {reason}"
-            rule = "-" * max(15, min(len(header) + len(status) + 6, 78))
-            self.console.write_out(f"{rule}\n{self.console.host_color(header)} ({len(hosts)})"
-                                   f"{status}\n{rule}\n")
+            self.console.write_out(self._header(hosts, reason))
             if stdout:
                 self.console.write_out(_text(stdout))
             if stderr:
                 self.console.write_err(f"{header} stderr:\n" + _text(stderr))
-        failures = {o.name: o.reason for o in outcomes if not o.ok}
-        for hosts, reason in gather(failures):
-            self.console.write_err(error_line(self.console, fold_hosts(hosts), reason))
+
+    def _finish_diff(self, outcomes: list[HostOutcome]) -> None:
+        reached = {o.name: bytes(o.stdout) for o in outcomes if o.settled and o.reached}
+        groups = gather(reached)
+        if not groups:
+            return
+        reference_hosts, reference = max(groups, key=lambda group: len(group[0]))
+        reference_name = fold_hosts(reference_hosts)
+        self.console.write_out(self._header(reference_hosts, "ok"))
+        if reference:
+            self.console.write_out(_text(reference))
+        before = _text(reference).splitlines(keepends=True) if reference else []
+        for hosts, output in groups:
+            if hosts is reference_hosts:
+                continue
+            after = _text(output).splitlines(keepends=True) if output else []
+            lines = difflib.unified_diff(before, after, fromfile=reference_name,
+                                         tofile=fold_hosts(hosts))
+            self.console.write_out("".join(lines))
 
 
 def _text(data: bytes) -> str:

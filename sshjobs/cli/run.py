@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from sshjobs import Run, RunScript, RunString
-from sshjobs.cli.common import execute, listed, prepare
+from sshjobs.cli.execute import execute, listed, prepare
 from sshjobs.cli.main import EXIT_EPILOG
 from sshjobs.cli.options import connection_options, output_options, run_options, target_options
 from sshjobs.cli.outcome import HostOutcome

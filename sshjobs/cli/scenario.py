@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from sshjobs.cli.common import make_fanout, print_out_dir
+from sshjobs.cli.output_setup import make_fanout, print_out_dir
 from sshjobs.cli.engine import OutcomeFormatter, run_interruptibly, settle_from_job
 from sshjobs.cli.exit import ExitCode, exit_code_for, stopped_by
 from sshjobs.cli.main import EXIT_EPILOG

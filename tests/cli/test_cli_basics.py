@@ -55,7 +55,7 @@ def test_version_and_help_show_exit_table():
 @pytest.mark.parametrize("args, fragment", [
     (["targets"], "no target"),
     (["targets", "-t", "fit[05-01]"], "05 is greater than 01"),
-    (["targets", "-t", "a,b", "-x", "a", "-x", "b"], "every target was excluded"),
+    (["targets", "-t", "a,b", "-x", "a", "-x", "b"], "-x excluded all 2 targets"),
     (["targets", "--no-such-option"], "No such option"),
     (["targets", "-t", "./missing-file"], "no such target file"),
     (["no-such-command"], "No such command"),
