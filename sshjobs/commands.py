@@ -11,6 +11,10 @@ arguments pass ``quote=True``: each argument is then quoted with :func:`shlex.qu
 ``Run("touch", "my file", quote=True)`` creates one file named ``my file``. The same holds for
 script arguments of ``RunScript``/``RunString``.
 
+**Standard input.** Commands read an empty stdin (as ``ssh -n``) unless given ``stdin=``: a
+:class:`~sshjobs.sharedinput.SharedInput` (the same input streamed to every command built with
+it, each at its own pace; build the commands before running them), a reader of one, or bytes.
+
 Scripts are uploaded into a private remote directory (mode 0700, ``~/.sshjobs-<random>``)
 with their ``includes`` alongside, run from the home directory, and the directory is removed
 afterwards unless ``keep=True``.
@@ -27,6 +31,7 @@ from typing import Any, Iterable
 from .capture import Capture
 from .errors import LocalFileError
 from .results import CommandResult
+from .sharedinput import InputReader, SharedInput
 
 __all__ = ["AbstractCommand", "Run", "RunScript", "RunString", "StrLikeMixin"]
 
@@ -45,13 +50,16 @@ class AbstractCommand:
     ``timeout``: seconds after which the command is killed (default: the node's
     ``command_timeout``). ``capture``: a :class:`~sshjobs.capture.Capture` receiving stdout.
     ``keep_output``: keep stdout bytes in the result (without showing them).
+    ``stdin``: what the command reads on its standard input (see the module docstring).
     """
 
     node: Any = None
+    stdin: InputReader | None = None
 
     def __init__(self, *, label: str | None = None, allowed_exits: Iterable | None = None,
                  timeout: float | None = None, capture: Capture | None = None,
-                 keep_output: bool = False, verbose: bool = False) -> None:
+                 keep_output: bool = False, verbose: bool = False, stdin: Any = None) -> None:
+        self.stdin = _input_reader(stdin)
         self.label = label
         self.allowed_exits = set(allowed_exits or ())
         self.timeout = timeout
@@ -72,6 +80,15 @@ class AbstractCommand:
     async def co_execute(self, node: Any) -> CommandResult:
         raise NotImplementedError
 
+    def release_input(self) -> None:
+        """The command will not read its ``stdin`` (it ended, or will never run): let the other
+        readers of a shared input go on without it."""
+        if self.stdin is not None:
+            self.stdin.close()
+
+    def _stdin_kwds(self) -> dict[str, Any]:
+        return {"stdin": self.stdin} if self.stdin is not None else {}
+
     # apssh entry points: the exit status (or signal name)
     async def co_run_remote(self, node: Any) -> int | str | None:
         return (await self.co_execute(node)).returned
@@ -87,6 +104,18 @@ class AbstractCommand:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}: {self.get_label_line()}>"
+
+
+def _input_reader(stdin: Any) -> InputReader | None:
+    """The reader of a command's ``stdin=`` argument (a new shared input for bytes)."""
+    if stdin is None or isinstance(stdin, InputReader):
+        return stdin
+    if isinstance(stdin, (bytes, bytearray)):
+        stdin = SharedInput(bytes(stdin))
+    if isinstance(stdin, SharedInput):
+        return stdin.reader()
+    raise TypeError(f"stdin must be a SharedInput, an InputReader or bytes, not "
+                    f"{type(stdin).__name__}")
 
 
 def _join(argv: Iterable[Any], quote: bool) -> str:
@@ -112,11 +141,11 @@ class Run(StrLikeMixin, AbstractCommand):
                  ignore_outputs: bool = False, label: str | None = None,
                  allowed_exits: Iterable | None = None, capture: Capture | None = None,
                  timeout: float | None = None, quote: bool = False,
-                 keep_output: bool = False) -> None:
+                 keep_output: bool = False, stdin: Any = None) -> None:
         if not argv:
             raise ValueError("Run needs a command")
         super().__init__(label=label, allowed_exits=allowed_exits, timeout=timeout,
-                         capture=capture, keep_output=keep_output, verbose=verbose)
+                         capture=capture, keep_output=keep_output, verbose=verbose, stdin=stdin)
         self.argv = argv
         self.x11 = x11
         self.ignore_outputs = ignore_outputs
@@ -134,7 +163,7 @@ class Run(StrLikeMixin, AbstractCommand):
             command = f"{command} >/dev/null 2>&1"
         result = await node.execute(command, label=self.get_label_line(),
                                     capture=self.capture is not None or self.keep_output,
-                                    timeout=self.timeout, x11=self.x11)
+                                    timeout=self.timeout, x11=self.x11, **self._stdin_kwds())
         return self._finish(result)
 
 
@@ -172,7 +201,8 @@ class _ScriptCommand(AbstractCommand):
             command = f"{runner}{shlex.quote(path)}" + (f" {args}" if args else "")
             result = await node.execute(command, label=self.get_label_line(),
                                         capture=self.capture is not None or self.keep_output,
-                                        timeout=self.timeout, x11=self.x11)
+                                        timeout=self.timeout, x11=self.x11,
+                                        **self._stdin_kwds())
         finally:
             if not self.keep:
                 await node.unstage_script(directory)
@@ -186,10 +216,10 @@ class RunScript(_ScriptCommand):
                  allowed_exits: Iterable | None = None, includes: Iterable[str] | None = None,
                  x11: bool = False, verbose: bool = False, capture: Capture | None = None,
                  timeout: float | None = None, keep: bool = False, quote: bool = False,
-                 keep_output: bool = False) -> None:
+                 keep_output: bool = False, stdin: Any = None) -> None:
         super().__init__(args, includes=includes, keep=keep, quote=quote, x11=x11, label=label,
                          allowed_exits=allowed_exits, timeout=timeout, capture=capture,
-                         keep_output=keep_output, verbose=verbose)
+                         keep_output=keep_output, verbose=verbose, stdin=stdin)
         self.local_script = str(Path(local_script).expanduser())
 
     def check_local(self) -> None:
@@ -218,10 +248,11 @@ class RunString(_ScriptCommand):
                  allowed_exits: Iterable | None = None, includes: Iterable[str] | None = None,
                  x11: bool = False, remote_name: str | None = None, verbose: bool = False,
                  capture: Capture | None = None, timeout: float | None = None,
-                 keep: bool = False, quote: bool = False, keep_output: bool = False) -> None:
+                 keep: bool = False, quote: bool = False, keep_output: bool = False,
+                 stdin: Any = None) -> None:
         super().__init__(args, includes=includes, keep=keep, quote=quote, x11=x11, label=label,
                          allowed_exits=allowed_exits, timeout=timeout, capture=capture,
-                         keep_output=keep_output, verbose=verbose)
+                         keep_output=keep_output, verbose=verbose, stdin=stdin)
         self.script_body = script_body
         self.remote_name = remote_name
 

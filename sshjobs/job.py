@@ -93,8 +93,17 @@ class SshJob(AbstractJob):
         for cmd in self.commands:           # missing local files: fail before connecting
             cmd.check_local()
         self.node.add_user(self)
-        outcome: Any = 0
         critical = self.is_critical()
+        try:
+            return await self._run_commands(critical)
+        finally:   # a command that ended or never ran holds no shared stdin back
+            for cmd in self.commands:
+                release = getattr(cmd, "release_input", None)
+                if release is not None:
+                    release()
+
+    async def _run_commands(self, critical: bool) -> Any:
+        outcome: Any = 0
         for index, cmd in enumerate(self.commands):
             label = cmd.get_label_line()
             try:

@@ -16,7 +16,7 @@ import asyncssh
 
 from .errors import CommandTimeoutError, SshConnectionError, TransferError
 from .results import CommandResult
-from .session import LineSession, kill_group_command, report_pid
+from .session import LineSession, feed_stdin, kill_group_command, report_pid
 
 __all__ = ["RemoteMixin"]
 
@@ -48,7 +48,8 @@ class RemoteMixin:
 
     async def execute(self, command: str, *, label: str = "", capture: bool = False,
                       timeout: float | None = None, x11: bool = False,
-                      formatter: Any = None, report: bool = True) -> CommandResult:
+                      formatter: Any = None, report: bool = True,
+                      stdin: Any = None) -> CommandResult:
         """Run ``command`` (a remote shell command line) and return its structured result.
 
         Output lines go to ``formatter`` (default: the node's) unless ``capture`` is True, in
@@ -56,6 +57,8 @@ class RemoteMixin:
         formatter). A command still running after ``timeout`` seconds (default: the node's
         ``command_timeout``) is killed and ``result.error`` is a
         :class:`~sshjobs.errors.CommandTimeoutError`. Connection problems raise.
+        ``stdin``: an :class:`~sshjobs.sharedinput.InputReader` whose data the command reads on
+        its standard input (default: an empty stdin, as ``ssh -n``); it is closed at the end.
         """
         formatter = formatter or self.formatter
         timeout = timeout if timeout is not None else self.command_timeout
@@ -68,8 +71,12 @@ class RemoteMixin:
         result.start = time.time()
         formatter.session_start(self.hostname, command)
         timed_out = False
+        feeder = None
         try:
-            chan.write_eof()          # commands read an empty stdin, like ssh -n
+            if stdin is None:
+                chan.write_eof()          # commands read an empty stdin, like ssh -n
+            else:
+                feeder = asyncio.ensure_future(feed_stdin(chan, session, stdin))
             try:
                 async with asyncio.timeout(timeout):
                     await asyncio.shield(session.closed)
@@ -79,6 +86,10 @@ class RemoteMixin:
             self._kill_nowait(chan, session)
             raise
         finally:
+            if feeder is not None and not feeder.done():
+                feeder.cancel()
+            if stdin is not None:
+                stdin.close()
             slots.release()
             result.end = time.time()
             formatter.session_stop(self.hostname, command)

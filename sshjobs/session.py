@@ -28,7 +28,7 @@ from asyncssh import EXTENDED_DATA_STDERR
 from .results import STDERR_TAIL_BYTES, CommandResult
 
 __all__ = ["SessionSlots", "LineSession", "report_pid", "kill_group_command", "emit_lines",
-           "PID_MARKER"]
+           "PID_MARKER", "feed_stdin"]
 
 logger = logging.getLogger("sshjobs.session")
 
@@ -108,6 +108,27 @@ class SessionSlots:
         return True
 
 
+async def feed_stdin(chan: Any, session: "LineSession", reader: Any) -> None:
+    """Write what ``reader`` (an :class:`~sshjobs.sharedinput.InputReader`) gives to the
+    command's stdin at the pace the channel accepts, then EOF. Stops quietly when the command
+    ends without reading everything; the reader is closed in any case."""
+    try:
+        while not session.closed.done():
+            data = await reader.read()
+            if not data:
+                break
+            await session.writable.wait()
+            if session.closed.done():
+                break
+            chan.write(data)
+        if not session.closed.done():
+            chan.write_eof()
+    except (OSError, asyncssh.Error) as exc:   # the channel closed under us
+        logger.debug("stdin feeding stopped: %s", exc)
+    finally:
+        reader.close()
+
+
 #: a line longer than this is passed on in pieces (bounds memory on newline-free output)
 MAX_LINE = 1 << 20
 
@@ -166,6 +187,15 @@ class LineSession(asyncssh.SSHClientSession):
         self.pid_settled = asyncio.get_running_loop().create_future()
         if not expect_pid:
             self.pid_settled.set_result(None)
+        #: set while the channel accepts more data (SSH flow control, for the command's stdin)
+        self.writable = asyncio.Event()
+        self.writable.set()
+
+    def pause_writing(self) -> None:
+        self.writable.clear()
+
+    def resume_writing(self) -> None:
+        self.writable.set()
 
     def _settle_pid(self) -> None:
         if not self.pid_settled.done():
@@ -238,6 +268,7 @@ class LineSession(asyncssh.SSHClientSession):
         self._result.signal = signal
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self.writable.set()   # a feeder waiting for room finds the channel closed
         self._flush()
         self.lost_exc = exc
         self._result.stderr_tail = bytes(self._stderr_tail[-STDERR_TAIL_BYTES:])

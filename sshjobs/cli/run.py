@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
 from sshjobs import Run, RunScript, RunString
+from sshjobs.sharedinput import SharedInput
 from sshjobs.cli.execute import execute, listed, prepare
 from sshjobs.cli.main import EXIT_EPILOG
 from sshjobs.cli.options import connection_options, output_options, run_options, target_options
@@ -21,7 +23,7 @@ __all__ = ["run"]
 def _script_command(words: tuple[str, ...], includes: list[str]) -> Any:
     """``-s``: a local script file pushed and run with the other words as arguments; a first
     word that is not a file but holds shell syntax (spaces, newlines, ``;``) is an inline
-    script body. Returns ``build(sudo, password)`` making the command object."""
+    script body. Returns ``build(sudo, password, stdin)`` making the command object."""
     first, args = words[0], words[1:]
     path = Path(first).expanduser()
     extra: dict[str, Any] = {"includes": includes or None}
@@ -38,11 +40,26 @@ def _script_command(words: tuple[str, ...], includes: list[str]) -> Any:
         plain, with_sudo = RunString, SudoRunString
         extra["remote_name"] = "inline"
 
-    def build(sudo: bool, password: Any) -> Any:
+    def build(sudo: bool, password: Any, stdin: Any = None) -> Any:
         if sudo:
-            return with_sudo(first, *args, password=password, **extra)
-        return plain(first, *args, **extra)
+            return with_sudo(first, *args, password=password, stdin=stdin, **extra)
+        return plain(first, *args, stdin=stdin, **extra)
     return build
+
+
+def shared_stdin(params: dict[str, Any], settings: Any) -> SharedInput | None:
+    """The local stdin, streamed to every host's command, when it is not a terminal (as clush
+    does); None with ``--no-stdin``, on a terminal, or when it held the sudo password. Kept on
+    disk rather than in memory when hosts run a few at a time (``-w`` below the host count)."""
+    if params.get("no_stdin") or params.get("ask_sudo_pass") or sys.stdin is None:
+        return None
+    try:
+        if sys.stdin.isatty():
+            return None
+    except (OSError, ValueError):
+        return None
+    source = getattr(sys.stdin, "buffer", sys.stdin)
+    return SharedInput(source, spill=settings.window < len(settings.targets))
 
 
 @click.command(epilog=EXIT_EPILOG,
@@ -57,7 +74,10 @@ def _script_command(words: tuple[str, ...], includes: list[str]) -> Any:
               help="the first word is a local script (or an inline script body) pushed to each "
                    "host and run with the other words as arguments")
 @click.option("--include", "includes", multiple=True, type=click.Path(), metavar="FILE",
-              help="with -s: extra local file pushed next to the script (repeatable)")
+              help="with -s: extra local file pushed next to the script (repeatable; give it "
+                   "before -s)")
+@click.option("--no-stdin", is_flag=True,
+              help="do not send the local stdin to the hosts (their commands read nothing)")
 @click.argument("command", nargs=-1, required=False, metavar="[--] COMMAND...")
 def run(command: tuple[str, ...], script: bool, includes: tuple[str, ...],
         **params: Any) -> int:
@@ -65,10 +85,25 @@ def run(command: tuple[str, ...], script: bool, includes: tuple[str, ...],
 
     The words of COMMAND are joined with spaces and run by the remote shell, like
     ssh does: quote what the remote shell must see as one word. Options stop at the
-    first word of COMMAND (or at --).
+    first word of COMMAND (or at --): everything after it, even --timeout, goes to
+    the remote command (or to the -s script as its arguments), as with ssh. Give
+    sshjobs options first.
+
+    When stdin is not a terminal it is sent to every host's command (streamed, as
+    clush does; -s scripts read it too); --no-stdin turns that off.
 
     Output: host-prefixed lines as they come (stdout to stdout, stderr to stderr),
-    or -r, -f FORMAT, -tc, -b (gathered), --json, -o DIR / -d (files, --mark).
+    or -r, -f FORMAT, -tc, -b (gathered), --diff, --json, -o DIR / -d (files, --mark).
+
+    \b
+    Examples:
+      sshjobs run -t fit[01-37] -x fit13 -- uname -a
+      sshjobs run -t @web -b -- cat /etc/os-release
+      sshjobs run -g gw -t node[1-8] --timeout 30 -- 'apt-get -q update'
+      sshjobs run -t hosts.txt --include conf.ini -s ./setup.sh arg1
+      sshjobs run -t node[1-8] -o out -m -- make test
+      sshjobs run -t out/1failed -- make test        # again where it failed
+      tar cf - conf | sshjobs run -t node[1-8] -- tar xf - -C /etc/app
     """
     if listed(params):
         return 0
@@ -84,13 +119,18 @@ def run(command: tuple[str, ...], script: bool, includes: tuple[str, ...],
     else:
         build = None
     settings = prepare(params)
+    stdin = shared_stdin(params, settings)
     line = " ".join(command)
 
     def make_commands(target: Target, outcome: HostOutcome) -> list[Any]:
         if build is not None:
-            return [build(settings.sudo, settings.sudo_password)]
+            return [build(settings.sudo, settings.sudo_password, stdin)]
         if settings.sudo:
-            return [SudoRun(line, settings.sudo_password)]
-        return [Run(line)]
+            return [SudoRun(line, settings.sudo_password, stdin=stdin)]
+        return [Run(line, stdin=stdin)]
 
-    return execute(settings, make_commands)
+    try:
+        return execute(settings, make_commands)
+    finally:
+        if stdin is not None:
+            stdin.close()

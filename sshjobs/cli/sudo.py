@@ -28,10 +28,12 @@ def sudo_line(command: str) -> str:
 
 
 async def run_as_root(node: Any, line: str, password: Secret | None, *, label: str,
-                      timeout: float | None) -> CommandResult:
-    """Execute the shell command ``line`` on ``node`` through sudo (see the module docstring)."""
+                      timeout: float | None, stdin: Any = None) -> CommandResult:
+    """Execute the shell command ``line`` on ``node`` through sudo (see the module docstring);
+    ``stdin``: an input reader for the command's standard input (sudo -A leaves it alone)."""
+    extra = {"stdin": stdin} if stdin is not None else {}
     if password is None:
-        return await node.execute(sudo_line(line), label=label, timeout=timeout)
+        return await node.execute(sudo_line(line), label=label, timeout=timeout, **extra)
     home = await node.remote_home()
     helper = f"{home.rstrip('/')}/.sshjobs-askpass-{secrets.token_hex(8)}"
     body = '#!/bin/sh\nrm -f "$0"\nprintf \'%s\\n\' ' + shlex.quote(password.reveal()) + "\n"
@@ -40,7 +42,7 @@ async def run_as_root(node: Any, line: str, password: Secret | None, *, label: s
                f"s=$?; rm -f {quoted}; exit $s")
     await node.put_string_script(body, helper, mode=0o700)
     try:
-        return await node.execute(command, label=label, timeout=timeout)
+        return await node.execute(command, label=label, timeout=timeout, **extra)
     finally:
         await _remove_quietly(node, helper)
 
@@ -58,7 +60,8 @@ class SudoRun(Run):
 
     async def co_execute(self, node: Any) -> CommandResult:
         result = await run_as_root(node, self.user_command, self._password,
-                                   label=self.get_label_line(), timeout=self.timeout)
+                                   label=self.get_label_line(), timeout=self.timeout,
+                                   stdin=self.stdin)
         return self._finish(result)
 
 
@@ -83,7 +86,8 @@ class _SudoScript:
             line = " ".join([shlex.quote(path), *map(str, self.args)])
             result = await run_as_root(node, line, self._password,
                                        label=self.get_label_line(),  # type: ignore[attr-defined]
-                                       timeout=self.timeout)
+                                       timeout=self.timeout,
+                                       stdin=self.stdin)  # type: ignore[attr-defined]
         finally:
             if not self.keep:
                 await node.unstage_script(directory)
