@@ -55,7 +55,7 @@ ENCRYPTION_ALGS = _ordered([b"aes128-gcm@openssh.com", b"chacha20-poly1305@opens
 _config_cache: dict[tuple, dict[str, Any]] = {}
 _unreduced: set[tuple] = set()
 _HOST_OPTIONS = ("User", "IdentityFile", "Hostname", "UserKnownHostsFile", "ProxyJump",
-                 "ConnectTimeout")
+                 "ConnectTimeout", "Port")
 
 
 def config_paths(config: Any) -> list[str]:
@@ -233,7 +233,8 @@ def _translate(exc: BaseException, node: "SshNode", keyset: KeySet,
         if verdict.expected:
             message = (f"host key MISMATCH: the server presents {verdict.received} but "
                        f"known_hosts ({files}) has {', '.join(verdict.expected)}; if the host "
-                       f"was reinstalled, remove the old key (ssh-keygen -R {host})")
+                       f"was reinstalled, remove the old key (ssh-keygen -R "
+                       f"{_known_hosts_name(node)})")
         else:
             message = (f"unknown host key {verdict.received or ''} (not in {files}); add it "
                        f"to known_hosts, or on a testbed trust new hosts with the accept-new "
@@ -249,6 +250,10 @@ def _translate(exc: BaseException, node: "SshNode", keyset: KeySet,
     if isinstance(exc, asyncssh.ChannelOpenError) and gateway is not None:
         return GatewayError(f"gateway {gateway.hostname} cannot open a tunnel to {where}: "
                             f"{exc.reason}", host=host, gateway=gateway.hostname)
+    jump = _config_jump(node) if gateway is None else None
+    translated = _translate_jump(exc, node, jump, where) if jump is not None else None
+    if translated is not None:
+        return translated
     if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
         return SshConnectionError(f"timed out after {_timeout_text(node)} connecting to {where}",
                                   host=host)
@@ -265,6 +270,50 @@ def _translate(exc: BaseException, node: "SshNode", keyset: KeySet,
         return SshConnectionError(f"SSH error with {where}: {exc.reason}{hint}", host=host)
     return SshConnectionError(f"cannot connect to {where}: {type(exc).__name__}: {exc}",
                               host=host)
+
+
+def _config_jump(node: "SshNode") -> str | None:
+    """The ProxyJump the ssh config gives the node (asyncssh follows it by itself)."""
+    jump = host_config(node.config_paths, node.hostname).get("ProxyJump")
+    if isinstance(jump, str) and jump and jump.lower() != "none":
+        return jump
+    return None
+
+
+def _translate_jump(exc: BaseException, node: "SshNode", jump: str,
+                    where: str) -> SshJobsError | None:
+    """Errors of a connection through a ProxyJump of the ssh config, naming the jump host: a
+    TCP failure is the first hop's (later hops are tunnels), a refused tunnel the jump host's."""
+    host = node.hostname
+    first = jump.split(",")[0]
+    origin = f"ProxyJump {jump} (ssh config of {host})"
+    if isinstance(exc, asyncssh.ChannelOpenError):
+        return GatewayError(f"jump host {jump} cannot open a tunnel to {where}: {exc.reason} "
+                            f"({origin})", host=host, gateway=jump)
+    if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
+        return GatewayError(f"timed out after {_timeout_text(node)} connecting to {where} "
+                            f"through jump host {jump} ({origin})", host=host, gateway=jump)
+    if isinstance(exc, ConnectionRefusedError):
+        return GatewayError(f"cannot reach {host}: connection refused by jump host {first} "
+                            f"({origin})", host=host, gateway=first)
+    if isinstance(exc, socket.gaierror):
+        return GatewayError(f"cannot reach {host}: unknown jump host name {first!r} "
+                            f"({exc.strerror}; {origin})", host=host, gateway=first)
+    if isinstance(exc, OSError):
+        return GatewayError(f"cannot reach {host}: cannot connect to jump host {first}: "
+                            f"{exc.strerror or exc} ({origin})", host=host, gateway=first)
+    return None
+
+
+def _known_hosts_name(node: "SshNode") -> str:
+    """How known_hosts names the node (``'[address]:port'`` off port 22, the ssh config's
+    HostName and Port applied), quoted for a shell."""
+    options = host_config(node.config_paths, node.hostname)
+    host = str(options.get("Hostname") or node.hostname)
+    port = node.port or options.get("Port")
+    if port and int(port) != 22:
+        return f"'[{host}]:{port}'"
+    return host
 
 
 def _timeout_text(node: "SshNode") -> str:

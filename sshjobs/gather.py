@@ -82,7 +82,43 @@ def fold_hosts(names: Iterable[str]) -> str:
                 out.append(f"{prefix}[{body}]{suffix}")
             else:
                 out.append(f"{prefix}{body}{suffix}")
-    return ",".join(out)
+    return ",".join(_fold_outer(out))
+
+
+#: a number followed by something holding a bracket: ``r1`` + ``n[1-2]`` in ``r1n[1-2]``
+_OUTER_NUMBER = re.compile(r"^([^\[\]]*?)(\d+)([^\d\[\]]*\[.*)$")
+
+
+def _fold_outer(items: list[str]) -> list[str]:
+    """Fold again on an earlier number of names already folded on their last one, so that
+    ``r1n[1-2],r2n[1-2]`` becomes ``r[1-2]n[1-2]`` (repeated: any number of axes)."""
+    while True:
+        order: list[tuple[str, str, int] | str] = []
+        groups: dict[tuple[str, str, int], list[int]] = {}
+        for item in items:
+            match = _OUTER_NUMBER.match(item)
+            if not match:
+                order.append(item)
+                continue
+            prefix, digits, suffix = match.groups()
+            width = len(digits) if digits.startswith("0") and len(digits) > 1 else 0
+            key = (prefix, suffix, width)
+            if key not in groups:
+                groups[key] = []
+                order.append(key)
+            groups[key].append(int(digits))
+        if all(len(numbers) == 1 for numbers in groups.values()):
+            return items
+        folded: list[str] = []
+        for entry in order:
+            if isinstance(entry, str):
+                folded.append(entry)
+                continue
+            prefix, suffix, width = entry
+            body = _ranges(groups[entry], width)
+            several = "," in body or "-" in body
+            folded.append(f"{prefix}[{body}]{suffix}" if several else f"{prefix}{body}{suffix}")
+        items = folded
 
 
 def gather(results: Mapping[str, Key]) -> list[tuple[list[str], Key]]:

@@ -260,8 +260,11 @@ class SshNode(RemoteMixin):
                 except BaseException as exc:
                     slots.release()
                     if isinstance(exc, (OSError, asyncssh.Error)):
-                        raise TransferError(f"cannot start SFTP: {exc}",
-                                            host=self.hostname) from exc
+                        raise TransferError(
+                            f"cannot start SFTP: {exc} (the server offers no SFTP subsystem: "
+                            f"check 'Subsystem sftp' in its sshd_config, or that an sftp-server "
+                            f"is installed; copies and -s scripts need it)",
+                            host=self.hostname) from exc
                     raise
                 self.formatter.sftp_start(self.hostname)
             return self._sftp

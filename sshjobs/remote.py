@@ -24,6 +24,8 @@ logger = logging.getLogger("sshjobs.remote")
 
 #: seconds we wait for a killed command to report how it ended
 KILL_GRACE = 3.0
+#: seconds we wait for the output of a command whose exit status came at its timeout
+EXIT_GRACE = 0.5
 #: times we retry opening a session refused while none of ours is open
 LONELY_RETRIES = 20
 
@@ -36,6 +38,13 @@ class _Silent:
 
 
 _SILENT = _Silent()
+
+
+def _names(paths: Any) -> str:
+    """``a, b`` for a list of paths, the path itself for one (no Python list in messages)."""
+    if isinstance(paths, (list, tuple)):
+        return ", ".join(str(path) for path in paths)
+    return str(paths)
 
 
 class RemoteMixin:
@@ -81,7 +90,11 @@ class RemoteMixin:
                 async with asyncio.timeout(timeout):
                     await asyncio.shield(session.closed)
             except TimeoutError:
-                timed_out = True
+                # the exit status arrived before the limit, the channel is only kept open (a
+                # background child holding the output): the command finished in time
+                timed_out = result.exit_status is None and result.signal is None
+                if not timed_out:
+                    await self._close_after_exit(chan, session)
         except asyncio.CancelledError:
             self._kill_nowait(chan, session)
             raise
@@ -150,6 +163,14 @@ class RemoteMixin:
                 raise
             slots.opened()
             return slots, chan, session
+
+    async def _close_after_exit(self, chan: Any, session: LineSession) -> None:
+        """The command returned but its channel stays open: take what output is on its way,
+        then close the channel."""
+        try:
+            await asyncio.wait_for(asyncio.shield(session.closed), EXIT_GRACE)
+        except asyncio.TimeoutError:
+            chan.close()
 
     def _kill_nowait(self, chan: Any, session: LineSession) -> None:
         """Cancelled: kill the remote command in the background; the node's ``close()`` waits
@@ -223,13 +244,13 @@ class RemoteMixin:
     async def put_file_s(self, localpaths: str | Sequence[str], remotepath: str,
                          **kwds: Any) -> None:
         """SFTP-upload file(s) (asyncssh ``put`` options: ``recurse``, ``preserve``...)."""
-        await self._sftp_call(f"push of {localpaths} to {remotepath}", "put",
+        await self._sftp_call(f"push of {_names(localpaths)} to {remotepath}", "put",
                               localpaths, remotepath, **kwds)
 
     async def get_file_s(self, remotepaths: str | Sequence[str], localpath: str,
                          **kwds: Any) -> None:
         """SFTP-download file(s) (asyncssh ``get`` options)."""
-        await self._sftp_call(f"pull of {remotepaths} to {localpath}", "get",
+        await self._sftp_call(f"pull of {_names(remotepaths)} to {localpath}", "get",
                               remotepaths, localpath, **kwds)
 
     async def put_string_script(self, body: str | bytes, remotefile: str,

@@ -23,8 +23,8 @@ import colorama
 __all__ = ["Console", "LineFormat", "FORMAT_FIELDS", "use_color"]
 
 #: fields a --format may use (besides strftime codes such as %H:%M:%S)
-FORMAT_FIELDS = ("host", "fqdn", "user", "port", "target", "line", "linenl", "nl", "stream",
-                 "time", "date", "datetime", "elapsed")
+FORMAT_FIELDS = ("host", "name", "fqdn", "user", "port", "target", "line", "linenl", "nl",
+                 "stream", "time", "date", "datetime", "elapsed")
 
 _PALETTE = (colorama.Fore.CYAN, colorama.Fore.GREEN, colorama.Fore.MAGENTA, colorama.Fore.BLUE,
             colorama.Fore.YELLOW, colorama.Fore.LIGHTCYAN_EX, colorama.Fore.LIGHTGREEN_EX,
@@ -49,6 +49,7 @@ class LineInfo:
     user: str
     port: str
     target: str
+    name: str = ""
 
 
 class LineFormat:
@@ -62,7 +63,7 @@ class LineFormat:
         self.template = template
         self.start = time.time() if start is None else start
         if template is not None:
-            sample = self._fields(LineInfo("h", "h.d", "u", "22", "u@h"), "line", "stdout")
+            sample = self._fields(LineInfo("h", "h.d", "u", "22", "u@h", "h"), "line", "stdout")
             try:
                 self._apply(template, sample)
             except (KeyError, IndexError, ValueError) as exc:
@@ -79,7 +80,8 @@ class LineFormat:
         now = time.time()
         stamp = datetime.datetime.fromtimestamp(now)
         return {
-            "host": info.host, "fqdn": info.fqdn, "user": info.user, "port": info.port,
+            "host": info.host, "name": info.name or info.host, "fqdn": info.fqdn,
+            "user": info.user, "port": info.port,
             "target": info.target, "line": line, "linenl": line + "\n", "nl": "\n",
             "stream": "err" if stream == "stderr" else "out",
             "time": stamp.strftime("%H:%M:%S"), "date": stamp.strftime("%Y-%m-%d"),

@@ -24,7 +24,7 @@ from sshjobs import Formatter, SshJob, SshJobsError, SshNode
 from sshjobs.cli.exit import ExitCode, exit_code_for, stopped_by
 from sshjobs.cli.options import Settings
 from sshjobs.cli.outcome import HostOutcome
-from sshjobs.cli.path_fields import login_of
+from sshjobs.cli.path_fields import host_fields, login_of
 from sshjobs.cli.reporters import Reporter
 from sshjobs.targets import Target
 
@@ -221,6 +221,7 @@ def run_on_targets(settings: Settings, make_commands: CommandFactory, reporter: 
         try:
             node = nodes.node(outcome.target, formatter)
             outcome.user = node.username
+            outcome.fields = host_fields(outcome.target, outcome.name, nodes.config)
             commands = make_commands(outcome.target, outcome)
             for command in commands:  # missing local files: before any connection
                 command.check_local()

@@ -74,6 +74,8 @@ class HostOutcome:
     keep_output: bool = True
     #: settled by the end of the run (interruption, deadline), not by the host itself
     stopped_by_run: bool = False
+    #: the host's path/format fields (:func:`sshjobs.cli.path_fields.host_fields`), once known
+    fields: dict[str, str] | None = None
 
     @property
     def settled(self) -> bool:

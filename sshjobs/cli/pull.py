@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import click
@@ -21,18 +21,36 @@ from sshjobs.targets import Target
 
 __all__ = ["pull"]
 
-_PER_HOST_FIELDS = {"host", "fqdn", "name", "port"}
+_PER_HOST_FIELDS = {"host", "fqdn", "name", "port", "target"}
+
+
+def _written_paths(local: str, sources: list[str], into_dir: bool) -> list[Path]:
+    """The local files (or directories, with -r) a pull into ``local`` creates."""
+    if not into_dir:
+        return [Path(local).expanduser()]
+    return [Path(local).expanduser() / PurePosixPath(source.rstrip("/") or ".").name
+            for source in sources]
 
 
 @copy_command("@:REMOTE... LOCAL", "Copy files from every target to local paths (SFTP).")
-def pull(paths: tuple[str, ...], recursive: bool, no_preserve: bool, **params: Any) -> int:
+@click.option("--force", is_flag=True, help="replace local files that already exist")
+def pull(paths: tuple[str, ...], recursive: bool, no_preserve: bool, force: bool,
+         **params: Any) -> int:
     """Copy REMOTE files (directories with -r) from every target into LOCAL.
 
     \b
-    Paths may use {host}, {fqdn}, {user}, {port} and {name}, expanded per
-    target, so that files from different hosts do not overwrite each other:
+    Paths may use {host}, {fqdn}, {user}, {port}, {name} and {target},
+    expanded per target, so that files from different hosts do not
+    overwrite each other. Existing local files are never replaced, unless
+    --force is given. Directories above a LOCAL path holding a field are
+    created as needed.
+
+    \b
+    Examples:
       sshjobs pull -t fit[01-10] @:/var/log/syslog logs/{host}.log
-    Directories above a LOCAL path holding a field are created as needed.
+      sshjobs pull -t @web @:/etc/nginx/nginx.conf @:/etc/hosts conf/{host}/
+      sshjobs pull -r -t node[1-4] @:results/ out/{host}/
+      sshjobs pull --force -t node1 @:/etc/motd motd.txt
     """
     refuse_sudo(params)
     if listed(params):
@@ -59,6 +77,14 @@ def pull(paths: tuple[str, ...], recursive: bool, no_preserve: bool, **params: A
             raise click.UsageError(f"{written[local]} and {name} would both write {local!r}: "
                                    f"use {{name}} (unique per target) in the local path")
         written[local] = name
+    if not force:
+        for target, name in zip(settings.targets, display_names(settings.targets)):
+            local = expand_fields(destination, target, name)
+            remote = [expand_fields(s, target, name) for s in sources]
+            for path in _written_paths(local, remote, into_dir):
+                if path.exists():
+                    raise click.UsageError(f"{str(path)!r} exists: pull does not replace "
+                                           f"local files (use --force to replace them)")
     if not fields:
         parent = Path(destination).expanduser()
         parent = parent if into_dir else parent.parent

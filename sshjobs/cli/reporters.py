@@ -34,10 +34,14 @@ logger = logging.getLogger("sshjobs.cli.reporters")
 
 
 def line_info(outcome: HostOutcome) -> LineInfo:
-    """The host-related fields a ``--format`` may show for this outcome's lines."""
+    """The host-related fields a ``--format`` may show for this outcome's lines: those the
+    engine resolved (ssh config's HostName and Port applied), else the target's own."""
     target = outcome.target
-    return LineInfo(host=outcome.name, fqdn=target.host, user=outcome.user or target.user or "",
-                    port=str(target.port or ""), target=str(target))
+    fields = outcome.fields or {}
+    return LineInfo(host=outcome.name, fqdn=fields.get("fqdn") or target.host,
+                    user=outcome.user or target.user or "",
+                    port=fields.get("port") or str(target.port or ""), target=str(target),
+                    name=outcome.name)
 
 
 class Reporter:

@@ -77,8 +77,9 @@ def status(directory: Path | None) -> None:
     except SandboxError as exc:
         raise click.ClickException(f"sandbox status: {exc}") from exc
     if running is None:
+        dir_option = "" if where == default_directory().absolute() else f" --dir {where}"
         raise click.ClickException(f"sandbox status: no sandbox running in {where} "
-                                   f"(start one with 'sshjobs sandbox up N')")
+                                   f"(start one with 'sshjobs sandbox up N{dir_option}')")
     _describe(running)
 
 

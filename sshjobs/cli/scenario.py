@@ -50,6 +50,48 @@ def parse_defines(defines: tuple[str, ...]) -> dict[str, str]:
     return env
 
 
+def single_line(text: str) -> str:
+    """A listing line whose label spans several lines (a ``run: |`` block): its first line and
+    how many more there are, so that each job stays on one line."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    if len(lines) <= 1:
+        return text.rstrip("\n")
+    first, more, closing = lines[0].rstrip(), lines[1:], ""
+    if not any(char.isalnum() for char in more[-1]):   # the listing's closing "`>"
+        closing = more.pop().strip()
+    return f"{first} [+{len(more)} lines]{closing}" if more else f"{first}{closing}"
+
+
+def listing(scheduler: Any) -> list[str]:
+    """``scheduler.list(details=True)`` with one line per job and per command (a multi-line
+    ``run: |`` label shows its first line and how many more it has)."""
+    from asynciojobs.render import Statistics, list_lines
+    lines: list[str] = []
+    for line in list_lines(scheduler, False):
+        lines.append(single_line(line))
+        job = _job_of_line(scheduler, line)
+        if job is None:
+            continue
+        node = getattr(job, "node", None)
+        if node is not None:
+            lines.append(node.endpoint() if hasattr(node, "endpoint") else str(node))
+        for command in getattr(job, "commands", None) or ():
+            label = command.get_label_line()
+            if label:
+                lines.append(single_line(label))
+    lines.append(f"===== {Statistics.of(scheduler.iterate_jobs()).summary()}")
+    return lines
+
+
+def _job_of_line(scheduler: Any, line: str) -> Any:
+    """The job a listing line starts with (its id, numbered by the listing), if any."""
+    ident = line.split(" ", 1)[0]
+    for job in scheduler.iterate_jobs():
+        if job.repr_id() == ident:
+            return job
+    return None
+
+
 def write_graph(dot_text: str, filename: str) -> None:
     """Write DOT text as ``filename``: kept as is for ``.dot``, else drawn by graphviz in the
     format of the file's suffix (svg, png, pdf...)."""
@@ -227,7 +269,8 @@ def scenario(file: str, defines: tuple[str, ...], graph: str | None, topology: s
             except Exception as exc:  # graphviz missing or failing, unwritable file
                 raise BadScenario(f"cannot write {filename}: {exc}") from exc
     if dry_run:
-        scheduler.list(details=True)
+        for line in listing(scheduler):
+            click.echo(line)
         return 0
     run.attach(built.jobs, spec)
     scheduler.subscribe(run.on_event)

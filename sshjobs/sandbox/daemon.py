@@ -17,6 +17,7 @@ import fcntl
 import logging
 import os
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -41,6 +42,40 @@ def default_directory() -> Path:
         return Path(os.environ["SSHJOBS_SANDBOX_DIR"]).absolute()
     state = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
     return Path(state) / "sshjobs" / "sandbox"
+
+
+def _command(verb: str, layout: Layout) -> str:
+    """``sshjobs sandbox VERB``, with the ``--dir`` that names this sandbox's directory when it
+    is not the default one (so that the hint works as printed)."""
+    if layout.directory == default_directory().absolute():
+        return f"sshjobs sandbox {verb}"
+    return f"sshjobs sandbox {verb} --dir {layout.directory}"
+
+
+def _remove_new(directory: Path, existed: bool, before: set[str]) -> None:
+    """Remove what a failed start created in ``directory`` (all of it when it is new), keeping
+    what was there before (the keys of an earlier sandbox stay valid)."""
+    if not directory.is_dir():
+        return
+    for entry in directory.iterdir():
+        if entry.name in before:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+    if not existed:
+        with contextlib.suppress(OSError):
+            directory.rmdir()
+
+
+def _log_tail(path: Path) -> str:
+    """The last non-empty line of the sandbox log (why a start failed), or ""."""
+    try:
+        lines = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
+    except OSError:
+        return ""
+    return lines[-1].strip() if lines else ""
 
 
 @dataclass(frozen=True)
@@ -77,7 +112,7 @@ def find_running(directory: str | os.PathLike[str]) -> RunningSandbox | None:
     pid = int(state["pid"])
     if not _is_our_daemon(pid, layout.directory):
         raise SandboxError(f"stale sandbox state in {layout.directory} (pid {pid} is not "
-                           f"running): clear it with 'sshjobs sandbox down'")
+                           f"running): clear it with '{_command('down', layout)}'")
     return RunningSandbox(layout, pid, [SandboxNode.from_dict(n) for n in state["nodes"]])
 
 
@@ -91,8 +126,27 @@ def start_background(directory: str | os.PathLike[str], count: int,
     running = find_running(layout.directory)  # raises on a stale state
     if running is not None:
         raise SandboxError(f"a sandbox is already running in {layout.directory} "
-                           f"(pid {running.pid}): stop it first with 'sshjobs sandbox down'")
+                           f"(pid {running.pid}): stop it first with "
+                           f"'{_command('down', layout)}'")
+    existed = layout.directory.is_dir()
+    before = {entry.name for entry in layout.directory.iterdir()} if existed else set()
     layout.directory.mkdir(parents=True, exist_ok=True)
+    try:
+        return _start(layout, count, base_port, timeout)
+    except BaseException as exc:
+        if isinstance(exc, subprocess.TimeoutExpired) or (
+                isinstance(exc, SandboxError) and "already running" in str(exc)):
+            raise   # another sandbox's files, or one still starting: not ours to remove
+        tail = "" if layout.log_file.name in before else _log_tail(layout.log_file)
+        _remove_new(layout.directory, existed, before)
+        if isinstance(exc, SandboxError) and tail and tail not in str(exc):
+            raise SandboxError(f"{exc} ({tail})") from exc
+        raise
+
+
+def _start(layout: Layout, count: int, base_port: int | None,
+           timeout: float) -> RunningSandbox:
+    """Start the daemon in ``layout``'s (existing) directory; SandboxError if it fails."""
     lock = _lock(layout)
     read_end, write_end = os.pipe()
     argv = [sys.executable, "-m", MODULE, "--dir", str(layout.directory),
@@ -113,7 +167,7 @@ def start_background(directory: str | os.PathLike[str], count: int,
         if write_end >= 0:
             os.close(write_end)
     if report != "ok":
-        raise SandboxError(report or f"the sandbox failed to start: see {layout.log_file}")
+        raise SandboxError(report or "the sandbox failed to start")
     running = find_running(layout.directory)
     if running is None:  # pragma: no cover - the daemon reports ok only after writing it
         raise SandboxError(f"the sandbox started but wrote no state in {layout.directory}")
@@ -128,7 +182,7 @@ def _lock(layout: Layout) -> int:
     except BlockingIOError:
         os.close(fd)
         raise SandboxError(f"a sandbox is already running or starting in {layout.directory}: "
-                           f"see 'sshjobs sandbox status'") from None
+                           f"see '{_command('status', layout)}'") from None
     return fd
 
 

@@ -69,7 +69,9 @@ def test_cli_changed_host_key(faulty_farm):
     farm.replace_host_key(host)
     reason = one_refusal(cli("run", "-t", host.name, "--", "true"), host.name)
     assert reason.startswith("host key MISMATCH: the server presents SHA256:")
-    assert f"ssh-keygen -R {host.name}" in reason
+    # the name known_hosts uses: the ssh config's HostName, bracketed with a port other than 22
+    named = host.address if host.port == 22 else f"'[{host.address}]:{host.port}'"
+    assert f"ssh-keygen -R {named})" in reason
 
 
 def test_cli_unknown_host_under_strict_policy(farm, bare_home):

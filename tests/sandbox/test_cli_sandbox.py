@@ -169,3 +169,24 @@ def test_concurrent_ups_start_one_sandbox(sandbox_cli, tmp_path):
             ours = [line for line in err.splitlines() if "sandbox" in line]
             assert len(ours) == 1 and "already running" in ours[0]
     assert len(daemons_of(sandbox_cli.directory)) == 1
+
+
+def test_refusals_name_the_dir_and_a_failed_start_leaves_nothing(sandbox_cli, tmp_path):
+    other = tmp_path / "other"
+    try:
+        code, _, err = sandbox_cli("up", "1", "--dir", str(other))
+        assert code == 0, err
+        code, _, err = sandbox_cli("up", "1", "--dir", str(other))
+        assert code == 1 and len(err) == 1
+        assert f"stop it first with 'sshjobs sandbox down --dir {other}'" in err[0]
+    finally:
+        sandbox_cli("down", "--dir", str(other))
+    fresh = tmp_path / "fresh"
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        code, _, err = sandbox_cli("up", "1", "--port", str(port), "--dir", str(fresh))
+    assert code == 1 and len(err) == 1 and "already in use" in err[0]
+    assert not fresh.exists()          # no key, lock, nodes/ or log left behind
+    assert not daemons_of(fresh)

@@ -309,3 +309,24 @@ def test_retries_skip_policy_and_per_job_timeout(farm, tmp_path, running):
     while running("sleep 331") and time.monotonic() < deadline:
         time.sleep(0.05)
     assert running("sleep 331") == []
+
+
+def test_dry_run_lists_each_job_on_one_line(farm, tmp_path):
+    host = farm.direct[0]
+    spec = write(tmp_path, f"""
+        nodes: [{{id: h, hostname: {host.address}, port: {host.port}}}]
+        jobs:
+          - id: multi
+            node: h
+            commands: |
+              echo first line
+              echo second line
+              echo third line
+        """)
+    before = farm.accepted_connections(host)
+    result = sshjobs("scenario", spec, "-n")
+    assert result.exit_code == 0, result.output
+    listed = [line for line in result.stdout.splitlines() if "echo first line" in line]
+    assert listed and all("[+2 lines]" in line for line in listed), result.stdout
+    assert "echo second line" not in result.stdout
+    assert farm.accepted_connections(host) == before
