@@ -102,6 +102,12 @@ def cli(debug: bool) -> None:
     sshjobs push -t gw->node[1-8] build.tgz @:/tmp/
     sshjobs pull -t node[1-8] @:/var/log/syslog logs/{host}.log
     sshjobs targets -t fit[01-09] -x fit03
+    eval "$(sshjobs completion bash)"      # Tab completion (also zsh, fish)
+
+    \b
+    Coming from clush / pssh: groups are -t @NAME (-g is the gateway here),
+    stdin goes to every host, -o DIR writes per-host files, -b gathers.
+    The login defaults to the ssh config's User, else the local user.
     """
     setup_logging(debug)
 
@@ -110,6 +116,7 @@ def cli(debug: bool) -> None:
 #: so that ``sshjobs run`` does not load the scenario, sandbox and demo code
 _COMMANDS = {"targets": "sshjobs.cli.targets", "run": "sshjobs.cli.run",
              "push": "sshjobs.cli.push", "pull": "sshjobs.cli.pull",
+             "completion": "sshjobs.cli.completion",
              **{attribute: module for module, attribute in _OPTIONAL_COMMANDS}}
 
 

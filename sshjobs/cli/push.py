@@ -29,10 +29,14 @@ def remote_path(word: str) -> str:
 def push(paths: tuple[str, ...], recursive: bool, no_preserve: bool, **params: Any) -> int:
     """Copy LOCAL files (directories with -r) to REMOTE on every target.
 
+    Paths may use {host}, {fqdn}, {user}, {port}, {name} and {target},
+    expanded per target. A bare @: is the remote home directory.
+
     \b
-    Paths may use {host}, {fqdn}, {user}, {port} and {name}, expanded per target:
+    Examples:
       sshjobs push -t fit[01-10] conf/{host}.conf @:/etc/app.conf
-    A bare @: is the remote home directory.
+      sshjobs push -g gw -t node[1-8] build.tgz setup.sh @:/tmp/
+      sshjobs push -r -t @web site/ @:/var/www/
     """
     refuse_sudo(params)
     if listed(params):

@@ -239,6 +239,13 @@ def scenario(file: str, defines: tuple[str, ...], graph: str | None, topology: s
     known_hosts / host-key mode take those of -i, --known-hosts, --host-keys.
     Output lines are prefixed with the id of the node they come from; the "hosts"
     of the exit codes below are the nodes that run jobs.
+
+    \b
+    Examples:
+      sshjobs scenario examples/scenarios/hello.yaml
+      sshjobs scenario deploy.yaml.j2 -D gateway=gw.example.org -D nodes=8
+      sshjobs scenario deploy.yaml.j2 -n --graph jobs.svg   # check and draw only
+      sshjobs scenario deploy.yaml -b --deadline 600 -o results -m
     """
     env = parse_defines(defines)
     settings = make_base_settings(params, check_key_files(params.get("keys") or ()))
