@@ -62,6 +62,8 @@ class SharedInput:
         self._iterator: Any = None
         self._pipe: asyncio.StreamReader | None = None
         self._pipe_fd: int | None = None
+        self._caller_fd: int | None = None
+        self._was_blocking = True
         self._pipe_transport: Any = None
 
     # -- readers -------------------------------------------------------------------------
@@ -136,6 +138,7 @@ class SharedInput:
             # the descriptor so that closing ours leaves the caller's open
             loop = asyncio.get_running_loop()
             self._pipe = asyncio.StreamReader(limit=self.chunk_size)
+            self._caller_fd, self._was_blocking = fd, os.get_blocking(fd)
             self._pipe_fd = os.dup(fd)
             self._pipe_transport, _ = await loop.connect_read_pipe(
                 lambda: asyncio.StreamReaderProtocol(self._pipe),   # type: ignore[arg-type]
@@ -188,12 +191,12 @@ class SharedInput:
             self._file.close()
             self._file = None
         if self._pipe_transport is not None:
-            try:   # the description is shared with the caller's descriptor: blocking again
-                os.set_blocking(self._pipe_transport.get_extra_info("pipe").fileno(), True)
-            except (OSError, ValueError, AttributeError):
-                pass
             self._pipe_transport.close()
             self._pipe_transport = None
+            try:   # the file description is shared with the caller's descriptor: as it was
+                os.set_blocking(self._caller_fd, self._was_blocking)   # type: ignore[arg-type]
+            except (OSError, ValueError, TypeError):
+                pass
 
 
 def _fileno(source: Any) -> int | None:
@@ -213,8 +216,8 @@ class InputReader:
         self.closed = False
 
     async def read(self) -> bytes:
-        """The next piece of the input; ``b""`` at its end (or once closed). An error of the
-        source is raised here."""
+        """The next piece of the input; ``b""`` at its end (the reader is then closed) or once
+        closed. An error of the source is raised here."""
         shared = self.shared
         if self.closed:
             return b""
@@ -229,12 +232,14 @@ class InputReader:
         if shared.spill:
             size = min(shared.chunk_size * 4, shared._size - self._offset)
             if size <= 0:
+                self.close()   # at the end: holds nothing any more
                 return b""
             assert shared._file is not None
             data = await asyncio.to_thread(os.pread, shared._file.fileno(), size, self._offset)
             self._offset += len(data)
             return data
         if self._index >= shared._end:
+            self.close()
             return b""
         data = shared._chunks[self._index - shared._base]
         self._index += 1
