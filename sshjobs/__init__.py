@@ -24,6 +24,7 @@ from .keys import import_private_key, load_agent_keys, load_private_keys
 from .localnode import LocalNode
 from .node import SshNode, SshProxy
 from .results import CommandResult
+from .sharedinput import InputReader, SharedInput
 from .transfer import Pull, Push
 
 #: names imported on first use: a fan-out script that does not use them does not pay for them
@@ -60,5 +61,5 @@ __all__ = [
     # ours
     "SshJobsError", "SshConnectionError", "AuthenticationError", "HostKeyError",
     "GatewayError", "CommandTimeoutError", "TransferError", "KeyLoadError", "LocalFileError",
-    "CommandResult", "__version__",
+    "CommandResult", "SharedInput", "InputReader", "__version__",
 ]
