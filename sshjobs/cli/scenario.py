@@ -255,7 +255,12 @@ def scenario(file: str, defines: tuple[str, ...], graph: str | None, topology: s
         spec = loader.load_scenario(env, save_intermediate=save_intermediate)
         run = _Run(spec, fanout, settings.verbose)
         fanout.total = len(run.outcomes)
-        extra = {"command_timeout": settings.timeout} if settings.timeout else {}
+        extra: dict[str, Any] = {"command_timeout": settings.timeout} if settings.timeout \
+            else {}
+        if settings.config:
+            extra["config"] = settings.config          # -F
+        if settings.ssh_options:
+            extra["ssh_options"] = settings.ssh_options  # -O
         loader.node_defaults = NodeDefaults(
             keys=settings.keys or None, known_hosts=settings.known_hosts,
             host_key=settings.host_keys, timeout=settings.connect_timeout,

@@ -330,3 +330,20 @@ def test_dry_run_lists_each_job_on_one_line(farm, tmp_path):
     assert listed and all("[+2 lines]" in line for line in listed), result.stdout
     assert "echo second line" not in result.stdout
     assert farm.accepted_connections(host) == before
+
+
+def test_ssh_option_and_config_file_reach_the_nodes(farm, tmp_path):
+    host = farm.direct[0]
+    spec = write(tmp_path, """
+        nodes: [{id: h, hostname: myalias}]
+        jobs: [{id: j, node: h, commands: "hostname"}]
+        """)
+    config = tmp_path / "config"
+    config.write_text(f"Host myalias\n  HostName {host.address}\n  Port {host.port}\n\n"
+                      + farm.ssh_config.read_text())
+    result = sshjobs("scenario", spec, "-F", config)
+    assert (result.exit_code, result.stdout) == (0, f"h: {host.name}\n"), result.stderr
+    moved = sshjobs("scenario", spec, "-F", config, "-O", "Port=1", "-c", "5")
+    assert moved.exit_code == 3 and "refused" in moved.stderr
+    bad = sshjobs("scenario", spec, "-O", "Nope=1")
+    assert bad.exit_code == 2 and "unknown ssh option 'Nope'" in bad.stderr
