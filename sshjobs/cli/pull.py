@@ -65,6 +65,7 @@ def pull(paths: tuple[str, ...], recursive: bool, no_preserve: bool, force: bool
         check_fields(source, "remote path")
     fields = check_fields(destination, "local path")
     settings = prepare(params)
+    config = settings.config_paths()   # -F and -O apply to {fqdn}, {port}, {user}
     into_dir = destination.endswith("/") or len(sources) > 1 or os.path.isdir(destination)
     example = destination.rstrip("/") + "/{host}/" if into_dir else destination + ".{host}"
     if len(settings.targets) > 1 and not fields & _PER_HOST_FIELDS:
@@ -72,15 +73,15 @@ def pull(paths: tuple[str, ...], recursive: bool, no_preserve: bool, force: bool
                                f"path {destination!r}: put {{host}} in it, e.g. {example}")
     written: dict[str, str] = {}
     for target, name in zip(settings.targets, display_names(settings.targets)):
-        local = expand_fields(destination, target, name)
+        local = expand_fields(destination, target, name, config)
         if local in written:
             raise click.UsageError(f"{written[local]} and {name} would both write {local!r}: "
                                    f"use {{name}} (unique per target) in the local path")
         written[local] = name
     if not force:
         for target, name in zip(settings.targets, display_names(settings.targets)):
-            local = expand_fields(destination, target, name)
-            remote = [expand_fields(s, target, name) for s in sources]
+            local = expand_fields(destination, target, name, config)
+            remote = [expand_fields(s, target, name, config) for s in sources]
             for path in _written_paths(local, remote, into_dir):
                 if path.exists():
                     raise click.UsageError(f"{str(path)!r} exists: pull does not replace "
@@ -92,10 +93,10 @@ def pull(paths: tuple[str, ...], recursive: bool, no_preserve: bool, force: bool
             raise click.UsageError(f"no such local directory: {str(parent)!r}")
 
     def make_commands(target: Target, outcome: HostOutcome) -> list[Any]:
-        local = Path(expand_fields(destination, target, outcome.name)).expanduser()
+        local = Path(expand_fields(destination, target, outcome.name, config)).expanduser()
         if fields:
             (local if into_dir else local.parent).mkdir(parents=True, exist_ok=True)
-        remote = [expand_fields(s, target, outcome.name) for s in sources]
+        remote = [expand_fields(s, target, outcome.name, config) for s in sources]
         return [bounded(Pull(remote, str(local), recurse=recursive, preserve=not no_preserve),
                         settings.timeout)]
 

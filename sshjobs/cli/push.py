@@ -52,19 +52,20 @@ def push(paths: tuple[str, ...], recursive: bool, no_preserve: bool, **params: A
         check_fields(source, "local path")
     check_fields(destination, "remote path")
     settings = prepare(params)
+    config = settings.config_paths()   # -F and -O apply to {fqdn}, {port}, {user}
     names = dict(zip(map(str, settings.targets), display_names(settings.targets)))
     for target in settings.targets:  # every local file must exist before connecting anywhere
         for source in sources:
-            local = Path(expand_fields(source, target, names[str(target)])).expanduser()
+            local = Path(expand_fields(source, target, names[str(target)], config)).expanduser()
             if not local.exists():
                 raise click.UsageError(f"no such local file: {str(local)!r}")
             if local.is_dir() and not recursive:
                 raise click.UsageError(f"{str(local)!r} is a directory (use -r)")
 
     def make_commands(target: Target, outcome: HostOutcome) -> list[Any]:
-        local = [str(Path(expand_fields(s, target, outcome.name)).expanduser())
+        local = [str(Path(expand_fields(s, target, outcome.name, config)).expanduser())
                  for s in sources]
-        return [bounded(Push(local, expand_fields(destination, target, outcome.name),
+        return [bounded(Push(local, expand_fields(destination, target, outcome.name, config),
                              recurse=recursive, preserve=not no_preserve), settings.timeout)]
 
     return execute(settings, make_commands)
