@@ -91,18 +91,23 @@ class LocalNode:
 
     async def execute(self, command: str, *, label: str = "", capture: bool = False,
                       timeout: float | None = None, x11: bool = False,
-                      formatter: Any = None) -> CommandResult:
-        """Run ``command`` through the local shell; same contract as ``SshNode.execute``."""
+                      formatter: Any = None, stdin: Any = None) -> CommandResult:
+        """Run ``command`` through the local shell; same contract as ``SshNode.execute``
+        (``stdin``: an :class:`~sshjobs.sharedinput.InputReader`, closed at the end)."""
         formatter = formatter or self.formatter
         timeout = timeout if timeout is not None else self.command_timeout
         result = CommandResult(host=self.hostname, command=command, label=label)
         try:
             proc = await asyncio.create_subprocess_shell(
-                command, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+                command, stdin=asyncio.subprocess.DEVNULL if stdin is None
+                else asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE, start_new_session=True, cwd=self.cwd)
         except OSError as exc:
+            if stdin is not None:
+                stdin.close()
             raise SshJobsError(f"cannot start {command!r}: {exc}", host=self.hostname) from exc
         formatter.session_start(self.hostname, command)
+        feeder = None if stdin is None else asyncio.ensure_future(_feed(proc, stdin))
         captured = bytearray()
         tail = bytearray()
         partial: dict[Any, bytearray] = {}
@@ -138,6 +143,9 @@ class LocalNode:
             await self._stop(proc)
             raise
         finally:
+            if feeder is not None:
+                feeder.cancel()
+                stdin.close()
             result.end = time.time()
             formatter.session_stop(self.hostname, command)
         code = proc.returncode
@@ -242,3 +250,18 @@ class LocalNode:
         except OSError as exc:
             raise TransferError(f"copy of {sources} to {destination} failed: {exc}",
                                 host=self.hostname) from exc
+
+
+async def _feed(proc: asyncio.subprocess.Process, reader: Any) -> None:
+    """Write what ``reader`` gives to the command's stdin, then close it; stops quietly when
+    the command no longer reads."""
+    assert proc.stdin is not None
+    try:
+        while data := await reader.read():
+            proc.stdin.write(data)
+            await proc.stdin.drain()
+        proc.stdin.close()
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    finally:
+        reader.close()

@@ -140,3 +140,15 @@ def test_run_stdin_on_several_nodes_and_a_script(nodes, collect):
                                                       stdin=b"hello world")])
     assert Scheduler(script).run()
     assert collect.stdout(script.node.hostname).endswith(b"hello\n")
+
+
+def test_local_node_commands_read_the_shared_input_too():
+    from sshjobs import LocalNode
+    from sshjobs_helpers import Collect
+    out = Collect()
+    shared = SharedInput(os.urandom(2_000_000))
+    jobs = [SshJob(LocalNode(formatter=out), commands=[Run("wc -c", stdin=shared)])
+            for _ in range(3)]
+    jobs.append(SshJob(LocalNode(formatter=out), commands=[Run("true", stdin=shared)]))
+    assert Scheduler(*jobs).run()
+    assert sorted(line for _, _, line in out.lines) == [b"2000000\n"] * 3
