@@ -53,6 +53,10 @@ class Apssh(ApsshBase):
         for include in args.includes if args.script else ():
             if not Path(include).expanduser().is_file():
                 raise ApsshFailure(f"no such include file: {include!r}")
+        if args.script and not Path(args.commands[0]).expanduser().exists() \
+                and not any(c.isspace() or c in ";|&" for c in args.commands[0]):
+            print(f"{self.prog}: -s: no local file {args.commands[0]!r}: running it as the "
+                  f"text of a script", file=sys.stderr)
         return self.run_jobs(args, lambda proxy: self.command(args))
 
     @staticmethod

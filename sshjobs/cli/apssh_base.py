@@ -102,8 +102,8 @@ class ApsshBase:
         add("-K", "--ok-if-no-key", action="store_true",
             help="go on even when no key is found (ssh config IdentityFile may provide one)")
         add("--host-keys", choices=HOST_KEY_MODES, default=None,
-            help="host-key policy (default: the library's, from SSHJOBS_HOST_KEYS or the ssh "
-                 "config)")
+            help="host-key policy (default: SSHJOBS_HOST_KEYS, else the ssh config's "
+                 "StrictHostKeyChecking, else the library's default)")
         add("--known-hosts", default=None, metavar="FILE",
             help="extra known_hosts file, trusted on top of ~/.ssh/known_hosts")
         add("-r", "--raw-format", action="store_true", help="output lines as they are")
@@ -237,6 +237,11 @@ class ApsshBase:
             raise ApsshFailure(f"-w/--window must be >= 0, not {args.window}")
         if args.connect_timeout <= 0:
             raise ApsshFailure(f"-c/--connect-timeout must be > 0, not {args.connect_timeout:g}")
+        if args.host_keys is None and os.environ.get("SSHJOBS_HOST_KEYS"):
+            args.host_keys = os.environ["SSHJOBS_HOST_KEYS"]
+            if args.host_keys not in HOST_KEY_MODES:
+                raise ApsshFailure(f"SSHJOBS_HOST_KEYS={args.host_keys!r}: the host-key policy "
+                                   f"must be one of {', '.join(HOST_KEY_MODES)}", 2)
         targets = self.targets(args)
         if not targets:
             raise ApsshFailure("no target left: every target was excluded by -x")

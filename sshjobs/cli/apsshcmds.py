@@ -23,7 +23,7 @@ def _pass_through(name: str, short_help: str, make: Callable[[str], object]) -> 
     @click.argument("words", nargs=-1, type=click.UNPROCESSED)
     def command(words: tuple[str, ...]) -> int:
         return int(make(f"sshjobs {name}").main(list(words)))  # type: ignore[attr-defined]
-    command.help = f"{short_help} (apssh's grammar: sshjobs {name} -h)"
+    command.help = f"{short_help} Everything after {name} is {name}'s: sshjobs {name} -h"
     return command
 
 
@@ -42,7 +42,7 @@ def _appull(prog: str) -> object:
     return Appull(prog)
 
 
-apssh = _pass_through("apssh", "apssh's command line: a command or script on many hosts",
+apssh = _pass_through("apssh", "Run a command or script on many hosts, apssh's options.",
                       _apssh)
-appush = _pass_through("appush", "apssh's appush: copy local files to many hosts", _appush)
-appull = _pass_through("appull", "apssh's appull: copy files from many hosts", _appull)
+appush = _pass_through("appush", "Copy local files to many hosts, appush's options.", _appush)
+appull = _pass_through("appull", "Copy files from many hosts, appull's options.", _appull)

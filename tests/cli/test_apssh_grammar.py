@@ -148,6 +148,20 @@ def test_bad_input_is_one_line_before_any_connection(capsys, argv, code, fragmen
     assert captured.out == ""
 
 
+def test_unknown_host_key_policy_exit_2(capsys, monkeypatch):
+    assert Apssh().main("-L", "-t", "h", "--host-keys", "trust-me") == 2
+    assert "invalid choice: 'trust-me'" in capsys.readouterr().err
+    monkeypatch.setenv("SSHJOBS_HOST_KEYS", "sometimes")
+    assert Apssh().main("-L", "-t", "h") == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert line == ("apssh: SSHJOBS_HOST_KEYS='sometimes': the host-key policy must be one of "
+                    "strict, accept-new, ignore")
+    monkeypatch.setenv("SSHJOBS_HOST_KEYS", "ignore")
+    apssh = Apssh()
+    assert apssh.main("-L", "-t", "h") == 0
+    assert apssh.proxies[0].host_key_policy.mode == "ignore"
+
+
 def test_grammar_errors_exit_2_like_argparse(capsys):
     assert Apssh().main("-t", "h", "-w", "many", "hostname") == 2
     assert "invalid int value" in capsys.readouterr().err
