@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -176,12 +177,17 @@ def test_appush_appull_round_trip_with_host_fields(tmp_path, farm, names, capsys
 def test_appush_to_bare_remote_home_and_exit_1_on_failure(tmp_path, farm, names, capsys):
     local = tmp_path / "to-home.txt"
     local.write_text("home\n")
-    assert Appush().main("-l", "root", "-t", names[0], str(local), "@:") == 0
-    pushed = farm.home_of(names[0]) / "to-home.txt"
+    tree = tmp_path / "apssh-tree"
+    (tree / "sub").mkdir(parents=True)
+    (tree / "sub" / "leaf").write_text("leaf\n")
+    assert Appush().main("-l", "root", "-t", names[0], str(local), str(tree), "@:") == 0
+    home = farm.home_of(names[0])
     try:
-        assert pushed.read_text() == "home\n"
+        assert (home / "to-home.txt").read_text() == "home\n"
+        assert (home / "apssh-tree" / "sub" / "leaf").read_text() == "leaf\n"  # recursive
     finally:
-        pushed.unlink()
+        (home / "to-home.txt").unlink()
+        shutil.rmtree(home / "apssh-tree")
     capsys.readouterr()
     assert Appull().main("-l", "root", "-t", names[0], "@:/tmp/no-such-file",
                          str(tmp_path / "x")) == 1

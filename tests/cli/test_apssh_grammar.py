@@ -162,6 +162,14 @@ def test_unknown_host_key_policy_exit_2(capsys, monkeypatch):
     assert apssh.proxies[0].host_key_policy.mode == "ignore"
 
 
+def test_version_returns_0(capsys):
+    from sshjobs import __version__
+    assert Apssh().main("-V") == 0
+    assert capsys.readouterr().out == f"apssh (sshjobs {__version__})\n"
+    assert Appull().main("--version") == 0
+    assert capsys.readouterr().out == f"appull (sshjobs {__version__})\n"
+
+
 def test_grammar_errors_exit_2_like_argparse(capsys):
     assert Apssh().main("-t", "h", "-w", "many", "hostname") == 2
     assert "invalid int value" in capsys.readouterr().err
