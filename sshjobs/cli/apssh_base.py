@@ -21,6 +21,8 @@ from typing import Any
 
 from asynciojobs import Scheduler
 from sshjobs import __version__
+from sshjobs.cli.engine import run_interruptibly
+from sshjobs.cli.options import default_window
 from sshjobs.errors import SshJobsError
 from sshjobs.formatters import (Formatter, HostFormatter, RawFormatter, SubdirFormatter,
                                 TerminalFormatter, TimeHostFormatter)
@@ -28,7 +30,7 @@ from sshjobs.hostkeys import HOST_KEY_MODES
 from sshjobs.job import SshJob
 from sshjobs.keys import explicit_keys, load_private_keys
 from sshjobs.node import SshNode
-from sshjobs.targets import Target, TargetError, resolve_targets
+from sshjobs.targets import Target, TargetError, read_spec, resolve_targets
 
 __all__ = ["ApsshFailure", "ApsshBase", "APSSH_DIR"]
 
@@ -279,7 +281,6 @@ class ApsshBase:
             print(target)
 
     def _excluded(self, spec: str) -> list[Target]:
-        from sshjobs.targets import read_spec
         try:
             return read_spec(self._spec(spec))
         except TargetError as exc:
@@ -296,13 +297,14 @@ class ApsshBase:
 
     def run_jobs(self, args: argparse.Namespace, make_command: Callable[[SshNode], Any]) -> int:
         """One non-critical SshJob per proxy, all in one scheduler; report; the exit code."""
-        from sshjobs.cli.engine import run_interruptibly
         assert self.proxies is not None
         jobs = [SshJob(proxy, command=make_command(proxy), critical=False)
                 for proxy in self.proxies]
         self.check_local([command for job in jobs for command in job.commands])
-        scheduler = Scheduler(*jobs, jobs_window=args.window or None,
-                              verbose=bool(args.verbose))
+        # -w 0 (apssh: no limit) is still bounded by the open-file limit, raised if need be
+        window = default_window(len(jobs), args.window or None)
+        scheduler = Scheduler(*jobs, jobs_window=window, verbose=bool(args.verbose))
+        logger.debug("%d targets, window %d", len(jobs), window)
         state: dict[str, bool] = {}
         try:
             finished = run_interruptibly(scheduler, state)

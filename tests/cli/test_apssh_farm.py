@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -216,3 +217,24 @@ def test_sshjobs_apssh_subcommand_in_a_shell(tmp_path, farm, names, flag):
         assert Path(tmp_path / "g").read_text() == "pushed\n"
     finally:
         (farm.tmp_of(names[0]) / "sub-f").unlink()
+
+
+def test_sshjobs_apssh_interrupted_stops_the_remote_command(farm, names):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sshjobs", "apssh", "-l", "root", "-t", names[0],
+         "echo started; sleep 31.5"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, env=env)
+    try:
+        assert process.stdout.readline() == f"{names[0]}:started\n"
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 130
+    assert stderr == "sshjobs apssh: interrupted\n"
+    check = subprocess.run(farm.ssh_argv(names[0], "pgrep -f 'slee[p] 31.5' || true"),
+                           capture_output=True, text=True, timeout=30)
+    assert check.stdout.strip() == ""
