@@ -8,19 +8,14 @@ SshNode of each target. The same grammar as ``sshjobs apssh ...`` from a shell.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from sshjobs.cli.apssh_base import ApsshBase, ApsshFailure
 from sshjobs.commands import Run, RunScript, RunString
-from sshjobs.node import SshNode
 
-__all__ = ["Apssh", "MARK_OK", "MARK_FAILED"]
-
-#: ``--mark`` subdirectories of the output directory (valid ``-t`` values for a next run)
-MARK_OK, MARK_FAILED = "0ok", "1failed"
+__all__ = ["Apssh"]
 
 
 class Apssh(ApsshBase):
@@ -31,8 +26,6 @@ class Apssh(ApsshBase):
 
     def add_options(self, parser: argparse.ArgumentParser) -> None:
         add = parser.add_argument
-        add("-m", "--mark", action="store_true",
-            help="with -o/-d: write DIR/0ok/HOST or DIR/1failed/HOST holding the host's result")
         add("-s", "--script", action="store_true",
             help="the first word is a local script pushed and run with the other words as "
                  "arguments; not a local file, it is the script's text itself")
@@ -42,12 +35,10 @@ class Apssh(ApsshBase):
             help="the command, run by the remote shell (quote shell specials)")
 
     def run_main(self, args: argparse.Namespace) -> int:
-        if args.mark and not (args.out_dir or args.date_time):
-            raise ApsshFailure("-m/--mark needs -o DIR or -d (where the marks are written)", 2)
+        if not args.commands and not (args.list_targets or args.dry_run):
+            raise ApsshFailure(f"no command: {self.prog} -t TARGETS [options] COMMAND...")
         if self.prepare(args):
             return 0
-        if not args.commands:
-            raise ApsshFailure("no command: apssh -t TARGETS [options] COMMAND...")
         if args.includes and not args.script:
             print(f"{self.prog}: -i/--includes ignored without -s/--script", file=sys.stderr)
         for include in args.includes if args.script else ():
@@ -70,23 +61,3 @@ class Apssh(ApsshBase):
         if Path(first).expanduser().is_file():
             return RunScript(first, *rest, includes=args.includes or None)
         return RunString(first, *rest, includes=args.includes or None)
-
-    def after_run(self, args: argparse.Namespace, results: list[Any]) -> None:
-        """``--mark``: ``0ok/HOST`` (holding ``0``) or ``1failed/HOST`` (the exit status, a
-        signal name, or ``None`` when unreachable); a stale mark of the other kind is removed,
-        so that a directory reused across runs says how the last run went."""
-        if not args.mark or not self.run_name:
-            return
-        assert self.proxies is not None
-        for proxy, result in zip(self.proxies, results):
-            self.write_mark(self.run_name, proxy, result)
-
-    @staticmethod
-    def write_mark(run_name: str, proxy: SshNode, result: Any) -> None:
-        good, bad = (MARK_OK, MARK_FAILED) if result == 0 else (MARK_FAILED, MARK_OK)
-        directory = Path(run_name) / good
-        directory.mkdir(parents=True, exist_ok=True)
-        (directory / proxy.hostname).write_text(f"{result}\n")
-        stale = Path(run_name) / bad / proxy.hostname
-        if stale.exists():
-            os.unlink(stale)

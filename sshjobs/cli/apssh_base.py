@@ -32,12 +32,15 @@ from sshjobs.keys import explicit_keys, load_private_keys
 from sshjobs.node import SshNode
 from sshjobs.targets import Target, TargetError, read_spec, resolve_targets
 
-__all__ = ["ApsshFailure", "ApsshBase", "APSSH_DIR"]
+__all__ = ["ApsshFailure", "ApsshBase", "APSSH_DIR", "MARK_OK", "MARK_FAILED"]
 
 logger = logging.getLogger("sshjobs.cli.apssh")
 
 #: where apssh looked for named target files (``-t rack1`` → ``~/.apssh/rack1``)
 APSSH_DIR = "~/.apssh"
+
+#: ``--mark`` subdirectories of the output directory (valid ``-t`` values for a next run)
+MARK_OK, MARK_FAILED = "0ok", "1failed"
 
 #: apssh's default connection timeout (``apssh/config.py``), in seconds
 DEFAULT_CONNECT_TIMEOUT = 30.0
@@ -117,6 +120,8 @@ class ApsshBase:
             help="output of each host into DIR/HOST (stderr into DIR/HOST.err)")
         add("-d", "--date-time", action="store_true",
             help="like -o, into a directory named after the current date and time")
+        add("-m", "--mark", action="store_true",
+            help="with -o/-d: write DIR/0ok/HOST or DIR/1failed/HOST holding the host's result")
         add("-v", "--verbose", action="store_true", help="connection events on stderr")
         add("-D", "--debug", action="store_true", help="diagnostics on stderr")
         add("-V", "--version", action="store_true", help="print the version and exit")
@@ -235,6 +240,8 @@ class ApsshBase:
     def prepare(self, args: argparse.Namespace) -> bool:
         """Resolve the targets into ``self.proxies``; handle ``-L`` and ``-n``. True when the
         command is over (a listing), False when it goes on to run."""
+        if args.mark and not (args.out_dir or args.date_time):
+            raise ApsshFailure("-m/--mark needs -o DIR or -d (where the marks are written)", 2)
         if args.window < 0:
             raise ApsshFailure(f"-w/--window must be >= 0, not {args.window}")
         if args.connect_timeout <= 0:
@@ -337,4 +344,16 @@ class ApsshBase:
         return None
 
     def after_run(self, args: argparse.Namespace, results: list[Any]) -> None:
-        """Hook once the results are known (apssh's ``--mark``)."""
+        """``--mark``: ``0ok/HOST`` (holding ``0``) or ``1failed/HOST`` (the exit status, a
+        signal name, or ``None`` when the host gave no result); a stale mark of the other kind
+        is removed, so that a directory reused across runs says how the last run went."""
+        if not args.mark or not self.run_name or self.proxies is None:
+            return
+        for proxy, result in zip(self.proxies, results):
+            good, bad = (MARK_OK, MARK_FAILED) if result == 0 else (MARK_FAILED, MARK_OK)
+            directory = Path(self.run_name) / good
+            directory.mkdir(parents=True, exist_ok=True)
+            (directory / proxy.hostname).write_text(f"{result}\n")
+            stale = Path(self.run_name) / bad / proxy.hostname
+            if stale.exists():
+                stale.unlink()

@@ -136,8 +136,10 @@ def test_raw_time_colon_and_custom_formats(names, capsys):
     assert capsys.readouterr().out == "same\nsame\n"
     assert apssh("-tc", "-l", "root", "-t", names[0], "echo x")[1] == 0
     assert re.fullmatch(rf"\d\d-\d\d-\d\d:{names[0]}:x\n", capsys.readouterr().out)
-    assert apssh("-f", "{user}{fqdn}|{linenl}", "-l", "root", "-t", names[0], "echo y")[1] == 0
-    assert capsys.readouterr().out == f"root@{names[0]}|y\n"
+    assert apssh("-f", "{user}{fqdn}|{linenl}", "-l", "root", "-t", names[0],
+                 "echo y; echo '{host}'")[1] == 0
+    # {user} is filled, and remote text is never read as a format (apssh did both wrong)
+    assert capsys.readouterr().out == f"root@{names[0]}|y\nroot@{names[0]}|{{host}}\n"
 
 
 def test_list_and_dry_run_connect_nowhere(farm, names, capsys):
@@ -165,11 +167,13 @@ def test_appush_appull_round_trip_with_host_fields(tmp_path, farm, names, capsys
     try:
         for name in names:
             assert (farm.tmp_of(name) / f"apssh-{name}.conf").read_text() == f"for {name}\n"
-        pulled = tmp_path / "back"
-        assert Appull().main("-l", "root", "-t", spec, "@:/tmp/apssh-{host}.conf",
-                             str(pulled / "{user}{host}")) == 0, capsys.readouterr().err
+        pulled, marks = tmp_path / "back", tmp_path / "marks"
+        assert Appull().main("-o", str(marks), "-m", "-l", "root", "-t", spec,
+                             "@:/tmp/apssh-{host}.conf", str(pulled / "{user}{host}")) == 0
         for name in names:
             assert (pulled / f"root@{name}").read_text() == f"for {name}\n"
+        assert sorted(os.listdir(marks / "0ok")) == names  # copies have marks too
+        assert capsys.readouterr().out == f"{marks}\n"
     finally:
         for name in names:
             (farm.tmp_of(name) / f"apssh-{name}.conf").unlink()
