@@ -10,6 +10,8 @@ differences with apssh are listed in ``docs/apssh-cli.md``.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import concurrent.futures
 import datetime
 import getpass
 import logging
@@ -314,7 +316,7 @@ class ApsshBase:
         logger.debug("%d targets, window %d", len(jobs), window)
         state: dict[str, bool] = {}
         try:
-            finished = run_interruptibly(scheduler, state)
+            finished = self._run(scheduler, state)
         finally:
             if isinstance(self.formatter, SubdirFormatter):
                 self.formatter.close()
@@ -329,6 +331,17 @@ class ApsshBase:
         if isinstance(self.formatter, SubdirFormatter) and self.run_name:
             print(self.run_name)
         return 0 if all(result == 0 for result in results) else 1
+
+    @staticmethod
+    def _run(scheduler: Scheduler, state: dict[str, bool]) -> bool | None:
+        """The run in an event loop of its own: in this thread, or in another one when the
+        caller already runs a loop (a notebook, async code), which cannot be nested."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return run_interruptibly(scheduler, state)
+        with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+            return pool.submit(run_interruptibly, scheduler, state).result()
 
     def host_result(self, job: SshJob) -> Any:
         """apssh's per-host result: the exit status (last failing one), a signal name, or

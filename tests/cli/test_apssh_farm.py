@@ -8,6 +8,7 @@ tests check host keys whatever the default is.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import shutil
@@ -150,6 +151,13 @@ def test_list_and_dry_run_connect_nowhere(farm, names, capsys):
     assert capsys.readouterr().out.splitlines()[1] == \
         f"========== {len(names)} hostnames selected (0 excluded):"
     assert farm.accepted_connections(farm.direct[0]) == before
+
+
+def test_main_called_from_async_code(names, capsys):
+    async def inside_a_loop():
+        return Apssh().main("-l", "root", "-t", names[0], "hostname")
+    assert asyncio.run(inside_a_loop()) == 0
+    assert capsys.readouterr().out == f"{names[0]}:{names[0]}\n"
 
 
 def test_window_runs_every_host(names, capsys):
