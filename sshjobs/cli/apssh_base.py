@@ -236,8 +236,10 @@ class ApsshBase:
         try:
             return [SshNode(t.host, username=t.user, port=t.port, gateway=gateway(t.gateway),
                             formatter=self.formatter, **options) for t in targets]
-        except (SshJobsError, ValueError) as exc:
+        except SshJobsError as exc:
             raise ApsshFailure(one_line(exc)) from exc
+        except ValueError as exc:  # bad input, e.g. an unknown host-key policy in ssh config
+            raise ApsshFailure(one_line(exc), 2) from exc
 
     def prepare(self, args: argparse.Namespace) -> bool:
         """Resolve the targets into ``self.proxies``; handle ``-L`` and ``-n``. True when the

@@ -23,7 +23,6 @@ def _pass_through(name: str, short_help: str, make: Callable[[str], object]) -> 
     @click.argument("words", nargs=-1, type=click.UNPROCESSED)
     def command(words: tuple[str, ...]) -> int:
         return int(make(f"sshjobs {name}").main(list(words)))  # type: ignore[attr-defined]
-    command.help = f"{short_help} Everything after {name} is {name}'s: sshjobs {name} -h"
     return command
 
 
