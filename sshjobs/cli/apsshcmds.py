@@ -8,8 +8,12 @@ Everything after the subcommand name goes untouched to :class:`~sshjobs.cli.Apss
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from sshjobs.cli.apssh_base import ApsshBase
 
 __all__ = ["apssh", "appush", "appull"]
 
@@ -17,26 +21,26 @@ _PASS_THROUGH = {"ignore_unknown_options": True, "allow_extra_args": True,
                  "allow_interspersed_args": False, "help_option_names": []}
 
 
-def _pass_through(name: str, short_help: str, make: Callable[[str], object]) -> click.Command:
+def _pass_through(name: str, short_help: str, make: Callable[[str], "ApsshBase"]) -> click.Command:
     @click.command(name=name, context_settings=_PASS_THROUGH, add_help_option=False,
                    short_help=short_help)
     @click.argument("words", nargs=-1, type=click.UNPROCESSED)
     def command(words: tuple[str, ...]) -> int:
-        return int(make(f"sshjobs {name}").main(list(words)))  # type: ignore[attr-defined]
+        return make(f"sshjobs {name}").main(list(words))
     return command
 
 
-def _apssh(prog: str) -> object:
+def _apssh(prog: str) -> "ApsshBase":
     from sshjobs.cli.apssh import Apssh
     return Apssh(prog)
 
 
-def _appush(prog: str) -> object:
+def _appush(prog: str) -> "ApsshBase":
     from sshjobs.cli.appcopy import Appush
     return Appush(prog)
 
 
-def _appull(prog: str) -> object:
+def _appull(prog: str) -> "ApsshBase":
     from sshjobs.cli.appcopy import Appull
     return Appull(prog)
 
