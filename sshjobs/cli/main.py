@@ -117,6 +117,7 @@ def cli(debug: bool) -> None:
 _COMMANDS = {"targets": "sshjobs.cli.targets", "run": "sshjobs.cli.run",
              "push": "sshjobs.cli.push", "pull": "sshjobs.cli.pull",
              "completion": "sshjobs.cli.completion",
+             **{name: "sshjobs.cli.apsshcmds" for name in ("apssh", "appush", "appull")},
              **{attribute: module for module, attribute in _OPTIONAL_COMMANDS}}
 
 
