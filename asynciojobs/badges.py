@@ -166,7 +166,7 @@ class JobDisplay:
     def dot_style(self) -> dict[str, str]:
         """Graphviz node attributes: box, rounded (not for schedulers), dashed if forever,
         red and thick if critical. Subclasses may override it."""
-        styles = [] if isinstance(getattr(self, "jobs", None), dict) else ["rounded"]
+        styles = [] if getattr(type(self), "_aj_is_scheduler", False) else ["rounded"]
         if self.forever:
             styles.append("dashed")
         style = {"shape": "box", "style": ",".join(styles)} if styles else {"shape": "box"}

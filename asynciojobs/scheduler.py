@@ -27,27 +27,12 @@ from .errors import (
     SchedulerTimeoutError,
 )
 from .job import IDLE, AbstractJob, Job, flatten_jobs
+from .jobset import JobSet
 from .render import RenderMixin
 from .surgery import GraphMethods
 
 logger = logging.getLogger("asynciojobs.scheduler")
 _UNSET: Any = object()
-
-
-class JobSet(dict):
-    """An insertion-ordered set of jobs (a dict with None values): stable listings and runs."""
-
-    def add(self, job: Any) -> None:
-        self[job] = None
-
-    def discard(self, job: Any) -> None:
-        self.pop(job, None)
-
-    def remove(self, job: Any) -> None:
-        del self[job]
-
-    def __repr__(self) -> str:
-        return "{" + ", ".join(repr(job) for job in self) + "}"
 
 
 def no_running_loop(what: str) -> None:
@@ -70,11 +55,13 @@ class PureScheduler(LegacySchedulerMixin, GraphMethods, RenderMixin, DotMixin):
     jobs that do not set their own.
     """
 
+    _aj_is_scheduler = True  # what graph.is_scheduler() looks for
+
     def __init__(self, *jobs_or_sequences: Any, jobs_window: int | None = None,
                  timeout: float | None = None, shutdown_timeout: float | None = 1,
                  watch: Any = None, verbose: bool = False, critical: bool | None = None,
                  on_failed_requirement: str | None = None) -> None:
-        self.jobs = JobSet()
+        self.jobs = JobSet(owner=self)
         self.jobs_window = jobs_window
         self.timeout = timeout
         self.shutdown_timeout = shutdown_timeout
@@ -107,15 +94,13 @@ class PureScheduler(LegacySchedulerMixin, GraphMethods, RenderMixin, DotMixin):
                 logger.warning("job %s is already in another scheduler (%s): a job belongs to "
                                "one scheduler; it now takes its defaults from this one",
                                job.display_label(), previous._aj_name())
-            self.jobs[job] = None
+            self.jobs._aj_items[job] = None
             job._aj_parent = self
         return self
 
     def remove(self, job: AbstractJob) -> PureScheduler:
         """Remove a member job (KeyError if absent); returns self."""
-        del self.jobs[job]
-        if job._aj_parent is self:
-            job._aj_parent = None
+        self.jobs.remove(job)
         return self
 
     def __len__(self) -> int:
