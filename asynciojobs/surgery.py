@@ -10,6 +10,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any, Self
 
 from . import graph
+from .badges import job_label
 from .errors import CycleError
 from .graph import is_scheduler
 from .job import AbstractJob, flatten_jobs
@@ -46,8 +47,8 @@ class GraphMethods:
                     fine = False
                     job.required.discard(req)
                     if verbose:
-                        print(f"WARNING: {job.display_label()} no longer requires "
-                              f"{req.display_label()} (not in the same scheduler)")
+                        print(f"WARNING: {job_label(job)} no longer requires "
+                              f"{job_label(req)} (not in the same scheduler)")
         return fine
 
     def topological_order(self) -> Iterator[AbstractJob]:
@@ -83,7 +84,7 @@ class GraphMethods:
     def bypass_and_remove(self, job: AbstractJob) -> Self:
         """Remove a member, linking its successors to its requirements."""
         if job not in self.jobs:
-            raise ValueError(f"{job.display_label()} is not a member of this scheduler")
+            raise ValueError(f"{job_label(job)} is not a member of this scheduler")
         graph.bypass(self.jobs, job)
         self.remove(job)
         return self
