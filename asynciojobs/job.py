@@ -23,6 +23,7 @@ from typing import Any
 
 from .badges import JobDisplay
 from .errors import JobReuseError, NestedLoopError
+from .loops import new_runner
 from .settings import RunSettingsMixin
 from .states import DONE, IDLE, RUNNING, SCHEDULED, SKIPPED
 
@@ -326,7 +327,7 @@ class AbstractJob(JobDisplay, RunSettingsMixin):
         try:
             asyncio.get_running_loop()
         except RuntimeError:
-            with asyncio.Runner() as runner:
+            with new_runner() as runner:
                 return runner.run(self.co_run())
         raise NestedLoopError("standalone_run", "await job.co_run()")
 

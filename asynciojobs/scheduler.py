@@ -19,7 +19,7 @@ from . import graph
 from .badges import job_label
 from .compat import LegacySchedulerMixin
 from .dot import DotMixin
-from .engine import CRITICAL, OK, TIMED_OUT, Run
+from .execution import CRITICAL, OK, TIMED_OUT, Run
 from .errors import (
     CycleError,
     ForeignRequirementError,
@@ -29,6 +29,7 @@ from .errors import (
 )
 from .job import IDLE, SKIPPED, AbstractJob, Job, flatten_jobs
 from .jobset import JobSet
+from .loops import new_runner
 from .render import RenderMixin
 from .settings import RunSettingsMixin
 from .surgery import GraphMethods
@@ -147,7 +148,7 @@ class PureScheduler(LegacySchedulerMixin, GraphMethods, RenderMixin, DotMixin,
     def run(self, *, timeout: Any = _UNSET, jobs_window: Any = _UNSET) -> bool:
         """Synchronous ``co_run()`` in a fresh event loop; not usable inside a running loop."""
         no_running_loop("run")
-        with asyncio.Runner() as runner:
+        with new_runner() as runner:
             return runner.run(self.co_run(timeout=timeout, jobs_window=jobs_window))
 
     async def co_run(self, *, timeout: Any = _UNSET, jobs_window: Any = _UNSET) -> bool:
@@ -338,7 +339,7 @@ class PureScheduler(LegacySchedulerMixin, GraphMethods, RenderMixin, DotMixin,
     def shutdown(self) -> bool | None:
         """Synchronous ``co_shutdown()``."""
         no_running_loop("shutdown")
-        with asyncio.Runner() as runner:
+        with new_runner() as runner:
             return runner.run(self.co_shutdown())
 
     def failed_time_out(self) -> float | None:

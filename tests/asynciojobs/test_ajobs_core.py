@@ -336,16 +336,16 @@ def test_legacy_positional_arguments_and_standalone_run():
 
 
 def test_backlog_of_ready_jobs_keeps_order_and_bounds_unstarted_tasks(monkeypatch):
-    from asynciojobs import engine
-    monkeypatch.setattr(engine, "MAX_UNSTARTED", 3)
+    from asynciojobs import execution
+    monkeypatch.setattr(execution, "MAX_UNSTARTED", 3)
     started = []
     created = []
-    real_create = engine.Run.create_task
+    real_create = execution.Run.create_task
 
     def spy(run, job):
         created.append(run.unstarted)
         real_create(run, job)
-    monkeypatch.setattr(engine.Run, "create_task", spy)
+    monkeypatch.setattr(execution.Run, "create_task", spy)
 
     async def mark(i):
         started.append(i)
@@ -358,8 +358,8 @@ def test_backlog_of_ready_jobs_keeps_order_and_bounds_unstarted_tasks(monkeypatc
 
 
 def test_backlog_left_alone_on_emergency_exit(monkeypatch):
-    from asynciojobs import engine
-    monkeypatch.setattr(engine, "MAX_UNSTARTED", 2)
+    from asynciojobs import execution
+    monkeypatch.setattr(execution, "MAX_UNSTARTED", 2)
     failing = Job(boom, 0, critical=True)
     others = [Job(sleeper, 1) for _ in range(10)]
     s = Scheduler(failing, *others)
@@ -370,8 +370,8 @@ def test_backlog_left_alone_on_emergency_exit(monkeypatch):
 
 
 def test_window_bounds_the_tasks_waiting_for_a_slot(monkeypatch):
-    from asynciojobs import engine
-    monkeypatch.setattr(engine, "MAX_UNSTARTED", 4)
+    from asynciojobs import execution
+    monkeypatch.setattr(execution, "MAX_UNSTARTED", 4)
     peak = []
 
     async def probe():

@@ -1,13 +1,16 @@
-"""The run engine: starts each job once its requirements are finished, in O(jobs + edges).
+"""The execution of a scheduler's jobs (a :class:`Run`): starts each job once its
+requirements are finished, in O(jobs + edges).
 
 Each job carries a counter of unfinished requirements (``_aj_pending``) and the list of
 jobs requiring it (``_aj_succ``), prepared by the scheduler. A finished job decrements its
 successors' counters and starts those reaching zero: no scan of all jobs per event, and no
 task exists for a job that is not ready (nor more than MAX_UNSTARTED tasks that did not
-begin yet: the others wait in a backlog, in order). Every task lives in an ``asyncio.TaskGroup``; the
-jobs window is an ``asyncio.Semaphore`` held with ``async with`` (a slot comes back even
-when a job raises; forever jobs take no slot, so they cannot starve the window); the
-global deadline is ``asyncio.timeout()``. Time is the loop's clock only.
+begin yet: the others wait in a backlog, in order). Every task is registered with its Run
+and cancelled and awaited at the end if still there (structured, as with a TaskGroup, but
+without a done callback - one turn of the event loop - per job); the jobs window is an
+``asyncio.Semaphore`` held with ``async with`` (a slot comes back even when a job raises;
+forever jobs take no slot, so they cannot starve the window); the global deadline is
+``asyncio.timeout()``. Time is the loop's clock only.
 """
 
 from __future__ import annotations
