@@ -7,6 +7,11 @@ on_failed_requirement="skip")``), read with ``run_settings()`` and changed with
 under the plain ``timeout``/``retries``/``backoff`` names: a user's job class may use those
 names for its own purposes (a ``SleepJob`` whose ``self.timeout`` is how long it sleeps) without
 the scheduler mistaking them for its settings.
+
+On a scheduler, ``on_failed_requirement`` is also the default of its jobs; a scheduler's own
+``timeout`` attribute is its global deadline (as in the public asynciojobs), a different thing
+from the per-attempt timeout of ``run_settings()``, which applies to a nested scheduler as a
+job of its parent.
 """
 
 from __future__ import annotations
