@@ -166,8 +166,8 @@ class AbstractJob(JobDisplay, RunSettingsMixin):
                 or on_failed_requirement is not None):
             given = {"timeout": timeout, "retries": retries, "backoff": backoff,
                      "on_failed_requirement": on_failed_requirement}
-            self.set_run_settings(**{key: value for key, value in given.items()
-                                     if value is not None})
+            RunSettingsMixin.set_run_settings(  # not self.: a subclass may use that name
+                self, **{key: value for key, value in given.items() if value is not None})
         self._aj_state = IDLE
         self._aj_result = self._aj_exc = self._aj_succ = self._aj_reqfail = None
         self._aj_t0 = self._aj_t1 = self._aj_parent = self._aj_id = None

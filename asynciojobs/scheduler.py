@@ -73,7 +73,7 @@ class PureScheduler(LegacySchedulerMixin, GraphMethods, RenderMixin, DotMixin,
         self.verbose = verbose
         if not isinstance(self, AbstractJob):  # a Scheduler got them as a job
             self.critical = critical
-            self.set_run_settings(on_failed_requirement=on_failed_requirement)
+            RunSettingsMixin.set_run_settings(self, on_failed_requirement=on_failed_requirement)
         self.shutdown_errors: list[tuple[Any, BaseException]] = []
         self._aj_subscribers: list[ev.Subscriber] = []
         self._aj_failed_timeout: float | None = None
