@@ -441,3 +441,48 @@ def test_a_job_in_two_schedulers_is_reported(caplog):
     assert "already in another scheduler" not in caplog.text
     Scheduler(job)
     assert "job shared is already in another scheduler" in caplog.text
+
+
+class _Fatal(BaseException):
+    """Not an Exception: ends the run instead of failing one job."""
+
+
+@pytest.mark.parametrize("ending", ["ok", "forever", "critical", "timeout", "cancelled",
+                                    "fatal"])
+def test_no_task_outlives_its_run(ending):
+    async def fatal():
+        await asyncio.sleep(1)
+        raise _Fatal("stop")
+
+    async def main():
+        me = asyncio.current_task()
+        waiting = [Job(sleeper, 5) for _ in range(3)]  # still running when the run ends
+        first = Job(sleeper, 1)
+        inner = Scheduler(Job(forever_loop, forever=True), Job(sleeper, 50))
+        jobs = [first, *waiting, inner, Job(sleeper, 1, required=first)]
+        if ending == "forever":
+            jobs = [first, Job(forever_loop, forever=True)]
+        elif ending == "critical":
+            jobs.append(Job(boom, 2, critical=True))
+        elif ending == "fatal":
+            jobs.append(Job(fatal))
+        elif ending == "ok":
+            jobs = [first, *waiting]
+        s = Scheduler(*jobs, timeout=3 if ending == "timeout" else None)
+        run = asyncio.ensure_future(s.co_run())
+        if ending == "cancelled":
+            await asyncio.sleep(2)
+            run.cancel()
+        try:
+            outcome = await run
+        except asyncio.CancelledError:
+            outcome = "cancelled"
+        except _Fatal:
+            outcome = "fatal"
+        assert asyncio.all_tasks() == {me}  # every job's task is over
+        return outcome, asyncio.get_running_loop().time()
+
+    outcome, _ = fake_clock_run(main())
+    expected = {"ok": True, "forever": True, "critical": False, "timeout": False,
+                "cancelled": "cancelled", "fatal": "fatal"}
+    assert outcome == expected[ending]
