@@ -1,0 +1,474 @@
+"""A live view of a run on the terminal, built on the job-event stream.
+
+``scheduler.run(monitor=True)`` (or ``scheduler.subscribe(Monitor())``) shows, on stderr:
+
+* on a terminal, a live area at the bottom, redrawn at most ``1 / refresh`` times a second:
+  counts by state, the running jobs (their group - the node of an SSH job -, elapsed time and
+  last output line), nested schedulers as indented groups; failures are printed above it as
+  they happen, with their reason. Whatever the program writes to ``sys.stdout`` /
+  ``sys.stderr`` (the jobs' output, ``print``, logging) while the monitor is active goes
+  through one writer that lifts the live area, writes the complete lines, and puts the area
+  back in the same write - nothing is garbled, nothing flickers. The cursor is hidden while
+  the area is shown and restored at the end, also when the run is interrupted (Ctrl-C);
+* elsewhere (a pipe, a file), one plain line per start and end of a job, naming it.
+
+Terminal output is made of plain ANSI sequences (cursor up, erase below, SGR colours,
+synchronized-update brackets), no dependency: asynciojobs depends on nothing beyond the
+standard library. ``NO_COLOR`` is honoured. Jobs may describe themselves through
+``monitor_group()`` and ``monitor_details()`` (see :mod:`asynciojobs.record`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shutil
+import sys
+import time
+from itertools import islice
+from typing import IO, Any
+
+from . import events as ev
+from .graph import is_scheduler
+from .record import describe_error, details_of, group_of
+
+logger = logging.getLogger("asynciojobs.monitor")
+
+_SYNC_ON, _SYNC_OFF = "\x1b[?2026h", "\x1b[?2026l"   # terminals that ignore them draw anyway
+_HIDE, _SHOW = "\x1b[?25l", "\x1b[?25h"
+_COLORS = {"done": "32", "failed": "31", "running": "33", "skipped": "2", "waiting": "2",
+           "cancelled": "35", "group": "36", "dim": "2"}
+
+
+def _is_tty(stream: Any) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    try:
+        return bool(isatty and isatty())
+    except (ValueError, OSError):
+        return False
+
+
+def _clip(text: str, width: int) -> str:
+    text = " ".join(text.split()) if ("\n" in text or "\r" in text or "\t" in text) else text
+    text = "".join(ch if ch.isprintable() else "?" for ch in text)
+    return text if len(text) <= width else text[:max(0, width - 1)] + "…"
+
+
+def _seconds(value: float) -> str:
+    if value < 60:
+        return f"{value:5.1f}s"
+    minutes, seconds = divmod(int(value), 60)
+    return f"{minutes:2d}m{seconds:02d}s" if minutes < 60 else f"{minutes // 60}h{minutes % 60:02d}m"
+
+
+class _Above:
+    """Stands for ``sys.stdout`` / ``sys.stderr`` while the live area is shown: text written
+    to it appears above the area (whole lines only; a partial line waits for its end)."""
+
+    def __init__(self, monitor: Monitor, target: Any) -> None:
+        self._monitor = monitor
+        self._target = target
+        self.buffer = _AboveBytes(self) if hasattr(target, "buffer") else None
+
+    def write(self, text: str) -> int:
+        self._monitor._write_above(self._target, text)
+        return len(text)
+
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        self._target.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._target, name)
+
+
+class _AboveBytes:
+    """The ``buffer`` of an :class:`_Above` (raw bytes, decoded for the terminal)."""
+
+    def __init__(self, text: _Above) -> None:
+        self._text = text
+
+    def write(self, data: bytes) -> int:
+        self._text.write(bytes(data).decode("utf-8", "replace"))
+        return len(data)
+
+    def flush(self) -> None:
+        self._text.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._text._target.buffer, name)
+
+
+class Monitor:
+    """Subscriber showing a run live (see the module's documentation).
+
+    ``stream``: where to draw (default ``sys.stderr`` at the start of the run). ``live``:
+    force the terminal mode on (True) or the plain-line mode (False); default: live when
+    ``stream`` is a terminal. ``refresh``: seconds between redraws (0.1: 10 per second at
+    most). ``rows``: running jobs listed at most (default: what fits the terminal, ≤ 12).
+    ``color``: default on a terminal unless ``NO_COLOR`` is set.
+    """
+
+    def __init__(self, stream: IO[str] | None = None, *, live: bool | None = None,
+                 refresh: float = 0.1, rows: int | None = None,
+                 color: bool | None = None) -> None:
+        self.stream = stream
+        self.live = live
+        self.refresh = refresh
+        self.rows = rows
+        self.color = color
+        self.redraws = 0
+        self._top: Any = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._reset()
+
+    def _reset(self) -> None:
+        self.total = 0
+        self.counts = {"done": 0, "failed": 0, "skipped": 0, "cancelled": 0, "running": 0}
+        # running leaf jobs and nested schedulers -> (start in loop time, their scheduler)
+        self._running: dict[Any, tuple[float, Any]] = {}
+        self._groups: dict[Any, tuple[float, Any]] = {}
+        self._t0 = 0.0
+        self._wall0 = 0.0
+        self._shown = 0                             # lines of the live area on screen
+        self._frame = ""
+        self._pending: list[str] = []               # plain mode: lines not yet written
+        self._partial: dict[int, str] = {}
+        self._saved: list[tuple[Any, str, Any]] = []
+        self._active = False
+        self._dirty = False
+
+    # ---- the subscriber
+    def __call__(self, event: ev.JobEvent) -> None:
+        kind, job = event.kind, event.job
+        if kind == ev.RUN_STARTED:
+            if self._top is None:
+                self._start(event)
+            return
+        if self._top is None:
+            return
+        if kind == ev.FINISHED:
+            if job is self._top:
+                self.close()
+            return
+        nested = is_scheduler(job)
+        if kind == ev.STARTED:
+            if nested:
+                self._groups[job] = (event.time, event.scheduler)
+            else:
+                self._running[job] = (event.time, event.scheduler)
+                self.counts["running"] += 1
+            if not self._is_live:
+                self._note(event, kind)
+            return
+        if kind == ev.RETRY:
+            self._note(event, kind)
+            return
+        # done, failed, skipped, cancelled
+        if nested:
+            self._groups.pop(job, None)
+        else:
+            if self._running.pop(job, None) is not None:
+                self.counts["running"] -= 1
+            if kind == ev.DONE and details_of(job, 0).get("failed"):
+                kind = ev.FAILED
+            self.counts[kind] = self.counts.get(kind, 0) + 1
+        if self._is_live and kind not in (ev.FAILED, ev.CANCELLED):
+            self._dirty = True
+        else:
+            self._note(event, kind)
+
+    # ---- start and end
+    def _start(self, event: ev.JobEvent) -> None:
+        self._reset()
+        self._top = event.job
+        self._t0 = event.time
+        self._wall0 = time.time()
+        self.total = sum(1 for _ in event.job.iterate_jobs())
+        self._loop = asyncio.get_running_loop()
+        self._out = self.stream if self.stream is not None else sys.stderr
+        self._is_live = _is_tty(self._out) if self.live is None else self.live
+        self._use_color = (self.color if self.color is not None
+                           else self._is_live and not os.environ.get("NO_COLOR"))
+        self._active = True
+        if self._is_live:
+            self._redirect()
+            self._out.write(_HIDE)
+            self._draw()
+        self._arm()
+
+    def close(self) -> None:
+        """End the display: last frame, summary line, cursor back, streams given back.
+        Called at the end of the run; safe to call twice (and after an interruption)."""
+        if not self._active:
+            self._top = None
+            return
+        self._active = False
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        try:
+            for target, rest in [(t, r) for t, r in self._saved_partials() if r]:
+                self._write_above(target, rest + "\n", force=True)
+            if self._is_live:
+                self._out.write(self._lift() + self._summary() + "\n" + _SHOW)
+                self._shown = 0
+            else:
+                self._pending.append(self._summary() + "\n")
+                self._out.write("".join(self._pending))
+                self._pending.clear()
+            self._out.flush()
+        except (OSError, ValueError):  # a closed terminal: nothing more to show
+            pass
+        finally:
+            self._restore()
+            self._top = None
+
+    def __enter__(self) -> Monitor:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    def _arm(self) -> None:
+        if self._active and self._loop is not None and not self._loop.is_closed():
+            self._timer = self._loop.call_later(self.refresh, self._tick)
+
+    def _tick(self) -> None:
+        self._timer = None
+        if not self._active:
+            return
+        try:
+            if self._is_live:
+                if self._dirty or self._running or self._groups:
+                    self._draw()
+            elif self._pending:
+                self._out.write("".join(self._pending))
+                self._pending.clear()
+                self._out.flush()
+        except (OSError, ValueError):
+            logger.debug("monitor: cannot write any more, stopping the display")
+            self._active = False
+            self._restore()
+            return
+        self._arm()
+
+    # ---- stream redirection (one writer for the terminal)
+    def _redirect(self) -> None:
+        for name in ("stdout", "stderr"):
+            current = getattr(sys, name)
+            if isinstance(current, _Above):
+                continue
+            proxy = _Above(self, current)
+            setattr(sys, name, proxy)
+            self._saved.append((sys, name, current))
+        for handler in logging.getLogger().handlers:
+            stream = getattr(handler, "stream", None)
+            if isinstance(handler, logging.StreamHandler) and stream is not None:
+                for _owner, _name, original in list(self._saved):
+                    if stream is original and isinstance(getattr(sys, _name), _Above):
+                        handler.setStream(getattr(sys, _name))  # type: ignore[arg-type]
+                        self._saved.append((handler, "stream", original))
+
+    def _restore(self) -> None:
+        for owner, name, original in reversed(self._saved):
+            if owner is sys:
+                setattr(sys, name, original)
+            else:
+                owner.setStream(original)
+        self._saved.clear()
+
+    def _saved_partials(self) -> list[tuple[Any, str]]:
+        targets = {id(orig): orig for _o, _n, orig in self._saved}
+        return [(targets[key], rest) for key, rest in self._partial.items() if key in targets]
+
+    def _write_above(self, target: Any, text: str, force: bool = False) -> None:
+        """Write ``text`` to ``target`` above the live area (complete lines only)."""
+        if not (self._active or force) or not self._is_live:
+            target.write(text)
+            return
+        key = id(target)
+        text = self._partial.pop(key, "") + text
+        cut = text.rfind("\n") + 1
+        if cut == 0:
+            if len(text) < 4096:          # wait for the end of the line
+                self._partial[key] = text
+                return
+            text += "\n"
+        elif cut < len(text):
+            self._partial[key] = text[cut:]
+            text = text[:cut]
+        out = self._out
+        frame = "" if force else self._frame
+        if target is out or _same_terminal(target, out):
+            if target is not out:
+                target.flush()
+            out.write(_SYNC_ON + self._lift() + text + frame + _SYNC_OFF)
+        else:
+            out.write(self._lift())
+            out.flush()
+            target.write(text)
+            target.flush()
+            out.write(frame)
+        self._shown = frame.count("\n") + 1 if frame else 0
+        out.flush()
+
+    # ---- drawing
+    def _lift(self) -> str:
+        """Sequence taking the cursor to the top of the live area, erasing it."""
+        if not self._shown:
+            return ""
+        up = f"\x1b[{self._shown - 1}A" if self._shown > 1 else ""
+        return "\r" + up + "\x1b[J"
+
+    def _paint(self, text: str, what: str) -> str:
+        if not self._use_color:
+            return text
+        return f"\x1b[{_COLORS[what]}m{text}\x1b[0m"
+
+    def _draw(self) -> None:
+        self._dirty = False
+        self.redraws += 1
+        self._frame = "\n".join(self.frame_lines())
+        self._out.write(_SYNC_ON + self._lift() + self._frame + _SYNC_OFF)
+        self._out.flush()
+        self._shown = self._frame.count("\n") + 1
+
+    def _size(self) -> tuple[int, int]:
+        try:
+            size = os.get_terminal_size(self._out.fileno())
+            if size.columns > 0 and size.lines > 0:
+                return size.columns, size.lines
+        except (OSError, ValueError, AttributeError):
+            pass
+        size = shutil.get_terminal_size()   # COLUMNS / LINES, else 80 x 24
+        return size.columns, size.lines
+
+    def frame_lines(self) -> list[str]:
+        """The lines of the live area, at most as wide as the terminal (minus one)."""
+        columns, lines = self._size()
+        width = max(20, columns - 1)
+        now = self._loop.time() if self._loop is not None else self._t0
+        out = [self._counts_line(now, width)]
+        budget = self.rows if self.rows is not None else max(1, min(12, lines - 3))
+        rows: list[str] = []
+        self._rows_under(self._top, 0, now, width, rows, budget + 1)
+        if len(rows) > budget:
+            hidden = self.counts["running"] - sum(1 for r in rows[:budget - 1] if r[1])
+            rows = rows[:budget - 1] + [(self._paint(f"  … {max(hidden, 1)} more running",
+                                                     "dim"), False)]
+        out.extend(text for text, _leaf in rows)
+        return out
+
+    def _counts_text(self) -> str:
+        c = self.counts
+        finished = c["done"] + c["failed"] + c["skipped"] + c["cancelled"]
+        waiting = max(0, self.total - finished - c["running"])
+        parts = [("waiting", waiting), ("running", c["running"]), ("done", c["done"]),
+                 ("failed", c["failed"]), ("skipped", c["skipped"])]
+        if c["cancelled"]:
+            parts.append(("cancelled", c["cancelled"]))
+        return " · ".join(f"{name} {count}" for name, count in parts)
+
+    def _counts_line(self, now: float, width: int) -> str:
+        text = _clip(f"[{_seconds(now - self._t0).strip()}] {self._counts_text()}", width)
+        if not self._use_color:
+            return text
+        for name in ("running", "done", "failed", "skipped", "cancelled"):
+            count = self.counts[name]
+            if count:
+                text = text.replace(f"{name} {count}", self._paint(f"{name} {count}", name), 1)
+        return text
+
+    def _rows_under(self, scheduler: Any, depth: int, now: float, width: int,
+                    rows: list[tuple[str, bool]], budget: int) -> None:
+        """Rows for the running jobs of ``scheduler``: leaves, then nested groups."""
+        indent = "  " * (depth + 1)
+        for job, (start, _parent) in islice(
+                ((j, v) for j, v in self._running.items() if v[1] is scheduler),
+                max(0, budget - len(rows))):
+            group = group_of(job)
+            where = f"{group}  " if group else ""
+            tail = details_of(job, 1).get("tail") or []
+            last = f"  │ {tail[-1]}" if tail else ""
+            text = _clip(f"{indent}{_seconds(now - start)}  {where}{job.display_label()}{last}",
+                         width)
+            rows.append((self._paint(text[:len(indent) + 6], "running") + text[len(indent) + 6:]
+                         if self._use_color else text, True))
+        for nested, (start, parent) in list(self._groups.items()):
+            if len(rows) >= budget:
+                return
+            if parent is not scheduler:
+                continue
+            running = sum(1 for _s, p in self._running.values() if p is nested)
+            label = f"{indent}▸ {nested.display_label()}  {_seconds(now - start).strip()}, " \
+                    f"{running} running"
+            rows.append((self._paint(_clip(label, width), "group"), False))
+            self._rows_under(nested, depth + 1, now, width, rows, budget)
+
+    def _summary(self) -> str:
+        now = self._loop.time() if self._loop is not None else self._t0
+        line = f"[{_seconds(now - self._t0).strip()}] {self._counts_text()} - " \
+               f"{self._top.why() if self._top is not None else ''}"
+        return self._paint(line, "failed" if self.counts["failed"] else "done") \
+            if self._use_color else line
+
+    # ---- plain lines (and failures above the live area)
+    def _note(self, event: ev.JobEvent, what: str) -> None:
+        job = event.job
+        group = group_of(job)
+        where = f" [{group}]" if group else ""
+        reason = ""
+        if what in (ev.FAILED, "retry"):
+            reason = describe_error(event.exception) or details_of(job, 0).get("status") or ""
+        elif what == ev.SKIPPED and event.exception is not None:
+            reason = str(event.exception).removeprefix("skipped: ")
+        stamp = f"{event.time - self._t0:8.3f}s"
+        word = {"started": "started", "done": "done", "failed": "FAILED", "retry": "retry",
+                "skipped": "skipped", "cancelled": "cancelled"}.get(what, what)
+        line = f"{stamp} {word:9s} {job.display_label()}{where}" + (f": {reason}" if reason else "")
+        if not self._is_live:
+            self._pending.append(" ".join(line.split()) + "\n")
+            return
+        if what == ev.CANCELLED and job.forever:  # forever jobs end so: not news
+            self._dirty = True
+            return
+        columns, _ = self._size()
+        text = _clip(line, max(20, columns - 1))
+        self._dirty = True
+        self._write_above(self._out, self._paint(text, "failed" if what != "retry" else "running")
+                          + "\n")
+
+
+def _same_terminal(one: Any, other: Any) -> bool:
+    """Whether two streams write to the same terminal (then one write keeps them in order)."""
+    try:
+        first, second = os.fstat(one.fileno()), os.fstat(other.fileno())
+    except (OSError, ValueError, AttributeError):
+        return False
+    return (first.st_dev, first.st_ino, first.st_rdev) == (second.st_dev, second.st_ino,
+                                                             second.st_rdev) and _is_tty(one)
+
+
+class monitoring:  # noqa: N801 - used as a context manager, like contextlib's
+    """``with monitoring(scheduler, monitor):`` - subscribe a monitor (``True``: a new
+    :class:`Monitor`; a Monitor or any subscriber: itself) for the duration of a run, and make
+    sure its display is closed afterwards, even when the run is interrupted."""
+
+    def __init__(self, scheduler: Any, monitor: Any) -> None:
+        self.monitor = Monitor() if monitor is True else monitor
+        self._unsubscribe = scheduler.subscribe(self.monitor)
+
+    def __enter__(self) -> Any:
+        return self.monitor
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self._unsubscribe()
+        close = getattr(self.monitor, "close", None)
+        if close is not None:
+            close()
