@@ -122,6 +122,8 @@ class Monitor:
         self.rows = rows
         self.color = color
         self.redraws = 0
+        self._is_live = False
+        self._out: Any = None
         self._top: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timer: asyncio.TimerHandle | None = None
@@ -228,6 +230,11 @@ class Monitor:
         finally:
             self._restore()
             self._top = None
+
+    def above(self, stream: Any) -> Any:
+        """A stream writing to ``stream`` above the live area while it is shown (as it is
+        otherwise): for writers holding on to a stream of their own, such as a console."""
+        return _Above(self, stream)
 
     def __enter__(self) -> Monitor:
         return self
@@ -392,11 +399,11 @@ class Monitor:
         for job, (start, _parent) in islice(
                 ((j, v) for j, v in self._running.items() if v[1] is scheduler),
                 max(0, budget - len(rows))):
-            group = group_of(job)
-            where = f"{group}  " if group else ""
+            group, label = group_of(job), job.display_label()
+            where = f"{group}  " if group and group != label else ""
             tail = details_of(job, 1).get("tail") or []
             last = f"  │ {tail[-1]}" if tail else ""
-            text = _clip(f"{indent}{_seconds(now - start)}  {where}{job.display_label()}{last}",
+            text = _clip(f"{indent}{_seconds(now - start)}  {where}{label}{last}",
                          width)
             rows.append((self._paint(text[:len(indent) + 6], "running") + text[len(indent) + 6:]
                          if self._use_color else text, True))

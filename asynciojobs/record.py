@@ -207,8 +207,9 @@ class EventRecorder:
     one); at the end one ``"details"`` dict per job that has some, and ``"finished"``.
     """
 
-    def __init__(self, stream: IO[str] | None = None) -> None:
+    def __init__(self, stream: IO[str] | None = None, title: str | None = None) -> None:
         self.stream = stream
+        self.title = title
         self.events: list[dict[str, Any]] = []
         self._top: Any = None
         self._ids: dict[Any, int] = {}
@@ -247,7 +248,7 @@ class EventRecorder:
         self._ids = {job: index for index, job in enumerate(self._jobs)}
         keys = ("id", "label", "parent", "requires", "group", "scheduler", "critical", "forever")
         self._emit({"kind": ev.RUN_STARTED, "t": 0.0, "wall": time.time(),
-                    "title": getattr(event.job, "label", None) or "run",
+                    "title": self.title or getattr(event.job, "label", None) or "run",
                     "jobs": [{key: getattr(r, key) for key in keys} for r in records]})
 
     def _finish(self, event: ev.JobEvent) -> None:

@@ -44,7 +44,7 @@ h1{font-size:1.4em;margin:0 0 .2em}h2{font-size:1.15em;margin:1.4em 0 .5em}
 .sec>h3{margin:0;padding:3px 8px;font-size:.9em;background:#f3f6f9;color:#234}
 .row{display:flex;align-items:center;height:18px;cursor:pointer}
 .row:hover,.row.sel{background:#fff8e1}
-.name{flex:0 0 26%;overflow:hidden;white-space:nowrap;text-overflow:ellipsis;padding:0 8px;font-size:.85em}
+.name{box-sizing:border-box;flex:0 0 26%;overflow:hidden;white-space:nowrap;text-overflow:ellipsis;padding:0 8px;font-size:.85em}
 .row.sched .name{font-weight:600}
 .lane{position:relative;flex:1;height:12px;margin-right:8px}
 .bar,.wait{position:absolute;top:0;height:12px;min-width:2px;border-radius:2px}
