@@ -145,6 +145,7 @@ class Run:
                 result = await self.attempts(job)
         except asyncio.CancelledError:
             job._aj_cancelled = True
+            job._aj_t1 = loop.time()  # when it stopped: reports draw its bar to there
             self.live -= 1
             if self.subscribers:
                 self.emit(ev.CANCELLED, job)

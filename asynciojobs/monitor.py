@@ -144,10 +144,33 @@ class Monitor:
         self._saved: list[tuple[Any, str, Any]] = []
         self._active = False
         self._dirty = False
+        self._nested: set[Any] = set()              # the nested schedulers of the run
+        self._plain_types: set[type] = set()        # job classes without monitor_details()
+        self._names: dict[Any, str] = {}
 
-    # ---- the subscriber
+    # ---- the subscriber (called twice per job: kept short, no lookup that may fail)
     def __call__(self, event: ev.JobEvent) -> None:
         kind, job = event.kind, event.job
+        if kind == ev.STARTED:
+            if job in self._nested:
+                self._groups[job] = (event.time, event.scheduler)
+            elif self._top is not None:
+                self._running[job] = (event.time, event.scheduler)
+                self.counts["running"] += 1
+            if not self._is_live and self._top is not None:
+                self._pending.append(f"{event.time - self._t0:8.3f}s started   "
+                                     f"{self._name(job)}\n")
+            return
+        if kind == ev.DONE and self._is_live and job not in self._nested:
+            if self._running.pop(job, None) is not None:  # the most common event: fast path
+                self.counts["running"] -= 1
+                if type(job) in self._plain_types or not details_of(job, 0).get("failed"):
+                    self.counts["done"] += 1
+                    self._dirty = True
+                    return
+                self.counts["failed"] += 1
+                self._note(event, ev.FAILED)
+                return
         if kind == ev.RUN_STARTED:
             if self._top is None:
                 self._start(event)
@@ -158,26 +181,17 @@ class Monitor:
             if job is self._top:
                 self.close()
             return
-        nested = is_scheduler(job)
-        if kind == ev.STARTED:
-            if nested:
-                self._groups[job] = (event.time, event.scheduler)
-            else:
-                self._running[job] = (event.time, event.scheduler)
-                self.counts["running"] += 1
-            if not self._is_live:
-                self._note(event, kind)
-            return
         if kind == ev.RETRY:
             self._note(event, kind)
             return
         # done, failed, skipped, cancelled
-        if nested:
+        if job in self._nested:
             self._groups.pop(job, None)
         else:
             if self._running.pop(job, None) is not None:
                 self.counts["running"] -= 1
-            if kind == ev.DONE and details_of(job, 0).get("failed"):
+            if kind == ev.DONE and type(job) not in self._plain_types \
+                    and details_of(job, 0).get("failed"):
                 kind = ev.FAILED
             self.counts[kind] = self.counts.get(kind, 0) + 1
         if self._is_live and kind not in (ev.FAILED, ev.CANCELLED):
@@ -185,13 +199,34 @@ class Monitor:
         else:
             self._note(event, kind)
 
+    def _name(self, job: Any) -> str:
+        """``label [group]`` on one line (computed once per job)."""
+        name = self._names.get(job)
+        if name is None:
+            group = group_of(job)
+            label = " ".join(job.display_label().split())
+            name = f"{label} [{group}]" if group and group != label else label
+            self._names[job] = name
+        return name
+
     # ---- start and end
     def _start(self, event: ev.JobEvent) -> None:
         self._reset()
         self._top = event.job
         self._t0 = event.time
         self._wall0 = time.time()
-        self.total = sum(1 for _ in event.job.iterate_jobs())
+        described: dict[type, bool] = {}
+        for job in event.job.iterate_jobs(scan_schedulers=True):
+            if is_scheduler(job):
+                self._nested.add(job)
+                continue
+            self.total += 1
+            cls = type(job)
+            if cls not in described:
+                described[cls] = hasattr(cls, "monitor_details")
+                if not described[cls]:
+                    self._plain_types.add(cls)
+        self._nested.discard(event.job)
         self._loop = asyncio.get_running_loop()
         self._out = self.stream if self.stream is not None else sys.stderr
         self._is_live = _is_tty(self._out) if self.live is None else self.live
@@ -428,19 +463,17 @@ class Monitor:
     # ---- plain lines (and failures above the live area)
     def _note(self, event: ev.JobEvent, what: str) -> None:
         job = event.job
-        group = group_of(job)
-        where = f" [{group}]" if group else ""
         reason = ""
-        if what in (ev.FAILED, "retry"):
+        if what in (ev.FAILED, ev.RETRY):
             reason = describe_error(event.exception) or details_of(job, 0).get("status") or ""
         elif what == ev.SKIPPED and event.exception is not None:
             reason = str(event.exception).removeprefix("skipped: ")
-        stamp = f"{event.time - self._t0:8.3f}s"
-        word = {"started": "started", "done": "done", "failed": "FAILED", "retry": "retry",
-                "skipped": "skipped", "cancelled": "cancelled"}.get(what, what)
-        line = f"{stamp} {word:9s} {job.display_label()}{where}" + (f": {reason}" if reason else "")
+        word = "FAILED" if what == ev.FAILED else what
+        line = f"{event.time - self._t0:8.3f}s {word:9s} {self._name(job)}"
+        if reason:
+            line += ": " + " ".join(reason.split())
         if not self._is_live:
-            self._pending.append(" ".join(line.split()) + "\n")
+            self._pending.append(line + "\n")
             return
         if what == ev.CANCELLED and job.forever:  # forever jobs end so: not news
             self._dirty = True
@@ -448,7 +481,7 @@ class Monitor:
         columns, _ = self._size()
         text = _clip(line, max(20, columns - 1))
         self._dirty = True
-        self._write_above(self._out, self._paint(text, "failed" if what != "retry" else "running")
+        self._write_above(self._out, self._paint(text, "failed" if what != ev.RETRY else "running")
                           + "\n")
 
 

@@ -14,7 +14,9 @@ events file through ``sshjobs report``), it holds:
 Every job row carries ``data-job`` (label), ``data-start`` / ``data-end`` (seconds since the
 run started, empty for a job that never started), ``data-outcome`` (done, failed, skipped,
 cancelled, not-run, or running for a report made during the run) and, for jobs with a group,
-``data-node``: tests and other tools read these. Everything coming from jobs is escaped.
+``data-node``: tests and other tools read these (``data-id`` numbers the jobs; the page opens
+with a job's details shown when its address ends with ``#job-ID``). Everything coming from
+jobs is escaped.
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ th{background:#f3f6f9}td.n{text-align:right}
 ul.deps{font-family:monospace;font-size:.85em}
 """
 
-_JS = """
+_JS = r"""
 (function(){
   var panel=document.getElementById('detail');
   function field(name,value){
@@ -84,9 +86,12 @@ _JS = """
     field('error',d.error);field('attempts',d.attempts);
     if(d.tail){var pre=document.createElement('pre');pre.textContent=d.tail;panel.appendChild(pre);}
   }
-  document.querySelectorAll('.row').forEach(function(row){
-    row.addEventListener('click',function(){show(row);});
+  var rows=document.querySelectorAll('.row');
+  rows.forEach(function(row){
+    row.addEventListener('click',function(){show(row);history.replaceState(null,'','#job-'+row.dataset.id);});
   });
+  var m=/^#job-(\d+)$/.exec(location.hash);
+  if(m){var row=document.querySelector('.row[data-id="'+m[1]+'"]');if(row){show(row);row.scrollIntoView();}}
 })();
 """
 
@@ -111,7 +116,7 @@ def _section_of(record: JobRecord, by_id: dict[int, JobRecord]) -> str:
 
 
 def _row(record: JobRecord, scale: float) -> str:
-    attrs = {"data-job": record.label, "data-start": _fmt(record.start),
+    attrs = {"data-id": str(record.id), "data-job": record.label, "data-start": _fmt(record.start),
              "data-end": _fmt(record.end), "data-outcome": record.outcome}
     if record.group:
         attrs["data-node"] = record.group
