@@ -91,7 +91,7 @@ _JS = r"""
     row.addEventListener('click',function(){show(row);history.replaceState(null,'','#job-'+row.dataset.id);});
   });
   var m=/^#job-(\d+)$/.exec(location.hash);
-  if(m){var row=document.querySelector('.row[data-id="'+m[1]+'"]');if(row){show(row);row.scrollIntoView();}}
+  if(m){var row=document.querySelector('.row[data-id="'+m[1]+'"]');if(row){show(row);row.scrollIntoView({block:'nearest'});}}
 })();
 """
 
@@ -115,7 +115,7 @@ def _section_of(record: JobRecord, by_id: dict[int, JobRecord]) -> str:
     return " ▸ ".join(reversed(names)) if names else "jobs"
 
 
-def _row(record: JobRecord, scale: float) -> str:
+def _row(record: JobRecord, scale: float, min_wait: float) -> str:
     attrs = {"data-id": str(record.id), "data-job": record.label, "data-start": _fmt(record.start),
              "data-end": _fmt(record.end), "data-outcome": record.outcome}
     if record.group:
@@ -137,7 +137,7 @@ def _row(record: JobRecord, scale: float) -> str:
     lane = ""
     if record.start is not None:
         wait = record.start - record.ready if record.ready is not None else 0.0
-        if wait > 0:
+        if wait >= min_wait:  # shorter waits are noise (the loop's own scheduling)
             attrs["data-wait"] = _fmt(wait)
             lane += (f'<span class="wait" style="left:{record.ready * scale:.3f}%;'
                      f'width:{wait * scale:.3f}%"></span>')
@@ -168,6 +168,7 @@ def timeline_html(run: RunRecord) -> str:
     """The timeline section: sections of rows, ordered by their first start."""
     by_id = {r.id: r for r in run.jobs}
     scale = 100.0 / run.duration if run.duration > 0 else 0.0
+    min_wait = max(0.001, run.duration / 500)
     sections: dict[str, list[JobRecord]] = {}
     for record in run.jobs:
         sections.setdefault(_section_of(record, by_id), []).append(record)
@@ -182,7 +183,7 @@ def timeline_html(run: RunRecord) -> str:
         extra = f", {failed} failed" if failed else ""
         parts.append(f'<div class="sec" data-group="{_e(name)}"><h3>{_e(name)} '
                      f'<small>({len(records)} jobs{extra})</small></h3>')
-        parts.extend(_row(record, scale) for record in records)
+        parts.extend(_row(record, scale, min_wait) for record in records)
         parts.append("</div>")
     parts.append("</div>")
     return "".join(parts)
