@@ -5,7 +5,8 @@ events file through ``sshjobs report``), it holds:
 
 * a **timeline**: one row per job, in sections (the job's group - the node of an SSH job -,
   else its nested scheduler), a bar from start to end coloured by outcome, preceded by a
-  hatched bar for the time the job waited for a slot of the jobs window; hovering a row shows
+  hatched bar for the time the job was ready (its requirements done) but not started yet - no
+  free slot in the jobs window, or an event loop too busy to start it; hovering a row shows
   its label, times and status, clicking it shows everything, output lines included;
 * the **dependency graph** coloured by outcome: SVG drawn by graphviz's ``dot`` when it is
   installed (and the graph not too big to read), else a textual list, with a note saying so;
@@ -32,7 +33,7 @@ from typing import Any
 from .record import JobRecord, RunRecord
 
 #: above this many jobs the graph is listed as text (a drawing would be unreadable and slow)
-MAX_DRAWN_JOBS = 400
+MAX_DRAWN_JOBS = 1000
 _COLORS = {"done": "#43a047", "failed": "#e53935", "skipped": "#9e9e9e",
            "cancelled": "#8e24aa", "not-run": "#eeeeee", "running": "#fb8c00"}
 
@@ -82,7 +83,7 @@ _JS = r"""
     var h=document.createElement('h3');h.textContent=d.job;panel.appendChild(h);
     field('outcome',d.outcome);field('node',d.node);
     field('start',d.start?d.start+' s':'');field('end',d.end?d.end+' s':'');
-    field('waited for a slot',d.wait?d.wait+' s':'');field('status',d.status);
+    field('ready, waited to start',d.wait?d.wait+' s':'');field('status',d.status);
     field('error',d.error);field('attempts',d.attempts);
     if(d.tail){var pre=document.createElement('pre');pre.textContent=d.tail;panel.appendChild(pre);}
   }
@@ -181,8 +182,9 @@ def timeline_html(run: RunRecord) -> str:
         records.sort(key=lambda r: (r.start is None, r.start or 0.0, r.id))
         failed = sum(1 for r in records if r.outcome == "failed")
         extra = f", {failed} failed" if failed else ""
+        count = f"{len(records)} job" + ("s" if len(records) > 1 else "")
         parts.append(f'<div class="sec" data-group="{_e(name)}"><h3>{_e(name)} '
-                     f'<small>({len(records)} jobs{extra})</small></h3>')
+                     f'<small>({count}{extra})</small></h3>')
         parts.extend(_row(record, scale, min_wait) for record in records)
         parts.append("</div>")
     parts.append("</div>")
@@ -256,7 +258,7 @@ def graph_html(run: RunRecord, max_drawn: int = MAX_DRAWN_JOBS) -> str:
     else:
         try:
             done = subprocess.run([program, "-Tsvg"], input=graph_dot(run), capture_output=True,
-                                  text=True, timeout=60, check=False)
+                                  text=True, timeout=30, check=False)
         except (OSError, subprocess.TimeoutExpired) as exc:
             done = None
             note = f"<code>dot</code> failed ({_e(exc)}): the graph is listed as text."
@@ -313,7 +315,8 @@ def report_html(run: RunRecord) -> str:
     totals = ", ".join(f"{count} {outcome}" for outcome, count in sorted(counts.items()))
     legend = "".join(f'<span><i class="sw" style="background:{color}"></i>{name}</span>'
                      for name, color in _COLORS.items()) + \
-        '<span><i class="sw wait" style="position:static"></i>waiting for a slot</span>'
+        ('<span><i class="sw wait" style="position:static"></i>ready, waiting to start (jobs '
+         'window full, or the event loop busy)</span>')
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
