@@ -37,6 +37,7 @@ logger = logging.getLogger("asynciojobs.monitor")
 
 _SYNC_ON, _SYNC_OFF = "\x1b[?2026h", "\x1b[?2026l"   # terminals that ignore them draw anyway
 _HIDE, _SHOW = "\x1b[?25l", "\x1b[?25h"
+_STARTED, _DONE = ev.STARTED, ev.DONE
 _COLORS = {"done": "32", "failed": "31", "running": "33", "skipped": "2", "waiting": "2",
            "cancelled": "35", "group": "36", "dim": "2"}
 
@@ -131,10 +132,11 @@ class Monitor:
 
     def _reset(self) -> None:
         self.total = 0
-        self.counts = {"done": 0, "failed": 0, "skipped": 0, "cancelled": 0, "running": 0}
-        # running leaf jobs and nested schedulers -> (start in loop time, their scheduler)
-        self._running: dict[Any, tuple[float, Any]] = {}
-        self._groups: dict[Any, tuple[float, Any]] = {}
+        self.counts = {"failed": 0, "skipped": 0, "cancelled": 0}
+        self._done = 0
+        self._running: dict[Any, float] = {}        # running leaf job -> start (loop time)
+        self._parents: dict[Any, Any] = {}          # its scheduler, when not the top one
+        self._groups: dict[Any, tuple[float, Any]] = {}  # nested scheduler -> (start, parent)
         self._t0 = 0.0
         self._wall0 = 0.0
         self._shown = 0                             # lines of the live area on screen
@@ -148,29 +150,25 @@ class Monitor:
         self._plain_types: set[type] = set()        # job classes without monitor_details()
         self._names: dict[Any, str] = {}
 
-    # ---- the subscriber (called twice per job: kept short, no lookup that may fail)
+    # ---- the subscriber: called twice per job, so the common cases come first and cheap
     def __call__(self, event: ev.JobEvent) -> None:
-        kind, job = event.kind, event.job
-        if kind == ev.STARTED:
-            if job in self._nested:
-                self._groups[job] = (event.time, event.scheduler)
-            elif self._top is not None:
-                self._running[job] = (event.time, event.scheduler)
-                self.counts["running"] += 1
-            if not self._is_live and self._top is not None:
-                self._pending.append(f"{event.time - self._t0:8.3f}s started   "
-                                     f"{self._name(job)}\n")
+        kind, job, when, scheduler, _exception = event
+        if kind == _STARTED and job not in self._nested and self._top is not None:
+            self._running[job] = when
+            if scheduler is not self._top:
+                self._parents[job] = scheduler
+            if not self._is_live:
+                self._pending.append(f"{when - self._t0:8.3f}s started   {self._name(job)}\n")
             return
-        if kind == ev.DONE and self._is_live and job not in self._nested:
-            if self._running.pop(job, None) is not None:  # the most common event: fast path
-                self.counts["running"] -= 1
-                if type(job) in self._plain_types or not details_of(job, 0).get("failed"):
-                    self.counts["done"] += 1
-                    self._dirty = True
-                    return
-                self.counts["failed"] += 1
-                self._note(event, ev.FAILED)
-                return
+        if kind == _DONE and self._is_live and type(job) in self._plain_types \
+                and self._running.pop(job, None) is not None:
+            self._done += 1
+            self._dirty = True
+            return
+        self._other(event)
+
+    def _other(self, event: ev.JobEvent) -> None:
+        kind, job = event.kind, event.job
         if kind == ev.RUN_STARTED:
             if self._top is None:
                 self._start(event)
@@ -181,6 +179,11 @@ class Monitor:
             if job is self._top:
                 self.close()
             return
+        if kind == ev.STARTED:  # a nested scheduler
+            self._groups[job] = (event.time, event.scheduler)
+            if not self._is_live:
+                self._note(event, kind)
+            return
         if kind == ev.RETRY:
             self._note(event, kind)
             return
@@ -188,16 +191,26 @@ class Monitor:
         if job in self._nested:
             self._groups.pop(job, None)
         else:
-            if self._running.pop(job, None) is not None:
-                self.counts["running"] -= 1
+            self._running.pop(job, None)
+            self._parents.pop(job, None)
             if kind == ev.DONE and type(job) not in self._plain_types \
                     and details_of(job, 0).get("failed"):
                 kind = ev.FAILED
-            self.counts[kind] = self.counts.get(kind, 0) + 1
+            if kind == ev.DONE:
+                self._done += 1
+            else:
+                self.counts[kind] = self.counts.get(kind, 0) + 1
         if self._is_live and kind not in (ev.FAILED, ev.CANCELLED):
             self._dirty = True
         else:
             self._note(event, kind)
+
+    def tally(self) -> dict[str, int]:
+        """Jobs by state: waiting, running, done, failed, skipped, cancelled."""
+        counts = dict(self.counts, running=len(self._running), done=self._done)
+        finished = counts["done"] + counts["failed"] + counts["skipped"] + counts["cancelled"]
+        counts["waiting"] = max(0, self.total - finished - counts["running"])
+        return counts
 
     def _name(self, job: Any) -> str:
         """``label [group]`` on one line (computed once per job)."""
@@ -215,18 +228,23 @@ class Monitor:
         self._top = event.job
         self._t0 = event.time
         self._wall0 = time.time()
-        described: dict[type, bool] = {}
-        for job in event.job.iterate_jobs(scan_schedulers=True):
-            if is_scheduler(job):
-                self._nested.add(job)
-                continue
-            self.total += 1
-            cls = type(job)
-            if cls not in described:
-                described[cls] = hasattr(cls, "monitor_details")
-                if not described[cls]:
-                    self._plain_types.add(cls)
-        self._nested.discard(event.job)
+        # one pass over the jobs, nested ones too; what a job is, is looked up once per class
+        kinds: dict[type, int] = {}  # 0: leaf job, 1: leaf job telling details, 2: scheduler
+        stack = [event.job]
+        while stack:
+            for job in stack.pop().jobs:
+                cls = type(job)
+                kind = kinds.get(cls)
+                if kind is None:
+                    kind = kinds[cls] = (2 if is_scheduler(job)
+                                         else 1 if hasattr(cls, "monitor_details") else 0)
+                    if kind == 0:
+                        self._plain_types.add(cls)
+                if kind == 2:
+                    self._nested.add(job)
+                    stack.append(job)
+                else:
+                    self.total += 1
         self._loop = asyncio.get_running_loop()
         self._out = self.stream if self.stream is not None else sys.stderr
         self._is_live = _is_tty(self._out) if self.live is None else self.live
@@ -401,18 +419,15 @@ class Monitor:
         rows: list[str] = []
         self._rows_under(self._top, 0, now, width, rows, budget + 1)
         if len(rows) > budget:
-            hidden = self.counts["running"] - sum(1 for r in rows[:budget - 1] if r[1])
+            hidden = len(self._running) - sum(1 for r in rows[:budget - 1] if r[1])
             rows = rows[:budget - 1] + [(self._paint(f"  … {max(hidden, 1)} more running",
                                                      "dim"), False)]
         out.extend(text for text, _leaf in rows)
         return out
 
     def _counts_text(self) -> str:
-        c = self.counts
-        finished = c["done"] + c["failed"] + c["skipped"] + c["cancelled"]
-        waiting = max(0, self.total - finished - c["running"])
-        parts = [("waiting", waiting), ("running", c["running"]), ("done", c["done"]),
-                 ("failed", c["failed"]), ("skipped", c["skipped"])]
+        c = self.tally()
+        parts = [(name, c[name]) for name in ("waiting", "running", "done", "failed", "skipped")]
         if c["cancelled"]:
             parts.append(("cancelled", c["cancelled"]))
         return " · ".join(f"{name} {count}" for name, count in parts)
@@ -421,19 +436,23 @@ class Monitor:
         text = _clip(f"[{_seconds(now - self._t0).strip()}] {self._counts_text()}", width)
         if not self._use_color:
             return text
+        counts = self.tally()
         for name in ("running", "done", "failed", "skipped", "cancelled"):
-            count = self.counts[name]
-            if count:
-                text = text.replace(f"{name} {count}", self._paint(f"{name} {count}", name), 1)
+            if counts[name]:
+                text = text.replace(f"{name} {counts[name]}",
+                                    self._paint(f"{name} {counts[name]}", name), 1)
         return text
 
     def _rows_under(self, scheduler: Any, depth: int, now: float, width: int,
                     rows: list[tuple[str, bool]], budget: int) -> None:
         """Rows for the running jobs of ``scheduler``: leaves, then nested groups."""
         indent = "  " * (depth + 1)
-        for job, (start, _parent) in islice(
-                ((j, v) for j, v in self._running.items() if v[1] is scheduler),
-                max(0, budget - len(rows))):
+        parents = self._parents
+        if scheduler is self._top:
+            mine = ((j, t) for j, t in self._running.items() if j not in parents)
+        else:
+            mine = ((j, t) for j, t in self._running.items() if parents.get(j) is scheduler)
+        for job, start in islice(mine, max(0, budget - len(rows))):
             group, label = group_of(job), job.display_label()
             where = f"{group}  " if group and group != label else ""
             tail = details_of(job, 1).get("tail") or []
@@ -447,7 +466,7 @@ class Monitor:
                 return
             if parent is not scheduler:
                 continue
-            running = sum(1 for _s, p in self._running.values() if p is nested)
+            running = sum(1 for p in self._parents.values() if p is nested)
             label = f"{indent}▸ {nested.display_label()}  {_seconds(now - start).strip()}, " \
                     f"{running} running"
             rows.append((self._paint(_clip(label, width), "group"), False))

@@ -1,12 +1,15 @@
 """Benchmark: what the live monitor costs on a run of many no-op jobs.
 
-The same scheduler (N no-op jobs, no requirement, no window) run without a monitor, with the
-monitor in plain-line mode (one line per start and end, written to a file), and with the
+The same scheduler (N no-op jobs, no requirement, no window) run without a monitor, with a
+subscriber doing nothing (the cost of the event stream itself), with the monitor in
+plain-line mode (one line per start and end, written to a file), and with the
 monitor in terminal mode drawing into a pseudo-terminal (a pty whose other end is drained by
-a thread, as a terminal would). Each measurement runs in a fresh subprocess; the best of
-``--repeat`` runs is kept, runs of the three modes interleaved.
+another process, as a terminal would). Each of ``--repeat`` fresh processes runs
+``--rounds`` rounds of the four modes, interleaved (after a warm-up round), and keeps the
+best of each mode; the median over the processes is printed (the machine is shared: medians
+of bests are what is stable).
 
-    .venv/bin/python bench/monitor.py                 # 10,000 jobs, 7 runs of each mode
+    .venv/bin/python bench/monitor.py                 # 10,000 jobs
     .venv/bin/python bench/monitor.py --jobs 50000 --repeat 3
 """
 
@@ -16,6 +19,7 @@ import argparse
 import gc
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -27,10 +31,23 @@ async def noop() -> None:
     return None
 
 
+_TTY: list = []
+
+
+def _terminal() -> object:
+    """The slave side of a pseudo-terminal whose master side another process drains, as a
+    terminal would (one per process)."""
+    if not _TTY:
+        import pty
+        master, slave = pty.openpty()
+        subprocess.Popen(["cat"], stdin=master, stdout=subprocess.DEVNULL)
+        os.close(master)
+        _TTY.append(os.fdopen(slave, "w"))
+    return _TTY[0]
+
+
 def measure(mode: str, jobs: int) -> tuple[float, float]:
     """In this (fresh) process: wall and CPU seconds of one run in ``mode`` ."""
-    import pty
-
     from asynciojobs import Job, Scheduler
     from asynciojobs.monitor import Monitor
 
@@ -40,11 +57,8 @@ def measure(mode: str, jobs: int) -> tuple[float, float]:
         monitor = lambda event: None  # noqa: E731
     elif mode == "plain":
         monitor = Monitor(open(os.devnull, "w"), live=False)  # noqa: SIM115
-    elif mode == "tty":   # a pseudo-terminal drained by another process, as a terminal would
-        master, slave = pty.openpty()
-        subprocess.Popen(["cat"], stdin=master, stdout=subprocess.DEVNULL)
-        os.close(master)
-        monitor = Monitor(os.fdopen(slave, "w"), live=True)
+    elif mode == "tty":
+        monitor = Monitor(_terminal(), live=True)
     gc.collect()
     start, cpu = time.perf_counter(), time.process_time()
     assert scheduler.run(monitor=monitor)
@@ -54,28 +68,36 @@ def measure(mode: str, jobs: int) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--jobs", type=int, default=10_000)
-    parser.add_argument("--repeat", type=int, default=7)
-    parser.add_argument("--one", choices=MODES, help=argparse.SUPPRESS)
+    parser.add_argument("--repeat", type=int, default=5, help="fresh processes")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds in each process")
+    parser.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.one:  # three runs in this process (the first one warms up), the best
-        runs = [measure(args.one, args.jobs) for _ in range(3)]
-        print(json.dumps([min(r[0] for r in runs), min(r[1] for r in runs)]))
+    if args.inner:  # rounds of the four modes, interleaved; the best of each
+        best: dict[str, list[float]] = {}
+        for round_ in range(args.rounds + 1):
+            for mode in MODES:
+                wall, cpu = measure(mode, args.jobs)
+                if round_:  # the first round warms up
+                    old = best.get(mode, [wall, cpu])
+                    best[mode] = [min(old[0], wall), min(old[1], cpu)]
+        print(json.dumps(best))
         return
-    best: dict[str, float] = {}
-    best_cpu: dict[str, float] = {}
+    walls: dict[str, list[float]] = {mode: [] for mode in MODES}
+    cpus: dict[str, list[float]] = {mode: [] for mode in MODES}
     for _ in range(args.repeat):
-        for mode in MODES:
-            out = subprocess.run([sys.executable, __file__, "--one", mode, "--jobs",
-                                  str(args.jobs)], capture_output=True, text=True, check=True)
-            seconds, cpu = json.loads(out.stdout.strip().splitlines()[-1])
-            best[mode] = min(best.get(mode, seconds), seconds)
-            best_cpu[mode] = min(best_cpu.get(mode, cpu), cpu)
-    print(f"{args.jobs} no-op jobs, best of {args.repeat} (x 3 runs in each process):")
+        out = subprocess.run([sys.executable, __file__, "--inner", "--jobs", str(args.jobs),
+                              "--rounds", str(args.rounds)],
+                             capture_output=True, text=True, check=True)
+        for mode, (wall, cpu) in json.loads(out.stdout.strip().splitlines()[-1]).items():
+            walls[mode].append(wall)
+            cpus[mode].append(cpu)
+    print(f"{args.jobs} no-op jobs; {args.repeat} processes x {args.rounds} interleaved rounds; "
+          "median over processes of each one's best:")
+    base_wall, base_cpu = statistics.median(walls["none"]), statistics.median(cpus["none"])
     for mode in MODES:
-        extra = (best[mode] / best["none"] - 1) * 100
-        extra_cpu = (best_cpu[mode] / best_cpu["none"] - 1) * 100
-        print(f"  {mode:10s} wall {best[mode] * 1000:7.1f} ms ({extra:+5.1f} %)   "
-              f"cpu {best_cpu[mode] * 1000:7.1f} ms ({extra_cpu:+5.1f} %)")
+        wall, cpu = statistics.median(walls[mode]), statistics.median(cpus[mode])
+        print(f"  {mode:10s} wall {wall * 1000:7.1f} ms ({(wall / base_wall - 1) * 100:+5.1f} %)"
+              f"   cpu {cpu * 1000:7.1f} ms ({(cpu / base_cpu - 1) * 100:+5.1f} %)")
 
 
 if __name__ == "__main__":
