@@ -289,10 +289,10 @@ class Monitor:
         otherwise): for writers holding on to a stream of their own, such as a console."""
         return _Above(self, stream)
 
-    def __enter__(self) -> Monitor:
+    def __enter__(self) -> Monitor:  # noqa: PYI034 - subclasses keep this type
         return self
 
-    def __exit__(self, *exc_info: Any) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     def _arm(self) -> None:
@@ -416,7 +416,7 @@ class Monitor:
         now = self._loop.time() if self._loop is not None else self._t0
         out = [self._counts_line(now, width)]
         budget = self.rows if self.rows is not None else max(1, min(12, lines - 3))
-        rows: list[str] = []
+        rows: list[tuple[str, bool]] = []
         self._rows_under(self._top, 0, now, width, rows, budget + 1)
         if len(rows) > budget:
             hidden = len(self._running) - sum(1 for r in rows[:budget - 1] if r[1])
@@ -514,7 +514,7 @@ def _same_terminal(one: Any, other: Any) -> bool:
                                                              second.st_rdev) and _is_tty(one)
 
 
-class monitoring:  # noqa: N801 - used as a context manager, like contextlib's
+class monitoring:
     """``with monitoring(scheduler, monitor):`` - subscribe a monitor (``True``: a new
     :class:`Monitor`; a Monitor or any subscriber: itself) for the duration of a run, and make
     sure its display is closed afterwards, even when the run is interrupted."""
@@ -526,7 +526,7 @@ class monitoring:  # noqa: N801 - used as a context manager, like contextlib's
     def __enter__(self) -> Any:
         return self.monitor
 
-    def __exit__(self, *exc_info: Any) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self._unsubscribe()
         close = getattr(self.monitor, "close", None)
         if close is not None:

@@ -86,7 +86,7 @@ def group_of(job: Any) -> str | None:
         return None
     try:
         group = method()
-    except Exception:  # noqa: BLE001 - a display hook never breaks a run
+    except Exception:
         logger.exception("monitor_group() of %r failed", job)
         return None
     return None if group is None else str(group)
@@ -99,7 +99,7 @@ def details_of(job: Any, tail: int = TAIL_LINES) -> dict[str, Any]:
         return {}
     try:
         return dict(method(tail) or {})
-    except Exception:  # noqa: BLE001
+    except Exception:
         logger.exception("monitor_details() of %r failed", job)
         return {}
 
@@ -187,13 +187,9 @@ def fill_ready(records: list[JobRecord]) -> None:
     for record in records:
         if record.start is None:
             continue
-        ends = [by_id[req].end for req in record.requires if by_id[req].end is not None]
-        if ends:
-            ready = max(ends)
-        elif record.parent is not None and by_id[record.parent].start is not None:
-            ready = by_id[record.parent].start
-        else:
-            ready = 0.0
+        ends = [end for end in (by_id[req].end for req in record.requires) if end is not None]
+        parent_start = by_id[record.parent].start if record.parent is not None else None
+        ready: float = max(ends) if ends else parent_start if parent_start is not None else 0.0
         record.ready = min(ready, record.start)
 
 

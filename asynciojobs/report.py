@@ -137,10 +137,11 @@ def _row(record: JobRecord, scale: float, min_wait: float) -> str:
         attrs["data-tail"] = "\n".join(record.tail)
     lane = ""
     if record.start is not None:
-        wait = record.start - record.ready if record.ready is not None else 0.0
+        ready = record.ready if record.ready is not None else record.start
+        wait = record.start - ready
         if wait >= min_wait:  # shorter waits are noise (the loop's own scheduling)
             attrs["data-wait"] = _fmt(wait)
-            lane += (f'<span class="wait" style="left:{record.ready * scale:.3f}%;'
+            lane += (f'<span class="wait" style="left:{ready * scale:.3f}%;'
                      f'width:{wait * scale:.3f}%"></span>')
         width = (record.end - record.start) if record.end is not None else 0.0
         lane += (f'<span class="bar" style="left:{record.start * scale:.3f}%;'
@@ -264,7 +265,7 @@ def graph_html(run: RunRecord, max_drawn: int = MAX_DRAWN_JOBS) -> str:
             note = f"<code>dot</code> failed ({_e(exc)}): the graph is listed as text."
         if done is not None and done.returncode == 0:
             svg = done.stdout[done.stdout.find("<svg"):]
-            svg = re.sub(r"<!--.*?-->", "", svg, flags=re.S)
+            svg = re.sub(r"<!--.*?-->", "", svg, flags=re.DOTALL)
             return f'<div class="graph">{svg}</div>'
         if done is not None:
             note = (f"<code>dot</code> failed ({_e(done.stderr.strip()[:200])}): "
@@ -310,7 +311,7 @@ def report_html(run: RunRecord) -> str:
     for record in run.jobs:
         if not record.scheduler:
             counts[record.outcome] = counts.get(record.outcome, 0) + 1
-    started = (datetime.datetime.fromtimestamp(run.started, datetime.timezone.utc)
+    started = (datetime.datetime.fromtimestamp(run.started, datetime.UTC)
                .strftime("%Y-%m-%d %H:%M:%S UTC") if run.started else "")
     totals = ", ".join(f"{count} {outcome}" for outcome, count in sorted(counts.items()))
     legend = "".join(f'<span><i class="sw" style="background:{color}"></i>{name}</span>'

@@ -54,7 +54,7 @@ def measure(mode: str, jobs: int) -> tuple[float, float]:
     scheduler = Scheduler(*(Job(noop) for _ in range(jobs)))
     monitor: object = False
     if mode == "subscriber":   # the cost of the event stream itself: a subscriber doing nothing
-        monitor = lambda event: None  # noqa: E731
+        monitor = lambda event: None
     elif mode == "plain":
         monitor = Monitor(open(os.devnull, "w"), live=False)  # noqa: SIM115
     elif mode == "tty":

@@ -15,11 +15,11 @@ import termios
 import textwrap
 import time
 
+from ajobs_helpers import boom, sleeper
+
 from asynciojobs import Job, Scheduler
 from asynciojobs.fakeclock import fake_clock_run
 from asynciojobs.monitor import Monitor
-
-from ajobs_helpers import boom, sleeper
 
 HIDE, SHOW, SYNC = "\x1b[?25l", "\x1b[?25h", "\x1b[?2026h"
 

@@ -172,7 +172,7 @@ def _png_is_not_blank(data: bytes) -> bool:
             idat += chunk
         pos += 12 + length
     raw = zlib.decompress(idat)
-    colours = set(raw[i:i + 3] for i in range(1, min(len(raw), 3_000_000), 97))
+    colours = {raw[i:i + 3] for i in range(1, min(len(raw), 3_000_000), 97)}
     return header is not None and len(colours) > 20
 
 
@@ -202,8 +202,51 @@ def test_report_renders_in_headless_chromium_without_console_errors(tmp_path):
          "--no-first-run", "--disable-background-networking", "--disable-component-update",
          "--disable-sync", f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0",
          "--window-size=1200,900", f"--screenshot={shot}", f"file://{report}#job-0"],
-        capture_output=True, text=True, timeout=120, env={**os.environ, "HOME": str(tmp_path)})
+        capture_output=True, text=True, timeout=120, check=False,
+        env={**os.environ, "HOME": str(tmp_path)})
     console = [line for line in done.stderr.splitlines() if ":CONSOLE" in line]
     assert console == [], console
     assert shot.exists(), done.stderr[-2000:]
     assert _png_is_not_blank(shot.read_bytes())
+
+
+def test_scenario_monitor_on_a_terminal_keeps_the_output_whole(tmp_path):
+    """Through a real pty: the live area is drawn, every output line of the jobs appears
+    whole above it (starting on a cleared line), the cursor comes back at the end."""
+    import fcntl
+    import sys
+    import termios
+    path = tmp_path / "live.yaml"
+    path.write_text(textwrap.dedent("""
+        nodes:
+          - {id: here, localnode: true}
+          - {id: there, localnode: true}
+        jobs:
+          - {id: one, node: here, commands: ["for i in 1 2 3 4; do echo one $i; sleep 0.1; done"]}
+          - {id: two, node: there, critical: false,
+             commands: ["for i in 1 2 3; do echo two $i; sleep 0.1; done; exit 5"]}
+        """))
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+    sshjobs = os.path.join(os.path.dirname(sys.executable), "sshjobs")
+    proc = subprocess.Popen([sshjobs, "scenario", str(path), "--monitor"], stdin=slave,
+                            stdout=slave, stderr=slave, close_fds=True)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    assert proc.wait(timeout=60) == 1
+    out = re.sub(r"\x1b\[[0-9;]*m", "", b"".join(chunks).decode("utf-8", "replace"))
+    assert out.startswith("\x1b[?25l") and out.rfind("\x1b[?25h") > out.rfind("\x1b[?2026h")
+    for line in ["here: one 1", "here: one 4", "there: two 1", "there: two 3"]:
+        assert re.search(rf"(\x1b\[J|\r\n){line}\r\n", out), line
+    assert re.search(r"FAILED +for i in 1 2 3; do echo two.*\[there\]: exit 5", out)
+    assert re.search(r"\d\.\ds  here  for i in 1 2 3 4.*│ one \d", out)
+    assert "sshjobs: there: exit status 5" in out
