@@ -25,6 +25,7 @@ import logging
 import os
 import shutil
 import sys
+import threading
 import time
 from itertools import islice
 from typing import IO, Any
@@ -123,6 +124,7 @@ class Monitor:
         self.rows = rows
         self.color = color
         self.redraws = 0
+        self._lock = threading.RLock()
         self._is_live = False
         self._out: Any = None
         self._top: Any = None
@@ -144,6 +146,8 @@ class Monitor:
         self._pending: list[str] = []               # plain mode: lines not yet written
         self._partial: dict[int, str] = {}
         self._saved: list[tuple[Any, str, Any]] = []
+        self._proxies: dict[str, _Above] = {}
+        self._same: dict[int, bool] = {}            # stream id -> same terminal as ours
         self._active = False
         self._dirty = False
         self._nested: set[Any] = set()              # the nested schedulers of the run
@@ -271,8 +275,9 @@ class Monitor:
             for target, rest in [(t, r) for t, r in self._saved_partials() if r]:
                 self._write_above(target, rest + "\n", force=True)
             if self._is_live:
-                self._out.write(self._lift() + self._summary() + "\n" + _SHOW)
-                self._shown = 0
+                with self._lock:
+                    self._out.write(self._lift() + self._summary() + "\n" + _SHOW)
+                    self._shown = 0
             else:
                 self._pending.append(self._summary() + "\n")
                 self._out.write("".join(self._pending))
@@ -327,6 +332,7 @@ class Monitor:
             proxy = _Above(self, current)
             setattr(sys, name, proxy)
             self._saved.append((sys, name, current))
+            self._proxies[name] = proxy
         for handler in logging.getLogger().handlers:
             stream = getattr(handler, "stream", None)
             if isinstance(handler, logging.StreamHandler) and stream is not None:
@@ -337,21 +343,27 @@ class Monitor:
 
     def _restore(self) -> None:
         for owner, name, original in reversed(self._saved):
-            if owner is sys:
-                setattr(sys, name, original)
-            else:
+            if owner is not sys:
                 owner.setStream(original)
+            elif getattr(sys, name) is self._proxies.get(name):  # unless replaced meanwhile
+                setattr(sys, name, original)
         self._saved.clear()
+        self._proxies.clear()
 
     def _saved_partials(self) -> list[tuple[Any, str]]:
         targets = {id(orig): orig for _o, _n, orig in self._saved}
         return [(targets[key], rest) for key, rest in self._partial.items() if key in targets]
 
     def _write_above(self, target: Any, text: str, force: bool = False) -> None:
-        """Write ``text`` to ``target`` above the live area (complete lines only)."""
+        """Write ``text`` to ``target`` above the live area (complete lines only); from any
+        thread (a lock keeps writes and redraws apart)."""
         if not (self._active or force) or not self._is_live:
             target.write(text)
             return
+        with self._lock:
+            self._write_above_locked(target, text, force)
+
+    def _write_above_locked(self, target: Any, text: str, force: bool) -> None:
         key = id(target)
         text = self._partial.pop(key, "") + text
         cut = text.rfind("\n") + 1
@@ -365,7 +377,10 @@ class Monitor:
             text = text[:cut]
         out = self._out
         frame = "" if force else self._frame
-        if target is out or _same_terminal(target, out):
+        same = self._same.get(key)
+        if same is None:
+            same = self._same[key] = target is out or _same_terminal(target, out)
+        if same:
             if target is not out:
                 target.flush()
             out.write(_SYNC_ON + self._lift() + text + frame + _SYNC_OFF)
@@ -394,10 +409,12 @@ class Monitor:
     def _draw(self) -> None:
         self._dirty = False
         self.redraws += 1
-        self._frame = "\n".join(self.frame_lines())
-        self._out.write(_SYNC_ON + self._lift() + self._frame + _SYNC_OFF)
-        self._out.flush()
-        self._shown = self._frame.count("\n") + 1
+        frame = "\n".join(self.frame_lines())
+        with self._lock:
+            self._frame = frame
+            self._out.write(_SYNC_ON + self._lift() + frame + _SYNC_OFF)
+            self._out.flush()
+            self._shown = frame.count("\n") + 1
 
     def _size(self) -> tuple[int, int]:
         try:
