@@ -71,8 +71,7 @@ class Run:
 
     def emit(self, kind: str, job: Any, exception: BaseException | None = None) -> None:
         """Deliver one event to the subscribers (callers check there are some)."""
-        ev.deliver(self.subscribers,
-                   ev.JobEvent(kind, job, self.loop.time(), self.scheduler, exception))
+        ev.emit(self.subscribers, kind, job, self.loop.time(), self.scheduler, exception)
 
     async def execute(self, jobs: Any, entries: list, timeout: float | None) -> str:
         """Run until every non-forever job finished, a critical job failed, or the timeout."""
