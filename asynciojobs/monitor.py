@@ -26,13 +26,13 @@ import os
 import shutil
 import sys
 import threading
-import time
 from itertools import islice
 from typing import IO, Any
 
 from . import events as ev
 from .graph import is_scheduler
 from .record import describe_error, details_of, group_of
+from .terminal import Above, clip, is_tty, same_terminal, seconds
 
 logger = logging.getLogger("asynciojobs.monitor")
 
@@ -41,68 +41,6 @@ _HIDE, _SHOW = "\x1b[?25l", "\x1b[?25h"
 _STARTED, _DONE = ev.STARTED, ev.DONE
 _COLORS = {"done": "32", "failed": "31", "running": "33", "skipped": "2", "waiting": "2",
            "cancelled": "35", "group": "36", "dim": "2"}
-
-
-def _is_tty(stream: Any) -> bool:
-    isatty = getattr(stream, "isatty", None)
-    try:
-        return bool(isatty and isatty())
-    except (ValueError, OSError):
-        return False
-
-
-def _clip(text: str, width: int) -> str:
-    text = " ".join(text.split()) if ("\n" in text or "\r" in text or "\t" in text) else text
-    text = "".join(ch if ch.isprintable() else "?" for ch in text)
-    return text if len(text) <= width else text[:max(0, width - 1)] + "…"
-
-
-def _seconds(value: float) -> str:
-    if value < 60:
-        return f"{value:5.1f}s"
-    minutes, seconds = divmod(int(value), 60)
-    return f"{minutes:2d}m{seconds:02d}s" if minutes < 60 else f"{minutes // 60}h{minutes % 60:02d}m"
-
-
-class _Above:
-    """Stands for ``sys.stdout`` / ``sys.stderr`` while the live area is shown: text written
-    to it appears above the area (whole lines only; a partial line waits for its end)."""
-
-    def __init__(self, monitor: Monitor, target: Any) -> None:
-        self._monitor = monitor
-        self._target = target
-        self.buffer = _AboveBytes(self) if hasattr(target, "buffer") else None
-
-    def write(self, text: str) -> int:
-        self._monitor._write_above(self._target, text)
-        return len(text)
-
-    def writelines(self, lines: Any) -> None:
-        for line in lines:
-            self.write(line)
-
-    def flush(self) -> None:
-        self._target.flush()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._target, name)
-
-
-class _AboveBytes:
-    """The ``buffer`` of an :class:`_Above` (raw bytes, decoded for the terminal)."""
-
-    def __init__(self, text: _Above) -> None:
-        self._text = text
-
-    def write(self, data: bytes) -> int:
-        self._text.write(bytes(data).decode("utf-8", "replace"))
-        return len(data)
-
-    def flush(self) -> None:
-        self._text.flush()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._text._target.buffer, name)
 
 
 class Monitor:
@@ -140,13 +78,12 @@ class Monitor:
         self._parents: dict[Any, Any] = {}          # its scheduler, when not the top one
         self._groups: dict[Any, tuple[float, Any]] = {}  # nested scheduler -> (start, parent)
         self._t0 = 0.0
-        self._wall0 = 0.0
         self._shown = 0                             # lines of the live area on screen
         self._frame = ""
         self._pending: list[str] = []               # plain mode: lines not yet written
         self._partial: dict[int, str] = {}
         self._saved: list[tuple[Any, str, Any]] = []
-        self._proxies: dict[str, _Above] = {}
+        self._proxies: dict[str, Above] = {}
         self._same: dict[int, bool] = {}            # stream id -> same terminal as ours
         self._active = False
         self._dirty = False
@@ -231,7 +168,6 @@ class Monitor:
         self._reset()
         self._top = event.job
         self._t0 = event.time
-        self._wall0 = time.time()
         # one pass over the jobs, nested ones too; what a job is, is looked up once per class
         kinds: dict[type, int] = {}  # 0: leaf job, 1: leaf job telling details, 2: scheduler
         stack = [event.job]
@@ -251,7 +187,7 @@ class Monitor:
                     self.total += 1
         self._loop = asyncio.get_running_loop()
         self._out = self.stream if self.stream is not None else sys.stderr
-        self._is_live = _is_tty(self._out) if self.live is None else self.live
+        self._is_live = is_tty(self._out) if self.live is None else self.live
         self._use_color = (self.color if self.color is not None
                            else self._is_live and not os.environ.get("NO_COLOR"))
         self._active = True
@@ -273,7 +209,7 @@ class Monitor:
             self._timer = None
         try:
             for target, rest in [(t, r) for t, r in self._saved_partials() if r]:
-                self._write_above(target, rest + "\n", force=True)
+                self.write_above(target, rest + "\n", force=True)
             if self._is_live:
                 with self._lock:
                     self._out.write(self._lift() + self._summary() + "\n" + _SHOW)
@@ -292,7 +228,7 @@ class Monitor:
     def above(self, stream: Any) -> Any:
         """A stream writing to ``stream`` above the live area while it is shown (as it is
         otherwise): for writers holding on to a stream of their own, such as a console."""
-        return _Above(self, stream)
+        return Above(self, stream)
 
     def __enter__(self) -> Monitor:  # noqa: PYI034 - subclasses keep this type
         return self
@@ -327,9 +263,9 @@ class Monitor:
     def _redirect(self) -> None:
         for name in ("stdout", "stderr"):
             current = getattr(sys, name)
-            if isinstance(current, _Above):
+            if isinstance(current, Above):
                 continue
-            proxy = _Above(self, current)
+            proxy = Above(self, current)
             setattr(sys, name, proxy)
             self._saved.append((sys, name, current))
             self._proxies[name] = proxy
@@ -337,7 +273,7 @@ class Monitor:
             stream = getattr(handler, "stream", None)
             if isinstance(handler, logging.StreamHandler) and stream is not None:
                 for _owner, _name, original in list(self._saved):
-                    if stream is original and isinstance(getattr(sys, _name), _Above):
+                    if stream is original and isinstance(getattr(sys, _name), Above):
                         handler.setStream(getattr(sys, _name))  # type: ignore[arg-type]
                         self._saved.append((handler, "stream", original))
 
@@ -354,7 +290,7 @@ class Monitor:
         targets = {id(orig): orig for _o, _n, orig in self._saved}
         return [(targets[key], rest) for key, rest in self._partial.items() if key in targets]
 
-    def _write_above(self, target: Any, text: str, force: bool = False) -> None:
+    def write_above(self, target: Any, text: str, force: bool = False) -> None:
         """Write ``text`` to ``target`` above the live area (complete lines only); from any
         thread (a lock keeps writes and redraws apart)."""
         if not (self._active or force) or not self._is_live:
@@ -379,7 +315,7 @@ class Monitor:
         frame = "" if force else self._frame
         same = self._same.get(key)
         if same is None:
-            same = self._same[key] = target is out or _same_terminal(target, out)
+            same = self._same[key] = target is out or same_terminal(target, out)
         if same:
             if target is not out:
                 target.flush()
@@ -450,7 +386,7 @@ class Monitor:
         return " · ".join(f"{name} {count}" for name, count in parts)
 
     def _counts_line(self, now: float, width: int) -> str:
-        text = _clip(f"[{_seconds(now - self._t0).strip()}] {self._counts_text()}", width)
+        text = clip(f"[{seconds(now - self._t0).strip()}] {self._counts_text()}", width)
         if not self._use_color:
             return text
         counts = self.tally()
@@ -474,7 +410,7 @@ class Monitor:
             where = f"{group}  " if group and group != label else ""
             tail = details_of(job, 1).get("tail") or []
             last = f"  │ {tail[-1]}" if tail else ""
-            text = _clip(f"{indent}{_seconds(now - start)}  {where}{label}{last}",
+            text = clip(f"{indent}{seconds(now - start)}  {where}{label}{last}",
                          width)
             rows.append((self._paint(text[:len(indent) + 6], "running") + text[len(indent) + 6:]
                          if self._use_color else text, True))
@@ -484,14 +420,14 @@ class Monitor:
             if parent is not scheduler:
                 continue
             running = sum(1 for p in self._parents.values() if p is nested)
-            label = f"{indent}▸ {nested.display_label()}  {_seconds(now - start).strip()}, " \
+            label = f"{indent}▸ {nested.display_label()}  {seconds(now - start).strip()}, " \
                     f"{running} running"
-            rows.append((self._paint(_clip(label, width), "group"), False))
+            rows.append((self._paint(clip(label, width), "group"), False))
             self._rows_under(nested, depth + 1, now, width, rows, budget)
 
     def _summary(self) -> str:
         now = self._loop.time() if self._loop is not None else self._t0
-        line = f"[{_seconds(now - self._t0).strip()}] {self._counts_text()} - " \
+        line = f"[{seconds(now - self._t0).strip()}] {self._counts_text()} - " \
                f"{self._top.why() if self._top is not None else ''}"
         return self._paint(line, "failed" if self.counts["failed"] else "done") \
             if self._use_color else line
@@ -515,20 +451,10 @@ class Monitor:
             self._dirty = True
             return
         columns, _ = self._size()
-        text = _clip(line, max(20, columns - 1))
+        text = clip(line, max(20, columns - 1))
         self._dirty = True
-        self._write_above(self._out, self._paint(text, "failed" if what != ev.RETRY else "running")
+        self.write_above(self._out, self._paint(text, "failed" if what != ev.RETRY else "running")
                           + "\n")
-
-
-def _same_terminal(one: Any, other: Any) -> bool:
-    """Whether two streams write to the same terminal (then one write keeps them in order)."""
-    try:
-        first, second = os.fstat(one.fileno()), os.fstat(other.fileno())
-    except (OSError, ValueError, AttributeError):
-        return False
-    return (first.st_dev, first.st_ino, first.st_rdev) == (second.st_dev, second.st_ino,
-                                                             second.st_rdev) and _is_tty(one)
 
 
 class monitoring:
