@@ -17,6 +17,7 @@ import asyncssh
 from .errors import CommandTimeoutError, SshConnectionError, TransferError
 from .results import CommandResult
 from .session import LineSession, feed_stdin, kill_group_command, report_pid
+from .tail import with_tail
 
 __all__ = ["RemoteMixin"]
 
@@ -74,7 +75,7 @@ class RemoteMixin:
         ``stdin``: an :class:`~sshjobs.sharedinput.InputReader` whose data the command reads on
         its standard input (default: an empty stdin, as ``ssh -n``); it is closed at the end.
         """
-        formatter = formatter or self.formatter
+        formatter = with_tail(formatter or self.formatter)
         timeout = timeout if timeout is not None else self.command_timeout
         result = CommandResult(host=self.hostname, command=command, label=label)
         killable = self.kill_on_cancel and report

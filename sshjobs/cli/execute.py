@@ -8,6 +8,7 @@ from typing import Any
 
 from sshjobs.cli.engine import CommandFactory, display_names, run_on_targets
 from sshjobs.cli.exit import ExitCode
+from sshjobs.cli.observe import Observers
 from sshjobs.cli.options import Settings, ask_sudo_password, make_settings
 from sshjobs.cli.outcome import HostOutcome
 from sshjobs.cli.output_setup import make_fanout, print_out_dir
@@ -41,9 +42,10 @@ def execute(settings: Settings, make_commands: CommandFactory) -> int:
                 or settings.output.get("diff"))
     outcomes = [HostOutcome(target=target, name=name, keep_output=keep)
                 for target, name in zip(settings.targets, names)]
-    fanout = make_fanout(settings, len(outcomes))
+    observers = Observers(settings.output)
+    fanout = make_fanout(settings, len(outcomes), observers)
     logger.debug("%d targets, window %d", len(outcomes), settings.window)
-    code = run_on_targets(settings, make_commands, fanout, outcomes)
+    code = run_on_targets(settings, make_commands, fanout, outcomes, observers)
     print_out_dir(settings)
     if code == ExitCode.INTERRUPTED:
         unfinished = [o.name for o in outcomes if o.code == ExitCode.INTERRUPTED]

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from sshjobs.cli.console import Console
+from sshjobs.cli.observe import Observers
 from sshjobs.cli.options import Settings
 from sshjobs.cli.reporters import (DirReporter, Fanout, GatherReporter, JsonReporter,
                                    ListsReporter, LiveReporter, Reporter)
@@ -44,11 +45,16 @@ def check_writable(output: dict[str, Any]) -> None:
                                    f"{exc.strerror or exc}") from exc
 
 
-def make_fanout(settings: Settings, total: int = 0) -> Fanout:
+def make_fanout(settings: Settings, total: int = 0, observers: Observers | None = None) -> Fanout:
     """The terminal (with ``--progress`` and ``--color`` as asked) and the reporters of the
-    output mode, fed together; ``total`` is the number of hosts shown by the progress line."""
-    console = Console(progress=settings.output.get("progress"),
-                      color=settings.output.get("color"))
+    output mode, fed together; ``total`` is the number of hosts shown by the progress line.
+    With ``--monitor`` (``observers``), the console writes above the monitor's live area and
+    has no progress line of its own."""
+    streams: dict[str, Any] = {"progress": settings.output.get("progress"),
+                               "color": settings.output.get("color")}
+    if observers is not None:
+        streams.update(observers.console_streams())
+    console = Console(**streams)
     return Fanout(console, make_reporters(settings, console), total=total)
 
 
