@@ -110,14 +110,14 @@ class SshJob(AbstractJob):
         self.node.add_user(self)
         critical = self.is_critical()
         try:
-            return await self._run_commands(critical)
+            return await self._each_command(critical)
         finally:   # a command that ended or never ran holds no shared stdin back
             for cmd in self.commands:
                 release = getattr(cmd, "release_input", None)
                 if release is not None:
                     release()
 
-    async def _run_commands(self, critical: bool) -> Any:
+    async def _each_command(self, critical: bool) -> Any:
         outcome: Any = 0
         for index, cmd in enumerate(self.commands):
             label = cmd.get_label_line()
