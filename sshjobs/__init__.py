@@ -7,7 +7,7 @@ by ``sshjobs`` in their imports), plus sshjobs' own: the error hierarchy, struct
 
 __version__ = "0.1.0"
 
-from .asyncssh_loader import import_asyncssh
+from .transport.loader import import_asyncssh
 
 import_asyncssh()
 

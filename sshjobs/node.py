@@ -23,11 +23,11 @@ from typing import Any, Sequence
 
 import asyncssh
 
-from . import connect as _connect
-from . import fastpath
+from .transport import connect as _connect
+from .transport import fastpath
 from .errors import TransferError
 from .formatters import Formatter, HostFormatter
-from .hostkeys import HostKeyPolicy
+from .transport.hostkeys import HostKeyPolicy
 from .keys import KeySet, default_keys, explicit_keys
 from .remote import RemoteMixin
 from .session import SessionSlots
@@ -60,7 +60,7 @@ class SshNode(RemoteMixin):
     :param formatter: where output goes (default :class:`HostFormatter`).
     :param timeout: seconds allowed to connect (TCP, handshake, authentication), counted from
         the start of this node's handshake: at most 256 handshakes run at once (see
-        :mod:`sshjobs.handshakes`), the others wait for a turn first.
+        :mod:`sshjobs.transport.handshakes`), the others wait for a turn first.
     :param command_timeout: default per-command timeout (None: no limit).
     :param keepalive_interval / keepalive_count_max: a dead host is noticed after about
         interval × count seconds (default 5 × 3) instead of hanging.
@@ -70,7 +70,7 @@ class SshNode(RemoteMixin):
         with all its children. Needs a POSIX login shell (sh, bash, dash, zsh, ksh); set False
         for csh or fish.
     :param config: ssh config file(s); default ``~/.ssh/config`` when it exists; None: none.
-    :param fast_handshake: authenticate in three round trips fewer (:mod:`sshjobs.fastpath`);
+    :param fast_handshake: authenticate in three round trips fewer (:mod:`sshjobs.transport.fastpath`);
         None → on unless ``SSHJOBS_FAST_HANDSHAKE=0``. Set False for a server that mishandles
         pipelined requests.
     """

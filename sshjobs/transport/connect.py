@@ -4,7 +4,7 @@ Per-process work is done once: ssh config lookups, known_hosts parsing and key l
 cached; asyncssh is asked for curve25519 key exchange, AES-GCM / ChaCha20-Poly1305 ciphers, no
 compression, public-key authentication only (plus password when one is given), and no GSSAPI -
 so that a connection costs one handshake and no probing. asyncssh parses the ssh config
-files itself, but is given per-host reduced copies of them (:mod:`sshjobs.sshconfig`), so that
+files itself, but is given per-host reduced copies of them (:mod:`sshjobs.transport.sshconfig`), so that
 a fan-out over N hosts does not parse the whole config N times.
 
 Every failure becomes an :class:`~sshjobs.errors.SshConnectionError` subclass naming the host,
@@ -25,20 +25,20 @@ import asyncssh
 from asyncssh.encryption import get_default_encryption_algs
 from asyncssh.kex import get_default_kex_algs
 
+from ..errors import (AuthenticationError, GatewayError, HostKeyError, KeyLoadError,
+                      SshConnectionError, SshJobsError)
+from ..keys import KeySet, default_keys, import_private_key
 from . import fastpath, handshakes
-from .errors import (AuthenticationError, GatewayError, HostKeyError, KeyLoadError,
-                     SshConnectionError, SshJobsError)
 from .hostkeys import HostKeyVerdict
-from .keys import KeySet, default_keys, import_private_key
 from .sshconfig import file_stamp, reduced_config_paths
 
 if TYPE_CHECKING:
-    from .node import SshNode
+    from ..node import SshNode
 
 __all__ = ["open_connection", "config_paths", "config_user", "config_known_hosts", "KEX_ALGS",
            "ENCRYPTION_ALGS"]
 
-logger = logging.getLogger("sshjobs.connect")
+logger = logging.getLogger(__name__)
 
 
 def _ordered(preferred: list[bytes], defaults: list[bytes], drop_prefix: bytes = b"") -> list:
@@ -76,7 +76,7 @@ def _stamp(paths: list[str]) -> tuple:
 
 def asyncssh_config_paths(paths: list[str], host: str) -> list[str]:
     """The config files to give asyncssh for ``host``: copies reduced to the lines that
-    concern it (see :mod:`sshjobs.sshconfig`), or the files themselves when the reduced copies
+    concern it (see :mod:`sshjobs.transport.sshconfig`), or the files themselves when the reduced copies
     fail to load (so that asyncssh's error names the user's file and line)."""
     if not paths:
         return []

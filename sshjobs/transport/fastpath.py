@@ -34,7 +34,7 @@ from typing import Any, ClassVar
 
 import asyncssh
 
-logger = logging.getLogger("sshjobs.fastpath")
+logger = logging.getLogger(__name__)
 
 __all__ = ["AVAILABLE", "connect", "enabled_by_default", "install"]
 

@@ -15,7 +15,7 @@ module decides whether the message is wanted; with logging at its default level 
 first; what is logged, when it is, does not change.
 
 asyncssh reads the ssh config once per connection (sshjobs gives it a per-host copy of a few
-lines, see :mod:`sshjobs.sshconfig`) and splits each line with :func:`shlex.split`, a
+lines, see :mod:`sshjobs.transport.sshconfig`) and splits each line with :func:`shlex.split`, a
 character-by-character tokeniser: about a quarter of the client's CPU per host on a fan-out with
 a ``Host *`` section. The lines are the same for every host, so the config parser gets a
 memoised ``shlex.split`` (same result: a fresh list each time; errors are not cached).

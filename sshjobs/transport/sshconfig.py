@@ -39,7 +39,7 @@ from asyncssh.pattern import WildcardPatternList
 
 __all__ = ["reduced_config_paths", "file_stamp"]
 
-logger = logging.getLogger("sshjobs.sshconfig")
+logger = logging.getLogger(__name__)
 
 # keywords after which the rest of the file cannot be reduced per host
 _NOT_REDUCIBLE = {"match", "include", "canonicalizehostname"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from sshjobs import asyncssh_loader
+from sshjobs.transport import loader as asyncssh_loader
 
 PROBE = ("import asyncssh.crypto.pq as pq, ctypes.util; "
          "print(pq.mlkem_available, pq.sntrup_available, ctypes.util.find_library.__module__)")

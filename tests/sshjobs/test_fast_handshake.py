@@ -1,4 +1,4 @@
-"""The short handshake (sshjobs.fastpath) against a real sshd: three round trips fewer than
+"""The short handshake (sshjobs.transport.fastpath) against a real sshd: three round trips fewer than
 asyncssh's own, the same login, and a clean fall-back to the cautious path when a key is refused.
 
 Round trips are counted by a relay put between the client and a farm host's sshd: it holds what
@@ -17,7 +17,8 @@ import pytest
 from sshjobs_helpers import collect, nodes  # noqa: F401 (fixtures)
 
 from asynciojobs import Scheduler
-from sshjobs import Formatter, Run, SshConnectionError, SshJob, SshNode, fastpath
+from sshjobs import Formatter, Run, SshConnectionError, SshJob, SshNode
+from sshjobs.transport import fastpath
 
 HOLD = 0.5       # seconds the relay holds server data (a round trip; bursts: gaps > HOLD/2)
 
@@ -133,7 +134,7 @@ def _round_trips(nodes, fast: bool) -> int:
 
 def test_installed_asyncssh_has_what_the_short_handshake_needs():
     # fails on an asyncssh whose internals moved: the short handshake would silently be off
-    assert fastpath.AVAILABLE, f"asyncssh {asyncssh.__version__}: sshjobs.fastpath unavailable"
+    assert fastpath.AVAILABLE, f"asyncssh {asyncssh.__version__}: sshjobs.transport.fastpath unavailable"
 
 
 def test_short_handshake_saves_three_round_trips(nodes, collect):

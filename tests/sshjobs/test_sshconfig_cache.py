@@ -1,4 +1,4 @@
-"""Reduced per-host ssh config copies (sshjobs.sshconfig): asyncssh must resolve exactly the
+"""Reduced per-host ssh config copies (sshjobs.transport.sshconfig): asyncssh must resolve exactly the
 same options from them as from the full files, files are split once per version, and the
 copies are private and removed at exit. No network needed."""
 
@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from asyncssh.config import SSHClientConfig
 
-from sshjobs import sshconfig
-from sshjobs.connect import asyncssh_config_paths, host_config
-from sshjobs.sshconfig import reduced_config_paths
+from sshjobs.transport import sshconfig
+from sshjobs.transport.connect import asyncssh_config_paths, host_config
+from sshjobs.transport.sshconfig import reduced_config_paths
 
 OPTIONS = ("User", "Port", "Hostname", "IdentityFile", "ProxyJump", "ProxyCommand",
            "UserKnownHostsFile", "ConnectTimeout", "ServerAliveInterval", "ForwardAgent")
@@ -162,7 +162,7 @@ def test_reduced_copies_are_private(config_file):
 
 
 def test_reduced_copies_are_removed_at_exit(config_file):
-    code = ("import os, sys; from sshjobs.sshconfig import reduced_config_paths; "
+    code = ("import os, sys; from sshjobs.transport.sshconfig import reduced_config_paths; "
             "[p] = reduced_config_paths([sys.argv[1]], 'gw'); "
             "assert os.path.exists(p); print(os.path.dirname(p))")
     done = subprocess.run([sys.executable, "-c", code, str(config_file)],
