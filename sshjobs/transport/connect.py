@@ -103,30 +103,63 @@ def _with_jump_hosts(paths: list[str], host: str) -> list[str]:
     return hosts
 
 
-def host_config(paths: list[str], host: str) -> dict[str, Any]:
-    """The options ``~/.ssh/config`` gives for ``host`` (cached per file version)."""
-    if not paths:
-        return {}
+def _load_config(paths: list[str], host: str) -> Any:
+    from asyncssh.config import SSHClientConfig
+    return SSHClientConfig.load(None, paths, False, False, False, getpass.getuser(), (), host,
+                                ())
+
+
+def _parsed(paths: list[str], host: str) -> tuple[dict[str, Any], Any]:
+    """The options ``~/.ssh/config`` gives for ``host``, and asyncssh's parse of the config
+    when asyncssh can be handed it as it is (else None), cached per file version."""
     key = (_stamp(paths), host)
     found = _config_cache.get(key)
     if found is None:
-        from asyncssh.config import SSHClientConfig
-        user = getpass.getuser()
+        reduced = reduced_config_paths(paths, host)
         try:
-            config = SSHClientConfig.load(None, reduced_config_paths(paths, host), False,
-                                          False, False, user, (), host, ())
-            found = {name: config.get(name) for name in _HOST_OPTIONS}
+            config = _load_config(reduced, host)
+            found = ({name: config.get(name) for name in _HOST_OPTIONS},
+                     config if _reusable(paths, reduced, config) else None)
         except (OSError, asyncssh.Error, ValueError):
             _unreduced.add(key)   # let asyncssh see (and report on) the full files
             try:
-                config = SSHClientConfig.load(None, paths, False, False, False,
-                                              user, (), host, ())
-                found = {name: config.get(name) for name in _HOST_OPTIONS}
+                config = _load_config(paths, host)
+                found = ({name: config.get(name) for name in _HOST_OPTIONS}, None)
             except (OSError, asyncssh.Error, ValueError) as exc:
                 logger.warning("cannot read ssh config %s: %s", ", ".join(paths), exc)
-                found = {}
+                found = ({}, None)
         _config_cache[key] = found
     return found
+
+
+def _reusable(paths: list[str], reduced: list[str], config: Any) -> bool:
+    """Whether asyncssh, given ``config`` (parsed for the host with no user or port) as its
+    ``last_config``, resolves the same options as from the files with the node's user and
+    port: yes when the files were reduced (no ``Match``, ``Include``, canonicalisation), no
+    ``%`` token (some depend on the user or port) and no ``ProxyJump`` (its hops read the
+    files again)."""
+    if (any(r == p for r, p in zip(reduced, paths)) or config.get("ProxyJump")
+            or config.get("ProxyCommand")):
+        return False
+    for path in reduced:
+        try:
+            with open(path) as file:
+                if "%" in file.read():
+                    return False
+        except OSError:
+            return False
+    return True
+
+
+def host_config(paths: list[str], host: str) -> dict[str, Any]:
+    """The options ``~/.ssh/config`` gives for ``host`` (cached per file version)."""
+    return _parsed(paths, host)[0] if paths else {}
+
+
+def parsed_config(paths: list[str], host: str) -> Any:
+    """asyncssh's parse of the ssh config for ``host``, to hand it over instead of the files
+    (one parse per host instead of two), or None when it must read the files itself."""
+    return _parsed(paths, host)[1] if paths else None
 
 
 def config_known_hosts(paths: list[str], host: str) -> list[str]:
@@ -168,12 +201,10 @@ class _Client(asyncssh.SSHClient):
 
     def connection_made(self, conn: asyncssh.SSHClientConnection) -> None:
         self._conn = conn
-        if self._node.fast_handshake:
-            fastpath.install(conn)
 
     def pipelined_auth(self) -> bool:
         """Whether this connection sent its authentication ahead of the service accept."""
-        return bool(getattr(self._conn, "_sshjobs_auth_started", False))
+        return fastpath.pipelined(self._conn)
 
     def validate_host_public_key(self, host: str, addr: str, port: int, key: Any) -> bool:
         return self._node.host_key_policy.validate(host, addr, port, key, self._verdict)
@@ -209,8 +240,7 @@ def _options(node: "SshNode", keyset: KeySet, verdict: HostKeyVerdict,
         agent_identities=None,
         password=node.password,
         preferred_auth=auth,
-        config=(node.config_paths if "canonicalize_hostname" in node.connect_options
-                else asyncssh_config_paths(node.config_paths, node.hostname)),
+        config=_config_arg(node),
         login_timeout=node.timeout,
         keepalive_interval=node.keepalive_interval,
         keepalive_count_max=node.keepalive_count_max,
@@ -222,6 +252,21 @@ def _options(node: "SshNode", keyset: KeySet, verdict: HostKeyVerdict,
     )
     options.update(node.connect_options)
     return options
+
+
+def _config_arg(node: "SshNode") -> Any:
+    """What asyncssh is given of the ssh config: the files when it canonicalises host names
+    (it reads them again for the canonical name), else the per-host reduced copies."""
+    if "canonicalize_hostname" in node.connect_options:
+        return node.config_paths
+    return asyncssh_config_paths(node.config_paths, node.hostname)
+
+
+def _base_config(node: "SshNode") -> Any:
+    """The ssh config already parsed for this host, when asyncssh can take it as it is."""
+    if "canonicalize_hostname" in node.connect_options or "config" in node.connect_options:
+        return None
+    return parsed_config(node.config_paths, node.hostname)
 
 
 def _translate(exc: BaseException, node: "SshNode", keyset: KeySet,
@@ -294,9 +339,9 @@ async def open_connection(node: "SshNode") -> asyncssh.SSHClientConnection:
     clients: list[_Client] = []
     try:
         async with handshakes.slots().turn(), asyncio.timeout(node.timeout):
-            opener = fastpath.connect if node.fast_handshake else asyncssh.connect
-            conn = await opener(node.hostname, tunnel=tunnel,
-                                **_options(node, keyset, verdict, clients))
+            conn = await fastpath.connect(node.hostname, fast=node.fast_handshake,
+                                          base_config=_base_config(node), tunnel=tunnel,
+                                          **_options(node, keyset, verdict, clients))
     except Exception as exc:  # every failure becomes ours, naming the host
         if gateway is not None:
             await gateway.remove_user(node)

@@ -1,24 +1,23 @@
-"""Import asyncssh without three of its costs that buy nothing: a library lookup at start-up
-that cannot find anything, formatting log messages that nobody will see, and tokenising the same
-ssh config lines again for every host.
+"""Process-wide speed-ups for the ``sshjobs`` command's own process, never for a library user.
 
-On import, asyncssh looks for liboqs (post-quantum key exchanges) with
-``ctypes.util.find_library``, twice; on Linux each call runs ``ldconfig -p``, then ``gcc`` and
-``ld`` when ldconfig does not know the library: about 20 ms, a sixth of asyncssh's import, paid
-by every ``sshjobs`` command. When neither the dynamic linker's cache nor ``LD_LIBRARY_PATH``
-nor the usual library directories have a liboqs, the answer is known to be "not found"
-without asking; otherwise the real lookup runs, so the result is the same either way.
+``import sshjobs`` changes nothing in asyncssh or in any other module: sshjobs is imported by
+other tools, whose own asyncssh use must not run on a modified asyncssh. The ``sshjobs``
+command owns its process, so :func:`speed_up_this_process` (called by :mod:`sshjobs.cli`
+before asyncssh is imported) applies two changes there, and there only:
 
-asyncssh's logger adapter turns every argument of every log call into text before the logging
-module decides whether the message is wanted; with logging at its default level that is about
-8 % of the client's CPU on a fan-out (py-spy, 200 hosts). :func:`import_asyncssh` has it ask
-first; what is logged, when it is, does not change.
+- asyncssh looks for liboqs (post-quantum key exchanges) on import with
+  ``ctypes.util.find_library``, twice; on Linux each call runs ``ldconfig -p``, then ``gcc``
+  and ``ld`` when ldconfig does not know the library: about 20 ms of every command's start-up.
+  When neither the dynamic linker's cache nor ``LD_LIBRARY_PATH`` nor the usual library
+  directories have a liboqs, the answer is known to be "not found" without asking; otherwise
+  the real lookup runs, so the result is the same either way. ``find_library`` is restored
+  right after the import.
+- asyncssh splits each ssh config line with :func:`shlex.split`, a character-by-character
+  tokeniser; its config module gets a memoised ``split`` (same result: a fresh list each time;
+  errors are not cached), which pays when a fan-out's hosts share config lines.
 
-asyncssh reads the ssh config once per connection (sshjobs gives it a per-host copy of a few
-lines, see :mod:`sshjobs.transport.sshconfig`) and splits each line with :func:`shlex.split`, a
-character-by-character tokeniser: about a quarter of the client's CPU per host on a fan-out with
-a ``Host *`` section. The lines are the same for every host, so the config parser gets a
-memoised ``shlex.split`` (same result: a fresh list each time; errors are not cached).
+What the library does instead, inside its own objects, is described in
+``docs/asyncssh-notes.md`` (per-connection log level checks, one config parse per host).
 """
 
 from __future__ import annotations
@@ -29,6 +28,8 @@ import os
 import shlex
 import sys
 from typing import Any
+
+__all__ = ["may_have_liboqs", "speed_up_this_process"]
 
 _LIBRARY_DIRS = ("/lib", "/lib64", "/usr/lib", "/usr/lib64", "/usr/local/lib",
                  "/usr/local/lib64", "/usr/lib/*-linux-gnu", "/lib/*-linux-gnu")
@@ -49,15 +50,14 @@ def may_have_liboqs() -> bool:
                for pattern in [*dirs, *_LIBRARY_DIRS])
 
 
-def import_asyncssh() -> None:
-    """Import asyncssh, skipping its liboqs lookup when :func:`may_have_liboqs` says there is
-    nothing to find, and make its log calls cheap when their level is not logged."""
+def speed_up_this_process() -> None:
+    """For the ``sshjobs`` command only: import asyncssh without its liboqs lookup when there
+    is nothing to find, and memoise its config tokeniser (see the module doc)."""
     if "asyncssh" not in sys.modules:
         if may_have_liboqs():
             import asyncssh  # noqa: F401
         else:
             _import_without_liboqs_lookup()
-    _log_only_when_enabled()
     _memoise_config_tokeniser()
 
 
@@ -73,24 +73,6 @@ def _import_without_liboqs_lookup() -> None:
         import asyncssh  # noqa: F401
     finally:
         ctypes.util.find_library = real
-
-
-def _log_only_when_enabled() -> None:
-    try:
-        from asyncssh.logging import SSHLogger
-    except ImportError:
-        return
-    format_and_log = SSHLogger.log
-    if getattr(format_and_log, "_sshjobs_checks_level", False):
-        return
-
-    def log(self: Any, level: int, msg: object, *args: Any, **kwargs: Any) -> None:
-        if self.isEnabledFor(level):
-            format_and_log(self, level, msg, *args, **kwargs)
-
-    log._sshjobs_checks_level = True  # type: ignore[attr-defined]
-    log.__doc__ = format_and_log.__doc__
-    SSHLogger.log = log  # type: ignore[method-assign]
 
 
 class _MemoisedShlex:
@@ -113,4 +95,3 @@ def _memoise_config_tokeniser() -> None:
         return
     if getattr(config, "shlex", None) is shlex:
         config.shlex = _MemoisedShlex()  # type: ignore[assignment]
-

@@ -210,3 +210,52 @@ def test_proxyjump_hops_resolve_like_the_full_file_from_the_connection_paths(tmp
     assert _resolve(connection, "bastion")["Hostname"] == "10.9.9.9"
     # a host without hops does not get their blocks
     assert "bastion" not in Path(asyncssh_config_paths(full, "host3")[0]).read_text()
+
+
+HANDED_OVER = textwrap.dedent("""\
+    ConnectTimeout 12
+    Host web
+        HostName 10.0.0.5
+        Port 2222
+        User alice
+    Host other
+        Port 2200
+    Host *
+        ServerAliveInterval 7
+        UserKnownHostsFile /tmp/kh-a /tmp/kh-b
+        Compression yes
+        HostKeyAlgorithms ssh-ed25519
+    """)
+
+CHECKED = ("host", "port", "username", "connect_timeout", "keepalive_interval",
+           "compression_algs", "server_host_key_algs", "tunnel", "proxy_command")
+
+
+@pytest.mark.parametrize("username,port", [("root", ()), ("bob", 2022)])
+def test_a_parse_handed_to_asyncssh_gives_the_options_of_its_own_parse(tmp_path, username,
+                                                                        port):
+    """One parse per host: asyncssh is given our parse of the config (last_config) instead of
+    the files, and must resolve the same options as when it reads the files itself."""
+    from asyncssh import SSHClientConnectionOptions
+
+    from sshjobs.transport.connect import parsed_config
+    from sshjobs.transport.fastpath import _build_options
+    path = tmp_path / "config"
+    path.write_text(HANDED_OVER)
+    base = parsed_config([str(path)], "web")
+    assert base is not None
+    common = dict(host="web", username=username, port=port, known_hosts=None)
+    theirs = SSHClientConnectionOptions(config=[str(path)], **common)
+    ours = _build_options(SSHClientConnectionOptions, base, **common)
+    for name in CHECKED:
+        assert getattr(ours, name) == getattr(theirs, name), name
+    assert (ours.host, ours.port, ours.username) == ("10.0.0.5", port or 2222, username)
+
+
+@pytest.mark.parametrize("line", ["IdentityFile ~/.ssh/id_%r", "ProxyJump gw",
+                                  "Match user bob"])
+def test_configs_asyncssh_must_read_itself_are_not_handed_over(tmp_path, line):
+    from sshjobs.transport.connect import parsed_config
+    path = tmp_path / "config"
+    path.write_text(HANDED_OVER.replace("    Compression yes", "    " + line))
+    assert parsed_config([str(path)], "web") is None
