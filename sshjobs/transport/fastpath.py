@@ -255,8 +255,9 @@ if _FOUND is not None:
                 logger.debug("%s: authentication pipelined with the service request",
                              self._host)
                 self._auth_in_progress = True
-                if self._owner:
-                    self._owner.begin_auth(self._username)
+                begin_auth = getattr(self._owner, "begin_auth", None)   # asyncssh >= 2.20
+                if begin_auth is not None:
+                    begin_auth(self._username)
                 self.try_next_auth()
 
         def _process_service_accept(self, pkttype: int, pktid: int, packet: Any) -> None:
