@@ -286,11 +286,22 @@ def _translate(exc: BaseException, node: "SshNode", keyset: KeySet,
                        ).replace("key  (", "key (")
         return HostKeyError(message, host=host, received=verdict.received,
                             expected=verdict.expected)
+    if isinstance(exc, asyncssh.PermissionDenied) and node.password is not None:
+        return AuthenticationError(f"authentication failed as {node.username}: the password "
+                                   f"was refused (and no key accepted: offered "
+                                   f"{keyset.describe()}); check the user name and password",
+                                   host=host)
     if isinstance(exc, asyncssh.PermissionDenied):
         return AuthenticationError(f"authentication failed as {node.username} "
                                    f"(offered {keyset.describe()}); check the user name and "
                                    f"that one of these keys is in its authorized_keys",
                                    host=host)
+    if _too_many_attempts(exc):
+        # the server gave up after MaxAuthTries refused keys: the same without pipelining
+        return AuthenticationError(f"authentication failed as {node.username}: the server "
+                                   f"closed the connection after too many refused keys "
+                                   f"(offered {keyset.describe()}); offer only the right key "
+                                   f"(sshjobs -i KEY, SshNode(keys=[...]))", host=host)
     if isinstance(exc, asyncssh.ChannelOpenError) and gateway is not None:
         return GatewayError(f"gateway {gateway.hostname} cannot open a tunnel to {where}: "
                             f"{exc.reason}", host=host, gateway=gateway.hostname)
@@ -310,6 +321,13 @@ def _translate(exc: BaseException, node: "SshNode", keyset: KeySet,
         return SshConnectionError(f"SSH error with {where}: {exc.reason}{hint}", host=host)
     return SshConnectionError(f"cannot connect to {where}: {type(exc).__name__}: {exc}",
                               host=host)
+
+
+def _too_many_attempts(exc: BaseException) -> bool:
+    """The server's disconnection after too many authentication attempts (OpenSSH's
+    MaxAuthTries, sent as a protocol error with this reason)."""
+    return (isinstance(exc, asyncssh.DisconnectError)
+            and "too many authentication failures" in str(exc.reason).lower())
 
 
 def _timeout_text(node: "SshNode") -> str:

@@ -369,3 +369,29 @@ def test_agent_keys_are_asked_about_before_being_signed(nodes, collect, tmp_path
         os.kill(pid, signal.SIGTERM)
     assert any(line.startswith("Accepted publickey") for line in lines), lines
     assert any(line.startswith("Postponed publickey") for line in lines), lines
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_too_many_refused_keys_is_an_authentication_error_without_the_pipelining_hint(
+        nodes, collect, fast):
+    """sshd closes the connection after MaxAuthTries (6) refused keys, with or without the
+    short handshake: an AuthenticationError, and no hint about pipelined authentication."""
+    from sshjobs import AuthenticationError
+    strangers = [asyncssh.generate_private_key("ssh-ed25519") for _ in range(8)]
+    node = nodes.node(nodes.farm.direct[0], keys=strangers, fast_handshake=fast)
+    job = SshJob(node, command="true", critical=False)
+    Scheduler(job).run()
+    error = job.raised_exception()
+    assert isinstance(error, AuthenticationError), error
+    assert "too many refused keys" in str(error) and "FAST_HANDSHAKE" not in str(error)
+
+
+def test_a_refused_password_says_password(nodes, collect):
+    from sshjobs import AuthenticationError
+    node = nodes.node(nodes.farm.direct[0], keys=[asyncssh.generate_private_key("ssh-ed25519")],
+                      password="not-the-password")
+    job = SshJob(node, command="true", critical=False)
+    Scheduler(job).run()
+    error = job.raised_exception()
+    assert isinstance(error, AuthenticationError), error
+    assert "password was refused" in str(error), error
