@@ -27,7 +27,7 @@ from asyncssh.kex import get_default_kex_algs
 
 from ..errors import (AuthenticationError, GatewayError, HostKeyError, KeyLoadError,
                       SshConnectionError, SshJobsError)
-from ..keys import KeySet, default_keys, import_private_key
+from ..keys import KeySet, default_keys, load_key_file
 from . import fastpath, handshakes
 from .hostkeys import HostKeyVerdict
 from .sshconfig import file_stamp, reduced_config_paths
@@ -174,15 +174,18 @@ def config_user(paths: list[str], host: str) -> str | None:
 
 
 def _keyset(node: "SshNode") -> KeySet:
-    if node._keyset is not None:
-        return node._keyset
+    """What ``node`` offers: its explicit keys, else the ``IdentityFile`` entries of the ssh
+    config for its host (with the agent), else the default keys."""
+    given = node.explicit_keyset()
+    if given is not None:
+        return given
     identity_files = host_config(node.config_paths, node.hostname).get("IdentityFile")
     if not identity_files:
-        return default_keys()
+        return default_keys(node.passphrase)
     keyset = KeySet(agent_path=os.environ.get("SSH_AUTH_SOCK") or None)
     for name in identity_files:
         try:
-            key = import_private_key(name)
+            key = load_key_file(name, node.passphrase)
         except KeyLoadError:
             keyset.encrypted.append(str(name))
             continue
