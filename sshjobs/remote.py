@@ -33,6 +33,17 @@ PID_WAIT = 30.0
 LONELY_RETRIES = 20
 
 
+def wire_command(command: str) -> str | bytes:
+    """The command as sent: text, or - when it holds arguments that are not UTF-8 (Python
+    decodes such command-line bytes as lone surrogates) - the original bytes, as ssh sends
+    them, instead of failing to encode them after connecting."""
+    try:
+        command.encode("utf-8")
+    except UnicodeEncodeError:
+        return command.encode("utf-8", "surrogateescape")
+    return command
+
+
 class _Silent:
     """A formatter that discards everything (for our own helper commands)."""
 
@@ -116,7 +127,7 @@ class RemoteMixin:
                 slots.release()
                 continue
             opening = asyncio.ensure_future(conn.create_session(
-                factory, remote_command, encoding=None, x11_forwarding=x11))
+                factory, wire_command(remote_command), encoding=None, x11_forwarding=x11))
             try:
                 chan, session = await asyncio.shield(opening)
             except asyncio.CancelledError:
