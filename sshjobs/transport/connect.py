@@ -19,7 +19,7 @@ import logging
 import os
 import socket
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Optional, Protocol
 
 import asyncssh
 from asyncssh.encryption import get_default_encryption_algs
@@ -33,12 +33,51 @@ from .hostkeys import HostKeyVerdict
 from .sshconfig import file_stamp, reduced_config_paths
 
 if TYPE_CHECKING:
-    from ..node import SshNode
+    from ..formatters import Formatter
+    from .hostkeys import HostKeyPolicy
 
 __all__ = ["open_connection", "config_paths", "config_user", "config_known_hosts", "KEX_ALGS",
            "ENCRYPTION_ALGS"]
 
 logger = logging.getLogger(__name__)
+
+
+class Endpoint(Protocol):
+    """What opening a connection reads of a node (:class:`sshjobs.node.SshNode` is one): the
+    transport depends on this interface, not on the node module."""
+
+    hostname: str
+    port: int | None
+    username: str
+    password: str | None
+    passphrase: str | bytes | None
+    timeout: float
+    keepalive_interval: float
+    keepalive_count_max: int
+    config_paths: list[str]
+    connect_options: dict[str, Any]
+    fast_handshake: bool
+    host_key_policy: "HostKeyPolicy"
+    formatter: "Formatter"
+
+    @property
+    def gateway(self) -> Optional["Gateway"]: ...
+
+    def explicit_keyset(self) -> KeySet | None: ...
+
+    def user_host(self) -> str: ...
+
+
+class Gateway(Endpoint, Protocol):
+    """A node other nodes connect through: it counts them as users of its connection."""
+
+    def add_user(self, user: Any) -> None: ...
+
+    def release_user(self, user: Any) -> None: ...
+
+    async def remove_user(self, user: Any) -> None: ...
+
+    async def connect_lazy(self) -> asyncssh.SSHClientConnection: ...
 
 
 def _ordered(preferred: list[bytes], defaults: list[bytes], drop_prefix: bytes = b"") -> list:
@@ -173,7 +212,7 @@ def config_user(paths: list[str], host: str) -> str | None:
     return str(user) if user else None
 
 
-def _keyset(node: "SshNode") -> KeySet:
+def _keyset(node: Endpoint) -> KeySet:
     """What ``node`` offers: its explicit keys, else the ``IdentityFile`` entries of the ssh
     config for its host (with the agent), else the default keys."""
     given = node.explicit_keyset()
@@ -197,7 +236,7 @@ def _keyset(node: "SshNode") -> KeySet:
 class _Client(asyncssh.SSHClient):
     """Connection callbacks: host-key policy, formatter events."""
 
-    def __init__(self, node: "SshNode", verdict: HostKeyVerdict) -> None:
+    def __init__(self, node: Endpoint, verdict: HostKeyVerdict) -> None:
         self._node = node
         self._verdict = verdict
         self._conn: asyncssh.SSHClientConnection | None = None
@@ -221,14 +260,14 @@ class _Client(asyncssh.SSHClient):
             self._node.formatter.connection_lost(self._node.hostname, exc, self._node.username)
 
 
-def _new_client(node: "SshNode", verdict: HostKeyVerdict, clients: list[_Client]) -> _Client:
+def _new_client(node: Endpoint, verdict: HostKeyVerdict, clients: list[_Client]) -> _Client:
     """A connection's callbacks, kept in ``clients`` so that a failed attempt can be asked how
     far its handshake went."""
     clients.append(_Client(node, verdict))
     return clients[-1]
 
 
-def _options(node: "SshNode", keyset: KeySet, verdict: HostKeyVerdict,
+def _options(node: Endpoint, keyset: KeySet, verdict: HostKeyVerdict,
              clients: list[_Client]) -> dict[str, Any]:
     auth = ["publickey"]
     if node.password is not None:
@@ -257,7 +296,7 @@ def _options(node: "SshNode", keyset: KeySet, verdict: HostKeyVerdict,
     return options
 
 
-def _config_arg(node: "SshNode") -> Any:
+def _config_arg(node: Endpoint) -> Any:
     """What asyncssh is given of the ssh config: the files when it canonicalises host names
     (it reads them again for the canonical name), else the per-host reduced copies."""
     if "canonicalize_hostname" in node.connect_options:
@@ -265,14 +304,14 @@ def _config_arg(node: "SshNode") -> Any:
     return asyncssh_config_paths(node.config_paths, node.hostname)
 
 
-def _base_config(node: "SshNode") -> Any:
+def _base_config(node: Endpoint) -> Any:
     """The ssh config already parsed for this host, when asyncssh can take it as it is."""
     if "canonicalize_hostname" in node.connect_options or "config" in node.connect_options:
         return None
     return parsed_config(node.config_paths, node.hostname)
 
 
-def _translate(exc: BaseException, node: "SshNode", keyset: KeySet,
+def _translate(exc: BaseException, node: Endpoint, keyset: KeySet,
                verdict: HostKeyVerdict, pipelined: bool = False) -> SshJobsError:
     host, gateway = node.hostname, node.gateway
     where = f"{node.user_host()}" + (f" port {node.port}" if node.port else "")
@@ -333,7 +372,7 @@ def _too_many_attempts(exc: BaseException) -> bool:
             and "too many authentication failures" in str(exc.reason).lower())
 
 
-def _timeout_text(node: "SshNode") -> str:
+def _timeout_text(node: Endpoint) -> str:
     """The connect timeout that applied: the node's, or a shorter ``ConnectTimeout`` from the
     ssh config (asyncssh honours it), named as such so that the user knows where to change it."""
     configured = host_config(node.config_paths, node.hostname).get("ConnectTimeout")
@@ -342,7 +381,7 @@ def _timeout_text(node: "SshNode") -> str:
     return f"{node.timeout:g}s"
 
 
-async def open_connection(node: "SshNode") -> asyncssh.SSHClientConnection:
+async def open_connection(node: Endpoint) -> asyncssh.SSHClientConnection:
     """Open ``node``'s connection (through its gateway's connection if it has one)."""
     tunnel: Any = ()
     gateway = node.gateway
@@ -370,7 +409,7 @@ async def open_connection(node: "SshNode") -> asyncssh.SSHClientConnection:
         raise _translate(exc, node, keyset, verdict, pipelined) from exc
     except BaseException:
         if gateway is not None:
-            gateway._users.discard(node)
+            gateway.release_user(node)
         raise
     logger.debug("%s: connected", node)
     node.formatter.connection_made(node.hostname, node.username, gateway is None)
