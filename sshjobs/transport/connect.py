@@ -91,7 +91,7 @@ KEX_ALGS = _ordered([b"curve25519-sha256", b"curve25519-sha256@libssh.org"],
 ENCRYPTION_ALGS = _ordered([b"aes128-gcm@openssh.com", b"chacha20-poly1305@openssh.com",
                             b"aes256-gcm@openssh.com"], get_default_encryption_algs())
 
-_config_cache: dict[tuple, dict[str, Any]] = {}
+_config_cache: dict[tuple, tuple[dict[str, Any], Any]] = {}
 _unreduced: set[tuple] = set()
 _HOST_OPTIONS = ("User", "IdentityFile", "Hostname", "UserKnownHostsFile", "ProxyJump",
                  "ConnectTimeout")

@@ -285,7 +285,7 @@ if _FOUND is not None:
             """Whether authentication was sent ahead of the service accept."""
             return self._sshjobs_auth_started
 
-        _packet_handlers: ClassVar[dict[int, Any]] = {
+        _packet_handlers: ClassVar[dict[int, Any]] = {  # type: ignore[misc]
             **_Connection._packet_handlers,
             _MSG_SERVICE_ACCEPT: _process_service_accept,
             _MSG_EXT_INFO: _process_ext_info,
