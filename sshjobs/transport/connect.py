@@ -30,7 +30,7 @@ from ..errors import (AuthenticationError, GatewayError, HostKeyError, KeyLoadEr
 from ..keys import KeySet, default_keys, load_key_file
 from . import fastpath, handshakes
 from .hostkeys import HostKeyVerdict
-from .sshconfig import file_stamp, reduced_config_paths
+from .sshconfig import config_tokens, file_stamp, reduced_config_paths
 
 if TYPE_CHECKING:
     from ..formatters import Formatter
@@ -154,6 +154,12 @@ def _parsed(paths: list[str], host: str) -> tuple[dict[str, Any], Any]:
     key = (_stamp(paths), host)
     found = _config_cache.get(key)
     if found is None:
+        built = _config_from_tokens(paths, host)
+        if built is not None:
+            found = ({name: built.get(name) for name in _HOST_OPTIONS},
+                     None if _jumps(built) else built)
+            _config_cache[key] = found
+            return found
         reduced = reduced_config_paths(paths, host)
         try:
             config = _load_config(reduced, host)
@@ -171,14 +177,57 @@ def _parsed(paths: list[str], host: str) -> tuple[dict[str, Any], Any]:
     return found
 
 
+def _jumps(config: Any) -> bool:
+    return bool(config.get("ProxyJump") or config.get("ProxyCommand"))
+
+
+def _config_from_tokens(paths: list[str], host: str) -> Any:
+    """asyncssh's config object for ``host``, built from the lines of the config files that
+    concern it as tokenised once per file version (:func:`~.sshconfig.config_tokens`), each
+    handed to asyncssh's own option handler in file order, as its parser does - without
+    reading and tokenising the files again for every host. None when asyncssh must parse the
+    files itself: files it would read differently (``Match``, ``Include``...), ``%`` tokens
+    or ``${...}`` variables, lines kept whole (``ProxyCommand``), or anything it objects to
+    (it then reports the error from the files)."""
+    from asyncssh.config import SSHClientConfig
+    tokens = config_tokens(paths, host)
+    handlers = getattr(SSHClientConfig, "_handlers", None)
+    conditionals = getattr(SSHClientConfig, "_conditionals", None)
+    whole_lines = getattr(SSHClientConfig, "_no_split", None)
+    if tokens is None or handlers is None or conditionals is None or whole_lines is None:
+        return None
+    for keyword, args in tokens:
+        if keyword in whole_lines or any("%" in arg or "${" in arg for arg in args):
+            return None
+    try:
+        config = _load_config([], host)
+        if not hasattr(config, "_matching"):
+            return None
+        for keyword, args in tokens:
+            if not config._matching and keyword not in conditionals:
+                continue
+            entry = handlers.get(keyword)
+            if entry is None:
+                continue
+            option, handler = entry
+            remaining = list(args)
+            if not remaining:
+                return None
+            handler(config, option, remaining)
+            if remaining:
+                return None
+    except (asyncssh.Error, ValueError, TypeError):
+        return None
+    return config
+
+
 def _reusable(paths: list[str], reduced: list[str], config: Any) -> bool:
     """Whether asyncssh, given ``config`` (parsed for the host with no user or port) as its
     ``last_config``, resolves the same options as from the files with the node's user and
     port: yes when the files were reduced (no ``Match``, ``Include``, canonicalisation), no
     ``%`` token (some depend on the user or port) and no ``ProxyJump`` (its hops read the
     files again)."""
-    if (any(r == p for r, p in zip(reduced, paths)) or config.get("ProxyJump")
-            or config.get("ProxyCommand")):
+    if any(r == p for r, p in zip(reduced, paths)) or _jumps(config):
         return False
     for path in reduced:
         try:

@@ -259,3 +259,43 @@ def test_configs_asyncssh_must_read_itself_are_not_handed_over(tmp_path, line):
     path = tmp_path / "config"
     path.write_text(HANDED_OVER.replace("    Compression yes", "    " + line))
     assert parsed_config([str(path)], "web") is None
+
+
+RICH = textwrap.dedent("""\
+    ConnectTimeout 12
+    Compression=yes
+    Host web web2
+        HostName 10.0.0.5
+        Port 2222
+        User alice
+        IdentityFile ~/.ssh/web_key
+        IdentityFile /keys/second
+        SendEnv LANG LC_*
+        SetEnv A=1 B="two words"
+    Host !db *2 other
+        Port 2200
+        ForwardAgent yes
+        LocalForward 8080 localhost:80
+    Host *
+        User = bob
+        ServerAliveInterval 7
+        UserKnownHostsFile /tmp/kh-a /tmp/kh-b
+        HostKeyAlgorithms ssh-ed25519,rsa-sha2-256
+        GlobalKnownHostsFile /dev/null
+        StrictHostKeyChecking accept-new
+        PreferredAuthentications publickey,password
+    """)
+
+
+@pytest.mark.parametrize("host", ["web", "web2", "other", "db", "elsewhere"])
+def test_a_config_built_from_the_cached_tokens_is_asyncssh_own_parse(tmp_path, host):
+    """The per-host config is built from lines tokenised once per file version, each given to
+    asyncssh's handler: every option must equal what asyncssh's parser gives from the file."""
+    from sshjobs.transport.connect import _config_from_tokens
+    path = tmp_path / "config"
+    path.write_text(RICH)
+    built = _config_from_tokens([str(path)], host)
+    assert built is not None
+    theirs = SSHClientConfig.load(None, [str(path)], False, False, False, getpass.getuser(),
+                                  (), host, ())
+    assert built._options == theirs._options and built._options
