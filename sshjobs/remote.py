@@ -17,6 +17,7 @@ import asyncssh
 from .errors import CommandTimeoutError, SshConnectionError, TransferError
 from .results import CommandResult
 from .session import LineSession, SessionSlots, kill_group_command, report_pid
+from .tail import with_tail
 
 __all__ = ["RemoteMixin"]
 
@@ -81,7 +82,7 @@ class RemoteMixin:
         ``command_timeout``) is killed and ``result.error`` is a
         :class:`~sshjobs.errors.CommandTimeoutError`. Connection problems raise.
         """
-        formatter = formatter or self.formatter
+        formatter = with_tail(formatter or self.formatter)
         timeout = timeout if timeout is not None else self.command_timeout
         result = CommandResult(host=self.hostname, command=command, label=label)
         killable = self.kill_on_cancel and report
