@@ -22,7 +22,7 @@ import logging
 from collections.abc import Iterable, Mapping
 
 from .errors import SshJobsError
-from .sshconfig import config_text_path
+from .transport.sshconfig import config_text_path
 
 __all__ = ["SshOptionError", "check_ssh_options", "parse_ssh_option", "ssh_options_path",
            "host_keys_of", "known_ssh_options", "HONOURED"]

@@ -14,7 +14,7 @@ import string
 
 import click
 
-from sshjobs.connect import config_paths, host_config
+from sshjobs.transport.connect import config_paths, host_config
 from sshjobs.targets import Target
 
 __all__ = ["PATH_FIELDS", "host_fields", "expand_fields", "check_fields", "login_of"]
