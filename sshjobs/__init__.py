@@ -5,7 +5,7 @@ by ``sshjobs`` in their imports), plus sshjobs' own: the error hierarchy, struct
 ``SubdirFormatter``/``ColonFormatter`` and friends.
 """
 
-__version__ = "0.1.0"
+from asynciojobs import __version__  # the one version of the distribution
 
 from .asyncssh_loader import import_asyncssh
 
