@@ -65,9 +65,9 @@ def reader(tmp_path_factory: pytest.TempPathFactory):
         path.mkdir(parents=True)
     with ThreadedSandbox(top / "sandbox", len(HOSTS), gateway=False) as sandbox:
         config = []
-        for name, node in zip(HOSTS, sandbox.nodes):
+        for name, node in zip(HOSTS, sandbox.nodes, strict=True):
             config += [f"Host {name}", f"    HostName {node.host}", f"    Port {node.port}",
-                       f"    User reader", f"    IdentityFile {sandbox.client_key}",
+                       "    User reader", f"    IdentityFile {sandbox.client_key}",
                        f"    UserKnownHostsFile {sandbox.known_hosts}", ""]
         (home / ".ssh" / "config").write_text("\n".join(config))
         env = {key: value for key, value in os.environ.items()
@@ -112,7 +112,7 @@ def test_the_host_examples_really_reach_the_sandbox_nodes(reader: dict) -> None:
     code = next(code for language, code in code_blocks("docs/getting-started.md")
                 if language == "python" and '"host1", "host2", "host3"' in code)
     assert run_block("python", code, reader).returncode == 0
-    for name, node in zip(HOSTS, reader["sandbox"].nodes):
+    for name, node in zip(HOSTS, reader["sandbox"].nodes, strict=True):
         assert "Linux" in (node.home / "report.txt").read_text()
         assert (reader["work"] / f"report-{name}.txt").read_text() == \
             (node.home / "report.txt").read_text()
@@ -124,7 +124,7 @@ def test_the_lines_not_run_are_what_they_claim() -> None:
         "optional-dependencies"]
     seen = set()
     for page in PAGES:
-        for language, code in code_blocks(page):
+        for _language, code in code_blocks(page):
             for line in code.splitlines():
                 if skipped(line):
                     seen.add(line.split()[0] + (" " + line.split()[1] if "pip" in line else ""))
