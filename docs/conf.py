@@ -6,6 +6,7 @@ Build: ``sphinx-build -W --keep-going -b html docs docs/_build/html`` (``pip ins
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -42,4 +43,34 @@ if _python_inventories:
 html_theme = "alabaster"
 html_title = f"sshjobs {release}"
 html_static_path: list[str] = []
-html_theme_options = {"description": "jobs over SSH on many hosts at once", "fixed_sidebar": True}
+html_theme_options = {"description": "jobs over SSH on many hosts at once", "fixed_sidebar": True,
+                      "page_width": "1160px", "sidebar_width": "240px"}   # 100-column code
+
+DOCS = Path(__file__).resolve().parent
+OTHER_PAGES = "%other-pages%"   # in index.md: where the pages no toctree names are listed
+
+
+def list_other_pages(app: object, docname: str, source: list[str]) -> None:
+    """Put every page of docs/ that no toctree of the index names into its last toctree.
+
+    Pages are added by several people (docs/cli.md, docs/monitor.md, ...): each is in the
+    navigation as soon as it exists, without "document isn't included in any toctree" warnings
+    (errors under -W); the index lists by name the ones it wants in a given place and order.
+    """
+    if docname != "index":
+        return
+    text = source[0]
+    named = set(re.findall(r"^([\w./-]+)$", text, re.M))
+    pages = sorted(page.relative_to(DOCS).with_suffix("").as_posix()
+                   for page in DOCS.rglob("*.md") if "_build" not in page.parts)
+    others = [page for page in pages if page not in named and page != "index"]
+    if others:
+        text = text.replace(OTHER_PAGES, "\n".join(others))
+    else:   # no page left over: no empty section
+        text = re.sub(r"```\{toctree\}[^`]*" + OTHER_PAGES + r"\n```\n", "", text)
+    source[0] = text
+
+
+def setup(app: object) -> dict[str, bool]:
+    app.connect("source-read", list_other_pages)  # type: ignore[attr-defined]
+    return {"parallel_read_safe": True}
