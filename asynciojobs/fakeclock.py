@@ -20,6 +20,8 @@ import selectors
 from collections.abc import Coroutine, Iterator
 from typing import Any
 
+__all__ = ["FakeClockLoop", "fake_clock_policy", "fake_clock_run"]
+
 
 class _FakeSelector(selectors.DefaultSelector):  # type: ignore[misc, valid-type]
     """Never sleeps while timers are pending: advances the loop's virtual clock instead."""
