@@ -32,13 +32,20 @@ autodoc_typehints = "signature"
 autodoc_default_options = {"members": True, "show-inheritance": True}
 
 # Intersphinx needs an inventory (objects.inv) of each target site. The build runs without
-# network (CI reaches package registries only), so only local inventories are used: Python's
-# from Debian's python3-doc package when it is installed. asyncssh ships none in its wheel, so
-# asyncssh names are plain text. Without an inventory, the links are simply not made.
+# network (CI reaches package registries only), so only local inventories are used, those of
+# Debian's documentation packages when they are installed (python3-doc: Python's;
+# python-asyncssh-doc: asyncssh's). Without them the links are simply not made: same pages, no
+# warning, so the build passes on any machine.
+LOCAL_INVENTORIES = {
+    "python": ("https://docs.python.org/3", "/usr/share/doc/python3*/html/objects.inv"),
+    "asyncssh": ("https://asyncssh.readthedocs.io/en/latest",
+                 "/usr/share/doc/python-asyncssh-doc/html/objects.inv"),
+}
 intersphinx_mapping: dict[str, tuple[str, tuple[str, ...]]] = {}
-_python_inventories = sorted(Path("/usr/share/doc").glob("python3*/html/objects.inv"))
-if _python_inventories:
-    intersphinx_mapping["python"] = ("https://docs.python.org/3", (str(_python_inventories[-1]),))
+for _name, (_url, _pattern) in LOCAL_INVENTORIES.items():
+    _found = sorted(Path("/").glob(_pattern.lstrip("/")))
+    if _found:
+        intersphinx_mapping[_name] = (_url, (str(_found[-1]),))
 
 html_theme = "alabaster"
 html_title = f"sshjobs {release}"
