@@ -14,7 +14,7 @@ import types
 import pytest
 
 PUBLIC_NAMESPACES = ["asynciojobs", "sshjobs", "asynciojobs.fakeclock", "sshjobs.sandbox",
-                     "sshjobs.scenario", "sshjobs.testing"]
+                     "sshjobs.scenario", "sshjobs.testing", "sshjobs.cli"]
 
 #: visible but not exported, on purpose: namespace -> {name: why}
 DELIBERATELY_UNLISTED = {

@@ -49,7 +49,7 @@ def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_docs_build_without_warnings(built_site: Path) -> None:
     for page in ("index", "getting-started", "scheduler", "ssh", "command-line", "scenarios",
                  "sandbox", "reliability", "benchmarks", "migration-apssh", "migration-tools",
-                 "api/asynciojobs", "api/sshjobs", "api/testing"):
+                 "api/asynciojobs", "api/sshjobs", "api/cli", "api/testing"):
         assert (built_site / f"{page}.html").is_file(), f"docs page {page} was not built"
 
 
@@ -71,7 +71,8 @@ def resolve(dotted: str) -> object:
 
 
 @pytest.mark.parametrize("package", ["asynciojobs", "sshjobs", "asynciojobs.fakeclock",
-                                     "sshjobs.sandbox", "sshjobs.scenario", "sshjobs.testing"])
+                                     "sshjobs.sandbox", "sshjobs.scenario", "sshjobs.testing",
+                                     "sshjobs.cli"])
 def test_every_public_name_is_in_the_reference(built_site: Path, package: str) -> None:
     """Each name of ``__all__`` is documented under its public path, or (a class or function
     re-exported from another public namespace) under that other path."""
