@@ -5,7 +5,6 @@ O(jobs + edges), task group, semaphore window, loop-clock timeouts, re-runnable 
 per-job timeout/retries, skip policy, statistics and a job-events stream.
 """
 
-from .compat import LegacySchedulerMixin
 from .errors import (
                      AsyncioJobsError,
                      CycleError,
@@ -51,4 +50,3 @@ __all__ = [
                      "Watch",
                      "__version__",
 ]
-_ = LegacySchedulerMixin

@@ -1,15 +1,15 @@
-"""Names and call forms of older asynciojobs releases, served without warnings.
+"""Method names and call forms of older asynciojobs releases, served without warnings.
 
-``Engine`` and ``SchedulerJob`` (old names of :class:`~asynciojobs.Scheduler`),
-``rain_check()`` (now ``check_cycles()``), ``scan_in_order()`` (now
-``topological_order()``), ``save_as_dotfile()`` / ``store_as_dotfile()`` (now
-``export_as_dotfile()``), and ``orchestrate()`` / ``co_orchestrate()`` taking ``timeout=``,
-``jobs_window=`` and ``loop=`` as run arguments.
+``rain_check()`` (now ``check_cycles()``), ``scan_in_order()`` (now ``topological_order()``),
+``save_as_dotfile()`` / ``store_as_dotfile()`` (now ``export_as_dotfile()``), and
+``orchestrate()`` / ``co_orchestrate()`` taking ``timeout=``, ``jobs_window=`` and ``loop=`` as
+run arguments. The old class names ``Engine`` and ``SchedulerJob`` are defined once, in the
+package façade (``asynciojobs/__init__.py``). This module imports nothing of the package:
+the scheduler imports it, never the other way round.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from typing import Any
 
@@ -64,13 +64,4 @@ def _overrides(timeout: Any, jobs_window: Any) -> dict[str, Any]:
     return kwds
 
 
-def __getattr__(name: str) -> Any:
-    # late import: scheduler.py itself imports this module for the mixin
-    if name in ("Engine", "SchedulerJob"):
-        from .scheduler import Scheduler
-        return Scheduler
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-__all__ = ["Engine", "LegacySchedulerMixin", "SchedulerJob"]  # noqa: F822 - lazy names
-_ = asyncio  # keep the import for type checkers of loop arguments
+__all__ = ["LegacySchedulerMixin"]
