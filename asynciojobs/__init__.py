@@ -17,6 +17,7 @@ from .errors import (
 )
 from .events import EventQueue, JobEvent
 from .job import AbstractJob, Job
+from .monitor import Monitor
 from .render import Statistics
 from .scheduler import PureScheduler, Scheduler
 from .sequence import Sequence
@@ -39,6 +40,7 @@ __all__ = [
                      "JobEvent",
                      "JobReuseError",
                      "JobSkipped",
+                     "Monitor",
                      "NestedLoopError",
                      "PrintJob",
                      "PureScheduler",

@@ -26,17 +26,18 @@ class LegacySchedulerMixin:
     export_as_dotfile: Any
 
     def orchestrate(self, loop: Any = None, *, timeout: Any = _UNSET,
-                    jobs_window: Any = _UNSET, **_ignored: Any) -> bool:
+                    jobs_window: Any = _UNSET, monitor: Any = False, **_ignored: Any) -> bool:
         """``run()`` under its old name; ``loop``, if given, is the event loop to run in."""
-        kwds = _overrides(timeout, jobs_window)
+        kwds = _overrides(timeout, jobs_window, monitor)
         if loop is not None and not loop.is_running() and not loop.is_closed():
             return loop.run_until_complete(self.co_run(**kwds))
         return self.run(**kwds)
 
     async def co_orchestrate(self, loop: Any = None, *, timeout: Any = _UNSET,
-                             jobs_window: Any = _UNSET, **_ignored: Any) -> bool:
+                             jobs_window: Any = _UNSET, monitor: Any = False,
+                             **_ignored: Any) -> bool:
         """``co_run()`` under its old name (``loop`` is ignored: the running loop is used)."""
-        return await self.co_run(**_overrides(timeout, jobs_window))
+        return await self.co_run(**_overrides(timeout, jobs_window, monitor))
 
     def rain_check(self) -> bool:
         """Old name of ``check_cycles()``."""
@@ -55,8 +56,8 @@ class LegacySchedulerMixin:
         return self.export_as_dotfile(filename)
 
 
-def _overrides(timeout: Any, jobs_window: Any) -> dict[str, Any]:
-    kwds = {}
+def _overrides(timeout: Any, jobs_window: Any, monitor: Any = False) -> dict[str, Any]:
+    kwds: dict[str, Any] = {"monitor": monitor} if monitor else {}
     if timeout is not _UNSET:
         kwds["timeout"] = timeout
     if jobs_window is not _UNSET:

@@ -95,8 +95,7 @@ class Run:
 
     def emit(self, kind: str, job: Any, exception: BaseException | None = None) -> None:
         """Deliver one event to the subscribers (callers check there are some)."""
-        ev.deliver(self.subscribers,
-                   ev.JobEvent(kind, job, self.loop.time(), self.scheduler, exception))
+        ev.emit(self.subscribers, kind, job, self.loop.time(), self.scheduler, exception)
 
     async def execute(self, jobs: Any, entries: list, timeout: float | None) -> str:
         """Run until every non-forever job finished, a critical job failed, or the timeout."""
@@ -186,6 +185,7 @@ class Run:
                 result = await self.attempts(job)
         except asyncio.CancelledError:
             job._aj_cancelled = True
+            job._aj_t1 = loop.time()  # when it stopped: reports draw its bar to there
             del self.tasks[job]
             if self.subscribers:
                 self.emit(ev.CANCELLED, job)

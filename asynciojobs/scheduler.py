@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 from . import events as ev
@@ -145,19 +146,36 @@ class PureScheduler(LegacySchedulerMixin, GraphMethods, RenderMixin, DotMixin,
         return subs
 
     # ---- running
-    def run(self, *, timeout: Any = _UNSET, jobs_window: Any = _UNSET) -> bool:
+    def run(self, *, timeout: Any = _UNSET, jobs_window: Any = _UNSET,
+            monitor: Any = False) -> bool:
         """Synchronous ``co_run()`` in a fresh event loop; not usable inside a running loop."""
         no_running_loop("run")
         with new_runner() as runner:
-            return runner.run(self.co_run(timeout=timeout, jobs_window=jobs_window))
+            return runner.run(self.co_run(timeout=timeout, jobs_window=jobs_window,
+                                          monitor=monitor))
 
-    async def co_run(self, *, timeout: Any = _UNSET, jobs_window: Any = _UNSET) -> bool:
+    async def co_run(self, *, timeout: Any = _UNSET, jobs_window: Any = _UNSET,
+                     monitor: Any = False) -> bool:
         """Run every job; True when all non-forever jobs finished and no critical job failed.
 
         ``timeout`` / ``jobs_window`` override the scheduler's settings for this run.
-        Every job's ``co_shutdown()`` is awaited at the end, whatever the outcome.
+        ``monitor``: True shows the run live on stderr (:class:`~asynciojobs.monitor.Monitor`;
+        a Monitor instance may be given instead). Every job's ``co_shutdown()`` is awaited at
+        the end, whatever the outcome.
         """
-        return await self._aj_run(timeout, jobs_window, nested=False)
+        if not monitor:
+            return await self._aj_run(timeout, jobs_window, nested=False)
+        from .monitor import monitoring
+        with monitoring(self, monitor):
+            return await self._aj_run(timeout, jobs_window, nested=False)
+
+    def export_as_report(self, filename: str | Path, title: str | None = None) -> str:
+        """Write the run report - timeline, graph coloured by outcome, summary - as one
+        self-contained HTML file (:mod:`asynciojobs.report`), after or during a run;
+        returns the file name."""
+        from .record import snapshot
+        from .report import write_report
+        return write_report(snapshot(self, title), filename)
 
     async def _aj_run(self, timeout: Any, jobs_window: Any, *, nested: bool) -> bool:
         if self._aj_running:

@@ -25,6 +25,7 @@ from .errors import CommandTimeoutError, SshJobsError, TransferError
 from .formatters import Formatter, HostFormatter
 from .results import STDERR_TAIL_BYTES, CommandResult
 from .session import emit_lines
+from .tail import with_tail
 
 __all__ = ["LocalNode"]
 
@@ -93,7 +94,7 @@ class LocalNode:
                       timeout: float | None = None, x11: bool = False,
                       formatter: Any = None) -> CommandResult:
         """Run ``command`` through the local shell; same contract as ``SshNode.execute``."""
-        formatter = formatter or self.formatter
+        formatter = with_tail(formatter or self.formatter)
         timeout = timeout if timeout is not None else self.command_timeout
         result = CommandResult(host=self.hostname, command=command, label=label)
         try:

@@ -18,9 +18,8 @@ PUBLIC_NAMESPACES = ["asynciojobs", "sshjobs", "asynciojobs.fakeclock", "sshjobs
 
 #: visible but not exported, on purpose: namespace -> {name: why}
 DELIBERATELY_UNLISTED = {
-    "asynciojobs": {"LegacySchedulerMixin": "a base class of Scheduler imported by the package "
-                                            "for its side of the old API, not for users"},
-    "sshjobs": {"import_asyncssh": "called once at import time to load asyncssh quickly"},
+    "asynciojobs.fakeclock": {"use_loop_factory": "imported from asynciojobs.loops, its home "
+                                                  "(documented there)"},
 }
 
 

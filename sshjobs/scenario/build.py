@@ -115,7 +115,8 @@ def _accepts(cls: Any, key: str) -> bool:
 
 def build_nodes(scenario: Scenario, defaults: NodeDefaults) -> dict[str, Any]:
     """SshNode / LocalNode objects by id, gateways built before the nodes behind them."""
-    from sshjobs import LocalNode, SshNode
+    from ..localnode import LocalNode
+    from ..node import SshNode
     nodes: dict[str, Any] = {}
 
     def build(spec: NodeSpec) -> Any:
@@ -146,6 +147,7 @@ def build_nodes(scenario: Scenario, defaults: NodeDefaults) -> dict[str, Any]:
             line = spec.key_lines["keys"] if at_keys else spec.line
             raise _error(scenario, f"node '{spec.id}': {exc}", line, "keys" if at_keys else None,
                          exc) from exc
+        node.monitor_name = spec.id  # the monitor and the run report show the file's node ids
         nodes[spec.id] = node
         return node
 
@@ -192,7 +194,7 @@ def build_command(scenario: Scenario, job: JobSpec, spec: CommandSpec,
 def build(scenario: Scenario, defaults: NodeDefaults | None = None) -> Built:
     """Build every object of ``scenario``; nothing is started."""
     from asynciojobs import Scheduler
-    from sshjobs import SshJob
+    from ..job import SshJob
     defaults = defaults or NodeDefaults()
     nodes = build_nodes(scenario, defaults)
     services = build_services(scenario)
