@@ -24,6 +24,8 @@ from typing import Any
 
 from .loops import use_loop_factory
 
+__all__ = ["FakeClockLoop", "fake_clock_loops", "fake_clock_run"]
+
 
 class _FakeSelector(selectors.DefaultSelector):  # type: ignore[misc, valid-type]
     """Never sleeps while timers are pending: advances the loop's virtual clock instead."""

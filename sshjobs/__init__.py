@@ -7,9 +7,8 @@ by ``sshjobs`` in their imports), plus sshjobs' own: the error hierarchy, struct
 
 from typing import TYPE_CHECKING
 
-__version__ = "0.1.0"
-
 if TYPE_CHECKING:   # what _LAZY imports on first use, for type checkers
+    from asynciojobs import __version__
     from .capture import Capture, Deferred, Variables
     from .commands import AbstractCommand, Run, RunScript, RunString
     from .errors import (AuthenticationError, CommandFailedError, CommandTimeoutError,
@@ -60,6 +59,10 @@ _LAZY = {
 
 
 def __getattr__(name: str):
+    if name == "__version__":   # the one version of the distribution: asynciojobs' (on demand)
+        from asynciojobs import __version__ as version
+        globals()["__version__"] = version
+        return version
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'sshjobs' has no attribute {name!r}")
@@ -70,7 +73,7 @@ def __getattr__(name: str):
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+    return sorted(set(globals()) | set(_LAZY) | {"__version__"})
 
 __all__ = [
     # apssh's export list

@@ -9,7 +9,7 @@ Fixtures:
 - ``isolated_farm`` (function): the farm, or a skip when it runs without network namespaces.
 
 ``SSHJOBS_FARM`` picks the backend: unset/``auto`` (namespaces, else loopback), ``netns``,
-``loopback`` or ``docker`` (see README, "Tests and the SSH farm").
+``loopback`` or ``docker`` (see docs/development.md).
 """
 
 from __future__ import annotations

@@ -61,7 +61,7 @@ def test_stopping_kills_leftovers_and_the_thread(tmp_path):
 
 
 def test_a_user_project_uses_the_plugin(tmp_path):
-    """As documented in the README: pytest_plugins in a conftest, a test taking sandbox_nodes."""
+    """As documented in docs/sandbox.md: pytest_plugins in a conftest, a test taking sandbox_nodes."""
     project = tmp_path / "project"
     project.mkdir()
     (project / "pytest.ini").write_text("[pytest]\nfilterwarnings = error\n")
@@ -87,7 +87,7 @@ def test_a_user_project_uses_the_plugin(tmp_path):
 
 
 def test_the_readme_example_with_the_library(sandbox_nodes):
-    """The README's example: SshNode objects from the fixture, a scheduler run synchronously."""
+    """The example of docs/sandbox.md: SshNode objects from the fixture, a scheduler run synchronously."""
     from asynciojobs import Scheduler
     from sshjobs import Run, SshJob
 
