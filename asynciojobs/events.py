@@ -11,8 +11,8 @@ of the events: keep them short, never block. An exception raised by a callback i
 
 A subscriber may narrow what it receives with an ``event_kinds`` attribute (a collection
 of kinds; None or absent: all), read by each scheduler right after delivering its
-"run-started" event: the run then makes no event of a kind nobody wants (the started/done
-pair of every job is what costs on runs of many small jobs).
+"run-started" event (which every subscriber gets): the run then makes no event of a kind
+nobody wants (the started/done pair of every job is what costs on runs of many small jobs).
 
 For async consumers, :class:`EventQueue` is a ready-made subscriber::
 

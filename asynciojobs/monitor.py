@@ -109,10 +109,15 @@ class Monitor:
             if not self._is_live:
                 self._pending.append(f"{when - self._t0:8.3f}s started   {self._name(job)}\n")
             return
-        if kind == _DONE and self._is_live and type(job) in self._plain_types \
+        if kind == _DONE and type(job) in self._plain_types \
                 and self._running.pop(job, None) is not None:
             self._done += 1
-            self._dirty = True
+            if self._is_live:
+                self._dirty = True
+            else:  # what _note() writes for a done job, without its checks
+                if scheduler is not self._top:
+                    self._parents.pop(job, None)
+                self._pending.append(f"{when - self._t0:8.3f}s done      {self._name(job)}\n")
             return
         self._other(event)
 
