@@ -9,6 +9,11 @@ as a job of its parent). Callbacks run synchronously inside the event loop, in t
 of the events: keep them short, never block. An exception raised by a callback is logged
 (logger ``asynciojobs.events``) and otherwise ignored - a broken display never breaks a run.
 
+A subscriber may narrow what it receives with an ``event_kinds`` attribute (a collection
+of kinds; None or absent: all), read by each scheduler right after delivering its
+"run-started" event (which every subscriber gets): the run then makes no event of a kind
+nobody wants (the started/done pair of every job is what costs on runs of many small jobs).
+
 For async consumers, :class:`EventQueue` is a ready-made subscriber::
 
     queue = EventQueue()
@@ -77,6 +82,14 @@ def emit(subscribers: list[Subscriber], kind: str, job: Any, time: float, schedu
             callback(event)
         except Exception:
             logger.exception("event subscriber %r failed on %s", callback, kind)
+
+
+def wants(subscriber: Subscriber, kind: str) -> bool:
+    """Whether ``subscriber`` wants events of ``kind``: all of them, unless it has an
+    ``event_kinds`` attribute (a collection of kinds, or None for all), read once per run of
+    each scheduler, right after its "run-started" event was delivered."""
+    kinds = getattr(subscriber, "event_kinds", None)
+    return kinds is None or kind in kinds
 
 
 def deliver(subscribers: list[Subscriber], event: JobEvent) -> None:

@@ -69,12 +69,15 @@ class Run:
         "fut",
         "loop",
         "make_task",
+        "on_done",
+        "on_started",
         "remaining",
         "scheduler",
         "sem",
         "stopping",
         "subscribers",
         "tasks",
+        "to",
         "unstarted",
     )
 
@@ -92,10 +95,19 @@ class Run:
         self.fatal: BaseException | None = None  # a BaseException a job raised (not Exception)
         self.stopping = False   # no new task once the end is decided
         self.subscribers = subscribers
+        self.to: dict[str, list] = dict.fromkeys(ev.KINDS, subscribers)  # kind -> subscribers
+        self.on_started = self.on_done = subscribers  # self.to's two frequent kinds
 
     def emit(self, kind: str, job: Any, exception: BaseException | None = None) -> None:
-        """Deliver one event to the subscribers (callers check there are some)."""
-        ev.emit(self.subscribers, kind, job, self.loop.time(), self.scheduler, exception)
+        """Deliver one event to the subscribers of its kind (callers check there are some)."""
+        ev.emit(self.to[kind], kind, job, self.loop.time(), self.scheduler, exception)
+
+    def listen(self) -> None:
+        """Once "run-started" is delivered: which subscribers want which kinds (see
+        :func:`asynciojobs.events.wants`) - no event is made for a kind nobody wants."""
+        self.to = {kind: [s for s in self.subscribers if ev.wants(s, kind)]
+                   for kind in ev.KINDS}
+        self.on_started, self.on_done = self.to[ev.STARTED], self.to[ev.DONE]
 
     async def execute(self, jobs: Any, entries: list, timeout: float | None) -> str:
         """Run until every non-forever job finished, a critical job failed, or the timeout."""
@@ -176,8 +188,8 @@ class Run:
         loop = self.loop
         job._aj_state = RUNNING
         job._aj_t0 = loop.time()
-        if self.subscribers:
-            self.emit(ev.STARTED, job)
+        if self.on_started:
+            ev.emit(self.on_started, ev.STARTED, job, job._aj_t0, self.scheduler)
         try:
             if job._aj_timeout is None and not job._aj_retries:
                 result = await job._aj_execute()
@@ -214,8 +226,8 @@ class Run:
             job._aj_result = result
             job._aj_t1 = loop.time()
             job._aj_state = DONE
-            if self.subscribers:
-                self.emit(ev.DONE, job)
+            if self.on_done:
+                ev.emit(self.on_done, ev.DONE, job, job._aj_t1, self.scheduler)
         del self.tasks[job]
         if self.aborted_by is None:
             self.finished(job)

@@ -32,6 +32,8 @@ from typing import IO, Any
 from . import events as ev
 from .graph import is_scheduler
 from .record import describe_error, details_of, group_of
+from .states import DONE as _DONE_STATE
+from .states import RUNNING as _RUNNING_STATE
 from .terminal import Above, clip, is_tty, same_terminal, seconds
 
 logger = logging.getLogger("asynciojobs.monitor")
@@ -39,6 +41,9 @@ logger = logging.getLogger("asynciojobs.monitor")
 _SYNC_ON, _SYNC_OFF = "\x1b[?2026h", "\x1b[?2026l"   # terminals that ignore them draw anyway
 _HIDE, _SHOW = "\x1b[?25l", "\x1b[?25h"
 _STARTED, _DONE = ev.STARTED, ev.DONE
+# what a polling monitor (see Monitor._start) still takes as events
+_RARE_KINDS = frozenset((ev.FAILED, ev.RETRY, ev.SKIPPED, ev.CANCELLED, ev.RUN_STARTED,
+                         ev.FINISHED))
 _COLORS = {"done": "32", "failed": "31", "running": "33", "skipped": "2", "waiting": "2",
            "cancelled": "35", "group": "36", "dim": "2"}
 
@@ -68,6 +73,7 @@ class Monitor:
         self._top: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timer: asyncio.TimerHandle | None = None
+        self.event_kinds: frozenset[str] | None = None  # None: all (see events.wants)
         self._reset()
 
     def _reset(self) -> None:
@@ -90,6 +96,8 @@ class Monitor:
         self._nested: set[Any] = set()              # the nested schedulers of the run
         self._plain_types: set[type] = set()        # job classes without monitor_details()
         self._names: dict[Any, str] = {}
+        self._leaves: list[Any] = []                # polling: the jobs whose states we read
+        self._polling = False
 
     # ---- the subscriber: called twice per job, so the common cases come first and cheap
     def __call__(self, event: ev.JobEvent) -> None:
@@ -101,10 +109,15 @@ class Monitor:
             if not self._is_live:
                 self._pending.append(f"{when - self._t0:8.3f}s started   {self._name(job)}\n")
             return
-        if kind == _DONE and self._is_live and type(job) in self._plain_types \
+        if kind == _DONE and type(job) in self._plain_types \
                 and self._running.pop(job, None) is not None:
             self._done += 1
-            self._dirty = True
+            if self._is_live:
+                self._dirty = True
+            else:  # what _note() writes for a done job, without its checks
+                if scheduler is not self._top:
+                    self._parents.pop(job, None)
+                self._pending.append(f"{when - self._t0:8.3f}s done      {self._name(job)}\n")
             return
         self._other(event)
 
@@ -153,6 +166,19 @@ class Monitor:
         counts["waiting"] = max(0, self.total - finished - counts["running"])
         return counts
 
+    def _poll(self) -> None:
+        """Polling mode: the running jobs and the done count, from the jobs' states."""
+        running: dict[Any, float] = {}
+        done = 0
+        for job in self._leaves:
+            state = job._aj_state
+            if state == _RUNNING_STATE:
+                if not job._aj_cancelled:
+                    running[job] = job._aj_t0
+            elif state == _DONE_STATE and job._aj_exc is None:
+                done += 1
+        self._running, self._done = running, done
+
     def _name(self, job: Any) -> str:
         """``label [group]`` on one line (computed once per job)."""
         name = self._names.get(job)
@@ -184,13 +210,20 @@ class Monitor:
                     self._nested.add(job)
                     stack.append(job)
                 else:
-                    self.total += 1
+                    self._leaves.append(job)
+        self.total = len(self._leaves)
         self._loop = asyncio.get_running_loop()
         self._out = self.stream if self.stream is not None else sys.stderr
         self._is_live = is_tty(self._out) if self.live is None else self.live
         self._use_color = (self.color if self.color is not None
                            else self._is_live and not os.environ.get("NO_COLOR"))
         self._active = True
+        # terminal mode on plain jobs, no nested scheduler: the running jobs and the done
+        # count are read from the jobs' states at each redraw (10 per second at most) instead
+        # of the started/done events of every job, which the run then does not even make
+        self._polling = self._is_live and not self._nested \
+            and all(kind == 0 for kind in kinds.values())
+        self.event_kinds = _RARE_KINDS if self._polling else None
         if self._is_live:
             self._redirect()
             self._out.write(_HIDE)
@@ -204,6 +237,8 @@ class Monitor:
             self._top = None
             return
         self._active = False
+        if self._polling:
+            self._poll()
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -224,6 +259,7 @@ class Monitor:
         finally:
             self._restore()
             self._top = None
+            self.event_kinds = None
 
     def above(self, stream: Any) -> Any:
         """A stream writing to ``stream`` above the live area while it is shown (as it is
@@ -246,7 +282,7 @@ class Monitor:
             return
         try:
             if self._is_live:
-                if self._dirty or self._running or self._groups:
+                if self._dirty or self._running or self._groups or self._polling:
                     self._draw()
             elif self._pending:
                 self._out.write("".join(self._pending))
@@ -364,6 +400,8 @@ class Monitor:
 
     def frame_lines(self) -> list[str]:
         """The lines of the live area, at most as wide as the terminal (minus one)."""
+        if self._polling:
+            self._poll()
         columns, lines = self._size()
         width = max(20, columns - 1)
         now = self._loop.time() if self._loop is not None else self._t0

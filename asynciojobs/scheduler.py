@@ -197,6 +197,7 @@ class PureScheduler(LegacySchedulerMixin, GraphMethods, RenderMixin, DotMixin,
         run = Run(self, window, subscribers)
         if subscribers:
             run.emit(ev.RUN_STARTED, self)
+            run.listen()
         outcome = OK
         self._aj_running = True
         try:

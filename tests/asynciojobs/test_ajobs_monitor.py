@@ -189,3 +189,51 @@ def test_frame_fits_the_terminal_width():
     lines = fake_clock_run(main())
     assert 2 <= len(lines) <= 4 and all(len(line) < 80 for line in lines)
     assert lines[-1].strip().startswith("…") and "more running" in lines[-1]
+
+
+def test_subscriber_event_kinds_narrow_what_it_receives():
+    sched = Scheduler(on_failed_requirement="skip")
+    a = Job(sleeper, 1, label="a", scheduler=sched)
+    b = Job(boom, 1, "b is broken", label="b", scheduler=sched, required=a)
+    Job(sleeper, 1, label="c", scheduler=sched, required=b)
+
+    class Failures(list):
+        event_kinds = frozenset({"failed", "skipped", "finished"})
+
+        def __call__(self, event):
+            self.append((event.kind, event.job.label))
+    narrow, everything = Failures(), []
+    sched.subscribe(narrow)
+    sched.subscribe(lambda event: everything.append(event.kind))
+    assert fake_clock_run(sched.co_run()) is True
+    assert narrow == [("run-started", None), ("failed", "b"), ("skipped", "c"),
+                      ("finished", None)]  # run-started: always (kinds are read after it)
+    assert everything.count("started") == 2 and everything.count("done") == 1
+
+
+def test_tty_mode_on_plain_jobs_reads_the_job_states_not_their_events():
+    """No nested scheduler, no described job: the terminal monitor takes only the rare
+    events; running jobs and counts come from the jobs' states, at each redraw."""
+    stream = io.StringIO()
+    monitor = Monitor(stream, live=True, color=False, rows=5)
+    sched = Scheduler(on_failed_requirement="skip")
+    a = Job(sleeper, 1, label="a", scheduler=sched)
+    b = Job(boom, 2, "b is broken", label="b", scheduler=sched, required=a)
+    Job(sleeper, 1, label="c", scheduler=sched, required=b)
+    Job(sleeper, 5, label="d", scheduler=sched)
+    seen = []
+
+    async def probe():
+        await asyncio.sleep(1.5)
+        seen.append((monitor.event_kinds, monitor.frame_lines()))
+    Job(probe, label="probe", scheduler=sched)
+    assert fake_clock_run(sched.co_run(monitor=monitor)) is True
+    kinds, frame = seen[0]
+    assert "started" not in kinds and "done" not in kinds and "failed" in kinds
+    assert "running 3" in frame[0] and "done 1" in frame[0] and "waiting 1" in frame[0]
+    assert sorted(line.split()[-1] for line in frame[1:]) == ["b", "d", "probe"]
+    out = stream.getvalue()
+    assert "FAILED" in out and "b is broken" in out
+    last = out.rstrip().splitlines()[-2]  # then the cursor comes back
+    assert "done 3" in last and "failed 1" in last and "skipped 1" in last
+    assert monitor.tally()["running"] == 0 and monitor.event_kinds is None
