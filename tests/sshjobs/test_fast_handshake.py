@@ -88,14 +88,19 @@ class TurnCountingRelay:
         self.trace.append(f"{side}{len(data)}@{time.monotonic() - self.t0:.3f}")
 
     def round_trips(self, until: int) -> int:
-        """Bursts of server data among the first ``until`` events, a burst ending when the
-        server stays silent for half the hold time: each is one wait of the client's."""
-        bursts, last = 0, None
+        """Bursts of server data among the first ``until`` events: each is one wait of the
+        client's. A burst ends when the server stays silent for half the hold time AND the
+        client spoke meanwhile: a reply the client waited for comes at least HOLD after what
+        it answers, whereas a server slowed by a loaded machine may send one reply in pieces
+        far apart, with no client data between them (that is not another round trip)."""
+        bursts, last, client_spoke = 0, None, True
         for side, when in self.events[:until]:
-            if side == "S":
-                if last is None or when - last > HOLD / 2:
-                    bursts += 1
-                last = when
+            if side == "C":
+                client_spoke = True
+                continue
+            if last is None or (client_spoke and when - last > HOLD / 2):
+                bursts += 1
+            last, client_spoke = when, False
         return bursts
 
 
