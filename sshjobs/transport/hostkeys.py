@@ -23,7 +23,7 @@ import asyncssh
 
 __all__ = ["HOST_KEY_MODES", "HostKeyPolicy", "HostKeyVerdict"]
 
-logger = logging.getLogger("sshjobs.hostkeys")
+logger = logging.getLogger(__name__)
 
 HOST_KEY_MODES = ("strict", "accept-new", "ignore")
 
