@@ -232,7 +232,10 @@ class RemoteMixin:
         pid = session.remote_pid
         try:
             if pid is not None:
-                await self.execute(kill_group_command(pid), label="kill", timeout=KILL_GRACE,
+                # bounded like the pid wait, not by KILL_GRACE: on a loaded machine the kill's
+                # own shell may take seconds to start; given up on, its TERM still had to come
+                # when close() returned (the command outlived the node's close)
+                await self.execute(kill_group_command(pid), label="kill", timeout=PID_WAIT,
                                    formatter=_SILENT, report=False)
             else:                   # no pid will come (kill_on_cancel=False...): best effort
                 chan.send_signal("KILL")
