@@ -28,14 +28,14 @@ from asyncssh.kex import get_default_kex_algs
 from . import fastpath, handshakes
 from .errors import (AuthenticationError, GatewayError, HostKeyError, KeyLoadError,
                      SshConnectionError, SshJobsError)
-from .hostkeys import HostKeyVerdict
+from .hostkeys import HostKeyVerdict, SshConfigHostKeys
 from .keys import KeySet, default_keys, import_private_key
 from .sshconfig import file_stamp, reduced_config_paths
 
 if TYPE_CHECKING:
     from .node import SshNode
 
-__all__ = ["open_connection", "config_paths", "config_user", "config_known_hosts", "KEX_ALGS",
+__all__ = ["open_connection", "config_paths", "config_user", "config_host_keys", "KEX_ALGS",
            "ENCRYPTION_ALGS"]
 
 logger = logging.getLogger("sshjobs.connect")
@@ -55,7 +55,28 @@ ENCRYPTION_ALGS = _ordered([b"aes128-gcm@openssh.com", b"chacha20-poly1305@opens
 _config_cache: dict[tuple, dict[str, Any]] = {}
 _unreduced: set[tuple] = set()
 _HOST_OPTIONS = ("User", "IdentityFile", "Hostname", "UserKnownHostsFile", "ProxyJump",
-                 "ConnectTimeout")
+                 "ConnectTimeout", "GlobalKnownHostsFile", "StrictHostKeyChecking",
+                 "HashKnownHosts")
+
+
+def _config_class() -> Any:
+    """asyncssh's client config, also reading the two host-key options it does not use itself
+    (``StrictHostKeyChecking``, ``HashKnownHosts``) with its own value parser - so that they
+    are resolved per host with the same Host/Match/Include rules as every other option."""
+    global _CONFIG_CLASS
+    if _CONFIG_CLASS is None:
+        from asyncssh.config import SSHClientConfig, SSHConfig
+
+        class _HostKeyAwareConfig(SSHClientConfig):
+            _handlers = {**SSHClientConfig._handlers,
+                         "stricthostkeychecking": ("StrictHostKeyChecking",
+                                                   SSHConfig._set_bool_or_str),
+                         "hashknownhosts": ("HashKnownHosts", SSHConfig._set_bool_or_str)}
+        _CONFIG_CLASS = _HostKeyAwareConfig
+    return _CONFIG_CLASS
+
+
+_CONFIG_CLASS: Any = None
 
 
 def config_paths(config: Any) -> list[str]:
@@ -110,16 +131,16 @@ def host_config(paths: list[str], host: str) -> dict[str, Any]:
     key = (_stamp(paths), host)
     found = _config_cache.get(key)
     if found is None:
-        from asyncssh.config import SSHClientConfig
+        config_class = _config_class()
         user = getpass.getuser()
         try:
-            config = SSHClientConfig.load(None, reduced_config_paths(paths, host), False,
+            config = config_class.load(None, reduced_config_paths(paths, host), False,
                                           False, False, user, (), host, ())
             found = {name: config.get(name) for name in _HOST_OPTIONS}
         except (OSError, asyncssh.Error, ValueError):
             _unreduced.add(key)   # let asyncssh see (and report on) the full files
             try:
-                config = SSHClientConfig.load(None, paths, False, False, False,
+                config = config_class.load(None, paths, False, False, False,
                                               user, (), host, ())
                 found = {name: config.get(name) for name in _HOST_OPTIONS}
             except (OSError, asyncssh.Error, ValueError) as exc:
@@ -129,10 +150,24 @@ def host_config(paths: list[str], host: str) -> dict[str, Any]:
     return found
 
 
-def config_known_hosts(paths: list[str], host: str) -> list[str]:
-    """``UserKnownHostsFile`` entries ``~/.ssh/config`` gives for ``host``."""
-    files = host_config(paths, host).get("UserKnownHostsFile") or []
-    return [str(Path(f).expanduser()) for f in files if f and f != "/dev/null"]
+def config_host_keys(paths: list[str], host: str) -> SshConfigHostKeys:
+    """What the ssh config says about host keys for ``host`` (StrictHostKeyChecking,
+    UserKnownHostsFile, GlobalKnownHostsFile, HashKnownHosts)."""
+    found = host_config(paths, host)
+
+    def files(name: str) -> tuple[str, ...] | None:
+        value = found.get(name)
+        return None if value is None else tuple(str(f) for f in value)
+
+    strict = found.get("StrictHostKeyChecking")
+    if isinstance(strict, bool):
+        strict = "yes" if strict else "no"
+    hashed = found.get("HashKnownHosts")
+    return SshConfigHostKeys(
+        strict_host_key_checking=strict, user_files=files("UserKnownHostsFile"),
+        global_files=files("GlobalKnownHostsFile"),
+        hash_known_hosts=hashed is True or str(hashed).lower() == "yes",
+        source=", ".join(paths) or "no ssh config")
 
 
 def config_user(paths: list[str], host: str) -> str | None:
@@ -229,16 +264,7 @@ def _translate(exc: BaseException, node: "SshNode", keyset: KeySet,
     host, gateway = node.hostname, node.gateway
     where = f"{node.user_host()}" + (f" port {node.port}" if node.port else "")
     if isinstance(exc, asyncssh.HostKeyNotVerifiable):
-        files = node.host_key_policy.describe(node.host_key_policy.files)
-        if verdict.expected:
-            message = (f"host key MISMATCH: the server presents {verdict.received} but "
-                       f"known_hosts ({files}) has {', '.join(verdict.expected)}; if the host "
-                       f"was reinstalled, remove the old key (ssh-keygen -R {host})")
-        else:
-            message = (f"unknown host key {verdict.received or ''} (not in {files}); add it "
-                       f"to known_hosts, or on a testbed trust new hosts with the accept-new "
-                       f"policy (host_keys='accept-new', sshjobs --host-keys accept-new)"
-                       ).replace("key  (", "key (")
+        message = node.host_key_policy.refusal(verdict, host, node.port, exc.reason)
         return HostKeyError(message, host=host, received=verdict.received,
                             expected=verdict.expected)
     if isinstance(exc, asyncssh.PermissionDenied):

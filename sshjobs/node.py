@@ -51,12 +51,16 @@ class SshNode(RemoteMixin):
         plus the default files ``~/.ssh/id_ed25519``, ``id_ecdsa``, ``id_rsa`` (loaded once per
         process) plus ``IdentityFile`` from ``~/.ssh/config``.
     :param gateway: the SshNode to tunnel through (chains of any depth).
-    :param known_hosts: extra known_hosts file(s) trusted on top of ``~/.ssh/known_hosts``
-        (and of ``UserKnownHostsFile`` from ``~/.ssh/config``);
-        ``None`` means no host-key checking (apssh's default, kept for old scripts).
-    :param host_keys: ``"strict"`` (default), ``"accept-new"`` (new hosts trusted and recorded
-        in ``record_known_hosts``, default the first ``known_hosts`` file given, else
-        ``~/.ssh/known_hosts``) or ``"ignore"``.
+    :param known_hosts: extra known_hosts file(s), read before the user's files
+        (``UserKnownHostsFile`` of the ssh config, default ``~/.ssh/known_hosts``) and the
+        global ones (``GlobalKnownHostsFile``, default ``/etc/ssh/ssh_known_hosts``);
+        ``None`` means no host-key checking (apssh's meaning, kept for old scripts) unless
+        ``host_keys`` is given.
+    :param host_keys: ``"strict"``, ``"accept-new"`` (new hosts trusted and recorded in
+        ``record_known_hosts``, default the first ``known_hosts`` file given, else the first
+        user file) or ``"ignore"``; None → ``SSHJOBS_HOST_KEYS``, else the ssh config's
+        ``StrictHostKeyChecking`` for the host, else ``accept-new`` (see
+        :mod:`sshjobs.hostkeys`). An unknown value raises ValueError.
     :param formatter: where output goes (default :class:`HostFormatter`).
     :param timeout: seconds allowed to connect (TCP, handshake, authentication), counted from
         the start of this node's handshake: at most 256 handshakes run at once (see
@@ -99,9 +103,12 @@ class SshNode(RemoteMixin):
         self._keyset: KeySet | None = explicit_keys(keys) if keys else None
         self.keys = list(self._keyset.keys) if self._keyset else []
         self.known_hosts = known_hosts
-        self.host_key_policy = HostKeyPolicy.build(
-            known_hosts, host_keys, record_known_hosts,
-            _connect.config_known_hosts(self.config_paths, hostname))
+        try:
+            self.host_key_policy = HostKeyPolicy.build(
+                known_hosts, host_keys, record_known_hosts,
+                _connect.config_host_keys(self.config_paths, hostname))
+        except ValueError as exc:
+            raise ValueError(f"SshNode {hostname}: {exc}") from None
         self.formatter = formatter if formatter is not None else HostFormatter()
         if verbose is not None:
             self.formatter.verbose = verbose

@@ -21,6 +21,7 @@ import click
 from sshjobs.cli.console import LineFormat
 from sshjobs.cli.logs import setup_logging
 from sshjobs import SshJobsError
+from sshjobs.hostkeys import HOST_KEY_MODES
 from sshjobs.keys import explicit_keys
 from sshjobs.targets import Target, TargetError, resolve_targets
 
@@ -35,8 +36,6 @@ __all__ = [
 logger = logging.getLogger("sshjobs.cli.options")
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-HOST_KEY_MODES = ("strict", "accept-new", "ignore")
 
 #: file descriptors kept aside for stdio, logs, output files of the run...
 _RESERVED_FDS = 64
@@ -66,7 +65,7 @@ class Settings:
 
     targets: list[Target]
     keys: list[Any] = field(default_factory=list)  # loaded key objects
-    host_keys: str = "strict"
+    host_keys: str | None = None     # None: SSHJOBS_HOST_KEYS, ssh config, accept-new
     known_hosts: str | None = None
     connect_timeout: float = 10.0
     window: int = 0
@@ -115,10 +114,11 @@ def connection_options(function: F) -> F:
         click.option("-i", "-k", "--key", "keys", multiple=True, envvar="SSHJOBS_KEY",
                      type=click.Path(dir_okay=False), metavar="FILE",
                      help="private key file (repeatable; default: agent and ~/.ssh keys)"),
-        click.option("--host-keys", type=click.Choice(HOST_KEY_MODES), default="strict",
-                     envvar="SSHJOBS_HOST_KEYS", show_default=True,
+        click.option("--host-keys", type=click.Choice(HOST_KEY_MODES),
+                     envvar="SSHJOBS_HOST_KEYS",
                      help="host-key policy: strict (known_hosts must match), accept-new "
-                          "(record unknown hosts, refuse changed keys), ignore (no check)"),
+                          "(record unknown hosts, refuse changed keys), ignore (no check); "
+                          "default: StrictHostKeyChecking of ~/.ssh/config, else accept-new"),
         click.option("--known-hosts", type=click.Path(dir_okay=False), metavar="FILE",
                      envvar="SSHJOBS_KNOWN_HOSTS",
                      help="extra known_hosts file, trusted on top of ~/.ssh/known_hosts "
@@ -305,7 +305,7 @@ def make_base_settings(params: dict[str, Any], keys: list[Any]) -> Settings:
     return Settings(
         targets=[],
         keys=keys,
-        host_keys=params.get("host_keys") or "strict",
+        host_keys=params.get("host_keys") or None,
         known_hosts=params.get("known_hosts"),
         connect_timeout=params.get("connect_timeout") or 10.0,
         timeout=params.get("timeout"),
