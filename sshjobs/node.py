@@ -30,7 +30,7 @@ from .formatters import Formatter, HostFormatter
 from .hostkeys import HostKeyPolicy
 from .keys import KeySet, default_keys, explicit_keys
 from .remote import RemoteMixin
-from .session import SessionSlots
+from .session import OUTPUT_GRACE, SessionSlots
 
 __all__ = ["SshNode", "SshProxy", "DEFAULT_MAX_SESSIONS"]
 
@@ -74,6 +74,10 @@ class SshNode(RemoteMixin):
         with all its children. Needs a POSIX login shell (sh, bash, dash, zsh, ksh); set False
         for csh or fish.
     :param config: ssh config file(s); default ``~/.ssh/config`` when it exists; None: none.
+    :param output_grace: once a command's exit status has come, seconds to wait for the end
+        of its output (a process it left in the background may hold it open for ever); then
+        our end of the session is closed, the exit status returned, and that process keeps
+        running on the host. None: no limit (wait like ``ssh`` does).
     :param fast_handshake: authenticate in three round trips fewer (:mod:`sshjobs.fastpath`);
         None → on unless ``SSHJOBS_FAST_HANDSHAKE=0``. Set False for a server that mishandles
         pipelined requests.
@@ -89,6 +93,7 @@ class SshNode(RemoteMixin):
                  keepalive_count_max: int = 3, max_sessions: int = DEFAULT_MAX_SESSIONS,
                  kill_on_cancel: bool = True, config: Any = (),
                  password: str | None = None, fast_handshake: bool | None = None,
+                 output_grace: float | None = OUTPUT_GRACE,
                  **connect_options: Any) -> None:
         if not isinstance(hostname, str) or not hostname:
             raise ValueError(f"SshNode: hostname must be a non-empty string, not {hostname!r}")
@@ -120,6 +125,7 @@ class SshNode(RemoteMixin):
         self.keepalive_count_max = keepalive_count_max
         self.max_sessions = max_sessions
         self.kill_on_cancel = kill_on_cancel
+        self.output_grace = output_grace
         self.password = password
         self.fast_handshake = (fastpath.enabled_by_default() if fast_handshake is None
                                else bool(fast_handshake))

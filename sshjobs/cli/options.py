@@ -21,7 +21,7 @@ import click
 from sshjobs.cli.console import LineFormat
 from sshjobs.cli.logs import setup_logging
 from sshjobs import SshJobsError
-from sshjobs.hostkeys import HOST_KEY_MODES
+from sshjobs.hostkeys import ENV_VAR, HOST_KEY_MODES, check_mode
 from sshjobs.keys import explicit_keys
 from sshjobs.targets import Target, TargetError, resolve_targets
 
@@ -75,6 +75,7 @@ class Settings:
     sudo_password: Secret | None = None
     output: dict[str, Any] = field(default_factory=dict)
     verbose: bool = False
+    output_grace: float | None = None    # None: the library's default
 
 
 def _apply(function: F, decorators: list[Callable[[F], F]]) -> F:
@@ -114,8 +115,8 @@ def connection_options(function: F) -> F:
         click.option("-i", "-k", "--key", "keys", multiple=True, envvar="SSHJOBS_KEY",
                      type=click.Path(dir_okay=False), metavar="FILE",
                      help="private key file (repeatable; default: agent and ~/.ssh keys)"),
-        click.option("--host-keys", type=click.Choice(HOST_KEY_MODES),
-                     envvar="SSHJOBS_HOST_KEYS",
+        click.option("--host-keys", envvar=ENV_VAR, callback=_host_keys_callback,
+                     metavar="[" + "|".join(HOST_KEY_MODES) + "]",
                      help="host-key policy: strict (known_hosts must match), accept-new "
                           "(record unknown hosts, refuse changed keys), ignore (no check); "
                           "default: StrictHostKeyChecking of ~/.ssh/config, else accept-new"),
@@ -187,6 +188,19 @@ def output_options(function: F) -> F:
         click.option("--debug", is_flag=True, expose_value=False, is_eager=True,
                      callback=_debug_callback, help="diagnostics on stderr (same as sshjobs -D)"),
     ])
+
+
+def _host_keys_callback(ctx: click.Context, param: click.Parameter,
+                        value: str | None) -> str | None:
+    """A policy name, else a usage error naming where the bad value came from."""
+    if value is None:
+        return None
+    source = ctx.get_parameter_source(param.name or "host_keys")
+    where = ENV_VAR if source == click.core.ParameterSource.ENVIRONMENT else "--host-keys"
+    try:
+        return check_mode(value, where)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
 
 
 def _debug_callback(ctx: click.Context, param: click.Parameter, value: bool) -> None:
@@ -312,6 +326,7 @@ def make_base_settings(params: dict[str, Any], keys: list[Any]) -> Settings:
         deadline=params.get("deadline"),
         output=output,
         verbose=bool(params.get("verbose")),
+        output_grace=params.get("output_grace"),
     )
 
 
