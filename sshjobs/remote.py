@@ -25,6 +25,11 @@ logger = logging.getLogger("sshjobs.remote")
 
 #: seconds we wait for a killed command to report how it ended
 KILL_GRACE = 3.0
+#: bound on the wait for a cancelled command's pid: it comes with the shell's first word, or the
+#: session ends (which settles it too), so this only matters on a stuck connection; a shorter
+#: bound let commands survive on a loaded machine (the fallback, an SSH signal, is ignored by
+#: OpenSSH for root)
+PID_WAIT = 30.0
 #: times we retry opening a session refused while none of ours is open
 LONELY_RETRIES = 20
 
@@ -191,7 +196,7 @@ class RemoteMixin:
         on its way (the shell's first word), so wait for it rather than fall back on an SSH
         signal request, which OpenSSH ignores for root (the command would survive)."""
         try:
-            await asyncio.wait_for(asyncio.shield(session.pid_settled), KILL_GRACE)
+            await asyncio.wait_for(asyncio.shield(session.pid_settled), PID_WAIT)
         except asyncio.TimeoutError:
             pass
         pid = session.remote_pid
