@@ -112,6 +112,13 @@ def _stat_key(path: str) -> tuple:
         return (path, None, None, None)
 
 
+def _remember(key: tuple, known: Any) -> None:
+    """Cache parsed keys per file versions (a few sets of files per process at most)."""
+    if len(_parsed) >= 32:
+        _parsed.clear()
+    _parsed[key] = known
+
+
 def _load_file(known: Any, path: str) -> None:
     """Add ``path``'s entries to ``known`` (asyncssh's parser); a line asyncssh cannot read is
     skipped with a warning, as OpenSSH does, instead of losing the whole file."""
@@ -225,7 +232,7 @@ class HostKeyPolicy:
             known = asyncssh.SSHKnownHosts()
             for path in files:
                 _load_file(known, path)
-            _parsed[key] = known
+            _remember(key, known)
         return known
 
     def validate(self, host: str, addr: str, port: int | None, key: Any,
@@ -235,6 +242,8 @@ class HostKeyPolicy:
         verdict.host, verdict.port = host, port
         known = self.known_hosts_arg()
         trusted = known.match(host, addr, port)[0] if known is not None else []
+        if key in trusted:     # recorded since this connection started (one to the same host)
+            return True
         verdict.expected = tuple(dict.fromkeys(k.get_fingerprint() for k in trusted))
         if self.mode == "accept-new" and not trusted:
             self._record(host, port, key)
@@ -267,8 +276,9 @@ class HostKeyPolicy:
         return found
 
     def _record(self, host: str, port: int | None, key: Any) -> None:
-        """Append the key of a new host to the record file (unless it already is there: two
-        connections to the same new host at once)."""
+        """Append the key of a new host to the record file, and to the parsed keys in memory
+        (so that a fan-out over N new hosts does not parse the growing file N times, and a
+        second connection to the same new host finds it trusted)."""
         path = self.record_file
         name = known_name(host, port)
         if not path or os.path.realpath(path) == os.devnull:
@@ -276,18 +286,18 @@ class HostKeyPolicy:
                         name, key.get_fingerprint())
             return
         keytype, data = key.export_public_key("openssh").decode().split()[:2]
+        line = f"{_hashed(name) if self.hash_names else name} {keytype} {data}\n"
         with _record_lock:
-            mine = asyncssh.SSHKnownHosts()
-            _load_file(mine, path)
-            if key in mine.match(host, "", port)[0]:
-                return
-            written = _hashed(name) if self.hash_names else name
+            known = self.known_hosts_arg()
             directory = Path(path).parent
             if not directory.exists():
                 directory.mkdir(mode=0o700, parents=True, exist_ok=True)
             fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             with os.fdopen(fd, "a", encoding="utf-8") as handle:
-                handle.write(f"{written} {keytype} {data}\n")
+                handle.write(line)
+            if known is not None:
+                known.load(line)
+                _remember(tuple(_stat_key(f) for f in self.files), known)
         logger.info("recorded new host key for %s (%s) in %s", name, key.get_fingerprint(),
                     path)
 

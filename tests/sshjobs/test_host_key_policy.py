@@ -125,6 +125,17 @@ def test_accept_new_records_in_a_new_ssh_directory_then_strict_trusts(farm, tmp_
     assert len(recorded.read_text().splitlines()) == 1          # not recorded twice
 
 
+def test_new_hosts_met_at_once_are_each_recorded_once(farm, home, collect):
+    """A fan-out: every direct host twice (two nodes each) and the gateway, in one run."""
+    hosts = [farm.gateway, *farm.direct]
+    jobs = [SshJob(SshNode(h.address, port=h.port, username="root", formatter=collect),
+                   command="true") for h in hosts + hosts[1:]]
+    assert Scheduler(*jobs, timeout=60).run(), [j.raised_exception() for j in jobs]
+    names = [line.split()[0] for line in
+             (home / ".ssh" / "known_hosts").read_text().splitlines()]
+    assert sorted(names) == sorted(known_name(h) for h in hosts)
+
+
 @pytest.mark.parametrize("value, trusted, recorded", [
     ("yes", False, False), ("ask", False, False), ("accept-new", True, True),
     ("no", True, False), ("off", True, False)])
