@@ -264,7 +264,11 @@ def _translate(exc: BaseException, node: "SshNode", keyset: KeySet,
     host, gateway = node.hostname, node.gateway
     where = f"{node.user_host()}" + (f" port {node.port}" if node.port else "")
     if isinstance(exc, asyncssh.HostKeyNotVerifiable):
-        message = node.host_key_policy.refusal(verdict, host, node.port, exc.reason)
+        jump = None
+        if gateway is None and "tunnel" not in node.connect_options:
+            jump = host_config(node.config_paths, node.hostname).get("ProxyJump")
+        message = node.host_key_policy.refusal(verdict, host, node.port, exc.reason,
+                                               jump if isinstance(jump, str) else None)
         return HostKeyError(message, host=host, received=verdict.received,
                             expected=verdict.expected)
     if isinstance(exc, asyncssh.PermissionDenied):

@@ -230,3 +230,18 @@ def test_changed_key_refused_with_the_fix_and_other_hosts_unaffected(faulty_farm
     for mode in ("strict", "accept-new"):                 # refused under both
         assert isinstance(attempt(changed, lines, host_keys=mode), HostKeyError)
     assert attempt(changed, lines, host_keys="ignore") is None
+
+
+def test_proxyjump_host_unknown_says_what_to_do(farm, home, collect):
+    """asyncssh opens ProxyJump hops itself, checking them strictly (not our policy): the
+    refusal says so, and what to do."""
+    gateway, private = farm.gateway, farm.private[0]
+    jump = f"root@{gateway.address}:{gateway.port}"
+    config(home, f"Host fit01\n  HostName {private.name}\n  Port {private.port}\n"
+                 f"  User root\n  ProxyJump {jump}\n")
+    job = SshJob(SshNode("fit01", formatter=collect), command="true", critical=False)
+    Scheduler(job, timeout=60).run()
+    error = job.raised_exception()
+    assert isinstance(error, HostKeyError) and gateway.address in str(error)
+    assert f"the ProxyJump host ({jump}) is checked strictly" in str(error)
+    assert "gateway=SshNode(...)" in str(error)
