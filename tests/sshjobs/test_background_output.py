@@ -139,11 +139,22 @@ case "$1" in
 esac
 """
 
+#: ``netcat -l PORT > RANDOM &`` where no netcat is installed: one connection's bytes to stdout
+LISTENER = ("import socket, sys; s = socket.socket(); "
+            "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(({addr!r}, 10000)); "
+            "s.listen(1); c, _ = s.accept(); sys.stdout.buffer.write(c.makefile('rb').read())")
+SENDER = ("import socket, sys; c = socket.create_connection(({addr!r}, 10000), timeout=20); "
+          "c.sendall(open(sys.argv[1], 'rb').read()); c.close()")
+#: until the receiver has ended (an ended orphan may stay a zombie of the farm's subreaper)
+WAIT_RECEIVER = "while grep -q python /proc/$(cat receiver.pid)/cmdline 2>/dev/null; do " \
+                "sleep 0.1; done"
+
 
 def tutorial(farm, tmp_path: Path, formatter: Formatter, run: int) -> tuple[list, Scheduler]:
     """R2lab-shaped: a gateway reached by address, two nodes behind it reached by the names
-    the gateway knows; Push of a script and RunScript with arguments on one node, a receiver
-    left in the background on the other, then a Pull. No host-key setting anywhere."""
+    the gateway knows; Push of a script and RunScript with arguments on one node; on the
+    other a receiver left in the background (``netcat -l ... > RANDOM &``), to which the first
+    node then sends a file; Pull of the results. No host-key setting anywhere."""
     gateway, (node1, node2) = farm.gateway, farm.private[:2]
     gw = SshNode(gateway.address, port=gateway.port, username="root", formatter=formatter)
     fit01 = SshNode(node1.name, port=node1.port, username="root", gateway=gw,
@@ -152,18 +163,25 @@ def tutorial(farm, tmp_path: Path, formatter: Formatter, run: int) -> tuple[list
                     formatter=formatter)
     script = tmp_path / "configure.sh"
     script.write_text(TUTORIAL_SCRIPT)
+    payload = tmp_path / "RANDOM"
+    payload.write_bytes(os.urandom(50_000))
     pulled = tmp_path / f"pulled{run}"
     pulled.mkdir()
+    listener, sender = LISTENER.format(addr=node2.address), SENDER.format(addr=node2.address)
     check = SshJob(gw, command=Run("echo gateway ready"))
     receiver = SshJob(fit02, required=check, commands=[
-        Run(BACKGROUND.format(pidfile="receiver.pid")), Run("echo receiver started")])
-    configure = SshJob(fit01, required=check, commands=[
-        Push(localpaths=[str(script)], remotepath="."),
+        Run(f"rm -f RANDOM; python3 -c \"{listener}\" > RANDOM & echo $! > receiver.pid"),
+        Run("echo receiver started")])
+    configure = SshJob(fit01, required=receiver, commands=[
+        Push(localpaths=[str(script), str(payload)], remotepath="."),
         RunScript(script, "configure", "wlan0", f"run{run}"),
         RunString("#!/bin/sh\necho \"args: $*\"\n", "a", "b c", quote=True),
+        Run(f"python3 -c \"{sender}\" RANDOM"),
         Pull(remotepaths=["config.out"], localpath=str(pulled))])
-    scheduler = Scheduler(check, receiver, configure, timeout=60)
-    return [check, receiver, configure], scheduler
+    received = SshJob(fit02, required=configure, commands=[
+        Run(WAIT_RECEIVER), Pull(remotepaths=["RANDOM"], localpath=str(pulled))])
+    scheduler = Scheduler(check, receiver, configure, received, timeout=60)
+    return [check, receiver, configure, received], scheduler
 
 
 def test_tutorial_from_a_new_users_home(faulty_farm, tmp_path, monkeypatch, background_pids):
@@ -184,9 +202,9 @@ def test_tutorial_from_a_new_users_home(faulty_farm, tmp_path, monkeypatch, back
         assert f"configuring wlan0 with run{run} on private1\n".encode() in out.stdout()
         assert b"args: a b c\n" in out.stdout() and b"receiver started\n" in out.stdout()
         assert (tmp_path / f"pulled{run}" / "config.out").read_text() == f"wlan0=run{run}\n"
-        pid = take_pid(farm.home_of(node2) / "receiver.pid", background_pids)
-        assert running(pid)                      # the receiver still runs afterwards
-        os.kill(pid, signal.SIGKILL)
+        # the receiver outlived its command, received the file, then ended by itself
+        assert (tmp_path / f"pulled{run}" / "RANDOM").read_bytes() == \
+            (tmp_path / "RANDOM").read_bytes()
         # both levels recorded once, each under the name the client used
         names = [line.split()[0] for line in known.read_text().splitlines()]
         assert sorted(names) == sorted([
@@ -196,13 +214,13 @@ def test_tutorial_from_a_new_users_home(faulty_farm, tmp_path, monkeypatch, back
     # a node re-imaged since: refused, naming it; the gateway and the other node still run
     farm.replace_host_key(node1)
     out = Collect()
-    jobs, scheduler = tutorial(farm, tmp_path, out, 3)
-    for job in jobs:
+    (check, receiver, configure, _), _ = tutorial(farm, tmp_path, out, 3)
+    for job in (check, receiver, configure):
         job.critical = False
-    scheduler.run()
-    check, receiver, configure = jobs
+    Scheduler(check, receiver, configure, timeout=60).run()
     assert check.raised_exception() is None and receiver.raised_exception() is None
-    take_pid(farm.home_of(node2) / "receiver.pid", background_pids)
+    pid = take_pid(farm.home_of(node2) / "receiver.pid", background_pids)
+    assert running(pid, b"python")                 # still listening: nobody sent anything
     error = configure.raised_exception()
     assert isinstance(error, HostKeyError) and error.host == node1.name
     message = str(error)
