@@ -110,6 +110,7 @@ def cli(debug: bool) -> None:
 #: so that ``sshjobs run`` does not load the scenario, sandbox and demo code
 _COMMANDS = {"targets": "sshjobs.cli.targets", "run": "sshjobs.cli.run",
              "push": "sshjobs.cli.push", "pull": "sshjobs.cli.pull",
+             **{name: "sshjobs.cli.apsshcmds" for name in ("apssh", "appush", "appull")},
              **{attribute: module for module, attribute in _OPTIONAL_COMMANDS}}
 
 
