@@ -5,7 +5,6 @@ O(jobs + edges), task group, semaphore window, loop-clock timeouts, re-runnable 
 per-job timeout/retries, skip policy, statistics and a job-events stream.
 """
 
-from .compat import LegacySchedulerMixin
 from .errors import (
                      AsyncioJobsError,
                      CycleError,
@@ -18,6 +17,7 @@ from .errors import (
 )
 from .events import EventQueue, JobEvent
 from .job import AbstractJob, Job
+from .monitor import Monitor
 from .render import Statistics
 from .scheduler import PureScheduler, Scheduler
 from .sequence import Sequence
@@ -40,6 +40,7 @@ __all__ = [
                      "JobEvent",
                      "JobReuseError",
                      "JobSkipped",
+                     "Monitor",
                      "NestedLoopError",
                      "PrintJob",
                      "PureScheduler",
@@ -51,4 +52,3 @@ __all__ = [
                      "Watch",
                      "__version__",
 ]
-_ = LegacySchedulerMixin

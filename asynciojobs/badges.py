@@ -11,6 +11,8 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Any
 
+from .states import SKIPPED
+
 UNICODE = {
     "critical": "⚠", "raised": "★", "fine": "☉", "skipped": "⊘",
     "done": "☓", "running": "↺", "scheduled": "⚑", "idle": "⚐", "forever": "∞",
@@ -53,7 +55,7 @@ def badge(job: Any, unicode: bool | None = None) -> str:
     blank = sym["blank"]
     wide_blank = blank * len(sym["fine"])
     critical = sym["critical"] if job.is_critical() else blank
-    if job.is_skipped():
+    if job._aj_state == SKIPPED:
         outcome, state = sym["skipped"], sym["idle"]
     else:
         if job.is_running():
@@ -90,6 +92,7 @@ class JobDisplay:
         _aj_id: str | None
         _aj_required: Any
         _aj_result: Any
+        _aj_state: int
 
         def is_critical(self) -> bool: ...
         def is_done(self) -> bool: ...
@@ -134,11 +137,11 @@ class JobDisplay:
 
     def repr_main(self) -> str:
         """``<ClassName `label`>``."""
-        return f"<{type(self).__name__} `{self.display_label()}`>"
+        return f"<{type(self).__name__} `{JobDisplay.display_label(self)}`>"
 
     def repr_result(self) -> str:
         """``[[ -> result]]``, ``!! exception => Type:msg!!``, or nothing when not done."""
-        if self.is_skipped():
+        if self._aj_state == SKIPPED:
             return f"[[{self._aj_exc}]]" if self._aj_exc is not None else "[[skipped]]"
         if not self.is_done():
             return " (cancelled)" if self._aj_cancelled and not self.forever else ""
@@ -166,7 +169,7 @@ class JobDisplay:
     def dot_style(self) -> dict[str, str]:
         """Graphviz node attributes: box, rounded (not for schedulers), dashed if forever,
         red and thick if critical. Subclasses may override it."""
-        styles = [] if isinstance(getattr(self, "jobs", None), dict) else ["rounded"]
+        styles = [] if getattr(type(self), "_aj_is_scheduler", False) else ["rounded"]
         if self.forever:
             styles.append("dashed")
         style = {"shape": "box", "style": ",".join(styles)} if styles else {"shape": "box"}
@@ -175,3 +178,9 @@ class JobDisplay:
         else:
             style["penwidth"] = "0.5"
         return style
+
+
+def job_label(job: Any) -> str:
+    """The label ``list()`` shows for ``job``, for our messages: read through JobDisplay, so
+    that a subclass's own attribute named ``display_label`` cannot get in the way."""
+    return JobDisplay.display_label(job)

@@ -1,15 +1,15 @@
-"""Names and call forms of older asynciojobs releases, served without warnings.
+"""Method names and call forms of older asynciojobs releases, served without warnings.
 
-``Engine`` and ``SchedulerJob`` (old names of :class:`~asynciojobs.Scheduler`),
-``rain_check()`` (now ``check_cycles()``), ``scan_in_order()`` (now
-``topological_order()``), ``save_as_dotfile()`` / ``store_as_dotfile()`` (now
-``export_as_dotfile()``), and ``orchestrate()`` / ``co_orchestrate()`` taking ``timeout=``,
-``jobs_window=`` and ``loop=`` as run arguments.
+``rain_check()`` (now ``check_cycles()``), ``scan_in_order()`` (now ``topological_order()``),
+``save_as_dotfile()`` / ``store_as_dotfile()`` (now ``export_as_dotfile()``), and
+``orchestrate()`` / ``co_orchestrate()`` taking ``timeout=``, ``jobs_window=`` and ``loop=`` as
+run arguments. The old class names ``Engine`` and ``SchedulerJob`` are defined once, in the
+package façade (``asynciojobs/__init__.py``). This module imports nothing of the package:
+the scheduler imports it, never the other way round.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from typing import Any
 
@@ -26,17 +26,18 @@ class LegacySchedulerMixin:
     export_as_dotfile: Any
 
     def orchestrate(self, loop: Any = None, *, timeout: Any = _UNSET,
-                    jobs_window: Any = _UNSET, **_ignored: Any) -> bool:
+                    jobs_window: Any = _UNSET, monitor: Any = False, **_ignored: Any) -> bool:
         """``run()`` under its old name; ``loop``, if given, is the event loop to run in."""
-        kwds = _overrides(timeout, jobs_window)
+        kwds = _overrides(timeout, jobs_window, monitor)
         if loop is not None and not loop.is_running() and not loop.is_closed():
             return loop.run_until_complete(self.co_run(**kwds))
         return self.run(**kwds)
 
     async def co_orchestrate(self, loop: Any = None, *, timeout: Any = _UNSET,
-                             jobs_window: Any = _UNSET, **_ignored: Any) -> bool:
+                             jobs_window: Any = _UNSET, monitor: Any = False,
+                             **_ignored: Any) -> bool:
         """``co_run()`` under its old name (``loop`` is ignored: the running loop is used)."""
-        return await self.co_run(**_overrides(timeout, jobs_window))
+        return await self.co_run(**_overrides(timeout, jobs_window, monitor))
 
     def rain_check(self) -> bool:
         """Old name of ``check_cycles()``."""
@@ -55,8 +56,8 @@ class LegacySchedulerMixin:
         return self.export_as_dotfile(filename)
 
 
-def _overrides(timeout: Any, jobs_window: Any) -> dict[str, Any]:
-    kwds = {}
+def _overrides(timeout: Any, jobs_window: Any, monitor: Any = False) -> dict[str, Any]:
+    kwds: dict[str, Any] = {"monitor": monitor} if monitor else {}
     if timeout is not _UNSET:
         kwds["timeout"] = timeout
     if jobs_window is not _UNSET:
@@ -64,13 +65,4 @@ def _overrides(timeout: Any, jobs_window: Any) -> dict[str, Any]:
     return kwds
 
 
-def __getattr__(name: str) -> Any:
-    # late import: scheduler.py itself imports this module for the mixin
-    if name in ("Engine", "SchedulerJob"):
-        from .scheduler import Scheduler
-        return Scheduler
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-__all__ = ["Engine", "LegacySchedulerMixin", "SchedulerJob"]  # noqa: F822 - lazy names
-_ = asyncio  # keep the import for type checkers of loop arguments
+__all__ = ["LegacySchedulerMixin"]

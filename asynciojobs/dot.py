@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from . import graph
+from .badges import job_label
 from .errors import GraphvizMissingError
 from .graph import is_scheduler
 
@@ -43,7 +44,7 @@ def graph_text(job: Any) -> str:
     rich = job.graph_label()
     if not job.label:
         return rich
-    label = job.display_label()
+    label = job_label(job)
     return label if rich == job.text_label() or rich == label else f"{label}\n{rich}"
 
 

@@ -10,13 +10,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from .badges import job_label
+
 
 def _names(jobs: Iterable[Any]) -> str:
     """A short human list of job labels, for messages."""
     out = []
     for job in jobs:
         try:
-            out.append(job.display_label())
+            out.append(job_label(job))
         except Exception:  # noqa: BLE001 - not a job, or a broken label hook
             out.append(repr(job))
     return ", ".join(f"`{name}`" for name in out)

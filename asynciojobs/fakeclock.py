@@ -8,8 +8,10 @@ virtual clock. Meant for code that waits on timers and on other tasks: ready I/O
 served, but the clock does not wait for I/O in flight (a subprocess, a socket) before jumping
 to the next timer, so a timeout around real I/O would expire at once.
 
-Use ``fake_clock_run(coro)`` for one coroutine, or ``with fake_clock_policy():`` to make
-every new event loop (including the ones ``Scheduler.run()`` creates) a FakeClockLoop.
+Use ``fake_clock_run(coro)`` for one coroutine, or ``with fake_clock_loops():`` to make the
+loops that ``Scheduler.run()`` / ``orchestrate()`` / ``shutdown()`` create FakeClockLoops (see
+:mod:`asynciojobs.loops`; asyncio's global event loop policy is left alone). Code that makes
+its own loop uses ``FakeClockLoop()`` directly.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import contextlib
 import selectors
 from collections.abc import Coroutine, Iterator
 from typing import Any
+
+from .loops import use_loop_factory
 
 
 class _FakeSelector(selectors.DefaultSelector):  # type: ignore[misc, valid-type]
@@ -60,18 +64,9 @@ def fake_clock_run(coro: Coroutine[Any, Any, Any]) -> Any:
         return runner.run(coro)
 
 
-class _FakeClockPolicy(asyncio.DefaultEventLoopPolicy):
-    def new_event_loop(self) -> asyncio.AbstractEventLoop:
-        return FakeClockLoop()
-
-
 @contextlib.contextmanager
-def fake_clock_policy() -> Iterator[None]:
-    """Within the block, every new event loop (``asyncio.run``, ``Scheduler.run()``...) is a
-    FakeClockLoop; the previous policy is restored afterwards."""
-    previous = asyncio.get_event_loop_policy()
-    asyncio.set_event_loop_policy(_FakeClockPolicy())
-    try:
+def fake_clock_loops() -> Iterator[None]:
+    """Within the block, the event loops asynciojobs' synchronous entry points create
+    (``run()``, ``orchestrate()``, ``shutdown()``, ``standalone_run()``) are FakeClockLoops."""
+    with use_loop_factory(FakeClockLoop):
         yield
-    finally:
-        asyncio.set_event_loop_policy(previous)

@@ -9,6 +9,7 @@ ties follow the collection's iteration order.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 from .errors import CycleError, ForeignRequirementError
@@ -17,8 +18,18 @@ _EMPTY: frozenset = frozenset()
 
 
 def is_scheduler(job: Any) -> bool:
-    """Whether ``job`` is a scheduler (it has member jobs) rather than a leaf job."""
-    return isinstance(getattr(job, "jobs", None), dict)
+    """Whether ``job`` is a scheduler (it has member jobs) rather than a leaf job.
+
+    Decided by a class marker, not by the presence of a ``jobs`` attribute: a user's leaf
+    job may well have a ``jobs`` attribute of its own.
+    """
+    return getattr(type(job), "_aj_is_scheduler", False)
+
+
+def members_of(jobs: Collection[Any]) -> Collection[Any]:
+    """``jobs`` itself when membership tests on it are O(1) (a set, a JobSet, a dict's
+    keys), else a set of it."""
+    return jobs if isinstance(jobs, (AbstractSet, dict)) else set(jobs)
 
 
 def requirements(job: Any) -> Collection[Any]:
@@ -45,7 +56,7 @@ def successors_map(jobs: Collection[Any]) -> dict[Any, list[Any]]:
 
 def foreign_requirements(jobs: Collection[Any]) -> Iterator[tuple[Any, Any]]:
     """(job, requirement) pairs whose requirement is not in ``jobs``."""
-    members = jobs if isinstance(jobs, (set, frozenset, dict)) else set(jobs)
+    members = members_of(jobs)
     for job in jobs:
         for req in requirements(job):
             if req not in members:
@@ -54,7 +65,7 @@ def foreign_requirements(jobs: Collection[Any]) -> Iterator[tuple[Any, Any]]:
 
 def find_cycle(jobs: Collection[Any]) -> list[Any] | None:
     """One cycle (as a list of jobs, each requiring the next... in requirement order) or None."""
-    members = jobs if isinstance(jobs, (set, frozenset, dict)) else set(jobs)
+    members = members_of(jobs)
     state: dict[Any, int] = {}  # 1: on the current path, 2: explored
     for root in jobs:
         if root in state:
@@ -88,7 +99,7 @@ def topological_order(jobs: Collection[Any], *, foreign: str = "ignore") -> list
     Raises CycleError naming a cycle; with ``foreign="error"`` a requirement outside
     ``jobs`` raises ForeignRequirementError, with ``"ignore"`` it is not waited for.
     """
-    members = jobs if isinstance(jobs, (set, frozenset, dict)) else set(jobs)
+    members = members_of(jobs)
     pending: dict[Any, int] = {}
     succ: dict[Any, list[Any]] = {}
     order: list[Any] = []
@@ -122,7 +133,7 @@ def topological_order(jobs: Collection[Any], *, foreign: str = "ignore") -> list
 
 def entry_jobs(jobs: Collection[Any]) -> list[Any]:
     """Jobs with no requirement inside ``jobs``."""
-    members = jobs if isinstance(jobs, (set, frozenset, dict)) else set(jobs)
+    members = members_of(jobs)
     return [job for job in jobs if not any(req in members for req in requirements(job))]
 
 
@@ -135,7 +146,7 @@ def exit_jobs(jobs: Collection[Any], *, discard_forever: bool = True) -> list[An
 
 def predecessors(jobs: Collection[Any], *targets: Any) -> set[Any]:
     """Direct requirements of ``targets`` that are in ``jobs``."""
-    members = jobs if isinstance(jobs, (set, frozenset, dict)) else set(jobs)
+    members = members_of(jobs)
     return {req for target in targets for req in requirements(target) if req in members}
 
 
@@ -147,7 +158,7 @@ def successors(jobs: Collection[Any], *targets: Any) -> set[Any]:
 
 def predecessors_upstream(jobs: Collection[Any], *targets: Any) -> set[Any]:
     """Transitive requirements of ``targets`` within ``jobs`` (targets excluded)."""
-    members = jobs if isinstance(jobs, (set, frozenset, dict)) else set(jobs)
+    members = members_of(jobs)
     seen: set[Any] = set()
     stack = list(targets)
     while stack:

@@ -13,6 +13,7 @@ state lives in ``_aj_*`` slots so that it does not collide with subclasses' attr
 from __future__ import annotations
 
 import asyncio
+import atexit
 import inspect
 import logging
 import types
@@ -22,12 +23,13 @@ from typing import Any
 
 from .badges import JobDisplay
 from .errors import JobReuseError, NestedLoopError
+from .loops import new_runner
+from .settings import RunSettingsMixin
+from .states import DONE, IDLE, RUNNING, SCHEDULED, SKIPPED
 
 logger = logging.getLogger("asynciojobs.job")
 
 _CoroutineType = types.CoroutineType
-# run states; skipped jobs never ran
-IDLE, SCHEDULED, RUNNING, DONE, SKIPPED = 0, 1, 2, 3, -1
 _LEGACY_POSITIONALS = ("forever", "label", "critical", "required")
 
 
@@ -64,7 +66,32 @@ def flatten_jobs(items: Iterable[Any], what: str = "requirement",
     return out
 
 
-class AbstractJob(JobDisplay):
+def _first_requirements(job: Any, required: Any) -> Any:
+    """What ``_aj_required`` holds for ``job`` given ``required`` (its first requirements):
+    None, one job, or a set - without materialising a set for zero or one requirement."""
+    if type(required) in (list, tuple, set):
+        if not required:
+            return None
+        if len(required) == 1:
+            for single in required:
+                if isinstance(single, AbstractJob):
+                    return None if single is job else single
+        else:
+            for item in required:
+                if not isinstance(item, AbstractJob):
+                    break
+            else:
+                reqs = set(required)
+                reqs.discard(job)
+                return reqs if len(reqs) != 1 else reqs.pop()
+    elif isinstance(required, AbstractJob):
+        return None if required is job else required
+    reqs = set(flatten_jobs([required], sequence_as_last=True))
+    reqs.discard(job)
+    return reqs if reqs else None
+
+
+class AbstractJob(JobDisplay, RunSettingsMixin):
     """Base of all jobs; override ``async co_run()`` (its return value becomes ``result()``).
 
     ``forever``: the scheduler does not wait for this job and cancels it once every other
@@ -74,18 +101,17 @@ class AbstractJob(JobDisplay):
     to add this job to. Beyond the public asynciojobs: ``timeout`` (seconds, per attempt),
     ``retries`` (extra attempts after an exception, waiting ``backoff * 2**n`` seconds) and
     ``on_failed_requirement`` (``"run"`` - the default - or ``"skip"`` when a requirement
-    failed; ``None`` means "as my scheduler").
+    failed; ``None`` means "as my scheduler"); read them with ``run_settings()``, change them
+    with ``set_run_settings()``: the attributes ``timeout``, ``retries``... are left to
+    subclasses (see :mod:`asynciojobs.settings`).
     """
 
-    # public settings are class-level defaults: an instance stores only what was given,
-    # and what a subclass set before calling super().__init__() is never overwritten
+    # the public attributes of the public asynciojobs are class-level defaults: an instance
+    # stores only what was given, and what a subclass set before calling super().__init__()
+    # is never overwritten
     forever: bool = False
     critical: bool | None = None
     label: str | None = None
-    timeout: float | None = None
-    retries: int = 0
-    backoff: float = 1.0
-    on_failed_requirement: str | None = None
 
     __slots__ = (
         "__dict__",
@@ -106,7 +132,9 @@ class AbstractJob(JobDisplay):
         "_aj_t1",
     )
 
-    _aj_own_timeout = False  # True for schedulers: their ``timeout`` is enforced inside
+    # set on a class whose instances are given ``required`` before AbstractJob.__init__ ran
+    # (a subclass's __init__ setting self.required first): __init__ then keeps it
+    _aj_presets_required = False
 
     def __init__(self, *legacy: Any, forever: bool | None = None, critical: bool | None = None,
                  label: str | None = None, required: Any = None, scheduler: Any = None,
@@ -121,32 +149,38 @@ class AbstractJob(JobDisplay):
             label = given.get("label", label)
             critical = given.get("critical", critical)
             required = given.get("required", required)
+        self._aj_init(forever, critical, label, required, scheduler, timeout, retries, backoff,
+                      on_failed_requirement)
+
+    def _aj_init(self, forever: Any, critical: Any, label: Any, required: Any, scheduler: Any,
+                 timeout: Any, retries: Any, backoff: Any, on_failed_requirement: Any) -> None:
+        """``__init__`` without its legacy positional form (what Job calls: positional
+        arguments are faster to pass, and graphs of 100,000 jobs are built in Python)."""
         if forever is not None:
             self.forever = forever
         if critical is not None:
             self.critical = critical
         if label is not None:
             self.label = label
-        if timeout is not None:
-            self.timeout = timeout
-        if retries is not None:
-            self.retries = retries
-        if backoff is not None:
-            self.backoff = backoff
-        if on_failed_requirement is not None:
-            self.on_failed_requirement = on_failed_requirement
-        if self.on_failed_requirement not in (None, "run", "skip"):
-            raise ValueError(f"on_failed_requirement must be 'run' or 'skip', "
-                             f"not {self.on_failed_requirement!r}")
-        if not hasattr(self, "_aj_required"):  # unless preset through the ``required`` setter
-            self._aj_required: Any = None  # None, one job, or a set (saves sets on chains)
+        if (timeout is not None or retries is not None or backoff is not None
+                or on_failed_requirement is not None):
+            given = {"timeout": timeout, "retries": retries, "backoff": backoff,
+                     "on_failed_requirement": on_failed_requirement}
+            RunSettingsMixin.set_run_settings(  # not self.: a subclass may use that name
+                self, **{key: value for key, value in given.items() if value is not None})
         self._aj_state = IDLE
         self._aj_result = self._aj_exc = self._aj_succ = self._aj_reqfail = None
         self._aj_t0 = self._aj_t1 = self._aj_parent = self._aj_id = None
         self._aj_pending = self._aj_attempts = 0
+        self._aj_kahn = -1  # see PureScheduler._aj_prepare()
         self._aj_cancelled = False
-        if required is not None:
-            self.requires(required)
+        if self._aj_presets_required and hasattr(self, "_aj_required"):
+            if required is not None:
+                self.requires(required)
+        elif required is None or (type(required) is list and not required):
+            self._aj_required = None  # None, one job, or a set (saves sets on chains)
+        else:
+            self._aj_required = _first_requirements(self, required)
         if scheduler is not None:
             scheduler.add(self)
 
@@ -164,6 +198,10 @@ class AbstractJob(JobDisplay):
 
     @required.setter
     def required(self, jobs: Any) -> None:
+        try:
+            self._aj_state
+        except AttributeError:  # before AbstractJob.__init__: it must keep this value
+            type(self)._aj_presets_required = True
         self._aj_required = jobs if isinstance(jobs, set) else set(flatten_jobs([jobs]))
 
     def requires(self, *requirements: Any, remove: bool = False) -> AbstractJob:
@@ -193,6 +231,10 @@ class AbstractJob(JobDisplay):
                     if not isinstance(job, AbstractJob):
                         break
                 else:
+                    current = self._aj_required
+                    if current is None:
+                        self._aj_required = _first_requirements(self, item)
+                        return self
                     required = self.required
                     required.update(item)
                     required.discard(self)
@@ -256,7 +298,7 @@ class AbstractJob(JobDisplay):
         """``"run"`` or ``"skip"``: own policy, else the enclosing schedulers', else "run"."""
         job: Any = self
         while job is not None:
-            policy = getattr(job, "on_failed_requirement", None)
+            policy = getattr(job, "_aj_on_failed", None)
             if policy is not None:
                 return policy
             job = getattr(job, "_aj_parent", None)
@@ -285,7 +327,7 @@ class AbstractJob(JobDisplay):
         try:
             asyncio.get_running_loop()
         except RuntimeError:
-            with asyncio.Runner() as runner:
+            with new_runner() as runner:
                 return runner.run(self.co_run())
         raise NestedLoopError("standalone_run", "await job.co_run()")
 
@@ -305,7 +347,6 @@ class Job(AbstractJob):
 
     __slots__ = (
         "_aj_args",
-        "_aj_closer",
         "_aj_once",
         "_aj_shut_used",
         "_aj_used",
@@ -313,36 +354,45 @@ class Job(AbstractJob):
         "coshutdown",
     )
 
-    def __init__(self, corun: Any, *args: Any, coshutdown: Any = None, **kwds: Any) -> None:
-        self._aj_used = False
-        self._aj_shut_used = False
+    def __init__(self, corun: Any, *args: Any, coshutdown: Any = None,
+                 forever: bool | None = None, critical: bool | None = None,
+                 label: str | None = None, required: Any = None, scheduler: Any = None,
+                 timeout: float | None = None, retries: int | None = None,
+                 backoff: float | None = None,
+                 on_failed_requirement: str | None = None) -> None:
+        self._aj_used = self._aj_shut_used = False
         if type(corun) is _CoroutineType or (not callable(corun)
                                                and inspect.isawaitable(corun)):
             self._aj_once = True
-            legacy = list(args)
-            if legacy and (inspect.isawaitable(legacy[0]) or callable(legacy[0])):
-                coshutdown = legacy.pop(0)  # old Job(corun, coshutdown, ...)
-            args = tuple(legacy)
+            if args and (inspect.isawaitable(args[0]) or callable(args[0])):
+                coshutdown, args = args[0], args[1:]  # old Job(corun, coshutdown, ...)
             self.corun = corun
             self._aj_args = ()
-            if kwds.get("retries"):
+            if retries:
                 if inspect.iscoroutine(corun):  # never awaited: close it, no warning
                     corun.close()
                 raise ValueError("retries= needs a job that can run again: "
                                  "Job(async_function, *args), not Job(coroutine)")
             self.coshutdown = coshutdown
-            self._aj_closer = _close_if_unused(self, corun, coshutdown)
-            super().__init__(*args, **kwds)
-            return
-        if not callable(corun):
-            raise TypeError(f"Job() needs a coroutine object or an async callable, "
-                            f"not {corun!r} (of type {type(corun).__name__})")
-        self._aj_once = False
-        self.corun = corun
-        self._aj_args = args
-        self.coshutdown = coshutdown
-        self._aj_closer = None if coshutdown is None else _close_if_unused(self, None, coshutdown)
-        super().__init__(**kwds)
+            _close_if_unused(self, corun, coshutdown)
+            if args:  # old positional flags: Job(corun, [coshutdown,] forever, label, ...)
+                AbstractJob.__init__(self, *args, forever=forever, critical=critical,
+                                     label=label, required=required, scheduler=scheduler,
+                                     timeout=timeout, backoff=backoff,
+                                     on_failed_requirement=on_failed_requirement)
+                return
+        else:
+            if not callable(corun):
+                raise TypeError(f"Job() needs a coroutine object or an async callable, "
+                                f"not {corun!r} (of type {type(corun).__name__})")
+            self._aj_once = False
+            self.corun = corun
+            self._aj_args = args
+            self.coshutdown = coshutdown
+            if coshutdown is not None:
+                _close_if_unused(self, None, coshutdown)
+        self._aj_init(forever, critical, label, required, scheduler, timeout, retries, backoff,
+                      on_failed_requirement)
 
     def _aj_execute(self) -> Any:
         if type(self).co_run is not Job.co_run:  # a subclass's own co_run() comes first
@@ -380,20 +430,44 @@ class Job(AbstractJob):
 
 
 
-def _close_coroutines(*coros: Any) -> None:
-    for coro in coros:  # awaited ones are finished by now: closing them is a no-op
-        if inspect.getcoroutinestate(coro) == inspect.CORO_CREATED:
+# job's weak reference -> its coroutine objects, to close when the job dies unawaited
+_unawaited: dict[weakref.ref, Any] = {}  # one coroutine, or a tuple of them
+
+
+def _close_coroutines(coros: tuple) -> None:
+    for coro in coros:  # only those never started (inspect.getcoroutinestate(), faster)
+        if coro.cr_frame is not None and not coro.cr_running and not coro.cr_suspended:
             coro.close()
 
 
-def _close_if_unused(job: Job, corun: Any, coshutdown: Any) -> Any:
+def _job_died(ref: weakref.ref) -> None:
+    coros = _unawaited.pop(ref, None)
+    if coros is not None:
+        _close_coroutines(coros if type(coros) is tuple else (coros,))
+
+
+@atexit.register
+def _close_all_unawaited() -> None:
+    """At exit, close what jobs still alive never awaited (no warnings at shutdown)."""
+    while _unawaited:
+        coros = _unawaited.popitem()[1]
+        _close_coroutines(coros if type(coros) is tuple else (coros,))
+
+
+def _close_if_unused(job: Job, corun: Any, coshutdown: Any) -> None:
     """Close the job's coroutine objects when the job goes away without awaiting them.
 
-    A weakref finalizer (not ``__del__``) so that it also runs first when the job dies in a
-    reference cycle: the garbage collector calls weakref callbacks before finalizing the
-    coroutines, which would otherwise warn "coroutine ... was never awaited".
+    A weak reference with a callback (not ``__del__``) so that it also runs first when the
+    job dies in a reference cycle: the garbage collector calls weakref callbacks before
+    finalizing the coroutines, which would otherwise warn "coroutine ... was never awaited".
+    The coroutines wait in a module-level dict keyed by the weak reference (cheaper than a
+    ``weakref.finalize`` per job, which matters for graphs of 100,000 jobs).
     """
-    coros = [c for c in (corun, coshutdown) if inspect.iscoroutine(c)]
-    if not coros:
-        return None
-    return weakref.finalize(job, _close_coroutines, *coros)
+    coros: Any
+    if type(corun) is _CoroutineType and coshutdown is None:
+        coros = corun  # one coroutine, without a tuple
+    else:
+        coros = tuple(c for c in (corun, coshutdown) if inspect.iscoroutine(c))
+        if not coros:
+            return
+    _unawaited[weakref.ref(job, _job_died)] = coros

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .graph import is_scheduler
+from .states import SKIPPED
 
 
 @dataclass
@@ -37,10 +38,10 @@ class Statistics:
         first = last = None
         for job in jobs:
             stats.total += 1
-            if job.is_skipped():
+            if job._aj_state == SKIPPED:
                 stats.skipped += 1
                 continue
-            if job.is_cancelled():
+            if job._aj_cancelled:
                 stats.cancelled += 1
             if job.is_done():
                 stats.done += 1
@@ -48,7 +49,8 @@ class Statistics:
                     stats.failed += 1
                     if job.is_critical():
                         stats.critical_failed += 1
-                duration = job.duration()
+                duration = None if job._aj_t0 is None or job._aj_t1 is None \
+                    else job._aj_t1 - job._aj_t0
                 if duration is not None:
                     stats.durations[job] = duration
                     stats.busy_time += duration
@@ -159,7 +161,7 @@ def debrief_lines(scheduler: Any, details: bool = False) -> list[str]:
     lines.extend(list_lines(scheduler, details))
     stats = Statistics.of(scheduler.iterate_jobs())
     failed = [job for job in scheduler.iterate_jobs()
-              if job.raised_exception() is not None and not job.is_skipped()]
+              if job.raised_exception() is not None and job._aj_state != SKIPPED]
     critical = [job for job in failed if job.is_critical()]
     lines.append(f"===== {stats.summary()}")
     lines.append(f"===== {len(failed)} job(s) with an exception, including {len(critical)} "
@@ -171,7 +173,7 @@ def debrief_lines(scheduler: Any, details: bool = False) -> list[str]:
         stack = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
         lines.extend(stack.rstrip("\n").splitlines())
         lines.append(f"---------- END stack for {kind} {job.repr_id()} {job.repr_main()}")
-    skipped = [job for job in scheduler.iterate_jobs() if job.is_skipped()]
+    skipped = [job for job in scheduler.iterate_jobs() if job._aj_state == SKIPPED]
     if skipped:
         lines.append(f"===== {len(skipped)} job(s) skipped because a requirement failed")
     return lines

@@ -12,13 +12,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 from . import events as ev
 from . import graph
+from .badges import job_label
 from .compat import LegacySchedulerMixin
 from .dot import DotMixin
-from .engine import CRITICAL, OK, TIMED_OUT, Run
+from .execution import CRITICAL, OK, TIMED_OUT, Run
 from .errors import (
     CycleError,
     ForeignRequirementError,
@@ -26,28 +28,15 @@ from .errors import (
     NestedLoopError,
     SchedulerTimeoutError,
 )
-from .job import IDLE, AbstractJob, Job, flatten_jobs
+from .job import IDLE, SKIPPED, AbstractJob, Job, flatten_jobs
+from .jobset import JobSet
+from .loops import new_runner
 from .render import RenderMixin
+from .settings import RunSettingsMixin
 from .surgery import GraphMethods
 
 logger = logging.getLogger("asynciojobs.scheduler")
 _UNSET: Any = object()
-
-
-class JobSet(dict):
-    """An insertion-ordered set of jobs (a dict with None values): stable listings and runs."""
-
-    def add(self, job: Any) -> None:
-        self[job] = None
-
-    def discard(self, job: Any) -> None:
-        self.pop(job, None)
-
-    def remove(self, job: Any) -> None:
-        del self[job]
-
-    def __repr__(self) -> str:
-        return "{" + ", ".join(repr(job) for job in self) + "}"
 
 
 def no_running_loop(what: str) -> None:
@@ -59,7 +48,8 @@ def no_running_loop(what: str) -> None:
     raise NestedLoopError(what)
 
 
-class PureScheduler(LegacySchedulerMixin, GraphMethods, RenderMixin, DotMixin):
+class PureScheduler(LegacySchedulerMixin, GraphMethods, RenderMixin, DotMixin,
+                     RunSettingsMixin):
     """A set of jobs with requirements, run with ``run()`` / ``await co_run()`` -> bool.
 
     ``jobs_window``: at most that many jobs running at once (None or 0: no limit).
@@ -70,19 +60,21 @@ class PureScheduler(LegacySchedulerMixin, GraphMethods, RenderMixin, DotMixin):
     jobs that do not set their own.
     """
 
+    _aj_is_scheduler = True  # what graph.is_scheduler() looks for
+
     def __init__(self, *jobs_or_sequences: Any, jobs_window: int | None = None,
                  timeout: float | None = None, shutdown_timeout: float | None = 1,
                  watch: Any = None, verbose: bool = False, critical: bool | None = None,
                  on_failed_requirement: str | None = None) -> None:
-        self.jobs = JobSet()
+        self.jobs = JobSet(owner=self)
         self.jobs_window = jobs_window
         self.timeout = timeout
         self.shutdown_timeout = shutdown_timeout
         self.watch = watch
         self.verbose = verbose
-        if not isinstance(self, AbstractJob):
+        if not isinstance(self, AbstractJob):  # a Scheduler got them as a job
             self.critical = critical
-            self.on_failed_requirement = on_failed_requirement
+            RunSettingsMixin.set_run_settings(self, on_failed_requirement=on_failed_requirement)
         self.shutdown_errors: list[tuple[Any, BaseException]] = []
         self._aj_subscribers: list[ev.Subscriber] = []
         self._aj_failed_timeout: float | None = None
@@ -94,7 +86,11 @@ class PureScheduler(LegacySchedulerMixin, GraphMethods, RenderMixin, DotMixin):
     # ---- set-like API
     def add(self, job: AbstractJob) -> AbstractJob:
         """Add one job (or a Sequence's jobs); returns what was given."""
-        self.update([job])
+        if isinstance(job, AbstractJob) and job._aj_parent is None and job is not self:
+            self.jobs._aj_items[job] = None  # the usual case, made cheap: a new job
+            job._aj_parent = self
+        else:
+            self.update([job])
         return job
 
     def update(self, jobs: Iterable[Any]) -> PureScheduler:
@@ -106,16 +102,14 @@ class PureScheduler(LegacySchedulerMixin, GraphMethods, RenderMixin, DotMixin):
             if previous is not None and previous is not self and job in previous.jobs:
                 logger.warning("job %s is already in another scheduler (%s): a job belongs to "
                                "one scheduler; it now takes its defaults from this one",
-                               job.display_label(), previous._aj_name())
-            self.jobs[job] = None
+                               job_label(job), previous._aj_name())
+            self.jobs._aj_items[job] = None
             job._aj_parent = self
         return self
 
     def remove(self, job: AbstractJob) -> PureScheduler:
         """Remove a member job (KeyError if absent); returns self."""
-        del self.jobs[job]
-        if job._aj_parent is self:
-            job._aj_parent = None
+        self.jobs.remove(job)
         return self
 
     def __len__(self) -> int:
@@ -152,19 +146,36 @@ class PureScheduler(LegacySchedulerMixin, GraphMethods, RenderMixin, DotMixin):
         return subs
 
     # ---- running
-    def run(self, *, timeout: Any = _UNSET, jobs_window: Any = _UNSET) -> bool:
+    def run(self, *, timeout: Any = _UNSET, jobs_window: Any = _UNSET,
+            monitor: Any = False) -> bool:
         """Synchronous ``co_run()`` in a fresh event loop; not usable inside a running loop."""
         no_running_loop("run")
-        with asyncio.Runner() as runner:
-            return runner.run(self.co_run(timeout=timeout, jobs_window=jobs_window))
+        with new_runner() as runner:
+            return runner.run(self.co_run(timeout=timeout, jobs_window=jobs_window,
+                                          monitor=monitor))
 
-    async def co_run(self, *, timeout: Any = _UNSET, jobs_window: Any = _UNSET) -> bool:
+    async def co_run(self, *, timeout: Any = _UNSET, jobs_window: Any = _UNSET,
+                     monitor: Any = False) -> bool:
         """Run every job; True when all non-forever jobs finished and no critical job failed.
 
         ``timeout`` / ``jobs_window`` override the scheduler's settings for this run.
-        Every job's ``co_shutdown()`` is awaited at the end, whatever the outcome.
+        ``monitor``: True shows the run live on stderr (:class:`~asynciojobs.monitor.Monitor`;
+        a Monitor instance may be given instead). Every job's ``co_shutdown()`` is awaited at
+        the end, whatever the outcome.
         """
-        return await self._aj_run(timeout, jobs_window, nested=False)
+        if not monitor:
+            return await self._aj_run(timeout, jobs_window, nested=False)
+        from .monitor import monitoring
+        with monitoring(self, monitor):
+            return await self._aj_run(timeout, jobs_window, nested=False)
+
+    def export_as_report(self, filename: str | Path, title: str | None = None) -> str:
+        """Write the run report - timeline, graph coloured by outcome, summary - as one
+        self-contained HTML file (:mod:`asynciojobs.report`), after or during a run;
+        returns the file name."""
+        from .record import snapshot
+        from .report import write_report
+        return write_report(snapshot(self, title), filename)
 
     async def _aj_run(self, timeout: Any, jobs_window: Any, *, nested: bool) -> bool:
         if self._aj_running:
@@ -198,7 +209,7 @@ class PureScheduler(LegacySchedulerMixin, GraphMethods, RenderMixin, DotMixin):
             elif outcome == CRITICAL:
                 self._aj_failed_critical = True
                 logger.warning("%s: emergency exit upon exception in critical job %s",
-                               self._aj_name(), run.aborted_by.display_label())
+                               self._aj_name(), job_label(run.aborted_by))
             self._aj_running = False
             await _despite_cancellation(self.co_shutdown())
             if subscribers:
@@ -234,13 +245,51 @@ class PureScheduler(LegacySchedulerMixin, GraphMethods, RenderMixin, DotMixin):
         if spent:
             raise JobReuseError(spent)
 
+    # run-wide numbering of the jobs prepared for a run: each preparation takes the next
+    # range of numbers, so that a job's ``_aj_kahn`` below the current base was not seen yet
+    _aj_next_base = 0
+
     def _aj_prepare(self) -> list[AbstractJob]:
         """Reset the jobs, count their requirements, link successors; returns entry jobs.
 
-        Raises ForeignRequirementError or CycleError before anything runs. When every job
-        comes after its requirements in insertion order (the usual way graphs are built)
-        the graph cannot have a cycle; otherwise Kahn's algorithm checks it.
+        Raises ForeignRequirementError or CycleError before anything runs. The usual graph
+        is built in order (every job added after its requirements): one pass then does it
+        all, and the graph cannot have a cycle. Otherwise - a requirement not seen yet -
+        the general two-pass preparation takes over, with Kahn's algorithm for cycles.
         """
+        members = self.jobs
+        base = PureScheduler._aj_next_base
+        PureScheduler._aj_next_base = base + len(members) + 1
+        index = base
+        entries: list[AbstractJob] = []
+        for job in members:
+            if job._aj_state or job._aj_reqfail is not None:
+                _reset(job)  # it ran, or was about to: clear its previous run
+            job._aj_succ = None
+            job._aj_kahn = index
+            index += 1
+            required = job._aj_required  # None, one job, or a set
+            if required is None or (type(required) is set and not required):
+                job._aj_pending = 0
+                entries.append(job)
+                continue
+            if type(required) is not set:
+                required = (required,)
+            job._aj_pending = len(required)
+            for req in required:
+                if not base <= req._aj_kahn < index:  # not seen yet: out of order or foreign
+                    return self._aj_prepare_any_order()
+                succ = req._aj_succ  # None, one job, or a list (saves a list per chain link)
+                if succ is None:
+                    req._aj_succ = job
+                elif type(succ) is list:
+                    succ.append(job)
+                else:
+                    req._aj_succ = [succ, job]
+        return entries
+
+    def _aj_prepare_any_order(self) -> list[AbstractJob]:
+        """``_aj_prepare()`` for graphs not built in order (and foreign requirements)."""
         members = self.jobs
         entries: list[AbstractJob] = []
         for index, job in enumerate(members):
@@ -248,10 +297,8 @@ class PureScheduler(LegacySchedulerMixin, GraphMethods, RenderMixin, DotMixin):
             job._aj_kahn = index
         in_order = True
         for index, job in enumerate(members):
-            job._aj_state = IDLE
-            job._aj_result = job._aj_exc = job._aj_reqfail = job._aj_t0 = job._aj_t1 = None
-            job._aj_cancelled = False
-            job._aj_attempts = 0
+            if job._aj_state or job._aj_reqfail is not None:
+                _reset(job)
             required = job._aj_required  # None, one job, or a set
             if required is None or (type(required) is set and not required):
                 job._aj_pending = 0
@@ -265,7 +312,7 @@ class PureScheduler(LegacySchedulerMixin, GraphMethods, RenderMixin, DotMixin):
                     raise ForeignRequirementError(job, req)
                 if req._aj_kahn >= index:
                     in_order = False
-                succ = req._aj_succ  # None, one job, or a list (saves a list per chain link)
+                succ = req._aj_succ
                 if succ is None:
                     req._aj_succ = job
                 elif type(succ) is list:
@@ -304,13 +351,13 @@ class PureScheduler(LegacySchedulerMixin, GraphMethods, RenderMixin, DotMixin):
             if exc is not None:
                 self.shutdown_errors.append((tasks[task], exc))
                 logger.warning("co_shutdown of %s raised %s: %s",
-                               tasks[task].display_label(), type(exc).__name__, exc)
+                               job_label(tasks[task]), type(exc).__name__, exc)
         return not pending
 
     def shutdown(self) -> bool | None:
         """Synchronous ``co_shutdown()``."""
         no_running_loop("shutdown")
-        with asyncio.Runner() as runner:
+        with new_runner() as runner:
             return runner.run(self.co_shutdown())
 
     def failed_time_out(self) -> float | None:
@@ -350,6 +397,14 @@ async def _despite_cancellation(coro: Any) -> Any:
     return result
 
 
+def _reset(job: Any) -> None:
+    """Back to idle: forget what a previous run left on ``job``."""
+    job._aj_state = IDLE
+    job._aj_result = job._aj_exc = job._aj_reqfail = job._aj_t0 = job._aj_t1 = None
+    job._aj_cancelled = False
+    job._aj_attempts = 0
+
+
 def _has_shutdown(job: Any) -> bool:
     """Whether awaiting this job's ``co_shutdown()`` can do anything (saves tasks)."""
     method = type(job).co_shutdown
@@ -366,8 +421,6 @@ class Scheduler(PureScheduler, AbstractJob):
     :class:`AbstractJob` (``critical``, ``forever``, ``label``, ``required``,
     ``scheduler``...). When nested and critical, a failure raises into the parent: the
     exception of its critical job, or SchedulerTimeoutError on its own timeout."""
-
-    _aj_own_timeout = True  # ``timeout`` is this scheduler's deadline, not a per-job one
 
     def __init__(self, *jobs_or_sequences: Any, jobs_window: int | None = None,
                  timeout: float | None = None, shutdown_timeout: float | None = 1,
@@ -387,7 +440,7 @@ class Scheduler(PureScheduler, AbstractJob):
                 raise SchedulerTimeoutError(self, self._aj_failed_timeout)
             for job in self.jobs:
                 exc = job.raised_exception()
-                if exc is not None and job.is_critical() and not job.is_skipped():
+                if exc is not None and job.is_critical() and job._aj_state != SKIPPED:
                     raise exc
         return ok
 

@@ -6,13 +6,17 @@ Cycle checks, sanitizing foreign links, topological order, entry/exit jobs, clos
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Iterator
 from typing import Any, Self
 
 from . import graph
+from .badges import job_label
 from .errors import CycleError
 from .graph import is_scheduler
 from .job import AbstractJob, flatten_jobs
+
+logger = logging.getLogger("asynciojobs.surgery")
 
 
 class GraphMethods:
@@ -23,20 +27,28 @@ class GraphMethods:
     remove: Any
 
     def check_cycles(self) -> bool:
-        """True when no cycle exists, here or in nested schedulers."""
+        """True when no cycle exists, here or in nested schedulers.
+
+        The cycle found is printed when the scheduler is verbose (the documented output of
+        the public asynciojobs), logged (logger ``asynciojobs.surgery``, INFO) otherwise.
+        """
         for sched in self.iterate_jobs(scan_schedulers=True):
             if is_scheduler(sched):
                 cycle = graph.find_cycle(sched.jobs)
                 if cycle:
                     if self.verbose:
                         print(f"check_cycles: {CycleError(cycle)}")
+                    else:
+                        logger.info("check_cycles: %s", CycleError(cycle))
                     return False
         return True
 
     def sanitize(self, verbose: bool | None = None) -> bool:
         """Drop requirements pointing outside the scheduler (nested ones too).
 
-        Returns True when nothing had to change.
+        Returns True when nothing had to change. Each dropped link is printed as a WARNING
+        line when ``verbose`` (default: the scheduler's; the documented output of the public
+        asynciojobs), logged (logger ``asynciojobs.surgery``, INFO) otherwise.
         """
         verbose = self.verbose if verbose is None else verbose
         fine = True
@@ -46,8 +58,11 @@ class GraphMethods:
                     fine = False
                     job.required.discard(req)
                     if verbose:
-                        print(f"WARNING: {job.display_label()} no longer requires "
-                              f"{req.display_label()} (not in the same scheduler)")
+                        print(f"WARNING: {job_label(job)} no longer requires "
+                              f"{job_label(req)} (not in the same scheduler)")
+                    else:
+                        logger.info("sanitize: %s no longer requires %s (not in the same "
+                                    "scheduler)", job_label(job), job_label(req))
         return fine
 
     def topological_order(self) -> Iterator[AbstractJob]:
@@ -83,7 +98,7 @@ class GraphMethods:
     def bypass_and_remove(self, job: AbstractJob) -> Self:
         """Remove a member, linking its successors to its requirements."""
         if job not in self.jobs:
-            raise ValueError(f"{job.display_label()} is not a member of this scheduler")
+            raise ValueError(f"{job_label(job)} is not a member of this scheduler")
         graph.bypass(self.jobs, job)
         self.remove(job)
         return self

@@ -10,7 +10,9 @@ A testbed gateway fronts N nodes (here: sandbox nodes on loopback, real SSH). Th
 5. a flaky, non-critical sensor step fails on one node - the run goes on, and says so;
 6. pull every node's results back into a directory per node (``Pull``).
 
-Then it prints the scheduler's ``list()``, a summary, and where the graph image was written.
+Then it prints the scheduler's ``list()``, a summary, and where the graph image and the run
+report (an HTML timeline, :mod:`asynciojobs.report`) were written; ``--monitor`` shows the run
+live on the terminal.
 Nothing keeps running afterwards: the sandbox stops with the demo. Run it with ``bin/demo``,
 ``sshjobs demo`` or ``python -m sshjobs.demo``. This module prints: it is a program, not a
 library.
@@ -70,6 +72,7 @@ class DemoReport:
     output: Path
     seconds: float
     graph: Path | None
+    report: Path | None = None
     pulled: dict[str, list[Path]] = field(default_factory=dict)
     failed_optional: list[str] = field(default_factory=list)
     server: str = ""
@@ -77,9 +80,11 @@ class DemoReport:
 
 def _ssh_node(sandbox: Sandbox, node: SandboxNode, gateway: SshNode | None) -> SshNode:
     # all sandbox nodes share 127.0.0.1: a formatter per node keeps their output apart
-    return SshNode(node.host, port=node.port, username="demo", gateway=gateway,
-                   keys=[str(sandbox.client_key)], known_hosts=str(sandbox.known_hosts),
-                   formatter=HostFormatter(f"{node.name:>7} | {{linenl}}"))
+    ssh_node = SshNode(node.host, port=node.port, username="demo", gateway=gateway,
+                       keys=[str(sandbox.client_key)], known_hosts=str(sandbox.known_hosts),
+                       formatter=HostFormatter(f"{node.name:>7} | {{linenl}}"))
+    ssh_node.monitor_name = node.name  # how the monitor and the report name it
+    return ssh_node
 
 
 def build_scenario(sandbox: Sandbox, output: Path, script: Path) -> tuple[Scheduler, dict[str, Any]]:
@@ -129,7 +134,7 @@ def _export_graph(scheduler: Scheduler, output: Path, out: TextIO) -> Path | Non
 
 
 async def co_run_demo(output: Path, count: int = DEFAULT_NODES,
-                      out: TextIO = sys.stdout) -> DemoReport:
+                      out: TextIO = sys.stdout, monitor: bool = False) -> DemoReport:
     """Run the demo in ``output`` (sandbox, script, results, graph all land there)."""
     start = time.monotonic()
     output.mkdir(parents=True, exist_ok=True)
@@ -140,7 +145,7 @@ async def co_run_demo(output: Path, count: int = DEFAULT_NODES,
               f"(ports {', '.join(str(node.port) for node in sandbox.all_nodes)})", file=out)
         scheduler, parts = build_scenario(sandbox, output, script)
         print("--- running the experiment", file=out)
-        ok = await scheduler.co_run()
+        ok = await scheduler.co_run(monitor=monitor)
     seconds = time.monotonic() - start
     print("--- list()", file=out)
     scheduler.list()
@@ -153,6 +158,8 @@ async def co_run_demo(output: Path, count: int = DEFAULT_NODES,
     if flaky.raised_exception() is not None or flaky.result():
         report.failed_optional.append(f"{flaky.label} (exit {flaky.result()})")
     report.graph = _export_graph(scheduler, output, out)
+    report.report = Path(scheduler.export_as_report(output / "demo-report.html",
+                                                    title="sshjobs demo"))
     _summary(report, scheduler, out)
     return report
 
@@ -170,14 +177,17 @@ def _summary(report: DemoReport, scheduler: Scheduler, out: TextIO) -> None:
         print(f"pulled from {name}: {shown}", file=out)
     if report.graph:
         print(f"graph: {report.graph}", file=out)
+    if report.report:
+        print(f"report: {report.report} (timeline, graph and summary; open it in a browser)",
+              file=out)
     print(f"everything is in {report.output}; the sandbox is stopped", file=out)
 
 
 def run_demo(output: Path | None = None, count: int = DEFAULT_NODES,
-             out: TextIO = sys.stdout) -> DemoReport:
+             out: TextIO = sys.stdout, monitor: bool = False) -> DemoReport:
     """Synchronous entry point; a fresh temporary directory when ``output`` is None."""
     where = output or Path(tempfile.mkdtemp(prefix="sshjobs-demo-"))
-    return asyncio.run(co_run_demo(where, count, out))
+    return asyncio.run(co_run_demo(where, count, out, monitor))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -185,11 +195,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-n", "--nodes", type=int, default=DEFAULT_NODES,
                         help=f"number of testbed nodes (default {DEFAULT_NODES})")
     parser.add_argument("-o", "--output", type=Path, default=None,
-                        help="directory for results and graph (default: a fresh temp dir)")
+                        help="directory for results, graph and report (default: a fresh temp "
+                             "dir)")
+    parser.add_argument("--monitor", action="store_true",
+                        help="show the run live on the terminal (stderr)")
     args = parser.parse_args(argv)
     if not 1 <= args.nodes <= 50:
         parser.error(f"--nodes must be between 1 and 50, not {args.nodes}")
-    report = run_demo(args.output, args.nodes)
+    report = run_demo(args.output, args.nodes, monitor=args.monitor)
     return 0 if report.ok else 1
 
 

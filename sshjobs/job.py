@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from typing import Any
 
 from asynciojobs import AbstractJob
@@ -27,10 +28,14 @@ from .capture import Deferred
 from .commands import AbstractCommand, Run
 from .errors import CommandFailedError, CommandTimeoutError, SshJobsError
 from .results import CommandResult
+from .tail import OUTPUT_TAIL
 
 __all__ = ["SshJob"]
 
 logger = logging.getLogger("sshjobs.job")
+
+#: output lines kept per job for the live monitor and the run report
+TAIL_LINES = 5
 
 
 def _normalize(spec: Any) -> list[AbstractCommand]:
@@ -80,6 +85,8 @@ class SshJob(AbstractJob):
         self.verbose = verbose
         self.results: list[CommandResult] = []
         self._sshjobs_shut = False
+        #: the last output lines of the current (or last) run, for monitors and reports
+        self._sshjobs_tail: deque = deque(maxlen=TAIL_LINES)
         if critical is None:
             # a value a subclass set before us wins; else apssh's default for SshJob: True
             existing = getattr(self, "critical", None)
@@ -88,6 +95,14 @@ class SshJob(AbstractJob):
 
     # -- running -------------------------------------------------------------------------------
     async def co_run(self) -> Any:
+        self._sshjobs_tail.clear()
+        token = OUTPUT_TAIL.set(self._sshjobs_tail)
+        try:
+            return await self._run_commands()
+        finally:
+            OUTPUT_TAIL.reset(token)
+
+    async def _run_commands(self) -> Any:
         self.results = []
         self._sshjobs_shut = False
         for cmd in self.commands:           # missing local files: fail before connecting
@@ -181,6 +196,33 @@ class SshJob(AbstractJob):
 
     def graph_label(self) -> str:
         return self.details()
+
+    # -- monitor protocol (asynciojobs.record): what the live monitor and the report show ------
+    def monitor_group(self) -> str:
+        """The node this job runs on: ``host``, with ``:port`` when not 22 (sandbox nodes
+        share one address), or the node's ``monitor_name`` when it has one."""
+        node = self.node
+        name = getattr(node, "monitor_name", None)
+        if name:
+            return str(name)
+        port = getattr(node, "port", None)
+        return f"{node.hostname}:{port}" if port and port != 22 else str(node.hostname)
+
+    def monitor_details(self, tail: int = TAIL_LINES) -> dict[str, Any]:
+        """The last ``tail`` output lines (decoded), the outcome of the failed command if any
+        (``"failed": True`` when the job did not raise but a command failed)."""
+        details: dict[str, Any] = {}
+        if tail:
+            lines = list(self._sshjobs_tail)[-tail:]
+            details["tail"] = [(line.decode("utf-8", "replace") if isinstance(line, bytes)
+                                else str(line)).rstrip("\r\n") for line in lines]
+        failed = self.failed_results()
+        if failed:
+            details["status"] = _describe_failure(failed[-1])
+            details["failed"] = True
+        elif self.results and self.is_done():
+            details["status"] = f"{len(self.results)} command(s) ok"
+        return details
 
     def failed_results(self) -> list[CommandResult]:
         """The results of the commands that did not succeed."""

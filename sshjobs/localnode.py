@@ -29,6 +29,7 @@ from .errors import CommandTimeoutError, SshJobsError, TransferError
 from .formatters import Formatter, HostFormatter
 from .results import STDERR_TAIL_BYTES, CommandResult
 from .session import OUTPUT_GRACE, emit_lines, report_held_output, wait_for_end
+from .tail import with_tail
 
 __all__ = ["LocalNode"]
 
@@ -127,7 +128,7 @@ class LocalNode:
                       timeout: float | None = None, x11: bool = False,
                       formatter: Any = None, output_grace: float | None = None) -> CommandResult:
         """Run ``command`` through the local shell; same contract as ``SshNode.execute``."""
-        formatter = formatter or self.formatter
+        formatter = with_tail(formatter or self.formatter)
         timeout = timeout if timeout is not None else self.command_timeout
         grace = output_grace if output_grace is not None else self.output_grace
         result = CommandResult(host=self.hostname, command=command, label=label)

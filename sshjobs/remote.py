@@ -18,6 +18,7 @@ from .errors import CommandTimeoutError, SshConnectionError, TransferError
 from .results import CommandResult
 from .session import (OUTPUT_GRACE, LineSession, kill_group_command, report_held_output,
                       report_pid, wait_for_end)
+from .tail import with_tail
 
 __all__ = ["RemoteMixin"]
 
@@ -70,7 +71,7 @@ class RemoteMixin:
         left in the background may hold it open for ever. We then close our end of the
         session and return; that process keeps running on the host.
         """
-        formatter = formatter or self.formatter
+        formatter = with_tail(formatter or self.formatter)
         timeout = timeout if timeout is not None else self.command_timeout
         grace = output_grace if output_grace is not None else self.output_grace
         result = CommandResult(host=self.hostname, command=command, label=label)

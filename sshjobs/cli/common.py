@@ -18,6 +18,7 @@ from sshjobs.cli.console import Console
 from sshjobs.cli.engine import CommandFactory, display_names, run_on_targets
 from sshjobs.cli.exit import ExitCode
 from sshjobs.cli.main import EXIT_EPILOG
+from sshjobs.cli.observe import Observers
 from sshjobs.cli.options import (Settings, ask_sudo_password, connection_options, make_settings,
                                  output_options, pace_options, sudo_options, target_options)
 from sshjobs.cli.outcome import HostOutcome
@@ -185,10 +186,15 @@ def check_writable(output: dict[str, Any]) -> None:
                                    f"{exc.strerror or exc}") from exc
 
 
-def make_fanout(settings: Settings, total: int = 0) -> Fanout:
+def make_fanout(settings: Settings, total: int = 0, observers: Observers | None = None) -> Fanout:
     """The terminal (with ``--progress`` as asked) and the reporters of the output mode, fed
-    together; ``total`` is the number of hosts shown by the progress line."""
-    console = Console(progress=settings.output.get("progress"))
+    together; ``total`` is the number of hosts shown by the progress line. With ``--monitor``
+    (``observers``), the console writes above the monitor's live area and has no progress
+    line of its own."""
+    streams: dict[str, Any] = {"progress": settings.output.get("progress")}
+    if observers is not None:
+        streams.update(observers.console_streams())
+    console = Console(**streams)
     return Fanout(console, make_reporters(settings, console), total=total)
 
 
@@ -221,9 +227,10 @@ def execute(settings: Settings, make_commands: CommandFactory) -> int:
     keep = bool(settings.output.get("gather") or settings.output.get("json_lines"))
     outcomes = [HostOutcome(target=target, name=name, keep_output=keep)
                 for target, name in zip(settings.targets, names)]
-    fanout = make_fanout(settings, len(outcomes))
+    observers = Observers(settings.output)
+    fanout = make_fanout(settings, len(outcomes), observers)
     logger.debug("%d targets, window %d", len(outcomes), settings.window)
-    code = run_on_targets(settings, make_commands, fanout, outcomes)
+    code = run_on_targets(settings, make_commands, fanout, outcomes, observers)
     print_out_dir(settings)
     if code == ExitCode.INTERRUPTED:
         unfinished = [o.name for o in outcomes if o.code == ExitCode.INTERRUPTED]

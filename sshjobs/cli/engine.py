@@ -204,10 +204,11 @@ async def _co_run_interruptibly(scheduler: Any, state: dict[str, bool],
 
 
 def run_on_targets(settings: Settings, make_commands: CommandFactory, reporter: Reporter,
-                   outcomes: list[HostOutcome]) -> ExitCode:
+                   outcomes: list[HostOutcome], observers: Any = None) -> ExitCode:
     """Run the commands ``make_commands`` builds for each target; report; return the exit code.
 
-    ``outcomes`` holds one (fresh) :class:`HostOutcome` per target, in target order.
+    ``outcomes`` holds one (fresh) :class:`HostOutcome` per target, in target order;
+    ``observers`` (:class:`~sshjobs.cli.observe.Observers`): monitor, report, events file.
     """
     nodes = _Nodes(settings)
     jobs: dict[SshJob, HostOutcome] = {}
@@ -237,8 +238,14 @@ def run_on_targets(settings: Settings, make_commands: CommandFactory, reporter: 
             reporter.host_done(outcome)
 
     scheduler.subscribe(on_event)
+    if observers is not None:
+        observers.attach(scheduler)
     state: dict[str, bool] = {}
-    finished = run_interruptibly(scheduler, state, console=getattr(reporter, "console", None))
+    try:
+        finished = run_interruptibly(scheduler, state, console=getattr(reporter, "console", None))
+    finally:
+        if observers is not None:
+            observers.finish(scheduler)
     # only hosts still unsettled look at it: they were stopped by the deadline
     state["deadline"] = finished is False and settings.deadline is not None
     for outcome in outcomes:

@@ -31,7 +31,7 @@ EXIT_EPILOG = "\b\nExit codes:\n" + exit_table_text()
 
 #: subcommands provided by other parts of the project, registered when their module exists
 _OPTIONAL_COMMANDS = (("sshjobs.cli.sandbox", "sandbox"), ("sshjobs.cli.demo", "demo"),
-                      ("sshjobs.cli.scenario", "scenario"))
+                      ("sshjobs.cli.scenario", "scenario"), ("sshjobs.cli.report", "report"))
 
 
 def _one_line(text: str) -> str:

@@ -184,6 +184,15 @@ def output_options(function: F) -> F:
                      help="write the hosts that failed or were not reached to FILE"),
         click.option("--progress/--no-progress", default=None,
                      help="progress line on stderr (default: only when stderr is a terminal)"),
+        click.option("--monitor", is_flag=True,
+                     help="live view of the run on stderr: counts, running jobs with their "
+                          "node and last line, failures (plain lines when not a terminal)"),
+        click.option("--report", metavar="FILE.html", type=click.Path(dir_okay=False),
+                     help="write a self-contained HTML report of the run (timeline, graph, "
+                          "summary)"),
+        click.option("--events", metavar="FILE.jsonl", type=click.Path(dir_okay=False),
+                     help="write the job events, one JSON object a line (sshjobs report "
+                          "makes the HTML report from them later)"),
         click.option("-v", "--verbose", is_flag=True, help="connection events on stderr"),
         click.option("--debug", is_flag=True, expose_value=False, is_eager=True,
                      callback=_debug_callback, help="diagnostics on stderr (same as sshjobs -D)"),
@@ -310,7 +319,7 @@ def make_base_settings(params: dict[str, Any], keys: list[Any]) -> Settings:
         raise click.UsageError("--json and --gather cannot be combined")
     output = {name: params.get(name) for name in (
         "line_format", "time_colon", "mark", "gather", "json_lines", "ok_to", "failed_to",
-        "progress", "raw")}
+        "progress", "raw", "monitor", "report", "events")}
     output["out_dir"] = output_dir_name(params.get("out_dir"), bool(params.get("date_time")))
     try:
         output["line_format"] = LineFormat(line_template(output))

@@ -20,6 +20,7 @@ from sshjobs.cli.common import make_fanout, print_out_dir
 from sshjobs.cli.engine import OutcomeFormatter, run_interruptibly, settle_from_job
 from sshjobs.cli.exit import ExitCode, exit_code_for, stopped_by
 from sshjobs.cli.main import EXIT_EPILOG
+from sshjobs.cli.observe import Observers
 from sshjobs.cli.options import (check_key_files, connection_options, make_base_settings,
                                  output_options)
 from sshjobs.cli.outcome import HostOutcome
@@ -200,7 +201,8 @@ def scenario(file: str, defines: tuple[str, ...], graph: str | None, topology: s
     """
     env = parse_defines(defines)
     settings = make_base_settings(params, check_key_files(params.get("keys") or ()))
-    fanout = make_fanout(settings)
+    observers = Observers(settings.output, title=f"sshjobs scenario {Path(file).name}")
+    fanout = make_fanout(settings, observers=observers)
     loader = YamlLoader(file)
     try:
         spec = loader.load_scenario(env, save_intermediate=save_intermediate)
@@ -231,8 +233,12 @@ def scenario(file: str, defines: tuple[str, ...], graph: str | None, topology: s
         return 0
     run.attach(built.jobs, spec)
     scheduler.subscribe(run.on_event)
+    observers.attach(scheduler)
     state: dict[str, bool] = {}
-    ok = run_interruptibly(scheduler, state, console=getattr(fanout, "console", None))
+    try:
+        ok = run_interruptibly(scheduler, state, console=getattr(fanout, "console", None))
+    finally:
+        observers.finish(scheduler)
     if ok is not None:
         state["ok"] = ok
         state["timeout"] = bool(scheduler.failed_time_out())

@@ -146,6 +146,7 @@ def build_nodes(scenario: Scenario, defaults: NodeDefaults) -> dict[str, Any]:
             line = spec.key_lines["keys"] if at_keys else spec.line
             raise _error(scenario, f"node '{spec.id}': {exc}", line, "keys" if at_keys else None,
                          exc) from exc
+        node.monitor_name = spec.id  # the monitor and the run report show the file's node ids
         nodes[spec.id] = node
         return node
 

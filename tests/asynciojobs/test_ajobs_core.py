@@ -336,16 +336,16 @@ def test_legacy_positional_arguments_and_standalone_run():
 
 
 def test_backlog_of_ready_jobs_keeps_order_and_bounds_unstarted_tasks(monkeypatch):
-    from asynciojobs import engine
-    monkeypatch.setattr(engine, "MAX_UNSTARTED", 3)
+    from asynciojobs import execution
+    monkeypatch.setattr(execution, "MAX_UNSTARTED", 3)
     started = []
     created = []
-    real_create = engine.Run.create_task
+    real_create = execution.Run.create_task
 
     def spy(run, job):
         created.append(run.unstarted)
         real_create(run, job)
-    monkeypatch.setattr(engine.Run, "create_task", spy)
+    monkeypatch.setattr(execution.Run, "create_task", spy)
 
     async def mark(i):
         started.append(i)
@@ -358,8 +358,8 @@ def test_backlog_of_ready_jobs_keeps_order_and_bounds_unstarted_tasks(monkeypatc
 
 
 def test_backlog_left_alone_on_emergency_exit(monkeypatch):
-    from asynciojobs import engine
-    monkeypatch.setattr(engine, "MAX_UNSTARTED", 2)
+    from asynciojobs import execution
+    monkeypatch.setattr(execution, "MAX_UNSTARTED", 2)
     failing = Job(boom, 0, critical=True)
     others = [Job(sleeper, 1) for _ in range(10)]
     s = Scheduler(failing, *others)
@@ -370,8 +370,8 @@ def test_backlog_left_alone_on_emergency_exit(monkeypatch):
 
 
 def test_window_bounds_the_tasks_waiting_for_a_slot(monkeypatch):
-    from asynciojobs import engine
-    monkeypatch.setattr(engine, "MAX_UNSTARTED", 4)
+    from asynciojobs import execution
+    monkeypatch.setattr(execution, "MAX_UNSTARTED", 4)
     peak = []
 
     async def probe():
@@ -441,3 +441,48 @@ def test_a_job_in_two_schedulers_is_reported(caplog):
     assert "already in another scheduler" not in caplog.text
     Scheduler(job)
     assert "job shared is already in another scheduler" in caplog.text
+
+
+class _Fatal(BaseException):
+    """Not an Exception: ends the run instead of failing one job."""
+
+
+@pytest.mark.parametrize("ending", ["ok", "forever", "critical", "timeout", "cancelled",
+                                    "fatal"])
+def test_no_task_outlives_its_run(ending):
+    async def fatal():
+        await asyncio.sleep(1)
+        raise _Fatal("stop")
+
+    async def main():
+        me = asyncio.current_task()
+        waiting = [Job(sleeper, 5) for _ in range(3)]  # still running when the run ends
+        first = Job(sleeper, 1)
+        inner = Scheduler(Job(forever_loop, forever=True), Job(sleeper, 50))
+        jobs = [first, *waiting, inner, Job(sleeper, 1, required=first)]
+        if ending == "forever":
+            jobs = [first, Job(forever_loop, forever=True)]
+        elif ending == "critical":
+            jobs.append(Job(boom, 2, critical=True))
+        elif ending == "fatal":
+            jobs.append(Job(fatal))
+        elif ending == "ok":
+            jobs = [first, *waiting]
+        s = Scheduler(*jobs, timeout=3 if ending == "timeout" else None)
+        run = asyncio.ensure_future(s.co_run())
+        if ending == "cancelled":
+            await asyncio.sleep(2)
+            run.cancel()
+        try:
+            outcome = await run
+        except asyncio.CancelledError:
+            outcome = "cancelled"
+        except _Fatal:
+            outcome = "fatal"
+        assert asyncio.all_tasks() == {me}  # every job's task is over
+        return outcome, asyncio.get_running_loop().time()
+
+    outcome, _ = fake_clock_run(main())
+    expected = {"ok": True, "forever": True, "critical": False, "timeout": False,
+                "cancelled": "cancelled", "fatal": "fatal"}
+    assert outcome == expected[ending]

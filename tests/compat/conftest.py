@@ -1,14 +1,15 @@
 """Seed README examples run unchanged, on a virtual clock: every event loop created during
-a test (including the ones ``orchestrate()`` makes) is a FakeClockLoop, so the examples'
-sleeps of 0.1-0.5 s take no real time and their order of events is deterministic."""
+a test by ``orchestrate()`` / ``run()`` is a FakeClockLoop (tests making their own loop use
+``FakeClockLoop()``), so the examples' sleeps of 0.1-0.5 s take no real time and their order
+of events is deterministic."""
 
 import pytest
 
-from asynciojobs.fakeclock import fake_clock_policy
+from asynciojobs.fakeclock import fake_clock_loops
 
 
 @pytest.fixture(autouse=True)
 def virtual_time():
-    with fake_clock_policy():
+    with fake_clock_loops():
         yield
 

@@ -9,6 +9,7 @@ import time
 import pytest
 
 from asynciojobs import Engine, Job, Sequence
+from asynciojobs.fakeclock import FakeClockLoop
 
 
 async def mycoro(timeout):
@@ -176,7 +177,7 @@ def test_critical_set_at_engine_level(capsys):
 
 
 def test_orchestrate_with_a_loop_argument(capsys):
-    loop = asyncio.new_event_loop()
+    loop = FakeClockLoop()
     try:
         e = Engine(Job(mycoro(0.1)))
         assert e.orchestrate(loop=loop) is True

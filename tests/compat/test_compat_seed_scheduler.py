@@ -9,6 +9,7 @@ import time
 from compat_listing import badges_of
 
 from asynciojobs import Job, PrintJob, Scheduler, Sequence
+from asynciojobs.fakeclock import FakeClockLoop
 
 
 # just print a message when entering and exiting, and sleep in the middle
@@ -160,7 +161,7 @@ def test_jobs_window(capsys):
         beg = loop.time()
         assert await s.co_orchestrate(jobs_window=4) is True
         return loop.time() - beg
-    loop = asyncio.new_event_loop()  # a virtual-clock loop (see conftest)
+    loop = FakeClockLoop()
     try:
         duration = loop.run_until_complete(timed())
     finally:
@@ -238,7 +239,6 @@ def test_debrief_after_failure(capsys):
 
 def test_legacy_names_and_hooks(capsys):
     from asynciojobs import AbstractJob, Engine, SchedulerJob
-    from asynciojobs.compat import Engine as CompatEngine
 
     class OldStyle(AbstractJob):
         def label(self):  # the pre-0.7 hook name
@@ -246,12 +246,12 @@ def test_legacy_names_and_hooks(capsys):
 
         async def co_run(self):
             return 1
-    assert Engine is SchedulerJob is Scheduler is CompatEngine
+    assert Engine is SchedulerJob is Scheduler
     a = OldStyle()
     b = Job(in_out(0.1), label="b", required=a)
     e = Engine(b, a)
     assert [j.display_label() for j in e.scan_in_order()] == ["old label", "b"]
-    loop = asyncio.new_event_loop()
+    loop = FakeClockLoop()
     try:
         assert e.orchestrate(loop) is True  # the loop as first positional argument
     finally:

@@ -55,6 +55,11 @@ def test_bin_demo_runs_the_whole_scenario(tmp_path):
     if shutil.which("dot"):
         assert f"graph: {output}/demo-graph.svg" in out
         assert (output / "demo-graph.svg").read_text().lstrip().startswith("<?xml")
+    # the run report next to the graph: one row per job, grouped by node
+    assert f"report: {output}/demo-report.html" in out
+    page = (output / "demo-report.html").read_text()
+    assert page.count("data-job=") == 14 and 'data-node="node3"' in page
+    assert re.search(r'data-job="optional sensor on node3"[^>]*data-outcome="failed"', page)
     assert not processes_inside(output)
 
 

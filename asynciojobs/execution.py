@@ -1,29 +1,36 @@
-"""The run engine: starts each job once its requirements are finished, in O(jobs + edges).
+"""The execution of a scheduler's jobs (a :class:`Run`): starts each job once its
+requirements are finished, in O(jobs + edges).
 
 Each job carries a counter of unfinished requirements (``_aj_pending``) and the list of
 jobs requiring it (``_aj_succ``), prepared by the scheduler. A finished job decrements its
 successors' counters and starts those reaching zero: no scan of all jobs per event, and no
 task exists for a job that is not ready (nor more than MAX_UNSTARTED tasks that did not
-begin yet: the others wait in a backlog, in order). Every task lives in an ``asyncio.TaskGroup``; the
-jobs window is an ``asyncio.Semaphore`` held with ``async with`` (a slot comes back even
-when a job raises; forever jobs take no slot, so they cannot starve the window); the
-global deadline is ``asyncio.timeout()``. Time is the loop's clock only.
+begin yet: the others wait in a backlog, in order). Every task is registered with its Run
+and cancelled and awaited at the end if still there (structured, as with a TaskGroup, but
+without a done callback - one turn of the event loop - per job); the jobs window is an
+``asyncio.Semaphore`` held with ``async with`` (a slot comes back even when a job raises;
+forever jobs take no slot, so they cannot starve the window); the global deadline is
+``asyncio.timeout()``. Time is the loop's clock only.
 """
 
 from __future__ import annotations
 
 import asyncio
+from asyncio.base_events import BaseEventLoop
 from collections import deque
 from typing import Any
 
 from . import events as ev
 from .errors import JobSkipped
-from .job import DONE, RUNNING, SCHEDULED, SKIPPED
+from .job import AbstractJob
+from .states import DONE, RUNNING, SCHEDULED, SKIPPED
 
 OK, TIMED_OUT, CRITICAL = "ok", "timeout", "critical"
 # tasks are created for ready jobs as soon as fewer than this many wait for their first step:
 # a wide graph then never holds tens of thousands of not-yet-running tasks (memory, GC)
 MAX_UNSTARTED = 1000
+# read through the base class: a subclass's own attribute of that name cannot interfere
+policy_of = AbstractJob.failed_requirement_policy
 
 
 def successors_of(job: Any) -> Any:
@@ -34,45 +41,61 @@ def successors_of(job: Any) -> Any:
     return succ if type(succ) is list else (succ,)
 
 
-class _EndOfRun(Exception):
-    """Raised in the task group's body to have it cancel what is still running."""
+def task_maker(loop: asyncio.AbstractEventLoop) -> Any:
+    """``asyncio.Task`` itself when the loop would only call it (a standard loop without a
+    task factory): one Python frame less per job; else the loop's ``create_task``."""
+    if (loop.get_task_factory() is None
+            and getattr(type(loop), "create_task", None) is BaseEventLoop.create_task):
+        def make(coro: Any) -> asyncio.Task:
+            return asyncio.Task(coro, loop=loop)
+        return make
+    return loop.create_task
 
 
 class Run:
-    """One execution of one scheduler's jobs (nested schedulers make their own Run)."""
+    """One execution of one scheduler's jobs (nested schedulers make their own Run).
 
-    tg: asyncio.TaskGroup  # set once the task group is entered
+    Each task is registered in ``tasks`` (job -> task) and leaves it when its job is over,
+    from inside the task (no done callback, so no extra turn of the loop per job). Whatever
+    is still registered at the end - forever jobs, or everything after an emergency exit, a
+    timeout or a cancellation - is cancelled and awaited before ``execute()`` returns: no
+    task outlives its run, as with a TaskGroup.
+    """
 
     __slots__ = (
         "aborted_by",
         "backlog",
+        "fatal",
         "fut",
-        "live",
         "loop",
+        "make_task",
         "remaining",
         "scheduler",
         "sem",
+        "stopping",
         "subscribers",
-        "tg",
+        "tasks",
         "unstarted",
     )
 
     def __init__(self, scheduler: Any, jobs_window: int | None, subscribers: list) -> None:
         self.scheduler = scheduler
         self.loop = asyncio.get_running_loop()
+        self.make_task = task_maker(self.loop)
         self.sem = asyncio.Semaphore(jobs_window) if jobs_window else None
         self.remaining = 0      # non-forever jobs not finished yet
-        self.live = 0           # tasks created and not finished
+        self.tasks: dict[Any, asyncio.Task] = {}  # job -> its task, while it has one
         self.unstarted = 0      # tasks created whose coroutine did not begin yet
         self.backlog: deque = deque()  # ready jobs waiting for their task to be created
         self.fut: asyncio.Future = self.loop.create_future()
         self.aborted_by: Any = None
+        self.fatal: BaseException | None = None  # a BaseException a job raised (not Exception)
+        self.stopping = False   # no new task once the end is decided
         self.subscribers = subscribers
 
     def emit(self, kind: str, job: Any, exception: BaseException | None = None) -> None:
         """Deliver one event to the subscribers (callers check there are some)."""
-        ev.deliver(self.subscribers,
-                   ev.JobEvent(kind, job, self.loop.time(), self.scheduler, exception))
+        ev.emit(self.subscribers, kind, job, self.loop.time(), self.scheduler, exception)
 
     async def execute(self, jobs: Any, entries: list, timeout: float | None) -> str:
         """Run until every non-forever job finished, a critical job failed, or the timeout."""
@@ -81,24 +104,44 @@ class Run:
         try:
             async with cm:
                 try:
-                    async with asyncio.TaskGroup() as tg:
-                        self.tg = tg
-                        for job in entries:
-                            self.start(job)
-                        await self.fut
-                        if self.live:
-                            raise _EndOfRun
-                except* _EndOfRun:
-                    pass
+                    for job in entries:
+                        self.start(job)
+                    await self.fut
+                finally:
+                    await self.stop()
         except TimeoutError:
             if not cm.expired():
                 raise
             return TIMED_OUT
+        if self.fatal is not None:
+            raise self.fatal
         return CRITICAL if self.aborted_by is not None else OK
+
+    async def stop(self) -> None:
+        """Cancel the tasks still registered and wait for them, even if this task is
+        cancelled meanwhile (the cancellation is passed on afterwards)."""
+        self.stopping = True
+        self.backlog.clear()
+        cancelled = False
+        while self.tasks:
+            tasks = list(self.tasks.values())
+            for task in tasks:
+                task.cancel()
+            try:
+                await asyncio.wait(tasks)
+            except asyncio.CancelledError:
+                cancelled = True
+            for job, task in list(self.tasks.items()):
+                if task.done():  # cancelled before its first step: run_job never ran
+                    del self.tasks[job]
+        if cancelled:
+            raise asyncio.CancelledError
 
     def start(self, job: Any) -> None:
         """Start a ready job: create its task, unless too many tasks have not begun yet."""
         job._aj_state = SCHEDULED
+        if self.stopping:
+            return  # the run is ending: the job stays scheduled
         if self.unstarted >= MAX_UNSTARTED:
             self.backlog.append(job)
         else:
@@ -109,12 +152,7 @@ class Run:
             coro = self.run_job(job)
         else:
             coro = self.windowed(job)
-        try:
-            self.tg.create_task(coro)
-        except RuntimeError:  # the group is shutting down: the job stays scheduled
-            coro.close()
-            return
-        self.live += 1
+        self.tasks[job] = self.make_task(coro)
         self.unstarted += 1
 
     def began(self) -> None:
@@ -132,20 +170,23 @@ class Run:
     async def run_job(self, job: Any, first_step: bool = True) -> None:
         """Run one job, record its outcome, then release its successors."""
         if first_step:
-            self.began()
+            self.unstarted -= 1  # began(), inlined: this runs once per job
+            if self.backlog:
+                self.create_task(self.backlog.popleft())
         loop = self.loop
         job._aj_state = RUNNING
         job._aj_t0 = loop.time()
         if self.subscribers:
             self.emit(ev.STARTED, job)
         try:
-            if job.timeout is None and not job.retries:
+            if job._aj_timeout is None and not job._aj_retries:
                 result = await job._aj_execute()
             else:
                 result = await self.attempts(job)
         except asyncio.CancelledError:
             job._aj_cancelled = True
-            self.live -= 1
+            job._aj_t1 = loop.time()  # when it stopped: reports draw its bar to there
+            del self.tasks[job]
             if self.subscribers:
                 self.emit(ev.CANCELLED, job)
             raise
@@ -159,20 +200,30 @@ class Run:
                 self.aborted_by = job
                 if not self.fut.done():
                     self.fut.set_result(None)
+        except BaseException as exc:  # KeyboardInterrupt, SystemExit...: ends the run
+            job._aj_exc = exc
+            job._aj_t1 = loop.time()
+            job._aj_state = DONE
+            del self.tasks[job]
+            if self.fatal is None:
+                self.fatal = exc
+            if not self.fut.done():
+                self.fut.set_result(None)
+            return
         else:
             job._aj_result = result
             job._aj_t1 = loop.time()
             job._aj_state = DONE
             if self.subscribers:
                 self.emit(ev.DONE, job)
-        self.live -= 1
-        self.finished(job)
+        del self.tasks[job]
+        if self.aborted_by is None:
+            self.finished(job)
 
     async def attempts(self, job: Any) -> Any:
         """Per-job timeout (each attempt) and retries with exponential backoff."""
-        tries = 1 + max(0, int(job.retries or 0))
-        # a nested scheduler's ``timeout`` is its own global deadline, enforced inside it
-        timeout = None if job._aj_own_timeout else job.timeout
+        tries = 1 + job._aj_retries
+        timeout = job._aj_timeout
         for attempt in range(tries):
             job._aj_attempts = attempt + 1
             try:
@@ -191,38 +242,61 @@ class Run:
                     raise
                 if self.subscribers:
                     self.emit(ev.RETRY, job, exc)
-                await asyncio.sleep((job.backoff or 0) * 2 ** attempt)
+                await asyncio.sleep(job._aj_backoff * 2 ** attempt)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def finished(self, job: Any) -> None:
         """Count a finished job, then release its successors: each one whose requirements
         are all finished starts - or, when one of them failed and its policy says so, is
         skipped and released in turn (iteratively: long skipped chains need no recursion)."""
-        if self.aborted_by is not None:
-            return
         skipped: list | None = None
         while True:
             if not job.forever:
                 self.remaining -= 1
-            failed = job._aj_exc is not None
-            for nxt in successors_of(job):
-                if failed and nxt._aj_reqfail is None:
-                    nxt._aj_reqfail = job
-                left = nxt._aj_pending - 1
-                nxt._aj_pending = left
-                if not left:
-                    if nxt._aj_reqfail is not None and nxt.failed_requirement_policy() == "skip":
-                        nxt._aj_state = SKIPPED
-                        nxt._aj_exc = JobSkipped(nxt._aj_reqfail)
-                        if self.subscribers:
-                            self.emit(ev.SKIPPED, nxt, nxt._aj_exc)
-                        if skipped is None:
-                            skipped = []
-                        skipped.append(nxt)
-                    else:
-                        self.start(nxt)
+            succ = job._aj_succ  # None, one job, or a list (see successors_of)
+            if succ is not None:
+                if job._aj_exc is not None:
+                    skipped = self.release_after_failure(job, skipped)
+                elif type(succ) is list:
+                    for nxt in succ:
+                        left = nxt._aj_pending - 1
+                        nxt._aj_pending = left
+                        if not left:
+                            skipped = self.start_or_skip(nxt, skipped)
+                else:
+                    left = succ._aj_pending - 1
+                    succ._aj_pending = left
+                    if not left:
+                        skipped = self.start_or_skip(succ, skipped)
             if not skipped:
                 break
             job = skipped.pop()
         if self.remaining <= 0 and not self.fut.done():
             self.fut.set_result(None)
+
+    def release_after_failure(self, job: Any, skipped: list | None) -> list | None:
+        """Successors of a job that raised (or was skipped): they remember it."""
+        for nxt in successors_of(job):
+            if nxt._aj_reqfail is None:
+                nxt._aj_reqfail = job
+            left = nxt._aj_pending - 1
+            nxt._aj_pending = left
+            if not left:
+                skipped = self.start_or_skip(nxt, skipped)
+        return skipped
+
+    def start_or_skip(self, job: Any, skipped: list | None) -> list | None:
+        """A job whose requirements are all finished: start it, unless one of them failed
+        and its policy is "skip": then it joins ``skipped`` (made if None, and returned),
+        to release its own successors in turn."""
+        if job._aj_reqfail is not None and policy_of(job) == "skip":
+            job._aj_state = SKIPPED
+            job._aj_exc = JobSkipped(job._aj_reqfail)
+            if self.subscribers:
+                self.emit(ev.SKIPPED, job, job._aj_exc)
+            if skipped is None:
+                skipped = []
+            skipped.append(job)
+        else:
+            self.start(job)
+        return skipped
