@@ -162,17 +162,19 @@ def project_source() -> tuple[Path | None, str]:
     The work tree is shared with engineers editing it, so by default the benchmarks measure a
     snapshot of the last commit (`git archive HEAD`), put first on the clients' PYTHONPATH
     (ahead of the editable install). SSHJOBS_BENCH_SOURCE=worktree measures the work tree as
-    it is instead."""
-    if os.environ.get("SSHJOBS_BENCH_SOURCE", "HEAD") == "worktree":
+    it is instead; SSHJOBS_BENCH_SOURCE=<commit> a snapshot of that commit (before/after
+    comparisons)."""
+    revision = os.environ.get("SSHJOBS_BENCH_SOURCE", "HEAD")
+    if revision == "worktree":
         return None, "the work tree as it was (uncommitted changes included)"
     global SOURCE
-    commit = subprocess.run(["git", "-C", str(TOP), "log", "-1", "--format=%h (%cI)"],
+    commit = subprocess.run(["git", "-C", str(TOP), "log", "-1", "--format=%h (%cI)", revision],
                             capture_output=True, text=True).stdout.strip()
     if not commit:
         return None, "the work tree (not a git checkout)"
     target = Path(tempfile.mkdtemp(prefix="sshjobs-bench-source-"))
     _remove_at_exit(target)
-    archive = subprocess.Popen(["git", "-C", str(TOP), "archive", "HEAD", "sshjobs",
+    archive = subprocess.Popen(["git", "-C", str(TOP), "archive", revision, "sshjobs",
                                 "asynciojobs"], stdout=subprocess.PIPE)
     subprocess.run(["tar", "-x", "-C", str(target)], stdin=archive.stdout, check=True)
     archive.wait()

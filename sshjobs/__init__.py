@@ -5,32 +5,56 @@ by ``sshjobs`` in their imports), plus sshjobs' own: the error hierarchy, struct
 ``SubdirFormatter``/``ColonFormatter`` and friends.
 """
 
+from typing import TYPE_CHECKING
+
 __version__ = "0.1.0"
 
-from .asyncssh_loader import import_asyncssh
+if TYPE_CHECKING:   # what _LAZY imports on first use, for type checkers
+    from .capture import Capture, Deferred, Variables
+    from .commands import AbstractCommand, Run, RunScript, RunString
+    from .errors import (AuthenticationError, CommandFailedError, CommandTimeoutError,
+                         GatewayError, HostKeyError, KeyLoadError, LocalFileError,
+                         SshConnectionError, SshJobsError, TransferError)
+    from .formatters import (CaptureFormatter, ColonFormatter, Formatter, HostFormatter,
+                             RawFormatter, SubdirFormatter, TerminalFormatter,
+                             TimeColonFormatter, TimeHostFormatter, VerboseFormatter)
+    from .job import SshJob
+    from .keys import import_private_key, load_agent_keys, load_private_keys
+    from .localnode import LocalNode
+    from .node import SshNode, SshProxy
+    from .results import CommandResult
+    from .scenario import YamlLoader
+    from .service import Service
+    from .topology import (close_ssh_in_scheduler, co_close_ssh_in_scheduler,
+                           topology_as_dotfile, topology_as_pngfile, topology_dot,
+                           topology_graph)
+    from .transfer import Pull, Push
 
-import_asyncssh()
-
-from .capture import Capture, Deferred, Variables
-from .commands import AbstractCommand, Run, RunScript, RunString
-from .errors import (AuthenticationError, CommandFailedError, CommandTimeoutError,
-                     GatewayError, HostKeyError, KeyLoadError, LocalFileError,
-                     SshConnectionError, SshJobsError, TransferError)
-from .formatters import (CaptureFormatter, ColonFormatter, Formatter, HostFormatter,
-                         RawFormatter, SubdirFormatter, TerminalFormatter, TimeColonFormatter,
-                         TimeHostFormatter, VerboseFormatter)
-from .job import SshJob
-from .keys import import_private_key, load_agent_keys, load_private_keys
-from .localnode import LocalNode
-from .node import SshNode, SshProxy
-from .results import CommandResult
-from .transfer import Pull, Push
-
-#: names imported on first use: a fan-out script that does not use them does not pay for them
-_LAZY = {"Service": "service", "YamlLoader": "scenario",
-         **{name: "topology" for name in (
-             "close_ssh_in_scheduler", "co_close_ssh_in_scheduler", "topology_as_dotfile",
-             "topology_as_pngfile", "topology_dot", "topology_graph")}}
+#: every public name, and the module defining it: imported on first use, so that
+#: ``import sshjobs`` costs nothing (the ``sshjobs`` command prepares its process before
+#: asyncssh is imported, see :mod:`sshjobs.transport.loader`) and a script pays only for
+#: what it uses
+_LAZY = {
+    **dict.fromkeys(("Capture", "Deferred", "Variables"), "capture"),
+    **dict.fromkeys(("AbstractCommand", "Run", "RunScript", "RunString"), "commands"),
+    **dict.fromkeys(("AuthenticationError", "CommandFailedError", "CommandTimeoutError",
+                     "GatewayError", "HostKeyError", "KeyLoadError", "LocalFileError",
+                     "SshConnectionError", "SshJobsError", "TransferError"), "errors"),
+    **dict.fromkeys(("CaptureFormatter", "ColonFormatter", "Formatter", "HostFormatter",
+                     "RawFormatter", "SubdirFormatter", "TerminalFormatter",
+                     "TimeColonFormatter", "TimeHostFormatter", "VerboseFormatter"),
+                    "formatters"),
+    "SshJob": "job",
+    **dict.fromkeys(("import_private_key", "load_agent_keys", "load_private_keys"), "keys"),
+    "LocalNode": "localnode",
+    "SshNode": "node", "SshProxy": "node",
+    "CommandResult": "results",
+    "Pull": "transfer", "Push": "transfer",
+    "Service": "service", "YamlLoader": "scenario",
+    **dict.fromkeys(("close_ssh_in_scheduler", "co_close_ssh_in_scheduler",
+                     "topology_as_dotfile", "topology_as_pngfile", "topology_dot",
+                     "topology_graph"), "topology"),
+}
 
 
 def __getattr__(name: str):

@@ -31,18 +31,13 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from asynciojobs import Scheduler
-from sshjobs import (
-    Capture,
-    Deferred,
-    HostFormatter,
-    Pull,
-    Run,
-    RunScript,
-    SshJob,
-    SshNode,
-    Variables,
-)
+from sshjobs.capture import Capture, Deferred, Variables
+from sshjobs.commands import Run, RunScript
+from sshjobs.formatters import HostFormatter
+from sshjobs.job import SshJob
+from sshjobs.node import SshNode
 from sshjobs.sandbox import Sandbox, SandboxNode
+from sshjobs.transfer import Pull
 
 DEFAULT_NODES = 4
 FLAKY_NODE = 3  # the node whose optional sensor step fails

@@ -5,9 +5,12 @@ objects between every node. The ssh-agent is not read here for the default set: 
 the agent itself at authentication time (``agent_path``), which keeps agent keys usable from any
 event loop.
 
-We never prompt for a passphrase: a passphrase-protected key file that is not in an agent gives a
-:class:`~sshjobs.errors.KeyLoadError` when given explicitly, and is named in the authentication
-error when it was one of the default files.
+The library never prompts for a passphrase (it may run unattended for hundreds of hosts):
+passphrase-protected key files (OpenSSH's format needs bcrypt, a dependency through
+``asyncssh[bcrypt]``) are decrypted with the ``passphrase`` given (``SshNode(passphrase=...)``);
+without one, such a file gives a :class:`~sshjobs.errors.KeyLoadError` when given explicitly,
+and is named in the authentication error when it was one of the default files. The ``sshjobs``
+command asks for the passphrase on its terminal.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ __all__ = [
     "default_keys",
     "explicit_keys",
     "import_private_key",
+    "load_key_file",
     "load_agent_keys",
     "load_private_keys",
 ]
@@ -55,7 +59,7 @@ class KeySet:
         parts.append("ssh-agent" if self.agent_path else "no ssh-agent")
         if self.encrypted:
             parts.append("skipped passphrase-protected " + ", ".join(self.encrypted)
-                         + " (add them to an ssh-agent)")
+                         + " (add them to an ssh-agent, or give their passphrase)")
         return "; ".join(parts)
 
 
@@ -89,11 +93,14 @@ def import_private_key(filename: str | os.PathLike, passphrase: str | bytes | No
     except OSError as exc:
         raise KeyLoadError(f"cannot read private key {path}: {exc}") from exc
     except (asyncssh.KeyImportError, asyncssh.KeyEncryptionError) as exc:
+        if passphrase is not None and isinstance(exc, asyncssh.KeyEncryptionError):
+            raise KeyLoadError(f"cannot decrypt private key {path} with the passphrase given "
+                               f"({exc})") from exc
         if "assphrase" in str(exc):
             raise KeyLoadError(
                 f"private key {path} is passphrase-protected: add it to an ssh-agent "
-                f"(ssh-add {path}) or load it with import_private_key(path, passphrase=...); "
-                "sshjobs never prompts") from exc
+                f"(ssh-add {path}) or give its passphrase (SshNode(passphrase=...), "
+                f"import_private_key(path, passphrase=...))") from exc
         logger.warning("ignoring %s: not a usable private key (%s)", path, exc)
         return None
     _cache[cache_key] = key
@@ -105,15 +112,16 @@ def _default_paths() -> list[Path]:
     return [ssh_dir / name for name in DEFAULT_KEY_NAMES]
 
 
-def default_keys() -> KeySet:
-    """Agent socket (from ``SSH_AUTH_SOCK``) plus every default key file that loads.
+def default_keys(passphrase: str | bytes | None = None) -> KeySet:
+    """Agent socket (from ``SSH_AUTH_SOCK``) plus every default key file that loads
+    (passphrase-protected ones with ``passphrase``, skipped without it or when it does not fit).
 
     Both are offered: agent keys first, then the files (OpenSSH behaviour). Loaded once per
     process (recomputed only if HOME, the agent socket or a key file changes).
     """
     paths = _default_paths()
     agent_path = os.environ.get("SSH_AUTH_SOCK") or None
-    cache_key = ("default", agent_path, tuple(_file_key(p) for p in paths))
+    cache_key = ("default", agent_path, tuple(_file_key(p) for p in paths), passphrase)
     cached = _cache.get(cache_key)
     if cached is not None:
         return cached
@@ -122,10 +130,10 @@ def default_keys() -> KeySet:
         if not path.exists():
             continue
         try:
-            key = import_private_key(path)
-        except KeyLoadError:
+            key = load_key_file(path, passphrase)
+        except KeyLoadError as exc:
             keyset.encrypted.append(str(path))
-            logger.info("skipping passphrase-protected %s (use an ssh-agent)", path)
+            logger.info("skipping %s: %s", path, exc)
             continue
         if key is not None:
             keyset.keys.append(key)
@@ -134,17 +142,29 @@ def default_keys() -> KeySet:
     return keyset
 
 
-def explicit_keys(keys: Sequence[Any]) -> KeySet:
+def load_key_file(path: str | os.PathLike, passphrase: str | bytes | None) -> Any:
+    """A key file, decrypted with ``passphrase`` when it needs one (an unencrypted file is
+    read without it: one passphrase serves a set of files of which some are encrypted)."""
+    try:
+        return import_private_key(path)
+    except KeyLoadError:
+        if passphrase is None:
+            raise
+        return import_private_key(path, passphrase)
+
+
+def explicit_keys(keys: Sequence[Any], passphrase: str | bytes | None = None) -> KeySet:
     """Credentials from a user-given list of key objects and/or key file names.
 
-    File names are loaded (and cached); a passphrase-protected file raises :class:`KeyLoadError`.
+    File names are loaded (and cached); a passphrase-protected file is decrypted with
+    ``passphrase``, and raises :class:`KeyLoadError` without one or when it does not fit.
     Explicit keys replace the default files and the agent (like ``ssh -i ... -o
     IdentitiesOnly=yes``), so that exactly what was asked for is offered.
     """
     loaded = []
     for key in keys:
         if isinstance(key, (str, os.PathLike)):
-            obj = import_private_key(key)
+            obj = load_key_file(key, passphrase)
             if obj is None:
                 raise KeyLoadError(f"private key {key} not found or not a private key")
             loaded.append(obj)

@@ -23,11 +23,11 @@ from typing import Any, Sequence
 
 import asyncssh
 
-from . import connect as _connect
-from . import fastpath
+from .transport import connect as _connect
+from .transport import fastpath
 from .errors import TransferError
 from .formatters import Formatter, HostFormatter
-from .hostkeys import HostKeyPolicy
+from .transport.hostkeys import HostKeyPolicy
 from .keys import KeySet, default_keys, explicit_keys
 from .remote import RemoteMixin
 from .session import OUTPUT_GRACE, SessionSlots
@@ -60,11 +60,11 @@ class SshNode(RemoteMixin):
         ``record_known_hosts``, default the first ``known_hosts`` file given, else the first
         user file) or ``"ignore"``; None → ``SSHJOBS_HOST_KEYS``, else the ssh config's
         ``StrictHostKeyChecking`` for the host, else ``accept-new`` (see
-        :mod:`sshjobs.hostkeys`). An unknown value raises ValueError.
+        :mod:`sshjobs.transport.hostkeys`). An unknown value raises ValueError.
     :param formatter: where output goes (default :class:`HostFormatter`).
     :param timeout: seconds allowed to connect (TCP, handshake, authentication), counted from
         the start of this node's handshake: at most 256 handshakes run at once (see
-        :mod:`sshjobs.handshakes`), the others wait for a turn first.
+        :mod:`sshjobs.transport.handshakes`), the others wait for a turn first.
     :param command_timeout: default per-command timeout (None: no limit).
     :param keepalive_interval / keepalive_count_max: a dead host is noticed after about
         interval × count seconds (default 5 × 3) instead of hanging.
@@ -78,7 +78,9 @@ class SshNode(RemoteMixin):
         of its output (a process it left in the background may hold it open for ever); then
         our end of the session is closed, the exit status returned, and that process keeps
         running on the host. None: no limit (wait like ``ssh`` does).
-    :param fast_handshake: authenticate in three round trips fewer (:mod:`sshjobs.fastpath`);
+    :param passphrase: decrypts passphrase-protected key files (those given in ``keys``, the
+        default ones, ``IdentityFile`` ones); never asked for (agent keys need none).
+    :param fast_handshake: authenticate in three round trips fewer (:mod:`sshjobs.transport.fastpath`);
         None → on unless ``SSHJOBS_FAST_HANDSHAKE=0``. Set False for a server that mishandles
         pipelined requests.
     """
@@ -94,6 +96,7 @@ class SshNode(RemoteMixin):
                  kill_on_cancel: bool = True, config: Any = (),
                  password: str | None = None, fast_handshake: bool | None = None,
                  output_grace: float | None = OUTPUT_GRACE,
+                 passphrase: str | bytes | None = None,
                  **connect_options: Any) -> None:
         if not isinstance(hostname, str) or not hostname:
             raise ValueError(f"SshNode: hostname must be a non-empty string, not {hostname!r}")
@@ -104,8 +107,10 @@ class SshNode(RemoteMixin):
         self.port = port
         self.config_paths = _connect.config_paths(config)
         self.username = username or _connect.config_user(self.config_paths, hostname) or "root"
+        #: decrypts passphrase-protected key files (given, default or from the ssh config)
+        self.passphrase = passphrase
         # explicit keys are loaded now, so that a bad key file fails before any connection
-        self._keyset: KeySet | None = explicit_keys(keys) if keys else None
+        self._keyset: KeySet | None = explicit_keys(keys, passphrase) if keys else None
         self.keys = list(self._keyset.keys) if self._keyset else []
         self.known_hosts = known_hosts
         try:
@@ -144,7 +149,11 @@ class SshNode(RemoteMixin):
     # -- identity ----------------------------------------------------------------------------
     def keyset(self) -> KeySet:
         """The credentials this node offers (default ones resolved at first use)."""
-        return self._keyset if self._keyset is not None else default_keys()
+        return self._keyset if self._keyset is not None else default_keys(self.passphrase)
+
+    def explicit_keyset(self) -> KeySet | None:
+        """The keys given to the constructor (exactly those are offered), None if none."""
+        return self._keyset
 
     def distance(self) -> int:
         """Number of hops from here: 1 for a direct node, 1 + the gateway's distance otherwise."""

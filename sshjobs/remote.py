@@ -10,14 +10,14 @@ import logging
 import secrets
 import time
 from pathlib import PurePosixPath
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import asyncssh
 
 from .errors import CommandTimeoutError, SshConnectionError, TransferError
 from .results import CommandResult
-from .session import (OUTPUT_GRACE, LineSession, kill_group_command, report_held_output,
-                      report_pid, wait_for_end)
+from .session import (OUTPUT_GRACE, LineSession, SessionSlots, kill_group_command,
+                      report_held_output, report_pid, wait_for_end)
 from .tail import with_tail
 
 __all__ = ["RemoteMixin"]
@@ -33,6 +33,17 @@ KILL_GRACE = 3.0
 PID_WAIT = 30.0
 #: times we retry opening a session refused while none of ours is open
 LONELY_RETRIES = 20
+
+
+def wire_command(command: str) -> str | bytes:
+    """The command as sent: text, or - when it holds arguments that are not UTF-8 (Python
+    decodes such command-line bytes as lone surrogates) - the original bytes, as ssh sends
+    them, instead of failing to encode them after connecting."""
+    try:
+        command.encode("utf-8")
+    except UnicodeEncodeError:
+        return command.encode("utf-8", "surrogateescape")
+    return command
 
 
 class _Silent:
@@ -53,6 +64,14 @@ class RemoteMixin:
     command_timeout: float | None
     kill_on_cancel: bool
     output_grace: float | None = OUTPUT_GRACE
+    _kills: set[asyncio.Task]      # remote kills in progress (the node's close() awaits them)
+
+    if TYPE_CHECKING:   # provided by SshNode (the connection's owner)
+        async def connect_lazy(self) -> asyncssh.SSHClientConnection: ...
+
+        def slots_of(self, conn: Any) -> SessionSlots | None: ...
+
+        async def sftp_lazy(self) -> Any: ...
 
     async def execute(self, command: str, *, label: str = "", capture: bool = False,
                       timeout: float | None = None, x11: bool = False,
@@ -121,16 +140,18 @@ class RemoteMixin:
         closed session) shrinks the limit and waits for another slot."""
         lonely_refusals = 0
         while True:
-            conn = await self.connect_lazy()       # type: ignore[attr-defined]
-            slots = self.slots_of(conn)            # type: ignore[attr-defined]
+            conn = await self.connect_lazy()
+            slots = self.slots_of(conn)
             if slots is None:                      # closed meanwhile: connect again
                 continue
             await slots.acquire(front=priority)
             if conn.is_closed():                   # lost while we waited for a slot
                 slots.release()
                 continue
-            opening = asyncio.ensure_future(conn.create_session(
-                factory, remote_command, encoding=None, x11_forwarding=x11))
+            # (asyncssh sends a bytes command as it is, though its hint says str)
+            opening: asyncio.Future[Any] = asyncio.ensure_future(conn.create_session(
+                factory, wire_command(remote_command),  # type: ignore[arg-type]
+                encoding=None, x11_forwarding=x11))
             try:
                 chan, session = await asyncio.shield(opening)
             except asyncio.CancelledError:
@@ -177,7 +198,7 @@ class RemoteMixin:
 
     def _in_background(self, coroutine: Any) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)
-        kills = self._kills                        # type: ignore[attr-defined]
+        kills = self._kills
         kills.add(task)
         task.add_done_callback(kills.discard)
 
@@ -222,7 +243,7 @@ class RemoteMixin:
 
     # -- files (SFTP) --------------------------------------------------------------------------
     async def _sftp_call(self, what: str, method: str, *args: Any, **kwds: Any) -> Any:
-        sftp = await self.sftp_lazy()              # type: ignore[attr-defined]
+        sftp = await self.sftp_lazy()
         try:
             return await getattr(sftp, method)(*args, **kwds)
         except (OSError, asyncssh.SFTPError, asyncssh.Error) as exc:
@@ -231,7 +252,7 @@ class RemoteMixin:
 
     async def mkdir(self, remotedir: str, mode: int = 0o755) -> None:
         """Create a remote directory (and its parents) if missing."""
-        sftp = await self.sftp_lazy()              # type: ignore[attr-defined]
+        sftp = await self.sftp_lazy()
         attrs = asyncssh.SFTPAttrs(permissions=mode)
         try:
             await sftp.makedirs(remotedir, attrs=attrs, exist_ok=True)
@@ -255,7 +276,7 @@ class RemoteMixin:
                                 mode: int = 0o755) -> None:
         """Write ``body`` into ``remotefile`` with ``mode``."""
         data = body.encode() if isinstance(body, str) else body
-        sftp = await self.sftp_lazy()              # type: ignore[attr-defined]
+        sftp = await self.sftp_lazy()
         try:
             async with sftp.open(remotefile, "wb",
                                  attrs=asyncssh.SFTPAttrs(permissions=mode)) as handle:
@@ -270,7 +291,7 @@ class RemoteMixin:
 
         Returns ``(directory, script path)``, relative to the remote home directory.
         """
-        sftp = await self.sftp_lazy()              # type: ignore[attr-defined]
+        sftp = await self.sftp_lazy()
         directory = f".sshjobs-{secrets.token_hex(5)}"
         path = f"{directory}/{name}"
         try:
@@ -288,12 +309,12 @@ class RemoteMixin:
     async def unstage_script(self, directory: str) -> None:
         """Remove a directory made by :meth:`stage_script` (failures are only logged)."""
         try:
-            sftp = await self.sftp_lazy()          # type: ignore[attr-defined]
+            sftp = await self.sftp_lazy()
             await sftp.rmtree(directory)
         except (OSError, asyncssh.Error, asyncssh.SFTPError) as exc:
             logger.warning("%s: cannot remove %s: %s", self.hostname, directory, exc)
 
     async def remote_home(self) -> str:
         """The remote user's home directory (SFTP's idea of ``.``)."""
-        sftp = await self.sftp_lazy()              # type: ignore[attr-defined]
+        sftp = await self.sftp_lazy()
         return str(PurePosixPath(await sftp.realpath(".")))

@@ -205,7 +205,7 @@ class Service:
 
     # --- commands ----------------------------------------------------------------------
     def _run(self, script: str, label: str, run_kwds: dict[str, Any]) -> Any:
-        from sshjobs import Run
+        from .commands import Run
         text: Any = script
         if hasattr(self.command, "dup_from_string"):  # a Deferred: render at run time
             text = self.command.dup_from_string(script)

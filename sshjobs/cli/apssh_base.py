@@ -28,7 +28,7 @@ from sshjobs.cli.options import default_window
 from sshjobs.errors import SshJobsError
 from sshjobs.formatters import (Formatter, HostFormatter, RawFormatter, SubdirFormatter,
                                 TerminalFormatter, TimeHostFormatter)
-from sshjobs.hostkeys import HOST_KEY_MODES
+from sshjobs.transport.hostkeys import HOST_KEY_MODES
 from sshjobs.job import SshJob
 from sshjobs.keys import explicit_keys, load_private_keys
 from sshjobs.node import SshNode

@@ -26,7 +26,7 @@ from sshjobs.cli.targets import print_targets
 from sshjobs.cli.reporters import (DirReporter, Fanout, GatherReporter, JsonReporter,
                                    ListsReporter, LiveReporter, Reporter)
 from sshjobs import AbstractCommand, CommandResult, CommandTimeoutError
-from sshjobs.connect import config_paths, config_user
+from sshjobs.transport.connect import config_paths, config_user
 from sshjobs.targets import Target
 
 __all__ = ["copy_command", "refuse_sudo", "listed", "print_out_dir", "prepare", "execute",

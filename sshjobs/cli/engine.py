@@ -101,6 +101,8 @@ class _Nodes:
         }
         if settings.keys:
             kwargs["keys"] = settings.keys
+        if settings.passphrase is not None:
+            kwargs["passphrase"] = settings.passphrase
         if settings.known_hosts:
             kwargs["known_hosts"] = [settings.known_hosts]
         if settings.output_grace is not None:

@@ -134,7 +134,10 @@ def main(argv: list[str] | None = None) -> None:
     Once the run is over, further Ctrl-C are ignored: a second Ctrl-C during the final
     teardown would otherwise kill the process by SIGINT instead of exiting with the run's code
     (130 when interrupted). Only here, in the process of its own: in-process callers of
-    ``cli.main`` keep their signal handling."""
+    ``cli.main`` keep their signal handling, and asyncssh as it is (the speed-ups of
+    :func:`~sshjobs.transport.loader.speed_up_this_process` are for this process only)."""
+    from sshjobs.transport.loader import speed_up_this_process
+    speed_up_this_process()
     gc.freeze()    # what the imports built lives until the end: no collection need scan it
     code: Any = 0
     try:

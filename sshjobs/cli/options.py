@@ -20,8 +20,9 @@ import click
 
 from sshjobs.cli.console import LineFormat
 from sshjobs.cli.logs import setup_logging
+from sshjobs.cli.passphrase import PassphraseAsker, default_keys_passphrase, load_key
 from sshjobs import SshJobsError
-from sshjobs.hostkeys import ENV_VAR, HOST_KEY_MODES, check_mode
+from sshjobs.transport.hostkeys import ENV_VAR, HOST_KEY_MODES, check_mode
 from sshjobs.keys import explicit_keys
 from sshjobs.targets import Target, TargetError, resolve_targets
 
@@ -73,6 +74,7 @@ class Settings:
     deadline: float | None = None
     sudo: bool = False
     sudo_password: Secret | None = None
+    passphrase: str | None = None                  # for passphrase-protected default keys
     output: dict[str, Any] = field(default_factory=dict)
     verbose: bool = False
     output_grace: float | None = None    # None: the library's default
@@ -282,18 +284,17 @@ def check_key_files(files: Iterable[str]) -> list[str]:
     return names
 
 
-def load_keys(files: Iterable[str]) -> list[Any]:
-    """Load the ``-i`` key files once for every host (UsageError naming a bad one)."""
+def load_keys(files: Iterable[str], asker: PassphraseAsker | None = None) -> list[Any]:
+    """Load the ``-i`` key files once for every host (UsageError naming a bad one); a
+    passphrase is asked once on the terminal for those that need one."""
     loaded: list[Any] = []
+    asker = asker or PassphraseAsker()
     quiet = logging.getLogger("sshjobs.keys")
     for name in check_key_files(files):
         level = quiet.level
-        quiet.setLevel(logging.CRITICAL)  # the one-line error below says it all
+        quiet.setLevel(logging.CRITICAL)  # the one-line error says it all
         try:
-            loaded.extend(explicit_keys([str(Path(name).expanduser())]).keys)
-        except SshJobsError as exc:
-            raise click.UsageError(f"cannot use key {name!r}: {exc} (passphrase-protected "
-                                   f"keys go through an ssh-agent)") from exc
+            loaded.extend(load_key(name, asker))
         finally:
             quiet.setLevel(level)
     return loaded
@@ -343,7 +344,10 @@ def make_settings(params: dict[str, Any]) -> Settings:
     """Validate the parsed options of ``run``, ``push`` or ``pull`` into :class:`Settings`:
     targets (required), loaded keys, output mode, window (UsageError if bad)."""
     targets = resolve_or_usage(params)
-    settings = make_base_settings(params, load_keys(params.get("keys") or ()))
+    asker = PassphraseAsker()
+    settings = make_base_settings(params, load_keys(params.get("keys") or (), asker))
+    if not settings.keys:
+        settings.passphrase = default_keys_passphrase(asker)
     settings.targets = targets
     settings.sudo = bool(params.get("sudo") or params.get("ask_sudo_pass"))
     settings.window = default_window(len(targets), params.get("window"))

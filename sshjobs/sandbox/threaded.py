@@ -44,7 +44,7 @@ class SandboxNodes:
 
     def gateway_ssh_node(self, **options: Any) -> Any:
         """An ``SshNode`` for the gateway."""
-        from sshjobs import SshNode  # the library is only needed when this is used
+        from ..node import SshNode  # the library is only needed when this is used
 
         if self.gateway is None:
             raise ValueError("this sandbox has no gateway")
@@ -52,7 +52,7 @@ class SandboxNodes:
 
     def ssh_nodes(self, *, gateway: Any = None, **options: Any) -> list[Any]:
         """One ``SshNode`` per sandbox node, behind ``gateway`` (an ``SshNode``) if given."""
-        from sshjobs import SshNode
+        from ..node import SshNode
 
         return [SshNode(**{**self.node_options(node), "gateway": gateway, **options})
                 for node in self.nodes]

@@ -115,7 +115,8 @@ def _accepts(cls: Any, key: str) -> bool:
 
 def build_nodes(scenario: Scenario, defaults: NodeDefaults) -> dict[str, Any]:
     """SshNode / LocalNode objects by id, gateways built before the nodes behind them."""
-    from sshjobs import LocalNode, SshNode
+    from ..localnode import LocalNode
+    from ..node import SshNode
     nodes: dict[str, Any] = {}
 
     def build(spec: NodeSpec) -> Any:
@@ -193,7 +194,7 @@ def build_command(scenario: Scenario, job: JobSpec, spec: CommandSpec,
 def build(scenario: Scenario, defaults: NodeDefaults | None = None) -> Built:
     """Build every object of ``scenario``; nothing is started."""
     from asynciojobs import Scheduler
-    from sshjobs import SshJob
+    from ..job import SshJob
     defaults = defaults or NodeDefaults()
     nodes = build_nodes(scenario, defaults)
     services = build_services(scenario)

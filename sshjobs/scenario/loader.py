@@ -15,7 +15,8 @@ from typing import Any
 
 from .build import Built, NodeDefaults, build
 from .errors import ScenarioError
-from .model import Scenario, parse_scenario
+from .model import Scenario
+from .sections import parse_scenario
 from .source import read_source
 
 

@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..hostkeys import HOST_KEY_MODES
+from ..transport.hostkeys import HOST_KEY_MODES
 from .errors import ScenarioError
 from .source import LineDict, LineList, line_of
 
@@ -37,7 +37,7 @@ COMMAND_TYPES = ("Run", "RunScript", "RunString", "Push", "Pull", "Service")
 SERVICE_ACTIONS = ("start", "stop", "status", "journal")
 FAILED_REQUIREMENT_POLICIES = ("run", "skip")
 #: node keys apssh accepted but that mean nothing (``critical`` on a node)
-_IGNORED_NODE_KEYS = ("critical",)
+IGNORED_NODE_KEYS = ("critical",)
 
 
 @dataclass
@@ -137,7 +137,7 @@ class Scenario:
     services: dict[str, ServiceSpec] = field(default_factory=dict)
 
 
-class _Checker:
+class Checker:
     """Type checks that raise ScenarioError pointing at ``where``'s line for ``key``."""
 
     def __init__(self, filename: str) -> None:
@@ -148,7 +148,8 @@ class _Checker:
 
     def mapping(self, value: Any, what: str, line: int | None) -> LineDict:
         if not isinstance(value, dict):
-            raise self.fail(f"{what} must be a mapping, not {_kind(value)}", line_of(value, line))
+            raise self.fail(f"{what} must be a mapping, not {kind_of(value)}",
+                            line_of(value, line))
         return value  # type: ignore[return-value]
 
     def keys(self, entry: LineDict, allowed: tuple[str, ...], what: str) -> None:
@@ -166,7 +167,7 @@ class _Checker:
         # YAML booleans are ints in Python: never accept one where a number is meant
         if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
             expected = " or ".join(t.__name__ for t in types)
-            raise self.fail(f"{what}: expected {expected}, got {_kind(value)}",
+            raise self.fail(f"{what}: expected {expected}, got {kind_of(value)}",
                             entry.line_of(key), key)
         return convert(value) if convert else value
 
@@ -189,72 +190,9 @@ class _Checker:
         return [str(i) for i in items]
 
 
-def _kind(value: Any) -> str:
+def kind_of(value: Any) -> str:
     if isinstance(value, dict):
         return "a mapping"
     if isinstance(value, list):
         return "a list"
     return f"{type(value).__name__} {value!r}"
-
-
-def _entries(check: _Checker, tree: LineDict, section: str) -> list[LineDict]:
-    """The entries of a top-level section: a list of mappings with ``id``, or a mapping
-    id -> entry (an sshjobs extension; the id is filled in)."""
-    value = tree[section]
-    line = tree.line_of(section)
-    if value is None:
-        return []
-    if isinstance(value, LineDict):
-        entries = []
-        for ident, entry in value.items():
-            entry = check.mapping(entry, f"{section} entry '{ident}'", value.line_of(ident))
-            if "id" in entry and str(entry["id"]) != str(ident):
-                raise check.fail(f"id '{entry['id']}' differs from its key '{ident}'",
-                                 entry.line_of("id"), "id")
-            entry["id"] = ident
-            entry.key_lines.setdefault("id", value.line_of(ident))
-            entries.append(entry)
-        return entries
-    if not isinstance(value, LineList):
-        raise check.fail(f"'{section}' must be a list of entries, not {_kind(value)}", line,
-                         section)
-    return [check.mapping(item, f"an entry of '{section}'", value.line_of(i))
-            for i, item in enumerate(value)]
-
-
-def _unique(check: _Checker, specs: dict[str, Any], spec: Any, what: str) -> None:
-    if spec.id in specs:
-        raise check.fail(f"duplicate {what} id '{spec.id}' (first at line "
-                         f"{specs[spec.id].line})", spec.line, "id")
-    specs[spec.id] = spec
-
-
-def parse_scenario(tree: Any, filename: str) -> Scenario:
-    """Check a parsed tree (see :mod:`.source`) and return the Scenario it describes."""
-    # local imports keep each section's parser in its own small module
-    from .sections import parse_job, parse_node, parse_scheduler, parse_service, resolve
-
-    check = _Checker(filename)
-    if tree is None:
-        raise check.fail("empty scenario: 'nodes' and 'jobs' are required", 1)
-    tree = check.mapping(tree, "a scenario", 1)
-    for key in [k for k in tree if isinstance(k, str) and k.startswith("x-")]:
-        del tree[key]  # 'x-' keys hold YAML anchors for the rest of the file
-    check.keys(tree, ("nodes", "jobs", "services", "scheduler"), "the scenario")
-    for section in ("nodes", "jobs"):
-        if section not in tree:
-            raise check.fail(f"missing top-level key '{section}'", tree.line or 1, section)
-    scheduler = parse_scheduler(check, tree)
-    nodes: dict[str, NodeSpec] = {}
-    for entry in _entries(check, tree, "nodes"):
-        _unique(check, nodes, parse_node(check, entry), "node")
-    services: dict[str, ServiceSpec] = {}
-    if "services" in tree:
-        for entry in _entries(check, tree, "services"):
-            _unique(check, services, parse_service(check, entry), "service")
-    jobs: dict[str, JobSpec] = {}
-    for entry in _entries(check, tree, "jobs"):
-        _unique(check, jobs, parse_job(check, entry), "job")
-    scenario = Scenario(filename, scheduler, nodes, jobs, services)
-    resolve(check, scenario)
-    return scenario

@@ -1,7 +1,9 @@
-"""Parsers for each section of a scenario file (scheduler, nodes, services, jobs, commands)
-and the final pass that resolves references between them (gateways, requirements, services).
+"""Parsers for each section of a scenario file (scheduler, nodes, services, jobs, commands),
+the final pass that resolves references between them (gateways, requirements, services), and
+:func:`parse_scenario` running them all. (:mod:`.model` holds the data; this module uses it,
+never the other way round.)
 
-Every function takes the ``_Checker`` of :mod:`.model`, so that each error names the file, the
+Every function takes the ``Checker`` of :mod:`.model`, so that each error names the file, the
 line and the key.
 """
 
@@ -10,18 +12,19 @@ from __future__ import annotations
 from typing import Any
 
 from .model import (
-    _IGNORED_NODE_KEYS,
     COMMAND_TYPES,
     FAILED_REQUIREMENT_POLICIES,
     HOST_KEY_MODES,
+    IGNORED_NODE_KEYS,
     SERVICE_ACTIONS,
+    Checker,
     CommandSpec,
     JobSpec,
     NodeSpec,
     Scenario,
     SchedulerSpec,
     ServiceSpec,
-    _Checker,
+    kind_of,
 )
 from .source import LineDict, LineList
 
@@ -29,7 +32,7 @@ _NUMBER = (int, float)
 _NAME = (str, int)
 
 _NODE_KEYS = ("id", "hostname", "localnode", "gateway", "username", "port", "keys",
-              "known_hosts", "host_key", "timeout", "formatter", "verbose") + _IGNORED_NODE_KEYS
+              "known_hosts", "host_key", "timeout", "formatter", "verbose") + IGNORED_NODE_KEYS
 _JOB_KEYS = ("id", "node", "commands", "command", "required", "critical", "forever", "verbose",
              "label", "keep_connection", "timeout", "retries", "backoff",
              "on_failed_requirement")
@@ -38,7 +41,7 @@ _SCHEDULER_KEYS = ("timeout", "window", "jobs_window", "critical", "verbose", "l
                    "shutdown_timeout", "on_failed_requirement")
 
 
-def parse_scheduler(check: _Checker, tree: LineDict) -> SchedulerSpec:
+def parse_scheduler(check: Checker, tree: LineDict) -> SchedulerSpec:
     """The optional top-level ``scheduler`` mapping (an sshjobs extension)."""
     if tree.get("scheduler") is None:
         return SchedulerSpec()
@@ -60,7 +63,7 @@ def parse_scheduler(check: _Checker, tree: LineDict) -> SchedulerSpec:
     return spec
 
 
-def _positive(check: _Checker, entry: LineDict, keys: tuple[str, ...], *,
+def _positive(check: Checker, entry: LineDict, keys: tuple[str, ...], *,
               zero: bool = False) -> None:
     for key in keys:
         value = entry.get(key)
@@ -71,7 +74,7 @@ def _positive(check: _Checker, entry: LineDict, keys: tuple[str, ...], *,
                              entry.line_of(key), key)
 
 
-def _policy(check: _Checker, entry: LineDict, what: str) -> str | None:
+def _policy(check: Checker, entry: LineDict, what: str) -> str | None:
     policy = check.get(entry, "on_failed_requirement", str, f"{what} on_failed_requirement")
     if policy is not None and policy not in FAILED_REQUIREMENT_POLICIES:
         raise check.fail(f"{what} on_failed_requirement must be one of "
@@ -80,7 +83,7 @@ def _policy(check: _Checker, entry: LineDict, what: str) -> str | None:
     return policy
 
 
-def parse_node(check: _Checker, entry: LineDict) -> NodeSpec:
+def parse_node(check: Checker, entry: LineDict) -> NodeSpec:
     """A node entry; a node is either an SSH host (``hostname``) or ``localnode``."""
     ident = check.ident(entry, "a node")
     what = f"node '{ident}'"
@@ -119,7 +122,7 @@ def parse_node(check: _Checker, entry: LineDict) -> NodeSpec:
         key_lines=dict(entry.key_lines))
 
 
-def parse_service(check: _Checker, entry: LineDict) -> ServiceSpec:
+def parse_service(check: Checker, entry: LineDict) -> ServiceSpec:
     """A service entry: a long-running command started and stopped by Service commands."""
     ident = check.ident(entry, "a service")
     what = f"service '{ident}'"
@@ -141,7 +144,7 @@ def parse_service(check: _Checker, entry: LineDict) -> ServiceSpec:
         verbose=check.get(entry, "verbose", bool, f"{what} verbose", default=False))
 
 
-def parse_command(check: _Checker, value: Any, line: int, where: str) -> CommandSpec:
+def parse_command(check: Checker, value: Any, line: int, where: str) -> CommandSpec:
     """A command entry: a plain string (a Run) or a mapping with ``type`` (default Run)."""
     if isinstance(value, str):
         return CommandSpec("Run", line, args=[value])
@@ -173,7 +176,7 @@ _ARGV_KEYS = {"Run": ("argv",), "RunScript": ("local_script", "args"),
               "RunString": ("script_body", "args")}
 
 
-def _run_args(check: _Checker, entry: LineDict, kind: str, rest: dict[str, Any]) -> list[Any]:
+def _run_args(check: Checker, entry: LineDict, kind: str, rest: dict[str, Any]) -> list[Any]:
     """Positional args of a Run-like command, from ``command:`` or the explicit keys; the
     used keys are removed from ``rest`` (what remains are keyword arguments)."""
     explicit = [key for key in _ARGV_KEYS[kind] if key in entry]
@@ -205,7 +208,7 @@ def _run_args(check: _Checker, entry: LineDict, kind: str, rest: dict[str, Any])
     return [head, *(args if isinstance(args, list) else str(args).split())]
 
 
-def parse_job(check: _Checker, entry: LineDict) -> JobSpec:
+def parse_job(check: Checker, entry: LineDict) -> JobSpec:
     """A job entry (always an SshJob); ``command`` is accepted as a synonym of ``commands``."""
     ident = check.ident(entry, "a job")
     what = f"job '{ident}'"
@@ -243,7 +246,7 @@ def parse_job(check: _Checker, entry: LineDict) -> JobSpec:
         key_lines=dict(entry.key_lines), required_lines=req_lines)
 
 
-def resolve(check: _Checker, scenario: Scenario) -> None:
+def resolve(check: Checker, scenario: Scenario) -> None:
     """Check every reference (gateway, node, required, service) and refuse cycles; references
     may point further down the file."""
     nodes, jobs = scenario.nodes, scenario.jobs
@@ -280,7 +283,7 @@ def resolve(check: _Checker, scenario: Scenario) -> None:
     _check_cycles(check, scenario)
 
 
-def _check_cycles(check: _Checker, scenario: Scenario) -> None:
+def _check_cycles(check: Checker, scenario: Scenario) -> None:
     """Refuse requirement cycles, naming the jobs on the cycle."""
     state: dict[str, int] = {}  # 1 = on the current path, 2 = done
 
@@ -298,3 +301,63 @@ def _check_cycles(check: _Checker, scenario: Scenario) -> None:
     for ident in scenario.jobs:
         if ident not in state:
             visit(ident, [ident])
+
+
+def _entries(check: Checker, tree: LineDict, section: str) -> list[LineDict]:
+    """The entries of a top-level section: a list of mappings with ``id``, or a mapping
+    id -> entry (an sshjobs extension; the id is filled in)."""
+    value = tree[section]
+    line = tree.line_of(section)
+    if value is None:
+        return []
+    if isinstance(value, LineDict):
+        entries = []
+        for ident, entry in value.items():
+            entry = check.mapping(entry, f"{section} entry '{ident}'", value.line_of(ident))
+            if "id" in entry and str(entry["id"]) != str(ident):
+                raise check.fail(f"id '{entry['id']}' differs from its key '{ident}'",
+                                 entry.line_of("id"), "id")
+            entry["id"] = ident
+            entry.key_lines.setdefault("id", value.line_of(ident))
+            entries.append(entry)
+        return entries
+    if not isinstance(value, LineList):
+        raise check.fail(f"'{section}' must be a list of entries, not {kind_of(value)}", line,
+                         section)
+    return [check.mapping(item, f"an entry of '{section}'", value.line_of(i))
+            for i, item in enumerate(value)]
+
+
+def _unique(check: Checker, specs: dict[str, Any], spec: Any, what: str) -> None:
+    if spec.id in specs:
+        raise check.fail(f"duplicate {what} id '{spec.id}' (first at line "
+                         f"{specs[spec.id].line})", spec.line, "id")
+    specs[spec.id] = spec
+
+
+def parse_scenario(tree: Any, filename: str) -> Scenario:
+    """Check a parsed tree (see :mod:`.source`) and return the Scenario it describes."""
+    check = Checker(filename)
+    if tree is None:
+        raise check.fail("empty scenario: 'nodes' and 'jobs' are required", 1)
+    tree = check.mapping(tree, "a scenario", 1)
+    for key in [k for k in tree if isinstance(k, str) and k.startswith("x-")]:
+        del tree[key]  # 'x-' keys hold YAML anchors for the rest of the file
+    check.keys(tree, ("nodes", "jobs", "services", "scheduler"), "the scenario")
+    for section in ("nodes", "jobs"):
+        if section not in tree:
+            raise check.fail(f"missing top-level key '{section}'", tree.line or 1, section)
+    scheduler = parse_scheduler(check, tree)
+    nodes: dict[str, NodeSpec] = {}
+    for entry in _entries(check, tree, "nodes"):
+        _unique(check, nodes, parse_node(check, entry), "node")
+    services: dict[str, ServiceSpec] = {}
+    if "services" in tree:
+        for entry in _entries(check, tree, "services"):
+            _unique(check, services, parse_service(check, entry), "service")
+    jobs: dict[str, JobSpec] = {}
+    for entry in _entries(check, tree, "jobs"):
+        _unique(check, jobs, parse_job(check, entry), "job")
+    scenario = Scenario(filename, scheduler, nodes, jobs, services)
+    resolve(check, scenario)
+    return scenario

@@ -1,4 +1,4 @@
-"""The short handshake (sshjobs.fastpath) against a real sshd: three round trips fewer than
+"""The short handshake (sshjobs.transport.fastpath) against a real sshd: three round trips fewer than
 asyncssh's own, the same login, and a clean fall-back to the cautious path when a key is refused.
 
 Round trips are counted by a relay put between the client and a farm host's sshd: it holds what
@@ -17,7 +17,8 @@ import pytest
 from sshjobs_helpers import collect, nodes  # noqa: F401 (fixtures)
 
 from asynciojobs import Scheduler
-from sshjobs import Formatter, Run, SshConnectionError, SshJob, SshNode, fastpath
+from sshjobs import Formatter, Run, SshConnectionError, SshJob, SshNode
+from sshjobs.transport import fastpath
 
 HOLD = 0.5       # seconds the relay holds server data (a round trip; bursts: gaps > HOLD/2)
 
@@ -133,7 +134,7 @@ def _round_trips(nodes, fast: bool) -> int:
 
 def test_installed_asyncssh_has_what_the_short_handshake_needs():
     # fails on an asyncssh whose internals moved: the short handshake would silently be off
-    assert fastpath.AVAILABLE, f"asyncssh {asyncssh.__version__}: sshjobs.fastpath unavailable"
+    assert fastpath.AVAILABLE, f"asyncssh {asyncssh.__version__}: sshjobs.transport.fastpath unavailable"
 
 
 def test_short_handshake_saves_three_round_trips(nodes, collect):
@@ -271,3 +272,126 @@ def test_connection_lost_after_pipelined_auth_says_how_to_turn_it_off(nodes, fas
     assert isinstance(error, SshConnectionError), error
     assert ("SSHJOBS_FAST_HANDSHAKE=0" in str(error)) == fast, str(error)
 
+
+
+def _warnings(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records
+            if r.name == fastpath.__name__ and r.levelname == "WARNING"]
+
+
+def _run_twice_and_get_connection_types(nodes) -> list[type]:
+    """Two nodes' connections (same host), the types of their asyncssh connection objects."""
+    async def scenario():
+        kinds = []
+        for _ in range(2):
+            async with nodes.node(nodes.farm.direct[0], fast_handshake=True) as node:
+                assert await node.run("true") == 0
+                kinds.append(type(node._conn))
+        return kinds
+    return asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("missing", ["classes", "connect"])
+def test_without_the_internals_connections_are_asyncssh_ones_and_a_warning_says_so_once(
+        nodes, caplog, monkeypatch, missing):
+    """An asyncssh whose internals moved: the short handshake cannot be installed, the
+    connections are plain ones (ours without the short handshake, or asyncssh.connect's own
+    when even its connection opener moved), and one warning says so."""
+    monkeypatch.setattr(fastpath, "_warned", set())
+    monkeypatch.setattr(fastpath, "_FOUND", None)
+    if missing == "connect":
+        monkeypatch.setattr(fastpath, "_CONNECT", None)
+    caplog.set_level("WARNING", logger=fastpath.__name__)
+    kinds = _run_twice_and_get_connection_types(nodes)
+    expected = asyncssh.SSHClientConnection if missing == "connect" else fastpath._OwnConnection
+    assert kinds == [expected, expected]
+    warnings = _warnings(caplog)
+    assert len(warnings) == 1 and "short handshake is not available" in warnings[0], warnings
+
+
+def test_a_connection_lacking_an_internal_attribute_uses_asyncssh_handshake(
+        nodes, caplog, monkeypatch):
+    monkeypatch.setattr(fastpath, "_warned", set())
+    monkeypatch.setattr(fastpath, "_INSTANCE_ATTRS", (*fastpath._INSTANCE_ATTRS, "_no_such"))
+    caplog.set_level("WARNING", logger=fastpath.__name__)
+
+    async def scenario():
+        async with nodes.node(nodes.farm.direct[0], fast_handshake=True) as node:
+            assert await node.run("true") == 0
+            return node._conn.pipelined_auth()
+    assert asyncio.run(scenario()) is False
+    warnings = _warnings(caplog)
+    assert len(warnings) == 1 and "_no_such" in warnings[0], warnings
+
+
+def test_no_warning_when_the_short_handshake_was_not_asked_for(nodes, caplog, monkeypatch):
+    monkeypatch.setattr(fastpath, "_warned", set())
+    monkeypatch.setattr(fastpath, "_FOUND", None)
+    caplog.set_level("WARNING", logger=fastpath.__name__)
+
+    async def scenario():
+        async with nodes.node(nodes.farm.direct[0], fast_handshake=False) as node:
+            return await node.run("true")
+    assert asyncio.run(scenario()) == 0
+    assert _warnings(caplog) == []
+
+
+def test_agent_keys_are_asked_about_before_being_signed(nodes, collect, tmp_path,
+                                                         monkeypatch):
+    """A key held by an ssh-agent may need a confirmation (ssh-add -c) or a token: the short
+    handshake queries it first, as OpenSSH does (the sshd log shows the query)."""
+    import shutil
+    import subprocess
+    if shutil.which("ssh-agent") is None or shutil.which("ssh-add") is None:
+        pytest.skip("no ssh-agent")
+    agent = subprocess.run(["ssh-agent", "-s", "-a", str(tmp_path / "agent.sock")],
+                           capture_output=True, text=True, check=True).stdout
+    pid = int(re.search(r"SSH_AGENT_PID=(\d+)", agent).group(1))
+    try:
+        env = {"SSH_AUTH_SOCK": str(tmp_path / "agent.sock")}
+        subprocess.run(["ssh-add", str(nodes.farm.client_key)], env=env, check=True,
+                       capture_output=True)
+        monkeypatch.setenv("SSH_AUTH_SOCK", env["SSH_AUTH_SOCK"])
+        host = nodes.farm.direct[1]
+
+        async def client_port() -> int:
+            async with SshNode(host.address, port=host.port, username="root",
+                               formatter=collect, fast_handshake=True,
+                               known_hosts=str(nodes.farm.known_hosts),
+                               config=None) as node:
+                assert node.keyset().agent_path == env["SSH_AUTH_SOCK"]
+                return node._conn.get_extra_info("sockname")[1]
+
+        lines = _sshd_auth_lines(host, asyncio.run(client_port()))
+    finally:
+        import os
+        import signal
+        os.kill(pid, signal.SIGTERM)
+    assert any(line.startswith("Accepted publickey") for line in lines), lines
+    assert any(line.startswith("Postponed publickey") for line in lines), lines
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_too_many_refused_keys_is_an_authentication_error_without_the_pipelining_hint(
+        nodes, collect, fast):
+    """sshd closes the connection after MaxAuthTries (6) refused keys, with or without the
+    short handshake: an AuthenticationError, and no hint about pipelined authentication."""
+    from sshjobs import AuthenticationError
+    strangers = [asyncssh.generate_private_key("ssh-ed25519") for _ in range(8)]
+    node = nodes.node(nodes.farm.direct[0], keys=strangers, fast_handshake=fast)
+    job = SshJob(node, command="true", critical=False)
+    Scheduler(job).run()
+    error = job.raised_exception()
+    assert isinstance(error, AuthenticationError), error
+    assert "too many refused keys" in str(error) and "FAST_HANDSHAKE" not in str(error)
+
+
+def test_a_refused_password_says_password(nodes, collect):
+    from sshjobs import AuthenticationError
+    node = nodes.node(nodes.farm.direct[0], keys=[asyncssh.generate_private_key("ssh-ed25519")],
+                      password="not-the-password")
+    job = SshJob(node, command="true", critical=False)
+    Scheduler(job).run()
+    error = job.raised_exception()
+    assert isinstance(error, AuthenticationError), error
+    assert "password was refused" in str(error), error

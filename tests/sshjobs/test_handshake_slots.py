@@ -9,7 +9,8 @@ import asyncio
 from sshjobs_helpers import Nodes, collect, nodes  # noqa: F401 (fixtures)
 
 from asynciojobs import Scheduler
-from sshjobs import Run, SshJob, handshakes
+from sshjobs import Run, SshJob
+from sshjobs.transport import handshakes
 
 
 def _run_and_get_slots(jobs) -> handshakes.HandshakeSlots:

@@ -13,7 +13,7 @@ import pytest
 
 from asynciojobs import Scheduler
 from sshjobs import HostKeyError, SshJob, SshNode
-from sshjobs.hostkeys import (DEFAULT_GLOBAL_FILES, DEFAULT_USER_FILES, HOST_KEY_MODES,
+from sshjobs.transport.hostkeys import (DEFAULT_GLOBAL_FILES, DEFAULT_USER_FILES, HOST_KEY_MODES,
                               HostKeyPolicy, SshConfigHostKeys)
 from sshjobs_helpers import Collect, collect  # noqa: F401 (fixtures)
 

@@ -202,8 +202,8 @@ def test_stdin_is_empty_and_pid_line_never_shows(nodes, collect):
 
 def test_negotiated_algorithms(nodes):
     """What we ask asyncssh for: an AEAD cipher first, no compression (curve25519 kex is first
-    in our list: see sshjobs.connect.KEX_ALGS)."""
-    from sshjobs.connect import KEX_ALGS
+    in our list: see sshjobs.transport.connect.KEX_ALGS)."""
+    from sshjobs.transport.connect import KEX_ALGS
 
     async def main():
         async with nodes.node(nodes.farm.direct[0]) as node:

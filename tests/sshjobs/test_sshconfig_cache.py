@@ -1,4 +1,4 @@
-"""Reduced per-host ssh config copies (sshjobs.sshconfig): asyncssh must resolve exactly the
+"""Reduced per-host ssh config copies (sshjobs.transport.sshconfig): asyncssh must resolve exactly the
 same options from them as from the full files, files are split once per version, and the
 copies are private and removed at exit. No network needed."""
 
@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from asyncssh.config import SSHClientConfig
 
-from sshjobs import sshconfig
-from sshjobs.connect import asyncssh_config_paths, host_config
-from sshjobs.sshconfig import reduced_config_paths
+from sshjobs.transport import sshconfig
+from sshjobs.transport.connect import asyncssh_config_paths, host_config
+from sshjobs.transport.sshconfig import reduced_config_paths
 
 OPTIONS = ("User", "Port", "Hostname", "IdentityFile", "ProxyJump", "ProxyCommand",
            "UserKnownHostsFile", "ConnectTimeout", "ServerAliveInterval", "ForwardAgent")
@@ -162,7 +162,7 @@ def test_reduced_copies_are_private(config_file):
 
 
 def test_reduced_copies_are_removed_at_exit(config_file):
-    code = ("import os, sys; from sshjobs.sshconfig import reduced_config_paths; "
+    code = ("import os, sys; from sshjobs.transport.sshconfig import reduced_config_paths; "
             "[p] = reduced_config_paths([sys.argv[1]], 'gw'); "
             "assert os.path.exists(p); print(os.path.dirname(p))")
     done = subprocess.run([sys.executable, "-c", code, str(config_file)],
@@ -210,3 +210,92 @@ def test_proxyjump_hops_resolve_like_the_full_file_from_the_connection_paths(tmp
     assert _resolve(connection, "bastion")["Hostname"] == "10.9.9.9"
     # a host without hops does not get their blocks
     assert "bastion" not in Path(asyncssh_config_paths(full, "host3")[0]).read_text()
+
+
+HANDED_OVER = textwrap.dedent("""\
+    ConnectTimeout 12
+    Host web
+        HostName 10.0.0.5
+        Port 2222
+        User alice
+    Host other
+        Port 2200
+    Host *
+        ServerAliveInterval 7
+        UserKnownHostsFile /tmp/kh-a /tmp/kh-b
+        Compression yes
+        HostKeyAlgorithms ssh-ed25519
+    """)
+
+CHECKED = ("host", "port", "username", "connect_timeout", "keepalive_interval",
+           "compression_algs", "server_host_key_algs", "tunnel", "proxy_command")
+
+
+@pytest.mark.parametrize("username,port", [("root", ()), ("bob", 2022)])
+def test_a_parse_handed_to_asyncssh_gives_the_options_of_its_own_parse(tmp_path, username,
+                                                                        port):
+    """One parse per host: asyncssh is given our parse of the config (last_config) instead of
+    the files, and must resolve the same options as when it reads the files itself."""
+    from asyncssh import SSHClientConnectionOptions
+
+    from sshjobs.transport.connect import parsed_config
+    from sshjobs.transport.fastpath import _build_options
+    path = tmp_path / "config"
+    path.write_text(HANDED_OVER)
+    base = parsed_config([str(path)], "web")
+    assert base is not None
+    common = dict(host="web", username=username, port=port, known_hosts=None)
+    theirs = SSHClientConnectionOptions(config=[str(path)], **common)
+    ours = _build_options(SSHClientConnectionOptions, base, **common)
+    for name in CHECKED:
+        assert getattr(ours, name) == getattr(theirs, name), name
+    assert (ours.host, ours.port, ours.username) == ("10.0.0.5", port or 2222, username)
+
+
+@pytest.mark.parametrize("line", ["IdentityFile ~/.ssh/id_%r", "ProxyJump gw",
+                                  "Match user bob"])
+def test_configs_asyncssh_must_read_itself_are_not_handed_over(tmp_path, line):
+    from sshjobs.transport.connect import parsed_config
+    path = tmp_path / "config"
+    path.write_text(HANDED_OVER.replace("    Compression yes", "    " + line))
+    assert parsed_config([str(path)], "web") is None
+
+
+RICH = textwrap.dedent("""\
+    ConnectTimeout 12
+    Compression=yes
+    Host web web2
+        HostName 10.0.0.5
+        Port 2222
+        User alice
+        IdentityFile ~/.ssh/web_key
+        IdentityFile /keys/second
+        SendEnv LANG LC_*
+        SetEnv A=1 B="two words"
+    Host !db *2 other
+        Port 2200
+        ForwardAgent yes
+        LocalForward 8080 localhost:80
+    Host *
+        User = bob
+        ServerAliveInterval 7
+        UserKnownHostsFile /tmp/kh-a /tmp/kh-b
+        HostKeyAlgorithms ssh-ed25519,rsa-sha2-256
+        GlobalKnownHostsFile /dev/null
+        StrictHostKeyChecking accept-new
+        PreferredAuthentications publickey,password
+    """)
+
+
+@pytest.mark.parametrize("host", ["web", "web2", "other", "db", "elsewhere"])
+def test_a_config_built_from_the_cached_tokens_is_asyncssh_own_parse(tmp_path, host):
+    """The per-host config is built from lines tokenised once per file version, each given to
+    asyncssh's handler: every option must equal what asyncssh's parser gives from the file."""
+    from sshjobs.transport.connect import _config_from_tokens
+    path = tmp_path / "config"
+    path.write_text(RICH)
+    built = _config_from_tokens([str(path)], host)
+    assert built is not None
+    theirs = SSHClientConfig.load(None, [str(path)], False, False, False, getpass.getuser(),
+                                  (), host, ())
+    assert built._options == theirs._options and built._options

@@ -4,7 +4,7 @@ Per-process work is done once: ssh config lookups, known_hosts parsing and key l
 cached; asyncssh is asked for curve25519 key exchange, AES-GCM / ChaCha20-Poly1305 ciphers, no
 compression, public-key authentication only (plus password when one is given), and no GSSAPI -
 so that a connection costs one handshake and no probing. asyncssh parses the ssh config
-files itself, but is given per-host reduced copies of them (:mod:`sshjobs.sshconfig`), so that
+files itself, but is given per-host reduced copies of them (:mod:`sshjobs.transport.sshconfig`), so that
 a fan-out over N hosts does not parse the whole config N times.
 
 Every failure becomes an :class:`~sshjobs.errors.SshConnectionError` subclass naming the host,
@@ -19,26 +19,65 @@ import logging
 import os
 import socket
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Optional, Protocol
 
 import asyncssh
 from asyncssh.encryption import get_default_encryption_algs
 from asyncssh.kex import get_default_kex_algs
 
+from ..errors import (AuthenticationError, GatewayError, HostKeyError, KeyLoadError,
+                      SshConnectionError, SshJobsError)
+from ..keys import KeySet, default_keys, load_key_file
 from . import fastpath, handshakes
-from .errors import (AuthenticationError, GatewayError, HostKeyError, KeyLoadError,
-                     SshConnectionError, SshJobsError)
 from .hostkeys import HostKeyVerdict, SshConfigHostKeys
-from .keys import KeySet, default_keys, import_private_key
-from .sshconfig import file_stamp, reduced_config_paths
+from .sshconfig import config_tokens, file_stamp, reduced_config_paths
 
 if TYPE_CHECKING:
-    from .node import SshNode
+    from ..formatters import Formatter
+    from .hostkeys import HostKeyPolicy
 
 __all__ = ["open_connection", "config_paths", "config_user", "config_host_keys", "KEX_ALGS",
            "ENCRYPTION_ALGS"]
 
-logger = logging.getLogger("sshjobs.connect")
+logger = logging.getLogger(__name__)
+
+
+class Endpoint(Protocol):
+    """What opening a connection reads of a node (:class:`sshjobs.node.SshNode` is one): the
+    transport depends on this interface, not on the node module."""
+
+    hostname: str
+    port: int | None
+    username: str
+    password: str | None
+    passphrase: str | bytes | None
+    timeout: float
+    keepalive_interval: float
+    keepalive_count_max: int
+    config_paths: list[str]
+    connect_options: dict[str, Any]
+    fast_handshake: bool
+    host_key_policy: "HostKeyPolicy"
+    formatter: "Formatter"
+
+    @property
+    def gateway(self) -> Optional["Gateway"]: ...
+
+    def explicit_keyset(self) -> KeySet | None: ...
+
+    def user_host(self) -> str: ...
+
+
+class Gateway(Endpoint, Protocol):
+    """A node other nodes connect through: it counts them as users of its connection."""
+
+    def add_user(self, user: Any) -> None: ...
+
+    def release_user(self, user: Any) -> None: ...
+
+    async def remove_user(self, user: Any) -> None: ...
+
+    async def connect_lazy(self) -> asyncssh.SSHClientConnection: ...
 
 
 def _ordered(preferred: list[bytes], defaults: list[bytes], drop_prefix: bytes = b"") -> list:
@@ -52,7 +91,7 @@ KEX_ALGS = _ordered([b"curve25519-sha256", b"curve25519-sha256@libssh.org"],
 ENCRYPTION_ALGS = _ordered([b"aes128-gcm@openssh.com", b"chacha20-poly1305@openssh.com",
                             b"aes256-gcm@openssh.com"], get_default_encryption_algs())
 
-_config_cache: dict[tuple, dict[str, Any]] = {}
+_config_cache: dict[tuple, tuple[dict[str, Any], Any]] = {}
 _unreduced: set[tuple] = set()
 _HOST_OPTIONS = ("User", "IdentityFile", "Hostname", "UserKnownHostsFile", "ProxyJump",
                  "ConnectTimeout", "GlobalKnownHostsFile", "StrictHostKeyChecking",
@@ -97,7 +136,7 @@ def _stamp(paths: list[str]) -> tuple:
 
 def asyncssh_config_paths(paths: list[str], host: str) -> list[str]:
     """The config files to give asyncssh for ``host``: copies reduced to the lines that
-    concern it (see :mod:`sshjobs.sshconfig`), or the files themselves when the reduced copies
+    concern it (see :mod:`sshjobs.transport.sshconfig`), or the files themselves when the reduced copies
     fail to load (so that asyncssh's error names the user's file and line)."""
     if not paths:
         return []
@@ -124,28 +163,36 @@ def _with_jump_hosts(paths: list[str], host: str) -> list[str]:
     return hosts
 
 
-def host_config(paths: list[str], host: str) -> dict[str, Any]:
-    """The options ``~/.ssh/config`` gives for ``host`` (cached per file version)."""
-    if not paths:
-        return {}
+def _load_config(paths: list[str], host: str) -> Any:
+    return _config_class().load(None, paths, False, False, False, getpass.getuser(), (), host,
+                                ())
+
+
+def _parsed(paths: list[str], host: str) -> tuple[dict[str, Any], Any]:
+    """The options ``~/.ssh/config`` gives for ``host``, and asyncssh's parse of the config
+    when asyncssh can be handed it as it is (else None), cached per file version."""
     key = (_stamp(paths), host)
     found = _config_cache.get(key)
     if found is None:
-        config_class = _config_class()
-        user = getpass.getuser()
+        built = _config_from_tokens(paths, host)
+        if built is not None:
+            found = ({name: built.get(name) for name in _HOST_OPTIONS},
+                     None if _jumps(built) else built)
+            _config_cache[key] = found
+            return found
+        reduced = reduced_config_paths(paths, host)
         try:
-            config = config_class.load(None, reduced_config_paths(paths, host), False,
-                                          False, False, user, (), host, ())
-            found = {name: config.get(name) for name in _HOST_OPTIONS}
+            config = _load_config(reduced, host)
+            found = ({name: config.get(name) for name in _HOST_OPTIONS},
+                     config if _reusable(paths, reduced, config) else None)
         except (OSError, asyncssh.Error, ValueError):
             _unreduced.add(key)   # let asyncssh see (and report on) the full files
             try:
-                config = config_class.load(None, paths, False, False, False,
-                                              user, (), host, ())
-                found = {name: config.get(name) for name in _HOST_OPTIONS}
+                config = _load_config(paths, host)
+                found = ({name: config.get(name) for name in _HOST_OPTIONS}, None)
             except (OSError, asyncssh.Error, ValueError) as exc:
                 logger.warning("cannot read ssh config %s: %s", ", ".join(paths), exc)
-                found = {}
+                found = ({}, None)
         _config_cache[key] = found
     return found
 
@@ -170,21 +217,103 @@ def config_host_keys(paths: list[str], host: str) -> SshConfigHostKeys:
         source=", ".join(paths) or "no ssh config")
 
 
+def _jumps(config: Any) -> bool:
+    return bool(config.get("ProxyJump") or config.get("ProxyCommand"))
+
+
+def _config_from_tokens(paths: list[str], host: str) -> Any:
+    """asyncssh's config object for ``host``, built from the lines of the config files that
+    concern it as tokenised once per file version (:func:`~.sshconfig.config_tokens`), each
+    handed to asyncssh's own option handler in file order, as its parser does - without
+    reading and tokenising the files again for every host. None when asyncssh must parse the
+    files itself: files it would read differently (``Match``, ``Include``...), ``%`` tokens
+    or ``${...}`` variables, lines kept whole (``ProxyCommand``), or anything it objects to
+    (it then reports the error from the files)."""
+    config_class = _config_class()
+    tokens = config_tokens(paths, host)
+    handlers = getattr(config_class, "_handlers", None)
+    conditionals = getattr(config_class, "_conditionals", None)
+    whole_lines = getattr(config_class, "_no_split", None)
+    if tokens is None or handlers is None or conditionals is None or whole_lines is None:
+        return None
+    for keyword, args in tokens:
+        if keyword in whole_lines or any("%" in arg or "${" in arg for arg in args):
+            return None
+    try:
+        config = _load_config([], host)
+        if not hasattr(config, "_matching"):
+            return None
+        for keyword, args in tokens:
+            if not config._matching and keyword not in conditionals:
+                continue
+            entry = handlers.get(keyword)
+            if entry is None:
+                continue
+            option, handler = entry
+            remaining = list(args)
+            if not remaining:
+                return None
+            handler(config, option, remaining)
+            if remaining:
+                return None
+    except (asyncssh.Error, ValueError, TypeError):
+        return None
+    return config
+
+
+def _reusable(paths: list[str], reduced: list[str], config: Any) -> bool:
+    """Whether asyncssh, given ``config`` (parsed for the host with no user or port) as its
+    ``last_config``, resolves the same options as from the files with the node's user and
+    port: yes when the files were reduced (no ``Match``, ``Include``, canonicalisation), no
+    ``%`` token (some depend on the user or port) and no ``ProxyJump`` (its hops read the
+    files again)."""
+    if any(r == p for r, p in zip(reduced, paths)) or _jumps(config):
+        return False
+    for path in reduced:
+        try:
+            with open(path) as file:
+                if "%" in file.read():
+                    return False
+        except OSError:
+            return False
+    return True
+
+
+def host_config(paths: list[str], host: str) -> dict[str, Any]:
+    """The options ``~/.ssh/config`` gives for ``host`` (cached per file version)."""
+    return _parsed(paths, host)[0] if paths else {}
+
+
+def parsed_config(paths: list[str], host: str) -> Any:
+    """asyncssh's parse of the ssh config for ``host``, to hand it over instead of the files
+    (one parse per host instead of two), or None when it must read the files itself."""
+    return _parsed(paths, host)[1] if paths else None
+
+
+def config_known_hosts(paths: list[str], host: str) -> list[str]:
+    """``UserKnownHostsFile`` entries ``~/.ssh/config`` gives for ``host``."""
+    files = host_config(paths, host).get("UserKnownHostsFile") or []
+    return [str(Path(f).expanduser()) for f in files if f and f != "/dev/null"]
+
+
 def config_user(paths: list[str], host: str) -> str | None:
     user = host_config(paths, host).get("User")
     return str(user) if user else None
 
 
-def _keyset(node: "SshNode") -> KeySet:
-    if node._keyset is not None:
-        return node._keyset
+def _keyset(node: Endpoint) -> KeySet:
+    """What ``node`` offers: its explicit keys, else the ``IdentityFile`` entries of the ssh
+    config for its host (with the agent), else the default keys."""
+    given = node.explicit_keyset()
+    if given is not None:
+        return given
     identity_files = host_config(node.config_paths, node.hostname).get("IdentityFile")
     if not identity_files:
-        return default_keys()
+        return default_keys(node.passphrase)
     keyset = KeySet(agent_path=os.environ.get("SSH_AUTH_SOCK") or None)
     for name in identity_files:
         try:
-            key = import_private_key(name)
+            key = load_key_file(name, node.passphrase)
         except KeyLoadError:
             keyset.encrypted.append(str(name))
             continue
@@ -196,19 +325,17 @@ def _keyset(node: "SshNode") -> KeySet:
 class _Client(asyncssh.SSHClient):
     """Connection callbacks: host-key policy, formatter events."""
 
-    def __init__(self, node: "SshNode", verdict: HostKeyVerdict) -> None:
+    def __init__(self, node: Endpoint, verdict: HostKeyVerdict) -> None:
         self._node = node
         self._verdict = verdict
         self._conn: asyncssh.SSHClientConnection | None = None
 
     def connection_made(self, conn: asyncssh.SSHClientConnection) -> None:
         self._conn = conn
-        if self._node.fast_handshake:
-            fastpath.install(conn)
 
     def pipelined_auth(self) -> bool:
         """Whether this connection sent its authentication ahead of the service accept."""
-        return bool(getattr(self._conn, "_sshjobs_auth_started", False))
+        return fastpath.pipelined(self._conn)
 
     def validate_host_public_key(self, host: str, addr: str, port: int, key: Any) -> bool:
         return self._node.host_key_policy.validate(host, addr, port, key, self._verdict)
@@ -222,14 +349,14 @@ class _Client(asyncssh.SSHClient):
             self._node.formatter.connection_lost(self._node.hostname, exc, self._node.username)
 
 
-def _new_client(node: "SshNode", verdict: HostKeyVerdict, clients: list[_Client]) -> _Client:
+def _new_client(node: Endpoint, verdict: HostKeyVerdict, clients: list[_Client]) -> _Client:
     """A connection's callbacks, kept in ``clients`` so that a failed attempt can be asked how
     far its handshake went."""
     clients.append(_Client(node, verdict))
     return clients[-1]
 
 
-def _options(node: "SshNode", keyset: KeySet, verdict: HostKeyVerdict,
+def _options(node: Endpoint, keyset: KeySet, verdict: HostKeyVerdict,
              clients: list[_Client]) -> dict[str, Any]:
     auth = ["publickey"]
     if node.password is not None:
@@ -244,8 +371,7 @@ def _options(node: "SshNode", keyset: KeySet, verdict: HostKeyVerdict,
         agent_identities=None,
         password=node.password,
         preferred_auth=auth,
-        config=(node.config_paths if "canonicalize_hostname" in node.connect_options
-                else asyncssh_config_paths(node.config_paths, node.hostname)),
+        config=_config_arg(node),
         login_timeout=node.timeout,
         keepalive_interval=node.keepalive_interval,
         keepalive_count_max=node.keepalive_count_max,
@@ -259,7 +385,22 @@ def _options(node: "SshNode", keyset: KeySet, verdict: HostKeyVerdict,
     return options
 
 
-def _translate(exc: BaseException, node: "SshNode", keyset: KeySet,
+def _config_arg(node: Endpoint) -> Any:
+    """What asyncssh is given of the ssh config: the files when it canonicalises host names
+    (it reads them again for the canonical name), else the per-host reduced copies."""
+    if "canonicalize_hostname" in node.connect_options:
+        return node.config_paths
+    return asyncssh_config_paths(node.config_paths, node.hostname)
+
+
+def _base_config(node: Endpoint) -> Any:
+    """The ssh config already parsed for this host, when asyncssh can take it as it is."""
+    if "canonicalize_hostname" in node.connect_options or "config" in node.connect_options:
+        return None
+    return parsed_config(node.config_paths, node.hostname)
+
+
+def _translate(exc: BaseException, node: Endpoint, keyset: KeySet,
                verdict: HostKeyVerdict, pipelined: bool = False) -> SshJobsError:
     host, gateway = node.hostname, node.gateway
     where = f"{node.user_host()}" + (f" port {node.port}" if node.port else "")
@@ -271,11 +412,22 @@ def _translate(exc: BaseException, node: "SshNode", keyset: KeySet,
                                                jump if isinstance(jump, str) else None)
         return HostKeyError(message, host=host, received=verdict.received,
                             expected=verdict.expected)
+    if isinstance(exc, asyncssh.PermissionDenied) and node.password is not None:
+        return AuthenticationError(f"authentication failed as {node.username}: the password "
+                                   f"was refused (and no key accepted: offered "
+                                   f"{keyset.describe()}); check the user name and password",
+                                   host=host)
     if isinstance(exc, asyncssh.PermissionDenied):
         return AuthenticationError(f"authentication failed as {node.username} "
                                    f"(offered {keyset.describe()}); check the user name and "
                                    f"that one of these keys is in its authorized_keys",
                                    host=host)
+    if _too_many_attempts(exc):
+        # the server gave up after MaxAuthTries refused keys: the same without pipelining
+        return AuthenticationError(f"authentication failed as {node.username}: the server "
+                                   f"closed the connection after too many refused keys "
+                                   f"(offered {keyset.describe()}); offer only the right key "
+                                   f"(sshjobs -i KEY, SshNode(keys=[...]))", host=host)
     if isinstance(exc, asyncssh.ChannelOpenError) and gateway is not None:
         return GatewayError(f"gateway {gateway.hostname} cannot open a tunnel to {where}: "
                             f"{exc.reason}", host=host, gateway=gateway.hostname)
@@ -297,7 +449,14 @@ def _translate(exc: BaseException, node: "SshNode", keyset: KeySet,
                               host=host)
 
 
-def _timeout_text(node: "SshNode") -> str:
+def _too_many_attempts(exc: BaseException) -> bool:
+    """The server's disconnection after too many authentication attempts (OpenSSH's
+    MaxAuthTries, sent as a protocol error with this reason)."""
+    return (isinstance(exc, asyncssh.DisconnectError)
+            and "too many authentication failures" in str(exc.reason).lower())
+
+
+def _timeout_text(node: Endpoint) -> str:
     """The connect timeout that applied: the node's, or a shorter ``ConnectTimeout`` from the
     ssh config (asyncssh honours it), named as such so that the user knows where to change it."""
     configured = host_config(node.config_paths, node.hostname).get("ConnectTimeout")
@@ -306,7 +465,7 @@ def _timeout_text(node: "SshNode") -> str:
     return f"{node.timeout:g}s"
 
 
-async def open_connection(node: "SshNode") -> asyncssh.SSHClientConnection:
+async def open_connection(node: Endpoint) -> asyncssh.SSHClientConnection:
     """Open ``node``'s connection (through its gateway's connection if it has one)."""
     tunnel: Any = ()
     gateway = node.gateway
@@ -324,9 +483,9 @@ async def open_connection(node: "SshNode") -> asyncssh.SSHClientConnection:
     clients: list[_Client] = []
     try:
         async with handshakes.slots().turn(), asyncio.timeout(node.timeout):
-            opener = fastpath.connect if node.fast_handshake else asyncssh.connect
-            conn = await opener(node.hostname, tunnel=tunnel,
-                                **_options(node, keyset, verdict, clients))
+            conn = await fastpath.connect(node.hostname, fast=node.fast_handshake,
+                                          base_config=_base_config(node), tunnel=tunnel,
+                                          **_options(node, keyset, verdict, clients))
     except Exception as exc:  # every failure becomes ours, naming the host
         if gateway is not None:
             await gateway.remove_user(node)
@@ -334,7 +493,7 @@ async def open_connection(node: "SshNode") -> asyncssh.SSHClientConnection:
         raise _translate(exc, node, keyset, verdict, pipelined) from exc
     except BaseException:
         if gateway is not None:
-            gateway._users.discard(node)
+            gateway.release_user(node)
         raise
     logger.debug("%s: connected", node)
     node.formatter.connection_made(node.hostname, node.username, gateway is None)

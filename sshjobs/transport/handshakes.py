@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator
 
 __all__ = ["DEFAULT_LIMIT", "HandshakeSlots", "slots"]
 
-logger = logging.getLogger("sshjobs.handshakes")
+logger = logging.getLogger(__name__)
 
 #: handshakes in progress at once when ``SSHJOBS_MAX_HANDSHAKES`` is not set
 DEFAULT_LIMIT = 256

@@ -42,7 +42,7 @@ import asyncssh
 __all__ = ["HOST_KEY_MODES", "ENV_VAR", "HostKeyPolicy", "HostKeyVerdict", "SshConfigHostKeys",
            "check_mode", "resolve_mode", "DEFAULT_USER_FILES", "DEFAULT_GLOBAL_FILES"]
 
-logger = logging.getLogger("sshjobs.hostkeys")
+logger = logging.getLogger(__name__)
 
 #: the policy names, for the library, the command line and scenario files
 HOST_KEY_MODES = ("strict", "accept-new", "ignore")

@@ -37,20 +37,25 @@ from typing import Optional
 
 from asyncssh.pattern import WildcardPatternList
 
-__all__ = ["reduced_config_paths", "file_stamp"]
+__all__ = ["Tokens", "config_tokens", "file_stamp", "reduced_config_paths"]
 
-logger = logging.getLogger("sshjobs.sshconfig")
+logger = logging.getLogger(__name__)
 
 # keywords after which the rest of the file cannot be reduced per host
 _NOT_REDUCIBLE = {"match", "include", "canonicalizehostname"}
 _CONDITIONALS = {"host", "match"}   # asyncssh splits '=' in all arguments of these only
 
 
+#: a config line tokenised as asyncssh does: (lower-case keyword, arguments)
+Tokens = tuple[str, tuple[str, ...]]
+
+
 @dataclass
 class _Block:
-    """A ``Host`` block: its matcher and its lines (the ``Host`` line included)."""
+    """A ``Host`` block: its matcher, its lines and their tokens (the ``Host`` line included)."""
     matcher: WildcardPatternList
     lines: list[str] = field(default_factory=list)
+    tokens: list[Tokens] = field(default_factory=list)
 
 
 @dataclass
@@ -60,16 +65,27 @@ class _SplitFile:
     blocks: list[_Block]
     by_name: dict[str, list[int]]   # literal positive pattern -> blocks (only-literal blocks)
     general: list[int]              # blocks needing a pattern match (wildcards, negations)
+    head_tokens: list[Tokens] = field(default_factory=list)
+
+    def chosen(self, hosts: tuple[str, ...]) -> list[int]:
+        found: set[int] = set()
+        for host in hosts:
+            found.update(self.by_name.get(host, ()))
+            found.update(i for i in self.general if self.blocks[i].matcher.matches(host))
+        return sorted(found)
 
     def reduce(self, hosts: tuple[str, ...]) -> str:
-        chosen: set[int] = set()
-        for host in hosts:
-            chosen.update(self.by_name.get(host, ()))
-            chosen.update(i for i in self.general if self.blocks[i].matcher.matches(host))
         lines = list(self.head)
-        for i in sorted(chosen):
+        for i in self.chosen(hosts):
             lines.extend(self.blocks[i].lines)
         return "".join(lines)
+
+    def tokens(self, host: str) -> list[Tokens]:
+        """The tokenised lines of the reduced copy for ``host``, in file order."""
+        found = list(self.head_tokens)
+        for i in self.chosen((host,)):
+            found.extend(self.blocks[i].tokens)
+        return found
 
 
 def _keyword_and_args(line: str) -> tuple[str, list[str]] | None:
@@ -81,12 +97,14 @@ def _keyword_and_args(line: str) -> tuple[str, list[str]] | None:
     args: list[str] = []
     keyword = ""
     allow_equal = True
-    for i, arg in enumerate(shlex.split(line), 1):
+    split = shlex.split(line)
+    for i, arg in enumerate(split, 1):
         if arg.startswith("="):
             if len(arg) > 1:
                 args.append(arg[1:])
         elif not allow_equal:
-            args.append(arg)   # the rest is kept verbatim; only the keyword matters then
+            args.extend(split[i - 1:])   # the rest is kept verbatim
+            break
         elif arg.endswith("="):
             args.append(arg[:-1])
         elif "=" in arg:
@@ -102,6 +120,7 @@ def _keyword_and_args(line: str) -> tuple[str, list[str]] | None:
 def split_text(text: str) -> Optional[_SplitFile]:
     """Split a config text into global lines and ``Host`` blocks; None if not reducible."""
     head: list[str] = []
+    head_tokens: list[Tokens] = []
     blocks: list[_Block] = []
     literals: list[list[str] | None] = []   # per block: its names if all literal & positive
     try:
@@ -114,17 +133,20 @@ def split_text(text: str) -> Optional[_SplitFile]:
                 return None
             if not line.endswith("\n"):
                 line += "\n"
+            tokens = (keyword, tuple(args))
             if keyword == "host":
                 patterns = ",".join(args)
-                blocks.append(_Block(WildcardPatternList(patterns), [line]))
+                blocks.append(_Block(WildcardPatternList(patterns), [line], [tokens]))
                 names = patterns.split(",")
                 literal = all(not n.startswith("!") and "*" not in n and "?" not in n
                               for n in names)
                 literals.append(names if literal else None)
             elif blocks:
                 blocks[-1].lines.append(line)
+                blocks[-1].tokens.append(tokens)
             else:
                 head.append(line)
+                head_tokens.append(tokens)
     except ValueError:   # shlex error: asyncssh will report it from the full file
         return None
     by_name: dict[str, list[int]] = {}
@@ -135,7 +157,7 @@ def split_text(text: str) -> Optional[_SplitFile]:
                 by_name.setdefault(name, []).append(i)
         else:
             general.append(i)
-    return _SplitFile(head, blocks, by_name, general)
+    return _SplitFile(head, blocks, by_name, general, head_tokens)
 
 
 def file_stamp(path: str) -> tuple | None:
@@ -221,6 +243,15 @@ class _ReducedConfigs:
         return self._dir if self._dir_pid == os.getpid() else None
 
 
+def _tokens_of(self: _ReducedConfigs, path: str, host: str) -> list[Tokens] | None:
+    with self._lock:
+        split = self._split(path, file_stamp(path))
+    return None if split is None else split.tokens(host)
+
+
+_ReducedConfigs.tokens = _tokens_of   # type: ignore[attr-defined]
+
+
 def _remove_dir(path: str, pid: int) -> None:
     if os.getpid() == pid:
         shutil.rmtree(path, ignore_errors=True)
@@ -235,3 +266,16 @@ def reduced_config_paths(paths: list[str], host: str, *others: str) -> list[str]
     are the hosts asyncssh looks up in the same files for that connection (ProxyJump)."""
     hosts = tuple(dict.fromkeys((host, *others)))
     return [_CACHE.reduced_path(path, hosts) for path in paths]
+
+
+def config_tokens(paths: list[str], host: str) -> list[Tokens] | None:
+    """The lines of ``paths`` that concern ``host`` (those of its reduced copies), tokenised
+    as asyncssh tokenises them, in order - from the split made once per file version; None
+    when a file cannot be reduced (asyncssh must read it itself)."""
+    found: list[Tokens] = []
+    for path in paths:
+        tokens = _CACHE.tokens(path, host)   # type: ignore[attr-defined]
+        if tokens is None:
+            return None
+        found.extend(tokens)
+    return found
