@@ -51,6 +51,8 @@ class AbstractCommand:
     ``command_timeout``). ``capture``: a :class:`~sshjobs.capture.Capture` receiving stdout.
     ``keep_output``: keep stdout bytes in the result (without showing them).
     ``stdin``: what the command reads on its standard input (see the module docstring).
+    ``output_grace``: seconds to wait for the end of the output once the command has exited
+    (a background process it started may hold it open); default: the node's.
     """
 
     node: Any = None
@@ -58,9 +60,11 @@ class AbstractCommand:
 
     def __init__(self, *, label: str | None = None, allowed_exits: Iterable | None = None,
                  timeout: float | None = None, capture: Capture | None = None,
-                 keep_output: bool = False, verbose: bool = False, stdin: Any = None) -> None:
+                 keep_output: bool = False, verbose: bool = False, stdin: Any = None,
+                 output_grace: float | None = None) -> None:
         self.stdin = _input_reader(stdin)
         self.label = label
+        self.output_grace = output_grace
         self.allowed_exits = set(allowed_exits or ())
         self.timeout = timeout
         self.capture = capture
@@ -95,6 +99,10 @@ class AbstractCommand:
 
     async def co_run_local(self, node: Any) -> int | str | None:
         return (await self.co_execute(node)).returned
+
+    def _grace(self) -> dict[str, Any]:
+        """``output_grace`` for ``node.execute`` when this command sets one."""
+        return {} if self.output_grace is None else {"output_grace": self.output_grace}
 
     def _finish(self, result: CommandResult) -> CommandResult:
         result.allowed = result.error is None and _allowed(result, self.allowed_exits)
@@ -141,11 +149,13 @@ class Run(StrLikeMixin, AbstractCommand):
                  ignore_outputs: bool = False, label: str | None = None,
                  allowed_exits: Iterable | None = None, capture: Capture | None = None,
                  timeout: float | None = None, quote: bool = False,
-                 keep_output: bool = False, stdin: Any = None) -> None:
+                 keep_output: bool = False, stdin: Any = None,
+                 output_grace: float | None = None) -> None:
         if not argv:
             raise ValueError("Run needs a command")
         super().__init__(label=label, allowed_exits=allowed_exits, timeout=timeout,
-                         capture=capture, keep_output=keep_output, verbose=verbose, stdin=stdin)
+                         capture=capture, keep_output=keep_output, verbose=verbose, stdin=stdin,
+                         output_grace=output_grace)
         self.argv = argv
         self.x11 = x11
         self.ignore_outputs = ignore_outputs
@@ -163,7 +173,8 @@ class Run(StrLikeMixin, AbstractCommand):
             command = f"{command} >/dev/null 2>&1"
         result = await node.execute(command, label=self.get_label_line(),
                                     capture=self.capture is not None or self.keep_output,
-                                    timeout=self.timeout, x11=self.x11, **self._stdin_kwds())
+                                    timeout=self.timeout, x11=self.x11, **self._stdin_kwds(),
+                                    **self._grace())
         return self._finish(result)
 
 
@@ -202,7 +213,7 @@ class _ScriptCommand(AbstractCommand):
             result = await node.execute(command, label=self.get_label_line(),
                                         capture=self.capture is not None or self.keep_output,
                                         timeout=self.timeout, x11=self.x11,
-                                        **self._stdin_kwds())
+                                        **self._stdin_kwds(), **self._grace())
         finally:
             if not self.keep:
                 await node.unstage_script(directory)
@@ -216,10 +227,12 @@ class RunScript(_ScriptCommand):
                  allowed_exits: Iterable | None = None, includes: Iterable[str] | None = None,
                  x11: bool = False, verbose: bool = False, capture: Capture | None = None,
                  timeout: float | None = None, keep: bool = False, quote: bool = False,
-                 keep_output: bool = False, stdin: Any = None) -> None:
+                 keep_output: bool = False, stdin: Any = None,
+                 output_grace: float | None = None) -> None:
         super().__init__(args, includes=includes, keep=keep, quote=quote, x11=x11, label=label,
                          allowed_exits=allowed_exits, timeout=timeout, capture=capture,
-                         keep_output=keep_output, verbose=verbose, stdin=stdin)
+                         keep_output=keep_output, verbose=verbose, stdin=stdin,
+                         output_grace=output_grace)
         self.local_script = str(Path(local_script).expanduser())
 
     def check_local(self) -> None:
@@ -249,10 +262,11 @@ class RunString(_ScriptCommand):
                  x11: bool = False, remote_name: str | None = None, verbose: bool = False,
                  capture: Capture | None = None, timeout: float | None = None,
                  keep: bool = False, quote: bool = False, keep_output: bool = False,
-                 stdin: Any = None) -> None:
+                 stdin: Any = None, output_grace: float | None = None) -> None:
         super().__init__(args, includes=includes, keep=keep, quote=quote, x11=x11, label=label,
                          allowed_exits=allowed_exits, timeout=timeout, capture=capture,
-                         keep_output=keep_output, verbose=verbose, stdin=stdin)
+                         keep_output=keep_output, verbose=verbose, stdin=stdin,
+                         output_grace=output_grace)
         self.script_body = script_body
         self.remote_name = remote_name
 

@@ -16,7 +16,8 @@ import asyncssh
 
 from .errors import CommandTimeoutError, SshConnectionError, TransferError
 from .results import CommandResult
-from .session import LineSession, SessionSlots, feed_stdin, kill_group_command, report_pid
+from .session import (OUTPUT_GRACE, LineSession, SessionSlots, feed_stdin, kill_group_command,
+                      report_held_output, report_pid, wait_for_end)
 from .tail import with_tail
 
 __all__ = ["RemoteMixin"]
@@ -71,6 +72,7 @@ class RemoteMixin:
     formatter: Any
     command_timeout: float | None
     kill_on_cancel: bool
+    output_grace: float | None = OUTPUT_GRACE
     _kills: set[asyncio.Task]      # remote kills in progress (the node's close() awaits them)
 
     if TYPE_CHECKING:   # provided by SshNode (the connection's owner)
@@ -83,7 +85,7 @@ class RemoteMixin:
     async def execute(self, command: str, *, label: str = "", capture: bool = False,
                       timeout: float | None = None, x11: bool = False,
                       formatter: Any = None, report: bool = True,
-                      stdin: Any = None) -> CommandResult:
+                      stdin: Any = None, output_grace: float | None = None) -> CommandResult:
         """Run ``command`` (a remote shell command line) and return its structured result.
 
         Output lines go to ``formatter`` (default: the node's) unless ``capture`` is True, in
@@ -93,9 +95,15 @@ class RemoteMixin:
         :class:`~sshjobs.errors.CommandTimeoutError`. Connection problems raise.
         ``stdin``: an :class:`~sshjobs.sharedinput.InputReader` whose data the command reads on
         its standard input (default: an empty stdin, as ``ssh -n``); it is closed at the end.
+
+        Once the exit status has come, the end of the output is awaited at most
+        ``output_grace`` seconds (default: the node's ``output_grace``): a process the command
+        left in the background may hold it open for ever. We then close our end of the
+        session and return; that process keeps running on the host.
         """
         formatter = with_tail(formatter or self.formatter)
         timeout = timeout if timeout is not None else self.command_timeout
+        grace = output_grace if output_grace is not None else self.output_grace
         result = CommandResult(host=self.hostname, command=command, label=label)
         killable = self.kill_on_cancel and report
         remote_command = report_pid(command) if killable else command
@@ -104,7 +112,7 @@ class RemoteMixin:
             remote_command, x11, priority=not report)
         result.start = time.time()
         formatter.session_start(self.hostname, command)
-        timed_out = False
+        timed_out = held = False
         feeder = None
         try:
             if stdin is None:
@@ -113,7 +121,9 @@ class RemoteMixin:
                 feeder = asyncio.ensure_future(feed_stdin(chan, session, stdin))
             try:
                 async with asyncio.timeout(timeout):
-                    await asyncio.shield(session.closed)
+                    held = await wait_for_end(session.closed, session.exited, grace)
+                    if held:
+                        await self._stop_listening(chan, session)
             except TimeoutError:
                 # the exit status arrived before the limit, the channel is only kept open (a
                 # background child holding the output): the command finished in time
@@ -131,6 +141,8 @@ class RemoteMixin:
             slots.release()
             result.end = time.time()
             formatter.session_stop(self.hostname, command)
+        if held:
+            report_held_output(formatter, self.hostname, label or command, grace or 0.0)
         if timed_out:
             await self._kill(chan, session)
             result.error = CommandTimeoutError(
@@ -193,11 +205,22 @@ class RemoteMixin:
 
     async def _close_after_exit(self, chan: Any, session: LineSession) -> None:
         """The command returned but its channel stays open: take what output is on its way,
-        then close the channel."""
+        then stop listening (what was received is kept)."""
         try:
             await asyncio.wait_for(asyncio.shield(session.closed), EXIT_GRACE)
         except asyncio.TimeoutError:
-            chan.close()
+            await self._stop_listening(chan, session)
+
+    @staticmethod
+    async def _stop_listening(chan: Any, session: LineSession) -> None:
+        """The command has exited but its output is held open: close our end of the session
+        (nothing is killed) and keep what was received."""
+        session.finish()
+        chan.close()
+        try:
+            await asyncio.wait_for(asyncio.shield(session.closed), KILL_GRACE)
+        except asyncio.TimeoutError:
+            logger.debug("session close not acknowledged after %gs", KILL_GRACE)
 
     def _kill_nowait(self, chan: Any, session: LineSession) -> None:
         """Cancelled: kill the remote command in the background; the node's ``close()`` waits

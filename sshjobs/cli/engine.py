@@ -119,6 +119,8 @@ class _Nodes:
             kwargs["passphrase"] = settings.passphrase
         if settings.known_hosts:
             kwargs["known_hosts"] = [settings.known_hosts]
+        if settings.output_grace is not None:
+            kwargs["output_grace"] = settings.output_grace
         return kwargs
 
     def gateway(self, target: Target | None) -> SshNode | None:

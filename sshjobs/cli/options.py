@@ -27,6 +27,7 @@ from sshjobs.groups import GroupError
 from sshjobs.sshoptions import (SshOptionError, check_ssh_options, host_keys_of,
                                 parse_ssh_option, ssh_options_path)
 from sshjobs.transport.connect import config_paths
+from sshjobs.transport.hostkeys import ENV_VAR, HOST_KEY_MODES, check_mode
 from sshjobs.targets import Target, TargetError, resolve_targets
 
 __all__ = [
@@ -41,8 +42,6 @@ __all__ = [
 logger = logging.getLogger("sshjobs.cli.options")
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-HOST_KEY_MODES = ("strict", "accept-new", "ignore")
 
 #: file descriptors kept aside for stdio, logs, output files of the run...
 _RESERVED_FDS = 64
@@ -72,7 +71,7 @@ class Settings:
 
     targets: list[Target]
     keys: list[Any] = field(default_factory=list)  # loaded key objects
-    host_keys: str = "strict"
+    host_keys: str | None = None     # None: SSHJOBS_HOST_KEYS, ssh config, accept-new
     known_hosts: str | None = None
     connect_timeout: float = 10.0
     window: int = 0
@@ -96,6 +95,7 @@ class Settings:
         options = ssh_options_path(self.ssh_options)
         files = config_paths(self.config if self.config else ())
         return ([options] if options else []) + files
+    output_grace: float | None = None    # None: the library's default
 
 
 def _apply(function: F, decorators: list[Callable[[F], F]]) -> F:
@@ -138,10 +138,11 @@ def connection_options(function: F) -> F:
         click.option("-i", "-k", "--key", "keys", multiple=True, envvar="SSHJOBS_KEY",
                      type=click.Path(dir_okay=False), metavar="FILE",
                      help="private key file (repeatable; default: agent and ~/.ssh keys)"),
-        click.option("--host-keys", type=click.Choice(HOST_KEY_MODES), default="strict",
-                     envvar="SSHJOBS_HOST_KEYS", show_default=True,
+        click.option("--host-keys", envvar=ENV_VAR, callback=_host_keys_callback,
+                     metavar="[" + "|".join(HOST_KEY_MODES) + "]",
                      help="host-key policy: strict (known_hosts must match), accept-new "
-                          "(record unknown hosts, refuse changed keys), ignore (no check)"),
+                          "(record unknown hosts, refuse changed keys), ignore (no check); "
+                          "default: StrictHostKeyChecking of ~/.ssh/config, else accept-new"),
         click.option("--known-hosts", type=click.Path(dir_okay=False), metavar="FILE",
                      envvar="SSHJOBS_KNOWN_HOSTS",
                      help="extra known_hosts file, trusted on top of ~/.ssh/known_hosts "
@@ -237,6 +238,19 @@ def output_options(function: F) -> F:
         click.option("--debug", is_flag=True, expose_value=False, is_eager=True,
                      callback=_debug_callback, help="diagnostics on stderr (same as sshjobs -D)"),
     ])
+
+
+def _host_keys_callback(ctx: click.Context, param: click.Parameter,
+                        value: str | None) -> str | None:
+    """A policy name, else a usage error naming where the bad value came from."""
+    if value is None:
+        return None
+    source = ctx.get_parameter_source(param.name or "host_keys")
+    where = ENV_VAR if source == click.core.ParameterSource.ENVIRONMENT else "--host-keys"
+    try:
+        return check_mode(value, where)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
 
 
 def _debug_callback(ctx: click.Context, param: click.Parameter, value: bool) -> None:
@@ -385,14 +399,16 @@ def ssh_options_of(params: dict[str, Any]) -> dict[str, str]:
         raise click.UsageError(f"-O: {exc}") from exc
 
 
-def _host_keys(params: dict[str, Any], options: dict[str, str]) -> str:
-    """``--host-keys``, or ``-O StrictHostKeyChecking`` when ``--host-keys`` was not given."""
+def _host_keys(params: dict[str, Any], options: dict[str, str]) -> str | None:
+    """``--host-keys`` given on the command line, else ``-O StrictHostKeyChecking``, else
+    ``$SSHJOBS_HOST_KEYS``; None: the ssh config's ``StrictHostKeyChecking``, else accept-new
+    (see :mod:`sshjobs.transport.hostkeys`)."""
     context = click.get_current_context(silent=True)
-    explicit = context is not None and context.get_parameter_source("host_keys") not in (
-        None, click.core.ParameterSource.DEFAULT)
+    explicit = context is not None and context.get_parameter_source("host_keys") == \
+        click.core.ParameterSource.COMMANDLINE
     if not explicit and host_keys_of(options):
         return str(host_keys_of(options))
-    return params.get("host_keys") or "strict"
+    return params.get("host_keys") or None
 
 
 def color_choice(value: str | None) -> bool | None:
@@ -431,6 +447,7 @@ def make_base_settings(params: dict[str, Any], keys: list[Any]) -> Settings:
         verbose=bool(params.get("verbose")),
         config=[str(Path(c).expanduser()) for c in params.get("ssh_configs") or ()] or None,
         ssh_options=options,
+        output_grace=params.get("output_grace"),
     )
 
 

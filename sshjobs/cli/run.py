@@ -78,6 +78,11 @@ def shared_stdin(params: dict[str, Any], settings: Any) -> SharedInput | None:
                    "before -s)")
 @click.option("--no-stdin", is_flag=True,
               help="do not send the local stdin to the hosts (their commands read nothing)")
+@click.option("--output-grace", type=click.FloatRange(min=0), metavar="SECONDS",
+              envvar="SSHJOBS_OUTPUT_GRACE",
+              help="once the command has exited, wait that long for the end of its output "
+                   "(a process it left in the background may hold it open), then return "
+                   "(the process keeps running)  [default: 2]")
 @click.argument("command", nargs=-1, required=False, metavar="[--] COMMAND...")
 def run(command: tuple[str, ...], script: bool, includes: tuple[str, ...],
         **params: Any) -> int:

@@ -24,7 +24,10 @@ def test_host_keys_verified_by_default(faulty_farm):
     farm = faulty_farm
     host = farm.direct[0]
     plain = SshNode(host.address, username="root", formatter=Lines())   # no key options
+    # the farm's ~/.ssh/config says StrictHostKeyChecking yes for every host (with no setting
+    # at all, accept-new refuses a changed key as well: tests/sshjobs/test_host_key_policy.py)
     assert plain.host_key_policy.mode == "strict"
+    assert plain.host_key_policy.source.startswith("StrictHostKeyChecking yes in ")
     assert SshJob(plain, command="true").node is plain
     farm.replace_host_key(host)                        # what a man in the middle looks like
     job = SshJob(SshNode(host.address, username="root", formatter=Lines()), command="true")
