@@ -25,17 +25,30 @@ class LegacySchedulerMixin:
     topological_order: Any
     export_as_dotfile: Any
 
-    def orchestrate(self, loop: Any = None, *, timeout: Any = _UNSET,
-                    jobs_window: Any = _UNSET, monitor: Any = False, **_ignored: Any) -> bool:
+    def orchestrate(
+        self,
+        loop: Any = None,
+        *,
+        timeout: Any = _UNSET,
+        jobs_window: Any = _UNSET,
+        monitor: Any = False,
+        **_ignored: Any,
+    ) -> bool:
         """``run()`` under its old name; ``loop``, if given, is the event loop to run in."""
         kwds = _overrides(timeout, jobs_window, monitor)
         if loop is not None and not loop.is_running() and not loop.is_closed():
             return loop.run_until_complete(self.co_run(**kwds))
         return self.run(**kwds)
 
-    async def co_orchestrate(self, loop: Any = None, *, timeout: Any = _UNSET,
-                             jobs_window: Any = _UNSET, monitor: Any = False,
-                             **_ignored: Any) -> bool:
+    async def co_orchestrate(
+        self,
+        loop: Any = None,
+        *,
+        timeout: Any = _UNSET,
+        jobs_window: Any = _UNSET,
+        monitor: Any = False,
+        **_ignored: Any,
+    ) -> bool:
         """``co_run()`` under its old name (``loop`` is ignored: the running loop is used)."""
         return await self.co_run(**_overrides(timeout, jobs_window, monitor))
 

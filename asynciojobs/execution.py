@@ -44,10 +44,14 @@ def successors_of(job: Any) -> Any:
 def task_maker(loop: asyncio.AbstractEventLoop) -> Any:
     """``asyncio.Task`` itself when the loop would only call it (a standard loop without a
     task factory): one Python frame less per job; else the loop's ``create_task``."""
-    if (loop.get_task_factory() is None
-            and getattr(type(loop), "create_task", None) is BaseEventLoop.create_task):
+    if (
+        loop.get_task_factory() is None
+        and getattr(type(loop), "create_task", None) is BaseEventLoop.create_task
+    ):
+
         def make(coro: Any) -> asyncio.Task:
             return asyncio.Task(coro, loop=loop)
+
         return make
     return loop.create_task
 
@@ -86,14 +90,14 @@ class Run:
         self.loop = asyncio.get_running_loop()
         self.make_task = task_maker(self.loop)
         self.sem = asyncio.Semaphore(jobs_window) if jobs_window else None
-        self.remaining = 0      # non-forever jobs not finished yet
+        self.remaining = 0  # non-forever jobs not finished yet
         self.tasks: dict[Any, asyncio.Task] = {}  # job -> its task, while it has one
-        self.unstarted = 0      # tasks created whose coroutine did not begin yet
+        self.unstarted = 0  # tasks created whose coroutine did not begin yet
         self.backlog: deque = deque()  # ready jobs waiting for their task to be created
         self.fut: asyncio.Future = self.loop.create_future()
         self.aborted_by: Any = None
         self.fatal: BaseException | None = None  # a BaseException a job raised (not Exception)
-        self.stopping = False   # no new task once the end is decided
+        self.stopping = False  # no new task once the end is decided
         self.subscribers = subscribers
         self.to: dict[str, list] = dict.fromkeys(ev.KINDS, subscribers)  # kind -> subscribers
         self.on_started = self.on_done = subscribers  # self.to's two frequent kinds
@@ -105,8 +109,7 @@ class Run:
     def listen(self) -> None:
         """Once "run-started" is delivered: which subscribers want which kinds (see
         :func:`asynciojobs.events.wants`) - no event is made for a kind nobody wants."""
-        self.to = {kind: [s for s in self.subscribers if ev.wants(s, kind)]
-                   for kind in ev.KINDS}
+        self.to = {kind: [s for s in self.subscribers if ev.wants(s, kind)] for kind in ev.KINDS}
         self.on_started, self.on_done = self.to[ev.STARTED], self.to[ev.DONE]
 
     async def execute(self, jobs: Any, entries: list, timeout: float | None) -> str:
@@ -254,7 +257,7 @@ class Run:
                     raise
                 if self.subscribers:
                     self.emit(ev.RETRY, job, exc)
-                await asyncio.sleep(job._aj_backoff * 2 ** attempt)
+                await asyncio.sleep(job._aj_backoff * 2**attempt)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def finished(self, job: Any) -> None:

@@ -79,7 +79,7 @@ def find_cycle(jobs: Collection[Any]) -> list[Any] | None:
                     continue
                 mark = state.get(req)
                 if mark == 1:
-                    cycle = path[path.index(req):]
+                    cycle = path[path.index(req) :]
                     cycle.reverse()  # requirement first: a -> b means b requires a
                     return cycle
                 if mark is None:
@@ -140,8 +140,7 @@ def entry_jobs(jobs: Collection[Any]) -> list[Any]:
 def exit_jobs(jobs: Collection[Any], *, discard_forever: bool = True) -> list[Any]:
     """Jobs nothing in ``jobs`` requires (forever jobs left out unless asked)."""
     required = {req for job in jobs for req in requirements(job)}
-    return [job for job in jobs
-            if job not in required and not (discard_forever and job.forever)]
+    return [job for job in jobs if job not in required and not (discard_forever and job.forever)]
 
 
 def predecessors(jobs: Collection[Any], *targets: Any) -> set[Any]:
@@ -190,9 +189,14 @@ def bypass(jobs: Iterable[Any], job: Any) -> None:
             other.required.update(req for req in requirements(job) if req is not other)
 
 
-def between(jobs: Collection[Any], *, starts: Iterable[Any] | None = None,
-            ends: Iterable[Any] | None = None, keep_starts: bool = True,
-            keep_ends: bool = True) -> set[Any]:
+def between(
+    jobs: Collection[Any],
+    *,
+    starts: Iterable[Any] | None = None,
+    ends: Iterable[Any] | None = None,
+    keep_starts: bool = True,
+    keep_ends: bool = True,
+) -> set[Any]:
     """Jobs downstream of any start AND upstream of any end (an empty side: no constraint)."""
     starts = list(starts or ())
     ends = list(ends or ())

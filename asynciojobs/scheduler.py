@@ -48,8 +48,7 @@ def no_running_loop(what: str) -> None:
     raise NestedLoopError(what)
 
 
-class PureScheduler(LegacySchedulerMixin, GraphMethods, RenderMixin, DotMixin,
-                     RunSettingsMixin):
+class PureScheduler(LegacySchedulerMixin, GraphMethods, RenderMixin, DotMixin, RunSettingsMixin):
     """A set of jobs with requirements, run with ``run()`` / ``await co_run()`` -> bool.
 
     ``jobs_window``: at most that many jobs running at once (None or 0: no limit).
@@ -62,10 +61,17 @@ class PureScheduler(LegacySchedulerMixin, GraphMethods, RenderMixin, DotMixin,
 
     _aj_is_scheduler = True  # what graph.is_scheduler() looks for
 
-    def __init__(self, *jobs_or_sequences: Any, jobs_window: int | None = None,
-                 timeout: float | None = None, shutdown_timeout: float | None = 1,
-                 watch: Any = None, verbose: bool = False, critical: bool | None = None,
-                 on_failed_requirement: str | None = None) -> None:
+    def __init__(
+        self,
+        *jobs_or_sequences: Any,
+        jobs_window: int | None = None,
+        timeout: float | None = None,
+        shutdown_timeout: float | None = 1,
+        watch: Any = None,
+        verbose: bool = False,
+        critical: bool | None = None,
+        on_failed_requirement: str | None = None,
+    ) -> None:
         self.jobs = JobSet(owner=self)
         self.jobs_window = jobs_window
         self.timeout = timeout
@@ -100,9 +106,12 @@ class PureScheduler(LegacySchedulerMixin, GraphMethods, RenderMixin, DotMixin,
                 raise ValueError("a scheduler cannot contain itself")
             previous = job._aj_parent
             if previous is not None and previous is not self and job in previous.jobs:
-                logger.warning("job %s is already in another scheduler (%s): a job belongs to "
-                               "one scheduler; it now takes its defaults from this one",
-                               job_label(job), previous._aj_name())
+                logger.warning(
+                    "job %s is already in another scheduler (%s): a job belongs to "
+                    "one scheduler; it now takes its defaults from this one",
+                    job_label(job),
+                    previous._aj_name(),
+                )
             self.jobs._aj_items[job] = None
             job._aj_parent = self
         return self
@@ -132,6 +141,7 @@ class PureScheduler(LegacySchedulerMixin, GraphMethods, RenderMixin, DotMixin,
         def unsubscribe() -> None:
             if callback in self._aj_subscribers:
                 self._aj_subscribers.remove(callback)
+
         return unsubscribe
 
     def _aj_all_subscribers(self) -> list[ev.Subscriber]:
@@ -142,20 +152,24 @@ class PureScheduler(LegacySchedulerMixin, GraphMethods, RenderMixin, DotMixin,
             node = node._aj_parent if isinstance(node, AbstractJob) else None
         if self.verbose:
             from .watch import feedback_printer
+
             subs.append(feedback_printer(self))
         return subs
 
     # ---- running
-    def run(self, *, timeout: Any = _UNSET, jobs_window: Any = _UNSET,
-            monitor: Any = False) -> bool:
+    def run(
+        self, *, timeout: Any = _UNSET, jobs_window: Any = _UNSET, monitor: Any = False
+    ) -> bool:
         """Synchronous ``co_run()`` in a fresh event loop; not usable inside a running loop."""
         no_running_loop("run")
         with new_runner() as runner:
-            return runner.run(self.co_run(timeout=timeout, jobs_window=jobs_window,
-                                          monitor=monitor))
+            return runner.run(
+                self.co_run(timeout=timeout, jobs_window=jobs_window, monitor=monitor)
+            )
 
-    async def co_run(self, *, timeout: Any = _UNSET, jobs_window: Any = _UNSET,
-                     monitor: Any = False) -> bool:
+    async def co_run(
+        self, *, timeout: Any = _UNSET, jobs_window: Any = _UNSET, monitor: Any = False
+    ) -> bool:
         """Run every job; True when all non-forever jobs finished and no critical job failed.
 
         ``timeout`` / ``jobs_window`` override the scheduler's settings for this run.
@@ -166,6 +180,7 @@ class PureScheduler(LegacySchedulerMixin, GraphMethods, RenderMixin, DotMixin,
         if not monitor:
             return await self._aj_run(timeout, jobs_window, nested=False)
         from .monitor import monitoring
+
         with monitoring(self, monitor):
             return await self._aj_run(timeout, jobs_window, nested=False)
 
@@ -175,12 +190,15 @@ class PureScheduler(LegacySchedulerMixin, GraphMethods, RenderMixin, DotMixin,
         returns the file name."""
         from .record import snapshot
         from .report import write_report
+
         return write_report(snapshot(self, title), filename)
 
     async def _aj_run(self, timeout: Any, jobs_window: Any, *, nested: bool) -> bool:
         if self._aj_running:
-            raise RuntimeError(f"{self._aj_name()} is already running: wait for that run "
-                               "to finish before starting another one")
+            raise RuntimeError(
+                f"{self._aj_name()} is already running: wait for that run "
+                "to finish before starting another one"
+            )
         timeout = self.timeout if timeout is _UNSET else timeout
         window = self.jobs_window if jobs_window is _UNSET else jobs_window
         if not nested:
@@ -193,6 +211,7 @@ class PureScheduler(LegacySchedulerMixin, GraphMethods, RenderMixin, DotMixin,
         subscribers = self._aj_all_subscribers()
         if self.verbose and not nested:
             from .render import number_jobs
+
             number_jobs(self)
         run = Run(self, window, subscribers)
         if subscribers:
@@ -209,8 +228,11 @@ class PureScheduler(LegacySchedulerMixin, GraphMethods, RenderMixin, DotMixin,
                 logger.warning("%s: TIMEOUT occurred after %ss", self._aj_name(), timeout)
             elif outcome == CRITICAL:
                 self._aj_failed_critical = True
-                logger.warning("%s: emergency exit upon exception in critical job %s",
-                               self._aj_name(), job_label(run.aborted_by))
+                logger.warning(
+                    "%s: emergency exit upon exception in critical job %s",
+                    self._aj_name(),
+                    job_label(run.aborted_by),
+                )
             self._aj_running = False
             await _despite_cancellation(self.co_shutdown())
             if subscribers:
@@ -343,16 +365,24 @@ class PureScheduler(LegacySchedulerMixin, GraphMethods, RenderMixin, DotMixin,
             task.cancel()
         if pending:
             await asyncio.wait(pending)
-            logger.warning("%s: %d shutdown(s) did not complete within %ss", self._aj_name(),
-                           len(pending), self.shutdown_timeout)
+            logger.warning(
+                "%s: %d shutdown(s) did not complete within %ss",
+                self._aj_name(),
+                len(pending),
+                self.shutdown_timeout,
+            )
         for task in list(done) + list(pending):
             if task.cancelled():
                 continue
             exc = task.exception()
             if exc is not None:
                 self.shutdown_errors.append((tasks[task], exc))
-                logger.warning("co_shutdown of %s raised %s: %s",
-                               job_label(tasks[task]), type(exc).__name__, exc)
+                logger.warning(
+                    "co_shutdown of %s raised %s: %s",
+                    job_label(tasks[task]),
+                    type(exc).__name__,
+                    exc,
+                )
         return not pending
 
     def shutdown(self) -> bool | None:
@@ -423,13 +453,26 @@ class Scheduler(PureScheduler, AbstractJob):
     ``scheduler``...). When nested and critical, a failure raises into the parent: the
     exception of its critical job, or SchedulerTimeoutError on its own timeout."""
 
-    def __init__(self, *jobs_or_sequences: Any, jobs_window: int | None = None,
-                 timeout: float | None = None, shutdown_timeout: float | None = 1,
-                 watch: Any = None, verbose: bool = False, **kwds: Any) -> None:
+    def __init__(
+        self,
+        *jobs_or_sequences: Any,
+        jobs_window: int | None = None,
+        timeout: float | None = None,
+        shutdown_timeout: float | None = 1,
+        watch: Any = None,
+        verbose: bool = False,
+        **kwds: Any,
+    ) -> None:
         AbstractJob.__init__(self, **kwds)
-        PureScheduler.__init__(self, *jobs_or_sequences, jobs_window=jobs_window,
-                               timeout=timeout, shutdown_timeout=shutdown_timeout,
-                               watch=watch, verbose=verbose)
+        PureScheduler.__init__(
+            self,
+            *jobs_or_sequences,
+            jobs_window=jobs_window,
+            timeout=timeout,
+            shutdown_timeout=shutdown_timeout,
+            watch=watch,
+            verbose=verbose,
+        )
 
     def _aj_execute(self) -> Any:
         return self._aj_run_nested()
@@ -447,4 +490,3 @@ class Scheduler(PureScheduler, AbstractJob):
 
     def text_label(self) -> str:
         return "Scheduler"
-

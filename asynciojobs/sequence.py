@@ -18,8 +18,9 @@ class Sequence:
 
     _aj_is_sequence = True
 
-    def __init__(self, *sequences_or_jobs: Any, required: Any = None,
-                 scheduler: Any = None) -> None:
+    def __init__(
+        self, *sequences_or_jobs: Any, required: Any = None, scheduler: Any = None
+    ) -> None:
         self.jobs: list[AbstractJob] = []
         self.scheduler = scheduler
         self.append(*sequences_or_jobs)

@@ -28,9 +28,11 @@ async def forever_loop(period=1.0):
 
 def run_timed(scheduler, **kwds):
     """Run ``scheduler.co_run()`` on the virtual clock; returns (result, elapsed)."""
+
     async def main():
         loop = asyncio.get_running_loop()
         start = loop.time()
         result = await scheduler.co_run(**kwds)
         return result, loop.time() - start
+
     return fake_clock_run(main())
