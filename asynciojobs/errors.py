@@ -19,7 +19,7 @@ def _names(jobs: Iterable[Any]) -> str:
     for job in jobs:
         try:
             out.append(job_label(job))
-        except Exception:  # noqa: BLE001 - not a job, or a broken label hook
+        except Exception:
             out.append(repr(job))
     return ", ".join(f"`{name}`" for name in out)
 

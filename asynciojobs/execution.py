@@ -163,10 +163,7 @@ class Run:
             self.create_task(job)
 
     def create_task(self, job: Any) -> None:
-        if self.sem is None or job.forever:
-            coro = self.run_job(job)
-        else:
-            coro = self.windowed(job)
+        coro = self.run_job(job) if self.sem is None or job.forever else self.windowed(job)
         self.tasks[job] = self.make_task(coro)
         self.unstarted += 1
 
@@ -205,25 +202,10 @@ class Run:
             if self.subscribers:
                 self.emit(ev.CANCELLED, job)
             raise
-        except Exception as exc:  # noqa: BLE001 - any failure of a job is its outcome
-            job._aj_exc = exc
-            job._aj_t1 = loop.time()
-            job._aj_state = DONE
-            if self.subscribers:
-                self.emit(ev.FAILED, job, exc)
-            if self.aborted_by is None and job.is_critical():
-                self.aborted_by = job
-                if not self.fut.done():
-                    self.fut.set_result(None)
+        except Exception as exc:
+            self.failed(job, exc)
         except BaseException as exc:  # KeyboardInterrupt, SystemExit...: ends the run
-            job._aj_exc = exc
-            job._aj_t1 = loop.time()
-            job._aj_state = DONE
-            del self.tasks[job]
-            if self.fatal is None:
-                self.fatal = exc
-            if not self.fut.done():
-                self.fut.set_result(None)
+            self.fatal_error(job, exc)
             return
         else:
             job._aj_result = result
@@ -234,6 +216,29 @@ class Run:
         del self.tasks[job]
         if self.aborted_by is None:
             self.finished(job)
+
+    def failed(self, job: Any, exc: Exception) -> None:
+        """A job raised: record it; a critical one aborts the run (off the hot path)."""
+        job._aj_exc = exc
+        job._aj_t1 = self.loop.time()
+        job._aj_state = DONE
+        if self.subscribers:
+            self.emit(ev.FAILED, job, exc)
+        if self.aborted_by is None and job.is_critical():
+            self.aborted_by = job
+            if not self.fut.done():
+                self.fut.set_result(None)
+
+    def fatal_error(self, job: Any, exc: BaseException) -> None:
+        """A job raised KeyboardInterrupt, SystemExit...: record it and end the run."""
+        job._aj_exc = exc
+        job._aj_t1 = self.loop.time()
+        job._aj_state = DONE
+        del self.tasks[job]
+        if self.fatal is None:
+            self.fatal = exc
+        if not self.fut.done():
+            self.fut.set_result(None)
 
     async def attempts(self, job: Any) -> Any:
         """Per-job timeout (each attempt) and retries with exponential backoff."""

@@ -154,7 +154,7 @@ class AbstractJob(JobDisplay, RunSettingsMixin):
         if legacy:  # very old scripts: AbstractJob(forever, label, critical, required)
             if len(legacy) > len(_LEGACY_POSITIONALS):
                 raise TypeError(f"AbstractJob takes at most 4 positional arguments, got {legacy!r}")
-            given = dict(zip(_LEGACY_POSITIONALS, legacy))
+            given = dict(zip(_LEGACY_POSITIONALS, legacy, strict=False))  # legacy may be shorter
             forever = given.get("forever", forever)
             label = given.get("label", label)
             critical = given.get("critical", critical)
@@ -236,9 +236,7 @@ class AbstractJob(JobDisplay, RunSettingsMixin):
 
     @required.setter
     def required(self, jobs: Any) -> None:
-        try:
-            self._aj_state
-        except AttributeError:  # before AbstractJob.__init__: it must keep this value
+        if not hasattr(self, "_aj_state"):  # before AbstractJob.__init__: it must keep this value
             type(self)._aj_presets_required = True
         self._aj_required = jobs if isinstance(jobs, set) else set(flatten_jobs([jobs]))
 

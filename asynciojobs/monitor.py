@@ -292,7 +292,7 @@ class Monitor:
         otherwise): for writers holding on to a stream of their own, such as a console."""
         return Above(self, stream)
 
-    def __enter__(self) -> Monitor:  # noqa: PYI034 - subclasses keep this type
+    def __enter__(self) -> Monitor:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -437,8 +437,9 @@ class Monitor:
         self._rows_under(self._top, 0, now, width, rows, budget + 1)
         if len(rows) > budget:
             hidden = len(self._running) - sum(1 for r in rows[: budget - 1] if r[1])
-            rows = rows[: budget - 1] + [
-                (self._paint(f"  … {max(hidden, 1)} more running", "dim"), False)
+            rows = [
+                *rows[: budget - 1],
+                (self._paint(f"  … {max(hidden, 1)} more running", "dim"), False),
             ]
         out.extend(text for text, _leaf in rows)
         return out

@@ -166,7 +166,7 @@ def snapshot(scheduler: Any, title: str | None = None) -> RunRecord:
         now = asyncio.get_running_loop().time()
     except RuntimeError:
         now = latest
-    for job, record in zip(jobs, records):
+    for job, record in zip(jobs, records, strict=True):
         details = details_of(job)
         record.outcome = _outcome(job, details)
         t0, t1 = job._aj_t0, job._aj_t1
@@ -289,6 +289,20 @@ class EventRecorder:
         self._top = False  # one run per recorder
 
 
+def _run_started(event: dict[str, Any], run: RunRecord) -> None:
+    """The first record of an events file: the jobs, into ``run.jobs``; the title and start."""
+    if event.get("kind") != ev.RUN_STARTED or not isinstance(event.get("jobs"), list):
+        raise ValueError(
+            "not an events file: the first record must be the 'run-started' one describing the jobs"
+        )
+    for spec in event["jobs"]:
+        run.jobs.append(
+            JobRecord(**{key: spec[key] for key in spec if key in JobRecord.__dataclass_fields__})
+        )
+    run.started = float(event.get("wall") or 0.0)
+    run.title = str(event.get("title") or "run")
+
+
 def replay(events: Iterable[dict[str, Any]]) -> RunRecord:
     """A :class:`RunRecord` from the dicts of :class:`EventRecorder` (or an events file);
     ValueError when the first one is not a ``"run-started"`` describing the jobs."""
@@ -298,19 +312,7 @@ def replay(events: Iterable[dict[str, Any]]) -> RunRecord:
     for number, event in enumerate(events, 1):
         kind = event.get("kind")
         if number == 1:
-            if kind != ev.RUN_STARTED or not isinstance(event.get("jobs"), list):
-                raise ValueError(
-                    "not an events file: the first record must be the "
-                    "'run-started' one describing the jobs"
-                )
-            for spec in event["jobs"]:
-                records.append(
-                    JobRecord(
-                        **{key: spec[key] for key in spec if key in JobRecord.__dataclass_fields__}
-                    )
-                )
-            run.started = float(event.get("wall") or 0.0)
-            run.title = str(event.get("title") or "run")
+            _run_started(event, run)
             continue
         if kind == ev.FINISHED:
             run.why = str(event.get("why") or "")

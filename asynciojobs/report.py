@@ -53,7 +53,8 @@ h1{font-size:1.4em;margin:0 0 .2em}h2{font-size:1.15em;margin:1.4em 0 .5em}
 .sec>h3{margin:0;padding:3px 8px;font-size:.9em;background:#f3f6f9;color:#234}
 .row{display:flex;align-items:center;height:18px;cursor:pointer}
 .row:hover,.row.sel{background:#fff8e1}
-.name{box-sizing:border-box;flex:0 0 26%;overflow:hidden;white-space:nowrap;text-overflow:ellipsis;padding:0 8px;font-size:.85em}
+.name{box-sizing:border-box;flex:0 0 26%;overflow:hidden;white-space:nowrap;
+text-overflow:ellipsis;padding:0 8px;font-size:.85em}
 .row.sched .name{font-weight:600}
 .lane{position:relative;flex:1;height:12px;margin-right:8px}
 .bar,.wait{position:absolute;top:0;height:12px;min-width:2px;border-radius:2px}
@@ -67,9 +68,11 @@ h1{font-size:1.4em;margin:0 0 .2em}h2{font-size:1.15em;margin:1.4em 0 .5em}
 #detail{position:sticky;bottom:0;background:#fafafa;border:1px solid #ccc;border-radius:4px;
 padding:.5em 1em;margin-top:1em;max-height:40vh;overflow:auto}
 #detail pre{background:#222;color:#eee;padding:.5em;white-space:pre-wrap;margin:.3em 0}
-table{border-collapse:collapse;margin-bottom:1em}td,th{border:1px solid #ddd;padding:2px 8px;text-align:left}
+table{border-collapse:collapse;margin-bottom:1em}
+td,th{border:1px solid #ddd;padding:2px 8px;text-align:left}
 th{background:#f3f6f9}td.n{text-align:right}
-.graph svg{max-width:100%;height:auto}.note{color:#8a6d3b;background:#fcf8e3;padding:.3em .6em;border-radius:4px}
+.graph svg{max-width:100%;height:auto}
+.note{color:#8a6d3b;background:#fcf8e3;padding:.3em .6em;border-radius:4px}
 ul.deps{font-family:monospace;font-size:.85em}
 """
 
@@ -95,10 +98,15 @@ _JS = r"""
   }
   var rows=document.querySelectorAll('.row');
   rows.forEach(function(row){
-    row.addEventListener('click',function(){show(row);history.replaceState(null,'','#job-'+row.dataset.id);});
+    row.addEventListener('click',function(){
+      show(row);history.replaceState(null,'','#job-'+row.dataset.id);
+    });
   });
   var m=/^#job-(\d+)$/.exec(location.hash);
-  if(m){var row=document.querySelector('.row[data-id="'+m[1]+'"]');if(row){show(row);row.scrollIntoView({block:'nearest'});}}
+  if(m){
+    var row=document.querySelector('.row[data-id="'+m[1]+'"]');
+    if(row){show(row);row.scrollIntoView({block:'nearest'});}
+  }
 })();
 """
 

@@ -20,7 +20,6 @@ from . import graph
 from .badges import job_label
 from .compat import LegacySchedulerMixin
 from .dot import DotMixin
-from .execution import CRITICAL, OK, TIMED_OUT, Run
 from .errors import (
     CycleError,
     ForeignRequirementError,
@@ -28,6 +27,7 @@ from .errors import (
     NestedLoopError,
     SchedulerTimeoutError,
 )
+from .execution import CRITICAL, OK, TIMED_OUT, Run
 from .job import IDLE, SKIPPED, AbstractJob, Job, flatten_jobs
 from .jobset import JobSet
 from .loops import new_runner

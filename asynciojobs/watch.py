@@ -56,7 +56,7 @@ class Watch:
             prefix.append(wall_clock())
         if self.show_elapsed:
             prefix.append(self.elapsed())
-        print(" ".join(prefix + [message]))
+        print(" ".join([*prefix, message]))
 
 
 def wall_clock() -> str:

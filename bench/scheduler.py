@@ -76,7 +76,7 @@ def run_asynciojobs(requirements: list[list[int]], form: str = "coro-required") 
             jobs = [Job(work(i)) for i in range(len(requirements))]
         else:
             jobs = [Job(work, i) for i in range(len(requirements))]
-        for job, reqs in zip(jobs, requirements):
+        for job, reqs in zip(jobs, requirements, strict=True):
             if reqs:
                 job.requires([jobs[k] for k in reqs])
         scheduler = Scheduler(jobs)

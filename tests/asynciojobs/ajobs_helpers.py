@@ -22,7 +22,7 @@ async def boom(seconds=0, message="boom"):
 
 
 async def forever_loop(period=1.0):
-    while True:
+    while True:  # noqa: ASYNC110 - a forever job: it sleeps until cancelled, waits for nothing
         await asyncio.sleep(period)
 
 

@@ -73,7 +73,7 @@ def test_skip_policy_marks_dependents_skipped_transitively(capsys):
     assert s.statistics().skipped == 2
     s.list()
     out = capsys.readouterr().out
-    line = next(l for l in out.splitlines() if "`child`" in l)
+    line = next(text for text in out.splitlines() if "`child`" in text)
     assert "⊘" in line and "skipped: requirement `bad` failed" in line
 
 

@@ -85,7 +85,7 @@ def test_coroutine_job_second_run_is_refused_before_starting():
     other = Job(mark, "callable")
     s = Scheduler(once, other)
     assert run_timed(s)[0]
-    with pytest.raises(JobReuseError, match="old-style.*Job\\(async_function"):
+    with pytest.raises(JobReuseError, match=r"old-style.*Job\(async_function"):
         run_timed(s)
     assert ran == ["once", "callable"]  # nothing started the second time
     with pytest.raises(JobReuseError):
@@ -194,7 +194,7 @@ def test_scheduled_jobs_wait_for_their_slot():
 
 def test_run_inside_running_loop_says_to_await_co_run():
     async def inside():
-        with pytest.raises(NestedLoopError, match="await scheduler.co_run"):
+        with pytest.raises(NestedLoopError, match=r"await scheduler\.co_run"):
             Scheduler(Job(sleeper, 1)).run()
 
     fake_clock_run(inside())
@@ -345,7 +345,7 @@ def test_legacy_positional_arguments_and_standalone_run():
     assert a.standalone_run() == "old"
 
     async def inside():
-        with pytest.raises(NestedLoopError, match="await job.co_run"):
+        with pytest.raises(NestedLoopError, match=r"await job\.co_run"):
             a.standalone_run()
 
     fake_clock_run(inside())
@@ -372,7 +372,7 @@ def test_backlog_of_ready_jobs_keeps_order_and_bounds_unstarted_tasks(monkeypatc
     jobs = [Job(mark, i) for i in range(20)]
     tail = Job(mark, 99, required=jobs)
     assert run_timed(Scheduler(*jobs, tail)) == (True, 2)
-    assert started == list(range(20)) + [99]
+    assert started == [*range(20), 99]
     assert max(created) < 3
 
 

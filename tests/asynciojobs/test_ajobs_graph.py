@@ -51,7 +51,7 @@ def test_find_cycle_returns_the_cycle_in_requirement_order():
     free.requires(a)
     cycle = graph.find_cycle([free, a, b, c])
     assert set(cycle) == {a, b, c}
-    for first, second in zip(cycle, cycle[1:] + cycle[:1]):
+    for first, second in zip(cycle, [*cycle[1:], *cycle[:1]], strict=True):
         assert first in second.required
     assert graph.find_cycle([J("x", J("outside"))]) is None
 
@@ -108,7 +108,7 @@ def test_keep_only_prunes_links():
 
 
 @pytest.mark.parametrize(
-    "starts, ends, keep_starts, keep_ends, expected",
+    ("starts", "ends", "keep_starts", "keep_ends", "expected"),
     [
         ([1], [4], True, True, ["j1", "j2", "j3", "j4"]),
         ([1], [4], False, False, ["j2", "j3"]),

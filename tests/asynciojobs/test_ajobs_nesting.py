@@ -26,7 +26,7 @@ def test_nested_window_and_forever_are_scoped():
 
 
 @pytest.mark.parametrize(
-    "job_critical, sched_critical, expect",
+    ("job_critical", "sched_critical", "expect"),
     [
         (False, False, "true"),
         (False, True, "true"),
@@ -148,7 +148,7 @@ def test_shutdown_timeout_cancels_stragglers_and_errors_are_retrieved(caplog):
     assert "co_shutdown of broken raised RuntimeError" in caplog.text
 
 
-@pytest.mark.parametrize("shutdown_timeout, expected", [(0.05, 0), (0.3, 1), (10, 2)])
+@pytest.mark.parametrize(("shutdown_timeout", "expected"), [(0.05, 0), (0.3, 1), (10, 2)])
 def test_shutdown_timeout_levels(shutdown_timeout, expected):
     log = []
     jobs = [Recorder(log, "short", delay=0.1), Recorder(log, "long", delay=0.5)]

@@ -9,11 +9,20 @@ import os
 from argparse import ArgumentParser
 
 from asynciojobs import Scheduler
-
-from sshjobs import SshNode, SshJob, LocalNode
-from sshjobs import Run, RunString, Push, Pull
-from sshjobs import Variables, Deferred, Capture
-from sshjobs import load_private_keys, close_ssh_in_scheduler
+from sshjobs import (
+    Capture,
+    Deferred,
+    LocalNode,
+    Pull,
+    Push,
+    Run,
+    RunString,
+    SshJob,
+    SshNode,
+    Variables,
+    close_ssh_in_scheduler,
+    load_private_keys,
+)
 from sshjobs.formatters import ColonFormatter
 
 parser = ArgumentParser()

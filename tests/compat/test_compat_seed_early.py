@@ -1,5 +1,5 @@
 """Every example of the early asynciojobs README (the `Engine` era), as written there."""
-# ruff: noqa: UP032, TRY002  (the READMEs' code is kept as written there)
+# ruff: noqa: UP032  (the READMEs' code is kept as written there)
 
 import asyncio
 import os
