@@ -42,7 +42,7 @@ def graph_text(job: Any) -> str:
     """What a job's graph node says: its label if set, followed by what ``graph_label()`` adds
     beyond the one-line ``text_label()`` (an SSH job's node and commands, say), so that a
     label never hides those details."""
-    rich = job.graph_label()
+    rich: str = job.graph_label()
     if not job.label:
         return rich
     label = job_label(job)
@@ -140,7 +140,7 @@ class DotMixin:
     def graph(self, show_ids: Any = None) -> Any:
         """A ``graphviz.Source`` for notebooks (needs the ``graphviz`` Python package)."""
         try:
-            import graphviz  # type: ignore[import-not-found]
+            import graphviz
         except ImportError as exc:
             raise GraphvizMissingError(
                 "graph() needs the `graphviz` Python package (pip install graphviz); "

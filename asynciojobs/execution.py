@@ -49,7 +49,7 @@ def task_maker(loop: asyncio.AbstractEventLoop) -> Any:
         and getattr(type(loop), "create_task", None) is BaseEventLoop.create_task
     ):
 
-        def make(coro: Any) -> asyncio.Task:
+        def make(coro: Any) -> asyncio.Task[Any]:
             return asyncio.Task(coro, loop=loop)
 
         return make
@@ -85,21 +85,21 @@ class Run:
         "unstarted",
     )
 
-    def __init__(self, scheduler: Any, jobs_window: int | None, subscribers: list) -> None:
+    def __init__(self, scheduler: Any, jobs_window: int | None, subscribers: list[Any]) -> None:
         self.scheduler = scheduler
         self.loop = asyncio.get_running_loop()
         self.make_task = task_maker(self.loop)
         self.sem = asyncio.Semaphore(jobs_window) if jobs_window else None
         self.remaining = 0  # non-forever jobs not finished yet
-        self.tasks: dict[Any, asyncio.Task] = {}  # job -> its task, while it has one
+        self.tasks: dict[Any, asyncio.Task[Any]] = {}  # job -> its task, while it has one
         self.unstarted = 0  # tasks created whose coroutine did not begin yet
-        self.backlog: deque = deque()  # ready jobs waiting for their task to be created
-        self.fut: asyncio.Future = self.loop.create_future()
+        self.backlog: deque[Any] = deque()  # ready jobs waiting for their task to be created
+        self.fut: asyncio.Future[None] = self.loop.create_future()
         self.aborted_by: Any = None
         self.fatal: BaseException | None = None  # a BaseException a job raised (not Exception)
         self.stopping = False  # no new task once the end is decided
         self.subscribers = subscribers
-        self.to: dict[str, list] = dict.fromkeys(ev.KINDS, subscribers)  # kind -> subscribers
+        self.to: dict[str, list[Any]] = dict.fromkeys(ev.KINDS, subscribers)  # kind -> subscribers
         self.on_started = self.on_done = subscribers  # self.to's two frequent kinds
 
     def emit(self, kind: str, job: Any, exception: BaseException | None = None) -> None:
@@ -112,7 +112,7 @@ class Run:
         self.to = {kind: [s for s in self.subscribers if ev.wants(s, kind)] for kind in ev.KINDS}
         self.on_started, self.on_done = self.to[ev.STARTED], self.to[ev.DONE]
 
-    async def execute(self, jobs: Any, entries: list, timeout: float | None) -> str:
+    async def execute(self, jobs: Any, entries: list[Any], timeout: float | None) -> str:
         """Run until every non-forever job finished, a critical job failed, or the timeout."""
         self.remaining = sum(1 for job in jobs if not job.forever)
         cm = asyncio.timeout(timeout)
@@ -269,7 +269,7 @@ class Run:
         """Count a finished job, then release its successors: each one whose requirements
         are all finished starts - or, when one of them failed and its policy says so, is
         skipped and released in turn (iteratively: long skipped chains need no recursion)."""
-        skipped: list | None = None
+        skipped: list[Any] | None = None
         while True:
             if not job.forever:
                 self.remaining -= 1
@@ -294,7 +294,7 @@ class Run:
         if self.remaining <= 0 and not self.fut.done():
             self.fut.set_result(None)
 
-    def release_after_failure(self, job: Any, skipped: list | None) -> list | None:
+    def release_after_failure(self, job: Any, skipped: list[Any] | None) -> list[Any] | None:
         """Successors of a job that raised (or was skipped): they remember it."""
         for nxt in successors_of(job):
             if nxt._aj_reqfail is None:
@@ -305,7 +305,7 @@ class Run:
                 skipped = self.start_or_skip(nxt, skipped)
         return skipped
 
-    def start_or_skip(self, job: Any, skipped: list | None) -> list | None:
+    def start_or_skip(self, job: Any, skipped: list[Any] | None) -> list[Any] | None:
         """A job whose requirements are all finished: start it, unless one of them failed
         and its policy is "skip": then it joins ``skipped`` (made if None, and returned),
         to release its own successors in turn."""

@@ -14,7 +14,7 @@ from typing import Any
 
 from .errors import CycleError, ForeignRequirementError
 
-_EMPTY: frozenset = frozenset()
+_EMPTY: frozenset[Any] = frozenset()
 
 
 def is_scheduler(job: Any) -> bool:
@@ -23,7 +23,7 @@ def is_scheduler(job: Any) -> bool:
     Decided by a class marker, not by the presence of a ``jobs`` attribute: a user's leaf
     job may well have a ``jobs`` attribute of its own.
     """
-    return getattr(type(job), "_aj_is_scheduler", False)
+    return bool(getattr(type(job), "_aj_is_scheduler", False))
 
 
 def members_of(jobs: Collection[Any]) -> Collection[Any]:
@@ -37,7 +37,8 @@ def requirements(job: Any) -> Collection[Any]:
     try:
         reqs = job._aj_required
     except AttributeError:
-        return job.required
+        required: Collection[Any] = job.required
+        return required
     if reqs is None:
         return _EMPTY
     return reqs if type(reqs) is set else (reqs,)

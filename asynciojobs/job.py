@@ -138,6 +138,8 @@ class AbstractJob(JobDisplay, RunSettingsMixin):
     # (a subclass's __init__ setting self.required first): __init__ then keeps it
     _aj_presets_required = False
 
+    _aj_parent: Any  # the scheduler this job belongs to, or None
+
     def __init__(
         self,
         *legacy: Any,
@@ -336,7 +338,7 @@ class AbstractJob(JobDisplay, RunSettingsMixin):
         while job is not None:
             policy = getattr(job, "_aj_on_failed", None)
             if policy is not None:
-                return policy
+                return str(policy)
             job = getattr(job, "_aj_parent", None)
         return "run"
 
@@ -495,16 +497,16 @@ class Job(AbstractJob):
 
 
 # job's weak reference -> its coroutine objects, to close when the job dies unawaited
-_unawaited: dict[weakref.ref, Any] = {}  # one coroutine, or a tuple of them
+_unawaited: dict[weakref.ref[Any], Any] = {}  # one coroutine, or a tuple of them
 
 
-def _close_coroutines(coros: tuple) -> None:
+def _close_coroutines(coros: tuple[Any, ...]) -> None:
     for coro in coros:  # only those never started (inspect.getcoroutinestate(), faster)
         if coro.cr_frame is not None and not coro.cr_running and not coro.cr_suspended:
             coro.close()
 
 
-def _job_died(ref: weakref.ref) -> None:
+def _job_died(ref: weakref.ref[Any]) -> None:
     coros = _unawaited.pop(ref, None)
     if coros is not None:
         _close_coroutines(coros if type(coros) is tuple else (coros,))

@@ -336,7 +336,7 @@ class Monitor:
             if isinstance(handler, logging.StreamHandler) and stream is not None:
                 for _owner, _name, original in list(self._saved):
                     if stream is original and isinstance(getattr(sys, _name), Above):
-                        handler.setStream(getattr(sys, _name))  # type: ignore[arg-type]
+                        handler.setStream(getattr(sys, _name))
                         self._saved.append((handler, "stream", original))
 
     def _restore(self) -> None:

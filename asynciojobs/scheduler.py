@@ -28,11 +28,12 @@ from .errors import (
     SchedulerTimeoutError,
 )
 from .execution import CRITICAL, OK, TIMED_OUT, Run
-from .job import IDLE, SKIPPED, AbstractJob, Job, flatten_jobs
+from .job import AbstractJob, Job, flatten_jobs
 from .jobset import JobSet
 from .loops import new_runner
 from .render import RenderMixin
 from .settings import RunSettingsMixin
+from .states import IDLE, SKIPPED
 from .surgery import GraphMethods
 
 logger = logging.getLogger("asynciojobs.scheduler")
@@ -92,7 +93,8 @@ class PureScheduler(LegacySchedulerMixin, GraphMethods, RenderMixin, DotMixin, R
     # ---- set-like API
     def add(self, job: AbstractJob) -> AbstractJob:
         """Add one job (or a Sequence's jobs); returns what was given."""
-        if isinstance(job, AbstractJob) and job._aj_parent is None and job is not self:
+        # (the type checker cannot see that a Scheduler is both an AbstractJob and a PureScheduler)
+        if isinstance(job, AbstractJob) and job._aj_parent is None and job is not self:  # type: ignore[comparison-overlap]
             self.jobs._aj_items[job] = None  # the usual case, made cheap: a new job
             job._aj_parent = self
         else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from .job import AbstractJob, flatten_jobs
@@ -46,7 +47,7 @@ class Sequence:
             self.jobs[0].requires(*requirements, remove=remove)
         return self
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[AbstractJob]:
         return iter(self.jobs)
 
     def __len__(self) -> int:

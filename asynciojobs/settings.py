@@ -16,7 +16,7 @@ job of its parent.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 POLICIES = (None, "run", "skip")
 _KEEP: Any = object()
@@ -35,7 +35,10 @@ class RunSettingsMixin:
     """``run_settings()`` / ``set_run_settings()`` and the class-level defaults: an instance
     stores only what was given."""
 
-    __slots__ = ()
+    # hidden from type checkers: the settings live in the instance's __dict__ (AbstractJob has
+    # one, a scheduler too); an empty __slots__ here makes mypy refuse those assignments
+    if not TYPE_CHECKING:
+        __slots__ = ()
 
     _aj_timeout: float | None = None  # seconds per attempt, None: no limit
     _aj_retries: int = 0  # extra attempts after an exception
