@@ -45,14 +45,18 @@ class AbstractCommand:
     ``timeout``: seconds after which the command is killed (default: the node's
     ``command_timeout``). ``capture``: a :class:`~sshjobs.capture.Capture` receiving stdout.
     ``keep_output``: keep stdout bytes in the result (without showing them).
+    ``output_grace``: seconds to wait for the end of the output once the command has exited
+    (a background process it started may hold it open); default: the node's.
     """
 
     node: Any = None
 
     def __init__(self, *, label: str | None = None, allowed_exits: Iterable | None = None,
                  timeout: float | None = None, capture: Capture | None = None,
-                 keep_output: bool = False, verbose: bool = False) -> None:
+                 keep_output: bool = False, verbose: bool = False,
+                 output_grace: float | None = None) -> None:
         self.label = label
+        self.output_grace = output_grace
         self.allowed_exits = set(allowed_exits or ())
         self.timeout = timeout
         self.capture = capture
@@ -78,6 +82,10 @@ class AbstractCommand:
 
     async def co_run_local(self, node: Any) -> int | str | None:
         return (await self.co_execute(node)).returned
+
+    def _grace(self) -> dict[str, Any]:
+        """``output_grace`` for ``node.execute`` when this command sets one."""
+        return {} if self.output_grace is None else {"output_grace": self.output_grace}
 
     def _finish(self, result: CommandResult) -> CommandResult:
         result.allowed = result.error is None and _allowed(result, self.allowed_exits)
@@ -112,11 +120,12 @@ class Run(StrLikeMixin, AbstractCommand):
                  ignore_outputs: bool = False, label: str | None = None,
                  allowed_exits: Iterable | None = None, capture: Capture | None = None,
                  timeout: float | None = None, quote: bool = False,
-                 keep_output: bool = False) -> None:
+                 keep_output: bool = False, output_grace: float | None = None) -> None:
         if not argv:
             raise ValueError("Run needs a command")
         super().__init__(label=label, allowed_exits=allowed_exits, timeout=timeout,
-                         capture=capture, keep_output=keep_output, verbose=verbose)
+                         capture=capture, keep_output=keep_output, verbose=verbose,
+                         output_grace=output_grace)
         self.argv = argv
         self.x11 = x11
         self.ignore_outputs = ignore_outputs
@@ -134,7 +143,8 @@ class Run(StrLikeMixin, AbstractCommand):
             command = f"{command} >/dev/null 2>&1"
         result = await node.execute(command, label=self.get_label_line(),
                                     capture=self.capture is not None or self.keep_output,
-                                    timeout=self.timeout, x11=self.x11)
+                                    timeout=self.timeout, x11=self.x11,
+                                    **self._grace())
         return self._finish(result)
 
 
@@ -172,7 +182,7 @@ class _ScriptCommand(AbstractCommand):
             command = f"{runner}{shlex.quote(path)}" + (f" {args}" if args else "")
             result = await node.execute(command, label=self.get_label_line(),
                                         capture=self.capture is not None or self.keep_output,
-                                        timeout=self.timeout, x11=self.x11)
+                                        timeout=self.timeout, x11=self.x11, **self._grace())
         finally:
             if not self.keep:
                 await node.unstage_script(directory)
@@ -186,10 +196,10 @@ class RunScript(_ScriptCommand):
                  allowed_exits: Iterable | None = None, includes: Iterable[str] | None = None,
                  x11: bool = False, verbose: bool = False, capture: Capture | None = None,
                  timeout: float | None = None, keep: bool = False, quote: bool = False,
-                 keep_output: bool = False) -> None:
+                 keep_output: bool = False, output_grace: float | None = None) -> None:
         super().__init__(args, includes=includes, keep=keep, quote=quote, x11=x11, label=label,
                          allowed_exits=allowed_exits, timeout=timeout, capture=capture,
-                         keep_output=keep_output, verbose=verbose)
+                         keep_output=keep_output, verbose=verbose, output_grace=output_grace)
         self.local_script = str(Path(local_script).expanduser())
 
     def check_local(self) -> None:
@@ -218,10 +228,11 @@ class RunString(_ScriptCommand):
                  allowed_exits: Iterable | None = None, includes: Iterable[str] | None = None,
                  x11: bool = False, remote_name: str | None = None, verbose: bool = False,
                  capture: Capture | None = None, timeout: float | None = None,
-                 keep: bool = False, quote: bool = False, keep_output: bool = False) -> None:
+                 keep: bool = False, quote: bool = False, keep_output: bool = False,
+                 output_grace: float | None = None) -> None:
         super().__init__(args, includes=includes, keep=keep, quote=quote, x11=x11, label=label,
                          allowed_exits=allowed_exits, timeout=timeout, capture=capture,
-                         keep_output=keep_output, verbose=verbose)
+                         keep_output=keep_output, verbose=verbose, output_grace=output_grace)
         self.script_body = script_body
         self.remote_name = remote_name
 

@@ -120,6 +120,15 @@ class Formatter:
         if self.verbose:
             self._event(hostname, "SFTP subsystem stopped")
 
+    def output_held(self, hostname: str, command: str, grace: float) -> None:
+        """A command exited but a process it left in the background kept its output open;
+        we stopped waiting after ``grace`` seconds. Shown once per host with ``verbose``."""
+        told = self.__dict__.setdefault("_held_told", set())
+        if self.verbose and hostname not in told:
+            told.add(hostname)
+            self._event(hostname, f"{command!r} exited; a background process kept its output "
+                                  f"open, stopped waiting after {grace:g}s (it keeps running)")
+
     def line(self, line: bytes | str, datatype: int | None, hostname: str) -> None:
         """One complete output line (bytes, newline included when there was one)."""
 

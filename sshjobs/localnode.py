@@ -4,6 +4,10 @@ Commands run through the shell (``/bin/sh -c``) in their own process group, so t
 or a cancelled job kills the whole tree. Output is handled exactly as for remote commands
 (bytes, complete lines to the formatter, capture kept whole). Scripts are staged in a private
 temporary directory (0700) removed afterwards; ``Push``/``Pull`` are local copies.
+
+A command that leaves a child in the background holding its pipes (``server &``) is done
+``output_grace`` seconds after it exits, as on an SshNode: we close our ends of the pipes and
+return its exit status; the child keeps running.
 """
 
 from __future__ import annotations
@@ -24,12 +28,40 @@ from asyncssh import EXTENDED_DATA_STDERR
 from .errors import CommandTimeoutError, SshJobsError, TransferError
 from .formatters import Formatter, HostFormatter
 from .results import STDERR_TAIL_BYTES, CommandResult
-from .session import emit_lines
+from .session import OUTPUT_GRACE, emit_lines, report_held_output, wait_for_end
 from .tail import with_tail
 
 __all__ = ["LocalNode"]
 
 logger = logging.getLogger("sshjobs.localnode")
+
+
+class _ExitAwareProtocol(asyncio.subprocess.SubprocessStreamProtocol):
+    """asyncio's protocol for ``Process``, also telling when the process itself has exited
+    (``Process.wait()`` also waits for the pipes, which a background child may hold)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(limit=2 ** 16, loop=loop)
+        self.exited: asyncio.Future[None] = loop.create_future()
+
+    def process_exited(self) -> None:
+        super().process_exited()
+        if not self.exited.done():
+            self.exited.set_result(None)
+
+
+def _close_pipes(proc: asyncio.subprocess.Process) -> None:
+    """Close our ends of the process' pipes.
+
+    Each pipe, not the process transport: its close() would poll, hence maybe reap, the child
+    behind the child watcher's back ("Unknown child process pid ...", exit status 255); it
+    closes itself once the process is reaped and the pipes closed."""
+    transport = getattr(proc, "_transport", None)   # asyncio keeps it private
+    if transport is not None and not transport.is_closing():
+        for fd in (0, 1, 2):
+            pipe = transport.get_pipe_transport(fd)
+            if pipe is not None:
+                pipe.close()
 
 
 def _local_user() -> str:
@@ -45,7 +77,8 @@ class LocalNode:
     is_local = True
 
     def __init__(self, formatter: Formatter | None = None, verbose: bool | None = None,
-                 *, command_timeout: float | None = None, cwd: str | None = None) -> None:
+                 *, command_timeout: float | None = None, cwd: str | None = None,
+                 output_grace: float | None = OUTPUT_GRACE) -> None:
         self.hostname = "LOCALNODE"
         self.username = _local_user()
         self.gateway = None
@@ -55,6 +88,7 @@ class LocalNode:
         self.formatter.adapt_to_proxy(self)
         self.command_timeout = command_timeout
         self.cwd = cwd
+        self.output_grace = output_grace
 
     def __str__(self) -> str:
         return "LOCALNODE"
@@ -92,15 +126,19 @@ class LocalNode:
 
     async def execute(self, command: str, *, label: str = "", capture: bool = False,
                       timeout: float | None = None, x11: bool = False,
-                      formatter: Any = None) -> CommandResult:
+                      formatter: Any = None, output_grace: float | None = None) -> CommandResult:
         """Run ``command`` through the local shell; same contract as ``SshNode.execute``."""
         formatter = with_tail(formatter or self.formatter)
         timeout = timeout if timeout is not None else self.command_timeout
+        grace = output_grace if output_grace is not None else self.output_grace
         result = CommandResult(host=self.hostname, command=command, label=label)
+        loop = asyncio.get_running_loop()
         try:
-            proc = await asyncio.create_subprocess_shell(
-                command, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE, start_new_session=True, cwd=self.cwd)
+            transport, protocol = await loop.subprocess_shell(
+                lambda: _ExitAwareProtocol(loop), command, stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+                start_new_session=True, cwd=self.cwd)
+            proc = asyncio.subprocess.Process(transport, protocol, loop)
         except OSError as exc:
             raise SshJobsError(f"cannot start {command!r}: {exc}", host=self.hostname) from exc
         formatter.session_start(self.hostname, command)
@@ -122,14 +160,34 @@ class LocalNode:
             if rest:
                 formatter.line(bytes(rest), datatype, self.hostname)
 
-        async def complete() -> None:
+        async def complete() -> bool:
+            """Pump the output to its end, or until ``grace`` seconds after the command
+            exited; True when a background child still held the pipes then."""
             assert proc.stdout is not None and proc.stderr is not None
-            await asyncio.gather(pump(proc.stdout, None), pump(proc.stderr, EXTENDED_DATA_STDERR))
+            pumps = asyncio.gather(pump(proc.stdout, None),
+                                   pump(proc.stderr, EXTENDED_DATA_STDERR))
+            try:
+                held = await wait_for_end(pumps, protocol.exited, grace)
+                if not held:
+                    await pumps             # raises what a pump raised (a formatter error)
+                    await proc.wait()
+                    return False
+            finally:
+                if not pumps.done():
+                    pumps.cancel()
+                    await asyncio.gather(pumps, return_exceptions=True)
+            for datatype, rest in list(partial.items()):
+                if rest:
+                    formatter.line(bytes(rest), datatype, self.hostname)
+            partial.clear()
+            _close_pipes(proc)
             await proc.wait()
+            return True
 
+        held = False
         try:
             async with asyncio.timeout(timeout):
-                await complete()
+                held = await complete()
         except TimeoutError:
             await self._stop(proc)
             result.error = CommandTimeoutError(
@@ -141,6 +199,8 @@ class LocalNode:
         finally:
             result.end = time.time()
             formatter.session_stop(self.hostname, command)
+        if held:
+            report_held_output(formatter, self.hostname, label or command, grace or 0.0)
         code = proc.returncode
         if code is not None and code < 0:
             result.signal = signal.Signals(-code).name.removeprefix("SIG")
@@ -164,15 +224,7 @@ class LocalNode:
             os.killpg(proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
-        # close each pipe, not the process transport: its close() would poll, hence maybe
-        # reap, the child behind the child watcher's back ("Unknown child process pid ...",
-        # exit status 255); it closes itself once the process is reaped and the pipes closed
-        transport = getattr(proc, "_transport", None)   # asyncio keeps it private
-        if transport is not None and not transport.is_closing():
-            for fd in (0, 1, 2):
-                pipe = transport.get_pipe_transport(fd)
-                if pipe is not None:
-                    pipe.close()
+        _close_pipes(proc)
         reaping = asyncio.ensure_future(proc.wait())
         cancelled = False
         while not reaping.done():

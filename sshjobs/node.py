@@ -30,7 +30,7 @@ from .formatters import Formatter, HostFormatter
 from .transport.hostkeys import HostKeyPolicy
 from .keys import KeySet, default_keys, explicit_keys
 from .remote import RemoteMixin
-from .session import SessionSlots
+from .session import OUTPUT_GRACE, SessionSlots
 
 __all__ = ["SshNode", "SshProxy", "DEFAULT_MAX_SESSIONS"]
 
@@ -51,12 +51,16 @@ class SshNode(RemoteMixin):
         plus the default files ``~/.ssh/id_ed25519``, ``id_ecdsa``, ``id_rsa`` (loaded once per
         process) plus ``IdentityFile`` from ``~/.ssh/config``.
     :param gateway: the SshNode to tunnel through (chains of any depth).
-    :param known_hosts: extra known_hosts file(s) trusted on top of ``~/.ssh/known_hosts``
-        (and of ``UserKnownHostsFile`` from ``~/.ssh/config``);
-        ``None`` means no host-key checking (apssh's default, kept for old scripts).
-    :param host_keys: ``"strict"`` (default), ``"accept-new"`` (new hosts trusted and recorded
-        in ``record_known_hosts``, default the first ``known_hosts`` file given, else
-        ``~/.ssh/known_hosts``) or ``"ignore"``.
+    :param known_hosts: extra known_hosts file(s), read before the user's files
+        (``UserKnownHostsFile`` of the ssh config, default ``~/.ssh/known_hosts``) and the
+        global ones (``GlobalKnownHostsFile``, default ``/etc/ssh/ssh_known_hosts``);
+        ``None`` means no host-key checking (apssh's meaning, kept for old scripts) unless
+        ``host_keys`` is given.
+    :param host_keys: ``"strict"``, ``"accept-new"`` (new hosts trusted and recorded in
+        ``record_known_hosts``, default the first ``known_hosts`` file given, else the first
+        user file) or ``"ignore"``; None → ``SSHJOBS_HOST_KEYS``, else the ssh config's
+        ``StrictHostKeyChecking`` for the host, else ``accept-new`` (see
+        :mod:`sshjobs.transport.hostkeys`). An unknown value raises ValueError.
     :param formatter: where output goes (default :class:`HostFormatter`).
     :param timeout: seconds allowed to connect (TCP, handshake, authentication), counted from
         the start of this node's handshake: at most 256 handshakes run at once (see
@@ -70,6 +74,10 @@ class SshNode(RemoteMixin):
         with all its children. Needs a POSIX login shell (sh, bash, dash, zsh, ksh); set False
         for csh or fish.
     :param config: ssh config file(s); default ``~/.ssh/config`` when it exists; None: none.
+    :param output_grace: once a command's exit status has come, seconds to wait for the end
+        of its output (a process it left in the background may hold it open for ever); then
+        our end of the session is closed, the exit status returned, and that process keeps
+        running on the host. None: no limit (wait like ``ssh`` does).
     :param passphrase: decrypts passphrase-protected key files (those given in ``keys``, the
         default ones, ``IdentityFile`` ones); never asked for (agent keys need none).
     :param fast_handshake: authenticate in three round trips fewer (:mod:`sshjobs.transport.fastpath`);
@@ -87,6 +95,7 @@ class SshNode(RemoteMixin):
                  keepalive_count_max: int = 3, max_sessions: int = DEFAULT_MAX_SESSIONS,
                  kill_on_cancel: bool = True, config: Any = (),
                  password: str | None = None, fast_handshake: bool | None = None,
+                 output_grace: float | None = OUTPUT_GRACE,
                  passphrase: str | bytes | None = None,
                  **connect_options: Any) -> None:
         if not isinstance(hostname, str) or not hostname:
@@ -104,9 +113,12 @@ class SshNode(RemoteMixin):
         self._keyset: KeySet | None = explicit_keys(keys, passphrase) if keys else None
         self.keys = list(self._keyset.keys) if self._keyset else []
         self.known_hosts = known_hosts
-        self.host_key_policy = HostKeyPolicy.build(
-            known_hosts, host_keys, record_known_hosts,
-            _connect.config_known_hosts(self.config_paths, hostname))
+        try:
+            self.host_key_policy = HostKeyPolicy.build(
+                known_hosts, host_keys, record_known_hosts,
+                _connect.config_host_keys(self.config_paths, hostname))
+        except ValueError as exc:
+            raise ValueError(f"SshNode {hostname}: {exc}") from None
         self.formatter = formatter if formatter is not None else HostFormatter()
         if verbose is not None:
             self.formatter.verbose = verbose
@@ -118,6 +130,7 @@ class SshNode(RemoteMixin):
         self.keepalive_count_max = keepalive_count_max
         self.max_sessions = max_sessions
         self.kill_on_cancel = kill_on_cancel
+        self.output_grace = output_grace
         self.password = password
         self.fast_handshake = (fastpath.enabled_by_default() if fast_handshake is None
                                else bool(fast_handshake))

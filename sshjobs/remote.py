@@ -16,7 +16,8 @@ import asyncssh
 
 from .errors import CommandTimeoutError, SshConnectionError, TransferError
 from .results import CommandResult
-from .session import LineSession, SessionSlots, kill_group_command, report_pid
+from .session import (OUTPUT_GRACE, LineSession, SessionSlots, kill_group_command,
+                      report_held_output, report_pid, wait_for_end)
 from .tail import with_tail
 
 __all__ = ["RemoteMixin"]
@@ -62,6 +63,7 @@ class RemoteMixin:
     formatter: Any
     command_timeout: float | None
     kill_on_cancel: bool
+    output_grace: float | None = OUTPUT_GRACE
     _kills: set[asyncio.Task]      # remote kills in progress (the node's close() awaits them)
 
     if TYPE_CHECKING:   # provided by SshNode (the connection's owner)
@@ -73,7 +75,8 @@ class RemoteMixin:
 
     async def execute(self, command: str, *, label: str = "", capture: bool = False,
                       timeout: float | None = None, x11: bool = False,
-                      formatter: Any = None, report: bool = True) -> CommandResult:
+                      formatter: Any = None, report: bool = True,
+                      output_grace: float | None = None) -> CommandResult:
         """Run ``command`` (a remote shell command line) and return its structured result.
 
         Output lines go to ``formatter`` (default: the node's) unless ``capture`` is True, in
@@ -81,9 +84,15 @@ class RemoteMixin:
         formatter). A command still running after ``timeout`` seconds (default: the node's
         ``command_timeout``) is killed and ``result.error`` is a
         :class:`~sshjobs.errors.CommandTimeoutError`. Connection problems raise.
+
+        Once the exit status has come, the end of the output is awaited at most
+        ``output_grace`` seconds (default: the node's ``output_grace``): a process the command
+        left in the background may hold it open for ever. We then close our end of the
+        session and return; that process keeps running on the host.
         """
         formatter = with_tail(formatter or self.formatter)
         timeout = timeout if timeout is not None else self.command_timeout
+        grace = output_grace if output_grace is not None else self.output_grace
         result = CommandResult(host=self.hostname, command=command, label=label)
         killable = self.kill_on_cancel and report
         remote_command = report_pid(command) if killable else command
@@ -92,12 +101,14 @@ class RemoteMixin:
             remote_command, x11, priority=not report)
         result.start = time.time()
         formatter.session_start(self.hostname, command)
-        timed_out = False
+        timed_out = held = False
         try:
             chan.write_eof()          # commands read an empty stdin, like ssh -n
             try:
                 async with asyncio.timeout(timeout):
-                    await asyncio.shield(session.closed)
+                    held = await wait_for_end(session.closed, session.exited, grace)
+                    if held:
+                        await self._stop_listening(chan, session)
             except TimeoutError:
                 timed_out = True
         except asyncio.CancelledError:
@@ -107,6 +118,8 @@ class RemoteMixin:
             slots.release()
             result.end = time.time()
             formatter.session_stop(self.hostname, command)
+        if held:
+            report_held_output(formatter, self.hostname, label or command, grace or 0.0)
         if timed_out:
             await self._kill(chan, session)
             result.error = CommandTimeoutError(
@@ -167,6 +180,17 @@ class RemoteMixin:
             slots.opened()
             return slots, chan, session
 
+    @staticmethod
+    async def _stop_listening(chan: Any, session: LineSession) -> None:
+        """The command has exited but its output is held open: close our end of the session
+        (nothing is killed) and keep what was received."""
+        session.finish()
+        chan.close()
+        try:
+            await asyncio.wait_for(asyncio.shield(session.closed), KILL_GRACE)
+        except asyncio.TimeoutError:
+            logger.debug("session close not acknowledged after %gs", KILL_GRACE)
+
     def _kill_nowait(self, chan: Any, session: LineSession) -> None:
         """Cancelled: kill the remote command in the background; the node's ``close()`` waits
         for these kills before closing the connection."""
@@ -200,7 +224,10 @@ class RemoteMixin:
         pid = session.remote_pid
         try:
             if pid is not None:
-                await self.execute(kill_group_command(pid), label="kill", timeout=KILL_GRACE,
+                # bounded like the pid wait, not by KILL_GRACE: on a loaded machine the kill's
+                # own shell may take seconds to start; given up on, its TERM still had to come
+                # when close() returned (the command outlived the node's close)
+                await self.execute(kill_group_command(pid), label="kill", timeout=PID_WAIT,
                                    formatter=_SILENT, report=False)
             else:                   # no pid will come (kill_on_cancel=False...): best effort
                 chan.send_signal("KILL")

@@ -13,6 +13,10 @@
   shell's ``$$`` on stderr (a builtin: no extra process, no extra round trip). The session strips
   that line and keeps the pid; killing is then ``kill -TERM -PID`` (then ``-KILL``) in another
   session of the same connection. The command itself runs exactly as before, in the login shell.
+* :data:`OUTPUT_GRACE` - a command that leaves a process in the background (``server &``)
+  exits, but that process still holds the session's stdout/stderr, so sshd never closes the
+  channel. Once the exit status has come we wait that long for the end of the output, then
+  close our end (see :func:`wait_for_end`); the background process keeps running.
 """
 
 from __future__ import annotations
@@ -28,9 +32,12 @@ from asyncssh import EXTENDED_DATA_STDERR
 from .results import STDERR_TAIL_BYTES, CommandResult
 
 __all__ = ["SessionSlots", "LineSession", "report_pid", "kill_group_command", "emit_lines",
-           "PID_MARKER"]
+           "PID_MARKER", "OUTPUT_GRACE", "wait_for_end", "report_held_output"]
 
 logger = logging.getLogger("sshjobs.session")
+
+#: seconds we wait for the end of a command's output once its exit status has come
+OUTPUT_GRACE = 2.0
 
 #: the line a command prints first on stderr (stripped from the output) to tell us its pid
 PID_MARKER = b"sshjobs-pid:"
@@ -158,6 +165,8 @@ class LineSession(asyncssh.SSHClientSession):
         self._stderr_tail = bytearray()
         self._partial: dict[Any, bytearray] = {}
         self.closed = asyncio.get_running_loop().create_future()
+        #: done when the exit status (or signal) has come
+        self.exited = asyncio.get_running_loop().create_future()
         self.lost_exc: BaseException | None = None
         #: the remote shell's pid (= its process group), once reported
         self.remote_pid: int | None = None
@@ -231,17 +240,56 @@ class LineSession(asyncssh.SSHClientSession):
         self._flush()
         return False
 
+    def _exited(self) -> None:
+        if not self.exited.done():
+            self.exited.set_result(None)
+
     def exit_status_received(self, status: int) -> None:
         self._result.exit_status = status
+        self._exited()
 
     def exit_signal_received(self, signal: str, core_dumped: bool, msg: str, lang: str) -> None:
         self._result.signal = signal
+        self._exited()
 
-    def connection_lost(self, exc: Exception | None) -> None:
+    def finish(self) -> None:
+        """Hand what was received to the result (at the end of the session, or when we stop
+        listening to it); idempotent."""
         self._flush()
-        self.lost_exc = exc
         self._result.stderr_tail = bytes(self._stderr_tail[-STDERR_TAIL_BYTES:])
         if self._capture is not None:
             self._result.stdout = bytes(self._capture)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.finish()
+        self.lost_exc = exc
         if not self.closed.done():
             self.closed.set_result(None)
+
+
+async def wait_for_end(closed: "asyncio.Future[Any]", exited: "asyncio.Future[Any]",
+                       grace: float | None) -> bool:
+    """Wait until the output of a command ends (``closed``), or, once it has exited
+    (``exited``), at most ``grace`` more seconds (None: no limit). Returns True when the
+    output was still open after the grace: a background process holds it.
+
+    Neither future is cancelled, even when this wait is (they belong to the session)."""
+    await asyncio.wait([closed, exited], return_when=asyncio.FIRST_COMPLETED)
+    if closed.done():
+        return False
+    if grace is None or grace == float("inf"):
+        await asyncio.shield(closed)
+        return False
+    await asyncio.wait([closed], timeout=max(0.0, grace))
+    return not closed.done()
+
+
+def report_held_output(formatter: Any, hostname: str, command: str, grace: float) -> None:
+    """Say (debug log; once per host on stderr with a verbose formatter) that a background
+    process kept a command's output open after it exited."""
+    logger.debug("%s: %r exited but a background process kept its output open; stopped "
+                 "waiting after %gs (the process keeps running)", hostname, command, grace)
+    event = getattr(formatter, "output_held", None)
+    if event is not None:
+        event(hostname, command, grace)
+

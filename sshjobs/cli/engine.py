@@ -27,6 +27,13 @@ from sshjobs.cli.outcome import HostOutcome
 from sshjobs.cli.reporters import Reporter
 from sshjobs.targets import Target
 
+#: bound on the scheduler's shutdown (its jobs close their nodes), instead of the library's 1 s
+#: (upstream-compatible): a stopped run's remote kills go through a new session on each
+#: connection, which takes longer than 1 s on a loaded machine - cut short, the connection was
+#: aborted before the kill landed, and the command's next step (``...; sleep``) ran on.
+#: Each step of a node's close is bounded itself, so this is only a last resort.
+SHUTDOWN_TIMEOUT = 60.0
+
 __all__ = ["run_on_targets", "run_interruptibly", "display_names", "CommandFactory",
            "OutcomeFormatter", "settle_from_job"]
 
@@ -105,6 +112,8 @@ class _Nodes:
             kwargs["passphrase"] = settings.passphrase
         if settings.known_hosts:
             kwargs["known_hosts"] = [settings.known_hosts]
+        if settings.output_grace is not None:
+            kwargs["output_grace"] = settings.output_grace
         return kwargs
 
     def gateway(self, target: Target | None) -> SshNode | None:
@@ -224,7 +233,8 @@ def run_on_targets(settings: Settings, make_commands: CommandFactory, reporter: 
         except (SshJobsError, ValueError, OSError) as exc:
             raise click.UsageError(f"{outcome.name}: {exc}") from exc
         jobs[job] = outcome
-    scheduler = Scheduler(*jobs, jobs_window=settings.window, timeout=settings.deadline)
+    scheduler = Scheduler(*jobs, jobs_window=settings.window, timeout=settings.deadline,
+                          shutdown_timeout=SHUTDOWN_TIMEOUT)
 
     def on_event(event: Any) -> None:
         outcome = jobs.get(event.job)

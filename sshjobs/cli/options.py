@@ -22,6 +22,8 @@ from sshjobs.cli.console import LineFormat
 from sshjobs.cli.logs import setup_logging
 from sshjobs.cli.passphrase import PassphraseAsker, default_keys_passphrase, load_key
 from sshjobs import SshJobsError
+from sshjobs.transport.hostkeys import ENV_VAR, HOST_KEY_MODES, check_mode
+from sshjobs.keys import explicit_keys
 from sshjobs.targets import Target, TargetError, resolve_targets
 
 __all__ = [
@@ -35,8 +37,6 @@ __all__ = [
 logger = logging.getLogger("sshjobs.cli.options")
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-HOST_KEY_MODES = ("strict", "accept-new", "ignore")
 
 #: file descriptors kept aside for stdio, logs, output files of the run...
 _RESERVED_FDS = 64
@@ -66,7 +66,7 @@ class Settings:
 
     targets: list[Target]
     keys: list[Any] = field(default_factory=list)  # loaded key objects
-    host_keys: str = "strict"
+    host_keys: str | None = None     # None: SSHJOBS_HOST_KEYS, ssh config, accept-new
     known_hosts: str | None = None
     connect_timeout: float = 10.0
     window: int = 0
@@ -77,6 +77,7 @@ class Settings:
     passphrase: str | None = None                  # for passphrase-protected default keys
     output: dict[str, Any] = field(default_factory=dict)
     verbose: bool = False
+    output_grace: float | None = None    # None: the library's default
 
 
 def _apply(function: F, decorators: list[Callable[[F], F]]) -> F:
@@ -116,10 +117,11 @@ def connection_options(function: F) -> F:
         click.option("-i", "-k", "--key", "keys", multiple=True, envvar="SSHJOBS_KEY",
                      type=click.Path(dir_okay=False), metavar="FILE",
                      help="private key file (repeatable; default: agent and ~/.ssh keys)"),
-        click.option("--host-keys", type=click.Choice(HOST_KEY_MODES), default="strict",
-                     envvar="SSHJOBS_HOST_KEYS", show_default=True,
+        click.option("--host-keys", envvar=ENV_VAR, callback=_host_keys_callback,
+                     metavar="[" + "|".join(HOST_KEY_MODES) + "]",
                      help="host-key policy: strict (known_hosts must match), accept-new "
-                          "(record unknown hosts, refuse changed keys), ignore (no check)"),
+                          "(record unknown hosts, refuse changed keys), ignore (no check); "
+                          "default: StrictHostKeyChecking of ~/.ssh/config, else accept-new"),
         click.option("--known-hosts", type=click.Path(dir_okay=False), metavar="FILE",
                      envvar="SSHJOBS_KNOWN_HOSTS",
                      help="extra known_hosts file, trusted on top of ~/.ssh/known_hosts "
@@ -197,6 +199,19 @@ def output_options(function: F) -> F:
         click.option("--debug", is_flag=True, expose_value=False, is_eager=True,
                      callback=_debug_callback, help="diagnostics on stderr (same as sshjobs -D)"),
     ])
+
+
+def _host_keys_callback(ctx: click.Context, param: click.Parameter,
+                        value: str | None) -> str | None:
+    """A policy name, else a usage error naming where the bad value came from."""
+    if value is None:
+        return None
+    source = ctx.get_parameter_source(param.name or "host_keys")
+    where = ENV_VAR if source == click.core.ParameterSource.ENVIRONMENT else "--host-keys"
+    try:
+        return check_mode(value, where)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
 
 
 def _debug_callback(ctx: click.Context, param: click.Parameter, value: bool) -> None:
@@ -314,13 +329,14 @@ def make_base_settings(params: dict[str, Any], keys: list[Any]) -> Settings:
     return Settings(
         targets=[],
         keys=keys,
-        host_keys=params.get("host_keys") or "strict",
+        host_keys=params.get("host_keys") or None,
         known_hosts=params.get("known_hosts"),
         connect_timeout=params.get("connect_timeout") or 10.0,
         timeout=params.get("timeout"),
         deadline=params.get("deadline"),
         output=output,
         verbose=bool(params.get("verbose")),
+        output_grace=params.get("output_grace"),
     )
 
 

@@ -58,6 +58,11 @@ def _script_command(words: tuple[str, ...], includes: list[str]) -> Any:
                    "host and run with the other words as arguments")
 @click.option("--include", "includes", multiple=True, type=click.Path(), metavar="FILE",
               help="with -s: extra local file pushed next to the script (repeatable)")
+@click.option("--output-grace", type=click.FloatRange(min=0), metavar="SECONDS",
+              envvar="SSHJOBS_OUTPUT_GRACE",
+              help="once the command has exited, wait that long for the end of its output "
+                   "(a process it left in the background may hold it open), then return "
+                   "(the process keeps running)  [default: 2]")
 @click.argument("command", nargs=-1, required=False, metavar="[--] COMMAND...")
 def run(command: tuple[str, ...], script: bool, includes: tuple[str, ...],
         **params: Any) -> int:

@@ -17,7 +17,8 @@ from typing import Any
 import click
 
 from sshjobs.cli.common import make_fanout, print_out_dir
-from sshjobs.cli.engine import OutcomeFormatter, run_interruptibly, settle_from_job
+from sshjobs.cli.engine import (SHUTDOWN_TIMEOUT, OutcomeFormatter, run_interruptibly,
+                                settle_from_job)
 from sshjobs.cli.exit import ExitCode, exit_code_for, stopped_by
 from sshjobs.cli.main import EXIT_EPILOG
 from sshjobs.cli.observe import Observers
@@ -222,6 +223,8 @@ def scenario(file: str, defines: tuple[str, ...], graph: str | None, topology: s
         scheduler.jobs_window = window
     if settings.deadline:
         scheduler.timeout = settings.deadline
+    if spec.scheduler.shutdown_timeout is None:  # leave time for the remote kills of a stop
+        scheduler.shutdown_timeout = SHUTDOWN_TIMEOUT
     for filename, dot in ((graph, scheduler.dot_format), (topology, _topology(scheduler))):
         if filename:
             try:

@@ -29,12 +29,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..transport.hostkeys import HOST_KEY_MODES
 from .errors import ScenarioError
 from .source import LineDict, LineList, line_of
 
 COMMAND_TYPES = ("Run", "RunScript", "RunString", "Push", "Pull", "Service")
 SERVICE_ACTIONS = ("start", "stop", "status", "journal")
-HOST_KEY_MODES = ("strict", "accept-new", "ignore")
 FAILED_REQUIREMENT_POLICIES = ("run", "skip")
 #: node keys apssh accepted but that mean nothing (``critical`` on a node)
 IGNORED_NODE_KEYS = ("critical",)

@@ -29,14 +29,14 @@ from ..errors import (AuthenticationError, GatewayError, HostKeyError, KeyLoadEr
                       SshConnectionError, SshJobsError)
 from ..keys import KeySet, default_keys, load_key_file
 from . import fastpath, handshakes
-from .hostkeys import HostKeyVerdict
+from .hostkeys import HostKeyVerdict, SshConfigHostKeys
 from .sshconfig import config_tokens, file_stamp, reduced_config_paths
 
 if TYPE_CHECKING:
     from ..formatters import Formatter
     from .hostkeys import HostKeyPolicy
 
-__all__ = ["open_connection", "config_paths", "config_user", "config_known_hosts", "KEX_ALGS",
+__all__ = ["open_connection", "config_paths", "config_user", "config_host_keys", "KEX_ALGS",
            "ENCRYPTION_ALGS"]
 
 logger = logging.getLogger(__name__)
@@ -94,7 +94,28 @@ ENCRYPTION_ALGS = _ordered([b"aes128-gcm@openssh.com", b"chacha20-poly1305@opens
 _config_cache: dict[tuple, tuple[dict[str, Any], Any]] = {}
 _unreduced: set[tuple] = set()
 _HOST_OPTIONS = ("User", "IdentityFile", "Hostname", "UserKnownHostsFile", "ProxyJump",
-                 "ConnectTimeout")
+                 "ConnectTimeout", "GlobalKnownHostsFile", "StrictHostKeyChecking",
+                 "HashKnownHosts")
+
+
+def _config_class() -> Any:
+    """asyncssh's client config, also reading the two host-key options it does not use itself
+    (``StrictHostKeyChecking``, ``HashKnownHosts``) with its own value parser - so that they
+    are resolved per host with the same Host/Match/Include rules as every other option."""
+    global _CONFIG_CLASS
+    if _CONFIG_CLASS is None:
+        from asyncssh.config import SSHClientConfig, SSHConfig
+
+        class _HostKeyAwareConfig(SSHClientConfig):
+            _handlers = {**SSHClientConfig._handlers,
+                         "stricthostkeychecking": ("StrictHostKeyChecking",
+                                                   SSHConfig._set_bool_or_str),
+                         "hashknownhosts": ("HashKnownHosts", SSHConfig._set_bool_or_str)}
+        _CONFIG_CLASS = _HostKeyAwareConfig
+    return _CONFIG_CLASS
+
+
+_CONFIG_CLASS: Any = None
 
 
 def config_paths(config: Any) -> list[str]:
@@ -143,8 +164,7 @@ def _with_jump_hosts(paths: list[str], host: str) -> list[str]:
 
 
 def _load_config(paths: list[str], host: str) -> Any:
-    from asyncssh.config import SSHClientConfig
-    return SSHClientConfig.load(None, paths, False, False, False, getpass.getuser(), (), host,
+    return _config_class().load(None, paths, False, False, False, getpass.getuser(), (), host,
                                 ())
 
 
@@ -177,6 +197,26 @@ def _parsed(paths: list[str], host: str) -> tuple[dict[str, Any], Any]:
     return found
 
 
+def config_host_keys(paths: list[str], host: str) -> SshConfigHostKeys:
+    """What the ssh config says about host keys for ``host`` (StrictHostKeyChecking,
+    UserKnownHostsFile, GlobalKnownHostsFile, HashKnownHosts)."""
+    found = host_config(paths, host)
+
+    def files(name: str) -> tuple[str, ...] | None:
+        value = found.get(name)
+        return None if value is None else tuple(str(f) for f in value)
+
+    strict = found.get("StrictHostKeyChecking")
+    if isinstance(strict, bool):
+        strict = "yes" if strict else "no"
+    hashed = found.get("HashKnownHosts")
+    return SshConfigHostKeys(
+        strict_host_key_checking=strict, user_files=files("UserKnownHostsFile"),
+        global_files=files("GlobalKnownHostsFile"),
+        hash_known_hosts=hashed is True or str(hashed).lower() == "yes",
+        source=", ".join(paths) or "no ssh config")
+
+
 def _jumps(config: Any) -> bool:
     return bool(config.get("ProxyJump") or config.get("ProxyCommand"))
 
@@ -189,11 +229,11 @@ def _config_from_tokens(paths: list[str], host: str) -> Any:
     files itself: files it would read differently (``Match``, ``Include``...), ``%`` tokens
     or ``${...}`` variables, lines kept whole (``ProxyCommand``), or anything it objects to
     (it then reports the error from the files)."""
-    from asyncssh.config import SSHClientConfig
+    config_class = _config_class()
     tokens = config_tokens(paths, host)
-    handlers = getattr(SSHClientConfig, "_handlers", None)
-    conditionals = getattr(SSHClientConfig, "_conditionals", None)
-    whole_lines = getattr(SSHClientConfig, "_no_split", None)
+    handlers = getattr(config_class, "_handlers", None)
+    conditionals = getattr(config_class, "_conditionals", None)
+    whole_lines = getattr(config_class, "_no_split", None)
     if tokens is None or handlers is None or conditionals is None or whole_lines is None:
         return None
     for keyword, args in tokens:
@@ -365,16 +405,11 @@ def _translate(exc: BaseException, node: Endpoint, keyset: KeySet,
     host, gateway = node.hostname, node.gateway
     where = f"{node.user_host()}" + (f" port {node.port}" if node.port else "")
     if isinstance(exc, asyncssh.HostKeyNotVerifiable):
-        files = node.host_key_policy.describe(node.host_key_policy.files)
-        if verdict.expected:
-            message = (f"host key MISMATCH: the server presents {verdict.received} but "
-                       f"known_hosts ({files}) has {', '.join(verdict.expected)}; if the host "
-                       f"was reinstalled, remove the old key (ssh-keygen -R {host})")
-        else:
-            message = (f"unknown host key {verdict.received or ''} (not in {files}); add it "
-                       f"to known_hosts, or on a testbed trust new hosts with the accept-new "
-                       f"policy (host_keys='accept-new', sshjobs --host-keys accept-new)"
-                       ).replace("key  (", "key (")
+        jump = None
+        if gateway is None and "tunnel" not in node.connect_options:
+            jump = host_config(node.config_paths, node.hostname).get("ProxyJump")
+        message = node.host_key_policy.refusal(verdict, host, node.port, exc.reason,
+                                               jump if isinstance(jump, str) else None)
         return HostKeyError(message, host=host, received=verdict.received,
                             expected=verdict.expected)
     if isinstance(exc, asyncssh.PermissionDenied) and node.password is not None:

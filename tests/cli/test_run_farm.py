@@ -214,7 +214,7 @@ def test_host_key_modes(farm, tmp_path, monkeypatch):
     host = farm.direct[0]
     target = f"root@{host.address}" + ("" if host.port == 22 else f":{host.port}")
     key = ["-i", farm.client_key]
-    strict = sshjobs("run", *key, "-t", target, "--", "true")
+    strict = sshjobs("run", *key, "--host-keys", "strict", "-t", target, "--", "true")
     assert strict.exit_code == 3
     [error] = strict.stderr.splitlines()
     assert error.startswith(f"sshjobs: {target[5:]}: unreachable") and "key" in error
@@ -227,6 +227,11 @@ def test_host_key_modes(farm, tmp_path, monkeypatch):
     assert known.exit_code == 0, known.stderr
     ignored = sshjobs("run", *key, "--host-keys", "ignore", "-t", target, "--", "true")
     assert ignored.exit_code == 0, ignored.stderr
+    assert not (tmp_path / ".ssh").exists()
+    default = sshjobs("run", *key, "-t", target, "--", "true")   # accept-new, recorded
+    assert default.exit_code == 0, default.stderr
+    assert (tmp_path / ".ssh" / "known_hosts").read_text().split()[1:] == \
+        recorded.read_text().split()[1:]
 
 
 def test_window_bounds_hosts_handled_at_once(farm):

@@ -7,6 +7,7 @@ hang until the subprocess timeout, or show up on stderr).
 from __future__ import annotations
 
 import re
+import os
 import shutil
 
 import asyncssh
@@ -68,15 +69,21 @@ def test_cli_changed_host_key(faulty_farm):
     farm, host = faulty_farm, faulty_farm.direct[0]
     farm.replace_host_key(host)
     reason = one_refusal(cli("run", "-t", host.name, "--", "true"), host.name)
-    assert reason.startswith("host key MISMATCH: the server presents SHA256:")
-    assert f"ssh-keygen -R {host.name}" in reason
+    # recorded under the HostName the ssh config gives the alias, as OpenSSH does
+    name = host.address if host.port == 22 else f"'[{host.address}]:{host.port}'"
+    assert reason.startswith(f"host key MISMATCH for {name.strip(chr(39))}: the server "
+                             "presents SHA256:")
+    assert f"{farm.known_hosts}:{farm.hosts.index(host) + 1} has SHA256:" in reason
+    assert f"ssh-keygen -R {name} -f {farm.known_hosts}" in reason
+    assert "'Host direct*' with 'StrictHostKeyChecking no'" in reason   # testbed opt-out
 
 
 def test_cli_unknown_host_under_strict_policy(farm, bare_home):
     host = farm.direct[0]
     target = f"root@{host.address}"
-    for policy in ((), ("--host-keys", "strict")):           # strict is the default
-        done = cli("run", *policy, "-i", farm.client_key, "-t", target, "--", "true")
+    for policy, env in ((("--host-keys", "strict"), None),
+                        ((), {**os.environ, "SSHJOBS_HOST_KEYS": "strict"})):
+        done = cli("run", *policy, "-i", farm.client_key, "-t", target, "--", "true", env=env)
         reason = one_refusal(done, host.address)
         assert reason.startswith("unknown host key SHA256:")
         assert "--host-keys accept-new" in reason and "known_hosts" in reason
@@ -127,9 +134,9 @@ def test_lib_refusals_are_typed_and_name_the_host(faulty_farm, other_key, bare_h
                     known_hosts=str(farm.known_hosts)),
         "changed": node(farm, changed, keys=[str(farm.client_key)], formatter=lines,
                         known_hosts=str(farm.known_hosts)),
-        # default policy, empty HOME: the host is unknown, so refused
+        # strict policy, empty HOME: the host is unknown, so refused
         "unknown": SshNode(farm.direct[1].address, username="root", formatter=lines,
-                           keys=[str(farm.client_key)]),
+                           keys=[str(farm.client_key)], host_keys="strict"),
     }
     jobs = {name: SshJob(n, command="true", critical=False) for name, n in nodes.items()}
     assert Scheduler(*jobs.values()).run()

@@ -30,7 +30,8 @@ class TurnCountingRelay:
         self.target = (address, port)
         self.cut_at = cut_at_client_burst   # drop the connection when the client sends that
         self.client_bursts = 0
-        self.events: list[tuple[str, float]] = []
+        #: (side, when relayed, when read): server data is relayed HOLD after it was read
+        self.events: list[tuple[str, float, float]] = []
         self.trace: list[str] = []      # the same, with sizes and times, for failure messages
         self.t0 = time.monotonic()
         self.server: asyncio.base_events.Server | None = None
@@ -77,26 +78,33 @@ class TurnCountingRelay:
                 if not data:
                     break
                 await asyncio.sleep(max(0.0, due - time.monotonic()))
-                self._note("S", data)
+                self._note("S", data, read=due - HOLD)
                 client_writer.write(data)
             client_writer.close()
 
         await asyncio.gather(upstream(), downstream_read(), downstream_write(),
                              return_exceptions=True)
 
-    def _note(self, side: str, data: bytes) -> None:
-        self.events.append((side, time.monotonic()))
+    def _note(self, side: str, data: bytes, read: float | None = None) -> None:
+        now = time.monotonic()
+        self.events.append((side, now, now if read is None else read))
         self.trace.append(f"{side}{len(data)}@{time.monotonic() - self.t0:.3f}")
 
     def round_trips(self, until: int) -> int:
-        """Bursts of server data among the first ``until`` events, a burst ending when the
-        server stays silent for half the hold time: each is one wait of the client's."""
-        bursts, last = 0, None
-        for side, when in self.events[:until]:
-            if side == "S":
-                if last is None or when - last > HOLD / 2:
-                    bursts += 1
-                last = when
+        """Bursts of server data among the first ``until`` events: each is one wait of the
+        client's. A burst starts when the server was silent for half the hold time AND its data
+        answers the client: the relay read it after client data forwarded since the previous
+        burst began. A server slowed by a loaded machine may send one reply in pieces far apart,
+        with nothing from the client in between: that is not another round trip."""
+        bursts, last, began = 0, None, 0.0
+        client = [when for side, when, _ in self.events[:until] if side == "C"]
+        for side, when, read in self.events[:until]:
+            if side != "S":
+                continue
+            if last is None or (when - last > HOLD / 2
+                                and any(began <= sent <= read for sent in client)):
+                bursts, began = bursts + 1, when
+            last = when
         return bursts
 
 

@@ -145,24 +145,26 @@ def test_host_key_unknown_mismatch_accept_new_ignore(farm, empty_home, collect, 
         Scheduler(job).run()
         return job.raised_exception()
 
-    unknown = attempt()
+    unknown = attempt(host_keys="strict")          # the default, accept-new, would trust it
     assert isinstance(unknown, HostKeyError) and unknown.host == host.address
     assert unknown.received.startswith("SHA256:") and unknown.expected == ()
-    assert unknown.received in str(unknown)
+    assert unknown.received in str(unknown) and "strict (host_keys=strict)" in str(unknown)
+    assert not (empty_home / ".ssh" / "known_hosts").exists()
 
     wrong = tmp_path / "wrong_known_hosts"
     fake = asyncssh.generate_private_key("ssh-ed25519").export_public_key().decode().split()
     wrong.write_text(f"[{host.address}]:{host.port} {fake[0]} {fake[1]}\n"
                      if host.port != 22 else f"{host.address} {fake[0]} {fake[1]}\n")
-    mismatch = attempt(known_hosts=str(wrong))
+    mismatch = attempt(known_hosts=str(wrong))     # default policy: refused all the same
     assert isinstance(mismatch, HostKeyError) and len(mismatch.expected) == 1
     assert "MISMATCH" in str(mismatch) and mismatch.expected[0] in str(mismatch)
-    assert attempt(known_hosts=str(wrong), host_keys="accept-new") is not None  # still refused
+    assert f"{wrong}:1" in str(mismatch)
+    assert attempt(known_hosts=str(wrong), host_keys="strict") is not None
 
     recorded = tmp_path / "recorded"
     assert attempt(host_keys="accept-new", record_known_hosts=str(recorded)) is None
     assert host.address in recorded.read_text()
-    assert attempt(known_hosts=str(recorded)) is None         # strict now trusts it
+    assert attempt(known_hosts=str(recorded), host_keys="strict") is None  # now trusted
     assert attempt(host_keys="ignore") is None
     assert attempt(known_hosts=None) is None                   # apssh's "no check"
 
@@ -265,9 +267,10 @@ def test_ssh_config_user_known_hosts_file_and_identity(farm, empty_home, collect
     job = SshJob(node, command="echo aliased; id -un")
     assert Scheduler(job).run(), job.raised_exception()
     assert collect.stdout("myalias") == f"aliased\n{farm.user}\n".encode()
-    # without the config, the same host is unknown (empty ~/.ssh/known_hosts) and keyless
-    job = SshJob(SshNode(host.address, port=host.port, config=None, formatter=collect),
-                 command="true")
+    # without the config, the same host is unknown (empty ~/.ssh/known_hosts): refused when
+    # strict (the default, accept-new, would trust it)
+    job = SshJob(SshNode(host.address, port=host.port, config=None, formatter=collect,
+                         host_keys="strict"), command="true")
     assert Scheduler(job).run() is False
     assert isinstance(job.raised_exception(), HostKeyError)
 
