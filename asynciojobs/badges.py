@@ -14,13 +14,27 @@ from typing import TYPE_CHECKING, Any
 from .states import SKIPPED
 
 UNICODE = {
-    "critical": "⚠", "raised": "★", "fine": "☉", "skipped": "⊘",
-    "done": "☓", "running": "↺", "scheduled": "⚑", "idle": "⚐", "forever": "∞",
+    "critical": "⚠",
+    "raised": "★",
+    "fine": "☉",
+    "skipped": "⊘",
+    "done": "☓",
+    "running": "↺",
+    "scheduled": "⚑",
+    "idle": "⚐",
+    "forever": "∞",
     "blank": " ",
 }
 ASCII = {
-    "critical": "!", "raised": ":(", "fine": ":)", "skipped": "--",
-    "done": "x", "running": "o", "scheduled": ".", "idle": ">", "forever": "8",
+    "critical": "!",
+    "raised": ":(",
+    "fine": ":)",
+    "skipped": "--",
+    "done": "x",
+    "running": "o",
+    "scheduled": ".",
+    "idle": ">",
+    "forever": "8",
     "blank": " ",
 }
 _PROBE = "".join(UNICODE.values())

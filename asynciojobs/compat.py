@@ -10,7 +10,7 @@ the scheduler imports it, never the other way round.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
 
 _UNSET: Any = object()
@@ -19,23 +19,38 @@ _UNSET: Any = object()
 class LegacySchedulerMixin:
     """Old method names of schedulers."""
 
-    run: Any
-    co_run: Any
-    check_cycles: Any
-    topological_order: Any
-    export_as_dotfile: Any
+    # provided by the scheduler class this mixin is part of
+    run: Callable[..., bool]
+    co_run: Callable[..., Coroutine[Any, Any, bool]]
+    check_cycles: Callable[[], bool]
+    topological_order: Callable[[], Iterator[Any]]
+    export_as_dotfile: Callable[..., str]
 
-    def orchestrate(self, loop: Any = None, *, timeout: Any = _UNSET,
-                    jobs_window: Any = _UNSET, monitor: Any = False, **_ignored: Any) -> bool:
+    def orchestrate(
+        self,
+        loop: Any = None,
+        *,
+        timeout: Any = _UNSET,
+        jobs_window: Any = _UNSET,
+        monitor: Any = False,
+        **_ignored: Any,
+    ) -> bool:
         """``run()`` under its old name; ``loop``, if given, is the event loop to run in."""
         kwds = _overrides(timeout, jobs_window, monitor)
         if loop is not None and not loop.is_running() and not loop.is_closed():
-            return loop.run_until_complete(self.co_run(**kwds))
+            done: bool = loop.run_until_complete(self.co_run(**kwds))
+            return done
         return self.run(**kwds)
 
-    async def co_orchestrate(self, loop: Any = None, *, timeout: Any = _UNSET,
-                             jobs_window: Any = _UNSET, monitor: Any = False,
-                             **_ignored: Any) -> bool:
+    async def co_orchestrate(
+        self,
+        loop: Any = None,
+        *,
+        timeout: Any = _UNSET,
+        jobs_window: Any = _UNSET,
+        monitor: Any = False,
+        **_ignored: Any,
+    ) -> bool:
         """``co_run()`` under its old name (``loop`` is ignored: the running loop is used)."""
         return await self.co_run(**_overrides(timeout, jobs_window, monitor))
 

@@ -23,8 +23,9 @@ def _quote(text: str) -> str:
 
 def _style(job: Any) -> str:
     style = job.dot_style()
-    return " ".join(f'{key}="{value}"' if key == "style" else f"{key}={value}"
-                    for key, value in style.items())
+    return " ".join(
+        f'{key}="{value}"' if key == "style" else f"{key}={value}" for key, value in style.items()
+    )
 
 
 def _anchor(job: Any, *, entry: bool) -> Any:
@@ -41,7 +42,7 @@ def graph_text(job: Any) -> str:
     """What a job's graph node says: its label if set, followed by what ``graph_label()`` adds
     beyond the one-line ``text_label()`` (an SSH job's node and commands, say), so that a
     label never hides those details."""
-    rich = job.graph_label()
+    rich: str = job.graph_label()
     if not job.label:
         return rich
     label = job_label(job)
@@ -51,6 +52,7 @@ def graph_text(job: Any) -> str:
 def dot_format(scheduler: Any) -> str:
     """The DOT description of ``scheduler`` (ids from a fresh numbering)."""
     from .render import number_jobs
+
     number_jobs(scheduler)
     lines = ["digraph asynciojobs{", "compound=true;", "graph [];"]
 
@@ -81,6 +83,7 @@ def dot_format(scheduler: Any) -> str:
                     attrs.append(f"lhead=cluster_{job.repr_id()}")
                 extra = f" [{' '.join(attrs)}]" if attrs else ""
                 lines.append(f"{indent}{node_name(tail)} -> {node_name(head)}{extra};")
+
     walk(scheduler, "")
     lines.append("}")
     return "\n".join(lines) + "\n"
@@ -92,12 +95,15 @@ def run_dot(dotfile: str, output: str, suffix: str) -> None:
     if program is None:
         raise GraphvizMissingError(
             "the `dot` program (graphviz) is not installed: install graphviz "
-            "(e.g. apt-get install graphviz), or use export_as_dotfile()")
-    done = subprocess.run([program, f"-T{suffix}", dotfile, "-o", output],
-                          capture_output=True, text=True, check=False)
+            "(e.g. apt-get install graphviz), or use export_as_dotfile()"
+        )
+    done = subprocess.run(
+        [program, f"-T{suffix}", dotfile, "-o", output], capture_output=True, text=True, check=False
+    )
     if done.returncode != 0:
         raise GraphvizMissingError(
-            f"dot -T{suffix} {dotfile} failed ({done.returncode}): {done.stderr.strip()}")
+            f"dot -T{suffix} {dotfile} failed ({done.returncode}): {done.stderr.strip()}"
+        )
 
 
 class DotMixin:
@@ -134,9 +140,10 @@ class DotMixin:
     def graph(self, show_ids: Any = None) -> Any:
         """A ``graphviz.Source`` for notebooks (needs the ``graphviz`` Python package)."""
         try:
-            import graphviz  # type: ignore[import-not-found]
+            import graphviz
         except ImportError as exc:
             raise GraphvizMissingError(
                 "graph() needs the `graphviz` Python package (pip install graphviz); "
-                "export_as_dotfile() / export_as_svgfile() work without it") from exc
+                "export_as_dotfile() / export_as_svgfile() work without it"
+            ) from exc
         return graphviz.Source(source=self.dot_format())

@@ -19,7 +19,7 @@ def _names(jobs: Iterable[Any]) -> str:
     for job in jobs:
         try:
             out.append(job_label(job))
-        except Exception:  # noqa: BLE001 - not a job, or a broken label hook
+        except Exception:
             out.append(repr(job))
     return ", ".join(f"`{name}`" for name in out)
 
@@ -36,7 +36,8 @@ class CycleError(AsyncioJobsError, ValueError):
         path = _names(self.jobs + self.jobs[:1])
         super().__init__(
             f"requirements form a cycle: {path.replace(', ', ' -> ')}; "
-            "remove one of these requirements with job.requires(other, remove=True)")
+            "remove one of these requirements with job.requires(other, remove=True)"
+        )
 
 
 class ForeignRequirementError(AsyncioJobsError, ValueError):
@@ -47,7 +48,8 @@ class ForeignRequirementError(AsyncioJobsError, ValueError):
         self.requirement = requirement
         super().__init__(
             f"job {_names([job])} requires {_names([requirement])}, which is not in the same "
-            "scheduler; add it to that scheduler, or call scheduler.sanitize() to drop the link")
+            "scheduler; add it to that scheduler, or call scheduler.sanitize() to drop the link"
+        )
 
 
 class JobReuseError(AsyncioJobsError, RuntimeError):
@@ -57,7 +59,8 @@ class JobReuseError(AsyncioJobsError, RuntimeError):
         self.jobs = list(jobs)
         super().__init__(
             f"job(s) {_names(self.jobs)} wrap a coroutine object, which can run only once; "
-            "build them as Job(async_function, *args) to run them again")
+            "build them as Job(async_function, *args) to run them again"
+        )
 
 
 class NestedLoopError(AsyncioJobsError, RuntimeError):
@@ -67,7 +70,8 @@ class NestedLoopError(AsyncioJobsError, RuntimeError):
         instead = instead or f"await scheduler.co_{what}()"
         super().__init__(
             f"{what}() cannot be called from inside a running event loop "
-            f"(a notebook, or async code): use `{instead}` instead")
+            f"(a notebook, or async code): use `{instead}` instead"
+        )
 
 
 class JobSkipped(AsyncioJobsError):
@@ -85,7 +89,8 @@ class SchedulerTimeoutError(AsyncioJobsError, TimeoutError):
         self.scheduler = scheduler
         self.timeout = timeout
         super().__init__(
-            f"critical scheduler {_names([scheduler])} took too long (timeout {timeout}s)")
+            f"critical scheduler {_names([scheduler])} took too long (timeout {timeout}s)"
+        )
 
 
 class GraphvizMissingError(AsyncioJobsError, RuntimeError):

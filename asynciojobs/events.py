@@ -46,7 +46,13 @@ from typing import Any, NamedTuple
 logger = logging.getLogger("asynciojobs.events")
 
 STARTED, DONE, FAILED, RETRY, SKIPPED, CANCELLED = (
-    "started", "done", "failed", "retry", "skipped", "cancelled")
+    "started",
+    "done",
+    "failed",
+    "retry",
+    "skipped",
+    "cancelled",
+)
 RUN_STARTED, FINISHED = "run-started", "finished"
 KINDS = (STARTED, DONE, FAILED, RETRY, SKIPPED, CANCELLED, RUN_STARTED, FINISHED)
 
@@ -72,8 +78,14 @@ class JobEvent(NamedTuple):
 _new_event = tuple.__new__  # JobEvent's fields in order, without its Python-level __new__
 
 
-def emit(subscribers: list[Subscriber], kind: str, job: Any, time: float, scheduler: Any,
-         exception: BaseException | None = None) -> None:
+def emit(
+    subscribers: list[Subscriber],
+    kind: str,
+    job: Any,
+    time: float,
+    scheduler: Any,
+    exception: BaseException | None = None,
+) -> None:
     """Make a :class:`JobEvent` and deliver it: the scheduler's path, taken twice per job,
     kept to one Python call besides the subscribers'."""
     event = _new_event(JobEvent, (kind, job, time, scheduler, exception))

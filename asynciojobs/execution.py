@@ -44,10 +44,14 @@ def successors_of(job: Any) -> Any:
 def task_maker(loop: asyncio.AbstractEventLoop) -> Any:
     """``asyncio.Task`` itself when the loop would only call it (a standard loop without a
     task factory): one Python frame less per job; else the loop's ``create_task``."""
-    if (loop.get_task_factory() is None
-            and getattr(type(loop), "create_task", None) is BaseEventLoop.create_task):
-        def make(coro: Any) -> asyncio.Task:
+    if (
+        loop.get_task_factory() is None
+        and getattr(type(loop), "create_task", None) is BaseEventLoop.create_task
+    ):
+
+        def make(coro: Any) -> asyncio.Task[Any]:
             return asyncio.Task(coro, loop=loop)
+
         return make
     return loop.create_task
 
@@ -81,21 +85,21 @@ class Run:
         "unstarted",
     )
 
-    def __init__(self, scheduler: Any, jobs_window: int | None, subscribers: list) -> None:
+    def __init__(self, scheduler: Any, jobs_window: int | None, subscribers: list[Any]) -> None:
         self.scheduler = scheduler
         self.loop = asyncio.get_running_loop()
         self.make_task = task_maker(self.loop)
         self.sem = asyncio.Semaphore(jobs_window) if jobs_window else None
-        self.remaining = 0      # non-forever jobs not finished yet
-        self.tasks: dict[Any, asyncio.Task] = {}  # job -> its task, while it has one
-        self.unstarted = 0      # tasks created whose coroutine did not begin yet
-        self.backlog: deque = deque()  # ready jobs waiting for their task to be created
-        self.fut: asyncio.Future = self.loop.create_future()
+        self.remaining = 0  # non-forever jobs not finished yet
+        self.tasks: dict[Any, asyncio.Task[Any]] = {}  # job -> its task, while it has one
+        self.unstarted = 0  # tasks created whose coroutine did not begin yet
+        self.backlog: deque[Any] = deque()  # ready jobs waiting for their task to be created
+        self.fut: asyncio.Future[None] = self.loop.create_future()
         self.aborted_by: Any = None
         self.fatal: BaseException | None = None  # a BaseException a job raised (not Exception)
-        self.stopping = False   # no new task once the end is decided
+        self.stopping = False  # no new task once the end is decided
         self.subscribers = subscribers
-        self.to: dict[str, list] = dict.fromkeys(ev.KINDS, subscribers)  # kind -> subscribers
+        self.to: dict[str, list[Any]] = dict.fromkeys(ev.KINDS, subscribers)  # kind -> subscribers
         self.on_started = self.on_done = subscribers  # self.to's two frequent kinds
 
     def emit(self, kind: str, job: Any, exception: BaseException | None = None) -> None:
@@ -105,11 +109,10 @@ class Run:
     def listen(self) -> None:
         """Once "run-started" is delivered: which subscribers want which kinds (see
         :func:`asynciojobs.events.wants`) - no event is made for a kind nobody wants."""
-        self.to = {kind: [s for s in self.subscribers if ev.wants(s, kind)]
-                   for kind in ev.KINDS}
+        self.to = {kind: [s for s in self.subscribers if ev.wants(s, kind)] for kind in ev.KINDS}
         self.on_started, self.on_done = self.to[ev.STARTED], self.to[ev.DONE]
 
-    async def execute(self, jobs: Any, entries: list, timeout: float | None) -> str:
+    async def execute(self, jobs: Any, entries: list[Any], timeout: float | None) -> str:
         """Run until every non-forever job finished, a critical job failed, or the timeout."""
         self.remaining = sum(1 for job in jobs if not job.forever)
         cm = asyncio.timeout(timeout)
@@ -160,10 +163,7 @@ class Run:
             self.create_task(job)
 
     def create_task(self, job: Any) -> None:
-        if self.sem is None or job.forever:
-            coro = self.run_job(job)
-        else:
-            coro = self.windowed(job)
+        coro = self.run_job(job) if self.sem is None or job.forever else self.windowed(job)
         self.tasks[job] = self.make_task(coro)
         self.unstarted += 1
 
@@ -202,25 +202,10 @@ class Run:
             if self.subscribers:
                 self.emit(ev.CANCELLED, job)
             raise
-        except Exception as exc:  # noqa: BLE001 - any failure of a job is its outcome
-            job._aj_exc = exc
-            job._aj_t1 = loop.time()
-            job._aj_state = DONE
-            if self.subscribers:
-                self.emit(ev.FAILED, job, exc)
-            if self.aborted_by is None and job.is_critical():
-                self.aborted_by = job
-                if not self.fut.done():
-                    self.fut.set_result(None)
+        except Exception as exc:
+            self.failed(job, exc)
         except BaseException as exc:  # KeyboardInterrupt, SystemExit...: ends the run
-            job._aj_exc = exc
-            job._aj_t1 = loop.time()
-            job._aj_state = DONE
-            del self.tasks[job]
-            if self.fatal is None:
-                self.fatal = exc
-            if not self.fut.done():
-                self.fut.set_result(None)
+            self.fatal_error(job, exc)
             return
         else:
             job._aj_result = result
@@ -231,6 +216,29 @@ class Run:
         del self.tasks[job]
         if self.aborted_by is None:
             self.finished(job)
+
+    def failed(self, job: Any, exc: Exception) -> None:
+        """A job raised: record it; a critical one aborts the run (off the hot path)."""
+        job._aj_exc = exc
+        job._aj_t1 = self.loop.time()
+        job._aj_state = DONE
+        if self.subscribers:
+            self.emit(ev.FAILED, job, exc)
+        if self.aborted_by is None and job.is_critical():
+            self.aborted_by = job
+            if not self.fut.done():
+                self.fut.set_result(None)
+
+    def fatal_error(self, job: Any, exc: BaseException) -> None:
+        """A job raised KeyboardInterrupt, SystemExit...: record it and end the run."""
+        job._aj_exc = exc
+        job._aj_t1 = self.loop.time()
+        job._aj_state = DONE
+        del self.tasks[job]
+        if self.fatal is None:
+            self.fatal = exc
+        if not self.fut.done():
+            self.fut.set_result(None)
 
     async def attempts(self, job: Any) -> Any:
         """Per-job timeout (each attempt) and retries with exponential backoff."""
@@ -254,14 +262,14 @@ class Run:
                     raise
                 if self.subscribers:
                     self.emit(ev.RETRY, job, exc)
-                await asyncio.sleep(job._aj_backoff * 2 ** attempt)
+                await asyncio.sleep(job._aj_backoff * 2**attempt)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def finished(self, job: Any) -> None:
         """Count a finished job, then release its successors: each one whose requirements
         are all finished starts - or, when one of them failed and its policy says so, is
         skipped and released in turn (iteratively: long skipped chains need no recursion)."""
-        skipped: list | None = None
+        skipped: list[Any] | None = None
         while True:
             if not job.forever:
                 self.remaining -= 1
@@ -286,7 +294,7 @@ class Run:
         if self.remaining <= 0 and not self.fut.done():
             self.fut.set_result(None)
 
-    def release_after_failure(self, job: Any, skipped: list | None) -> list | None:
+    def release_after_failure(self, job: Any, skipped: list[Any] | None) -> list[Any] | None:
         """Successors of a job that raised (or was skipped): they remember it."""
         for nxt in successors_of(job):
             if nxt._aj_reqfail is None:
@@ -297,7 +305,7 @@ class Run:
                 skipped = self.start_or_skip(nxt, skipped)
         return skipped
 
-    def start_or_skip(self, job: Any, skipped: list | None) -> list | None:
+    def start_or_skip(self, job: Any, skipped: list[Any] | None) -> list[Any] | None:
         """A job whose requirements are all finished: start it, unless one of them failed
         and its policy is "skip": then it joins ``skipped`` (made if None, and returned),
         to release its own successors in turn."""

@@ -27,12 +27,13 @@ from .loops import use_loop_factory
 __all__ = ["FakeClockLoop", "fake_clock_loops", "fake_clock_run"]
 
 
-class _FakeSelector(selectors.DefaultSelector):  # type: ignore[misc, valid-type]
+# DefaultSelector is a per-platform alias: some platforms need the ignore, others do not
+class _FakeSelector(selectors.DefaultSelector):  # type: ignore[misc, valid-type, unused-ignore]
     """Never sleeps while timers are pending: advances the loop's virtual clock instead."""
 
     loop: FakeClockLoop
 
-    def select(self, timeout: float | None = None) -> list:
+    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
         ready = super().select(0)
         if ready or timeout == 0:
             return ready

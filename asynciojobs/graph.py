@@ -14,7 +14,7 @@ from typing import Any
 
 from .errors import CycleError, ForeignRequirementError
 
-_EMPTY: frozenset = frozenset()
+_EMPTY: frozenset[Any] = frozenset()
 
 
 def is_scheduler(job: Any) -> bool:
@@ -23,7 +23,7 @@ def is_scheduler(job: Any) -> bool:
     Decided by a class marker, not by the presence of a ``jobs`` attribute: a user's leaf
     job may well have a ``jobs`` attribute of its own.
     """
-    return getattr(type(job), "_aj_is_scheduler", False)
+    return bool(getattr(type(job), "_aj_is_scheduler", False))
 
 
 def members_of(jobs: Collection[Any]) -> Collection[Any]:
@@ -37,7 +37,8 @@ def requirements(job: Any) -> Collection[Any]:
     try:
         reqs = job._aj_required
     except AttributeError:
-        return job.required
+        required: Collection[Any] = job.required
+        return required
     if reqs is None:
         return _EMPTY
     return reqs if type(reqs) is set else (reqs,)
@@ -79,7 +80,7 @@ def find_cycle(jobs: Collection[Any]) -> list[Any] | None:
                     continue
                 mark = state.get(req)
                 if mark == 1:
-                    cycle = path[path.index(req):]
+                    cycle = path[path.index(req) :]
                     cycle.reverse()  # requirement first: a -> b means b requires a
                     return cycle
                 if mark is None:
@@ -140,8 +141,7 @@ def entry_jobs(jobs: Collection[Any]) -> list[Any]:
 def exit_jobs(jobs: Collection[Any], *, discard_forever: bool = True) -> list[Any]:
     """Jobs nothing in ``jobs`` requires (forever jobs left out unless asked)."""
     required = {req for job in jobs for req in requirements(job)}
-    return [job for job in jobs
-            if job not in required and not (discard_forever and job.forever)]
+    return [job for job in jobs if job not in required and not (discard_forever and job.forever)]
 
 
 def predecessors(jobs: Collection[Any], *targets: Any) -> set[Any]:
@@ -190,9 +190,14 @@ def bypass(jobs: Iterable[Any], job: Any) -> None:
             other.required.update(req for req in requirements(job) if req is not other)
 
 
-def between(jobs: Collection[Any], *, starts: Iterable[Any] | None = None,
-            ends: Iterable[Any] | None = None, keep_starts: bool = True,
-            keep_ends: bool = True) -> set[Any]:
+def between(
+    jobs: Collection[Any],
+    *,
+    starts: Iterable[Any] | None = None,
+    ends: Iterable[Any] | None = None,
+    keep_starts: bool = True,
+    keep_ends: bool = True,
+) -> set[Any]:
     """Jobs downstream of any start AND upstream of any end (an empty side: no constraint)."""
     starts = list(starts or ())
     ends = list(ends or ())

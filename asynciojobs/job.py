@@ -33,8 +33,9 @@ _CoroutineType = types.CoroutineType
 _LEGACY_POSITIONALS = ("forever", "label", "critical", "required")
 
 
-def flatten_jobs(items: Iterable[Any], what: str = "requirement",
-                 sequence_as_last: bool = False) -> list[Any]:
+def flatten_jobs(
+    items: Iterable[Any], what: str = "requirement", sequence_as_last: bool = False
+) -> list[Any]:
     """Jobs found in ``items``: jobs, Sequences, None, nested iterables.
 
     A Sequence stands for all its jobs, or with ``sequence_as_last`` for its last one
@@ -57,7 +58,8 @@ def flatten_jobs(items: Iterable[Any], what: str = "requirement",
             elif isinstance(item, (str, bytes)) or not hasattr(item, "__iter__"):
                 raise TypeError(
                     f"{what} {item!r} (of type {type(item).__name__}) is not a job: expected "
-                    "jobs, Sequences, None, or lists/tuples/sets of them")
+                    "jobs, Sequences, None, or lists/tuples/sets of them"
+                )
             else:
                 stack.append(iter(item))
                 break
@@ -136,24 +138,53 @@ class AbstractJob(JobDisplay, RunSettingsMixin):
     # (a subclass's __init__ setting self.required first): __init__ then keeps it
     _aj_presets_required = False
 
-    def __init__(self, *legacy: Any, forever: bool | None = None, critical: bool | None = None,
-                 label: str | None = None, required: Any = None, scheduler: Any = None,
-                 timeout: float | None = None, retries: int | None = None,
-                 backoff: float | None = None,
-                 on_failed_requirement: str | None = None) -> None:
+    _aj_parent: Any  # the scheduler this job belongs to, or None
+
+    def __init__(
+        self,
+        *legacy: Any,
+        forever: bool | None = None,
+        critical: bool | None = None,
+        label: str | None = None,
+        required: Any = None,
+        scheduler: Any = None,
+        timeout: float | None = None,
+        retries: int | None = None,
+        backoff: float | None = None,
+        on_failed_requirement: str | None = None,
+    ) -> None:
         if legacy:  # very old scripts: AbstractJob(forever, label, critical, required)
             if len(legacy) > len(_LEGACY_POSITIONALS):
                 raise TypeError(f"AbstractJob takes at most 4 positional arguments, got {legacy!r}")
-            given = dict(zip(_LEGACY_POSITIONALS, legacy))
+            given = dict(zip(_LEGACY_POSITIONALS, legacy, strict=False))  # legacy may be shorter
             forever = given.get("forever", forever)
             label = given.get("label", label)
             critical = given.get("critical", critical)
             required = given.get("required", required)
-        self._aj_init(forever, critical, label, required, scheduler, timeout, retries, backoff,
-                      on_failed_requirement)
+        self._aj_init(
+            forever,
+            critical,
+            label,
+            required,
+            scheduler,
+            timeout,
+            retries,
+            backoff,
+            on_failed_requirement,
+        )
 
-    def _aj_init(self, forever: Any, critical: Any, label: Any, required: Any, scheduler: Any,
-                 timeout: Any, retries: Any, backoff: Any, on_failed_requirement: Any) -> None:
+    def _aj_init(
+        self,
+        forever: Any,
+        critical: Any,
+        label: Any,
+        required: Any,
+        scheduler: Any,
+        timeout: Any,
+        retries: Any,
+        backoff: Any,
+        on_failed_requirement: Any,
+    ) -> None:
         """``__init__`` without its legacy positional form (what Job calls: positional
         arguments are faster to pass, and graphs of 100,000 jobs are built in Python)."""
         if forever is not None:
@@ -162,12 +193,21 @@ class AbstractJob(JobDisplay, RunSettingsMixin):
             self.critical = critical
         if label is not None:
             self.label = label
-        if (timeout is not None or retries is not None or backoff is not None
-                or on_failed_requirement is not None):
-            given = {"timeout": timeout, "retries": retries, "backoff": backoff,
-                     "on_failed_requirement": on_failed_requirement}
+        if (
+            timeout is not None
+            or retries is not None
+            or backoff is not None
+            or on_failed_requirement is not None
+        ):
+            given = {
+                "timeout": timeout,
+                "retries": retries,
+                "backoff": backoff,
+                "on_failed_requirement": on_failed_requirement,
+            }
             RunSettingsMixin.set_run_settings(  # not self.: a subclass may use that name
-                self, **{key: value for key, value in given.items() if value is not None})
+                self, **{key: value for key, value in given.items() if value is not None}
+            )
         self._aj_state = IDLE
         self._aj_result = self._aj_exc = self._aj_succ = self._aj_reqfail = None
         self._aj_t0 = self._aj_t1 = self._aj_parent = self._aj_id = None
@@ -198,9 +238,7 @@ class AbstractJob(JobDisplay, RunSettingsMixin):
 
     @required.setter
     def required(self, jobs: Any) -> None:
-        try:
-            self._aj_state
-        except AttributeError:  # before AbstractJob.__init__: it must keep this value
+        if not hasattr(self, "_aj_state"):  # before AbstractJob.__init__: it must keep this value
             type(self)._aj_presets_required = True
         self._aj_required = jobs if isinstance(jobs, set) else set(flatten_jobs([jobs]))
 
@@ -300,7 +338,7 @@ class AbstractJob(JobDisplay, RunSettingsMixin):
         while job is not None:
             policy = getattr(job, "_aj_on_failed", None)
             if policy is not None:
-                return policy
+                return str(policy)
             job = getattr(job, "_aj_parent", None)
         return "run"
 
@@ -354,15 +392,23 @@ class Job(AbstractJob):
         "coshutdown",
     )
 
-    def __init__(self, corun: Any, *args: Any, coshutdown: Any = None,
-                 forever: bool | None = None, critical: bool | None = None,
-                 label: str | None = None, required: Any = None, scheduler: Any = None,
-                 timeout: float | None = None, retries: int | None = None,
-                 backoff: float | None = None,
-                 on_failed_requirement: str | None = None) -> None:
+    def __init__(
+        self,
+        corun: Any,
+        *args: Any,
+        coshutdown: Any = None,
+        forever: bool | None = None,
+        critical: bool | None = None,
+        label: str | None = None,
+        required: Any = None,
+        scheduler: Any = None,
+        timeout: float | None = None,
+        retries: int | None = None,
+        backoff: float | None = None,
+        on_failed_requirement: str | None = None,
+    ) -> None:
         self._aj_used = self._aj_shut_used = False
-        if type(corun) is _CoroutineType or (not callable(corun)
-                                               and inspect.isawaitable(corun)):
+        if type(corun) is _CoroutineType or (not callable(corun) and inspect.isawaitable(corun)):
             self._aj_once = True
             if args and (inspect.isawaitable(args[0]) or callable(args[0])):
                 coshutdown, args = args[0], args[1:]  # old Job(corun, coshutdown, ...)
@@ -371,28 +417,49 @@ class Job(AbstractJob):
             if retries:
                 if inspect.iscoroutine(corun):  # never awaited: close it, no warning
                     corun.close()
-                raise ValueError("retries= needs a job that can run again: "
-                                 "Job(async_function, *args), not Job(coroutine)")
+                raise ValueError(
+                    "retries= needs a job that can run again: "
+                    "Job(async_function, *args), not Job(coroutine)"
+                )
             self.coshutdown = coshutdown
             _close_if_unused(self, corun, coshutdown)
             if args:  # old positional flags: Job(corun, [coshutdown,] forever, label, ...)
-                AbstractJob.__init__(self, *args, forever=forever, critical=critical,
-                                     label=label, required=required, scheduler=scheduler,
-                                     timeout=timeout, backoff=backoff,
-                                     on_failed_requirement=on_failed_requirement)
+                AbstractJob.__init__(
+                    self,
+                    *args,
+                    forever=forever,
+                    critical=critical,
+                    label=label,
+                    required=required,
+                    scheduler=scheduler,
+                    timeout=timeout,
+                    backoff=backoff,
+                    on_failed_requirement=on_failed_requirement,
+                )
                 return
         else:
             if not callable(corun):
-                raise TypeError(f"Job() needs a coroutine object or an async callable, "
-                                f"not {corun!r} (of type {type(corun).__name__})")
+                raise TypeError(
+                    f"Job() needs a coroutine object or an async callable, "
+                    f"not {corun!r} (of type {type(corun).__name__})"
+                )
             self._aj_once = False
             self.corun = corun
             self._aj_args = args
             self.coshutdown = coshutdown
             if coshutdown is not None:
                 _close_if_unused(self, None, coshutdown)
-        self._aj_init(forever, critical, label, required, scheduler, timeout, retries, backoff,
-                      on_failed_requirement)
+        self._aj_init(
+            forever,
+            critical,
+            label,
+            required,
+            scheduler,
+            timeout,
+            retries,
+            backoff,
+            on_failed_requirement,
+        )
 
     def _aj_execute(self) -> Any:
         if type(self).co_run is not Job.co_run:  # a subclass's own co_run() comes first
@@ -429,18 +496,17 @@ class Job(AbstractJob):
             await shut()
 
 
-
 # job's weak reference -> its coroutine objects, to close when the job dies unawaited
-_unawaited: dict[weakref.ref, Any] = {}  # one coroutine, or a tuple of them
+_unawaited: dict[weakref.ref[Any], Any] = {}  # one coroutine, or a tuple of them
 
 
-def _close_coroutines(coros: tuple) -> None:
+def _close_coroutines(coros: tuple[Any, ...]) -> None:
     for coro in coros:  # only those never started (inspect.getcoroutinestate(), faster)
         if coro.cr_frame is not None and not coro.cr_running and not coro.cr_suspended:
             coro.close()
 
 
-def _job_died(ref: weakref.ref) -> None:
+def _job_died(ref: weakref.ref[Any]) -> None:
     coros = _unawaited.pop(ref, None)
     if coros is not None:
         _close_coroutines(coros if type(coros) is tuple else (coros,))

@@ -14,10 +14,11 @@ made by operators (``jobs | other``...) or ``copy()`` are plain ordered sets of 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, MutableSet
-from typing import Any
+from collections.abc import Set as AbstractSet
+from typing import Any, cast
 
 
-class JobSet(MutableSet):
+class JobSet(MutableSet[Any]):
     """An insertion-ordered mutable set of jobs; ``pop()`` takes the last one added."""
 
     __slots__ = ("_aj_items", "_aj_owner")
@@ -39,7 +40,8 @@ class JobSet(MutableSet):
         return iter(self._aj_items)
 
     def __reversed__(self) -> Iterator[Any]:
-        return reversed(self._aj_items)
+        items: dict[Any, None] = self._aj_items
+        return reversed(items.keys())
 
     def __len__(self) -> int:
         return len(self._aj_items)
@@ -94,7 +96,7 @@ class JobSet(MutableSet):
         return result
 
     def intersection(self, *others: Iterable[Any]) -> JobSet:
-        keep = self._aj_items.keys()
+        keep: AbstractSet[Any] = self._aj_items.keys()
         for other in others:
             keep = keep & set(other)
         return JobSet(job for job in self._aj_items if job in keep)
@@ -104,7 +106,8 @@ class JobSet(MutableSet):
         return JobSet(job for job in self._aj_items if job not in drop)
 
     def symmetric_difference(self, other: Iterable[Any]) -> JobSet:
-        return self ^ JobSet(other)
+        # the set operators build their result with _from_iterable(): a JobSet
+        return cast(JobSet, self ^ JobSet(other))
 
     def difference_update(self, *others: Iterable[Any]) -> None:
         for other in others:

@@ -16,8 +16,7 @@ from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 
 LoopFactory = Callable[[], asyncio.AbstractEventLoop]
-_factory: ContextVar[LoopFactory | None] = ContextVar("asynciojobs_loop_factory",
-                                                      default=None)
+_factory: ContextVar[LoopFactory | None] = ContextVar("asynciojobs_loop_factory", default=None)
 
 
 def new_runner() -> asyncio.Runner:

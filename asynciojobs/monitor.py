@@ -38,14 +38,23 @@ from .terminal import Above, clip, is_tty, same_terminal, seconds
 
 logger = logging.getLogger("asynciojobs.monitor")
 
-_SYNC_ON, _SYNC_OFF = "\x1b[?2026h", "\x1b[?2026l"   # terminals that ignore them draw anyway
+_SYNC_ON, _SYNC_OFF = "\x1b[?2026h", "\x1b[?2026l"  # terminals that ignore them draw anyway
 _HIDE, _SHOW = "\x1b[?25l", "\x1b[?25h"
 _STARTED, _DONE = ev.STARTED, ev.DONE
 # what a polling monitor (see Monitor._start) still takes as events
-_RARE_KINDS = frozenset((ev.FAILED, ev.RETRY, ev.SKIPPED, ev.CANCELLED, ev.RUN_STARTED,
-                         ev.FINISHED))
-_COLORS = {"done": "32", "failed": "31", "running": "33", "skipped": "2", "waiting": "2",
-           "cancelled": "35", "group": "36", "dim": "2"}
+_RARE_KINDS = frozenset(
+    (ev.FAILED, ev.RETRY, ev.SKIPPED, ev.CANCELLED, ev.RUN_STARTED, ev.FINISHED)
+)
+_COLORS = {
+    "done": "32",
+    "failed": "31",
+    "running": "33",
+    "skipped": "2",
+    "waiting": "2",
+    "cancelled": "35",
+    "group": "36",
+    "dim": "2",
+}
 
 
 class Monitor:
@@ -58,9 +67,15 @@ class Monitor:
     ``color``: default on a terminal unless ``NO_COLOR`` is set.
     """
 
-    def __init__(self, stream: IO[str] | None = None, *, live: bool | None = None,
-                 refresh: float = 0.1, rows: int | None = None,
-                 color: bool | None = None) -> None:
+    def __init__(
+        self,
+        stream: IO[str] | None = None,
+        *,
+        live: bool | None = None,
+        refresh: float = 0.1,
+        rows: int | None = None,
+        color: bool | None = None,
+    ) -> None:
         self.stream = stream
         self.live = live
         self.refresh = refresh
@@ -80,23 +95,23 @@ class Monitor:
         self.total = 0
         self.counts = {"failed": 0, "skipped": 0, "cancelled": 0}
         self._done = 0
-        self._running: dict[Any, float] = {}        # running leaf job -> start (loop time)
-        self._parents: dict[Any, Any] = {}          # its scheduler, when not the top one
+        self._running: dict[Any, float] = {}  # running leaf job -> start (loop time)
+        self._parents: dict[Any, Any] = {}  # its scheduler, when not the top one
         self._groups: dict[Any, tuple[float, Any]] = {}  # nested scheduler -> (start, parent)
         self._t0 = 0.0
-        self._shown = 0                             # lines of the live area on screen
+        self._shown = 0  # lines of the live area on screen
         self._frame = ""
-        self._pending: list[str] = []               # plain mode: lines not yet written
+        self._pending: list[str] = []  # plain mode: lines not yet written
         self._partial: dict[int, str] = {}
         self._saved: list[tuple[Any, str, Any]] = []
         self._proxies: dict[str, Above] = {}
-        self._same: dict[int, bool] = {}            # stream id -> same terminal as ours
+        self._same: dict[int, bool] = {}  # stream id -> same terminal as ours
         self._active = False
         self._dirty = False
-        self._nested: set[Any] = set()              # the nested schedulers of the run
-        self._plain_types: set[type] = set()        # job classes without monitor_details()
+        self._nested: set[Any] = set()  # the nested schedulers of the run
+        self._plain_types: set[type] = set()  # job classes without monitor_details()
         self._names: dict[Any, str] = {}
-        self._leaves: list[Any] = []                # polling: the jobs whose states we read
+        self._leaves: list[Any] = []  # polling: the jobs whose states we read
         self._polling = False
 
     # ---- the subscriber: called twice per job, so the common cases come first and cheap
@@ -109,8 +124,11 @@ class Monitor:
             if not self._is_live:
                 self._pending.append(f"{when - self._t0:8.3f}s started   {self._name(job)}\n")
             return
-        if kind == _DONE and type(job) in self._plain_types \
-                and self._running.pop(job, None) is not None:
+        if (
+            kind == _DONE
+            and type(job) in self._plain_types
+            and self._running.pop(job, None) is not None
+        ):
             self._done += 1
             if self._is_live:
                 self._dirty = True
@@ -147,8 +165,11 @@ class Monitor:
         else:
             self._running.pop(job, None)
             self._parents.pop(job, None)
-            if kind == ev.DONE and type(job) not in self._plain_types \
-                    and details_of(job, 0).get("failed"):
+            if (
+                kind == ev.DONE
+                and type(job) not in self._plain_types
+                and details_of(job, 0).get("failed")
+            ):
                 kind = ev.FAILED
             if kind == ev.DONE:
                 self._done += 1
@@ -202,8 +223,9 @@ class Monitor:
                 cls = type(job)
                 kind = kinds.get(cls)
                 if kind is None:
-                    kind = kinds[cls] = (2 if is_scheduler(job)
-                                         else 1 if hasattr(cls, "monitor_details") else 0)
+                    kind = kinds[cls] = (
+                        2 if is_scheduler(job) else 1 if hasattr(cls, "monitor_details") else 0
+                    )
                     if kind == 0:
                         self._plain_types.add(cls)
                 if kind == 2:
@@ -215,14 +237,18 @@ class Monitor:
         self._loop = asyncio.get_running_loop()
         self._out = self.stream if self.stream is not None else sys.stderr
         self._is_live = is_tty(self._out) if self.live is None else self.live
-        self._use_color = (self.color if self.color is not None
-                           else self._is_live and not os.environ.get("NO_COLOR"))
+        self._use_color = (
+            self.color
+            if self.color is not None
+            else self._is_live and not os.environ.get("NO_COLOR")
+        )
         self._active = True
         # terminal mode on plain jobs, no nested scheduler: the running jobs and the done
         # count are read from the jobs' states at each redraw (10 per second at most) instead
         # of the started/done events of every job, which the run then does not even make
-        self._polling = self._is_live and not self._nested \
-            and all(kind == 0 for kind in kinds.values())
+        self._polling = (
+            self._is_live and not self._nested and all(kind == 0 for kind in kinds.values())
+        )
         self.event_kinds = _RARE_KINDS if self._polling else None
         if self._is_live:
             self._redirect()
@@ -266,7 +292,7 @@ class Monitor:
         otherwise): for writers holding on to a stream of their own, such as a console."""
         return Above(self, stream)
 
-    def __enter__(self) -> Monitor:  # noqa: PYI034 - subclasses keep this type
+    def __enter__(self) -> Monitor:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -310,7 +336,7 @@ class Monitor:
             if isinstance(handler, logging.StreamHandler) and stream is not None:
                 for _owner, _name, original in list(self._saved):
                     if stream is original and isinstance(getattr(sys, _name), Above):
-                        handler.setStream(getattr(sys, _name))  # type: ignore[arg-type]
+                        handler.setStream(getattr(sys, _name))
                         self._saved.append((handler, "stream", original))
 
     def _restore(self) -> None:
@@ -340,7 +366,7 @@ class Monitor:
         text = self._partial.pop(key, "") + text
         cut = text.rfind("\n") + 1
         if cut == 0:
-            if len(text) < 4096:          # wait for the end of the line
+            if len(text) < 4096:  # wait for the end of the line
                 self._partial[key] = text
                 return
             text += "\n"
@@ -395,7 +421,7 @@ class Monitor:
                 return size.columns, size.lines
         except (OSError, ValueError, AttributeError):
             pass
-        size = shutil.get_terminal_size()   # COLUMNS / LINES, else 80 x 24
+        size = shutil.get_terminal_size()  # COLUMNS / LINES, else 80 x 24
         return size.columns, size.lines
 
     def frame_lines(self) -> list[str]:
@@ -410,9 +436,11 @@ class Monitor:
         rows: list[tuple[str, bool]] = []
         self._rows_under(self._top, 0, now, width, rows, budget + 1)
         if len(rows) > budget:
-            hidden = len(self._running) - sum(1 for r in rows[:budget - 1] if r[1])
-            rows = rows[:budget - 1] + [(self._paint(f"  … {max(hidden, 1)} more running",
-                                                     "dim"), False)]
+            hidden = len(self._running) - sum(1 for r in rows[: budget - 1] if r[1])
+            rows = [
+                *rows[: budget - 1],
+                (self._paint(f"  … {max(hidden, 1)} more running", "dim"), False),
+            ]
         out.extend(text for text, _leaf in rows)
         return out
 
@@ -430,12 +458,20 @@ class Monitor:
         counts = self.tally()
         for name in ("running", "done", "failed", "skipped", "cancelled"):
             if counts[name]:
-                text = text.replace(f"{name} {counts[name]}",
-                                    self._paint(f"{name} {counts[name]}", name), 1)
+                text = text.replace(
+                    f"{name} {counts[name]}", self._paint(f"{name} {counts[name]}", name), 1
+                )
         return text
 
-    def _rows_under(self, scheduler: Any, depth: int, now: float, width: int,
-                    rows: list[tuple[str, bool]], budget: int) -> None:
+    def _rows_under(
+        self,
+        scheduler: Any,
+        depth: int,
+        now: float,
+        width: int,
+        rows: list[tuple[str, bool]],
+        budget: int,
+    ) -> None:
         """Rows for the running jobs of ``scheduler``: leaves, then nested groups."""
         indent = "  " * (depth + 1)
         parents = self._parents
@@ -448,27 +484,39 @@ class Monitor:
             where = f"{group}  " if group and group != label else ""
             tail = details_of(job, 1).get("tail") or []
             last = f"  │ {tail[-1]}" if tail else ""
-            text = clip(f"{indent}{seconds(now - start)}  {where}{label}{last}",
-                         width)
-            rows.append((self._paint(text[:len(indent) + 6], "running") + text[len(indent) + 6:]
-                         if self._use_color else text, True))
+            text = clip(f"{indent}{seconds(now - start)}  {where}{label}{last}", width)
+            rows.append(
+                (
+                    self._paint(text[: len(indent) + 6], "running") + text[len(indent) + 6 :]
+                    if self._use_color
+                    else text,
+                    True,
+                )
+            )
         for nested, (start, parent) in list(self._groups.items()):
             if len(rows) >= budget:
                 return
             if parent is not scheduler:
                 continue
             running = sum(1 for p in self._parents.values() if p is nested)
-            label = f"{indent}▸ {nested.display_label()}  {seconds(now - start).strip()}, " \
-                    f"{running} running"
+            label = (
+                f"{indent}▸ {nested.display_label()}  {seconds(now - start).strip()}, "
+                f"{running} running"
+            )
             rows.append((self._paint(clip(label, width), "group"), False))
             self._rows_under(nested, depth + 1, now, width, rows, budget)
 
     def _summary(self) -> str:
         now = self._loop.time() if self._loop is not None else self._t0
-        line = f"[{seconds(now - self._t0).strip()}] {self._counts_text()} - " \
-               f"{self._top.why() if self._top is not None else ''}"
-        return self._paint(line, "failed" if self.counts["failed"] else "done") \
-            if self._use_color else line
+        line = (
+            f"[{seconds(now - self._t0).strip()}] {self._counts_text()} - "
+            f"{self._top.why() if self._top is not None else ''}"
+        )
+        return (
+            self._paint(line, "failed" if self.counts["failed"] else "done")
+            if self._use_color
+            else line
+        )
 
     # ---- plain lines (and failures above the live area)
     def _note(self, event: ev.JobEvent, what: str) -> None:
@@ -491,8 +539,9 @@ class Monitor:
         columns, _ = self._size()
         text = clip(line, max(20, columns - 1))
         self._dirty = True
-        self.write_above(self._out, self._paint(text, "failed" if what != ev.RETRY else "running")
-                          + "\n")
+        self.write_above(
+            self._out, self._paint(text, "failed" if what != ev.RETRY else "running") + "\n"
+        )
 
 
 class monitoring:

@@ -48,7 +48,7 @@ class JobRecord:
 
     id: int
     label: str
-    parent: int | None = None          # id of the nested scheduler holding it, None at top
+    parent: int | None = None  # id of the nested scheduler holding it, None at top
     requires: list[int] = field(default_factory=list)
     group: str | None = None
     scheduler: bool = False
@@ -61,7 +61,7 @@ class JobRecord:
     attempts: int = 0
     status: str | None = None
     tail: list[str] = field(default_factory=list)
-    ready: float | None = None         # requirements all finished: start - ready = window wait
+    ready: float | None = None  # requirements all finished: start - ready = window wait
 
     @property
     def duration(self) -> float | None:
@@ -74,7 +74,7 @@ class RunRecord:
 
     jobs: list[JobRecord]
     title: str = "run"
-    started: float = 0.0               # time.time() at the run's start
+    started: float = 0.0  # time.time() at the run's start
     duration: float = 0.0
     why: str = ""
 
@@ -120,10 +120,18 @@ def structure(scheduler: Any) -> tuple[list[Any], list[JobRecord]]:
     for index, job in enumerate(jobs):
         parent = getattr(job, "_aj_parent", None)
         requires = sorted(ids[req] for req in job.required if req in ids)
-        records.append(JobRecord(
-            id=index, label=job.display_label(), parent=ids.get(parent), requires=requires,
-            group=group_of(job), scheduler=is_scheduler(job), critical=job.is_critical(),
-            forever=bool(job.forever)))
+        records.append(
+            JobRecord(
+                id=index,
+                label=job.display_label(),
+                parent=ids.get(parent),
+                requires=requires,
+                group=group_of(job),
+                scheduler=is_scheduler(job),
+                critical=job.is_critical(),
+                forever=bool(job.forever),
+            )
+        )
     return jobs, records
 
 
@@ -149,14 +157,16 @@ def snapshot(scheduler: Any, title: str | None = None) -> RunRecord:
     jobs, records = structure(scheduler)
     starts = [job._aj_t0 for job in jobs if job._aj_t0 is not None]
     origin = min(starts) if starts else 0.0
-    latest = max([t for job in jobs for t in (job._aj_t0, job._aj_t1) if t is not None],
-                 default=origin)
+    latest = max(
+        [t for job in jobs for t in (job._aj_t0, job._aj_t1) if t is not None], default=origin
+    )
     try:
         import asyncio
+
         now = asyncio.get_running_loop().time()
     except RuntimeError:
         now = latest
-    for job, record in zip(jobs, records):
+    for job, record in zip(jobs, records, strict=True):
         details = details_of(job)
         record.outcome = _outcome(job, details)
         t0, t1 = job._aj_t0, job._aj_t1
@@ -176,8 +186,13 @@ def snapshot(scheduler: Any, title: str | None = None) -> RunRecord:
     fill_ready(records)
     end = max((r.end for r in records if r.end is not None), default=0.0)
     label = getattr(scheduler, "label", None)
-    return RunRecord(records, title=title or label or "run", started=time.time() - (now - origin),
-                     duration=end, why=scheduler.why())
+    return RunRecord(
+        records,
+        title=title or label or "run",
+        started=time.time() - (now - origin),
+        duration=end,
+        why=scheduler.why(),
+    )
 
 
 def fill_ready(records: list[JobRecord]) -> None:
@@ -230,11 +245,11 @@ class EventRecorder:
         job_id = self._ids.get(event.job)
         if job_id is None:
             return
-        record: dict[str, Any] = {"kind": kind, "job": job_id,
-                                  "t": round(event.time - self._t0, 6)}
+        record: dict[str, Any] = {"kind": kind, "job": job_id, "t": round(event.time - self._t0, 6)}
         if event.exception is not None:
-            record["error"] = (str(event.exception) if kind == ev.SKIPPED
-                               else describe_error(event.exception))
+            record["error"] = (
+                str(event.exception) if kind == ev.SKIPPED else describe_error(event.exception)
+            )
         self._emit(record)
 
     def _start(self, event: ev.JobEvent) -> None:
@@ -243,23 +258,49 @@ class EventRecorder:
         self._jobs, records = structure(event.job)
         self._ids = {job: index for index, job in enumerate(self._jobs)}
         keys = ("id", "label", "parent", "requires", "group", "scheduler", "critical", "forever")
-        self._emit({"kind": ev.RUN_STARTED, "t": 0.0, "wall": time.time(),
-                    "title": self.title or getattr(event.job, "label", None) or "run",
-                    "jobs": [{key: getattr(r, key) for key in keys} for r in records]})
+        self._emit(
+            {
+                "kind": ev.RUN_STARTED,
+                "t": 0.0,
+                "wall": time.time(),
+                "title": self.title or getattr(event.job, "label", None) or "run",
+                "jobs": [{key: getattr(r, key) for key in keys} for r in records],
+            }
+        )
 
     def _finish(self, event: ev.JobEvent) -> None:
         for job_id, job in enumerate(self._jobs):
             details = details_of(job)
             if details:
-                self._emit({"kind": "details", "job": job_id,
-                            "status": details.get("status"),
-                            "failed": bool(details.get("failed")),
-                            "tail": [str(line) for line in details.get("tail") or ()]})
-        self._emit({"kind": ev.FINISHED, "t": round(event.time - self._t0, 6),
-                    "why": event.job.why()})
+                self._emit(
+                    {
+                        "kind": "details",
+                        "job": job_id,
+                        "status": details.get("status"),
+                        "failed": bool(details.get("failed")),
+                        "tail": [str(line) for line in details.get("tail") or ()],
+                    }
+                )
+        self._emit(
+            {"kind": ev.FINISHED, "t": round(event.time - self._t0, 6), "why": event.job.why()}
+        )
         if self.stream is not None:
             self.stream.flush()
         self._top = False  # one run per recorder
+
+
+def _run_started(event: dict[str, Any], run: RunRecord) -> None:
+    """The first record of an events file: the jobs, into ``run.jobs``; the title and start."""
+    if event.get("kind") != ev.RUN_STARTED or not isinstance(event.get("jobs"), list):
+        raise ValueError(
+            "not an events file: the first record must be the 'run-started' one describing the jobs"
+        )
+    for spec in event["jobs"]:
+        run.jobs.append(
+            JobRecord(**{key: spec[key] for key in spec if key in JobRecord.__dataclass_fields__})
+        )
+    run.started = float(event.get("wall") or 0.0)
+    run.title = str(event.get("title") or "run")
 
 
 def replay(events: Iterable[dict[str, Any]]) -> RunRecord:
@@ -271,14 +312,7 @@ def replay(events: Iterable[dict[str, Any]]) -> RunRecord:
     for number, event in enumerate(events, 1):
         kind = event.get("kind")
         if number == 1:
-            if kind != ev.RUN_STARTED or not isinstance(event.get("jobs"), list):
-                raise ValueError("not an events file: the first record must be the "
-                                 "'run-started' one describing the jobs")
-            for spec in event["jobs"]:
-                records.append(JobRecord(**{key: spec[key] for key in spec
-                                            if key in JobRecord.__dataclass_fields__}))
-            run.started = float(event.get("wall") or 0.0)
-            run.title = str(event.get("title") or "run")
+            _run_started(event, run)
             continue
         if kind == ev.FINISHED:
             run.why = str(event.get("why") or "")
@@ -318,6 +352,7 @@ def replay(events: Iterable[dict[str, Any]]) -> RunRecord:
 
 def read_events(path: Any) -> RunRecord:
     """:func:`replay` of a JSON-lines events file; ValueError naming a bad line."""
+
     def lines() -> Iterable[dict[str, Any]]:
         with open(path, encoding="utf-8") as stream:
             for number, line in enumerate(stream, 1):
@@ -327,4 +362,5 @@ def read_events(path: Any) -> RunRecord:
                     yield json.loads(line)
                 except json.JSONDecodeError as exc:
                     raise ValueError(f"{path}:{number}: not JSON ({exc.msg})") from None
+
     return replay(lines())

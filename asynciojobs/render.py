@@ -27,9 +27,9 @@ class Statistics:
     critical_failed: int = 0
     skipped: int = 0
     cancelled: int = 0
-    busy_time: float = 0.0          # sum of the durations of finished jobs
-    longest: float | None = None    # longest duration of a finished job
-    span: float | None = None       # first start to last end
+    busy_time: float = 0.0  # sum of the durations of finished jobs
+    longest: float | None = None  # longest duration of a finished job
+    span: float | None = None  # first start to last end
     durations: dict[Any, float] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -49,8 +49,9 @@ class Statistics:
                     stats.failed += 1
                     if job.is_critical():
                         stats.critical_failed += 1
-                duration = None if job._aj_t0 is None or job._aj_t1 is None \
-                    else job._aj_t1 - job._aj_t0
+                duration = (
+                    None if job._aj_t0 is None or job._aj_t1 is None else job._aj_t1 - job._aj_t0
+                )
                 if duration is not None:
                     stats.durations[job] = duration
                     stats.busy_time += duration
@@ -75,20 +76,25 @@ class Statistics:
 
     def summary(self) -> str:
         """One line with every counter and the timings."""
-        parts = [(f"{self.total} job(s): {self.done} done ({self.failed} failed, "
-                  f"{self.critical_failed} critical)"), f"{self.running} running",
-                 f"{self.scheduled} scheduled", f"{self.idle} idle"]
+        parts = [
+            (
+                f"{self.total} job(s): {self.done} done ({self.failed} failed, "
+                f"{self.critical_failed} critical)"
+            ),
+            f"{self.running} running",
+            f"{self.scheduled} scheduled",
+            f"{self.idle} idle",
+        ]
         if self.skipped:
             parts.append(f"{self.skipped} skipped")
         if self.cancelled:
             parts.append(f"{self.cancelled} cancelled")
         line = ", ".join(parts)
         if self.span is not None:
-            line += f"; span {self.span:.3f}s, busy {self.busy_time:.3f}s, " \
-                    f"longest {self.longest:.3f}s"
+            line += (
+                f"; span {self.span:.3f}s, busy {self.busy_time:.3f}s, longest {self.longest:.3f}s"
+            )
         return line
-
-
 
 
 def number_jobs(scheduler: Any) -> int:
@@ -121,19 +127,24 @@ def list_lines(scheduler: Any, details: bool = False, unicode: bool | None = Non
     def walk(sched: Any, depth: int) -> None:
         indent = ">" * depth + " " if depth else ""
         for job in sched.topological_order():
-            line = (f"{job.repr_id()} {job.repr_short(unicode)} {indent}{job.repr_main()}"
-                    f"{job.repr_result()}{job.repr_requires()}")
+            line = (
+                f"{job.repr_id()} {job.repr_short(unicode)} {indent}{job.repr_main()}"
+                f"{job.repr_result()}{job.repr_requires()}"
+            )
             if is_scheduler(job):
                 lines.append(f"{line} -> entries={_ids(job.entry_jobs())}")
                 walk(job, depth + 1)
-                lines.append(f"{job.repr_id()} --end-- {'<' * (depth + 1)} {job.repr_main()}"
-                             f" exits={_ids(job.exit_jobs())}")
+                lines.append(
+                    f"{job.repr_id()} --end-- {'<' * (depth + 1)} {job.repr_main()}"
+                    f" exits={_ids(job.exit_jobs())}"
+                )
             else:
                 lines.append(line)
             if details:
                 text = job.details()
                 if text:
                     lines.extend(str(text).splitlines())
+
     walk(scheduler, 0)
     return lines
 
@@ -146,11 +157,13 @@ def list_safe_lines(scheduler: Any, unicode: bool | None = None) -> list[str]:
         for rank, job in enumerate(sched.jobs, 1):
             job._aj_id = f"{prefix}.{rank}"
         for job in sched.jobs:
-            lines.append(f"{job.repr_short(unicode)} {job.repr_id()} {job.repr_main()}"
-                         f"{job.repr_requires()}")
+            lines.append(
+                f"{job.repr_short(unicode)} {job.repr_id()} {job.repr_main()}{job.repr_requires()}"
+            )
             if is_scheduler(job):
                 walk(job, job.repr_id().lstrip("."))
                 lines.append(f"--end-- .{job.repr_id().lstrip('.')}")
+
     walk(scheduler, "")
     return lines
 
@@ -160,12 +173,16 @@ def debrief_lines(scheduler: Any, details: bool = False) -> list[str]:
     lines = [f"----- {scheduler.why()}"]
     lines.extend(list_lines(scheduler, details))
     stats = Statistics.of(scheduler.iterate_jobs())
-    failed = [job for job in scheduler.iterate_jobs()
-              if job.raised_exception() is not None and job._aj_state != SKIPPED]
+    failed = [
+        job
+        for job in scheduler.iterate_jobs()
+        if job.raised_exception() is not None and job._aj_state != SKIPPED
+    ]
     critical = [job for job in failed if job.is_critical()]
     lines.append(f"===== {stats.summary()}")
-    lines.append(f"===== {len(failed)} job(s) with an exception, including {len(critical)} "
-                 "critical")
+    lines.append(
+        f"===== {len(failed)} job(s) with an exception, including {len(critical)} critical"
+    )
     for job in failed:
         kind = "CRITICAL JOB" if job.is_critical() else "non-critical job"
         exc = job.raised_exception()
@@ -214,5 +231,7 @@ class RenderMixin:
     def __repr__(self) -> str:
         stats = self.statistics()
         ongoing = stats.running + stats.scheduled
-        return (f"{type(self).__name__} with {stats.done} done + {ongoing} ongoing + "
-                f"{stats.idle + stats.skipped} idle = {stats.total} job(s)")
+        return (
+            f"{type(self).__name__} with {stats.done} done + {ongoing} ongoing + "
+            f"{stats.idle + stats.skipped} idle = {stats.total} job(s)"
+        )

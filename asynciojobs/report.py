@@ -34,8 +34,14 @@ from .record import JobRecord, RunRecord
 
 #: above this many jobs the graph is listed as text (a drawing would be unreadable and slow)
 MAX_DRAWN_JOBS = 1000
-_COLORS = {"done": "#43a047", "failed": "#e53935", "skipped": "#9e9e9e",
-           "cancelled": "#8e24aa", "not-run": "#eeeeee", "running": "#fb8c00"}
+_COLORS = {
+    "done": "#43a047",
+    "failed": "#e53935",
+    "skipped": "#9e9e9e",
+    "cancelled": "#8e24aa",
+    "not-run": "#eeeeee",
+    "running": "#fb8c00",
+}
 
 _CSS = """
 body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222;background:#fff}
@@ -47,7 +53,8 @@ h1{font-size:1.4em;margin:0 0 .2em}h2{font-size:1.15em;margin:1.4em 0 .5em}
 .sec>h3{margin:0;padding:3px 8px;font-size:.9em;background:#f3f6f9;color:#234}
 .row{display:flex;align-items:center;height:18px;cursor:pointer}
 .row:hover,.row.sel{background:#fff8e1}
-.name{box-sizing:border-box;flex:0 0 26%;overflow:hidden;white-space:nowrap;text-overflow:ellipsis;padding:0 8px;font-size:.85em}
+.name{box-sizing:border-box;flex:0 0 26%;overflow:hidden;white-space:nowrap;
+text-overflow:ellipsis;padding:0 8px;font-size:.85em}
 .row.sched .name{font-weight:600}
 .lane{position:relative;flex:1;height:12px;margin-right:8px}
 .bar,.wait{position:absolute;top:0;height:12px;min-width:2px;border-radius:2px}
@@ -61,9 +68,11 @@ h1{font-size:1.4em;margin:0 0 .2em}h2{font-size:1.15em;margin:1.4em 0 .5em}
 #detail{position:sticky;bottom:0;background:#fafafa;border:1px solid #ccc;border-radius:4px;
 padding:.5em 1em;margin-top:1em;max-height:40vh;overflow:auto}
 #detail pre{background:#222;color:#eee;padding:.5em;white-space:pre-wrap;margin:.3em 0}
-table{border-collapse:collapse;margin-bottom:1em}td,th{border:1px solid #ddd;padding:2px 8px;text-align:left}
+table{border-collapse:collapse;margin-bottom:1em}
+td,th{border:1px solid #ddd;padding:2px 8px;text-align:left}
 th{background:#f3f6f9}td.n{text-align:right}
-.graph svg{max-width:100%;height:auto}.note{color:#8a6d3b;background:#fcf8e3;padding:.3em .6em;border-radius:4px}
+.graph svg{max-width:100%;height:auto}
+.note{color:#8a6d3b;background:#fcf8e3;padding:.3em .6em;border-radius:4px}
 ul.deps{font-family:monospace;font-size:.85em}
 """
 
@@ -89,10 +98,15 @@ _JS = r"""
   }
   var rows=document.querySelectorAll('.row');
   rows.forEach(function(row){
-    row.addEventListener('click',function(){show(row);history.replaceState(null,'','#job-'+row.dataset.id);});
+    row.addEventListener('click',function(){
+      show(row);history.replaceState(null,'','#job-'+row.dataset.id);
+    });
   });
   var m=/^#job-(\d+)$/.exec(location.hash);
-  if(m){var row=document.querySelector('.row[data-id="'+m[1]+'"]');if(row){show(row);row.scrollIntoView({block:'nearest'});}}
+  if(m){
+    var row=document.querySelector('.row[data-id="'+m[1]+'"]');
+    if(row){show(row);row.scrollIntoView({block:'nearest'});}
+  }
 })();
 """
 
@@ -117,8 +131,13 @@ def _section_of(record: JobRecord, by_id: dict[int, JobRecord]) -> str:
 
 
 def _row(record: JobRecord, scale: float, min_wait: float) -> str:
-    attrs = {"data-id": str(record.id), "data-job": record.label, "data-start": _fmt(record.start),
-             "data-end": _fmt(record.end), "data-outcome": record.outcome}
+    attrs = {
+        "data-id": str(record.id),
+        "data-job": record.label,
+        "data-start": _fmt(record.start),
+        "data-end": _fmt(record.end),
+        "data-outcome": record.outcome,
+    }
     if record.group:
         attrs["data-node"] = record.group
     title = [record.label, record.outcome]
@@ -141,16 +160,22 @@ def _row(record: JobRecord, scale: float, min_wait: float) -> str:
         wait = record.start - ready
         if wait >= min_wait:  # shorter waits are noise (the loop's own scheduling)
             attrs["data-wait"] = _fmt(wait)
-            lane += (f'<span class="wait" style="left:{ready * scale:.3f}%;'
-                     f'width:{wait * scale:.3f}%"></span>')
+            lane += (
+                f'<span class="wait" style="left:{ready * scale:.3f}%;'
+                f'width:{wait * scale:.3f}%"></span>'
+            )
         width = (record.end - record.start) if record.end is not None else 0.0
-        lane += (f'<span class="bar" style="left:{record.start * scale:.3f}%;'
-                 f'width:{width * scale:.3f}%"></span>')
+        lane += (
+            f'<span class="bar" style="left:{record.start * scale:.3f}%;'
+            f'width:{width * scale:.3f}%"></span>'
+        )
     attrs["title"] = " · ".join(title)
     classes = f"row job o-{record.outcome}" + (" sched" if record.scheduler else "")
     text = " ".join(f'{key}="{_e(value)}"' for key, value in attrs.items())
-    return (f'<div class="{classes}" {text}><span class="name">{_e(record.label)}</span>'
-            f'<span class="lane">{lane}</span></div>')
+    return (
+        f'<div class="{classes}" {text}><span class="name">{_e(record.label)}</span>'
+        f'<span class="lane">{lane}</span></div>'
+    )
 
 
 def _ticks(duration: float) -> str:
@@ -184,8 +209,10 @@ def timeline_html(run: RunRecord) -> str:
         failed = sum(1 for r in records if r.outcome == "failed")
         extra = f", {failed} failed" if failed else ""
         count = f"{len(records)} job" + ("s" if len(records) > 1 else "")
-        parts.append(f'<div class="sec" data-group="{_e(name)}"><h3>{_e(name)} '
-                     f'<small>({count}{extra})</small></h3>')
+        parts.append(
+            f'<div class="sec" data-group="{_e(name)}"><h3>{_e(name)} '
+            f"<small>({count}{extra})</small></h3>"
+        )
         parts.extend(_row(record, scale, min_wait) for record in records)
         parts.append("</div>")
     parts.append("</div>")
@@ -211,16 +238,21 @@ def graph_dot(run: RunRecord) -> str:
             record = inner[-1] if last else inner[0]
         return record
 
-    lines = ["digraph run {", "compound=true; rankdir=TB;",
-             'node [shape=box style="rounded,filled" fontname="sans-serif" fontsize=10];']
+    lines = [
+        "digraph run {",
+        "compound=true; rankdir=TB;",
+        'node [shape=box style="rounded,filled" fontname="sans-serif" fontsize=10];',
+    ]
 
     def walk(parent: int | None, indent: str) -> None:
         for record in children.get(parent, []):
             text = record.label if not record.group else f"{record.label}\n{record.group}"
             if record.scheduler:
                 lines.append(f"{indent}subgraph cluster_{record.id} {{")
-                lines.append(f'{indent}  label={_dot_quote(text)}; style="rounded,filled"; '
-                             f'fillcolor="{_COLORS[record.outcome]}22";')
+                lines.append(
+                    f'{indent}  label={_dot_quote(text)}; style="rounded,filled"; '
+                    f'fillcolor="{_COLORS[record.outcome]}22";'
+                )
                 if not children.get(record.id):
                     lines.append(f"{indent}  j{record.id} [shape=point];")
                 walk(record.id, indent + "  ")
@@ -228,9 +260,12 @@ def graph_dot(run: RunRecord) -> str:
             else:
                 color = _COLORS[record.outcome]
                 font = "white" if record.outcome in ("done", "failed", "cancelled") else "black"
-                lines.append(f'{indent}j{record.id} [label={_dot_quote(text)} '
-                             f'fillcolor="{color}" fontcolor="{font}" '
-                             f'tooltip={_dot_quote(record.outcome)}];')
+                lines.append(
+                    f"{indent}j{record.id} [label={_dot_quote(text)} "
+                    f'fillcolor="{color}" fontcolor="{font}" '
+                    f"tooltip={_dot_quote(record.outcome)}];"
+                )
+
     walk(None, "")
     for record in run.jobs:
         for req_id in record.requires:
@@ -254,29 +289,42 @@ def graph_html(run: RunRecord, max_drawn: int = MAX_DRAWN_JOBS) -> str:
     if program is None:
         note = "graphviz's <code>dot</code> is not installed: the graph is listed as text."
     elif len(run.jobs) > max_drawn:
-        note = (f"{len(run.jobs)} jobs: more than {max_drawn}, the graph is listed as text "
-                "(a drawing would not be readable).")
+        note = (
+            f"{len(run.jobs)} jobs: more than {max_drawn}, the graph is listed as text "
+            "(a drawing would not be readable)."
+        )
     else:
         try:
-            done = subprocess.run([program, "-Tsvg"], input=graph_dot(run), capture_output=True,
-                                  text=True, timeout=30, check=False)
+            done = subprocess.run(
+                [program, "-Tsvg"],
+                input=graph_dot(run),
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=False,
+            )
         except (OSError, subprocess.TimeoutExpired) as exc:
             done = None
             note = f"<code>dot</code> failed ({_e(exc)}): the graph is listed as text."
         if done is not None and done.returncode == 0:
-            svg = done.stdout[done.stdout.find("<svg"):]
+            svg = done.stdout[done.stdout.find("<svg") :]
             svg = re.sub(r"<!--.*?-->", "", svg, flags=re.DOTALL)
             return f'<div class="graph">{svg}</div>'
         if done is not None:
-            note = (f"<code>dot</code> failed ({_e(done.stderr.strip()[:200])}): "
-                    "the graph is listed as text.")
+            note = (
+                f"<code>dot</code> failed ({_e(done.stderr.strip()[:200])}): "
+                "the graph is listed as text."
+            )
     by_id = {r.id: r for r in run.jobs}
     items = []
     for record in run.jobs:
         reqs = ", ".join(by_id[req].label for req in record.requires)
-        items.append(f'<li><span class="sw" style="background:{_COLORS[record.outcome]}">'
-                     f"</span>{_e(record.label)} [{record.outcome}]"
-                     + (f" ← {_e(reqs)}" if reqs else "") + "</li>")
+        items.append(
+            f'<li><span class="sw" style="background:{_COLORS[record.outcome]}">'
+            f"</span>{_e(record.label)} [{record.outcome}]"
+            + (f" ← {_e(reqs)}" if reqs else "")
+            + "</li>"
+        )
     return f'<p class="note">{note}</p><ul class="deps">{"".join(items)}</ul>'
 
 
@@ -290,19 +338,33 @@ def summary_html(run: RunRecord, slowest: int = 10) -> str:
     rows = []
     for name, records in sorted(groups.items()):
         busy = sum(r.duration or 0.0 for r in records)
-        counts = {o: sum(1 for r in records if r.outcome == o)
-                  for o in ("failed", "skipped", "not-run")}
-        rows.append(f"<tr><td>{_e(name)}</td><td class=n>{len(records)}</td>"
-                    f"<td class=n>{counts['failed']}</td><td class=n>{counts['skipped']}</td>"
-                    f"<td class=n>{counts['not-run']}</td><td class=n>{busy:.3f}</td></tr>")
-    table = ("<table><tr><th>group / node</th><th>jobs</th><th>failed</th><th>skipped</th>"
-             "<th>not run</th><th>total time (s)</th></tr>" + "".join(rows) + "</table>")
-    ranked = sorted((r for r in run.jobs if r.duration is not None and not r.scheduler),
-                    key=lambda r: -(r.duration or 0.0))[:slowest]
-    slow = "".join(f"<tr><td>{_e(r.label)}</td><td>{_e(r.group or '')}</td>"
-                   f"<td class=n>{r.duration:.3f}</td><td>{r.outcome}</td></tr>" for r in ranked)
-    return table + ("<h3>Slowest jobs</h3><table><tr><th>job</th><th>node</th><th>seconds</th>"
-                    f"<th>outcome</th></tr>{slow}</table>" if slow else "")
+        counts = {
+            o: sum(1 for r in records if r.outcome == o) for o in ("failed", "skipped", "not-run")
+        }
+        rows.append(
+            f"<tr><td>{_e(name)}</td><td class=n>{len(records)}</td>"
+            f"<td class=n>{counts['failed']}</td><td class=n>{counts['skipped']}</td>"
+            f"<td class=n>{counts['not-run']}</td><td class=n>{busy:.3f}</td></tr>"
+        )
+    table = (
+        "<table><tr><th>group / node</th><th>jobs</th><th>failed</th><th>skipped</th>"
+        "<th>not run</th><th>total time (s)</th></tr>" + "".join(rows) + "</table>"
+    )
+    ranked = sorted(
+        (r for r in run.jobs if r.duration is not None and not r.scheduler),
+        key=lambda r: -(r.duration or 0.0),
+    )[:slowest]
+    slow = "".join(
+        f"<tr><td>{_e(r.label)}</td><td>{_e(r.group or '')}</td>"
+        f"<td class=n>{r.duration:.3f}</td><td>{r.outcome}</td></tr>"
+        for r in ranked
+    )
+    return table + (
+        "<h3>Slowest jobs</h3><table><tr><th>job</th><th>node</th><th>seconds</th>"
+        f"<th>outcome</th></tr>{slow}</table>"
+        if slow
+        else ""
+    )
 
 
 def report_html(run: RunRecord) -> str:
@@ -311,13 +373,19 @@ def report_html(run: RunRecord) -> str:
     for record in run.jobs:
         if not record.scheduler:
             counts[record.outcome] = counts.get(record.outcome, 0) + 1
-    started = (datetime.datetime.fromtimestamp(run.started, datetime.UTC)
-               .strftime("%Y-%m-%d %H:%M:%S UTC") if run.started else "")
+    started = (
+        datetime.datetime.fromtimestamp(run.started, datetime.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        if run.started
+        else ""
+    )
     totals = ", ".join(f"{count} {outcome}" for outcome, count in sorted(counts.items()))
-    legend = "".join(f'<span><i class="sw" style="background:{color}"></i>{name}</span>'
-                     for name, color in _COLORS.items()) + \
-        ('<span><i class="sw wait" style="position:static"></i>ready, waiting to start (jobs '
-         'window full, or the event loop busy)</span>')
+    legend = "".join(
+        f'<span><i class="sw" style="background:{color}"></i>{name}</span>'
+        for name, color in _COLORS.items()
+    ) + (
+        '<span><i class="sw wait" style="position:static"></i>ready, waiting to start (jobs '
+        "window full, or the event loop busy)</span>"
+    )
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
@@ -329,7 +397,8 @@ def report_html(run: RunRecord) -> str:
         '<aside id="detail" hidden></aside>'
         f'<h2>Dependency graph</h2><section id="graph">{graph_html(run)}</section>'
         f'<h2>Summary</h2><section id="summary">{summary_html(run)}</section>'
-        f"<script>{_JS}</script></body></html>\n")
+        f"<script>{_JS}</script></body></html>\n"
+    )
 
 
 def write_report(run: RunRecord, filename: str | Path) -> str:

@@ -20,7 +20,6 @@ from . import graph
 from .badges import job_label
 from .compat import LegacySchedulerMixin
 from .dot import DotMixin
-from .execution import CRITICAL, OK, TIMED_OUT, Run
 from .errors import (
     CycleError,
     ForeignRequirementError,
@@ -28,11 +27,13 @@ from .errors import (
     NestedLoopError,
     SchedulerTimeoutError,
 )
-from .job import IDLE, SKIPPED, AbstractJob, Job, flatten_jobs
+from .execution import CRITICAL, OK, TIMED_OUT, Run
+from .job import AbstractJob, Job, flatten_jobs
 from .jobset import JobSet
 from .loops import new_runner
 from .render import RenderMixin
 from .settings import RunSettingsMixin
+from .states import IDLE, SKIPPED
 from .surgery import GraphMethods
 
 logger = logging.getLogger("asynciojobs.scheduler")
@@ -48,8 +49,7 @@ def no_running_loop(what: str) -> None:
     raise NestedLoopError(what)
 
 
-class PureScheduler(LegacySchedulerMixin, GraphMethods, RenderMixin, DotMixin,
-                     RunSettingsMixin):
+class PureScheduler(LegacySchedulerMixin, GraphMethods, RenderMixin, DotMixin, RunSettingsMixin):
     """A set of jobs with requirements, run with ``run()`` / ``await co_run()`` -> bool.
 
     ``jobs_window``: at most that many jobs running at once (None or 0: no limit).
@@ -62,10 +62,17 @@ class PureScheduler(LegacySchedulerMixin, GraphMethods, RenderMixin, DotMixin,
 
     _aj_is_scheduler = True  # what graph.is_scheduler() looks for
 
-    def __init__(self, *jobs_or_sequences: Any, jobs_window: int | None = None,
-                 timeout: float | None = None, shutdown_timeout: float | None = 1,
-                 watch: Any = None, verbose: bool = False, critical: bool | None = None,
-                 on_failed_requirement: str | None = None) -> None:
+    def __init__(
+        self,
+        *jobs_or_sequences: Any,
+        jobs_window: int | None = None,
+        timeout: float | None = None,
+        shutdown_timeout: float | None = 1,
+        watch: Any = None,
+        verbose: bool = False,
+        critical: bool | None = None,
+        on_failed_requirement: str | None = None,
+    ) -> None:
         self.jobs = JobSet(owner=self)
         self.jobs_window = jobs_window
         self.timeout = timeout
@@ -86,7 +93,8 @@ class PureScheduler(LegacySchedulerMixin, GraphMethods, RenderMixin, DotMixin,
     # ---- set-like API
     def add(self, job: AbstractJob) -> AbstractJob:
         """Add one job (or a Sequence's jobs); returns what was given."""
-        if isinstance(job, AbstractJob) and job._aj_parent is None and job is not self:
+        # (the type checker cannot see that a Scheduler is both an AbstractJob and a PureScheduler)
+        if isinstance(job, AbstractJob) and job._aj_parent is None and job is not self:  # type: ignore[comparison-overlap]
             self.jobs._aj_items[job] = None  # the usual case, made cheap: a new job
             job._aj_parent = self
         else:
@@ -100,9 +108,12 @@ class PureScheduler(LegacySchedulerMixin, GraphMethods, RenderMixin, DotMixin,
                 raise ValueError("a scheduler cannot contain itself")
             previous = job._aj_parent
             if previous is not None and previous is not self and job in previous.jobs:
-                logger.warning("job %s is already in another scheduler (%s): a job belongs to "
-                               "one scheduler; it now takes its defaults from this one",
-                               job_label(job), previous._aj_name())
+                logger.warning(
+                    "job %s is already in another scheduler (%s): a job belongs to "
+                    "one scheduler; it now takes its defaults from this one",
+                    job_label(job),
+                    previous._aj_name(),
+                )
             self.jobs._aj_items[job] = None
             job._aj_parent = self
         return self
@@ -132,6 +143,7 @@ class PureScheduler(LegacySchedulerMixin, GraphMethods, RenderMixin, DotMixin,
         def unsubscribe() -> None:
             if callback in self._aj_subscribers:
                 self._aj_subscribers.remove(callback)
+
         return unsubscribe
 
     def _aj_all_subscribers(self) -> list[ev.Subscriber]:
@@ -142,20 +154,24 @@ class PureScheduler(LegacySchedulerMixin, GraphMethods, RenderMixin, DotMixin,
             node = node._aj_parent if isinstance(node, AbstractJob) else None
         if self.verbose:
             from .watch import feedback_printer
+
             subs.append(feedback_printer(self))
         return subs
 
     # ---- running
-    def run(self, *, timeout: Any = _UNSET, jobs_window: Any = _UNSET,
-            monitor: Any = False) -> bool:
+    def run(
+        self, *, timeout: Any = _UNSET, jobs_window: Any = _UNSET, monitor: Any = False
+    ) -> bool:
         """Synchronous ``co_run()`` in a fresh event loop; not usable inside a running loop."""
         no_running_loop("run")
         with new_runner() as runner:
-            return runner.run(self.co_run(timeout=timeout, jobs_window=jobs_window,
-                                          monitor=monitor))
+            return runner.run(
+                self.co_run(timeout=timeout, jobs_window=jobs_window, monitor=monitor)
+            )
 
-    async def co_run(self, *, timeout: Any = _UNSET, jobs_window: Any = _UNSET,
-                     monitor: Any = False) -> bool:
+    async def co_run(
+        self, *, timeout: Any = _UNSET, jobs_window: Any = _UNSET, monitor: Any = False
+    ) -> bool:
         """Run every job; True when all non-forever jobs finished and no critical job failed.
 
         ``timeout`` / ``jobs_window`` override the scheduler's settings for this run.
@@ -166,6 +182,7 @@ class PureScheduler(LegacySchedulerMixin, GraphMethods, RenderMixin, DotMixin,
         if not monitor:
             return await self._aj_run(timeout, jobs_window, nested=False)
         from .monitor import monitoring
+
         with monitoring(self, monitor):
             return await self._aj_run(timeout, jobs_window, nested=False)
 
@@ -175,12 +192,15 @@ class PureScheduler(LegacySchedulerMixin, GraphMethods, RenderMixin, DotMixin,
         returns the file name."""
         from .record import snapshot
         from .report import write_report
+
         return write_report(snapshot(self, title), filename)
 
     async def _aj_run(self, timeout: Any, jobs_window: Any, *, nested: bool) -> bool:
         if self._aj_running:
-            raise RuntimeError(f"{self._aj_name()} is already running: wait for that run "
-                               "to finish before starting another one")
+            raise RuntimeError(
+                f"{self._aj_name()} is already running: wait for that run "
+                "to finish before starting another one"
+            )
         timeout = self.timeout if timeout is _UNSET else timeout
         window = self.jobs_window if jobs_window is _UNSET else jobs_window
         if not nested:
@@ -193,6 +213,7 @@ class PureScheduler(LegacySchedulerMixin, GraphMethods, RenderMixin, DotMixin,
         subscribers = self._aj_all_subscribers()
         if self.verbose and not nested:
             from .render import number_jobs
+
             number_jobs(self)
         run = Run(self, window, subscribers)
         if subscribers:
@@ -209,8 +230,11 @@ class PureScheduler(LegacySchedulerMixin, GraphMethods, RenderMixin, DotMixin,
                 logger.warning("%s: TIMEOUT occurred after %ss", self._aj_name(), timeout)
             elif outcome == CRITICAL:
                 self._aj_failed_critical = True
-                logger.warning("%s: emergency exit upon exception in critical job %s",
-                               self._aj_name(), job_label(run.aborted_by))
+                logger.warning(
+                    "%s: emergency exit upon exception in critical job %s",
+                    self._aj_name(),
+                    job_label(run.aborted_by),
+                )
             self._aj_running = False
             await _despite_cancellation(self.co_shutdown())
             if subscribers:
@@ -343,16 +367,24 @@ class PureScheduler(LegacySchedulerMixin, GraphMethods, RenderMixin, DotMixin,
             task.cancel()
         if pending:
             await asyncio.wait(pending)
-            logger.warning("%s: %d shutdown(s) did not complete within %ss", self._aj_name(),
-                           len(pending), self.shutdown_timeout)
+            logger.warning(
+                "%s: %d shutdown(s) did not complete within %ss",
+                self._aj_name(),
+                len(pending),
+                self.shutdown_timeout,
+            )
         for task in list(done) + list(pending):
             if task.cancelled():
                 continue
             exc = task.exception()
             if exc is not None:
                 self.shutdown_errors.append((tasks[task], exc))
-                logger.warning("co_shutdown of %s raised %s: %s",
-                               job_label(tasks[task]), type(exc).__name__, exc)
+                logger.warning(
+                    "co_shutdown of %s raised %s: %s",
+                    job_label(tasks[task]),
+                    type(exc).__name__,
+                    exc,
+                )
         return not pending
 
     def shutdown(self) -> bool | None:
@@ -423,13 +455,26 @@ class Scheduler(PureScheduler, AbstractJob):
     ``scheduler``...). When nested and critical, a failure raises into the parent: the
     exception of its critical job, or SchedulerTimeoutError on its own timeout."""
 
-    def __init__(self, *jobs_or_sequences: Any, jobs_window: int | None = None,
-                 timeout: float | None = None, shutdown_timeout: float | None = 1,
-                 watch: Any = None, verbose: bool = False, **kwds: Any) -> None:
+    def __init__(
+        self,
+        *jobs_or_sequences: Any,
+        jobs_window: int | None = None,
+        timeout: float | None = None,
+        shutdown_timeout: float | None = 1,
+        watch: Any = None,
+        verbose: bool = False,
+        **kwds: Any,
+    ) -> None:
         AbstractJob.__init__(self, **kwds)
-        PureScheduler.__init__(self, *jobs_or_sequences, jobs_window=jobs_window,
-                               timeout=timeout, shutdown_timeout=shutdown_timeout,
-                               watch=watch, verbose=verbose)
+        PureScheduler.__init__(
+            self,
+            *jobs_or_sequences,
+            jobs_window=jobs_window,
+            timeout=timeout,
+            shutdown_timeout=shutdown_timeout,
+            watch=watch,
+            verbose=verbose,
+        )
 
     def _aj_execute(self) -> Any:
         return self._aj_run_nested()
@@ -447,4 +492,3 @@ class Scheduler(PureScheduler, AbstractJob):
 
     def text_label(self) -> str:
         return "Scheduler"
-

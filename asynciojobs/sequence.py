@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from .job import AbstractJob, flatten_jobs
@@ -18,8 +19,9 @@ class Sequence:
 
     _aj_is_sequence = True
 
-    def __init__(self, *sequences_or_jobs: Any, required: Any = None,
-                 scheduler: Any = None) -> None:
+    def __init__(
+        self, *sequences_or_jobs: Any, required: Any = None, scheduler: Any = None
+    ) -> None:
         self.jobs: list[AbstractJob] = []
         self.scheduler = scheduler
         self.append(*sequences_or_jobs)
@@ -45,7 +47,7 @@ class Sequence:
             self.jobs[0].requires(*requirements, remove=remove)
         return self
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[AbstractJob]:
         return iter(self.jobs)
 
     def __len__(self) -> int:

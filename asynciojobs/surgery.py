@@ -58,11 +58,16 @@ class GraphMethods:
                     fine = False
                     job.required.discard(req)
                     if verbose:
-                        print(f"WARNING: {job_label(job)} no longer requires "
-                              f"{job_label(req)} (not in the same scheduler)")
+                        print(
+                            f"WARNING: {job_label(job)} no longer requires "
+                            f"{job_label(req)} (not in the same scheduler)"
+                        )
                     else:
-                        logger.info("sanitize: %s no longer requires %s (not in the same "
-                                    "scheduler)", job_label(job), job_label(req))
+                        logger.info(
+                            "sanitize: %s no longer requires %s (not in the same scheduler)",
+                            job_label(job),
+                            job_label(req),
+                        )
         return fine
 
     def topological_order(self) -> Iterator[AbstractJob]:
@@ -73,8 +78,9 @@ class GraphMethods:
         """Jobs with no requirement."""
         return graph.entry_jobs(self.jobs)
 
-    def exit_jobs(self, *, discard_forever: bool = True,
-                  compute_backlinks: bool = True) -> list[AbstractJob]:
+    def exit_jobs(
+        self, *, discard_forever: bool = True, compute_backlinks: bool = True
+    ) -> list[AbstractJob]:
         """Jobs that no other job requires."""
         return graph.exit_jobs(self.jobs, discard_forever=discard_forever)
 
@@ -90,8 +96,9 @@ class GraphMethods:
         """Member jobs that ``jobs`` require, directly or not."""
         return graph.predecessors_upstream(self.jobs, *jobs)
 
-    def successors_downstream(self, *jobs: AbstractJob,
-                              compute_backlinks: bool = True) -> set[AbstractJob]:
+    def successors_downstream(
+        self, *jobs: AbstractJob, compute_backlinks: bool = True
+    ) -> set[AbstractJob]:
         """Member jobs that require one of ``jobs``, directly or not."""
         return graph.successors_downstream(self.jobs, *jobs)
 
@@ -111,12 +118,22 @@ class GraphMethods:
         self.sanitize(verbose=False)
         return self
 
-    def keep_only_between(self, *, starts: Any = None, ends: Any = None,
-                          keep_starts: bool = True, keep_ends: bool = True) -> Self:
+    def keep_only_between(
+        self,
+        *,
+        starts: Any = None,
+        ends: Any = None,
+        keep_starts: bool = True,
+        keep_ends: bool = True,
+    ) -> Self:
         """Keep jobs downstream of a start and upstream of an end (flags keep the bounds)."""
-        kept = graph.between(self.jobs, starts=flatten_jobs([starts]),
-                             ends=flatten_jobs([ends]), keep_starts=keep_starts,
-                             keep_ends=keep_ends)
+        kept = graph.between(
+            self.jobs,
+            starts=flatten_jobs([starts]),
+            ends=flatten_jobs([ends]),
+            keep_starts=keep_starts,
+            keep_ends=keep_ends,
+        )
         return self.keep_only(kept)
 
     def iterate_jobs(self, scan_schedulers: bool = False) -> Iterator[Any]:

@@ -19,7 +19,7 @@ def clip(text: str, width: int) -> str:
     """``text`` on one line of printable characters, cut to ``width`` with an ellipsis."""
     text = " ".join(text.split()) if ("\n" in text or "\r" in text or "\t" in text) else text
     text = "".join(ch if ch.isprintable() else "?" for ch in text)
-    return text if len(text) <= width else text[:max(0, width - 1)] + "…"
+    return text if len(text) <= width else text[: max(0, width - 1)] + "…"
 
 
 def seconds(value: float) -> str:
@@ -77,5 +77,8 @@ def same_terminal(one: Any, other: Any) -> bool:
         first, second = os.fstat(one.fileno()), os.fstat(other.fileno())
     except (OSError, ValueError, AttributeError):
         return False
-    return (first.st_dev, first.st_ino, first.st_rdev) == (second.st_dev, second.st_ino,
-                                                             second.st_rdev) and is_tty(one)
+    return (first.st_dev, first.st_ino, first.st_rdev) == (
+        second.st_dev,
+        second.st_ino,
+        second.st_rdev,
+    ) and is_tty(one)

@@ -15,8 +15,13 @@ from .job import AbstractJob
 class Watch:
     """Measures elapsed time since its creation (or ``reset()``), to stamp printed lines."""
 
-    def __init__(self, message: str | None = None, *, show_elapsed: bool = True,
-                 show_wall_clock: bool = False) -> None:
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        show_elapsed: bool = True,
+        show_wall_clock: bool = False,
+    ) -> None:
         self.message = message
         self.show_elapsed = show_elapsed
         self.show_wall_clock = show_wall_clock
@@ -51,7 +56,7 @@ class Watch:
             prefix.append(wall_clock())
         if self.show_elapsed:
             prefix.append(self.elapsed())
-        print(" ".join(prefix + [message]))
+        print(" ".join([*prefix, message]))
 
 
 def wall_clock() -> str:
@@ -62,9 +67,16 @@ def wall_clock() -> str:
 class PrintJob(AbstractJob):
     """Prints an optional banner and its messages, then sleeps ``sleep`` seconds if given."""
 
-    def __init__(self, *messages: Any, sleep: float | None = None, banner: str | None = None,
-                 scheduler: Any = None, label: str | None = None, required: Any = None,
-                 **kwds: Any) -> None:
+    def __init__(
+        self,
+        *messages: Any,
+        sleep: float | None = None,
+        banner: str | None = None,
+        scheduler: Any = None,
+        label: str | None = None,
+        required: Any = None,
+        **kwds: Any,
+    ) -> None:
         self.messages = messages
         self.sleep = sleep
         self.banner = banner
@@ -89,8 +101,14 @@ class PrintJob(AbstractJob):
         return sleep + first
 
 
-_VERBS = {ev.STARTED: "STARTING", ev.DONE: "DONE", ev.FAILED: "RAISED EXC.",
-          ev.RETRY: "RETRYING", ev.SKIPPED: "SKIPPED", ev.CANCELLED: "CANCELLED"}
+_VERBS = {
+    ev.STARTED: "STARTING",
+    ev.DONE: "DONE",
+    ev.FAILED: "RAISED EXC.",
+    ev.RETRY: "RETRYING",
+    ev.SKIPPED: "SKIPPED",
+    ev.CANCELLED: "CANCELLED",
+}
 
 
 def feedback_printer(scheduler: Any) -> Any:
@@ -109,6 +127,9 @@ def feedback_printer(scheduler: Any) -> Any:
         elif event.kind == ev.FINISHED:
             print(f"{stamp()} SCHEDULER: {scheduler.why()} - {scheduler.stats()}")
         else:
-            print(f"{stamp()} {_VERBS.get(event.kind, event.kind):8s}: {job.repr_id()} "
-                  f"{job.repr_short()} {job.repr_main()}{job.repr_result()}")
+            print(
+                f"{stamp()} {_VERBS.get(event.kind, event.kind):8s}: {job.repr_id()} "
+                f"{job.repr_short()} {job.repr_main()}{job.repr_result()}"
+            )
+
     return printer

@@ -39,11 +39,16 @@ def _terminal() -> object:
     terminal would (one per process)."""
     if not _TTY:
         import pty
+
         master, slave = pty.openpty()
         subprocess.Popen(["cat"], stdin=master, stdout=subprocess.DEVNULL)
         os.close(master)
         _TTY.append(os.fdopen(slave, "w"))
     return _TTY[0]
+
+
+def _ignore_event(event: object) -> None:
+    """The cheapest subscriber: measures the event stream itself."""
 
 
 def measure(mode: str, jobs: int) -> tuple[float, float]:
@@ -53,8 +58,8 @@ def measure(mode: str, jobs: int) -> tuple[float, float]:
 
     scheduler = Scheduler(*(Job(noop) for _ in range(jobs)))
     monitor: object = False
-    if mode == "subscriber":   # the cost of the event stream itself: a subscriber doing nothing
-        monitor = lambda event: None
+    if mode == "subscriber":  # the cost of the event stream itself: a subscriber doing nothing
+        monitor = _ignore_event
     elif mode == "plain":
         monitor = Monitor(open(os.devnull, "w"), live=False)  # noqa: SIM115
     elif mode == "tty":
@@ -85,19 +90,34 @@ def main() -> None:
     walls: dict[str, list[float]] = {mode: [] for mode in MODES}
     cpus: dict[str, list[float]] = {mode: [] for mode in MODES}
     for _ in range(args.repeat):
-        out = subprocess.run([sys.executable, __file__, "--inner", "--jobs", str(args.jobs),
-                              "--rounds", str(args.rounds)],
-                             capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--inner",
+                "--jobs",
+                str(args.jobs),
+                "--rounds",
+                str(args.rounds),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         for mode, (wall, cpu) in json.loads(out.stdout.strip().splitlines()[-1]).items():
             walls[mode].append(wall)
             cpus[mode].append(cpu)
-    print(f"{args.jobs} no-op jobs; {args.repeat} processes x {args.rounds} interleaved rounds; "
-          "median over processes of each one's best:")
+    print(
+        f"{args.jobs} no-op jobs; {args.repeat} processes x {args.rounds} interleaved rounds; "
+        "median over processes of each one's best:"
+    )
     base_wall, base_cpu = statistics.median(walls["none"]), statistics.median(cpus["none"])
     for mode in MODES:
         wall, cpu = statistics.median(walls[mode]), statistics.median(cpus[mode])
-        print(f"  {mode:10s} wall {wall * 1000:7.1f} ms ({(wall / base_wall - 1) * 100:+5.1f} %)"
-              f"   cpu {cpu * 1000:7.1f} ms ({(cpu / base_cpu - 1) * 100:+5.1f} %)")
+        print(
+            f"  {mode:10s} wall {wall * 1000:7.1f} ms ({(wall / base_wall - 1) * 100:+5.1f} %)"
+            f"   cpu {cpu * 1000:7.1f} ms ({(cpu / base_cpu - 1) * 100:+5.1f} %)"
+        )
 
 
 if __name__ == "__main__":

@@ -60,6 +60,7 @@ async def work(i: int) -> int:
 
 def run_asynciojobs(requirements: list[list[int]], form: str = "coro-required") -> None:
     from asynciojobs import Job, Scheduler
+
     jobs: list = []
     if form.endswith("-required"):
         scheduler = Scheduler()
@@ -75,7 +76,7 @@ def run_asynciojobs(requirements: list[list[int]], form: str = "coro-required") 
             jobs = [Job(work(i)) for i in range(len(requirements))]
         else:
             jobs = [Job(work, i) for i in range(len(requirements))]
-        for job, reqs in zip(jobs, requirements):
+        for job, reqs in zip(jobs, requirements, strict=True):
             if reqs:
                 job.requires([jobs[k] for k in reqs])
         scheduler = Scheduler(jobs)
@@ -91,9 +92,12 @@ def run_baseline(requirements: list[list[int]]) -> None:
 
     async def main() -> None:
         events = [asyncio.Event() for _ in requirements]
-        tasks = [asyncio.create_task(one(i, events[i], [events[k] for k in reqs]))
-                 for i, reqs in enumerate(requirements)]
+        tasks = [
+            asyncio.create_task(one(i, events[i], [events[k] for k in reqs]))
+            for i, reqs in enumerate(requirements)
+        ]
         await asyncio.gather(*tasks)
+
     asyncio.run(main())
 
 
@@ -102,6 +106,7 @@ def measure_one(impl: str, shape: str, size: int, what: str) -> dict:
     one of FORMS."""
     requirements = edges(shape, size)
     if impl == BASELINE:
+
         def runner(reqs: list[list[int]]) -> None:
             run_baseline(reqs)
     else:
@@ -109,6 +114,7 @@ def measure_one(impl: str, shape: str, size: int, what: str) -> dict:
 
         def runner(reqs: list[list[int]]) -> None:
             run_asynciojobs(reqs, impl)
+
     if what == "time":
         start, cpu = time.perf_counter(), time.process_time()
         runner(requirements)
@@ -125,8 +131,13 @@ def measure_one(impl: str, shape: str, size: int, what: str) -> dict:
 def subprocess_measure(impl: str, shape: str, size: int, what: str) -> dict:
     here = os.path.dirname(os.path.abspath(__file__))
     env = dict(os.environ, PYTHONPATH=os.path.dirname(here))
-    out = subprocess.run([sys.executable, __file__, "--one", impl, shape, str(size), what],
-                         capture_output=True, text=True, check=True, env=env)
+    out = subprocess.run(
+        [sys.executable, __file__, "--one", impl, shape, str(size), what],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -137,8 +148,9 @@ def main() -> None:
     parser.add_argument("--forms", default=",".join(FORMS))
     parser.add_argument("--repeat", type=int, default=1, help="time runs per case (best kept)")
     parser.add_argument("--no-memory", action="store_true", help="skip the tracemalloc runs")
-    parser.add_argument("--one", nargs=4, metavar=("IMPL", "SHAPE", "SIZE", "WHAT"),
-                        help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--one", nargs=4, metavar=("IMPL", "SHAPE", "SIZE", "WHAT"), help=argparse.SUPPRESS
+    )
     parser.add_argument("--profile", nargs=2, metavar=("SHAPE", "SIZE"))
     args = parser.parse_args()
     forms = args.forms.split(",")
@@ -149,18 +161,24 @@ def main() -> None:
     if args.profile:
         import cProfile
         import pstats
+
         requirements = edges(args.profile[0], int(args.profile[1]))
-        cProfile.runctx("run_asynciojobs(requirements, forms[0])", globals(), locals(),
-                        "/tmp/ajprof")
+        cProfile.runctx(
+            "run_asynciojobs(requirements, forms[0])", globals(), locals(), "/tmp/ajprof"
+        )
         pstats.Stats("/tmp/ajprof").sort_stats("tottime").print_stats(25)
         return
     sizes = [int(s) for s in args.sizes.split(",")]
     shapes = args.shapes.split(",")
-    print(f"# python {sys.version.split()[0]}, {os.cpu_count()} cpu(s), "
-          f"load average at start {os.getloadavg()[0]:.2f}")
-    print(f"{'shape':12s} {'form':14s} {'jobs':>7s} {'ours s':>7s} {'base s':>7s} {'ratio':>6s} "
-          f"{'ours cpu':>8s} {'base cpu':>8s} {'ratio':>6s} "
-          f"{'ours MB':>8s} {'base MB':>8s} {'ratio':>6s}")
+    print(
+        f"# python {sys.version.split()[0]}, {os.cpu_count()} cpu(s), "
+        f"load average at start {os.getloadavg()[0]:.2f}"
+    )
+    print(
+        f"{'shape':12s} {'form':14s} {'jobs':>7s} {'ours s':>7s} {'base s':>7s} {'ratio':>6s} "
+        f"{'ours cpu':>8s} {'base cpu':>8s} {'ratio':>6s} "
+        f"{'ours MB':>8s} {'base MB':>8s} {'ratio':>6s}"
+    )
     cpus: dict[tuple[str, int, str], float] = {}
     for shape in shapes:
         for size in sizes:
@@ -172,22 +190,30 @@ def main() -> None:
                     got = subprocess_measure(impl, shape, size, "time")
                     wall[impl] = min(wall[impl], got["seconds"])
                     cpu[impl] = min(cpu[impl], got["cpu"])
-            mem = {impl: float("nan") if args.no_memory else
-                   subprocess_measure(impl, shape, size, "memory")["peak_bytes"]
-                   for impl in impls}
+            mem = {
+                impl: float("nan")
+                if args.no_memory
+                else subprocess_measure(impl, shape, size, "memory")["peak_bytes"]
+                for impl in impls
+            }
             for impl in impls:
                 cpus[(shape, size, impl)] = cpu[impl]
             base = BASELINE
             for form in forms:
-                print(f"{shape:12s} {form:14s} {size:7d} {wall[form]:7.3f} {wall[base]:7.3f} "
-                      f"{wall[form] / wall[base]:6.2f} {cpu[form]:8.3f} {cpu[base]:8.3f} "
-                      f"{cpu[form] / cpu[base]:6.2f} {mem[form] / 1e6:8.1f} "
-                      f"{mem[base] / 1e6:8.1f} {mem[form] / mem[base]:6.2f}", flush=True)
+                print(
+                    f"{shape:12s} {form:14s} {size:7d} {wall[form]:7.3f} {wall[base]:7.3f} "
+                    f"{wall[form] / wall[base]:6.2f} {cpu[form]:8.3f} {cpu[base]:8.3f} "
+                    f"{cpu[form] / cpu[base]:6.2f} {mem[form] / 1e6:8.1f} "
+                    f"{mem[base] / 1e6:8.1f} {mem[form] / mem[base]:6.2f}",
+                    flush=True,
+                )
     for shape in shapes:
         for impl in [BASELINE, *forms]:
             if (shape, 50_000, impl) in cpus and (shape, 200_000, impl) in cpus:
-                print(f"# {shape} {impl}: cpu(200k)/cpu(50k) = "
-                      f"{cpus[(shape, 200_000, impl)] / cpus[(shape, 50_000, impl)]:.2f}")
+                print(
+                    f"# {shape} {impl}: cpu(200k)/cpu(50k) = "
+                    f"{cpus[(shape, 200_000, impl)] / cpus[(shape, 50_000, impl)]:.2f}"
+                )
     print(f"# load average at end {os.getloadavg()[0]:.2f}")
 
 

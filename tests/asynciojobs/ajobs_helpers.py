@@ -22,15 +22,17 @@ async def boom(seconds=0, message="boom"):
 
 
 async def forever_loop(period=1.0):
-    while True:
+    while True:  # noqa: ASYNC110 - a forever job: it sleeps until cancelled, waits for nothing
         await asyncio.sleep(period)
 
 
 def run_timed(scheduler, **kwds):
     """Run ``scheduler.co_run()`` on the virtual clock; returns (result, elapsed)."""
+
     async def main():
         loop = asyncio.get_running_loop()
         start = loop.time()
         result = await scheduler.co_run(**kwds)
         return result, loop.time() - start
+
     return fake_clock_run(main())

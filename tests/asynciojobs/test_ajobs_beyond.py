@@ -33,6 +33,7 @@ def test_retries_with_backoff_then_success():
         if len(attempts) < 3:
             raise ConnectionError("not yet")
         return "finally"
+
     job = Job(flaky, retries=3, backoff=2)
     kinds = []
     s = Scheduler(job)
@@ -72,7 +73,7 @@ def test_skip_policy_marks_dependents_skipped_transitively(capsys):
     assert s.statistics().skipped == 2
     s.list()
     out = capsys.readouterr().out
-    line = next(l for l in out.splitlines() if "`child`" in l)
+    line = next(text for text in out.splitlines() if "`child`" in text)
     assert "⊘" in line and "skipped: requirement `bad` failed" in line
 
 
@@ -107,8 +108,12 @@ def test_events_stream_order_and_nested_jobs():
     assert kinds[-1] == ("finished", "Scheduler")
     assert kinds.index(("done", "a")) < kinds.index(("started", "b"))
     assert ("failed", "b") in kinds and ("cancelled", "monitor") in kinds
-    assert kinds.index(("started", "inner")) < kinds.index(("started", "inner-job")) \
-        < kinds.index(("done", "inner-job")) < kinds.index(("done", "inner"))
+    assert (
+        kinds.index(("started", "inner"))
+        < kinds.index(("started", "inner-job"))
+        < kinds.index(("done", "inner-job"))
+        < kinds.index(("done", "inner"))
+    )
     times = [t for _, _, t in seen]
     assert times == sorted(times) and times[-1] - times[0] == 3
     unsubscribe()
@@ -133,9 +138,15 @@ def test_event_queue_async_iteration():
         got = [(e.kind, e.job.display_label()) async for e in queue]
         assert await task
         return got
+
     assert fake_clock_run(main()) == [
-        ("run-started", "Scheduler"), ("started", "x"), ("done", "x"), ("started", "y"),
-        ("done", "y"), ("finished", "Scheduler")]
+        ("run-started", "Scheduler"),
+        ("started", "x"),
+        ("done", "x"),
+        ("started", "y"),
+        ("done", "y"),
+        ("finished", "Scheduler"),
+    ]
 
 
 def test_statistics_counts_and_durations():
@@ -154,6 +165,7 @@ def test_rerun_gives_same_results_and_fresh_state():
     async def square(x):
         await asyncio.sleep(x)
         return x * x
+
     jobs = [Job(square, i) for i in range(1, 5)]
     jobs[3].requires(jobs[0])
     bad = Job(boom, 1)
@@ -161,8 +173,9 @@ def test_rerun_gives_same_results_and_fresh_state():
     outcomes = []
     for _ in range(3):
         ok, elapsed = run_timed(s)
-        outcomes.append((ok, elapsed, [j.result() for j in jobs], str(bad.raised_exception()),
-                         s.stats()))
+        outcomes.append(
+            (ok, elapsed, [j.result() for j in jobs], str(bad.raised_exception()), s.stats())
+        )
     assert outcomes[0] == outcomes[1] == outcomes[2]
     assert outcomes[0][:3] == (True, 5, [1, 4, 9, 16])
 
@@ -205,8 +218,8 @@ def test_a_second_cancel_during_the_teardown_does_not_cut_it_short():
         task = asyncio.create_task(Scheduler(job).co_run())
         await started.wait()
         task.cancel()
-        await job.shutting.wait()   # the teardown has begun
-        task.cancel()               # a second Ctrl-C
+        await job.shutting.wait()  # the teardown has begun
+        task.cancel()  # a second Ctrl-C
         with pytest.raises(asyncio.CancelledError):
             await task
         return job.shut

@@ -35,8 +35,14 @@ def test_chain_order_and_results():
     c = Job(sleeper, 3, "C", log, "c", label="c", required=b)
     ok, elapsed = run_timed(Scheduler(c, b, a))
     assert ok and elapsed == 6
-    assert [(e, n) for e, n, _ in log] == [("start", "a"), ("end", "a"), ("start", "b"),
-                                          ("end", "b"), ("start", "c"), ("end", "c")]
+    assert [(e, n) for e, n, _ in log] == [
+        ("start", "a"),
+        ("end", "a"),
+        ("start", "b"),
+        ("end", "b"),
+        ("start", "c"),
+        ("end", "c"),
+    ]
     assert [a.result(), b.result(), c.result()] == ["A", "B", "C"]
 
 
@@ -59,6 +65,7 @@ def test_callable_job_reruns_with_same_results():
     async def count(n):
         calls.append(n)
         return n * 10
+
     jobs = [Job(count, i) for i in range(3)]
     s = Scheduler(Sequence(*jobs))
     assert run_timed(s)[0]
@@ -73,11 +80,12 @@ def test_coroutine_job_second_run_is_refused_before_starting():
 
     async def mark(tag):
         ran.append(tag)
+
     once = Job(mark("once"), label="old-style")
     other = Job(mark, "callable")
     s = Scheduler(once, other)
     assert run_timed(s)[0]
-    with pytest.raises(JobReuseError, match="old-style.*Job\\(async_function"):
+    with pytest.raises(JobReuseError, match=r"old-style.*Job\(async_function"):
         run_timed(s)
     assert ran == ["once", "callable"]  # nothing started the second time
     with pytest.raises(JobReuseError):
@@ -180,13 +188,15 @@ def test_scheduled_jobs_wait_for_their_slot():
         states = [(j.is_running(), j.is_scheduled()) for j in jobs]
         await task
         return states
+
     assert sorted(fake_clock_run(check())) == [(False, True), (False, True), (True, True)]
 
 
 def test_run_inside_running_loop_says_to_await_co_run():
     async def inside():
-        with pytest.raises(NestedLoopError, match="await scheduler.co_run"):
+        with pytest.raises(NestedLoopError, match=r"await scheduler\.co_run"):
             Scheduler(Job(sleeper, 1)).run()
+
     fake_clock_run(inside())
 
 
@@ -217,6 +227,7 @@ def test_cycle_error_names_the_jobs_before_anything_starts():
 
     async def mark(tag):
         ran.append(tag)
+
     a, b, c = (Job(mark, t, label=t) for t in "abc")
     free = Job(mark, "free", label="free")
     a.requires(c)
@@ -261,6 +272,7 @@ def test_nested_cycle_detected_before_outer_jobs_start():
 
     async def mark(tag):
         ran.append(tag)
+
     a, b = Job(mark, "a"), Job(mark, "b")
     a.requires(b)
     b.requires(a)
@@ -298,6 +310,7 @@ def test_subclass_attributes_set_before_init_are_kept():
 
         async def co_run(self):
             return 1
+
     job = Custom()
     assert job.label == "preset" and job.critical is True and job.scheduler == "mine"
     assert run_timed(Scheduler(job))[0] and job.result() == 1
@@ -309,6 +322,7 @@ def test_job_rejects_non_callables_and_keywords_go_through_partial():
 
     async def kw(a, *, b):
         return a + b
+
     job = Job(functools.partial(kw, 1, b=2))
     assert run_timed(Scheduler(job))[0] and job.result() == 3
 
@@ -324,19 +338,22 @@ def test_legacy_positional_arguments_and_standalone_run():
     class Old(Base):
         async def co_run(self):
             return "old"
+
     a = Old()
     job = Old(True, "lbl", True, a)  # forever, label, critical, required
     assert (job.forever, job.label, job.critical, job.required) == (True, "lbl", True, {a})
     assert a.standalone_run() == "old"
 
     async def inside():
-        with pytest.raises(NestedLoopError, match="await job.co_run"):
+        with pytest.raises(NestedLoopError, match=r"await job\.co_run"):
             a.standalone_run()
+
     fake_clock_run(inside())
 
 
 def test_backlog_of_ready_jobs_keeps_order_and_bounds_unstarted_tasks(monkeypatch):
     from asynciojobs import execution
+
     monkeypatch.setattr(execution, "MAX_UNSTARTED", 3)
     started = []
     created = []
@@ -345,20 +362,23 @@ def test_backlog_of_ready_jobs_keeps_order_and_bounds_unstarted_tasks(monkeypatc
     def spy(run, job):
         created.append(run.unstarted)
         real_create(run, job)
+
     monkeypatch.setattr(execution.Run, "create_task", spy)
 
     async def mark(i):
         started.append(i)
         await asyncio.sleep(1)
+
     jobs = [Job(mark, i) for i in range(20)]
     tail = Job(mark, 99, required=jobs)
     assert run_timed(Scheduler(*jobs, tail)) == (True, 2)
-    assert started == list(range(20)) + [99]
+    assert started == [*range(20), 99]
     assert max(created) < 3
 
 
 def test_backlog_left_alone_on_emergency_exit(monkeypatch):
     from asynciojobs import execution
+
     monkeypatch.setattr(execution, "MAX_UNSTARTED", 2)
     failing = Job(boom, 0, critical=True)
     others = [Job(sleeper, 1) for _ in range(10)]
@@ -371,12 +391,14 @@ def test_backlog_left_alone_on_emergency_exit(monkeypatch):
 
 def test_window_bounds_the_tasks_waiting_for_a_slot(monkeypatch):
     from asynciojobs import execution
+
     monkeypatch.setattr(execution, "MAX_UNSTARTED", 4)
     peak = []
 
     async def probe():
         peak.append(len(asyncio.all_tasks()))
         await asyncio.sleep(1)
+
     jobs = [Job(probe) for _ in range(30)]
     assert run_timed(Scheduler(*jobs, jobs_window=2)) == (True, 15)
     assert max(peak) <= 2 + 4 + 2  # running + waiting for a slot + main and group tasks
@@ -390,6 +412,7 @@ def test_concurrent_runs_of_one_scheduler_are_refused():
         with pytest.raises(RuntimeError, match="already running"):
             await s.co_run()
         return await first
+
     assert fake_clock_run(twice()) is True
 
 
@@ -419,6 +442,7 @@ def test_real_event_loop_run_sync():
     async def short(tag):
         await asyncio.sleep(0.01)
         return tag
+
     jobs = [Job(short, i) for i in range(6)]
     s = Scheduler(Sequence(*jobs[:3]), *jobs[3:], jobs_window=2, timeout=5)
     assert s.run() is True
@@ -430,6 +454,7 @@ def test_job_subclass_overriding_co_run_can_call_super():
     class Doubling(Job):
         async def co_run(self):
             return 2 * await super().co_run()
+
     job = Doubling(sleeper, 1, 21)
     assert run_timed(Scheduler(job))[0] and job.result() == 42
 
@@ -447,8 +472,7 @@ class _Fatal(BaseException):
     """Not an Exception: ends the run instead of failing one job."""
 
 
-@pytest.mark.parametrize("ending", ["ok", "forever", "critical", "timeout", "cancelled",
-                                    "fatal"])
+@pytest.mark.parametrize("ending", ["ok", "forever", "critical", "timeout", "cancelled", "fatal"])
 def test_no_task_outlives_its_run(ending):
     async def fatal():
         await asyncio.sleep(1)
@@ -483,6 +507,12 @@ def test_no_task_outlives_its_run(ending):
         return outcome, asyncio.get_running_loop().time()
 
     outcome, _ = fake_clock_run(main())
-    expected = {"ok": True, "forever": True, "critical": False, "timeout": False,
-                "cancelled": "cancelled", "fatal": "fatal"}
+    expected = {
+        "ok": True,
+        "forever": True,
+        "critical": False,
+        "timeout": False,
+        "cancelled": "cancelled",
+        "fatal": "fatal",
+    }
     assert outcome == expected[ending]

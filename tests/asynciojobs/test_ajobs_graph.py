@@ -51,7 +51,7 @@ def test_find_cycle_returns_the_cycle_in_requirement_order():
     free.requires(a)
     cycle = graph.find_cycle([free, a, b, c])
     assert set(cycle) == {a, b, c}
-    for first, second in zip(cycle, cycle[1:] + cycle[:1]):
+    for first, second in zip(cycle, [*cycle[1:], *cycle[:1]], strict=True):
         assert first in second.required
     assert graph.find_cycle([J("x", J("outside"))]) is None
 
@@ -107,20 +107,26 @@ def test_keep_only_prunes_links():
     assert labels(s.jobs) == ["b", "c"] and b.required == set() and c.required == {b}
 
 
-@pytest.mark.parametrize("starts, ends, keep_starts, keep_ends, expected", [
-    ([1], [4], True, True, ["j1", "j2", "j3", "j4"]),
-    ([1], [4], False, False, ["j2", "j3"]),
-    ([2], None, True, True, ["j2", "j3", "j4", "j5"]),
-    (None, [2], True, True, ["j0", "j1", "j2"]),
-    (None, [2], True, False, ["j0", "j1"]),
-    (None, None, True, True, ["j0", "j1", "j2", "j3", "j4", "j5"]),
-])
+@pytest.mark.parametrize(
+    ("starts", "ends", "keep_starts", "keep_ends", "expected"),
+    [
+        ([1], [4], True, True, ["j1", "j2", "j3", "j4"]),
+        ([1], [4], False, False, ["j2", "j3"]),
+        ([2], None, True, True, ["j2", "j3", "j4", "j5"]),
+        (None, [2], True, True, ["j0", "j1", "j2"]),
+        (None, [2], True, False, ["j0", "j1"]),
+        (None, None, True, True, ["j0", "j1", "j2", "j3", "j4", "j5"]),
+    ],
+)
 def test_keep_only_between(starts, ends, keep_starts, keep_ends, expected):
     jobs = chain(6)
     s = Scheduler(*jobs)
-    s.keep_only_between(starts=[jobs[i] for i in starts] if starts else None,
-                        ends=[jobs[i] for i in ends] if ends else None,
-                        keep_starts=keep_starts, keep_ends=keep_ends)
+    s.keep_only_between(
+        starts=[jobs[i] for i in starts] if starts else None,
+        ends=[jobs[i] for i in ends] if ends else None,
+        keep_starts=keep_starts,
+        keep_ends=keep_ends,
+    )
     assert labels(s.jobs) == expected
     kept = set(s.jobs)
     assert all(r in kept for j in s.jobs for r in j.required)

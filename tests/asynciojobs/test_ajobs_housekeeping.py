@@ -23,6 +23,7 @@ def test_fake_clock_loops_without_touching_the_event_loop_policy():
         seen.append(type(asyncio.get_running_loop()))
         await asyncio.sleep(3600)  # an hour of virtual time
         return "slept"
+
     job = Job(where)
     with fake_clock_loops():
         s = Scheduler(job)
@@ -40,6 +41,7 @@ def test_use_loop_factory_nests_and_restores():
     def factory():
         made.append(1)
         return FakeClockLoop()
+
     with use_loop_factory(factory):
         with use_loop_factory(None):
             assert Scheduler(Job(sleeper, 0)).run()
@@ -50,8 +52,11 @@ def test_use_loop_factory_nests_and_restores():
 
 def _package_imports(module):
     tree = ast.parse((PACKAGE / f"{module}.py").read_text())
-    return {node.module for node in ast.walk(tree)
-            if isinstance(node, ast.ImportFrom) and node.level >= 1}
+    return {
+        node.module
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.level >= 1
+    }
 
 
 def test_compat_imports_nothing_of_the_package_and_engine_is_defined_once():

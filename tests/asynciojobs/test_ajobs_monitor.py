@@ -121,8 +121,14 @@ def _run_in_pty(tmp_path, *args, interrupt_after=None):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     env.pop("NO_COLOR", None)
     start = time.monotonic()
-    proc = subprocess.Popen([sys.executable, str(script), *args], stdin=slave, stdout=slave,
-                            stderr=slave, env=env, close_fds=True)
+    proc = subprocess.Popen(
+        [sys.executable, str(script), *args],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=env,
+        close_fds=True,
+    )
     os.close(slave)
     chunks = []
     try:
@@ -170,7 +176,7 @@ def test_tty_mode_ctrl_c_leaves_the_terminal_clean(tmp_path):
     last_frame = out.rfind(SYNC)
     assert out.rfind(SHOW) > last_frame
     assert out.count("\x1b[?2026h") == out.count("\x1b[?2026l")
-    tail = out[out.rfind(SHOW) - 300:]
+    tail = out[out.rfind(SHOW) - 300 :]
     assert "\x1b[J" in tail  # the live area was erased before the summary
 
 
@@ -184,8 +190,10 @@ def test_frame_fits_the_terminal_width():
         async def look():
             await asyncio.sleep(0.5)
             seen.extend(monitor.frame_lines())
+
         await asyncio.gather(sched.co_run(monitor=monitor), look())
         return seen
+
     lines = fake_clock_run(main())
     assert 2 <= len(lines) <= 4 and all(len(line) < 80 for line in lines)
     assert lines[-1].strip().startswith("…") and "more running" in lines[-1]
@@ -202,12 +210,17 @@ def test_subscriber_event_kinds_narrow_what_it_receives():
 
         def __call__(self, event):
             self.append((event.kind, event.job.label))
+
     narrow, everything = Failures(), []
     sched.subscribe(narrow)
     sched.subscribe(lambda event: everything.append(event.kind))
     assert fake_clock_run(sched.co_run()) is True
-    assert narrow == [("run-started", None), ("failed", "b"), ("skipped", "c"),
-                      ("finished", None)]  # run-started: always (kinds are read after it)
+    assert narrow == [
+        ("run-started", None),
+        ("failed", "b"),
+        ("skipped", "c"),
+        ("finished", None),
+    ]  # run-started: always (kinds are read after it)
     assert everything.count("started") == 2 and everything.count("done") == 1
 
 
@@ -226,6 +239,7 @@ def test_tty_mode_on_plain_jobs_reads_the_job_states_not_their_events():
     async def probe():
         await asyncio.sleep(1.5)
         seen.append((monitor.event_kinds, monitor.frame_lines()))
+
     Job(probe, label="probe", scheduler=sched)
     assert fake_clock_run(sched.co_run(monitor=monitor)) is True
     kinds, frame = seen[0]

@@ -25,10 +25,15 @@ def test_nested_window_and_forever_are_scoped():
     assert monitor.is_cancelled() and after.is_done()
 
 
-@pytest.mark.parametrize("job_critical, sched_critical, expect", [
-    (False, False, "true"), (False, True, "true"),
-    (True, False, "false"), (True, True, "raise"),
-])
+@pytest.mark.parametrize(
+    ("job_critical", "sched_critical", "expect"),
+    [
+        (False, False, "true"),
+        (False, True, "true"),
+        (True, False, "false"),
+        (True, True, "raise"),
+    ],
+)
 def test_critical_propagation_matrix(job_critical, sched_critical, expect):
     failing = Job(boom, 1, "inner boom", critical=job_critical)
     inner = Scheduler(failing, critical=sched_critical, label="inner")
@@ -118,6 +123,7 @@ def test_nested_jobs_shut_down_when_their_scheduler_finishes():
     def snapshot(event):
         if event.kind == "started" and event.job is late:
             log.append(("late started", None))
+
     outer.subscribe(snapshot)
     assert run_timed(outer)[0]
     assert log.index(("inner", True)) < log.index(("late started", None))
@@ -134,14 +140,15 @@ def test_shutdown_timeout_cancels_stragglers_and_errors_are_retrieved(caplog):
     assert ok and elapsed == 2  # 1s of run + 1s of shutdown timeout
     assert log == [("quick", True)]
     assert [(job.name, str(exc)) for job, exc in s.shutdown_errors] == [
-        ("broken", "shutdown of broken failed")]
+        ("broken", "shutdown of broken failed")
+    ]
     del s, broken
     gc.collect()
     assert "never retrieved" not in caplog.text
     assert "co_shutdown of broken raised RuntimeError" in caplog.text
 
 
-@pytest.mark.parametrize("shutdown_timeout, expected", [(0.05, 0), (0.3, 1), (10, 2)])
+@pytest.mark.parametrize(("shutdown_timeout", "expected"), [(0.05, 0), (0.3, 1), (10, 2)])
 def test_shutdown_timeout_levels(shutdown_timeout, expected):
     log = []
     jobs = [Recorder(log, "short", delay=0.1), Recorder(log, "long", delay=0.5)]
@@ -154,6 +161,7 @@ def test_job_coshutdown_forms():
 
     async def close(tag):
         seen.append(tag)
+
     once = Job(sleeper, 1, coshutdown=close("coroutine"))
     again = Job(sleeper, 1, coshutdown=lambda: close("callable"))
     s = Scheduler(once, again)
@@ -165,14 +173,18 @@ def test_cancelling_a_run_still_shuts_down_and_propagates():
     log = []
 
     async def main():
-        s = Scheduler(Recorder(log, "a"), Job(forever_loop, forever=True),
-                      Scheduler(Recorder(log, "nested"), Job(sleeper, 100)))
+        s = Scheduler(
+            Recorder(log, "a"),
+            Job(forever_loop, forever=True),
+            Scheduler(Recorder(log, "nested"), Job(sleeper, 100)),
+        )
         task = asyncio.ensure_future(s.co_run())
         await asyncio.sleep(0.5)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
         return s
+
     s = fake_clock_run(main())
     assert sorted(log) == [("a", False), ("nested", False)]
     assert all(not job.is_done() for job in s.iterate_jobs())

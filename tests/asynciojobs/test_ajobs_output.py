@@ -29,10 +29,10 @@ def test_ascii_fallback_when_stdout_cannot_encode(monkeypatch):
 
 
 def test_nested_listing(capsys):
-    inner = Scheduler(Sequence(Job(sleeper, 1, label="in1"), Job(sleeper, 1, label="in2")),
-                      label="inner")
-    top = Scheduler(Sequence(Job(sleeper, 1, label="first"), inner,
-                             Job(sleeper, 1, label="last")))
+    inner = Scheduler(
+        Sequence(Job(sleeper, 1, label="in1"), Job(sleeper, 1, label="in2")), label="inner"
+    )
+    top = Scheduler(Sequence(Job(sleeper, 1, label="first"), inner, Job(sleeper, 1, label="last")))
     top.list()
     assert capsys.readouterr().out.splitlines() == [
         "01     ⚐   <Job `first`>",
@@ -40,15 +40,18 @@ def test_nested_listing(capsys):
         "03     ⚐   > <Job `in1`>",
         "04     ⚐   > <Job `in2`> - requires {03}",
         "02 --end-- < <Scheduler `inner`> exits={04}",
-        "05     ⚐   <Job `last`> - requires {02}"]
+        "05     ⚐   <Job `last`> - requires {02}",
+    ]
 
 
 def test_list_details_and_printjob(capsys):
     s = Scheduler(PrintJob("hello", "world", sleep=2, label="p"))
     s.list(details=True)
     assert capsys.readouterr().out.splitlines() == [
-        "01     ⚐   <PrintJob `p`>", "[+ sleep 2s] msg= hello...",
-        "===== 1 job(s): 0 done (0 failed, 0 critical), 0 running, 0 scheduled, 1 idle"]
+        "01     ⚐   <PrintJob `p`>",
+        "[+ sleep 2s] msg= hello...",
+        "===== 1 job(s): 0 done (0 failed, 0 critical), 0 running, 0 scheduled, 1 idle",
+    ]
     ok, elapsed = run_timed(s)
     assert ok and elapsed == 2
     assert capsys.readouterr().out.splitlines() == ["hello", "world", "Sleeping for 2s"]
@@ -66,7 +69,8 @@ def test_list_safe_works_on_cycles(capsys):
         "    ⚐   .2 <Job `b`> - requires {.1}",
         "    ⚐   .3 <Scheduler `inner`>",
         "    ⚐   3.1 <Job `c`>",
-        "--end-- .3"]
+        "--end-- .3",
+    ]
 
 
 def test_debrief_prints_non_critical_stacks_and_statistics(capsys):
@@ -76,8 +80,10 @@ def test_debrief_prints_non_critical_stacks_and_statistics(capsys):
     out = capsys.readouterr().out
     assert out.startswith("----- FINE\n")
     assert "1 job(s) with an exception, including 0 critical" in out
-    assert "BEG stack for non-critical job 01 <Job `soft`>" in out or \
-        "BEG stack for non-critical job 02 <Job `soft`>" in out
+    assert (
+        "BEG stack for non-critical job 01 <Job `soft`>" in out
+        or "BEG stack for non-critical job 02 <Job `soft`>" in out
+    )
     assert "ValueError: first failure" in out and "in boom" in out
     assert "2 job(s): 2 done (1 failed, 0 critical)" in out and "span 2.000s" in out
 
@@ -104,8 +110,11 @@ def test_verbose_feedback(capsys):
 
 def nested_for_dot():
     first = Job(sleeper, 1, label="first", critical=True)
-    inner = Scheduler(Sequence(Job(sleeper, 1, label="in1"), Job(sleeper, 1, label="in2")),
-                      label="inner", required=first)
+    inner = Scheduler(
+        Sequence(Job(sleeper, 1, label="in1"), Job(sleeper, 1, label="in2")),
+        label="inner",
+        required=first,
+    )
     last = Job(sleeper, 1, label='la"st\nline', required=inner, forever=True)
     return Scheduler(first, inner, last)
 
@@ -113,7 +122,7 @@ def nested_for_dot():
 def test_dot_format_content():
     dot = nested_for_dot().dot_format()
     assert dot.startswith("digraph asynciojobs{\ncompound=true;")
-    assert 'subgraph cluster_02 {' in dot and 'label="02: inner"' in dot
+    assert "subgraph cluster_02 {" in dot and 'label="02: inner"' in dot
     assert '"01" [label="01: first" shape=box style="rounded" color=red penwidth=2];' in dot
     assert '"01" -> "03" [lhead=cluster_02];' in dot
     assert '"04" -> "05" [ltail=cluster_02];' in dot
@@ -165,6 +174,7 @@ def test_labels_hooks_of_old_subclasses():
 
         def dot_label(self):
             return "old\ndot"
+
     job = Old(sleeper, 1)
     assert job.display_label() == "old default" and job.graph_label() == "old\ndot"
 

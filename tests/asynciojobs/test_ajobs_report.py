@@ -64,8 +64,9 @@ def build():
     a = Job(sleeper, 1, label="a", scheduler=sched)
     broken = Job(boom, 1, "it broke", label="broken", scheduler=sched, required=a)
     Job(sleeper, 1, label="skipped one", scheduler=sched, required=broken)
-    inner = Scheduler(Job(sleeper, 1, label="inner 1"), label="nested group",
-                      scheduler=sched, required=a)
+    inner = Scheduler(
+        Job(sleeper, 1, label="inner 1"), label="nested group", scheduler=sched, required=a
+    )
     Job(sleeper, 1, label="inner 2", scheduler=inner, required=list(inner.jobs))
     Described("node1", 2, label=EVIL, scheduler=sched, required=a)
     Described("node2", 1, label="on node2", scheduler=sched, required=a)
@@ -86,13 +87,31 @@ def test_report_attributes_for_failure_skip_nested_and_nodes():
     run_with_events(sched)
     text = report_html(snapshot(sched, title="test run"))
     rows = parse(text).rows
-    assert set(rows) == {"a", "broken", "skipped one", "nested group", "inner 1", "inner 2",
-                         EVIL, "on node2", "ticker", "never"}
+    assert set(rows) == {
+        "a",
+        "broken",
+        "skipped one",
+        "nested group",
+        "inner 1",
+        "inner 2",
+        EVIL,
+        "on node2",
+        "ticker",
+        "never",
+    }
     outcome = {label: attrs["data-outcome"] for label, attrs in rows.items()}
-    assert outcome == {"a": "done", "broken": "failed", "skipped one": "skipped",
-                       "nested group": "done", "inner 1": "done", "inner 2": "done",
-                       EVIL: "done", "on node2": "done", "ticker": "cancelled",
-                       "never": "not-run"}
+    assert outcome == {
+        "a": "done",
+        "broken": "failed",
+        "skipped one": "skipped",
+        "nested group": "done",
+        "inner 1": "done",
+        "inner 2": "done",
+        EVIL: "done",
+        "on node2": "done",
+        "ticker": "cancelled",
+        "never": "not-run",
+    }
     assert (rows["a"]["data-start"], rows["a"]["data-end"]) == ("0.000", "1.000")
     assert (rows["broken"]["data-start"], rows["broken"]["data-end"]) == ("1.000", "2.000")
     assert rows["broken"]["data-error"] == "ValueError: it broke"
@@ -117,14 +136,24 @@ def test_report_from_events_matches_the_snapshot():
     sched = build()
     recorder = run_with_events(sched)
     lines = recorder.stream.getvalue().splitlines()
-    assert json.loads(lines[0])["kind"] == "run-started" and json.loads(lines[-1])["kind"] == \
-        "finished"
+    assert (
+        json.loads(lines[0])["kind"] == "run-started"
+        and json.loads(lines[-1])["kind"] == "finished"
+    )
     from_events = parse(report_html(replay(json.loads(line) for line in lines))).rows
     direct = parse(report_html(snapshot(sched))).rows
-    keys = ("data-start", "data-end", "data-outcome", "data-node", "data-error", "data-tail",
-            "data-wait")
-    assert {label: [attrs.get(k) for k in keys] for label, attrs in from_events.items()} == \
-        {label: [attrs.get(k) for k in keys] for label, attrs in direct.items()}
+    keys = (
+        "data-start",
+        "data-end",
+        "data-outcome",
+        "data-node",
+        "data-error",
+        "data-tail",
+        "data-wait",
+    )
+    assert {label: [attrs.get(k) for k in keys] for label, attrs in from_events.items()} == {
+        label: [attrs.get(k) for k in keys] for label, attrs in direct.items()
+    }
 
 
 def test_report_during_the_run_shows_running_jobs(tmp_path):
@@ -135,6 +164,7 @@ def test_report_during_the_run_shows_running_jobs(tmp_path):
         written = sched.export_as_report(tmp_path / "during.html")
         await task
         return written
+
     rows = parse((tmp_path / "during.html").read_text()).rows if fake_clock_run(main()) else {}
     assert rows["first"]["data-outcome"] == "done"
     assert rows["long"]["data-outcome"] == "running"
@@ -146,7 +176,7 @@ def test_graph_is_inline_svg_coloured_by_outcome():
     sched = build()
     run_with_events(sched)
     text = report_html(snapshot(sched))
-    graph = text[text.index('id="graph"'):text.index('id="summary"')]
+    graph = text[text.index('id="graph"') : text.index('id="summary"')]
     assert "<svg" in graph and "<?xml" not in text
     assert report_module._COLORS["failed"] in graph and report_module._COLORS["skipped"] in graph
 
@@ -156,7 +186,7 @@ def test_graph_without_dot_is_a_list_with_a_note(monkeypatch):
     sched = build()
     run_with_events(sched)
     text = report_html(snapshot(sched))
-    graph = text[text.index('id="graph"'):text.index('id="summary"')]
+    graph = text[text.index('id="graph"') : text.index('id="summary"')]
     assert "<svg" not in graph and "not installed" in graph
     assert "broken [failed]" in graph and "skipped one [skipped] ← broken" in graph
 
@@ -165,17 +195,28 @@ def test_summary_per_node_and_slowest():
     sched = build()
     run_with_events(sched)
     text = report_html(snapshot(sched))
-    summary = text[text.index('id="summary"'):]
+    summary = text[text.index('id="summary"') :]
     assert "<td>node1</td><td class=n>1</td>" in summary
     assert "Slowest jobs" in summary
 
 
 def test_report_size_for_a_thousand_jobs_on_a_hundred_nodes():
     """1,000 jobs on 100 nodes, 5 output lines of 100 characters each: well under 2 MB."""
-    jobs = [JobRecord(id=i, label=f"job {i} on node{i % 100:03d}: make -j4 all",
-                      group=f"node{i % 100:03d}", requires=[i - 100] if i >= 100 else [],
-                      start=i * 0.01, end=i * 0.01 + 1.5, outcome="done", attempts=1,
-                      status="1 command(s) ok", tail=["x" * 100] * 5) for i in range(1000)]
+    jobs = [
+        JobRecord(
+            id=i,
+            label=f"job {i} on node{i % 100:03d}: make -j4 all",
+            group=f"node{i % 100:03d}",
+            requires=[i - 100] if i >= 100 else [],
+            start=i * 0.01,
+            end=i * 0.01 + 1.5,
+            outcome="done",
+            attempts=1,
+            status="1 command(s) ok",
+            tail=["x" * 100] * 5,
+        )
+        for i in range(1000)
+    ]
     text = report_html(RunRecord(jobs, duration=12.0))
     assert len(text.encode()) < 2_000_000
     assert len(parse(text).rows) == 1000

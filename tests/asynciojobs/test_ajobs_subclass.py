@@ -29,17 +29,17 @@ class Busy(AbstractJob):
     def __init__(self, fail=False, **kwds):
         self.fail = fail
         super().__init__(**kwds)
-        self.timeout = 0.001               # our per-job timeout keyword
-        self.retries = 5                   # our retries keyword
-        self.backoff = "exponential"       # our backoff keyword
+        self.timeout = 0.001  # our per-job timeout keyword
+        self.retries = 5  # our retries keyword
+        self.backoff = "exponential"  # our backoff keyword
         self.on_failed_requirement = "skip"  # our policy keyword
-        self.duration = 3.0                # our duration() method
-        self.display_label = "mine"        # our display_label() method
-        self.is_skipped = "no"             # our is_skipped() method
-        self.is_cancelled = "no"           # our is_cancelled() method
+        self.duration = 3.0  # our duration() method
+        self.display_label = "mine"  # our display_label() method
+        self.is_skipped = "no"  # our is_skipped() method
+        self.is_cancelled = "no"  # our is_cancelled() method
         self.failed_requirement_policy = 1  # our failed_requirement_policy() method
-        self.run_settings = "fast"         # our run_settings() accessor
-        self.jobs = {"a": 1}               # what once told a scheduler from a job
+        self.run_settings = "fast"  # our run_settings() accessor
+        self.jobs = {"a": 1}  # what once told a scheduler from a job
         self.attempts = []
 
     async def co_run(self):
@@ -107,9 +107,17 @@ def test_public_keywords_and_accessors_still_set_our_settings():
     assert ok and job.result() == 10 and elapsed == 10
 
 
-@pytest.mark.parametrize("bad", [{"timeout": -1}, {"timeout": 0}, {"retries": -1},
-                                 {"retries": 1.5}, {"backoff": -2},
-                                 {"on_failed_requirement": "maybe"}])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"timeout": -1},
+        {"timeout": 0},
+        {"retries": -1},
+        {"retries": 1.5},
+        {"backoff": -2},
+        {"on_failed_requirement": "maybe"},
+    ],
+)
 def test_bad_settings_raise_one_clear_error(bad):
     name = next(iter(bad))
     with pytest.raises(ValueError, match=name):

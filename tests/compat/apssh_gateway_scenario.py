@@ -9,11 +9,20 @@ import os
 from argparse import ArgumentParser
 
 from asynciojobs import Scheduler
-
-from sshjobs import SshNode, SshJob, LocalNode
-from sshjobs import Run, RunString, Push, Pull
-from sshjobs import Variables, Deferred, Capture
-from sshjobs import load_private_keys, close_ssh_in_scheduler
+from sshjobs import (
+    Capture,
+    Deferred,
+    LocalNode,
+    Pull,
+    Push,
+    Run,
+    RunString,
+    SshJob,
+    SshNode,
+    Variables,
+    close_ssh_in_scheduler,
+    load_private_keys,
+)
 from sshjobs.formatters import ColonFormatter
 
 parser = ArgumentParser()
@@ -24,11 +33,20 @@ parser.add_argument("--workdir", default=".")
 args = parser.parse_args()
 
 keys = load_private_keys()
-gateway = SshNode(hostname=args.gateway, port=args.port, username="root", keys=keys,
-                  formatter=ColonFormatter())
-nodes = [SshNode(gateway=gateway, hostname=name, port=args.port, username="root", keys=keys,
-                 formatter=ColonFormatter())
-         for name in args.nodes]
+gateway = SshNode(
+    hostname=args.gateway, port=args.port, username="root", keys=keys, formatter=ColonFormatter()
+)
+nodes = [
+    SshNode(
+        gateway=gateway,
+        hostname=name,
+        port=args.port,
+        username="root",
+        keys=keys,
+        formatter=ColonFormatter(),
+    )
+    for name in args.nodes
+]
 
 scheduler = Scheduler()
 variables = Variables()
@@ -49,12 +67,14 @@ for index, node in enumerate(nodes):
         node=node,
         commands=[
             Push(localpaths=[local_file], remotepath="."),
-            RunString("#!/bin/bash\necho node $1 has $(cat payload.txt)\n", index,
-                      label="check payload"),
+            RunString(
+                "#!/bin/bash\necho node $1 has $(cat payload.txt)\n", index, label="check payload"
+            ),
             Run("cat payload.txt", capture=Capture(f"payload{index}", variables)),
             Run("exit 1", allowed_exits=[1]),
-            Pull(remotepaths="payload.txt",
-                 localpath=os.path.join(args.workdir, f"back{index}.txt")),
+            Pull(
+                remotepaths="payload.txt", localpath=os.path.join(args.workdir, f"back{index}.txt")
+            ),
         ],
         required=check_gateway,
         scheduler=scheduler,

@@ -12,4 +12,3 @@ from asynciojobs.fakeclock import fake_clock_loops
 def virtual_time():
     with fake_clock_loops():
         yield
-

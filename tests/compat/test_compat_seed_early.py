@@ -1,5 +1,5 @@
 """Every example of the early asynciojobs README (the `Engine` era), as written there."""
-# ruff: noqa: UP032, TRY002  (the READMEs' code is kept as written there)
+# ruff: noqa: UP032  (the READMEs' code is kept as written there)
 
 import asyncio
 import os
@@ -30,7 +30,11 @@ def lines(capsys):
 
 
 def test_example_a_parallel(capsys):
-    a1, a2, a3 = Job(mycoro(0.1)), Job(mycoro(0.2)), Job(mycoro(0.25)),
+    a1, a2, a3 = (
+        Job(mycoro(0.1)),
+        Job(mycoro(0.2)),
+        Job(mycoro(0.25)),
+    )
     ea = Engine(a1, a2, a3)
     assert ea.orchestrate() is True
     out = lines(capsys)
@@ -39,9 +43,7 @@ def test_example_a_parallel(capsys):
 
 
 def example_b():
-    b1, b2, b3 = (Job(mycoro(0.1), label="b1"),
-                  Job(mycoro(0.2), label="b2"),
-                  Job(mycoro(0.25)))
+    b1, b2, b3 = (Job(mycoro(0.1), label="b1"), Job(mycoro(0.2), label="b2"), Job(mycoro(0.25)))
     b2.requires(b1)
     return b1, b2, b3
 
@@ -52,33 +54,34 @@ def test_example_b_requirements_and_inspect_results(capsys):
     assert eb.orchestrate() is True
     out = lines(capsys)
     assert sorted(out[:2]) == ["-> mycoro(0.1)", "-> mycoro(0.25)"]
-    assert out[2:] == ["<- mycoro(0.1)", "-> mycoro(0.2)", "<- mycoro(0.25)",
-                       "<- mycoro(0.2)"]
+    assert out[2:] == ["<- mycoro(0.1)", "-> mycoro(0.2)", "<- mycoro(0.25)", "<- mycoro(0.2)"]
     for job in eb.jobs:
         print(job)
     printed = lines(capsys)
     # ids are given by list() (or a verbose run); before that they show as ??
-    assert sorted(printed) == ["  ☉ ☓   <Job `NOLABEL`>[[ -> 250.0]]",
-                               "  ☉ ☓   <Job `b1`>[[ -> 100.0]]",
-                               "  ☉ ☓   <Job `b2`>[[ -> 200.0]] - requires {??}"]
+    assert sorted(printed) == [
+        "  ☉ ☓   <Job `NOLABEL`>[[ -> 250.0]]",
+        "  ☉ ☓   <Job `b1`>[[ -> 100.0]]",
+        "  ☉ ☓   <Job `b2`>[[ -> 200.0]] - requires {??}",
+    ]
     print(b1.is_done())
     print(b3.result())
     assert lines(capsys) == ["True", "250.0"]
 
 
 def test_example_b_prime_sequence(capsys):
-    ebp = Engine(Sequence(Job(mycoro(0.1), label="bp1"),
-                          Job(mycoro(0.2), label="bp2")),
-                 Job(mycoro(0.25)))
+    ebp = Engine(
+        Sequence(Job(mycoro(0.1), label="bp1"), Job(mycoro(0.2), label="bp2")), Job(mycoro(0.25))
+    )
     assert ebp.orchestrate() is True
     out = lines(capsys)
     assert sorted(out[:2]) == ["-> mycoro(0.1)", "-> mycoro(0.25)"]
-    assert out[2:] == ["<- mycoro(0.1)", "-> mycoro(0.2)", "<- mycoro(0.25)",
-                       "<- mycoro(0.2)"]
+    assert out[2:] == ["<- mycoro(0.1)", "-> mycoro(0.2)", "<- mycoro(0.25)", "<- mycoro(0.2)"]
 
 
 def test_example_c_forever_monitor(capsys):
     from compat_listing import badges_of
+
     message_bus = asyncio.Queue()
 
     async def monitor_loop(bus):
@@ -93,22 +96,27 @@ def test_example_c_forever_monitor(capsys):
         # return something easy to recognize
         return 10 * timeout
 
-    c1, c2, c3, c4 = (Job(mycoro_bus(0.2, message_bus), label="c1"),
-                      Job(mycoro_bus(0.4, message_bus), label="c2"),
-                      Job(mycoro_bus(0.3, message_bus), label="c3"),
-                      Job(monitor_loop(message_bus), forever=True, label="monitor"))
+    c1, c2, c3, c4 = (
+        Job(mycoro_bus(0.2, message_bus), label="c1"),
+        Job(mycoro_bus(0.4, message_bus), label="c2"),
+        Job(mycoro_bus(0.3, message_bus), label="c3"),
+        Job(monitor_loop(message_bus), forever=True, label="monitor"),
+    )
     c3.requires(c1)
     ec = Engine(c1, c2, c3, c4)
     assert ec.orchestrate() is True
     out = lines(capsys)
     assert sorted(out[:2]) == ["BUS: -> mycoro(0.2)", "BUS: -> mycoro(0.4)"]
-    assert out[2:] == ["BUS: <- mycoro(0.2)", "BUS: -> mycoro(0.3)", "BUS: <- mycoro(0.4)",
-                       "BUS: <- mycoro(0.3)"]
+    assert out[2:] == [
+        "BUS: <- mycoro(0.2)",
+        "BUS: -> mycoro(0.3)",
+        "BUS: <- mycoro(0.4)",
+        "BUS: <- mycoro(0.3)",
+    ]
     ec.list()
     listing = capsys.readouterr().out
     badges = badges_of(listing)
-    assert badges == {"c1": "  ☉ ☓  ", "c2": "  ☉ ☓  ", "c3": "  ☉ ☓  ",
-                      "monitor": "  ☉ ↺ ∞"}
+    assert badges == {"c1": "  ☉ ☓  ", "c2": "  ☉ ☓  ", "c3": "  ☉ ☓  ", "monitor": "  ☉ ↺ ∞"}
     c3_line = next(line for line in listing.splitlines() if "`c3`" in line)
     c1_id = next(line for line in listing.splitlines() if "`c1`" in line)[:2]
     assert c3_line.endswith(f"[[ -> 3.0]] - requires {{{c1_id}}}")
@@ -118,7 +126,7 @@ def test_example_d_global_timeout(capsys):
     async def forever():
         for i in range(100000):
             print("{}: forever {}".format(time.strftime("%H:%M:%S"), i))
-            await asyncio.sleep(.1)
+            await asyncio.sleep(0.1)
 
     j = Job(forever(), forever=True)
     e = Engine(j)
@@ -144,12 +152,18 @@ def test_example_e_non_critical(capsys):
     print("orch:", e.orchestrate())
     e.list()
     out = lines(capsys)
-    assert out[:5] == ["-> mycoro(0.2)", "<- mycoro(0.2)", "-> mycoro(0.3)", "<- mycoro(0.3)",
-                       "orch: True"]
+    assert out[:5] == [
+        "-> mycoro(0.2)",
+        "<- mycoro(0.2)",
+        "-> mycoro(0.3)",
+        "<- mycoro(0.3)",
+        "orch: True",
+    ]
     assert out[5:] == [
         "01   ☉ ☓   <Job `NOLABEL`>[[ -> 200.0]]",
         "02   ★ ☓   <Job `boom`>!! exception => Exception:boom after 0.2s!! - requires {01}",
-        "03   ☉ ☓   <Job `NOLABEL`>[[ -> 300.0]] - requires {02}"]
+        "03   ☉ ☓   <Job `NOLABEL`>[[ -> 300.0]] - requires {02}",
+    ]
 
 
 def test_example_f_critical(capsys, caplog):
@@ -159,10 +173,13 @@ def test_example_f_critical(capsys, caplog):
     e.list()
     out = lines(capsys)
     assert out == [
-        "-> mycoro(0.2)", "<- mycoro(0.2)", "orchestrate: False",
+        "-> mycoro(0.2)",
+        "<- mycoro(0.2)",
+        "orchestrate: False",
         "01   ☉ ☓   <Job `NOLABEL`>[[ -> 200.0]]",
         "02 ⚠ ★ ☓   <Job `boom`>!! CRIT. EXC. => Exception:boom after 0.2s!! - requires {01}",
-        "03     ⚐   <Job `NOLABEL`> - requires {02}"]
+        "03     ⚐   <Job `NOLABEL`> - requires {02}",
+    ]
     assert "emergency exit" in caplog.text
 
 
@@ -188,13 +205,17 @@ def test_orchestrate_with_a_loop_argument(capsys):
 
 
 def test_sequence_list_without_running(capsys):
-    e = Engine(Sequence(Job(mycoro(1), label="j1"),
-                        Job(mycoro(2), label="lab2"),
-                        Job(mycoro(3), label="tag3")))
+    e = Engine(
+        Sequence(
+            Job(mycoro(1), label="j1"), Job(mycoro(2), label="lab2"), Job(mycoro(3), label="tag3")
+        )
+    )
     e.list()
-    assert lines(capsys) == ["01     ⚐   <Job `j1`>",
-                             "02     ⚐   <Job `lab2`> - requires {01}",
-                             "03     ⚐   <Job `tag3`> - requires {02}"]
+    assert lines(capsys) == [
+        "01     ⚐   <Job `j1`>",
+        "02     ⚐   <Job `lab2`> - requires {01}",
+        "03     ⚐   <Job `tag3`> - requires {02}",
+    ]
 
 
 def test_rain_check_sanitize_and_dotfile(tmp_path, capsys):
@@ -222,6 +243,7 @@ def test_co_shutdown_is_sent_to_all_jobs(capsys):
     class Closing(Job):
         async def co_shutdown(self):
             closed.append(self.label)
+
     e = Engine(Closing(mycoro(0.1), label="x"), Closing(mycoro(0.2), label="y"))
     assert e.orchestrate() is True
     assert sorted(closed) == ["x", "y"]
@@ -232,6 +254,7 @@ def test_todo_rerun_by_rebuilding(capsys):
     def run():
         e = Engine(Job(mycoro(1)), Job(mycoro(2)))
         return e.orchestrate()
+
     assert run() and run()
     e = Engine(Job(mycoro(1)))
     assert e.orchestrate()

@@ -1,5 +1,5 @@
 """Every example of the later asynciojobs README (the `Scheduler` era), as written there."""
-# ruff: noqa: UP032, TRY002  (the READMEs' code is kept as written there)
+# ruff: noqa: UP032  (the READMEs' code is kept as written there)
 
 import asyncio
 import os
@@ -31,7 +31,11 @@ def lines(capsys):
 
 
 def test_example_a_running_in_parallel_and_results(capsys):
-    a1, a2, a3 = Job(in_out(0.1)), Job(in_out(0.2)), Job(in_out(0.25)),
+    a1, a2, a3 = (
+        Job(in_out(0.1)),
+        Job(in_out(0.2)),
+        Job(in_out(0.25)),
+    )
     sa = Scheduler(a1, a2, a3)
     assert sa.orchestrate() is True
     out = lines(capsys)
@@ -42,9 +46,7 @@ def test_example_a_running_in_parallel_and_results(capsys):
 
 
 def test_example_b_requirements_and_list(capsys):
-    b1, b2, b3 = (Job(in_out(0.1), label="b1"),
-                  Job(in_out(0.2), label="b2"),
-                  Job(in_out(0.25)))
+    b1, b2, b3 = (Job(in_out(0.1), label="b1"), Job(in_out(0.2), label="b2"), Job(in_out(0.25)))
     b2.requires(b1)
     # with this setup we are certain that b3 ends in the middle of b2
     sb = Scheduler(b1, b2, b3)
@@ -60,13 +62,14 @@ def test_example_b_requirements_and_list(capsys):
     assert sorted(line[3:] for line in listing) == [
         "  ☉ ☓   <Job `NOLABEL`>[[ -> 250.0]]",
         "  ☉ ☓   <Job `b1`>[[ -> 100.0]]",
-        f"  ☉ ☓   <Job `b2`>[[ -> 200.0]] - requires {{{b1_id}}}"]
+        f"  ☉ ☓   <Job `b2`>[[ -> 200.0]] - requires {{{b1_id}}}",
+    ]
 
 
 def test_example_b_prime_sequence(capsys):
-    sb2 = Scheduler(Sequence(Job(in_out(0.1), label="bp1"),
-                             Job(in_out(0.2), label="bp2")),
-                    Job(in_out(0.25)))
+    sb2 = Scheduler(
+        Sequence(Job(in_out(0.1), label="bp1"), Job(in_out(0.2), label="bp2")), Job(in_out(0.25))
+    )
     assert sb2.orchestrate() is True
     out = lines(capsys)
     assert sorted(out[:2]) == ["-> in_out(0.1)", "-> in_out(0.25)"]
@@ -88,20 +91,30 @@ def test_example_c_forever(capsys):
         # return something easy to recognize
         return 10 * timeout
 
-    c1, c2, c3, c4 = (Job(in_out_bus(0.2, message_bus), label="c1"),
-                      Job(in_out_bus(0.4, message_bus), label="c2"),
-                      Job(in_out_bus(0.3, message_bus), label="c3"),
-                      Job(monitor_loop(message_bus), forever=True, label="monitor"))
+    c1, c2, c3, c4 = (
+        Job(in_out_bus(0.2, message_bus), label="c1"),
+        Job(in_out_bus(0.4, message_bus), label="c2"),
+        Job(in_out_bus(0.3, message_bus), label="c3"),
+        Job(monitor_loop(message_bus), forever=True, label="monitor"),
+    )
     c3.requires(c1)
     sc = Scheduler(c1, c2, c3, c4)
     assert sc.orchestrate() is True
     out = lines(capsys)
     assert sorted(out[:2]) == ["BUS: -> in_out(0.2)", "BUS: -> in_out(0.4)"]
-    assert out[2:] == ["BUS: <- in_out(0.2)", "BUS: -> in_out(0.3)", "BUS: <- in_out(0.4)",
-                       "BUS: <- in_out(0.3)"]
+    assert out[2:] == [
+        "BUS: <- in_out(0.2)",
+        "BUS: -> in_out(0.3)",
+        "BUS: <- in_out(0.4)",
+        "BUS: <- in_out(0.3)",
+    ]
     sc.list()
     assert badges_of(capsys.readouterr().out) == {
-        "c1": "  ☉ ☓  ", "c2": "  ☉ ☓  ", "c3": "  ☉ ☓  ", "monitor": "  ☉ ↺ ∞"}
+        "c1": "  ☉ ☓  ",
+        "c2": "  ☉ ☓  ",
+        "c3": "  ☉ ☓  ",
+        "monitor": "  ☉ ↺ ∞",
+    }
     assert c4.raised_exception() is None and not c4.is_done()
 
 
@@ -109,13 +122,16 @@ def test_example_d_timeout(capsys, caplog):
     async def forever():
         for i in range(100000):
             print("{}: forever {}".format(time.strftime("%H:%M:%S"), i))
-            await asyncio.sleep(.1)
+            await asyncio.sleep(0.1)
 
     j = Job(forever(), forever=True)
     sd = Scheduler(j)
     assert sd.orchestrate(timeout=0.25) is False
     assert [line.split(": ")[1] for line in lines(capsys)] == [
-        "forever 0", "forever 1", "forever 2"]
+        "forever 0",
+        "forever 1",
+        "forever 2",
+    ]
     assert "TIMEOUT occurred" in caplog.text
     assert repr(j) == "  ☉ ↺ ∞ <Job `NOLABEL`>"
 
@@ -129,10 +145,15 @@ def test_example_e_non_critical(capsys):
     print("orch:", se.orchestrate())
     se.list()
     assert lines(capsys) == [
-        "-> in_out(0.2)", "<- in_out(0.2)", "-> in_out(0.3)", "<- in_out(0.3)", "orch: True",
+        "-> in_out(0.2)",
+        "<- in_out(0.2)",
+        "-> in_out(0.3)",
+        "<- in_out(0.3)",
+        "orch: True",
         "01   ☉ ☓   <Job `NOLABEL`>[[ -> 200.0]]",
         "02   ★ ☓   <Job `boom`>!! exception => Exception:boom after 0.2s!! - requires {01}",
-        "03   ☉ ☓   <Job `NOLABEL`>[[ -> 300.0]] - requires {02}"]
+        "03   ☉ ☓   <Job `NOLABEL`>[[ -> 300.0]] - requires {02}",
+    ]
 
 
 def test_example_f_critical(capsys, caplog):
@@ -143,10 +164,13 @@ def test_example_f_critical(capsys, caplog):
     print("orchestrate:", sf.orchestrate())
     sf.list()
     assert lines(capsys) == [
-        "-> in_out(0.2)", "<- in_out(0.2)", "orchestrate: False",
+        "-> in_out(0.2)",
+        "<- in_out(0.2)",
+        "orchestrate: False",
         "01   ☉ ☓   <Job `NOLABEL`>[[ -> 200.0]]",
         "02 ⚠ ★ ☓   <Job `boom`>!! CRIT. EXC. => Exception:boom after 0.2s!! - requires {01}",
-        "03     ⚐   <Job `NOLABEL`> - requires {02}"]
+        "03     ⚐   <Job `NOLABEL`> - requires {02}",
+    ]
     assert "emergency exit upon exception in critical job" in caplog.text
 
 
@@ -161,6 +185,7 @@ def test_jobs_window(capsys):
         beg = loop.time()
         assert await s.co_orchestrate(jobs_window=4) is True
         return loop.time() - beg
+
     loop = FakeClockLoop()
     try:
         duration = loop.run_until_complete(timed())
@@ -169,8 +194,7 @@ def test_jobs_window(capsys):
     # expect around 1 second
     assert duration == 1.0
     out = lines(capsys)
-    assert sorted(line for line in out if "th job" in line) == [
-        f"{i}-th job" for i in range(1, 9)]
+    assert sorted(line for line in out if "th job" in line) == [f"{i}-th job" for i in range(1, 9)]
     assert out.count("Sleeping for 0.5s") == 8
     # the window as an orchestrate() argument, as in the README
     s2 = Scheduler(*[PrintJob(f"{i}", sleep=0.5) for i in range(8)])
@@ -184,6 +208,7 @@ def test_all_badge_combinations_render(capsys):
 
     class J(Job):
         pass
+
     states = {"idle": IDLE, "scheduled": SCHEDULED, "running": RUNNING, "done": DONE}
     expected = {}
     jobs = []
@@ -193,8 +218,7 @@ def test_all_badge_combinations_render(capsys):
                 continue
             for critical in (True, False):
                 for forever in (True, False):
-                    label = (f"forever={forever} crit.={critical} status={status} "
-                             f"boom={boom_}")
+                    label = f"forever={forever} crit.={critical} status={status} boom={boom_}"
                     job = J(asyncio.sleep, 0, label=label, critical=critical, forever=forever)
                     job._aj_state = state
                     if boom_:
@@ -225,8 +249,10 @@ def test_rain_check_sanitize_and_dotfile(tmp_path):
 
 
 def test_debrief_after_failure(capsys):
-    s = Scheduler(Sequence(Job(in_out(0.1)), Job(boom(0.1), label="crit", critical=True)),
-                  Job(boom(0.05), label="soft"))
+    s = Scheduler(
+        Sequence(Job(in_out(0.1)), Job(boom(0.1), label="crit", critical=True)),
+        Job(boom(0.05), label="soft"),
+    )
     assert s.orchestrate() is False
     capsys.readouterr()
     s.debrief()
@@ -246,6 +272,7 @@ def test_legacy_names_and_hooks(capsys):
 
         async def co_run(self):
             return 1
+
     assert Engine is SchedulerJob is Scheduler
     a = OldStyle()
     b = Job(in_out(0.1), label="b", required=a)
