@@ -5,6 +5,7 @@
 latency; leaving the `with` block removes every process, namespace and file of the farm.
 Network namespaces are used when available (SSHJOBS_FARM=loopback forces loopback addresses).
 """
+
 from __future__ import annotations
 
 import json
@@ -24,14 +25,25 @@ USER = "root"
 
 
 class BenchFarm:
-    def __init__(self, direct: int, *, private: int = 0, max_startups: str | None = None,
-                 mode: str | None = None) -> None:
+    def __init__(
+        self,
+        direct: int,
+        *,
+        private: int = 0,
+        max_startups: str | None = None,
+        mode: str | None = None,
+    ) -> None:
         install_signal_handlers()
         deadline = time.monotonic() + 120
         while True:
             try:
-                self.farm = Farm(direct=direct, private=private, max_startups=max_startups,
-                                 mode=mode, start_timeout=max(60.0, direct * 0.3))
+                self.farm = Farm(
+                    direct=direct,
+                    private=private,
+                    max_startups=max_startups,
+                    mode=mode,
+                    start_timeout=max(60.0, direct * 0.3),
+                )
                 break
             except RuntimeError as exc:
                 # the kernel destroys the namespaces of a farm that just closed asynchronously
@@ -73,8 +85,10 @@ class BenchFarm:
     def describe(self) -> str:
         f = self.farm
         where = "network namespaces" if f.isolated else "loopback addresses"
-        return (f"{len(f.direct)} direct + {len(f.private)} private hosts + 1 gateway, one real "
-                f"OpenSSH sshd each, {where}")
+        return (
+            f"{len(f.direct)} direct + {len(f.private)} private hosts + 1 gateway, one real "
+            f"OpenSSH sshd each, {where}"
+        )
 
     @staticmethod
     def _entry(host) -> dict:
@@ -85,11 +99,17 @@ class BenchFarm:
         f = self.farm
         hosts = (f.private if private else f.direct)[:count]
         if len(hosts) < count:
-            raise ValueError(f"the farm has only {len(hosts)} {'private' if private else 'direct'}"
-                             f" hosts, {count} asked")
-        spec = {"user": USER, "key": str(f.client_key), "known_hosts": str(f.known_hosts),
-                "hosts": [self._entry(h) for h in hosts],
-                "gateway": self._entry(f.gateway) if private else None}
+            raise ValueError(
+                f"the farm has only {len(hosts)} {'private' if private else 'direct'}"
+                f" hosts, {count} asked"
+            )
+        spec = {
+            "user": USER,
+            "key": str(f.client_key),
+            "known_hosts": str(f.known_hosts),
+            "hosts": [self._entry(h) for h in hosts],
+            "gateway": self._entry(f.gateway) if private else None,
+        }
         path.write_text(json.dumps(spec, indent=1))
         return path
 
@@ -103,9 +123,12 @@ class BenchFarm:
 
     def latency_method(self) -> str:
         probe = getattr(network, "netem_supported", lambda: True)
-        return ("tc netem on each host's interface" if probe() else
-                "the farm's delay relay in front of each sshd (this kernel has no tc netem): "
-                "server output delayed, TCP handshake not")
+        return (
+            "tc netem on each host's interface"
+            if probe()
+            else "the farm's delay relay in front of each sshd (this kernel has no tc netem): "
+            "server output delayed, TCP handshake not"
+        )
 
     def delay(self, count: int, ms: float) -> None:
         for host in self.farm.direct[:count]:
@@ -162,5 +185,5 @@ def _links() -> list[tuple[int, str]]:
 
 
 def _of_instance(name: str, prefix: str) -> bool:
-    rest = name[len(prefix) + 1:]
+    rest = name[len(prefix) + 1 :]
     return name == prefix + "a" or (name.startswith(prefix + "h") and rest.isdigit())

@@ -6,6 +6,7 @@ and its peak resident memory (`ru_maxrss`: the largest single process of the tre
 The harness itself runs in the peers virtualenv (bench/.venv-peers) and never imports the
 tools it measures.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -29,7 +30,7 @@ from typing import Any
 BENCH = Path(__file__).resolve().parent
 TOP = BENCH.parent
 CLIENTS = BENCH / "clients"
-OUT = Path(os.environ.get("SSHJOBS_BENCH_OUT") or BENCH / "out")   # raw results
+OUT = Path(os.environ.get("SSHJOBS_BENCH_OUT") or BENCH / "out")  # raw results
 PEERS_VENV = BENCH / ".venv-peers"
 PEERS_PYTHON = PEERS_VENV / "bin" / "python"
 PROJECT_PYTHON = TOP / ".venv" / "bin" / "python"
@@ -55,6 +56,7 @@ def ensure_python(tool_names: Iterable[str]) -> None:
     else:
         try:
             import asyncssh  # noqa: F401
+
             return
         except ImportError:
             target = PROJECT_PYTHON
@@ -65,23 +67,24 @@ def ensure_python(tool_names: Iterable[str]) -> None:
 
 # --- one measured run -------------------------------------------------------------------------
 
+
 @dataclass
 class Sample:
     tool: str
     size: int
     run: int
-    wall: float                 # seconds, whole process (interpreter start-up included)
+    wall: float  # seconds, whole process (interpreter start-up included)
     user: float
     sys: float
     maxrss_mb: float
     returncode: int
     ok: int = 0
     failed: int = 0
-    t_ready: float = 0.0        # client-reported: start → set-up done
-    t_run: float = 0.0          # client-reported: the fan-out itself
+    t_ready: float = 0.0  # client-reported: start → set-up done
+    t_run: float = 0.0  # client-reported: the fan-out itself
     errors: list[str] = field(default_factory=list)
-    server_cpu: float = 0.0     # CPU of the farm's sshds during the run (when measured)
-    machine_cpu: float = 0.0    # CPU of the whole machine during the run (when measured)
+    server_cpu: float = 0.0  # CPU of the farm's sshds during the run (when measured)
+    machine_cpu: float = 0.0  # CPU of the whole machine during the run (when measured)
 
     @property
     def other_cpu(self) -> float:
@@ -94,9 +97,19 @@ class Sample:
         return self.user + self.sys
 
 
-def measure(tool: str, size: int, run: int, argv: list[str], *, env: dict[str, str],
-            result_file: Path | None, cwd: str = "/", timeout: float = 600,
-            nofile: int | None = None, log: Path | None = None) -> Sample:
+def measure(
+    tool: str,
+    size: int,
+    run: int,
+    argv: list[str],
+    *,
+    env: dict[str, str],
+    result_file: Path | None,
+    cwd: str = "/",
+    timeout: float = 600,
+    nofile: int | None = None,
+    log: Path | None = None,
+) -> Sample:
     """Run argv to completion and return what the kernel says it cost.
 
     `nofile` sets the client's soft RLIMIT_NOFILE (to check that a tool raises it itself).
@@ -113,8 +126,16 @@ def measure(tool: str, size: int, run: int, argv: list[str], *, env: dict[str, s
     sink = open(log, "ab") if log else open(os.devnull, "wb")
     with sink:
         start = time.monotonic()
-        proc = subprocess.Popen(argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=sink,
-                                stderr=sink, preexec_fn=preexec, start_new_session=True)
+        proc = subprocess.Popen(
+            argv,
+            env=env,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=sink,
+            stderr=sink,
+            preexec_fn=preexec,
+            start_new_session=True,
+        )
         killer = threading.Timer(timeout, _kill_group, (proc.pid,))
         killer.start()
         try:
@@ -123,9 +144,17 @@ def measure(tool: str, size: int, run: int, argv: list[str], *, env: dict[str, s
             killer.cancel()
         wall = time.monotonic() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
-    _kill_group(proc.pid)       # nothing of the client may survive it (daemonised helpers)
-    sample = Sample(tool, size, run, wall, usage.ru_utime, usage.ru_stime,
-                    usage.ru_maxrss / 1024, proc.returncode)
+    _kill_group(proc.pid)  # nothing of the client may survive it (daemonised helpers)
+    sample = Sample(
+        tool,
+        size,
+        run,
+        wall,
+        usage.ru_utime,
+        usage.ru_stime,
+        usage.ru_maxrss / 1024,
+        proc.returncode,
+    )
     if result_file is not None and result_file.exists():
         try:
             reported = json.loads(result_file.read_text())
@@ -148,12 +177,16 @@ def _kill_group(pid: int) -> None:
 
 def client_env(home: Path) -> dict[str, str]:
     """A clean environment: isolated HOME, no agent, the machine's PATH."""
-    env = {"HOME": str(home), "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-           "LANG": "C.UTF-8", "NO_COLOR": "1"}
+    env = {
+        "HOME": str(home),
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "LANG": "C.UTF-8",
+        "NO_COLOR": "1",
+    }
     return env
 
 
-SOURCE: Path | None = None     # set by project_source(): where the clients import our code from
+SOURCE: Path | None = None  # set by project_source(): where the clients import our code from
 
 
 def project_source() -> tuple[Path | None, str]:
@@ -168,24 +201,33 @@ def project_source() -> tuple[Path | None, str]:
     if revision == "worktree":
         return None, "the work tree as it was (uncommitted changes included)"
     global SOURCE
-    commit = subprocess.run(["git", "-C", str(TOP), "log", "-1", "--format=%h (%cI)", revision],
-                            capture_output=True, text=True).stdout.strip()
+    commit = subprocess.run(
+        ["git", "-C", str(TOP), "log", "-1", "--format=%h (%cI)", revision],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     if not commit:
         return None, "the work tree (not a git checkout)"
     target = Path(tempfile.mkdtemp(prefix="sshjobs-bench-source-"))
     _remove_at_exit(target)
-    archive = subprocess.Popen(["git", "-C", str(TOP), "archive", revision, "sshjobs",
-                                "asynciojobs"], stdout=subprocess.PIPE)
+    archive = subprocess.Popen(
+        ["git", "-C", str(TOP), "archive", revision, "sshjobs", "asynciojobs"],
+        stdout=subprocess.PIPE,
+    )
     subprocess.run(["tar", "-x", "-C", str(target)], stdin=archive.stdout, check=True)
     archive.wait()
     # byte-compile now, so that no measured run pays for it
-    subprocess.run([str(PROJECT_PYTHON), "-m", "compileall", "-q", str(target)], check=False,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [str(PROJECT_PYTHON), "-m", "compileall", "-q", str(target)],
+        check=False,
+        stdout=subprocess.DEVNULL,
+    )
     SOURCE = target
     return target, f"commit {commit}"
 
 
 # --- statistics -------------------------------------------------------------------------------
+
 
 def median(values: Iterable[float]) -> float:
     values = list(values)
@@ -196,8 +238,7 @@ def linear_fit(points: list[tuple[float, float]]) -> tuple[float, float]:
     """Least squares y = a + b·x → (a, b)."""
     if len({x for x, _ in points}) < 2:
         return float("nan"), float("nan")
-    slope, intercept = statistics.linear_regression([x for x, _ in points],
-                                                     [y for _, y in points])
+    slope, intercept = statistics.linear_regression([x for x, _ in points], [y for _, y in points])
     return intercept, slope
 
 
@@ -210,6 +251,7 @@ def group(samples: list[Sample]) -> dict[tuple[str, int], list[Sample]]:
 
 # --- reporting --------------------------------------------------------------------------------
 
+
 def machine() -> dict[str, str]:
     cpu = "?"
     try:
@@ -219,9 +261,14 @@ def machine() -> dict[str, str]:
                 break
     except OSError:
         pass
-    return {"nproc": str(os.cpu_count()), "cpu": cpu, "kernel": platform.release(),
-            "memory": _meminfo(), "python": platform.python_version(),
-            "openssh": _run(["ssh", "-V"]).strip()}
+    return {
+        "nproc": str(os.cpu_count()),
+        "cpu": cpu,
+        "kernel": platform.release(),
+        "memory": _meminfo(),
+        "python": platform.python_version(),
+        "openssh": _run(["ssh", "-V"]).strip(),
+    }
 
 
 def _meminfo() -> str:
@@ -255,16 +302,31 @@ def _run(argv: list[str]) -> str:
 def versions() -> dict[str, str]:
     """Versions of every tool measured (peers venv and project venv)."""
     found: dict[str, str] = {}
-    code = ("import importlib.metadata as m, json, sys\n"
-            "out = {}\n"
-            "for n in sys.argv[1:]:\n"
-            "    try: out[n] = m.version(n)\n"
-            "    except m.PackageNotFoundError: pass\n"
-            "print(json.dumps(out))")
-    for python, names in ((PEERS_PYTHON, ["apssh", "asynciojobs", "parallel-ssh", "ssh2-python",
-                                          "gevent", "fabric", "paramiko", "asyncssh",
-                                          "cryptography"]),
-                          (PROJECT_PYTHON, ["sshjobs", "asyncssh", "cryptography", "click"])):
+    code = (
+        "import importlib.metadata as m, json, sys\n"
+        "out = {}\n"
+        "for n in sys.argv[1:]:\n"
+        "    try: out[n] = m.version(n)\n"
+        "    except m.PackageNotFoundError: pass\n"
+        "print(json.dumps(out))"
+    )
+    for python, names in (
+        (
+            PEERS_PYTHON,
+            [
+                "apssh",
+                "asynciojobs",
+                "parallel-ssh",
+                "ssh2-python",
+                "gevent",
+                "fabric",
+                "paramiko",
+                "asyncssh",
+                "cryptography",
+            ],
+        ),
+        (PROJECT_PYTHON, ["sshjobs", "asyncssh", "cryptography", "click"]),
+    ):
         text = _run([str(python), "-P", "-c", code, *names])
         try:
             for name, version in json.loads(text).items():
@@ -273,8 +335,11 @@ def versions() -> dict[str, str]:
         except ValueError:
             found[str(python)] = text.strip()[:200]
     found["openssh client"] = _run(["ssh", "-V"]).strip()
-    found["sshd"] = _run(["/usr/sbin/sshd", "-V"]).strip().splitlines()[0] if shutil.which(
-        "sshd") or Path("/usr/sbin/sshd").exists() else "?"
+    found["sshd"] = (
+        _run(["/usr/sbin/sshd", "-V"]).strip().splitlines()[0]
+        if shutil.which("sshd") or Path("/usr/sbin/sshd").exists()
+        else "?"
+    )
     found["xargs"] = _run(["xargs", "--version"]).splitlines()[0]
     return found
 

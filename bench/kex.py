@@ -1,4 +1,5 @@
 """Packet captures on the farm's interfaces (tcpdump) and what each tool negotiated."""
+
 from __future__ import annotations
 
 import shutil
@@ -15,19 +16,30 @@ class Capture:
     """`with Capture(interface, bpf_filter, path):` records packets to a pcap file."""
 
     def __init__(self, interface: str, bpf_filter: str, path: Path) -> None:
-        self.argv = ["tcpdump", "-i", interface, "--immediate-mode", "-U", "-n", "-s", "0",
-                     "-w", str(path),
-                     bpf_filter]
+        self.argv = [
+            "tcpdump",
+            "-i",
+            interface,
+            "--immediate-mode",
+            "-U",
+            "-n",
+            "-s",
+            "0",
+            "-w",
+            str(path),
+            bpf_filter,
+        ]
         self.path = path
         self.proc: subprocess.Popen | None = None
 
     def __enter__(self) -> Capture:
         if shutil.which("tcpdump") is None:
             raise RuntimeError("tcpdump is not installed (bench/setup-peers installs it as root)")
-        self.proc = subprocess.Popen(self.argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                     text=True)
+        self.proc = subprocess.Popen(
+            self.argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        )
         assert self.proc.stderr is not None
-        line = self.proc.stderr.readline()          # "listening on IFACE, ..." once capturing
+        line = self.proc.stderr.readline()  # "listening on IFACE, ..." once capturing
         if "listening" not in line:
             self.proc.kill()
             self.proc.wait()
@@ -57,8 +69,9 @@ class Capture:
         return sshwire.connections(sshwire.read_pcap(str(self.path)))
 
 
-def capture_negotiation(farm, tools, scratch: Path, env: dict[str, str],
-                        one_host_targets: Path) -> dict[str, str]:
+def capture_negotiation(
+    farm, tools, scratch: Path, env: dict[str, str], one_host_targets: Path
+) -> dict[str, str]:
     """Run every tool on one host under tcpdump; return tool name → negotiated algorithms."""
     interface, bpf = farm.capture_point(1)
     found: dict[str, str] = {}
@@ -68,11 +81,23 @@ def capture_negotiation(farm, tools, scratch: Path, env: dict[str, str],
         try:
             with Capture(interface, bpf, pcap) as capture:
                 argv = tool.build(one_host_targets, "true", 1, scratch, result)
-                harness.measure(tool.name, 1, 0, argv, env=tool.env(env), result_file=None,
-                                log=scratch / f"kex-{tool.name}.log")
+                harness.measure(
+                    tool.name,
+                    1,
+                    0,
+                    argv,
+                    env=tool.env(env),
+                    result_file=None,
+                    log=scratch / f"kex-{tool.name}.log",
+                )
             seen = [sshwire.negotiated(conn) for conn in capture.connections()]
-            texts = sorted({f"{n.short()} ({n.client_version.removeprefix('SSH-2.0-')})"
-                            for n in seen if n is not None})
+            texts = sorted(
+                {
+                    f"{n.short()} ({n.client_version.removeprefix('SSH-2.0-')})"
+                    for n in seen
+                    if n is not None
+                }
+            )
             found[tool.name] = " / ".join(texts) or "(no SSH connection captured)"
         except (RuntimeError, ValueError, OSError) as exc:
             found[tool.name] = f"(capture failed: {exc})"

@@ -8,6 +8,7 @@ Prints where the client's CPU goes: top functions by own time and by inclusive t
 inclusive share of each source file; writes the collapsed stacks (flamegraph input) and a
 speedscope file to bench/out/.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,17 +26,20 @@ from harness import progress
 
 def main() -> int:
     from tools import TOOLS
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--tool", default="sshjobs", choices=sorted(TOOLS))
     parser.add_argument("--hosts", type=int, default=200)
     parser.add_argument("--command", default="true")
     parser.add_argument("--rate", type=int, default=250, help="samples per second")
     parser.add_argument("--top", type=int, default=30)
-    parser.add_argument("--bare-home", action="store_true",
-                        help="client HOME without the farm's ~/.ssh/config")
+    parser.add_argument(
+        "--bare-home", action="store_true", help="client HOME without the farm's ~/.ssh/config"
+    )
     args = parser.parse_args()
-    harness.ensure_python(["asyncssh"])       # py-spy lives in the peers virtualenv
+    harness.ensure_python(["asyncssh"])  # py-spy lives in the peers virtualenv
     from farm import BenchFarm
 
     pyspy = harness.PEERS_VENV / "bin" / "py-spy"
@@ -49,11 +53,26 @@ def main() -> int:
         source = harness.project_source()[1]
         targets = farm.targets(scratch / "targets.json", args.hosts)
         argv = tool.build(targets, args.command, 1, scratch, scratch / "result.json")
-        progress(f"profiling {args.tool} on {args.hosts} hosts ({source}); "
-                 f"load {harness.load()}")
-        subprocess.run([str(pyspy), "record", "--format", "raw", "--rate", str(args.rate),
-                        "--subprocesses", "--output", str(collapsed), "--", *argv],
-                       env=tool.env(env), cwd="/", check=True, stdout=subprocess.DEVNULL)
+        progress(f"profiling {args.tool} on {args.hosts} hosts ({source}); load {harness.load()}")
+        subprocess.run(
+            [
+                str(pyspy),
+                "record",
+                "--format",
+                "raw",
+                "--rate",
+                str(args.rate),
+                "--subprocesses",
+                "--output",
+                str(collapsed),
+                "--",
+                *argv,
+            ],
+            env=tool.env(env),
+            cwd="/",
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         result = scratch / "result.json"
         if result.exists():
             progress(f"client result: {result.read_text()}")
@@ -103,7 +122,7 @@ def _file(frame: str) -> str:
 
 
 def _short(file: str) -> str:
-    if "sshjobs-bench-source-" in file:          # the snapshot of our code being measured
+    if "sshjobs-bench-source-" in file:  # the snapshot of our code being measured
         return file.split("sshjobs-bench-source-", 1)[1].split("/", 1)[-1]
     for marker in ("site-packages/", "/work/main/", "lib/python3.11/"):
         if marker in file:

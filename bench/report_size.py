@@ -28,18 +28,31 @@ async def main(nodes: int, per_node: int, output: Path) -> None:
     async with Sandbox(output / "sandbox", nodes, gateway=False) as sandbox:
         scheduler = Scheduler(critical=False, jobs_window=200)
         for index, node in enumerate(sandbox.nodes):
-            ssh = SshNode(node.host, port=node.port, username="bench",
-                          keys=[str(sandbox.client_key)], known_hosts=str(sandbox.known_hosts),
-                          formatter=Formatter())  # output kept by the jobs, not printed
+            ssh = SshNode(
+                node.host,
+                port=node.port,
+                username="bench",
+                keys=[str(sandbox.client_key)],
+                known_hosts=str(sandbox.known_hosts),
+                formatter=Formatter(),
+            )  # output kept by the jobs, not printed
             ssh.monitor_name = node.name
             previous = None
             for step in range(per_node):
                 fails = (index * per_node + step) % 20 == 7
-                command = (f"echo step {step} on $SSHJOBS_SANDBOX_NODE; seq 1 3; "
-                           f"echo a longer line of output for step {step} with some detail"
-                           + ("; exit 2" if fails else ""))
-                previous = SshJob(ssh, command=Run(command), label=f"{node.name} step {step}",
-                                  scheduler=scheduler, required=previous, critical=False)
+                command = (
+                    f"echo step {step} on $SSHJOBS_SANDBOX_NODE; seq 1 3; "
+                    f"echo a longer line of output for step {step} with some detail"
+                    + ("; exit 2" if fails else "")
+                )
+                previous = SshJob(
+                    ssh,
+                    command=Run(command),
+                    label=f"{node.name} step {step}",
+                    scheduler=scheduler,
+                    required=previous,
+                    critical=False,
+                )
         recorder = EventRecorder(io.StringIO())
         scheduler.subscribe(recorder)
         start = time.perf_counter()
@@ -51,16 +64,20 @@ async def main(nodes: int, per_node: int, output: Path) -> None:
     events = recorder.stream.getvalue()
     (output / "events.jsonl").write_text(events)
     replayed = time.perf_counter()
-    write_report(replay(__import__("json").loads(line) for line in events.splitlines()),
-                 output / "from-events.html")
+    write_report(
+        replay(__import__("json").loads(line) for line in events.splitlines()),
+        output / "from-events.html",
+    )
     replayed = time.perf_counter() - replayed
     total = len(scheduler.jobs)
     failed = sum(1 for job in scheduler.jobs if job.failed_results())
     print(f"{total} jobs on {nodes} sandbox nodes ({failed} failed), run {wall:.1f} s")
     print(f"report.html      {report.stat().st_size / 1e6:6.2f} MB, built in {built:.2f} s")
     print(f"events.jsonl     {len(events.encode()) / 1e6:6.2f} MB")
-    print(f"from-events.html {(output / 'from-events.html').stat().st_size / 1e6:6.2f} MB, "
-          f"built in {replayed:.2f} s")
+    print(
+        f"from-events.html {(output / 'from-events.html').stat().st_size / 1e6:6.2f} MB, "
+        f"built in {replayed:.2f} s"
+    )
 
 
 if __name__ == "__main__":

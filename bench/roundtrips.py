@@ -18,6 +18,7 @@ has no netem, so the farm puts a relay in front of each sshd that hands every ch
 to the client 100 ms later: TCP handshakes are then not delayed (one round trip fewer than on a
 real network, for every tool alike), and the tables say which was used.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,8 +38,9 @@ TARGET = 1.15
 def main() -> int:
     from tools import TOOLS
 
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--hosts", type=int, default=100)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--tools", default=",".join(TOOLS))
@@ -48,6 +50,7 @@ def main() -> int:
     import sshwire
     from farm import BenchFarm
     from kex import Capture
+
     tools = [TOOLS[name] for name in args.tools.split(",")]
     rng = random.Random(args.seed)
     command = "hostname"
@@ -67,11 +70,15 @@ def main() -> int:
             pcap = scratch / f"rt-{tool.name}.pcap"
             result = scratch / "result.json"
             with Capture(interface, bpf, pcap) as capture:
-                sample = harness.measure(tool.name, 1, 0,
-                                         tool.build(one, command, 1, scratch, result),
-                                         env=tool.env(env),
-                                         result_file=result if tool.reports else None,
-                                         log=scratch / f"rt-{tool.name}.log")
+                sample = harness.measure(
+                    tool.name,
+                    1,
+                    0,
+                    tool.build(one, command, 1, scratch, result),
+                    env=tool.env(env),
+                    result_file=result if tool.reports else None,
+                    log=scratch / f"rt-{tool.name}.log",
+                )
             conns = capture.connections()
             info: dict = {"connections": len(conns), "t_run": sample.t_run, "wall": sample.wall}
             if conns:
@@ -81,14 +88,20 @@ def main() -> int:
                 rtt = RTT_MS / 1000
                 trips, seconds = sshwire.round_trips(conn, rtt)
                 info["tcp_handshake_ms"] = (sshwire.handshake_rtt(conn) or 0) * 1000
-                info.update(rtt=rtt, round_trips=trips, connection_seconds=seconds,
-                            flights=describe_flights(conn, rtt))
+                info.update(
+                    rtt=rtt,
+                    round_trips=trips,
+                    connection_seconds=seconds,
+                    flights=describe_flights(conn, rtt),
+                )
             counts[tool.name] = info
-            progress(f"{tool.name}: {info.get('round_trips')} round trips "
-                     f"(rtt {info.get('rtt', 0) * 1000:.0f} ms, {len(conns)} connection(s))")
+            progress(
+                f"{tool.name}: {info.get('round_trips')} round trips "
+                f"(rtt {info.get('rtt', 0) * 1000:.0f} ms, {len(conns)} connection(s))"
+            )
 
         samples = []
-        for tool in tools:     # warm-up
+        for tool in tools:  # warm-up
             run_tool(tool, args.hosts, 0, all_hosts, command, scratch, env, farm)
         for run in range(1, args.runs + 1):
             order = tools[:]
@@ -96,17 +109,19 @@ def main() -> int:
             for tool in order:
                 sample = run_tool(tool, args.hosts, run, all_hosts, command, scratch, env, farm)
                 samples.append(sample)
-                progress(f"run {run} {tool.name}: wall {sample.wall:.2f}s fan-out "
-                         f"{sample.t_run:.2f}s ok {sample.ok}/{args.hosts}"
-                         + (f" ERR {sample.errors[:1]}" if sample.errors else ""))
+                progress(
+                    f"run {run} {tool.name}: wall {sample.wall:.2f}s fan-out "
+                    f"{sample.t_run:.2f}s ok {sample.ok}/{args.hosts}"
+                    + (f" ERR {sample.errors[:1]}" if sample.errors else "")
+                )
         load = harness.load()
         farm.clear(args.hosts)
-        description = (f"{farm.describe()}; latency: {farm.latency_method()}; sshjobs code "
-                       f"measured: {source}")
+        description = (
+            f"{farm.describe()}; latency: {farm.latency_method()}; sshjobs code measured: {source}"
+        )
     text = report(counts, samples, [t.name for t in tools], args, description, load)
     print(text)
-    raw = harness.save_raw("roundtrips", {"counts": counts, "samples": samples,
-                                          "args": vars(args)})
+    raw = harness.save_raw("roundtrips", {"counts": counts, "samples": samples, "args": vars(args)})
     raw.with_suffix(".md").write_text(text)
     progress(f"raw data in {raw}")
     return 0
@@ -114,10 +129,17 @@ def main() -> int:
 
 def run_tool(tool, size, run, targets, command, scratch, env, farm):
     from tools import account
+
     result = scratch / "result.json"
-    sample = harness.measure(tool.name, size, run, tool.build(targets, command, 1, scratch, result),
-                             env=tool.env(env), result_file=result if tool.reports else None,
-                             log=scratch / f"{tool.name}.log")
+    sample = harness.measure(
+        tool.name,
+        size,
+        run,
+        tool.build(targets, command, 1, scratch, result),
+        env=tool.env(env),
+        result_file=result if tool.reports else None,
+        log=scratch / f"{tool.name}.log",
+    )
     account(tool, sample, size, scratch, scratch / f"{tool.name}.log")
     farm.settle()
     return sample
@@ -141,17 +163,30 @@ def describe_flights(conn, rtt: float) -> list[str]:
         if seg.flags & 0x01:
             current["flags"].add(f"FIN({side})")
         previous = seg.time
-    return [f"{f['t'] * 1000:6.0f} ms  client {f['c']:5d} B  server {f['s']:5d} B  "
-            f"{' '.join(sorted(f['flags']))}" for f in lines]
+    return [
+        f"{f['t'] * 1000:6.0f} ms  client {f['c']:5d} B  server {f['s']:5d} B  "
+        f"{' '.join(sorted(f['flags']))}"
+        for f in lines
+    ]
 
 
 def report(counts, samples, names, args, description, load) -> str:
-    out = [f"### Round trips: `hostname` on {args.hosts} hosts with {RTT_MS} ms round-trip time",
-           "", f"Farm: {description}. Load average after the runs: {load}.", ""]
+    out = [
+        f"### Round trips: `hostname` on {args.hosts} hosts with {RTT_MS} ms round-trip time",
+        "",
+        f"Farm: {description}. Load average after the runs: {load}.",
+        "",
+    ]
     rows = []
     by_tool = {name: [s for s in samples if s.tool == name] for name in names}
-    best_peer_wall = min((median(s.wall for s in group) for name, group in by_tool.items()
-                          if group and not name.startswith("sshjobs")), default=float("nan"))
+    best_peer_wall = min(
+        (
+            median(s.wall for s in group)
+            for name, group in by_tool.items()
+            if group and not name.startswith("sshjobs")
+        ),
+        default=float("nan"),
+    )
     for name in names:
         info, group = counts.get(name, {}), by_tool.get(name, [])
         trips = info.get("round_trips")
@@ -159,21 +194,44 @@ def report(counts, samples, names, args, description, load) -> str:
         one = info.get("t_run") or None
         wall = median(s.wall for s in group) if group else float("nan")
         fan = median(s.t_run for s in group) if group and any(s.t_run for s in group) else None
-        rows.append([name, trips if trips is not None else "?",
-                     f"{info.get('tcp_handshake_ms', 0):.0f}",
-                     f"{one:.2f} ({one / bound:.2f}×)" if one and bound else "–",
-                     f"{wall:.2f}", f"{fan:.2f} ({fan / bound:.2f}×)" if fan and bound else "–",
-                     sum(s.failed for s in group)])
-    out += [markdown_table(["tool", "round trips (1 connection + 1 command)",
-                            "TCP handshake ms", "1 host: fan-out s (÷ round trips × RTT)",
-                            f"{args.hosts} hosts: wall s (process, median)",
-                            f"{args.hosts} hosts: fan-out s (in-process, median; ÷ round "
-                            "trips × RTT)", "failed hosts"], rows), ""]
+        rows.append(
+            [
+                name,
+                trips if trips is not None else "?",
+                f"{info.get('tcp_handshake_ms', 0):.0f}",
+                f"{one:.2f} ({one / bound:.2f}×)" if one and bound else "–",
+                f"{wall:.2f}",
+                f"{fan:.2f} ({fan / bound:.2f}×)" if fan and bound else "–",
+                sum(s.failed for s in group),
+            ]
+        )
+    out += [
+        markdown_table(
+            [
+                "tool",
+                "round trips (1 connection + 1 command)",
+                "TCP handshake ms",
+                "1 host: fan-out s (÷ round trips × RTT)",
+                f"{args.hosts} hosts: wall s (process, median)",
+                f"{args.hosts} hosts: fan-out s (in-process, median; ÷ round trips × RTT)",
+                "failed hosts",
+            ],
+            rows,
+        ),
+        "",
+    ]
     for name in names:
         info = counts.get(name, {})
         if info.get("flights"):
-            out += [f"<details><summary>{name}: flights of one connection</summary>", "", "```",
-                    *info["flights"], "```", "</details>", ""]
+            out += [
+                f"<details><summary>{name}: flights of one connection</summary>",
+                "",
+                "```",
+                *info["flights"],
+                "```",
+                "</details>",
+                "",
+            ]
     ours = by_tool.get("sshjobs", [])
     info = counts.get("sshjobs", {})
     if ours and info.get("round_trips"):
@@ -181,14 +239,18 @@ def report(counts, samples, names, args, description, load) -> str:
         fan = median(s.t_run for s in ours)
         one = info.get("t_run") or float("nan")
         wall = median(s.wall for s in ours)
-        out += ["**Targets**", "",
-                f"- sshjobs, 1 host: fan-out {one:.2f} s vs {info['round_trips']} round trips "
-                f"× {RTT_MS} ms = {bound:.2f} s → {one / bound:.2f}× (target ≤ {TARGET}: "
-                f"{'met' if one <= TARGET * bound else 'NOT met'})",
-                f"- sshjobs, {args.hosts} hosts: fan-out {fan:.2f} s → {fan / bound:.2f}× "
-                f"(target ≤ {TARGET}: {'met' if fan <= TARGET * bound else 'NOT met'})",
-                f"- sshjobs process wall {wall:.2f} s vs fastest peer {best_peer_wall:.2f} s → "
-                f"{'below every peer' if wall < best_peer_wall else 'NOT below every peer'}", ""]
+        out += [
+            "**Targets**",
+            "",
+            f"- sshjobs, 1 host: fan-out {one:.2f} s vs {info['round_trips']} round trips "
+            f"× {RTT_MS} ms = {bound:.2f} s → {one / bound:.2f}× (target ≤ {TARGET}: "
+            f"{'met' if one <= TARGET * bound else 'NOT met'})",
+            f"- sshjobs, {args.hosts} hosts: fan-out {fan:.2f} s → {fan / bound:.2f}× "
+            f"(target ≤ {TARGET}: {'met' if fan <= TARGET * bound else 'NOT met'})",
+            f"- sshjobs process wall {wall:.2f} s vs fastest peer {best_peer_wall:.2f} s → "
+            f"{'below every peer' if wall < best_peer_wall else 'NOT below every peer'}",
+            "",
+        ]
     return "\n".join(out)
 
 

@@ -16,6 +16,7 @@ in 14 s); the likely cause is the root namespace's neighbour (ARP) table, which 
 beyond gc_thresh2 = 512 — a limit of the test set-up, not of the tools (this machine-wide
 sysctl is not changed by the benchmarks).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,21 +35,31 @@ SOFT_NOFILE = 1024
 def main() -> int:
     from tools import TOOLS, account
 
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--hosts", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=2)
     parser.add_argument("--tools", default="sshjobs,sshjobs-cli")
-    parser.add_argument("--farm", choices=["auto", "netns", "loopback"], default="auto",
-                        help="farm backend; auto: loopback addresses beyond 500 hosts (see "
-                             "above), else what the farm prefers")
-    parser.add_argument("--nofile", type=int, default=SOFT_NOFILE,
-                        help="soft RLIMIT_NOFILE the client starts with")
-    parser.add_argument("--bare-home", action="store_true",
-                        help="clients run with a HOME without ~/.ssh/config (known_hosts only)")
+    parser.add_argument(
+        "--farm",
+        choices=["auto", "netns", "loopback"],
+        default="auto",
+        help="farm backend; auto: loopback addresses beyond 500 hosts (see "
+        "above), else what the farm prefers",
+    )
+    parser.add_argument(
+        "--nofile", type=int, default=SOFT_NOFILE, help="soft RLIMIT_NOFILE the client starts with"
+    )
+    parser.add_argument(
+        "--bare-home",
+        action="store_true",
+        help="clients run with a HOME without ~/.ssh/config (known_hosts only)",
+    )
     args = parser.parse_args()
     harness.ensure_python(args.tools.split(","))
     from farm import BenchFarm
+
     tools = [TOOLS[name] for name in args.tools.split(",")]
 
     rows, samples = [], []
@@ -65,36 +76,81 @@ def main() -> int:
                 result = scratch / "result.json"
                 argv = tool.build(targets, "true", 1, scratch, result)
                 load_before = harness.load()
-                sample = harness.measure(tool.name, args.hosts, run, argv,
-                                         env=tool.env(env),
-                                         result_file=result if tool.reports else None,
-                                         log=log, timeout=900, nofile=args.nofile)
+                sample = harness.measure(
+                    tool.name,
+                    args.hosts,
+                    run,
+                    argv,
+                    env=tool.env(env),
+                    result_file=result if tool.reports else None,
+                    log=log,
+                    timeout=900,
+                    nofile=args.nofile,
+                )
                 account(tool, sample, args.hosts, scratch, log)
                 text = log.read_text(errors="replace") if log.exists() else ""
-                emfile = sum(line.count("Too many open files") + line.count("EMFILE")
-                             for line in text.splitlines())
+                emfile = sum(
+                    line.count("Too many open files") + line.count("EMFILE")
+                    for line in text.splitlines()
+                )
                 emfile += sum("Too many open files" in e or "EMFILE" in e for e in sample.errors)
                 farm.settle(60)
                 samples.append(sample)
-                verdict = (sample.returncode == 0 and sample.failed == 0
-                           and sample.ok == args.hosts and emfile == 0
-                           and sample.maxrss_mb <= MEMORY_TARGET_MB)
-                rows.append([tool.name, run, f"{sample.wall:.1f}", f"{sample.cpu:.1f}",
-                             f"{sample.maxrss_mb:.0f}", f"{sample.ok}/{args.hosts}", emfile,
-                             load_before, "met" if verdict else "NOT met"])
-                progress(f"run {run} {tool.name}: wall {sample.wall:.1f}s rss "
-                         f"{sample.maxrss_mb:.0f} MB ok {sample.ok}/{args.hosts} "
-                         f"open-file errors {emfile}"
-                         + (f" ERR {sample.errors[:2]}" if sample.errors else ""))
-        description = (f"{farm.describe()}; sshjobs code measured: {source}; "
-                     f"client HOME: {'without' if args.bare_home else 'with'} the farm's "
-                     f"~/.ssh/config ({len(farm.farm.hosts)} Host blocks)")
-    text = "\n".join([
-        f"### Scale: remote `true` on {args.hosts} hosts in one fan-out (client soft "
-        f"RLIMIT_NOFILE {args.nofile} at start)", "", f"Farm: {description}.", "",
-        markdown_table(["tool", "run", "wall s", "client CPU s", "peak RSS MB", "hosts ok",
-                        "open-file errors", "load before", f"target (all ok, no EMFILE, ≤ "
-                        f"{MEMORY_TARGET_MB} MB)"], rows), ""])
+                verdict = (
+                    sample.returncode == 0
+                    and sample.failed == 0
+                    and sample.ok == args.hosts
+                    and emfile == 0
+                    and sample.maxrss_mb <= MEMORY_TARGET_MB
+                )
+                rows.append(
+                    [
+                        tool.name,
+                        run,
+                        f"{sample.wall:.1f}",
+                        f"{sample.cpu:.1f}",
+                        f"{sample.maxrss_mb:.0f}",
+                        f"{sample.ok}/{args.hosts}",
+                        emfile,
+                        load_before,
+                        "met" if verdict else "NOT met",
+                    ]
+                )
+                progress(
+                    f"run {run} {tool.name}: wall {sample.wall:.1f}s rss "
+                    f"{sample.maxrss_mb:.0f} MB ok {sample.ok}/{args.hosts} "
+                    f"open-file errors {emfile}"
+                    + (f" ERR {sample.errors[:2]}" if sample.errors else "")
+                )
+        description = (
+            f"{farm.describe()}; sshjobs code measured: {source}; "
+            f"client HOME: {'without' if args.bare_home else 'with'} the farm's "
+            f"~/.ssh/config ({len(farm.farm.hosts)} Host blocks)"
+        )
+    text = "\n".join(
+        [
+            f"### Scale: remote `true` on {args.hosts} hosts in one fan-out (client soft "
+            f"RLIMIT_NOFILE {args.nofile} at start)",
+            "",
+            f"Farm: {description}.",
+            "",
+            markdown_table(
+                [
+                    "tool",
+                    "run",
+                    "wall s",
+                    "client CPU s",
+                    "peak RSS MB",
+                    "hosts ok",
+                    "open-file errors",
+                    "load before",
+                    f"target (all ok, no EMFILE, ≤ {MEMORY_TARGET_MB} MB)",
+                ],
+                rows,
+            ),
+            "",
+        ]
+    )
     print(text)
     raw = harness.save_raw("scale", {"samples": samples, "args": vars(args)})
     raw.with_suffix(".md").write_text(text)

@@ -16,6 +16,7 @@ The gateway's sshd gets `MaxStartups 1000`: with OpenSSH's default (10:30:100) t
 simultaneous ProxyJump logins of the one-connection-per-command variant are partly refused,
 which would make its timings meaningless (sshjobs and apssh log into the gateway once).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,8 +37,9 @@ DEFAULT_TOOLS = "sshjobs,apssh,asyncssh,openssh-c25519"
 def main() -> int:
     from tools import TOOLS, account
 
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--nodes", type=int, default=50)
     parser.add_argument("--commands", type=int, default=10)
     parser.add_argument("--runs", type=int, default=3)
@@ -47,6 +49,7 @@ def main() -> int:
     args = parser.parse_args()
     harness.ensure_python(args.tools.split(","))
     from farm import BenchFarm
+
     tools = [TOOLS[name] for name in args.tools.split(",")]
     rng = random.Random(args.seed)
 
@@ -58,21 +61,29 @@ def main() -> int:
         targets = farm.targets(scratch / "targets.json", args.nodes, private=True)
         loads = [harness.load()]
         progress(f"farm up: {farm.describe()}; load {loads[0]}")
-        for run in range(args.runs + 1):       # run 0: warm-up, not recorded
+        for run in range(args.runs + 1):  # run 0: warm-up, not recorded
             order = tools[:]
             rng.shuffle(order)
             for tool in order:
                 result = scratch / "result.json"
                 argv = tool.build(targets, args.command, args.commands, scratch, result)
-                sample = harness.measure(tool.name, args.nodes, run, argv,
-                                         env=tool.env(env),
-                                         result_file=result if tool.reports else None,
-                                         log=scratch / f"{tool.name}.log", timeout=900)
+                sample = harness.measure(
+                    tool.name,
+                    args.nodes,
+                    run,
+                    argv,
+                    env=tool.env(env),
+                    result_file=result if tool.reports else None,
+                    log=scratch / f"{tool.name}.log",
+                    timeout=900,
+                )
                 account(tool, sample, args.nodes, scratch, scratch / f"{tool.name}.log")
                 farm.settle()
-                progress(f"run {run} {tool.name}: wall {sample.wall:.2f}s cpu {sample.cpu:.2f}s "
-                         f"ok {sample.ok}/{args.nodes}"
-                         + (f" ERR {sample.errors[:1]}" if sample.errors else ""))
+                progress(
+                    f"run {run} {tool.name}: wall {sample.wall:.2f}s cpu {sample.cpu:.2f}s "
+                    f"ok {sample.ok}/{args.nodes}"
+                    + (f" ERR {sample.errors[:1]}" if sample.errors else "")
+                )
                 if run:
                     samples.append(sample)
             loads.append(harness.load())
@@ -89,29 +100,54 @@ def main() -> int:
 def report(samples, names, args, description, loads, gateway_logins) -> str:
     by_tool = {name: [s for s in samples if s.tool == name] for name in names}
     walls = {name: median(s.wall for s in group) for name, group in by_tool.items() if group}
-    out = [f"### Scenario: {args.nodes} nodes behind one gateway, {args.commands} × "
-           f"`{args.command}` in sequence per node, {args.runs} interleaved runs", "",
-           f"Farm: {description}. Load average before/after each run: " + " → ".join(loads)
-           + f". Gateway logins accepted over the whole benchmark: {gateway_logins}.", ""]
+    out = [
+        f"### Scenario: {args.nodes} nodes behind one gateway, {args.commands} × "
+        f"`{args.command}` in sequence per node, {args.runs} interleaved runs",
+        "",
+        f"Farm: {description}. Load average before/after each run: "
+        + " → ".join(loads)
+        + f". Gateway logins accepted over the whole benchmark: {gateway_logins}.",
+        "",
+    ]
     rows = []
     ours = walls.get("sshjobs")
     for name in names:
         group = by_tool.get(name)
         if not group:
             continue
-        rows.append([name, f"{walls[name]:.2f}", f"{median(s.cpu for s in group):.2f}",
-                     f"{median(s.maxrss_mb for s in group):.0f}",
-                     f"{walls[name] / ours:.2f}" if ours else "–",
-                     sum(s.failed for s in group)])
-    out += [markdown_table(["tool", "wall s (median)", "client CPU s", "peak RSS MB",
-                            "wall / sshjobs wall", "failed nodes (all runs)"], rows), ""]
+        rows.append(
+            [
+                name,
+                f"{walls[name]:.2f}",
+                f"{median(s.cpu for s in group):.2f}",
+                f"{median(s.maxrss_mb for s in group):.0f}",
+                f"{walls[name] / ours:.2f}" if ours else "–",
+                sum(s.failed for s in group),
+            ]
+        )
+    out += [
+        markdown_table(
+            [
+                "tool",
+                "wall s (median)",
+                "client CPU s",
+                "peak RSS MB",
+                "wall / sshjobs wall",
+                "failed nodes (all runs)",
+            ],
+            rows,
+        ),
+        "",
+    ]
     if ours:
         checks = []
         for name, factor in (("openssh", 3.0), ("openssh-c25519", 3.0), ("apssh", 1.0)):
             if name in walls:
                 ratio = walls[name] / ours
-                checks.append(f"- sshjobs is {ratio:.2f}× faster than {name} (target ≥ {factor}:"
-                              f" {'met' if ratio >= factor else 'NOT met'})")
+                checks.append(
+                    f"- sshjobs is {ratio:.2f}× faster than {name} (target ≥ {factor}:"
+                    f" {'met' if ratio >= factor else 'NOT met'})"
+                )
         out += ["**Targets**", "", *checks, ""]
     return "\n".join(out)
 

@@ -9,6 +9,7 @@ pcap file (no third-party parser needed), rebuilds each TCP connection, then
   "flights" separated by idle gaps of at least half the measured round-trip time (SYN → SYN-ACK);
   each flight after the first is one round trip.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -44,7 +45,7 @@ class Connection:
         data, expected = b"", None
         for seq in sorted(chunks):
             if expected is not None and seq < expected:
-                chunk = chunks[seq][expected - seq:]
+                chunk = chunks[seq][expected - seq :]
             else:
                 chunk = chunks[seq]
             data += chunk
@@ -55,13 +56,13 @@ class Connection:
 
 def _link_offset(linktype: int, frame: bytes) -> int | None:
     """Offset of the IP header in a frame, or None if it is not IPv4/IPv6."""
-    if linktype == 1:                                   # Ethernet
+    if linktype == 1:  # Ethernet
         proto, offset = struct.unpack_from("!H", frame, 12)[0], 14
-    elif linktype == 113:                               # Linux cooked v1
+    elif linktype == 113:  # Linux cooked v1
         proto, offset = struct.unpack_from("!H", frame, 14)[0], 16
-    elif linktype == 276:                               # Linux cooked v2
+    elif linktype == 276:  # Linux cooked v2
         proto, offset = struct.unpack_from("!H", frame, 0)[0], 20
-    elif linktype in (12, 101):                         # raw IP
+    elif linktype in (12, 101):  # raw IP
         return 0
     else:
         raise ValueError(f"unsupported pcap link type {linktype}")
@@ -85,7 +86,7 @@ def read_pcap(path: str) -> list[Segment]:
     segments, pos = [], 24
     while pos + 16 <= len(data):
         sec, frac, incl, _ = struct.unpack_from(endian + "IIII", data, pos)
-        frame = data[pos + 16: pos + 16 + incl]
+        frame = data[pos + 16 : pos + 16 + incl]
         pos += 16 + incl
         offset = _link_offset(linktype, frame)
         if offset is None:
@@ -106,7 +107,7 @@ def _parse_ip(packet: bytes, time: float) -> Segment | None:
     elif version == 6:
         length, proto = struct.unpack_from("!H", packet, 4)[0], packet[6]
         src, dst = ipaddress.ip_address(packet[8:24]), ipaddress.ip_address(packet[24:40])
-        body = packet[40:40 + length]
+        body = packet[40 : 40 + length]
     else:
         return None
     if proto != 6 or len(body) < 20:
@@ -135,15 +136,16 @@ def connections(segments: list[Segment]) -> list[Connection]:
 
 # --- SSH key exchange -------------------------------------------------------------------------
 
+
 def _kexinit(stream: bytes) -> tuple[str, list[list[str]]] | None:
     """(version line, name-lists) of the KEXINIT at the start of a cleartext SSH stream."""
     end = stream.find(b"\r\n")
-    while end >= 0 and not stream.startswith(b"SSH-"):   # server may send banner lines first
-        stream = stream[end + 2:]
+    while end >= 0 and not stream.startswith(b"SSH-"):  # server may send banner lines first
+        stream = stream[end + 2 :]
         end = stream.find(b"\r\n")
     if end < 0:
         return None
-    version, rest = stream[:end].decode(errors="replace"), stream[end + 2:]
+    version, rest = stream[:end].decode(errors="replace"), stream[end + 2 :]
     if len(rest) < 6:
         return None
     length, _padding, msg = struct.unpack_from("!IBB", rest, 0)
@@ -152,7 +154,7 @@ def _kexinit(stream: bytes) -> tuple[str, list[list[str]]] | None:
     pos, lists = 6 + 16, []
     for _ in range(10):
         size = struct.unpack_from("!I", rest, pos)[0]
-        lists.append(rest[pos + 4: pos + 4 + size].decode().split(",") if size else [])
+        lists.append(rest[pos + 4 : pos + 4 + size].decode().split(",") if size else [])
         pos += 4 + size
     return version, lists
 
@@ -185,12 +187,19 @@ def negotiated(conn: Connection) -> Negotiated | None:
     if client is None or server is None:
         return None
     (cv, c), (sv, s) = client, server
-    return Negotiated(cv, sv, kex=_first_common(c[0], s[0]), host_key=_first_common(c[1], s[1]),
-                      cipher=_first_common(c[2], s[2]), mac=_first_common(c[4], s[4]),
-                      compression=_first_common(c[6], s[6]))
+    return Negotiated(
+        cv,
+        sv,
+        kex=_first_common(c[0], s[0]),
+        host_key=_first_common(c[1], s[1]),
+        cipher=_first_common(c[2], s[2]),
+        mac=_first_common(c[4], s[4]),
+        compression=_first_common(c[6], s[6]),
+    )
 
 
 # --- round trips ------------------------------------------------------------------------------
+
 
 def handshake_rtt(conn: Connection) -> float | None:
     """SYN → SYN-ACK time: the path's round-trip time as seen by the client."""
@@ -207,10 +216,12 @@ def round_trips(conn: Connection, rtt: float) -> tuple[int, float]:
     meaningful = [s for s in conn.segments if s.payload or s.flags & (SYN | FIN | RST)]
     if not meaningful:
         return 0, 0.0
-    client_fin = next((s.time for s in meaningful if s.src == conn.client and s.flags & FIN),
-                      float("inf"))
-    server_data = [s for s in meaningful if s.src == conn.server and s.payload
-                   and s.time <= client_fin]
+    client_fin = next(
+        (s.time for s in meaningful if s.src == conn.client and s.flags & FIN), float("inf")
+    )
+    server_data = [
+        s for s in meaningful if s.src == conn.server and s.payload and s.time <= client_fin
+    ]
     if not server_data:
         return 0, 0.0
     last = server_data[-1].time

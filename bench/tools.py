@@ -4,6 +4,7 @@ A tool gets the targets file (see clients/_common.py), the command, how many tim
 in sequence on each host, and a scratch directory. Python clients write a JSON summary to
 `result`; the OpenSSH variants are judged by their exit code.
 """
+
 from __future__ import annotations
 
 import json
@@ -23,8 +24,8 @@ class Tool:
     name: str
     # (targets, command, repeat, scratch, result) → argv
     build: Callable[[Path, str, int, Path, Path], Argv]
-    reports: bool = True                                  # writes a JSON result file
-    project: bool = False                                 # runs our code (sshjobs/asynciojobs)
+    reports: bool = True  # writes a JSON result file
+    project: bool = False  # runs our code (sshjobs/asynciojobs)
     # for tools without a JSON result: scratch → (hosts ok, hosts failed), None if unknown
     collect: Callable[[Path], tuple[int, int] | None] | None = None
 
@@ -39,8 +40,18 @@ class Tool:
 
 def _python_client(python: Path, script: str) -> Callable[[Path, str, int, Path, Path], Argv]:
     def build(targets: Path, command: str, repeat: int, scratch: Path, result: Path) -> Argv:
-        return [str(python), str(CLIENTS / script), str(targets), "--command", command,
-                "--repeat", str(repeat), "--result", str(result)]
+        return [
+            str(python),
+            str(CLIENTS / script),
+            str(targets),
+            "--command",
+            command,
+            "--repeat",
+            str(repeat),
+            "--result",
+            str(result),
+        ]
+
     return build
 
 
@@ -50,16 +61,27 @@ def ssh_config(targets: Path, scratch: Path, kex: str | None) -> Path:
     lines = []
     gateway = spec.get("gateway")
     if gateway:
-        lines += [f"Host {gateway['name']}", f"  HostName {gateway['address']}",
-                  f"  Port {gateway['port']}"]
+        lines += [
+            f"Host {gateway['name']}",
+            f"  HostName {gateway['address']}",
+            f"  Port {gateway['port']}",
+        ]
     for host in spec["hosts"]:
         lines += [f"Host {host['name']}", f"  HostName {host['address']}", f"  Port {host['port']}"]
         if gateway:
             lines.append(f"  ProxyJump {gateway['name']}")
-    lines += ["Host *", f"  User {spec['user']}", f"  IdentityFile {spec['key']}",
-              "  IdentitiesOnly yes", f"  UserKnownHostsFile {spec['known_hosts']}",
-              "  GlobalKnownHostsFile /dev/null", "  StrictHostKeyChecking yes",
-              "  BatchMode yes", "  ControlMaster no", "  LogLevel ERROR"]
+    lines += [
+        "Host *",
+        f"  User {spec['user']}",
+        f"  IdentityFile {spec['key']}",
+        "  IdentitiesOnly yes",
+        f"  UserKnownHostsFile {spec['known_hosts']}",
+        "  GlobalKnownHostsFile /dev/null",
+        "  StrictHostKeyChecking yes",
+        "  BatchMode yes",
+        "  ControlMaster no",
+        "  LogLevel ERROR",
+    ]
     if kex:
         lines.append(f"  KexAlgorithms {kex}")
     name = "ssh_config" + (f"-{kex}" if kex else "")
@@ -71,6 +93,7 @@ def ssh_config(targets: Path, scratch: Path, kex: str | None) -> Path:
 
 def _openssh(kex: str | None) -> Callable[[Path, str, int, Path, Path], Argv]:
     """OpenSSH `ssh` under `xargs -P <all hosts>`: one process and one connection per command."""
+
     def build(targets: Path, command: str, repeat: int, scratch: Path, result: Path) -> Argv:
         config = ssh_config(targets, scratch, kex)
         hosts = scratch / "hostnames"
@@ -78,11 +101,14 @@ def _openssh(kex: str | None) -> Callable[[Path, str, int, Path, Path], Argv]:
         ssh = ["ssh", "-F", str(config)]
         if repeat == 1:
             per_host = [*ssh, "{}", command]
-        else:   # one connection per command, commands of a host in sequence
-            loop = (f"for i in $(seq {repeat}); do {shlex.join(ssh)} \"$0\" {shlex.quote(command)}"
-                    f" || exit 1; done")
+        else:  # one connection per command, commands of a host in sequence
+            loop = (
+                f'for i in $(seq {repeat}); do {shlex.join(ssh)} "$0" {shlex.quote(command)}'
+                f" || exit 1; done"
+            )
             per_host = ["sh", "-c", loop, "{}"]
         return ["xargs", "-a", str(hosts), "-P", str(max(1, count)), "-I{}", *per_host]
+
     return build
 
 
@@ -102,10 +128,24 @@ def _sshjobs_cli(targets: Path, command: str, repeat: int, scratch: Path, result
         raise ValueError("the sshjobs CLI runs one command per host")
     for name in ("cli-ok", "cli-failed"):
         (scratch / name).unlink(missing_ok=True)
-    return [str(SSHJOBS_CLI), "run", "-t", str(cli_targets(targets, scratch)),
-            "-l", spec["user"], "-i", spec["key"], "--known-hosts", spec["known_hosts"],
-            "--ok-to", str(scratch / "cli-ok"), "--failed-to", str(scratch / "cli-failed"),
-            "--", *shlex.split(command)]
+    return [
+        str(SSHJOBS_CLI),
+        "run",
+        "-t",
+        str(cli_targets(targets, scratch)),
+        "-l",
+        spec["user"],
+        "-i",
+        spec["key"],
+        "--known-hosts",
+        spec["known_hosts"],
+        "--ok-to",
+        str(scratch / "cli-ok"),
+        "--failed-to",
+        str(scratch / "cli-failed"),
+        "--",
+        *shlex.split(command),
+    ]
 
 
 def _cli_collect(scratch: Path) -> tuple[int, int] | None:
@@ -136,13 +176,16 @@ def account(tool: Tool, sample, size: int, scratch: Path, log: Path | None = Non
         sample.errors = [f"exit code {sample.returncode}", *tail]
 
 
-TOOLS: dict[str, Tool] = {tool.name: tool for tool in [
-    Tool("sshjobs", _python_client(PROJECT_PYTHON, "sshjobs_lib.py"), project=True),
-    Tool("sshjobs-cli", _sshjobs_cli, reports=False, project=True, collect=_cli_collect),
-    Tool("asyncssh", _python_client(PEERS_PYTHON, "asyncssh_raw.py")),
-    Tool("apssh", _python_client(PEERS_PYTHON, "apssh_client.py")),
-    Tool("parallel-ssh", _python_client(PEERS_PYTHON, "pssh_client.py")),
-    Tool("fabric", _python_client(PEERS_PYTHON, "fabric_group.py")),
-    Tool("openssh", _openssh(None), reports=False),
-    Tool("openssh-c25519", _openssh("curve25519-sha256"), reports=False),
-]}
+TOOLS: dict[str, Tool] = {
+    tool.name: tool
+    for tool in [
+        Tool("sshjobs", _python_client(PROJECT_PYTHON, "sshjobs_lib.py"), project=True),
+        Tool("sshjobs-cli", _sshjobs_cli, reports=False, project=True, collect=_cli_collect),
+        Tool("asyncssh", _python_client(PEERS_PYTHON, "asyncssh_raw.py")),
+        Tool("apssh", _python_client(PEERS_PYTHON, "apssh_client.py")),
+        Tool("parallel-ssh", _python_client(PEERS_PYTHON, "pssh_client.py")),
+        Tool("fabric", _python_client(PEERS_PYTHON, "fabric_group.py")),
+        Tool("openssh", _openssh(None), reports=False),
+        Tool("openssh-c25519", _openssh("curve25519-sha256"), reports=False),
+    ]
+}

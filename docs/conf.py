@@ -38,8 +38,10 @@ autodoc_default_options = {"members": True, "show-inheritance": True}
 # warning, so the build passes on any machine.
 LOCAL_INVENTORIES = {
     "python": ("https://docs.python.org/3", "/usr/share/doc/python3*/html/objects.inv"),
-    "asyncssh": ("https://asyncssh.readthedocs.io/en/latest",
-                 "/usr/share/doc/python-asyncssh-doc/html/objects.inv"),
+    "asyncssh": (
+        "https://asyncssh.readthedocs.io/en/latest",
+        "/usr/share/doc/python-asyncssh-doc/html/objects.inv",
+    ),
 }
 intersphinx_mapping: dict[str, tuple[str, tuple[str, ...]]] = {}
 for _name, (_url, _pattern) in LOCAL_INVENTORIES.items():
@@ -50,11 +52,15 @@ for _name, (_url, _pattern) in LOCAL_INVENTORIES.items():
 html_theme = "alabaster"
 html_title = f"sshjobs {release}"
 html_static_path: list[str] = []
-html_theme_options = {"description": "jobs over SSH on many hosts at once", "fixed_sidebar": True,
-                      "page_width": "1160px", "sidebar_width": "240px"}   # 100-column code
+html_theme_options = {
+    "description": "jobs over SSH on many hosts at once",
+    "fixed_sidebar": True,
+    "page_width": "1160px",
+    "sidebar_width": "240px",
+}  # 100-column code
 
 DOCS = Path(__file__).resolve().parent
-OTHER_PAGES = "%other-pages%"   # in index.md: where the pages no toctree names are listed
+OTHER_PAGES = "%other-pages%"  # in index.md: where the pages no toctree names are listed
 
 
 def list_other_pages(app: object, docname: str, source: list[str]) -> None:
@@ -68,12 +74,15 @@ def list_other_pages(app: object, docname: str, source: list[str]) -> None:
         return
     text = source[0]
     named = set(re.findall(r"^([\w./-]+)$", text, re.M))
-    pages = sorted(page.relative_to(DOCS).with_suffix("").as_posix()
-                   for page in DOCS.rglob("*.md") if "_build" not in page.parts)
+    pages = sorted(
+        page.relative_to(DOCS).with_suffix("").as_posix()
+        for page in DOCS.rglob("*.md")
+        if "_build" not in page.parts
+    )
     others = [page for page in pages if page not in named and page != "index"]
     if others:
         text = text.replace(OTHER_PAGES, "\n".join(others))
-    else:   # no page left over: no empty section
+    else:  # no page left over: no empty section
         text = re.sub(r"```\{toctree\}[^`]*" + OTHER_PAGES + r"\n```\n", "", text)
     source[0] = text
 

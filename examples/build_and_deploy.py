@@ -29,14 +29,20 @@ def deploy(nodes: list[SshNode], workdir: Path, window: int) -> bool:
     tarball = workdir / "app.tgz"
 
     scheduler = Scheduler(critical=True, jobs_window=window)
-    build = SshJob(LocalNode(), label="build app.tgz", scheduler=scheduler,
-                   command=Run(f"tar -C {workdir} -czf {tarball} app && echo built {tarball}"))
+    build = SshJob(
+        LocalNode(),
+        label="build app.tgz",
+        scheduler=scheduler,
+        command=Run(f"tar -C {workdir} -czf {tarball} app && echo built {tarball}"),
+    )
     for node in nodes:
         Sequence(
             SshJob(node, command=Push(str(tarball), "app.tgz"), label=f"push to {node}"),
             SshJob(node, command=Run("tar -xzf app.tgz"), label=f"unpack on {node}"),
             SshJob(node, command=Run("sh app/run.sh"), label=f"run on {node}"),
-            required=build, scheduler=scheduler)
+            required=build,
+            scheduler=scheduler,
+        )
     ok = scheduler.run()
     scheduler.list()
     return ok
@@ -52,13 +58,19 @@ def main() -> int:
 
     def node(spec: str) -> SshNode:
         target = parse_target(spec)
-        return SshNode(target.host, username=target.user, port=target.port, keys=args.key,
-                       known_hosts=args.known_hosts or ())
+        return SshNode(
+            target.host,
+            username=target.user,
+            port=target.port,
+            keys=args.key,
+            known_hosts=args.known_hosts or (),
+        )
 
     with tempfile.TemporaryDirectory() as workdir:
         if args.hosts:
-            return 0 if deploy([node(spec) for spec in args.hosts], Path(workdir),
-                               args.window) else 1
+            return (
+                0 if deploy([node(spec) for spec in args.hosts], Path(workdir), args.window) else 1
+            )
         with ThreadedSandbox(Path(workdir) / "sandbox", 3, gateway=False) as sandbox:
             args.key, args.known_hosts = [str(sandbox.client_key)], str(sandbox.known_hosts)
             nodes = [node(n.target) for n in sandbox.nodes]

@@ -29,14 +29,21 @@ echo "healthy, $(ls | wc -l) entries in $PWD"
 
 def outcome(job: SshJob) -> str:
     """One word or two on how a job ended."""
-    if job.raised_exception() is not None:         # could not connect, authenticate, ...
+    if job.raised_exception() is not None:  # could not connect, authenticate, ...
         return f"UNREACHABLE ({type(job.raised_exception()).__name__})"
     return "ok" if job.result() == 0 else f"FAILED (exit {job.result()})"
 
 
 def fan_out(nodes: list[SshNode], window: int) -> int:
-    jobs = [SshJob(node, command=RunString(CHECK, label="health check"), critical=False,
-                   label=f"check {node}") for node in nodes]
+    jobs = [
+        SshJob(
+            node,
+            command=RunString(CHECK, label="health check"),
+            critical=False,
+            label=f"check {node}",
+        )
+        for node in nodes
+    ]
     Scheduler(*jobs, jobs_window=window, timeout=60).run()
     failed = 0
     for job in jobs:
@@ -56,8 +63,14 @@ def main() -> int:
 
     def node(spec: str) -> SshNode:
         target = parse_target(spec)
-        return SshNode(target.host, username=target.user, port=target.port, keys=args.key,
-                       known_hosts=args.known_hosts or (), timeout=5)
+        return SshNode(
+            target.host,
+            username=target.user,
+            port=target.port,
+            keys=args.key,
+            known_hosts=args.known_hosts or (),
+            timeout=5,
+        )
 
     if args.hosts:
         return fan_out([node(spec) for spec in args.hosts], args.window)

@@ -31,29 +31,53 @@ echo "rank $1 ready: $(wc -l < results/samples.txt) samples"
 
 def experiment(gateway: SshNode, nodes: list[SshNode], results: Path) -> bool:
     """Build and run the experiment; True when every critical step succeeded."""
-    scheduler = Scheduler(critical=True)          # any failure stops the experiment
-    check = SshJob(gateway, command=Run("echo gateway ok"), label="check gateway",
-                   scheduler=scheduler)
+    scheduler = Scheduler(critical=True)  # any failure stops the experiment
+    check = SshJob(
+        gateway, command=Run("echo gateway ok"), label="check gateway", scheduler=scheduler
+    )
     # 1. all nodes prepared in parallel, once the gateway answers
-    prepared = [SshJob(node, command=RunString(PREPARE, rank, 3), label=f"prepare {rank}",
-                       required=check, scheduler=scheduler)
-                for rank, node in enumerate(nodes, start=1)]
+    prepared = [
+        SshJob(
+            node,
+            command=RunString(PREPARE, rank, 3),
+            label=f"prepare {rank}",
+            required=check,
+            scheduler=scheduler,
+        )
+        for rank, node in enumerate(nodes, start=1)
+    ]
     # 2. node 1 announces a value (here: its pid-based "session id"), captured in `variables`
     variables = Variables()
-    announce = SshJob(nodes[0], label="announce", required=prepared[0], scheduler=scheduler,
-                      command=Run("echo session-$$", capture=Capture("session", variables)))
+    announce = SshJob(
+        nodes[0],
+        label="announce",
+        required=prepared[0],
+        scheduler=scheduler,
+        command=Run("echo session-$$", capture=Capture("session", variables)),
+    )
     # 3. the other nodes use it: Deferred is rendered when the command starts
-    joined = [SshJob(node, label=f"join {rank}", required=(announce, prepared[rank - 1]),
-                     scheduler=scheduler,
-                     command=Run(Deferred("echo joined {{session}} > results/joined.txt",
-                                          variables)))
-              for rank, node in enumerate(nodes, start=1) if rank > 1]
+    joined = [
+        SshJob(
+            node,
+            label=f"join {rank}",
+            required=(announce, prepared[rank - 1]),
+            scheduler=scheduler,
+            command=Run(Deferred("echo joined {{session}} > results/joined.txt", variables)),
+        )
+        for rank, node in enumerate(nodes, start=1)
+        if rank > 1
+    ]
     # 4. results back, one local directory per node
     for rank, node in enumerate(nodes, start=1):
         local = results / f"node{rank}"
         local.mkdir(parents=True, exist_ok=True)
-        SshJob(node, command=Pull("results", str(local)), label=f"pull {rank}",
-               required=[announce, *joined], scheduler=scheduler)
+        SshJob(
+            node,
+            command=Pull("results", str(local)),
+            label=f"pull {rank}",
+            required=[announce, *joined],
+            scheduler=scheduler,
+        )
     ok = scheduler.run()
     scheduler.list()
     print(f"session announced by node 1: {variables.get('session')}")
@@ -71,15 +95,20 @@ def main() -> int:
 
     def node(spec: str, gateway: SshNode | None = None) -> SshNode:
         target = parse_target(spec)
-        return SshNode(target.host, username=target.user, port=target.port, gateway=gateway,
-                       keys=args.key, known_hosts=args.known_hosts or ())
+        return SshNode(
+            target.host,
+            username=target.user,
+            port=target.port,
+            gateway=gateway,
+            keys=args.key,
+            known_hosts=args.known_hosts or (),
+        )
 
     if args.nodes:
         if not args.gateway:
             parser.error("--gateway is needed with explicit nodes")
         gateway = node(args.gateway)
-        return 0 if experiment(gateway, [node(n, gateway) for n in args.nodes], args.results) \
-            else 1
+        return 0 if experiment(gateway, [node(n, gateway) for n in args.nodes], args.results) else 1
     # no testbed given: 3 sandbox nodes behind a sandbox gateway, for the time of the run
     with ThreadedSandbox(args.results / "sandbox", 3) as sandbox:
         args.key, args.known_hosts = [str(sandbox.client_key)], str(sandbox.known_hosts)

@@ -30,6 +30,7 @@ from fixtures.farm import Farm, install_signal_handlers
 def _make_farm():
     if (os.environ.get("SSHJOBS_FARM") or "").lower() == "docker":
         from fixtures.docker_farm import DockerFarm
+
         return DockerFarm()
     if not os.path.exists("/usr/sbin/sshd") and not shutil.which("sshd"):
         pytest.skip("OpenSSH sshd is not installed (apt-get install openssh-server)")

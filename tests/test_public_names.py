@@ -13,13 +13,21 @@ import types
 
 import pytest
 
-PUBLIC_NAMESPACES = ["asynciojobs", "sshjobs", "asynciojobs.fakeclock", "sshjobs.sandbox",
-                     "sshjobs.scenario", "sshjobs.testing", "sshjobs.cli"]
+PUBLIC_NAMESPACES = [
+    "asynciojobs",
+    "sshjobs",
+    "asynciojobs.fakeclock",
+    "sshjobs.sandbox",
+    "sshjobs.scenario",
+    "sshjobs.testing",
+    "sshjobs.cli",
+]
 
 #: visible but not exported, on purpose: namespace -> {name: why}
 DELIBERATELY_UNLISTED = {
-    "asynciojobs.fakeclock": {"use_loop_factory": "imported from asynciojobs.loops, its home "
-                                                  "(documented there)"},
+    "asynciojobs.fakeclock": {
+        "use_loop_factory": "imported from asynciojobs.loops, its home (documented there)"
+    },
 }
 
 
@@ -39,8 +47,10 @@ def visible_names(module: types.ModuleType) -> list[str]:
         if name.startswith("_") or isinstance(value, types.ModuleType):
             continue
         origin = getattr(value, "__module__", None) or ""
-        if (inspect.isclass(value) or inspect.isfunction(value)) \
-                and origin.split(".")[0] in ("asynciojobs", "sshjobs"):
+        if (inspect.isclass(value) or inspect.isfunction(value)) and origin.split(".")[0] in (
+            "asynciojobs",
+            "sshjobs",
+        ):
             names.append(name)
     return names
 
@@ -50,11 +60,16 @@ def test_all_is_complete(namespace):
     module = importlib.import_module(namespace)
     assert hasattr(module, "__all__"), f"{namespace} is public but declares no __all__"
     unlisted = DELIBERATELY_UNLISTED.get(namespace, {})
-    stray = [name for name in visible_names(module)
-             if name not in module.__all__ and name not in unlisted]
-    assert not stray, (f"{namespace} shows {stray} but its __all__ does not list them: add them "
-                       "to __all__ (and to docs/api/), rename them with a leading underscore, "
-                       "or list them in DELIBERATELY_UNLISTED with the reason")
+    stray = [
+        name
+        for name in visible_names(module)
+        if name not in module.__all__ and name not in unlisted
+    ]
+    assert not stray, (
+        f"{namespace} shows {stray} but its __all__ does not list them: add them "
+        "to __all__ (and to docs/api/), rename them with a leading underscore, "
+        "or list them in DELIBERATELY_UNLISTED with the reason"
+    )
     stale = [name for name in unlisted if name in module.__all__ or not hasattr(module, name)]
     assert not stale, f"DELIBERATELY_UNLISTED names of {namespace} are listed or gone: {stale}"
     missing = [name for name in module.__all__ if not hasattr(module, name)]

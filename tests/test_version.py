@@ -22,8 +22,9 @@ def test_one_version_everywhere():
 
 
 def test_the_command_line_reports_it():
-    result = subprocess.run([sys.executable, "-m", "sshjobs", "--version"], capture_output=True,
-                            text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "sshjobs", "--version"], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split()[-1] == asynciojobs.__version__, result.stdout
 

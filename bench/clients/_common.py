@@ -11,6 +11,7 @@ Targets file (JSON): {"user": str, "key": path, "known_hosts": path,
                       "gateway": {"name", "address", "port"} or null}
 When "gateway" is set, every host is reached through it (hosts are private).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,11 +36,12 @@ class Targets:
 @dataclass
 class Outcome:
     """What a client reports; the harness adds the kernel's measurements."""
+
     ok: int = 0
     failed: int = 0
     errors: list[str] = field(default_factory=list)
-    t_ready: float = 0.0      # seconds from start until imports and set-up were done
-    t_run: float = 0.0        # seconds spent in the fan-out itself
+    t_ready: float = 0.0  # seconds from start until imports and set-up were done
+    t_run: float = 0.0  # seconds spent in the fan-out itself
 
     def fail(self, host: str, error: object) -> None:
         self.failed += 1
@@ -51,8 +53,12 @@ def parse_args(description: str) -> tuple[argparse.Namespace, Targets]:
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("targets", help="targets JSON file written by the harness")
     parser.add_argument("--command", default="true")
-    parser.add_argument("--repeat", type=int, default=1,
-                        help="run the command this many times in sequence on each host")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="run the command this many times in sequence on each host",
+    )
     parser.add_argument("--result", help="where to write the JSON summary (default: stdout)")
     args = parser.parse_args()
     with open(args.targets) as stream:

@@ -4,6 +4,7 @@ Host keys are not checked (apssh's default, known_hosts=None). Connections are c
 with co_close_ssh_in_scheduler in the same event loop (the synchronous close_ssh_in_scheduler
 runs a new loop, where closing connections of the finished loop hangs until its 30 s timeout).
 """
+
 import asyncio
 
 from _common import Clock, Outcome, parse_args, report
@@ -27,13 +28,20 @@ def main() -> None:
     gateway = None
     if targets.gateway:
         gw = targets.gateway
-        gateway = SshNode(gw["address"], port=gw["port"], username=targets.user, keys=keys,
-                          formatter=formatter)
+        gateway = SshNode(
+            gw["address"], port=gw["port"], username=targets.user, keys=keys, formatter=formatter
+        )
     scheduler = Scheduler()
     jobs = []
     for host in targets.hosts:
-        node = SshNode(host["address"], port=host["port"], username=targets.user, keys=keys,
-                       gateway=gateway, formatter=formatter)
+        node = SshNode(
+            host["address"],
+            port=host["port"],
+            username=targets.user,
+            keys=keys,
+            gateway=gateway,
+            formatter=formatter,
+        )
         commands = [Run(args.command) for _ in range(args.repeat)]
         jobs.append(SshJob(node, commands=commands, critical=False, scheduler=scheduler))
     clock.ready(outcome)

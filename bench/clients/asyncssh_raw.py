@@ -2,6 +2,7 @@
 
 Written the way a careful user would: key and known_hosts parsed once, not per connection.
 """
+
 import asyncio
 
 import asyncssh
@@ -22,8 +23,9 @@ async def main() -> None:
 
     async def one(host: dict) -> None:
         try:
-            async with asyncssh.connect(host["address"], port=host["port"], tunnel=gateway,
-                                        **options) as conn:
+            async with asyncssh.connect(
+                host["address"], port=host["port"], tunnel=gateway, **options
+            ) as conn:
                 for _ in range(args.repeat):
                     result = await conn.run(args.command)
                     if result.exit_status != 0:

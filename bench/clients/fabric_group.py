@@ -1,4 +1,5 @@
 """Fabric 3: ThreadingGroup(...).run(command) — one paramiko connection and one thread per host."""
+
 from _common import Clock, Outcome, parse_args, report
 from fabric import Connection, ThreadingGroup
 from fabric.exceptions import GroupException
@@ -11,11 +12,19 @@ def main() -> None:
     gateway = None
     if targets.gateway:
         gw = targets.gateway
-        gateway = Connection(gw["address"], user=targets.user, port=gw["port"],
-                             connect_kwargs=connect_kwargs)
-    connections = [Connection(host["address"], user=targets.user, port=host["port"],
-                              connect_kwargs=connect_kwargs, gateway=gateway)
-                   for host in targets.hosts]
+        gateway = Connection(
+            gw["address"], user=targets.user, port=gw["port"], connect_kwargs=connect_kwargs
+        )
+    connections = [
+        Connection(
+            host["address"],
+            user=targets.user,
+            port=host["port"],
+            connect_kwargs=connect_kwargs,
+            gateway=gateway,
+        )
+        for host in targets.hosts
+    ]
     names = {id(conn): host["name"] for conn, host in zip(connections, targets.hosts)}
     group = ThreadingGroup.from_connections(connections)
     clock.ready(outcome)

@@ -3,6 +3,7 @@
 pool_size is set to the number of hosts (its default is 100) so that, like every other tool
 here, it runs all hosts at once. parallel-ssh does no host-key checking at all.
 """
+
 from _common import Clock, Outcome, parse_args, report
 from pssh.clients import ParallelSSHClient
 from pssh.config import HostConfig
@@ -15,13 +16,20 @@ def main() -> None:
     proxy = {}
     if targets.gateway:
         gw = targets.gateway
-        proxy = dict(proxy_host=gw["address"], proxy_port=gw["port"], proxy_user=targets.user,
-                     proxy_pkey=targets.key)
-    configs = [HostConfig(port=host["port"], user=targets.user, private_key=targets.key, **proxy)
-               for host in targets.hosts]
+        proxy = dict(
+            proxy_host=gw["address"],
+            proxy_port=gw["port"],
+            proxy_user=targets.user,
+            proxy_pkey=targets.key,
+        )
+    configs = [
+        HostConfig(port=host["port"], user=targets.user, private_key=targets.key, **proxy)
+        for host in targets.hosts
+    ]
     clock.ready(outcome)
-    client = ParallelSSHClient(addresses, host_config=configs, pool_size=max(1, len(addresses)),
-                               num_retries=1)
+    client = ParallelSSHClient(
+        addresses, host_config=configs, pool_size=max(1, len(addresses)), num_retries=1
+    )
     failed: dict[int, object] = {}
     for _ in range(args.repeat):
         output = client.run_command(args.command, stop_on_errors=False)

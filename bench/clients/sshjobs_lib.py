@@ -4,6 +4,7 @@ Written like apssh_client.py (same shape of script, `apssh` → `sshjobs` in the
 sshjobs' defaults: host keys checked against the farm's known_hosts, connections closed by the
 scheduler's shutdown.
 """
+
 from _common import Clock, Outcome, parse_args, report
 
 from asynciojobs import Scheduler
@@ -14,8 +15,12 @@ def main() -> None:
     args, targets = parse_args(__doc__)
     outcome, clock = Outcome(), Clock()
     formatter = HostFormatter(verbose=False)
-    options = dict(username=targets.user, keys=[targets.key], known_hosts=targets.known_hosts,
-                   formatter=formatter)
+    options = dict(
+        username=targets.user,
+        keys=[targets.key],
+        known_hosts=targets.known_hosts,
+        formatter=formatter,
+    )
     gateway = None
     if targets.gateway:
         gw = targets.gateway

@@ -72,12 +72,20 @@ def test_exit_1_and_one_line_for_an_unreachable_host(names, capsys):
     assert line.startswith("apssh: 127.0.0.1: "), line
 
 
-def test_marks_and_output_files_then_failed_dir_reused_as_targets(tmp_path, names, flag,
-                                                                 capsys):
+def test_marks_and_output_files_then_failed_dir_reused_as_targets(tmp_path, names, flag, capsys):
     out = tmp_path / "pass1"
-    _, code = apssh("-o", out, "-m", "-c", "5", "-l", "root",
-                    "-t", f"{names[0]} {names[1]} {UNREACHABLE}",
-                    f"hostname; test -e {flag}")
+    _, code = apssh(
+        "-o",
+        out,
+        "-m",
+        "-c",
+        "5",
+        "-l",
+        "root",
+        "-t",
+        f"{names[0]} {names[1]} {UNREACHABLE}",
+        f"hostname; test -e {flag}",
+    )
     captured = capsys.readouterr()
     assert code == 1
     assert captured.out == f"{out}\n"  # output went to the files; the directory is printed
@@ -88,8 +96,9 @@ def test_marks_and_output_files_then_failed_dir_reused_as_targets(tmp_path, name
     assert (out / "1failed" / "127.0.0.1").read_text() == "None\n"
     assert sorted(os.listdir(out / "0ok")) == [names[0]]
     # the failed ones again, from the marks directory; the fixed host moves to 0ok
-    retry, code = apssh("-o", out, "-m", "-c", "5", "-l", "root", "-t", out / "1failed",
-                        "-x", "127.0.0.1", "true")
+    retry, code = apssh(
+        "-o", out, "-m", "-c", "5", "-l", "root", "-t", out / "1failed", "-x", "127.0.0.1", "true"
+    )
     assert code == 0, capsys.readouterr().err
     assert [p.hostname for p in retry.proxies] == [names[1]]
     assert sorted(os.listdir(out / "0ok")) == sorted(names[:2])
@@ -100,13 +109,24 @@ def test_gateway_arrow_and_default_gateway_share_one_connection(farm, names, cap
     count = len(farm.private)
     private = [h.name for h in farm.private]
     before = farm.accepted_connections(farm.gateway)
-    command, code = apssh("-l", "root", "-g", "gateway",
-                          "-t", " ".join(private[1:]), "-t", f"gateway→{private[0]}",
-                          "-t", f"None->{names[0]}", "hostname")
+    command, code = apssh(
+        "-l",
+        "root",
+        "-g",
+        "gateway",
+        "-t",
+        " ".join(private[1:]),
+        "-t",
+        f"gateway→{private[0]}",
+        "-t",
+        f"None->{names[0]}",
+        "hostname",
+    )
     captured = capsys.readouterr()
     assert code == 0, captured.err
-    assert sorted(line.replace(" ", "") for line in captured.out.splitlines()) == \
-        sorted(f"{n}:{n}" for n in private + [names[0]])
+    assert sorted(line.replace(" ", "") for line in captured.out.splitlines()) == sorted(
+        f"{n}:{n}" for n in private + [names[0]]
+    )
     gateways = {id(p.gateway) for p in command.proxies if p.gateway is not None}
     assert len(gateways) == 1 and command.proxies[-1].gateway is None
     assert len(command.proxies) == count + 1
@@ -123,9 +143,17 @@ def test_script_with_arguments_and_include(tmp_path, names, capsys):
     assert code == 0, captured.err
     assert captured.out == f"{names[0]}:hello big world\n"
     # not a local file: the word is the script's text (RunString), includes still pushed
-    _, code = apssh("-l", "root", "-t", names[0], "-s", "-i", include,
-                    '. "$(dirname "$0")/greeting.sh"; echo "$GREETING from $(hostname) $1"',
-                    "again")
+    _, code = apssh(
+        "-l",
+        "root",
+        "-t",
+        names[0],
+        "-s",
+        "-i",
+        include,
+        '. "$(dirname "$0")/greeting.sh"; echo "$GREETING from $(hostname) $1"',
+        "again",
+    )
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert captured.out == f"{names[0]}:hello from {names[0]} again\n"
@@ -137,8 +165,12 @@ def test_raw_time_colon_and_custom_formats(names, capsys):
     assert capsys.readouterr().out == "same\nsame\n"
     assert apssh("-tc", "-l", "root", "-t", names[0], "echo x")[1] == 0
     assert re.fullmatch(rf"\d\d-\d\d-\d\d:{names[0]}:x\n", capsys.readouterr().out)
-    assert apssh("-f", "{user}{fqdn}|{linenl}", "-l", "root", "-t", names[0],
-                 "echo y; echo '{host}'")[1] == 0
+    assert (
+        apssh("-f", "{user}{fqdn}|{linenl}", "-l", "root", "-t", names[0], "echo y; echo '{host}'")[
+            1
+        ]
+        == 0
+    )
     # {user} is filled, and remote text is never read as a format (apssh did both wrong)
     assert capsys.readouterr().out == f"root@{names[0]}|y\nroot@{names[0]}|{{host}}\n"
 
@@ -148,14 +180,17 @@ def test_list_and_dry_run_connect_nowhere(farm, names, capsys):
     assert apssh("-L", "-l", "root", "-t", ",".join(names), "-x", names[1], "hostname")[1] == 0
     assert capsys.readouterr().out == f"root@{names[0]}\n"
     assert apssh("-n", "-l", "root", "-t", ",".join(names), "hostname")[1] == 0
-    assert capsys.readouterr().out.splitlines()[1] == \
-        f"========== {len(names)} hostnames selected (0 excluded):"
+    assert (
+        capsys.readouterr().out.splitlines()[1]
+        == f"========== {len(names)} hostnames selected (0 excluded):"
+    )
     assert farm.accepted_connections(farm.direct[0]) == before
 
 
 def test_main_called_from_async_code(names, capsys):
     async def inside_a_loop():
         return Apssh().main("-l", "root", "-t", names[0], "hostname")
+
     assert asyncio.run(inside_a_loop()) == 0
     assert capsys.readouterr().out == f"{names[0]}:{names[0]}\n"
 
@@ -170,14 +205,30 @@ def test_appush_appull_round_trip_with_host_fields(tmp_path, farm, names, capsys
     for name in names:
         (tmp_path / f"conf-{name}").write_text(f"for {name}\n")
     spec = ",".join(names)
-    assert Appush().main("-l", "root", "-t", spec, str(tmp_path / "conf-{host}"),
-                         "@:/tmp/apssh-{host}.conf") == 0, capsys.readouterr().err
+    assert (
+        Appush().main(
+            "-l", "root", "-t", spec, str(tmp_path / "conf-{host}"), "@:/tmp/apssh-{host}.conf"
+        )
+        == 0
+    ), capsys.readouterr().err
     try:
         for name in names:
             assert (farm.tmp_of(name) / f"apssh-{name}.conf").read_text() == f"for {name}\n"
         pulled, marks = tmp_path / "back", tmp_path / "marks"
-        assert Appull().main("-o", str(marks), "-m", "-l", "root", "-t", spec,
-                             "@:/tmp/apssh-{host}.conf", str(pulled / "{user}{host}")) == 0
+        assert (
+            Appull().main(
+                "-o",
+                str(marks),
+                "-m",
+                "-l",
+                "root",
+                "-t",
+                spec,
+                "@:/tmp/apssh-{host}.conf",
+                str(pulled / "{user}{host}"),
+            )
+            == 0
+        )
         for name in names:
             assert (pulled / f"root@{name}").read_text() == f"for {name}\n"
         assert sorted(os.listdir(marks / "0ok")) == names  # copies have marks too
@@ -202,15 +253,21 @@ def test_appush_to_bare_remote_home_and_exit_1_on_failure(tmp_path, farm, names,
         (home / "to-home.txt").unlink()
         shutil.rmtree(home / "apssh-tree")
     capsys.readouterr()
-    assert Appull().main("-l", "root", "-t", names[0], "@:/tmp/no-such-file",
-                         str(tmp_path / "x")) == 1
+    assert (
+        Appull().main("-l", "root", "-t", names[0], "@:/tmp/no-such-file", str(tmp_path / "x")) == 1
+    )
     [line] = capsys.readouterr().err.splitlines()
     assert line.startswith(f"appull: {names[0]}: ") and "no-such-file" in line, line
 
 
 def _sshjobs(*argv):
-    return subprocess.run([sys.executable, "-m", "sshjobs", *map(str, argv)],
-                          capture_output=True, text=True, timeout=120, env=os.environ.copy())
+    return subprocess.run(
+        [sys.executable, "-m", "sshjobs", *map(str, argv)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=os.environ.copy(),
+    )
 
 
 def test_sshjobs_apssh_subcommand_in_a_shell(tmp_path, farm, names, flag):
@@ -223,8 +280,7 @@ def test_sshjobs_apssh_subcommand_in_a_shell(tmp_path, farm, names, flag):
     pushed = _sshjobs("appush", "-l", "root", "-t", names[0], tmp_path / "f", "@:/tmp/sub-f")
     assert pushed.returncode == 0, pushed.stderr
     try:
-        pulled = _sshjobs("appull", "-l", "root", "-t", names[0], "@:/tmp/sub-f",
-                          tmp_path / "g")
+        pulled = _sshjobs("appull", "-l", "root", "-t", names[0], "@:/tmp/sub-f", tmp_path / "g")
         assert pulled.returncode == 0, pulled.stderr
         assert Path(tmp_path / "g").read_text() == "pushed\n"
     finally:
@@ -234,9 +290,22 @@ def test_sshjobs_apssh_subcommand_in_a_shell(tmp_path, farm, names, flag):
 def test_sshjobs_apssh_interrupted_stops_the_remote_command(farm, names):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "sshjobs", "apssh", "-l", "root", "-t", names[0],
-         "echo started; sleep 31.5"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True, env=env)
+        [
+            sys.executable,
+            "-m",
+            "sshjobs",
+            "apssh",
+            "-l",
+            "root",
+            "-t",
+            names[0],
+            "echo started; sleep 31.5",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     try:
         assert process.stdout.readline() == f"{names[0]}:started\n"
         process.send_signal(signal.SIGINT)
@@ -247,6 +316,10 @@ def test_sshjobs_apssh_interrupted_stops_the_remote_command(farm, names):
             process.wait()
     assert process.returncode == 130
     assert stderr == "sshjobs apssh: interrupted\n"
-    check = subprocess.run(farm.ssh_argv(names[0], "pgrep -f 'slee[p] 31.5' || true"),
-                           capture_output=True, text=True, timeout=30)
+    check = subprocess.run(
+        farm.ssh_argv(names[0], "pgrep -f 'slee[p] 31.5' || true"),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert check.stdout.strip() == ""

@@ -22,17 +22,21 @@ def listed(*argv):
 
 def test_public_names_of_the_cli_package_import():
     import sshjobs.cli
+
     missing = [name for name in sshjobs.cli.__all__ if not hasattr(sshjobs.cli, name)]
     assert missing == []
 
 
 def test_importing_the_cli_does_not_load_the_apssh_modules():
-    probe = ("import sys, sshjobs.cli\n"
-             "print(sorted(m for m in sys.modules if m.startswith('sshjobs.cli.ap')))\n"
-             "from sshjobs.cli import Apssh\n"
-             "print(Apssh.__module__)\n")
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                         timeout=60, check=True).stdout
+    probe = (
+        "import sys, sshjobs.cli\n"
+        "print(sorted(m for m in sys.modules if m.startswith('sshjobs.cli.ap')))\n"
+        "from sshjobs.cli import Apssh\n"
+        "print(Apssh.__module__)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    ).stdout
     assert out.splitlines() == ["[]", "sshjobs.cli.apssh"]
 
 
@@ -88,18 +92,20 @@ def test_targets_file_directory_and_apssh_dir(tmp_path, monkeypatch):
 def test_exclusions_whatever_their_order(tmp_path):
     excluded = tmp_path / "broken"
     excluded.write_text("fit02\n")
-    _, proxies = listed("-l", "root", "-x", str(excluded), "-t", "fit01,fit02,fit03",
-                        "-x", "fit03")
+    _, proxies = listed("-l", "root", "-x", str(excluded), "-t", "fit01,fit02,fit03", "-x", "fit03")
     assert proxies == ["root@fit01"]
 
 
 def test_dry_run_counts_exclusions_and_connects_nowhere(capsys):
     apssh = Apssh()
-    assert apssh.main("-n", "-l", "root", "-t", "fit01,fit02,fit03", "-x", "fit02",
-                      "hostname") == 0
+    assert apssh.main("-n", "-l", "root", "-t", "fit01,fit02,fit03", "-x", "fit02", "hostname") == 0
     assert capsys.readouterr().out.splitlines() == [
-        "========== 1 excludes found:", "fit02",
-        "========== 2 hostnames selected (1 excluded):", "root@fit01", "root@fit03"]
+        "========== 1 excludes found:",
+        "fit02",
+        "========== 2 hostnames selected (1 excluded):",
+        "root@fit01",
+        "root@fit03",
+    ]
     assert not any(proxy.is_connected() for proxy in apssh.proxies)
 
 
@@ -130,15 +136,18 @@ def test_script_mode_picks_runscript_for_a_file_else_runstring(tmp_path):
     assert command.script_body == "echo body $1" and command.args == ("x",)
 
 
-@pytest.mark.parametrize("argv, code, fragment", [
-    (["hostname"], 1, "no target"),
-    (["-t", "h", "-l", "root", "-L", "-x", "h"], 1, "every target was excluded"),
-    (["-t", "h", "-m", "hostname"], 2, "-m/--mark needs -o DIR or -d"),
-    (["-t", "fit[03-01]", "hostname"], 1, "03 is greater than 01"),
-    (["-t", "./no/such/file", "hostname"], 1, "no such target file"),
-    (["-t", "h", "-w", "-1", "hostname"], 1, "-w/--window must be >= 0"),
-    (["-t", "h", "-k", "/no/such/key", "hostname"], 1, "cannot use key /no/such/key"),
-])
+@pytest.mark.parametrize(
+    "argv, code, fragment",
+    [
+        (["hostname"], 1, "no target"),
+        (["-t", "h", "-l", "root", "-L", "-x", "h"], 1, "every target was excluded"),
+        (["-t", "h", "-m", "hostname"], 2, "-m/--mark needs -o DIR or -d"),
+        (["-t", "fit[03-01]", "hostname"], 1, "03 is greater than 01"),
+        (["-t", "./no/such/file", "hostname"], 1, "no such target file"),
+        (["-t", "h", "-w", "-1", "hostname"], 1, "-w/--window must be >= 0"),
+        (["-t", "h", "-k", "/no/such/key", "hostname"], 1, "cannot use key /no/such/key"),
+    ],
+)
 def test_bad_input_is_one_line_before_any_connection(capsys, argv, code, fragment):
     apssh = Apssh()
     assert apssh.main(*argv) == code
@@ -154,8 +163,10 @@ def test_unknown_host_key_policy_exit_2(capsys, monkeypatch):
     monkeypatch.setenv("SSHJOBS_HOST_KEYS", "sometimes")
     assert Apssh().main("-L", "-t", "h") == 2
     [line] = capsys.readouterr().err.splitlines()
-    assert line == ("apssh: SSHJOBS_HOST_KEYS='sometimes': the host-key policy must be one of "
-                    "strict, accept-new, ignore")
+    assert line == (
+        "apssh: SSHJOBS_HOST_KEYS='sometimes': the host-key policy must be one of "
+        "strict, accept-new, ignore"
+    )
     monkeypatch.setenv("SSHJOBS_HOST_KEYS", "ignore")
     apssh = Apssh()
     assert apssh.main("-L", "-t", "h") == 0
@@ -164,6 +175,7 @@ def test_unknown_host_key_policy_exit_2(capsys, monkeypatch):
 
 def test_version_returns_0(capsys):
     from sshjobs import __version__
+
     assert Apssh().main("-V") == 0
     assert capsys.readouterr().out == f"apssh (sshjobs {__version__})\n"
     assert Appull().main("--version") == 0
@@ -195,15 +207,18 @@ def test_script_includes_must_exist(tmp_path, capsys, monkeypatch):
     assert "no such include file: 'missing.sh'" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("command, argv, fragment", [
-    (Appush, ["-t", "h", "file"], "usage: appush -t TARGETS [options] LOCAL... @:REMOTE"),
-    (Appush, ["-t", "h", "a", "b"], "remote paths start with @:"),
-    (Appush, ["-t", "h", "@:x", "@:y"], "only the destination is remote"),
-    (Appull, ["-t", "h", "x", "y"], "usage: appull -t TARGETS [options] @:REMOTE... LOCAL"),
-    (Appull, ["-t", "h", "@:x", "@:y"], "must be local (no @:)"),
-    (Appull, ["-t", "h", "@:x", "{hostname}"], "unknown field {hostname}"),
-    (Appull, ["-t", "h1,h2", "@:/etc/motd", "motd"], "h1 and h2 would both write"),
-])
+@pytest.mark.parametrize(
+    "command, argv, fragment",
+    [
+        (Appush, ["-t", "h", "file"], "usage: appush -t TARGETS [options] LOCAL... @:REMOTE"),
+        (Appush, ["-t", "h", "a", "b"], "remote paths start with @:"),
+        (Appush, ["-t", "h", "@:x", "@:y"], "only the destination is remote"),
+        (Appull, ["-t", "h", "x", "y"], "usage: appull -t TARGETS [options] @:REMOTE... LOCAL"),
+        (Appull, ["-t", "h", "@:x", "@:y"], "must be local (no @:)"),
+        (Appull, ["-t", "h", "@:x", "{hostname}"], "unknown field {hostname}"),
+        (Appull, ["-t", "h1,h2", "@:/etc/motd", "motd"], "h1 and h2 would both write"),
+    ],
+)
 def test_copy_usage_errors(tmp_path, monkeypatch, capsys, command, argv, fragment):
     monkeypatch.chdir(tmp_path)
     assert command().main("-K", *argv) == 1

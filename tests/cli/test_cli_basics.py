@@ -16,17 +16,24 @@ def invoke(*args, **kwargs):
 
 
 def test_targets_prints_expanded_list():
-    result = invoke("targets", "-t", "fit[01-04]", "-x", "fit02", "-l", "me", "-g", "gw",
-                    "-t", "None->solo")
+    result = invoke(
+        "targets", "-t", "fit[01-04]", "-x", "fit02", "-l", "me", "-g", "gw", "-t", "None->solo"
+    )
     assert result.exit_code == 0, result.output
-    assert result.stdout.splitlines() == ["me@gw->me@fit01", "me@gw->me@fit03",
-                                          "me@gw->me@fit04", "None->me@solo"]
+    assert result.stdout.splitlines() == [
+        "me@gw->me@fit01",
+        "me@gw->me@fit03",
+        "me@gw->me@fit04",
+        "None->me@solo",
+    ]
     assert result.stderr == ""
 
 
 def test_targets_fold_and_count():
-    assert invoke("targets", "-t", "fit[01-09]", "-x", "fit05", "--fold").stdout == \
-        "fit[01-04,06-09]\n"
+    assert (
+        invoke("targets", "-t", "fit[01-09]", "-x", "fit05", "--fold").stdout
+        == "fit[01-04,06-09]\n"
+    )
     assert invoke("targets", "-t", "fit[01-09]", "--count").stdout == "9\n"
 
 
@@ -52,14 +59,17 @@ def test_version_and_help_show_exit_table():
         assert f"{int(code):>5}  " in helptext
 
 
-@pytest.mark.parametrize("args, fragment", [
-    (["targets"], "no target"),
-    (["targets", "-t", "fit[05-01]"], "05 is greater than 01"),
-    (["targets", "-t", "a,b", "-x", "a", "-x", "b"], "-x excluded all 2 targets"),
-    (["targets", "--no-such-option"], "No such option"),
-    (["targets", "-t", "./missing-file"], "no such target file"),
-    (["no-such-command"], "No such command"),
-])
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["targets"], "no target"),
+        (["targets", "-t", "fit[05-01]"], "05 is greater than 01"),
+        (["targets", "-t", "a,b", "-x", "a", "-x", "b"], "-x excluded all 2 targets"),
+        (["targets", "--no-such-option"], "No such option"),
+        (["targets", "-t", "./missing-file"], "no such target file"),
+        (["no-such-command"], "No such command"),
+    ],
+)
 def test_usage_errors_are_one_line_exit_2(args, fragment):
     result = invoke(*args)
     assert result.exit_code == 2
@@ -124,12 +134,17 @@ def test_unreadable_target_file_is_a_usage_error(tmp_path):
 
 def test_in_process_runs_leave_logging_as_it_was():
     import logging
-    before = {name: (logging.getLogger(name).level, list(logging.getLogger(name).handlers))
-              for name in ("sshjobs", "asynciojobs")}
+
+    before = {
+        name: (logging.getLogger(name).level, list(logging.getLogger(name).handlers))
+        for name in ("sshjobs", "asynciojobs")
+    }
     invoke("-D", "targets", "-t", "a")
     invoke("targets", "-t", "fit[05-01]")
-    after = {name: (logging.getLogger(name).level, list(logging.getLogger(name).handlers))
-             for name in ("sshjobs", "asynciojobs")}
+    after = {
+        name: (logging.getLogger(name).level, list(logging.getLogger(name).handlers))
+        for name in ("sshjobs", "asynciojobs")
+    }
     assert after == before
 
 
@@ -137,23 +152,31 @@ def test_subcommands_of_other_parts_are_registered_when_their_module_exists():
     import importlib.util
 
     import click
+
     listed = set(cli.list_commands(click.Context(cli)))
     assert {"run", "push", "pull", "targets"} <= listed
-    for module, name in (("sshjobs.cli.sandbox", "sandbox"), ("sshjobs.cli.demo", "demo"),
-                         ("sshjobs.cli.scenario", "scenario")):
+    for module, name in (
+        ("sshjobs.cli.sandbox", "sandbox"),
+        ("sshjobs.cli.demo", "demo"),
+        ("sshjobs.cli.scenario", "scenario"),
+    ):
         assert (name in listed) == (importlib.util.find_spec(module) is not None), name
 
 
 def test_a_subcommand_loads_only_its_own_code():
     import subprocess
     import sys
-    probe = ("import sys\n"
-             "from sshjobs.cli.main import cli\n"
-             "cli.main(['targets', '-t', 'h[1-2]'], standalone_mode=False)\n"
-             "print(sorted(m for m in ('sshjobs.scenario', 'sshjobs.sandbox', 'sshjobs.demo',"
-             " 'sshjobs.cli.run') if m in sys.modules))\n")
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                         timeout=60, check=True).stdout
+
+    probe = (
+        "import sys\n"
+        "from sshjobs.cli.main import cli\n"
+        "cli.main(['targets', '-t', 'h[1-2]'], standalone_mode=False)\n"
+        "print(sorted(m for m in ('sshjobs.scenario', 'sshjobs.sandbox', 'sshjobs.demo',"
+        " 'sshjobs.cli.run') if m in sys.modules))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    ).stdout
     assert out.splitlines() == ["h1", "h2", "[]"]
 
 

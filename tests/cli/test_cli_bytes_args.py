@@ -10,7 +10,20 @@ SSHJOBS = str(Path(sys.executable).with_name("sshjobs"))
 
 
 def test_non_utf8_arguments_are_passed_as_bytes(farm):
-    done = subprocess.run([SSHJOBS.encode(), b"run", b"-r", b"-t", farm.direct[0].name.encode(),
-                           b"--", b"printf", b"%s,", b"\xff\xfe", b"caf\xc3\xa9"],
-                          capture_output=True, timeout=60)
+    done = subprocess.run(
+        [
+            SSHJOBS.encode(),
+            b"run",
+            b"-r",
+            b"-t",
+            farm.direct[0].name.encode(),
+            b"--",
+            b"printf",
+            b"%s,",
+            b"\xff\xfe",
+            b"caf\xc3\xa9",
+        ],
+        capture_output=True,
+        timeout=60,
+    )
     assert (done.returncode, done.stdout) == (0, b"\xff\xfe,caf\xc3\xa9,"), done.stderr

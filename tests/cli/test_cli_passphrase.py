@@ -21,16 +21,21 @@ PASSPHRASE = "right horse"
 @pytest.fixture
 def encrypted_key(farm, tmp_path):
     path = tmp_path / "id_encrypted"
-    asyncssh.read_private_key(str(farm.client_key)).write_private_key(str(path),
-                                                                      passphrase=PASSPHRASE)
+    asyncssh.read_private_key(str(farm.client_key)).write_private_key(
+        str(path), passphrase=PASSPHRASE
+    )
     return path
 
 
 def test_without_a_terminal_one_line_and_exit_2_before_connecting(farm, encrypted_key):
     before = farm.accepted_connections(farm.direct[0])
-    done = subprocess.run([SSHJOBS, "run", "-i", str(encrypted_key), "-t", farm.direct[0].name,
-                           "--", "true"], capture_output=True, text=True, timeout=60,
-                          stdin=subprocess.DEVNULL)
+    done = subprocess.run(
+        [SSHJOBS, "run", "-i", str(encrypted_key), "-t", farm.direct[0].name, "--", "true"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
     assert done.returncode == 2, done.stderr
     lines = done.stderr.splitlines()
     assert len(lines) == 1 and "passphrase-protected" in lines[0] and "ssh-add" in lines[0]
@@ -44,7 +49,7 @@ def _read_until(fd: int, needle: bytes, seen: bytearray, timeout: float = 60) ->
         if ready:
             try:
                 chunk = os.read(fd, 4096)
-            except OSError:      # the child closed the terminal
+            except OSError:  # the child closed the terminal
                 return needle in seen
             if not chunk:
                 break
@@ -53,12 +58,24 @@ def _read_until(fd: int, needle: bytes, seen: bytearray, timeout: float = 60) ->
 
 
 @pytest.mark.parametrize("answer,status", [(PASSPHRASE, 0), ("wrong", 2)])
-def test_on_a_terminal_the_passphrase_is_asked_once_without_echo(farm, encrypted_key, answer,
-                                                                 status):
-    argv = [SSHJOBS, "run", "-r", "-i", str(encrypted_key), "-i", str(encrypted_key), "-t",
-            farm.direct[0].name, "--", "echo logged-in"]
+def test_on_a_terminal_the_passphrase_is_asked_once_without_echo(
+    farm, encrypted_key, answer, status
+):
+    argv = [
+        SSHJOBS,
+        "run",
+        "-r",
+        "-i",
+        str(encrypted_key),
+        "-i",
+        str(encrypted_key),
+        "-t",
+        farm.direct[0].name,
+        "--",
+        "echo logged-in",
+    ]
     pid, fd = pty.fork()
-    if pid == 0:       # the child: sshjobs on the terminal
+    if pid == 0:  # the child: sshjobs on the terminal
         os.execv(argv[0], argv)
     seen = bytearray()
     try:
@@ -70,8 +87,8 @@ def test_on_a_terminal_the_passphrase_is_asked_once_without_echo(farm, encrypted
         os.close(fd)
     assert os.waitstatus_to_exitcode(code) == status, bytes(seen)
     text = bytes(seen).decode(errors="replace")
-    assert answer not in text                      # no echo
-    assert text.count("Passphrase for") == 1       # two encrypted -i keys, one question
+    assert answer not in text  # no echo
+    assert text.count("Passphrase for") == 1  # two encrypted -i keys, one question
     if status == 0:
         assert "logged-in" in text
     else:

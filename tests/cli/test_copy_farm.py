@@ -17,8 +17,9 @@ def test_push_expands_host_in_local_and_remote_paths(tmp_path, farm):
     names = [h.name for h in farm.direct]
     for name in names:
         (tmp_path / f"conf-{name}").write_text(f"for {name}\n")
-    result = sshjobs("push", "-t", ",".join(names), tmp_path / "conf-{host}",
-                     "@:/tmp/pushed-{host}.conf")
+    result = sshjobs(
+        "push", "-t", ",".join(names), tmp_path / "conf-{host}", "@:/tmp/pushed-{host}.conf"
+    )
     assert result.exit_code == 0, result.stderr
     assert result.stdout == ""
     for name in names:
@@ -44,8 +45,13 @@ def test_pull_with_host_field_keeps_files_apart(tmp_path, farm):
     for host in farm.private:
         (farm.tmp_of(host) / "whoami").write_text(f"{host.name}\n")
     try:
-        result = sshjobs("pull", "-t", f"gateway->private[1-{count}]", "@:/tmp/whoami",
-                         tmp_path / "logs" / "{host}.txt")
+        result = sshjobs(
+            "pull",
+            "-t",
+            f"gateway->private[1-{count}]",
+            "@:/tmp/whoami",
+            tmp_path / "logs" / "{host}.txt",
+        )
     finally:
         for host in farm.private:
             (farm.tmp_of(host) / "whoami").unlink()
@@ -65,8 +71,7 @@ def test_pull_missing_remote_file_fails_that_host_only(tmp_path, farm):
     first, second = farm.direct[0].name, farm.direct[1].name
     (farm.tmp_of(first) / "only-here").write_text("here\n")
     try:
-        result = sshjobs("pull", "-t", f"{first},{second}", "@:/tmp/only-here",
-                         tmp_path / "{host}")
+        result = sshjobs("pull", "-t", f"{first},{second}", "@:/tmp/only-here", tmp_path / "{host}")
     finally:
         (farm.tmp_of(first) / "only-here").unlink()
     assert result.exit_code == 1
@@ -80,8 +85,9 @@ def test_transfer_timeout_exit_4(tmp_path, farm):
     fifo = farm.tmp_of(host) / "cli-fifo"
     os.mkfifo(fifo)  # no writer: the remote SFTP server blocks opening it
     try:
-        result = sshjobs("pull", "--timeout", "1", "-t", host.name, "@:/tmp/cli-fifo",
-                         tmp_path / "got")
+        result = sshjobs(
+            "pull", "--timeout", "1", "-t", host.name, "@:/tmp/cli-fifo", tmp_path / "got"
+        )
     finally:
         try:  # release the blocked server, then clean up
             os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))

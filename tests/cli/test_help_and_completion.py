@@ -16,8 +16,7 @@ from sshjobs.cli import cli
 SSHJOBS = str(Path(sys.executable).with_name("sshjobs"))
 
 
-@pytest.mark.parametrize("command", ["run", "push", "pull", "targets", "scenario",
-                                     "completion"])
+@pytest.mark.parametrize("command", ["run", "push", "pull", "targets", "scenario", "completion"])
 def test_every_help_has_examples_within_80_columns(command):
     result = CliRunner().invoke(cli, [command, "--help"], terminal_width=80)
     assert result.exit_code == 0
@@ -34,13 +33,17 @@ def test_run_help_says_options_stop_at_the_command_and_g_is_the_gateway():
 
 @pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
 def test_completion_script_and_completing_a_subcommand(shell):
-    script = subprocess.run([SSHJOBS, "completion", shell], capture_output=True, text=True,
-                            timeout=60)
+    script = subprocess.run(
+        [SSHJOBS, "completion", shell], capture_output=True, text=True, timeout=60
+    )
     assert script.returncode == 0, script.stderr
     assert f"_SSHJOBS_COMPLETE={shell}_complete" in script.stdout
-    env = {**os.environ, "_SSHJOBS_COMPLETE": f"{shell}_complete",
-           "COMP_WORDS": "sshjobs ru",
-           "COMP_CWORD": "ru" if shell == "fish" else "1"}   # fish passes the current word
+    env = {
+        **os.environ,
+        "_SSHJOBS_COMPLETE": f"{shell}_complete",
+        "COMP_WORDS": "sshjobs ru",
+        "COMP_CWORD": "ru" if shell == "fish" else "1",
+    }  # fish passes the current word
     completed = subprocess.run([SSHJOBS], env=env, capture_output=True, text=True, timeout=60)
     assert completed.returncode == 0
     assert "run" in completed.stdout

@@ -49,7 +49,8 @@ def free_port():
 @pytest.fixture
 def scenario_file(tmp_path):
     path = tmp_path / "observed.yaml"
-    path.write_text(textwrap.dedent(f"""
+    path.write_text(
+        textwrap.dedent(f"""
         scheduler: {{on_failed_requirement: skip}}
         nodes:
           - {{id: here, localnode: true}}
@@ -71,14 +72,27 @@ def scenario_file(tmp_path):
             node: here
             required: unreachable
             commands: ["echo never"]
-        """))
+        """)
+    )
     return path
 
 
 def test_scenario_report_events_and_monitor(scenario_file, tmp_path):
     report, events = tmp_path / "run.html", tmp_path / "run.jsonl"
-    result = CliRunner().invoke(cli, ["scenario", str(scenario_file), "--monitor", "--report",
-                                      str(report), "--events", str(events), "-c", "5"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "scenario",
+            str(scenario_file),
+            "--monitor",
+            "--report",
+            str(report),
+            "--events",
+            str(events),
+            "-c",
+            "5",
+        ],
+    )
     assert result.exit_code in (1, 3), result.output
     # not a terminal: one plain line per start and end, naming the job and its node
     assert re.search(r"s started +echo preparing.* \[here\]", result.stderr)
@@ -94,8 +108,10 @@ def test_scenario_report_events_and_monitor(scenario_file, tmp_path):
     assert by_command["true"]["data-node"] == "dead"
     assert by_command["echo never"]["data-outcome"] == "skipped"
     assert by_command["echo preparing"]["data-node"] == "here"
-    assert by_command["echo preparing"]["data-tail"].splitlines() == ["preparing",
-                                                                     "<b>bold</b> & more"]
+    assert by_command["echo preparing"]["data-tail"].splitlines() == [
+        "preparing",
+        "<b>bold</b> & more",
+    ]
     assert "<b>bold</b>" not in report.read_text()
     # the same report, later, from the events file
     later = tmp_path / "later.html"
@@ -104,8 +120,9 @@ def test_scenario_report_events_and_monitor(scenario_file, tmp_path):
     assert done.stdout.strip() == str(later)
     keys = ("data-outcome", "data-node", "data-tail", "data-status")
     replayed = rows_of(later)
-    assert {k: [a.get(key) for key in keys] for k, a in replayed.items()} == \
-        {k: [a.get(key) for key in keys] for k, a in rows.items()}
+    assert {k: [a.get(key) for key in keys] for k, a in replayed.items()} == {
+        k: [a.get(key) for key in keys] for k, a in rows.items()
+    }
     for label, attrs in rows.items():  # the snapshot counts from the first start: ≈ same times
         for key in ("data-start", "data-end"):
             if attrs[key]:
@@ -123,8 +140,10 @@ def test_report_command_refuses_what_is_not_an_events_file(tmp_path):
 
 
 def test_unwritable_report_is_a_usage_error_before_anything_runs(scenario_file, tmp_path):
-    result = CliRunner().invoke(cli, ["scenario", str(scenario_file), "--report",
-                                      str(tmp_path / "no" / "such" / "dir.html")])
+    result = CliRunner().invoke(
+        cli,
+        ["scenario", str(scenario_file), "--report", str(tmp_path / "no" / "such" / "dir.html")],
+    )
     assert result.exit_code == 2 and "cannot write --report file" in result.stderr
     assert "preparing" not in result.stdout
 
@@ -133,10 +152,25 @@ def test_run_on_sandbox_nodes_with_report_and_monitor(make_sandbox, tmp_path):  
     nodes = make_sandbox(3, gateway=False)
     targets = ",".join(f"{node.host}:{node.port}" for node in nodes.nodes)
     report = tmp_path / "run.html"
-    result = CliRunner().invoke(cli, [
-        "run", "-l", nodes.username, "-i", str(nodes.client_key), "--known-hosts",
-        str(nodes.known_hosts), "-t", targets, "--monitor", "--report", str(report), "--",
-        "echo hello from $SSHJOBS_SANDBOX_NODE; test $SSHJOBS_SANDBOX_NODE != node2"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "run",
+            "-l",
+            nodes.username,
+            "-i",
+            str(nodes.client_key),
+            "--known-hosts",
+            str(nodes.known_hosts),
+            "-t",
+            targets,
+            "--monitor",
+            "--report",
+            str(report),
+            "--",
+            "echo hello from $SSHJOBS_SANDBOX_NODE; test $SSHJOBS_SANDBOX_NODE != node2",
+        ],
+    )
     assert result.exit_code == 1, result.output
     assert result.stdout.count("hello from") == 3
     rows = rows_of(report)
@@ -164,15 +198,15 @@ def _png_is_not_blank(data: bytes) -> bool:
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     pos, idat, header = 8, b"", None
     while pos < len(data):
-        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
-        chunk = data[pos + 8:pos + 8 + length]
+        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
+        chunk = data[pos + 8 : pos + 8 + length]
         if kind == b"IHDR":
             header = struct.unpack(">IIBBBBB", chunk)
         elif kind == b"IDAT":
             idat += chunk
         pos += 12 + length
     raw = zlib.decompress(idat)
-    colours = {raw[i:i + 3] for i in range(1, min(len(raw), 3_000_000), 97)}
+    colours = {raw[i : i + 3] for i in range(1, min(len(raw), 3_000_000), 97)}
     return header is not None and len(colours) > 20
 
 
@@ -180,17 +214,22 @@ def _png_is_not_blank(data: bytes) -> bool:
 def test_report_renders_in_headless_chromium_without_console_errors(tmp_path):
     sched = Scheduler(on_failed_requirement="skip")
     node = LocalNode()
-    first = SshJob(node, command=Run("echo one; echo '<i>two</i>'"), label="first",
-                   scheduler=sched)
-    broken = SshJob(node, command=Run("exit 4"), critical=False, label="broken",
-                    scheduler=sched, required=first)
+    first = SshJob(node, command=Run("echo one; echo '<i>two</i>'"), label="first", scheduler=sched)
+    broken = SshJob(
+        node, command=Run("exit 4"), critical=False, label="broken", scheduler=sched, required=first
+    )
 
     async def fail():
         raise RuntimeError("no luck")
+
     raiser = Job(fail, label="raiser", scheduler=sched, required=first)
     Job(fail, label="skipped", scheduler=sched, required=raiser)
-    inner = Scheduler(SshJob(node, command=Run("sleep 0.2"), label="inner"), label="nested",
-                      scheduler=sched, required=broken)
+    inner = Scheduler(
+        SshJob(node, command=Run("sleep 0.2"), label="inner"),
+        label="nested",
+        scheduler=sched,
+        required=broken,
+    )
     assert sched.run() is True
     assert inner.is_done()
     report = tmp_path / "report.html"
@@ -198,12 +237,29 @@ def test_report_renders_in_headless_chromium_without_console_errors(tmp_path):
     shot = tmp_path / "shot.png"
     profile = tmp_path / "profile"
     done = subprocess.run(
-        [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-         "--no-first-run", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0",
-         "--window-size=1200,900", f"--screenshot={shot}", f"file://{report}#job-0"],
-        capture_output=True, text=True, timeout=120, check=False,
-        env={**os.environ, "HOME": str(tmp_path)})
+        [
+            _chromium(),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={profile}",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--window-size=1200,900",
+            f"--screenshot={shot}",
+            f"file://{report}#job-0",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "HOME": str(tmp_path)},
+    )
     console = [line for line in done.stderr.splitlines() if ":CONSOLE" in line]
     assert console == [], console
     assert shot.exists(), done.stderr[-2000:]
@@ -216,8 +272,10 @@ def test_scenario_monitor_on_a_terminal_keeps_the_output_whole(tmp_path):
     import fcntl
     import sys
     import termios
+
     path = tmp_path / "live.yaml"
-    path.write_text(textwrap.dedent("""
+    path.write_text(
+        textwrap.dedent("""
         nodes:
           - {id: here, localnode: true}
           - {id: there, localnode: true}
@@ -225,12 +283,18 @@ def test_scenario_monitor_on_a_terminal_keeps_the_output_whole(tmp_path):
           - {id: one, node: here, commands: ["for i in 1 2 3 4; do echo one $i; sleep 0.1; done"]}
           - {id: two, node: there, critical: false,
              commands: ["for i in 1 2 3; do echo two $i; sleep 0.1; done; exit 5"]}
-        """))
+        """)
+    )
     master, slave = os.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
     sshjobs = os.path.join(os.path.dirname(sys.executable), "sshjobs")
-    proc = subprocess.Popen([sshjobs, "scenario", str(path), "--monitor"], stdin=slave,
-                            stdout=slave, stderr=slave, close_fds=True)
+    proc = subprocess.Popen(
+        [sshjobs, "scenario", str(path), "--monitor"],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        close_fds=True,
+    )
     os.close(slave)
     chunks = []
     while True:

@@ -16,13 +16,19 @@ SSHJOBS = str(Path(sys.executable).with_name("sshjobs"))
 
 
 def spawn(*args, **kwargs):
-    return subprocess.Popen([SSHJOBS, *map(str, args)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, **kwargs)
+    return subprocess.Popen(
+        [SSHJOBS, *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kwargs,
+    )
 
 
 def run(*args, timeout=60):
-    return subprocess.run([SSHJOBS, *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [SSHJOBS, *map(str, args)], capture_output=True, text=True, timeout=timeout
+    )
 
 
 def test_piped_output_is_plain_and_exit_codes_reach_the_shell(farm):
@@ -32,21 +38,39 @@ def test_piped_output_is_plain_and_exit_codes_reach_the_shell(farm):
     assert sorted(done.stdout.splitlines()) == sorted(f"{n}: out" for n in names)
     assert "\x1b" not in done.stdout + done.stderr  # no color, no progress line when piped
     assert sorted(done.stderr.splitlines()) == sorted(
-        [f"{n}: err" for n in names] + [f"sshjobs: {n}: exit status 3" for n in names])
+        [f"{n}: err" for n in names] + [f"sshjobs: {n}: exit status 3" for n in names]
+    )
     assert run("run", "-t", "fit[05-01]", "--", "true").returncode == 2
     assert run("--version").stdout.startswith("sshjobs ")
 
 
 def test_python_dash_m_is_the_same_command(farm):
-    done = subprocess.run([sys.executable, "-m", "sshjobs", "run", "-r", "-t",
-                           farm.direct[0].name, "--", "echo via-m"], capture_output=True,
-                          text=True, timeout=60)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sshjobs",
+            "run",
+            "-r",
+            "-t",
+            farm.direct[0].name,
+            "--",
+            "echo via-m",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert (done.returncode, done.stdout) == (0, "via-m\n"), done.stderr
 
 
 def _remote_sleepers(farm, host, marker):
-    check = subprocess.run(farm.ssh_argv(host, f"pgrep -f {marker} || true"),
-                           capture_output=True, text=True, timeout=30)
+    check = subprocess.run(
+        farm.ssh_argv(host, f"pgrep -f {marker} || true"),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     return [line for line in check.stdout.split() if line.strip()]
 
 
@@ -78,9 +102,13 @@ def _on_terminal(argv, env, stream="stdout"):
     """Run argv with ``stream`` on a pseudo-terminal, the other piped:
     (exit code, bytes written on the terminal, bytes of the piped stream)."""
     import pty
+
     leader, follower = pty.openpty()
-    redirect = {"stdout": follower, "stderr": subprocess.PIPE} if stream == "stdout" \
+    redirect = (
+        {"stdout": follower, "stderr": subprocess.PIPE}
+        if stream == "stdout"
         else {"stdout": subprocess.PIPE, "stderr": follower}
+    )
     try:
         done = subprocess.run(argv, env=env, timeout=60, **redirect)
     finally:
@@ -100,8 +128,11 @@ def _on_terminal(argv, env, stream="stdout"):
 def test_progress_line_on_a_terminal_stderr_only(farm):
     names = [h.name for h in farm.direct]
     env = dict(os.environ, NO_COLOR="1")
-    code, err, out = _on_terminal([SSHJOBS, "run", "-t", ",".join(names), "--",
-                                   "echo line; echo warn >&2"], env, stream="stderr")
+    code, err, out = _on_terminal(
+        [SSHJOBS, "run", "-t", ",".join(names), "--", "echo line; echo warn >&2"],
+        env,
+        stream="stderr",
+    )
     assert code == 0
     assert sorted(out.decode().splitlines()) == sorted(f"{n}: line" for n in names)
     text = err.decode()

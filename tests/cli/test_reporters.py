@@ -9,8 +9,14 @@ import pytest
 from sshjobs.cli.console import Console, LineFormat
 from sshjobs.cli.exit import ExitCode
 from sshjobs.cli.outcome import HostOutcome
-from sshjobs.cli.reporters import (DirReporter, Fanout, GatherReporter, JsonReporter,
-                                   ListsReporter, LiveReporter)
+from sshjobs.cli.reporters import (
+    DirReporter,
+    Fanout,
+    GatherReporter,
+    JsonReporter,
+    ListsReporter,
+    LiveReporter,
+)
 from sshjobs.errors import CommandFailedError, SshConnectionError
 from sshjobs.targets import Target, read_spec
 
@@ -72,16 +78,21 @@ def test_live_default_prefixes_and_separates_streams():
     play(LiveReporter(con, LineFormat("{host}: {line}")), standard_script())
     assert out.getvalue() == "fit01: hello\nfit02: hello\nfit03: other\n"
     assert err.getvalue().splitlines() == [
-        "fit01: warn", "fit02: warn", "sshjobs: fit03: exit status 3",
-        "sshjobs: fit04: unreachable: connection refused"]
+        "fit01: warn",
+        "fit02: warn",
+        "sshjobs: fit03: exit status 3",
+        "sshjobs: fit04: unreachable: connection refused",
+    ]
 
 
 def test_live_raw_keeps_exact_bytes():
     out, err = io.BytesIO(), io.BytesIO()
     con = Console(out=io.TextIOWrapper(out), err=io.TextIOWrapper(err), progress=False)
     o = outcome("h")
-    play(LiveReporter(con, LineFormat(None), report_errors=False),
-         [(o, [("stdout", b"\xff\xfebin\n"), ("stderr", b"e\n")], ok)])
+    play(
+        LiveReporter(con, LineFormat(None), report_errors=False),
+        [(o, [("stdout", b"\xff\xfebin\n"), ("stderr", b"e\n")], ok)],
+    )
     con.out.flush()
     assert out.getvalue() == b"\xff\xfebin\n"
     assert err.getvalue() == b"e\n"
@@ -90,8 +101,10 @@ def test_live_raw_keeps_exact_bytes():
 def test_custom_format_fields_and_bad_format():
     con, out, _ = console()
     fmt = LineFormat("[{user}@{host}|{stream}|{target}] {line} %Y")
-    play(LiveReporter(con, fmt), [(outcome("n1", user="root", gateway="gw"),
-                                  [("stdout", b"x\n")], ok)])
+    play(
+        LiveReporter(con, fmt),
+        [(outcome("n1", user="root", gateway="gw"), [("stdout", b"x\n")], ok)],
+    )
     line = out.getvalue()
     assert line.startswith("[root@n1|out|gw->root@n1] x 2")
     assert line.endswith("\n") and line.count("\n") == 1
@@ -101,8 +114,9 @@ def test_custom_format_fields_and_bad_format():
 
 def test_gather_folds_identical_outputs():
     con, out, err = console()
-    script = standard_script() + [(outcome("fit05"), [("stdout", b"hello\n"),
-                                                     ("stderr", b"warn\n")], ok)]
+    script = standard_script() + [
+        (outcome("fit05"), [("stdout", b"hello\n"), ("stderr", b"warn\n")], ok)
+    ]
     play(GatherReporter(con), script)
     text = out.getvalue()
     assert "fit[01-02,05] (3)\n" in text
@@ -186,10 +200,12 @@ def test_progress_line_only_on_terminal_and_never_inside_output():
     text = err.getvalue()
     assert "[sshjobs] 4/4 done, 2 failed, 0 running" in text
     # every output line starts on a cleared line: progress is wiped before, redrawn after
-    for line in (f"{con.host_color('fit01', stderr=True)}: warn\n",
-                 f"sshjobs: {con.host_color('fit04', stderr=True)}: "):
+    for line in (
+        f"{con.host_color('fit01', stderr=True)}: warn\n",
+        f"sshjobs: {con.host_color('fit04', stderr=True)}: ",
+    ):
         position = text.index(line)
-        assert text[position - 4:position] == "\r\x1b[K"
+        assert text[position - 4 : position] == "\r\x1b[K"
     # the progress line is removed at the end, replaced by a summary
     assert text.endswith("\r\x1b[K[sshjobs] 4 hosts: 2 ok, 1 failed, 1 unreachable\n")
     assert out.getvalue().count("hello") == 2
@@ -197,13 +213,15 @@ def test_progress_line_only_on_terminal_and_never_inside_output():
 
 def test_colors_on_terminal_but_not_with_no_color(monkeypatch):
     con, out, _ = console(tty=True)
-    play(LiveReporter(con, LineFormat("{host}: {line}")), [(outcome("h"), [("stdout", b"x\n")],
-                                                          ok)])
+    play(
+        LiveReporter(con, LineFormat("{host}: {line}")), [(outcome("h"), [("stdout", b"x\n")], ok)]
+    )
     assert "\x1b[" in out.getvalue()
     monkeypatch.setenv("NO_COLOR", "1")
     con, out, _ = console(tty=True)
-    play(LiveReporter(con, LineFormat("{host}: {line}")), [(outcome("h"), [("stdout", b"x\n")],
-                                                          ok)])
+    play(
+        LiveReporter(con, LineFormat("{host}: {line}")), [(outcome("h"), [("stdout", b"x\n")], ok)]
+    )
     assert out.getvalue() == "h: x\n"
 
 
@@ -221,10 +239,21 @@ def test_outcome_reasons_and_codes():
 def test_display_names_stay_short_but_unique():
     from sshjobs.cli.engine import display_names
     from sshjobs.targets import parse_target
-    targets = [parse_target(t) for t in
-               ("fit01", "fit02:2222", "root@n1", "bob@n1", "gw1->n2", "gw2->n2", "x@h", "x@h:22")]
-    assert display_names(targets) == ["fit01", "fit02:2222", "root@n1", "bob@n1",
-                                      "gw1->n2", "gw2->n2", "h", "h:22"]
+
+    targets = [
+        parse_target(t)
+        for t in ("fit01", "fit02:2222", "root@n1", "bob@n1", "gw1->n2", "gw2->n2", "x@h", "x@h:22")
+    ]
+    assert display_names(targets) == [
+        "fit01",
+        "fit02:2222",
+        "root@n1",
+        "bob@n1",
+        "gw1->n2",
+        "gw2->n2",
+        "h",
+        "h:22",
+    ]
 
 
 def test_hosts_stopped_together_get_one_folded_line():
@@ -242,5 +271,7 @@ def test_hosts_stopped_together_get_one_folded_line():
         reporter.host_done(o)
     reporter.finish(outcomes)
     # fit04 never started: not listed; the others once, folded
-    assert err.getvalue().splitlines() == ["sshjobs: fit01: exit status 2",
-                                           "sshjobs: fit[02-03]: interrupted"]
+    assert err.getvalue().splitlines() == [
+        "sshjobs: fit01: exit status 2",
+        "sshjobs: fit[02-03]: interrupted",
+    ]

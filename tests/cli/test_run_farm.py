@@ -63,8 +63,12 @@ def test_exit_3_when_a_host_cannot_be_reached(direct):
 def _still_running(farm, name, pattern):
     """Whether a process matching ``pattern`` still runs on the host (a few tries)."""
     for _ in range(50):
-        check = subprocess.run(farm.ssh_argv(name, f"pgrep -f '{pattern}' || true"),
-                               capture_output=True, text=True, timeout=30)
+        check = subprocess.run(
+            farm.ssh_argv(name, f"pgrep -f '{pattern}' || true"),
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         if not check.stdout.strip():
             return False
         time.sleep(0.1)
@@ -79,8 +83,10 @@ def test_exit_4_on_command_timeout_and_on_deadline(farm, direct):
     assert not _still_running(farm, names[0], "slee[p] 30.25")
     result = sshjobs("run", "-t", spec, "--deadline", "1", "--", "sleep 30.5")
     assert result.exit_code == 4, result.stderr
-    assert result.stderr == f"sshjobs: {fold_hosts(names)}: timed out: the run deadline " \
-        "of 1s was reached\n"  # one folded line for hosts stopped together
+    assert (
+        result.stderr == f"sshjobs: {fold_hosts(names)}: timed out: the run deadline "
+        "of 1s was reached\n"
+    )  # one folded line for hosts stopped together
     assert not any(_still_running(farm, name, "slee[p] 30.5") for name in names)
 
 
@@ -89,8 +95,9 @@ def test_raw_and_custom_format(direct):
     result = sshjobs("run", "-r", "-t", spec, "--", "echo same")
     assert (result.exit_code, result.stdout) == (0, "same\nsame\n")
     # no -l and no User in the farm's ssh config: {user} is the login used, root
-    result = sshjobs("run", "-f", "{user}@{host}|{stream}|{line}", "-t", spec,
-                     "--", "echo x; echo y >&2")
+    result = sshjobs(
+        "run", "-f", "{user}@{host}|{stream}|{line}", "-t", spec, "--", "echo x; echo y >&2"
+    )
     assert lines(result.stdout) == sorted(f"root@{n}|out|x" for n in names)
     assert lines(result.stderr) == sorted(f"root@{n}|err|y" for n in names)
 
@@ -106,8 +113,16 @@ def test_gateway_targets_share_one_gateway_connection(farm):
 
 def test_gather_folds_identical_outputs(farm):
     count = len(farm.private)
-    result = sshjobs("run", "-b", "-t", f"gateway->private[1-{count}]", "-x", "private2",
-                     "--", "echo same; hostname | tr -d 0-9")
+    result = sshjobs(
+        "run",
+        "-b",
+        "-t",
+        f"gateway->private[1-{count}]",
+        "-x",
+        "private2",
+        "--",
+        "echo same; hostname | tr -d 0-9",
+    )
     assert result.exit_code == 0, result.stderr
     kept = [f"private{i}" for i in range(1, count + 1) if i != 2]
     header = f"private[1,3-{count}]" if count > 3 else "private[1,3]"
@@ -117,14 +132,26 @@ def test_gather_folds_identical_outputs(farm):
 
 def test_json_one_record_per_host(direct):
     spec, names = direct
-    result = sshjobs("run", "--json", "-t", f"{spec},root@127.0.0.1:1", "-c", "5", "--",
-                     "echo out; echo err >&2; exit 3")
+    result = sshjobs(
+        "run",
+        "--json",
+        "-t",
+        f"{spec},root@127.0.0.1:1",
+        "-c",
+        "5",
+        "--",
+        "echo out; echo err >&2; exit 3",
+    )
     assert result.exit_code == 3
     records = {r["host"]: r for r in map(json.loads, result.stdout.splitlines())}
     assert set(records) == {*names, "127.0.0.1:1"}
     record = records[names[0]]
-    assert (record["status"], record["exit_status"], record["stdout"], record["stderr"]) == \
-        ("failed", 3, "out\n", "err\n")
+    assert (record["status"], record["exit_status"], record["stdout"], record["stderr"]) == (
+        "failed",
+        3,
+        "out\n",
+        "err\n",
+    )
     assert record["start"] <= record["end"] and record["user"] == "root"
     down = records["127.0.0.1:1"]
     assert down["status"] == "unreachable" and down["error"]["class"]
@@ -136,9 +163,22 @@ def test_out_dir_marks_and_rerun_lists(tmp_path, farm, direct):
     (farm.tmp_of(names[0]) / "cli-mark").write_text("")
     out, ok_file, failed_file = tmp_path / "out", tmp_path / "ok", tmp_path / "failed"
     try:
-        result = sshjobs("run", "-o", out, "--mark", "--ok-to", ok_file, "--failed-to",
-                         failed_file, "-t", f"{spec},root@127.0.0.1:1", "-c", "5", "--",
-                         "hostname; test -e /tmp/cli-mark")
+        result = sshjobs(
+            "run",
+            "-o",
+            out,
+            "--mark",
+            "--ok-to",
+            ok_file,
+            "--failed-to",
+            failed_file,
+            "-t",
+            f"{spec},root@127.0.0.1:1",
+            "-c",
+            "5",
+            "--",
+            "hostname; test -e /tmp/cli-mark",
+        )
     finally:
         (farm.tmp_of(names[0]) / "cli-mark").unlink()
     assert result.exit_code == 3
@@ -167,16 +207,19 @@ def test_script_mode_with_args_and_include(tmp_path, direct):
     assert (inline.exit_code, inline.stdout) == (0, "inline:arg\n"), inline.stderr
 
 
-@pytest.mark.parametrize("args, fragment", [
-    (["run", "-s", "./no-such-script.sh"], "no such script file"),
-    (["run", "--include", "/nonexistent/x", "-s", "echo a; echo b"], "no such include"),
-    (["run"], "no command"),
-    (["run", "-f", "{nope}", "--", "true"], "invalid --format"),
-    (["push", "/nonexistent/file", "@:/tmp/"], "no such local file"),
-    (["push", "somefile"], "destination starts with @:"),
-    (["pull", "@:/etc/hostname", "/nonexistent-dir/x"], "no such local directory"),
-    (["push", "--sudo", "/etc/hostname", "@:/tmp/"], "are for sshjobs run"),
-])
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["run", "-s", "./no-such-script.sh"], "no such script file"),
+        (["run", "--include", "/nonexistent/x", "-s", "echo a; echo b"], "no such include"),
+        (["run"], "no command"),
+        (["run", "-f", "{nope}", "--", "true"], "invalid --format"),
+        (["push", "/nonexistent/file", "@:/tmp/"], "no such local file"),
+        (["push", "somefile"], "destination starts with @:"),
+        (["pull", "@:/etc/hostname", "/nonexistent-dir/x"], "no such local directory"),
+        (["push", "--sudo", "/etc/hostname", "@:/tmp/"], "are for sshjobs run"),
+    ],
+)
 def test_bad_input_is_one_line_exit_2_and_connects_nowhere(farm, args, fragment):
     before = farm.accepted_connections(farm.direct[0])
     result = sshjobs(*args[:1], "-t", farm.direct[0].name, *args[1:])
@@ -219,8 +262,18 @@ def test_host_key_modes(farm, tmp_path, monkeypatch):
     [error] = strict.stderr.splitlines()
     assert error.startswith(f"sshjobs: {target[5:]}: unreachable") and "key" in error
     recorded = tmp_path / "recorded_hosts"
-    accepted = sshjobs("run", *key, "--host-keys", "accept-new", "--known-hosts", recorded,
-                       "-t", target, "--", "true")
+    accepted = sshjobs(
+        "run",
+        *key,
+        "--host-keys",
+        "accept-new",
+        "--known-hosts",
+        recorded,
+        "-t",
+        target,
+        "--",
+        "true",
+    )
     assert accepted.exit_code == 0, accepted.stderr
     assert recorded.read_text().strip()
     known = sshjobs("run", *key, "--known-hosts", recorded, "-t", target, "--", "true")
@@ -228,17 +281,27 @@ def test_host_key_modes(farm, tmp_path, monkeypatch):
     ignored = sshjobs("run", *key, "--host-keys", "ignore", "-t", target, "--", "true")
     assert ignored.exit_code == 0, ignored.stderr
     assert not (tmp_path / ".ssh").exists()
-    default = sshjobs("run", *key, "-t", target, "--", "true")   # accept-new, recorded
+    default = sshjobs("run", *key, "-t", target, "--", "true")  # accept-new, recorded
     assert default.exit_code == 0, default.stderr
-    assert (tmp_path / ".ssh" / "known_hosts").read_text().split()[1:] == \
-        recorded.read_text().split()[1:]
+    assert (tmp_path / ".ssh" / "known_hosts").read_text().split()[
+        1:
+    ] == recorded.read_text().split()[1:]
 
 
 def test_window_bounds_hosts_handled_at_once(farm):
     # the hosts share this machine's clock: with -w 1 their runs must not overlap
     count = len(farm.private)
-    result = sshjobs("run", "-w", "1", "-f", "{host} {line}", "-t",
-                     f"gateway->private[1-{count}]", "--", "date +%s.%N; sleep 0.2; date +%s.%N")
+    result = sshjobs(
+        "run",
+        "-w",
+        "1",
+        "-f",
+        "{host} {line}",
+        "-t",
+        f"gateway->private[1-{count}]",
+        "--",
+        "date +%s.%N; sleep 0.2; date +%s.%N",
+    )
     assert result.exit_code == 0, result.stderr
     spans = {}
     for line in result.stdout.splitlines():
@@ -292,8 +355,17 @@ def test_two_hop_chain_and_none_bypassing_the_default_gateway(farm):
     first, second = farm.private[0].name, farm.private[1].name
     direct = farm.direct[0].name
     before = farm.accepted_connections(farm.gateway)
-    result = sshjobs("run", "-g", "gateway", "-t", f"gateway→{first}->{second}",
-                     "-t", f"None->{direct}", "--", "hostname")
+    result = sshjobs(
+        "run",
+        "-g",
+        "gateway",
+        "-t",
+        f"gateway→{first}->{second}",
+        "-t",
+        f"None->{direct}",
+        "--",
+        "hostname",
+    )
     assert result.exit_code == 0, result.stderr
     assert lines(result.stdout) == sorted([f"{second}: {second}", f"{direct}: {direct}"])
     assert farm.accepted_connections(farm.gateway) == before + 1  # only the chain used it

@@ -27,27 +27,34 @@ def farm20(farm):
         yield big
 
 
-def _run_measured(farm: Farm, args: list[str], stdin_path: str | None) -> tuple[int, str, str,
-                                                                                int]:
+def _run_measured(farm: Farm, args: list[str], stdin_path: str | None) -> tuple[int, str, str, int]:
     """Run ``python -m sshjobs ARGS`` with that farm's client files; (code, out, err, peak RSS
     in KiB of that process alone)."""
     env = dict(os.environ, HOME=str(farm.home))
     env.pop("SSH_AUTH_SOCK", None)
     stdin = open(stdin_path, "rb") if stdin_path else subprocess.DEVNULL
     try:
-        process = subprocess.Popen([sys.executable, "-m", "sshjobs", *args], env=env,
-                                   stdin=subprocess.PIPE if stdin_path else stdin,
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        if stdin_path:   # through a pipe, as `producer | sshjobs run ...`
+        process = subprocess.Popen(
+            [sys.executable, "-m", "sshjobs", *args],
+            env=env,
+            stdin=subprocess.PIPE if stdin_path else stdin,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        if stdin_path:  # through a pipe, as `producer | sshjobs run ...`
+
             def pump() -> None:
                 with process.stdin:
                     while data := stdin.read(1 << 20):
                         process.stdin.write(data)
+
             feeder = threading.Thread(target=pump)
             feeder.start()
         out_chunks, err_chunks = [], []
-        readers = [threading.Thread(target=lambda s=s, c=c: c.append(s.read()))
-                   for s, c in ((process.stdout, out_chunks), (process.stderr, err_chunks))]
+        readers = [
+            threading.Thread(target=lambda s=s, c=c: c.append(s.read()))
+            for s, c in ((process.stdout, out_chunks), (process.stderr, err_chunks))
+        ]
         for reader in readers:
             reader.start()
         _, status, usage = os.wait4(process.pid, 0)
@@ -61,8 +68,7 @@ def _run_measured(farm: Farm, args: list[str], stdin_path: str | None) -> tuple[
     finally:
         if stdin_path:
             stdin.close()
-    return (process.returncode, out_chunks[0].decode(), err_chunks[0].decode(),
-            usage.ru_maxrss)
+    return (process.returncode, out_chunks[0].decode(), err_chunks[0].decode(), usage.ru_maxrss)
 
 
 def test_50mb_stdin_reaches_20_hosts_byte_exact_with_flat_memory(farm20, tmp_path):
@@ -76,14 +82,14 @@ def test_50mb_stdin_reaches_20_hosts_byte_exact_with_flat_memory(farm20, tmp_pat
             digest.update(chunk)
     names = [host.name for host in farm20.direct]
     spec = ",".join(names)
-    code, out, err, peak = _run_measured(farm20, ["run", "-t", spec, "--", "sha256sum"],
-                                         str(data))
+    code, out, err, peak = _run_measured(farm20, ["run", "-t", spec, "--", "sha256sum"], str(data))
     assert code == 0, err
     expected = sorted(f"{name}: {digest.hexdigest()}  -" for name in names)
     assert sorted(out.splitlines()) == expected
     # the same run with nothing on stdin: the memory a 20-host run needs anyway
-    code, out, err, baseline = _run_measured(farm20, ["run", "--no-stdin", "-t", spec, "--",
-                                                      "sha256sum"], None)
+    code, out, err, baseline = _run_measured(
+        farm20, ["run", "--no-stdin", "-t", spec, "--", "sha256sum"], None
+    )
     assert code == 0, err
     print(f"peak RSS: {peak} KiB with 50 MB on stdin to {HOSTS} hosts, {baseline} KiB without")
     # flat: far below one copy of the input, let alone one per host (50 MB x 20)
@@ -96,23 +102,33 @@ def sshjobs(*args, input=None):
 
 def test_a_host_that_reads_nothing_holds_no_other_back(farm):
     first, second = farm.direct[0].name, farm.direct[1].name
-    payload = os.urandom(12 * 1024 * 1024)   # three times the memory buffer of the input
-    result = sshjobs("run", "--timeout", "60", "-t", f"{first},{second}", "--",
-                     f'if [ "$(hostname)" = {first} ]; then sha256sum; else echo skipped; fi',
-                     input=payload)
+    payload = os.urandom(12 * 1024 * 1024)  # three times the memory buffer of the input
+    result = sshjobs(
+        "run",
+        "--timeout",
+        "60",
+        "-t",
+        f"{first},{second}",
+        "--",
+        f'if [ "$(hostname)" = {first} ]; then sha256sum; else echo skipped; fi',
+        input=payload,
+    )
     assert result.exit_code == 0, result.stderr
-    assert sorted(result.stdout.splitlines()) == sorted([
-        f"{first}: {hashlib.sha256(payload).hexdigest()}  -", f"{second}: skipped"])
+    assert sorted(result.stdout.splitlines()) == sorted(
+        [f"{first}: {hashlib.sha256(payload).hexdigest()}  -", f"{second}: skipped"]
+    )
 
 
 def test_window_below_host_count_still_feeds_every_host_everything(farm):
     count = len(farm.private)
     payload = os.urandom(6 * 1024 * 1024)
-    result = sshjobs("run", "-w", "1", "-t", f"gateway->private[1-{count}]", "--", "sha256sum",
-                     input=payload)
+    result = sshjobs(
+        "run", "-w", "1", "-t", f"gateway->private[1-{count}]", "--", "sha256sum", input=payload
+    )
     assert result.exit_code == 0, result.stderr
     assert sorted(result.stdout.splitlines()) == sorted(
-        f"{host.name}: {hashlib.sha256(payload).hexdigest()}  -" for host in farm.private)
+        f"{host.name}: {hashlib.sha256(payload).hexdigest()}  -" for host in farm.private
+    )
 
 
 def test_scripts_read_stdin_and_no_stdin_turns_it_off(farm, tmp_path):
@@ -120,8 +136,7 @@ def test_scripts_read_stdin_and_no_stdin_turns_it_off(farm, tmp_path):
     script = tmp_path / "reader.sh"
     script.write_text('#!/bin/sh\nread first\necho "script got $first and $1"\n')
     result = sshjobs("run", "-r", "-t", name, "-s", script, "arg", input="line one\nline two\n")
-    assert (result.exit_code, result.stdout) == (0, "script got line one and arg\n"), \
-        result.stderr
+    assert (result.exit_code, result.stdout) == (0, "script got line one and arg\n"), result.stderr
     inline = sshjobs("run", "-r", "-t", name, "-s", "read x; echo inline:$x", input="abc\n")
     assert (inline.exit_code, inline.stdout) == (0, "inline:abc\n"), inline.stderr
     off = sshjobs("run", "-r", "--no-stdin", "-t", name, "--", "wc -c", input="not sent\n")

@@ -38,8 +38,16 @@ def sudo_node(make_sandbox, tmp_path, monkeypatch):  # noqa: F811
     monkeypatch.setenv("PATH", f"{bin_dir}:/usr/local/bin:/usr/bin:/bin")
     nodes = make_sandbox(1, gateway=False)
     node = nodes.nodes[0]
-    args = ["-l", nodes.username, "-i", str(nodes.client_key), "--known-hosts",
-            str(nodes.known_hosts), "-t", f"{node.host}:{node.port}"]
+    args = [
+        "-l",
+        nodes.username,
+        "-i",
+        str(nodes.client_key),
+        "--known-hosts",
+        str(nodes.known_hosts),
+        "-t",
+        f"{node.host}:{node.port}",
+    ]
     return args, node
 
 

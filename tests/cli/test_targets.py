@@ -2,42 +2,56 @@
 
 import pytest
 
-from sshjobs.targets import (MAX_EXPANSION, Target, TargetError, expand_ranges, parse_target,
-                             read_spec, resolve_targets, split_specs)
+from sshjobs.targets import (
+    MAX_EXPANSION,
+    Target,
+    TargetError,
+    expand_ranges,
+    parse_target,
+    read_spec,
+    resolve_targets,
+    split_specs,
+)
 
 
 def names(targets):
     return [str(t) for t in targets]
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("fit[01-03]", ["fit01", "fit02", "fit03"]),
-    ("fit[8-11]", ["fit8", "fit9", "fit10", "fit11"]),
-    ("fit[08-11]", ["fit08", "fit09", "fit10", "fit11"]),
-    ("node[1-3,7]", ["node1", "node2", "node3", "node7"]),
-    ("node[7,1]", ["node7", "node1"]),
-    ("r[1-2]n[1-2].lab", ["r1n1.lab", "r1n2.lab", "r2n1.lab", "r2n2.lab"]),
-    ("plain", ["plain"]),
-    ("n[1-7/3]", ["n1", "n4", "n7"]),
-    ("n[00-10/5]", ["n00", "n05", "n10"]),
-    ("[::1]:2222", ["[::1]:2222"]),
-    ("root@fit[1-2]:2200", ["root@fit1:2200", "root@fit2:2200"]),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("fit[01-03]", ["fit01", "fit02", "fit03"]),
+        ("fit[8-11]", ["fit8", "fit9", "fit10", "fit11"]),
+        ("fit[08-11]", ["fit08", "fit09", "fit10", "fit11"]),
+        ("node[1-3,7]", ["node1", "node2", "node3", "node7"]),
+        ("node[7,1]", ["node7", "node1"]),
+        ("r[1-2]n[1-2].lab", ["r1n1.lab", "r1n2.lab", "r2n1.lab", "r2n2.lab"]),
+        ("plain", ["plain"]),
+        ("n[1-7/3]", ["n1", "n4", "n7"]),
+        ("n[00-10/5]", ["n00", "n05", "n10"]),
+        ("[::1]:2222", ["[::1]:2222"]),
+        ("root@fit[1-2]:2200", ["root@fit1:2200", "root@fit2:2200"]),
+    ],
+)
 def test_expand_ranges(text, expected):
     assert expand_ranges(text) == expected
 
 
-@pytest.mark.parametrize("text, fragment", [
-    ("fit[05-01]", "05 is greater than 01"),
-    ("fit[a-b]", "invalid range"),
-    ("fit[1-]", "invalid range"),
-    ("fit[]", "invalid range"),
-    ("fit[1-9/0]", "step must be"),
-    ("fit[1/2]", "invalid range"),
-    ("fit[1-3", "unbalanced"),
-    ("fit1-3]", "unbalanced"),
-    ("fit[0-1000000]", "too large"),
-])
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        ("fit[05-01]", "05 is greater than 01"),
+        ("fit[a-b]", "invalid range"),
+        ("fit[1-]", "invalid range"),
+        ("fit[]", "invalid range"),
+        ("fit[1-9/0]", "step must be"),
+        ("fit[1/2]", "invalid range"),
+        ("fit[1-3", "unbalanced"),
+        ("fit1-3]", "unbalanced"),
+        ("fit[0-1000000]", "too large"),
+    ],
+)
 def test_bad_ranges_are_one_line_errors(text, fragment):
     with pytest.raises(TargetError) as info:
         expand_ranges(text)
@@ -57,14 +71,17 @@ def test_split_keeps_commas_inside_brackets():
     assert split_specs(" , ,") == []
 
 
-@pytest.mark.parametrize("token, host, user, port", [
-    ("host", "host", None, None),
-    ("bob@host", "host", "bob", None),
-    ("host:2222", "host", None, 2222),
-    ("bob@10.0.0.1:22", "10.0.0.1", "bob", 22),
-    ("[::1]:2200", "::1", None, 2200),
-    ("fe80::1", "fe80::1", None, None),
-])
+@pytest.mark.parametrize(
+    "token, host, user, port",
+    [
+        ("host", "host", None, None),
+        ("bob@host", "host", "bob", None),
+        ("host:2222", "host", None, 2222),
+        ("bob@10.0.0.1:22", "10.0.0.1", "bob", 22),
+        ("[::1]:2200", "::1", None, 2200),
+        ("fe80::1", "fe80::1", None, None),
+    ],
+)
 def test_endpoints(token, host, user, port):
     target = parse_target(token)
     assert (target.host, target.user, target.port, target.gateway) == (host, user, port, None)
@@ -88,15 +105,18 @@ def test_none_forces_direct_connection():
     assert other.gateway == Target("gw")
 
 
-@pytest.mark.parametrize("token, fragment", [
-    ("None", "not a target"),
-    ("a->None->b", "may only start"),
-    ("gw->", "empty hop"),
-    ("@host", "empty user"),
-    ("host:0", "invalid port"),
-    ("host:ssh", "invalid port"),
-    ("[::1]x", "unexpected"),
-])
+@pytest.mark.parametrize(
+    "token, fragment",
+    [
+        ("None", "not a target"),
+        ("a->None->b", "may only start"),
+        ("gw->", "empty hop"),
+        ("@host", "empty user"),
+        ("host:0", "invalid port"),
+        ("host:ssh", "invalid port"),
+        ("[::1]x", "unexpected"),
+    ],
+)
 def test_bad_literals(token, fragment):
     with pytest.raises(TargetError, match=fragment):
         parse_target(token)
@@ -143,8 +163,10 @@ def test_missing_and_unreadable_files(tmp_path):
 def test_exclusions_use_the_same_grammar(tmp_path):
     excluded = tmp_path / "broken"
     excluded.write_text("fit03\n")
-    found = resolve_targets(["fit[01-06]", "root@fit07", "bob@fit08"],
-                            ["fit[05-06]", str(excluded), "bob@fit07", "bob@fit08"])
+    found = resolve_targets(
+        ["fit[01-06]", "root@fit07", "bob@fit08"],
+        ["fit[05-06]", str(excluded), "bob@fit07", "bob@fit08"],
+    )
     assert names(found) == ["fit01", "fit02", "fit04", "root@fit07"]
 
 
@@ -164,6 +186,7 @@ def test_gateway_must_be_one_host():
 
 def test_target_errors_belong_to_the_library_hierarchy():
     from sshjobs.errors import SshJobsError
+
     with pytest.raises(SshJobsError) as info:
         expand_ranges("fit[05-01]")
     assert isinstance(info.value, ValueError) and info.value.host is None

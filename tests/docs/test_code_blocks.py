@@ -33,7 +33,7 @@ HOSTS = ["host1", "host2", "host3"]
 NOT_RUN = {
     "bin/run-tests": "it is the command that runs this very test",
     "pip install": "installing is what bin/setup did before the tests: the extras named are "
-                   "checked against pyproject.toml instead",
+    "checked against pyproject.toml instead",
 }
 
 #: what the examples print when every host did its part
@@ -48,8 +48,11 @@ def code_blocks(page: str) -> list[tuple[str, str]]:
 
 
 def blocks_params() -> list:
-    return [pytest.param(page, index, id=f"{page}#{index}")
-            for page in PAGES for index, _ in enumerate(code_blocks(page))]
+    return [
+        pytest.param(page, index, id=f"{page}#{index}")
+        for page in PAGES
+        for index, _ in enumerate(code_blocks(page))
+    ]
 
 
 def skipped(line: str) -> str | None:
@@ -66,18 +69,32 @@ def reader(tmp_path_factory: pytest.TempPathFactory):
     with ThreadedSandbox(top / "sandbox", len(HOSTS), gateway=False) as sandbox:
         config = []
         for name, node in zip(HOSTS, sandbox.nodes, strict=True):
-            config += [f"Host {name}", f"    HostName {node.host}", f"    Port {node.port}",
-                       "    User reader", f"    IdentityFile {sandbox.client_key}",
-                       f"    UserKnownHostsFile {sandbox.known_hosts}", ""]
+            config += [
+                f"Host {name}",
+                f"    HostName {node.host}",
+                f"    Port {node.port}",
+                "    User reader",
+                f"    IdentityFile {sandbox.client_key}",
+                f"    UserKnownHostsFile {sandbox.known_hosts}",
+                "",
+            ]
         (home / ".ssh" / "config").write_text("\n".join(config))
-        env = {key: value for key, value in os.environ.items()
-               if not key.startswith(("SSHJOBS_", "SSH_AUTH_SOCK", "PYTEST_"))}
-        env.update(HOME=str(home), TMPDIR=str(tmp), NO_COLOR="1",
-                   PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}")
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith(("SSHJOBS_", "SSH_AUTH_SOCK", "PYTEST_"))
+        }
+        env.update(
+            HOME=str(home),
+            TMPDIR=str(tmp),
+            NO_COLOR="1",
+            PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
+        )
         yield {"env": env, "work": work, "sandbox": sandbox, "home": home}
         # a block that failed half-way may have left 'sshjobs sandbox up' running
-        subprocess.run(["sshjobs", "sandbox", "down"], env=env, cwd=work,
-                       capture_output=True, timeout=60)
+        subprocess.run(
+            ["sshjobs", "sandbox", "down"], env=env, cwd=work, capture_output=True, timeout=60
+        )
 
 
 def run_block(language: str, code: str, reader: dict) -> subprocess.CompletedProcess:
@@ -88,20 +105,31 @@ def run_block(language: str, code: str, reader: dict) -> subprocess.CompletedPro
         lines = [re.sub(r"^bin/", f"{TOP}/bin/", line) for line in lines]
         argv = ["bash", "-e", "-o", "pipefail", "-c", "\n".join(lines)]
     else:
-        pytest.fail(f"a code block in {language or 'no language'}: this test runs python and "
-                    "bash blocks only; give it one of those or make it a quoted text")
-    return subprocess.run(argv, env=reader["env"], cwd=reader["work"], capture_output=True,
-                          text=True, timeout=240, stdin=subprocess.DEVNULL)
+        pytest.fail(
+            f"a code block in {language or 'no language'}: this test runs python and "
+            "bash blocks only; give it one of those or make it a quoted text"
+        )
+    return subprocess.run(
+        argv,
+        env=reader["env"],
+        cwd=reader["work"],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 @pytest.mark.parametrize(("page", "index"), blocks_params())
 def test_code_block_runs(page: str, index: int, reader: dict) -> None:
     language, code = code_blocks(page)[index]
     result = run_block(language, code, reader)
-    assert result.returncode == 0, (f"{page} block {index} ({language}) failed, exit "
-                                    f"{result.returncode}:\n{code}\n--- stdout\n{result.stdout}"
-                                    f"\n--- stderr\n{result.stderr}")
-    for success in SUCCESS_MESSAGES:      # a block that says how it went must say it went well
+    assert result.returncode == 0, (
+        f"{page} block {index} ({language}) failed, exit "
+        f"{result.returncode}:\n{code}\n--- stdout\n{result.stdout}"
+        f"\n--- stderr\n{result.stderr}"
+    )
+    for success in SUCCESS_MESSAGES:  # a block that says how it went must say it went well
         if success in code:
             assert success in result.stdout, f"{page} block {index}:\n{result.stdout}"
 
@@ -109,19 +137,22 @@ def test_code_block_runs(page: str, index: int, reader: dict) -> None:
 def test_the_host_examples_really_reach_the_sandbox_nodes(reader: dict) -> None:
     """The blocks written for host1..3 did run on them: getting-started's example left a report
     in each node's home and pulled it back (a block that did nothing would fail here)."""
-    code = next(code for language, code in code_blocks("docs/getting-started.md")
-                if language == "python" and '"host1", "host2", "host3"' in code)
+    code = next(
+        code
+        for language, code in code_blocks("docs/getting-started.md")
+        if language == "python" and '"host1", "host2", "host3"' in code
+    )
     assert run_block("python", code, reader).returncode == 0
     for name, node in zip(HOSTS, reader["sandbox"].nodes, strict=True):
         assert "Linux" in (node.home / "report.txt").read_text()
-        assert (reader["work"] / f"report-{name}.txt").read_text() == \
-            (node.home / "report.txt").read_text()
+        assert (reader["work"] / f"report-{name}.txt").read_text() == (
+            node.home / "report.txt"
+        ).read_text()
 
 
 def test_the_lines_not_run_are_what_they_claim() -> None:
     """``pip install`` lines name extras that exist; ``bin/run-tests`` is what .ci/run runs."""
-    extras = tomllib.loads((TOP / "pyproject.toml").read_text())["project"][
-        "optional-dependencies"]
+    extras = tomllib.loads((TOP / "pyproject.toml").read_text())["project"]["optional-dependencies"]
     seen = set()
     for page in PAGES:
         for _language, code in code_blocks(page):

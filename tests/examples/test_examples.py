@@ -15,8 +15,12 @@ EXAMPLES = TOP / "examples"
 SSHJOBS = str(Path(sys.executable).with_name("sshjobs"))
 
 
-def run_example(name: str, *args: str, cwd: Path, env: dict[str, str] | None = None,
-                ) -> subprocess.CompletedProcess[str]:
+def run_example(
+    name: str,
+    *args: str,
+    cwd: Path,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
     argv = ["sh" if name.endswith(".sh") else sys.executable, str(EXAMPLES / name), *args]
     return subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=120, env=env)
 
@@ -41,10 +45,19 @@ def test_testbed_experiment_on_the_farm_behind_its_gateway(farm, tmp_path):
     def spec(host):
         return f"root@{host.address}:{host.port}"
 
-    done = run_example("testbed_experiment.py", "-g", spec(farm.gateway),
-                       *(spec(host) for host in farm.private[:3]), "-k", str(farm.client_key),
-                       "--known-hosts", str(farm.known_hosts), "-o", str(tmp_path / "out"),
-                       cwd=tmp_path)
+    done = run_example(
+        "testbed_experiment.py",
+        "-g",
+        spec(farm.gateway),
+        *(spec(host) for host in farm.private[:3]),
+        "-k",
+        str(farm.client_key),
+        "--known-hosts",
+        str(farm.known_hosts),
+        "-o",
+        str(tmp_path / "out"),
+        cwd=tmp_path,
+    )
     check_experiment_results(tmp_path / "out", done)
     assert (farm.home_of(farm.private[0]) / "results/samples.txt").exists()
 
@@ -56,7 +69,7 @@ def test_fanout_with_failures_on_sandbox(tmp_path):
     assert outcomes == ["ok", "FAILED (exit 2)", "ok", "ok", "FAILED (exit 2)", "ok"]
     assert done.stderr.count("under maintenance: disk replacement") == 2
     assert "4/6 hosts healthy" in done.stdout
-    assert list(tmp_path.iterdir()) == []      # its sandbox lived in a temporary directory
+    assert list(tmp_path.iterdir()) == []  # its sandbox lived in a temporary directory
 
 
 def test_fanout_with_failures_on_the_farm(farm, tmp_path):
@@ -65,15 +78,25 @@ def test_fanout_with_failures_on_the_farm(farm, tmp_path):
     flag.write_text("fan repair\n")
     try:
         hosts = [f"root@{host.address}:{host.port}" for host in farm.direct[:2]]
-        done = run_example("fanout_with_failures.py", *hosts, "root@127.0.0.1:1", "-k",
-                           str(farm.client_key), "--known-hosts", str(farm.known_hosts),
-                           cwd=tmp_path)
+        done = run_example(
+            "fanout_with_failures.py",
+            *hosts,
+            "root@127.0.0.1:1",
+            "-k",
+            str(farm.client_key),
+            "--known-hosts",
+            str(farm.known_hosts),
+            cwd=tmp_path,
+        )
     finally:
         flag.unlink()
     assert done.returncode == 1, done.stderr
     lines = [line for line in done.stdout.splitlines() if "@" in line]
     assert [line.split(": ", 1)[1] for line in lines] == [
-        "ok", "FAILED (exit 2)", "UNREACHABLE (SshConnectionError)"]
+        "ok",
+        "FAILED (exit 2)",
+        "UNREACHABLE (SshConnectionError)",
+    ]
     assert "under maintenance: fan repair" in done.stderr
     assert "1/3 hosts healthy" in done.stdout
 
@@ -83,8 +106,12 @@ def test_cli_session(tmp_path):
     try:
         done = run_example("cli_session.sh", str(tmp_path / "out"), cwd=tmp_path, env=env)
     finally:  # the script's own trap stops the sandbox; this is for a script killed midway
-        subprocess.run([SSHJOBS, "sandbox", "down", "--dir", str(tmp_path / "out/sandbox")],
-                       capture_output=True, timeout=60, env=env)
+        subprocess.run(
+            [SSHJOBS, "sandbox", "down", "--dir", str(tmp_path / "out/sandbox")],
+            capture_output=True,
+            timeout=60,
+            env=env,
+        )
     assert done.returncode == 0, done.stdout + done.stderr
     out = done.stdout
     assert out.count(" in ") >= 3 and "node2 in " in out
@@ -100,7 +127,7 @@ def test_cli_session(tmp_path):
 def test_examples_explain_themselves(script):
     """Each example starts with a docstring saying what it shows and how to run it."""
     text = (EXAMPLES / script).read_text()
-    assert text.startswith("#!/usr/bin/env python3\n\"\"\"")
+    assert text.startswith('#!/usr/bin/env python3\n"""')
     assert f"python examples/{script}" in text
 
 
@@ -113,8 +140,15 @@ def test_build_and_deploy_on_sandbox(tmp_path):
 
 def test_build_and_deploy_on_the_farm(farm, tmp_path):
     hosts = [f"root@{host.address}:{host.port}" for host in farm.direct[:2]]
-    done = run_example("build_and_deploy.py", *hosts, "-k", str(farm.client_key),
-                       "--known-hosts", str(farm.known_hosts), cwd=tmp_path)
+    done = run_example(
+        "build_and_deploy.py",
+        *hosts,
+        "-k",
+        str(farm.client_key),
+        "--known-hosts",
+        str(farm.known_hosts),
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.count("app v1 running on Linux in /root") == 2
     assert (farm.home_of(farm.direct[0]) / "app/run.sh").exists()

@@ -36,7 +36,7 @@ def test_compose_topology():
 def test_image_gets_keys_at_run_time():
     dockerfile = (DOCKER / "Dockerfile").read_text()
     assert "openssh-server" in dockerfile and "farmuser" in dockerfile
-    assert "ssh_host_*" in dockerfile          # no host key baked into the image
+    assert "ssh_host_*" in dockerfile  # no host key baked into the image
     entrypoint = (DOCKER / "entrypoint.sh").read_text()
     assert "/farm/keys/$FARM_HOST" in entrypoint and "/farm/authorized_keys" in entrypoint
     assert "/farm/logs/$FARM_HOST.log" in entrypoint

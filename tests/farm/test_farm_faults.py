@@ -12,8 +12,9 @@ import pytest
 
 
 def ssh(farm, host, command="hostname", user="root", timeout=30):
-    return subprocess.run(farm.ssh_argv(host, command, user=user), capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        farm.ssh_argv(host, command, user=user), capture_output=True, text=True, timeout=timeout
+    )
 
 
 def connect_error(host, timeout=3.0):
@@ -38,16 +39,17 @@ def test_stop_refuses_new_connections_and_start_brings_sshd_back(faulty_farm):
 def test_stop_keeps_sessions_unless_asked_to_kill_them(faulty_farm):
     farm, host = faulty_farm, faulty_farm.direct[1]
     argv = farm.ssh_argv(host, "echo ready; read line; echo got:$line; sleep 60")
-    with subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                          stderr=subprocess.DEVNULL, text=True) as session:
+    with subprocess.Popen(
+        argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    ) as session:
         assert session.stdout.readline() == "ready\n"
         farm.stop(host)
         session.stdin.write("x\n")
         session.stdin.flush()
-        assert session.stdout.readline() == "got:x\n"     # the session survived
+        assert session.stdout.readline() == "got:x\n"  # the session survived
         assert any("sleep 60" in cmd for cmd in farm.processes(host).values())
         farm.stop(host, kill_sessions=True)
-        assert session.wait(10) == 255                     # ... and now it is gone
+        assert session.wait(10) == 255  # ... and now it is gone
         assert farm.processes(host) == {}
     farm.start(host)
     assert ssh(farm, host).returncode == 0
@@ -80,8 +82,8 @@ def banner_delay(host):
 def test_delay_adds_latency_and_clear_removes_it(isolated_farm, faulty_farm):
     farm, host = faulty_farm, faulty_farm.direct[0]
     farm.delay(host, 200)
-    assert banner_delay(host) >= 0.2           # what the host sends waits 200 ms
-    assert ssh(farm, host).stdout.strip() == host.name    # still works, just slowly
+    assert banner_delay(host) >= 0.2  # what the host sends waits 200 ms
+    assert ssh(farm, host).stdout.strip() == host.name  # still works, just slowly
     qdisc = farm.run_on(host, "tc", "qdisc", "show", "dev", "eth0").stdout
     assert "netem" in qdisc or any("delayrelay" in c for c in farm.processes(host).values())
     farm.clear(host)
@@ -105,6 +107,7 @@ def test_delay_on_a_private_host(isolated_farm, faulty_farm):
 def test_loss_needs_netem(isolated_farm, faulty_farm):
     from fixtures.farm import FarmError
     from fixtures.network import netem_supported
+
     if netem_supported():
         faulty_farm.delay(faulty_farm.direct[0], 0, loss=100)
         assert isinstance(connect_error(faulty_farm.direct[0], timeout=1.5), TimeoutError)
@@ -115,9 +118,9 @@ def test_loss_needs_netem(isolated_farm, faulty_farm):
 
 def test_blackhole_gives_timeouts_not_refusals(isolated_farm, faulty_farm):
     farm, host = faulty_farm, faulty_farm.direct[1]
-    farm.stop(host)                            # a closed port would answer with a RST...
+    farm.stop(host)  # a closed port would answer with a RST...
     farm.blackhole(host)
-    assert isinstance(connect_error(host, timeout=1.5), TimeoutError)   # ... but no answer
+    assert isinstance(connect_error(host, timeout=1.5), TimeoutError)  # ... but no answer
     farm.unblackhole(host)
     assert isinstance(connect_error(host), ConnectionRefusedError)
     farm.start(host)

@@ -12,8 +12,9 @@ import pytest
 
 
 def ssh(farm, host, command, user="root", timeout=30):
-    return subprocess.run(farm.ssh_argv(host, command, user=user), capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        farm.ssh_argv(host, command, user=user), capture_output=True, text=True, timeout=timeout
+    )
 
 
 @pytest.mark.parametrize("user", ["root", "farmuser"])
@@ -35,8 +36,7 @@ async def _asyncssh_identities(farm, user):
     async with asyncssh.connect(**farm.connect_options(farm.gateway, user)) as gateway:
         for host in farm.hosts:
             tunnel = gateway if host in farm.private else None
-            async with asyncssh.connect(**farm.connect_options(host, user),
-                                        tunnel=tunnel) as conn:
+            async with asyncssh.connect(**farm.connect_options(host, user), tunnel=tunnel) as conn:
                 result = await conn.run("hostname; id -u", check=True)
                 answers[host.name] = result.stdout.split()
     return answers
@@ -81,8 +81,9 @@ def test_neighbours_are_permanent(isolated_farm):
     """No ARP traffic to resolve farm hosts (and no neighbour-table overflow with hundreds)."""
     farm = isolated_farm
     bridge = f"sjf{farm.instance}a"
-    table = subprocess.run(["ip", "neigh", "show", "dev", bridge], capture_output=True,
-                           text=True, check=True).stdout
+    table = subprocess.run(
+        ["ip", "neigh", "show", "dev", bridge], capture_output=True, text=True, check=True
+    ).stdout
     for host in [farm.gateway, *farm.direct]:
         assert f"{host.address} lladdr {host.mac} PERMANENT" in table
 
@@ -90,8 +91,12 @@ def test_neighbours_are_permanent(isolated_farm):
 def test_farm_supernet_never_leaves_the_machine(isolated_farm):
     """Any address of the farm's supernet that no farm uses fails locally, at once."""
     from fixtures.network import SUPERNET
-    out = subprocess.run(["ip", "route", "get", str(SUPERNET.network_address + 65000)],
-                         capture_output=True, text=True)
+
+    out = subprocess.run(
+        ["ip", "route", "get", str(SUPERNET.network_address + 65000)],
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode != 0 or out.stdout.startswith("unreachable"), out.stdout
     with pytest.raises(OSError):
         socket.create_connection((str(SUPERNET.network_address + 65000), 22), timeout=3)
@@ -99,8 +104,12 @@ def test_farm_supernet_never_leaves_the_machine(isolated_farm):
 
 def test_hosts_resolve_each_other_by_name(farm):
     out = ssh(farm, farm.gateway, "getent hosts private2 direct1")
-    assert out.stdout.split() == [farm.private[1].address, "private2",
-                                  farm.direct[0].address, "direct1"], out.stderr
+    assert out.stdout.split() == [
+        farm.private[1].address,
+        "private2",
+        farm.direct[0].address,
+        "direct1",
+    ], out.stderr
 
 
 def test_accepted_connections_counts_each_connection(farm):
@@ -133,6 +142,9 @@ def test_hosts_have_private_tmp_and_homes(farm):
 
 def test_test_farm_keeps_default_max_sessions(farm):
     host = farm.direct[0]
-    out = subprocess.run(["/usr/sbin/sshd", "-T", "-f", str(host.dir / "sshd_config")],
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        ["/usr/sbin/sshd", "-T", "-f", str(host.dir / "sshd_config")],
+        capture_output=True,
+        text=True,
+    )
     assert "maxsessions 10\n" in out.stdout

@@ -10,8 +10,9 @@ CLI = Path(__file__).resolve().parents[1] / "fixtures" / "sshfarm.py"
 
 
 def sshfarm(*args):
-    return subprocess.run([sys.executable, str(CLI), *args], capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, str(CLI), *args], capture_output=True, text=True, timeout=120
+    )
 
 
 def test_up_status_down():
@@ -24,8 +25,9 @@ def test_up_status_down():
         assert len(targets) == 4 and all(t.startswith("root@") for t in targets)
         config = next(w for line in comments for w in line.split() if w.endswith("/config"))
         for name in ("gateway", "direct2", "private1"):
-            out = subprocess.run(["ssh", "-F", config, name, "hostname"], capture_output=True,
-                                 text=True, timeout=30)
+            out = subprocess.run(
+                ["ssh", "-F", config, name, "hostname"], capture_output=True, text=True, timeout=30
+            )
             assert out.stdout.strip() == name, out.stderr
         status = sshfarm("status")
         assert f"farm {instance}: 4 hosts" in status.stdout

@@ -27,14 +27,21 @@ def marker() -> str:
     return f"7{uuid.uuid4().int % 10**8:08d}"
 
 
-def cli(*args: object, timeout: float = 60, input: str | None = None,
-        env: dict | None = None) -> subprocess.CompletedProcess:
+def cli(
+    *args: object, timeout: float = 60, input: str | None = None, env: dict | None = None
+) -> subprocess.CompletedProcess:
     """Run ``sshjobs ARGS`` to completion: stdin closed (or fed ``input``), no controlling
     terminal (new session), so that any prompt would fail or hang instead of being answered."""
-    return subprocess.run([SSHJOBS, *map(str, args)], capture_output=True, text=True, check=False,
-                          timeout=timeout, start_new_session=True, env=env,
-                          **({"input": input} if input is not None
-                             else {"stdin": subprocess.DEVNULL}))
+    return subprocess.run(
+        [SSHJOBS, *map(str, args)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=timeout,
+        start_new_session=True,
+        env=env,
+        **({"input": input} if input is not None else {"stdin": subprocess.DEVNULL}),
+    )
 
 
 class Spawned:
@@ -42,9 +49,14 @@ class Spawned:
     reaped on exit of the ``with`` block whatever happened."""
 
     def __init__(self, *args: object, text: bool = True, stdout=subprocess.PIPE) -> None:
-        self.process = subprocess.Popen([SSHJOBS, *map(str, args)], stdin=subprocess.DEVNULL,
-                                        stdout=stdout, stderr=subprocess.PIPE, text=text,
-                                        start_new_session=True)
+        self.process = subprocess.Popen(
+            [SSHJOBS, *map(str, args)],
+            stdin=subprocess.DEVNULL,
+            stdout=stdout,
+            stderr=subprocess.PIPE,
+            text=text,
+            start_new_session=True,
+        )
 
     def __enter__(self) -> subprocess.Popen:
         return self.process
@@ -88,9 +100,12 @@ def wait_remote_gone(farm, hosts, text: str, seconds: float = 8.0) -> dict[str, 
 
 def sessions(farm, hosts) -> set[tuple[str, int]]:
     """(host, pid) of every sshd serving a connection on the hosts (not the listeners)."""
-    return {(host.name, pid) for host in hosts
-            for pid, cmd in farm.processes(host).items()
-            if cmd.startswith("sshd: ") and "[listener]" not in cmd}
+    return {
+        (host.name, pid)
+        for host in hosts
+        for pid, cmd in farm.processes(host).items()
+        if cmd.startswith("sshd: ") and "[listener]" not in cmd
+    }
 
 
 def wait_sessions_closed(farm, hosts, before: set, seconds: float = 8.0) -> set:
@@ -130,8 +145,9 @@ class Lines(Formatter):
         self.lines.append((hostname, datatype, bytes(line)))
 
     def stdout(self, hostname: str) -> bytes:
-        return b"".join(data for host, kind, data in self.lines
-                        if host == hostname and kind is None)
+        return b"".join(
+            data for host, kind, data in self.lines if host == hostname and kind is None
+        )
 
 
 def node(farm, host, *, via=None, **kwds) -> SshNode:

@@ -47,35 +47,54 @@ def _cases(tmp):
         ("empty-hop", ["run", "-t", "gateway->", "--", "true"], "gateway->"),
         ("no-target", ["run", "--", "true"], "target"),
         ("all-excluded", ["run", "-t", "direct1", "-x", "direct1", "--", "true"], "excluded"),
-        ("missing-target-file", ["run", "-t", tmp / "hosts-dir/none.txt", "--", "true"],
-         "none.txt"),
+        (
+            "missing-target-file",
+            ["run", "-t", tmp / "hosts-dir/none.txt", "--", "true"],
+            "none.txt",
+        ),
         ("missing-script", ["run", "-s", "-t", "direct1", tmp / "missing.sh"], "missing.sh"),
-        ("missing-include", ["run", "-s", "--include", tmp / "lib-missing.sh", "-t",
-                             "direct1", script], "lib-missing.sh"),
-        ("missing-push-file", ["push", "-t", "direct1", tmp / "absent.tgz", "@:/tmp/"],
-         "absent.tgz"),
-        ("missing-key", ["run", "-i", tmp / "no-key", "-t", "direct1", "--", "true"],
-         "no-key"),
-        ("unknown-option", ["run", "--frobnicate", "-t", "direct1", "--", "true"],
-         "--frobnicate"),
+        (
+            "missing-include",
+            ["run", "-s", "--include", tmp / "lib-missing.sh", "-t", "direct1", script],
+            "lib-missing.sh",
+        ),
+        (
+            "missing-push-file",
+            ["push", "-t", "direct1", tmp / "absent.tgz", "@:/tmp/"],
+            "absent.tgz",
+        ),
+        ("missing-key", ["run", "-i", tmp / "no-key", "-t", "direct1", "--", "true"], "no-key"),
+        ("unknown-option", ["run", "--frobnicate", "-t", "direct1", "--", "true"], "--frobnicate"),
         ("unknown-command", ["frobnicate"], "frobnicate"),
         ("bad-format", ["run", "-f", "{nosuch}", "-t", "direct1", "--", "true"], "nosuch"),
         ("bad-timeout", ["run", "--timeout", "-3", "-t", "direct1", "--", "true"], "timeout"),
-        ("bad-host-keys", ["run", "--host-keys", "sometimes", "-t", "direct1", "--", "true"],
-         "sometimes"),
-        ("unwritable-out-dir", ["run", "-o", "/dev/null/out", "-t", "direct1", "--", "true"],
-         "/dev/null/out"),
-        ("out-dir-in-proc", ["run", "-o", "/proc/1", "-t", "direct1", "--", "true"],
-         "/proc/1"),
-        ("unwritable-ok-to", ["run", "--ok-to", "/dev/null/ok", "-t", "direct1", "--",
-                              "true"], "/dev/null/ok"),
-        ("unwritable-failed-to", ["run", "--failed-to", tmp / "no/dir/failed", "-t",
-                                  "direct1", "--", "true"], "failed"),
-        ("pull-into-missing-dir", ["pull", "-t", "direct1", "@:/etc/hostname",
-                                   tmp / "no/such/dir/"], "no/such"),
+        (
+            "bad-host-keys",
+            ["run", "--host-keys", "sometimes", "-t", "direct1", "--", "true"],
+            "sometimes",
+        ),
+        (
+            "unwritable-out-dir",
+            ["run", "-o", "/dev/null/out", "-t", "direct1", "--", "true"],
+            "/dev/null/out",
+        ),
+        ("out-dir-in-proc", ["run", "-o", "/proc/1", "-t", "direct1", "--", "true"], "/proc/1"),
+        (
+            "unwritable-ok-to",
+            ["run", "--ok-to", "/dev/null/ok", "-t", "direct1", "--", "true"],
+            "/dev/null/ok",
+        ),
+        (
+            "unwritable-failed-to",
+            ["run", "--failed-to", tmp / "no/dir/failed", "-t", "direct1", "--", "true"],
+            "failed",
+        ),
+        (
+            "pull-into-missing-dir",
+            ["pull", "-t", "direct1", "@:/etc/hostname", tmp / "no/such/dir/"],
+            "no/such",
+        ),
     ]
-
-
 
 
 def test_cli_bad_input_one_line_exit_2_nothing_started(farm, tmp_path):
@@ -85,12 +104,18 @@ def test_cli_bad_input_one_line_exit_2_nothing_started(farm, tmp_path):
     for name, argv, fragment in cases:
         done = cli(*argv)
         lines = done.stderr.splitlines()
-        if done.returncode != 2 or len(lines) != 1 or done.stdout \
-                or fragment not in lines[0] or "Traceback" in done.stderr:
-            failures.append(f"{name}: exit {done.returncode}, stdout {done.stdout!r}, "
-                            f"stderr {done.stderr!r}")
+        if (
+            done.returncode != 2
+            or len(lines) != 1
+            or done.stdout
+            or fragment not in lines[0]
+            or "Traceback" in done.stderr
+        ):
+            failures.append(
+                f"{name}: exit {done.returncode}, stdout {done.stdout!r}, stderr {done.stderr!r}"
+            )
     assert failures == []
-    assert accepted(farm) == before             # not one connection was made
+    assert accepted(farm) == before  # not one connection was made
     assert not any(tmp_path.glob("no*")) and not (tmp_path / "hosts-dir").exists()
     assert len(cases) == BAD_INPUTS_CLI
 
@@ -122,4 +147,4 @@ def test_lib_missing_local_script_fails_the_job_before_connecting(farm, tmp_path
     assert asyncio.run(Scheduler(job).co_run()) is False
     error = job.raised_exception()
     assert isinstance(error, LocalFileError) and str(missing) in str(error)
-    assert accepted(farm) == before and lines.lines == []    # "echo started" never ran
+    assert accepted(farm) == before and lines.lines == []  # "echo started" never ran

@@ -39,10 +39,12 @@ def test_lib_closed_port_and_silent_host_others_finish(farm):
     refused = node(farm, refused_host, formatter=lines)
     silent = node(farm, silent_host, formatter=lines, timeout=1.5)
     healthy = node(farm, farm.private[0], via=gateway, formatter=lines)
-    jobs = {name: SshJob(n, command="echo fine", critical=False)
-            for name, n in [("refused", refused), ("silent", silent), ("healthy", healthy)]}
+    jobs = {
+        name: SshJob(n, command="echo fine", critical=False)
+        for name, n in [("refused", refused), ("silent", silent), ("healthy", healthy)]
+    }
     start = time.monotonic()
-    assert Scheduler(*jobs.values()).run() is True       # non-critical: the run completes
+    assert Scheduler(*jobs.values()).run() is True  # non-critical: the run completes
     elapsed = time.monotonic() - start
     assert elapsed < 1.5 + MARGIN
     refused_error = jobs["refused"].raised_exception()
@@ -68,15 +70,16 @@ def test_lib_sshd_killed_before_and_during_a_command(farm):
         first = SshJob(before, command="echo up", critical=False, keep_connection=True)
         assert await Scheduler(first).co_run()
         assert before.is_connected()
-        farm.stop(before_host, kill_sessions=True)          # killed between two commands
+        farm.stop(before_host, kill_sessions=True)  # killed between two commands
         second = SshJob(before, command="echo again", critical=False)
         long = SshJob(during, command=f"sleep {tag}", critical=False)
         fine = SshJob(other, commands=[Run("echo fine")], critical=False)
         task = asyncio.create_task(Scheduler(second, long, fine).co_run())
-        await asyncio.to_thread(wait_for, lambda: remote_matching(farm, [during_host], tag),
-                                10, "the long command runs")
+        await asyncio.to_thread(
+            wait_for, lambda: remote_matching(farm, [during_host], tag), 10, "the long command runs"
+        )
         killed_at = time.monotonic()
-        farm.stop(during_host, kill_sessions=True)          # killed during the command
+        farm.stop(during_host, kill_sessions=True)  # killed during the command
         assert await asyncio.wait_for(task, 30) is True
         return second, long, fine, time.monotonic() - killed_at
 
@@ -109,13 +112,17 @@ def test_lib_link_cut_during_long_command_detected_by_keepalive(farm):
     ok = node(farm, direct_ok, formatter=lines)
 
     async def main():
-        jobs = [SshJob(n, command=f"echo started; sleep {tag}", critical=False)
-                for n in (cut_a, cut_b)]
+        jobs = [
+            SshJob(n, command=f"echo started; sleep {tag}", critical=False) for n in (cut_a, cut_b)
+        ]
         fine = SshJob(ok, command=f"sleep 2; echo {tag}", critical=False)
         task = asyncio.create_task(Scheduler(*jobs, fine).co_run())
         await asyncio.to_thread(
-            wait_for, lambda: len(remote_matching(farm, [direct_cut, private_cut],
-                                                  f"sleep {tag}")) == 2, 10, "both run")
+            wait_for,
+            lambda: len(remote_matching(farm, [direct_cut, private_cut], f"sleep {tag}")) == 2,
+            10,
+            "both run",
+        )
         cut_at = time.monotonic()
         farm.cut(direct_cut)
         farm.cut(private_cut)
@@ -126,8 +133,8 @@ def test_lib_link_cut_during_long_command_detected_by_keepalive(farm):
         jobs, fine, after_cut = asyncio.run(main())
     finally:
         farm.reset()
-        kill_remote(farm, [direct_cut, private_cut], tag)   # their sshd never heard of it
-    assert after_cut < 0.5 * 2 + 2 + MARGIN                # keepalive + the healthy 2 s job
+        kill_remote(farm, [direct_cut, private_cut], tag)  # their sshd never heard of it
+    assert after_cut < 0.5 * 2 + 2 + MARGIN  # keepalive + the healthy 2 s job
     for job, n in zip(jobs, (cut_a, cut_b)):
         error = job.raised_exception()
         assert isinstance(error, SshConnectionError) and error.host == n.hostname, error
@@ -167,21 +174,29 @@ def test_cli_every_kind_of_dead_host_in_one_run_exit_3(farm):
     targets = f"{refused.name},{silent.name},gateway->private[1-3]"
     command = f"echo started; test -e /tmp/quick-{tag} || sleep {tag}"
     start = time.monotonic()
-    process = subprocess.Popen([SSHJOBS, "run", "-c", "5", "-t", targets, "--", command],
-                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, start_new_session=True)
+    process = subprocess.Popen(
+        [SSHJOBS, "run", "-c", "5", "-t", targets, "--", command],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     errors, reader = _stderr_lines_with_times(process)
     outputs, out_reader = _lines_with_times(process.stdout)
     try:
-        wait_for(lambda: len(remote_matching(farm, [killed, cut], f"sleep {tag}")) == 2, 20,
-                 "the long commands run")
+        wait_for(
+            lambda: len(remote_matching(farm, [killed, cut], f"sleep {tag}")) == 2,
+            20,
+            "the long commands run",
+        )
         # the remote sleep can run while its "started" is still on its way to us: a fault
         # injected then rightly loses that line
         wait_for(lambda: len(outputs) == 3, 20, "every host's 'started' reached the client")
         fault_at = time.monotonic()
         farm.stop(killed, kill_sessions=True)
         farm.cut(cut)
-        process.wait(timeout=60)       # the run ends by itself
+        process.wait(timeout=60)  # the run ends by itself
         ended = time.monotonic()
         out_reader.join(5)
         stdout = "".join(line + "\n" for _, line in outputs)
@@ -196,12 +211,13 @@ def test_cli_every_kind_of_dead_host_in_one_run_exit_3(farm):
     process.stderr.close()
     assert process.returncode == 3, (errors, stdout)
     assert sorted(stdout.splitlines()) == sorted(
-        f"{h.name}: started" for h in (healthy, killed, cut))
+        f"{h.name}: started" for h in (healthy, killed, cut)
+    )
     by_host = {}
     names = {h.name for h in farm.hosts}
     for when, line in errors:
         found = re.match(r"sshjobs: (\S+): (.*)", line)
-        if not found:      # the remote commands' own stderr (bash saying "Killed"), prefixed
+        if not found:  # the remote commands' own stderr (bash saying "Killed"), prefixed
             assert line.split(":")[0] in names, f"neither a host error nor host output: {line!r}"
             continue
         assert found.group(1) not in by_host, f"two lines for {found.group(1)}: {errors}"
@@ -214,11 +230,14 @@ def test_cli_every_kind_of_dead_host_in_one_run_exit_3(farm):
     reason = by_host[killed.name][1]
     # sshd's session dies with its command: the loss comes first, or sshd still reports how
     # the command ended (killed by the signal, or its shell's 128+9)
-    assert reason.startswith("unreachable: connection lost") or "killed by signal" in reason \
-        or reason == "exit status 137", reason
+    assert (
+        reason.startswith("unreachable: connection lost")
+        or "killed by signal" in reason
+        or reason == "exit status 137"
+    ), reason
     assert by_host[killed.name][0] - fault_at < MARGIN
     assert by_host[cut.name][1].startswith("unreachable: connection lost")
-    assert by_host[cut.name][0] - fault_at < 5 * 3 + 5 + MARGIN   # keepalive 5 s x 3
+    assert by_host[cut.name][0] - fault_at < 5 * 3 + 5 + MARGIN  # keepalive 5 s x 3
     assert ended - fault_at < 5 * 3 + 5 + MARGIN
 
 
@@ -233,18 +252,22 @@ def test_lib_gateway_link_cut_fails_the_hosts_behind_it_only(farm):
     direct = node(farm, farm.direct[0], formatter=lines)
 
     async def main():
-        jobs = [SshJob(n, command=f"echo started; sleep {tag}", critical=False)
-                for n in behind]
+        jobs = [SshJob(n, command=f"echo started; sleep {tag}", critical=False) for n in behind]
         fine = SshJob(direct, command=f"sleep 2; echo {tag}", critical=False)
         task = asyncio.create_task(Scheduler(*jobs, fine).co_run())
         await asyncio.to_thread(
-            wait_for, lambda: len(remote_matching(farm, farm.private, f"sleep {tag}"))
-            == len(farm.private), 20, "every host behind the gateway runs")
+            wait_for,
+            lambda: len(remote_matching(farm, farm.private, f"sleep {tag}")) == len(farm.private),
+            20,
+            "every host behind the gateway runs",
+        )
         # the remote sleep can be seen before its "started" line has crossed the link: wait
         # for the line, or a cut in between would rightly lose it
         deadline = time.monotonic() + 20
-        while any(lines.stdout(n.hostname) != b"started\n" for n in behind) \
-                and time.monotonic() < deadline:
+        while (
+            any(lines.stdout(n.hostname) != b"started\n" for n in behind)
+            and time.monotonic() < deadline
+        ):
             await asyncio.sleep(0.02)
         cut_at = time.monotonic()
         farm.cut(farm.gateway)
@@ -255,7 +278,7 @@ def test_lib_gateway_link_cut_fails_the_hosts_behind_it_only(farm):
         jobs, fine, after_cut = asyncio.run(main())
     finally:
         farm.reset()
-        kill_remote(farm, farm.private, tag)    # the gateway's sshd never heard we left
+        kill_remote(farm, farm.private, tag)  # the gateway's sshd never heard we left
     assert after_cut < 0.5 * 2 + 2 + MARGIN
     for job, n in zip(jobs, behind):
         error = job.raised_exception()

@@ -50,11 +50,14 @@ def _disconnects(farm, host) -> int:
     return text.count("Disconnected by application")
 
 
-@pytest.mark.parametrize("signum, json_mode", [(signal.SIGINT, False), (signal.SIGTERM, True)],
-                         ids=["SIGINT-lines", "SIGTERM-json"])
+@pytest.mark.parametrize(
+    "signum, json_mode",
+    [(signal.SIGINT, False), (signal.SIGTERM, True)],
+    ids=["SIGINT-lines", "SIGTERM-json"],
+)
 def test_cli_signal_during_long_commands_on_many_hosts(farm, signum, json_mode):
     hosts = workers(farm)
-    front = [farm.gateway, *farm.direct]        # hosts our process connects to directly
+    front = [farm.gateway, *farm.direct]  # hosts our process connects to directly
     tag = marker()
     targets = _targets(farm)
     sessions_before = sessions(farm, farm.hosts)
@@ -63,13 +66,19 @@ def test_cli_signal_during_long_commands_on_many_hosts(farm, signum, json_mode):
     command = f"echo started; sleep {tag} & sleep {tag}; wait"
     args = ["run", *(["--json"] if json_mode else []), "-t", ",".join(targets), "--", command]
     with Spawned(*args) as process:
-        wait_for(lambda: sum(len(v) for v in remote_matching(
-            farm, hosts, f"sleep {tag}").values()) >= 2 * len(targets) + len(targets), 30,
-            "every target runs its two sleeps (and its shell)")
-        if not json_mode:           # live lines: every host said "started" before the signal
+        wait_for(
+            lambda: (
+                sum(len(v) for v in remote_matching(farm, hosts, f"sleep {tag}").values())
+                >= 2 * len(targets) + len(targets)
+            ),
+            30,
+            "every target runs its two sleeps (and its shell)",
+        )
+        if not json_mode:  # live lines: every host said "started" before the signal
             seen: list[str] = []
-            reader = threading.Thread(target=lambda: seen.extend(
-                process.stdout.readline() for _ in targets), daemon=True)
+            reader = threading.Thread(
+                target=lambda: seen.extend(process.stdout.readline() for _ in targets), daemon=True
+            )
             reader.start()
             reader.join(20)
             assert len(seen) == len(targets), seen
@@ -77,10 +86,9 @@ def test_cli_signal_during_long_commands_on_many_hosts(farm, signum, json_mode):
         stdout, stderr = process.communicate(timeout=30)
     # as a shell reports a command killed by the signal: 128 + 2 or 128 + 15
     assert process.returncode == (130 if signum == signal.SIGINT else 143), stderr
-    if json_mode:                   # partial results: one record per target, its output so far
+    if json_mode:  # partial results: one record per target, its output so far
         records = [json.loads(line) for line in stdout.splitlines()]
-        assert sorted(r["host"] for r in records) == sorted(
-            t.split("->")[-1] for t in targets)
+        assert sorted(r["host"] for r in records) == sorted(t.split("->")[-1] for t in targets)
         for record in records:
             assert record["status"] == "interrupted", record
             assert record["stdout"] == "started\n"
@@ -93,7 +101,7 @@ def test_cli_signal_during_long_commands_on_many_hosts(farm, signum, json_mode):
         assert ours == [f"sshjobs: {fold_hosts(names)}: interrupted"], stderr
     assert wait_remote_gone(farm, hosts, tag) == {}
     assert wait_sessions_closed(farm, farm.hosts, sessions_before) == set()
-    for host in front:              # every connection we opened was closed by an SSH disconnect
+    for host in front:  # every connection we opened was closed by an SSH disconnect
         opened = farm.accepted_connections(host) - accepted_before[host.name]
         assert opened >= 1
         assert _disconnects(farm, host) - disconnects_before[host.name] == opened, host.name
@@ -104,18 +112,34 @@ def test_lib_scheduler_task_cancelled_from_outside(farm):
     tag = marker()
     lines = Lines()
     gateway = node(farm, farm.gateway, formatter=lines)
-    nodes = [node(farm, h, via=gateway if h in farm.private else None, formatter=lines)
-             for h in hosts]
+    nodes = [
+        node(farm, h, via=gateway if h in farm.private else None, formatter=lines) for h in hosts
+    ]
     sessions_before = sessions(farm, farm.hosts)
 
     async def main():
-        jobs = [SshJob(n, commands=[Run("echo started"), Run(f"sleep {tag} & sleep {tag}; wait"),
-                                    Run("echo never")])
-                for n in nodes]
+        jobs = [
+            SshJob(
+                n,
+                commands=[
+                    Run("echo started"),
+                    Run(f"sleep {tag} & sleep {tag}; wait"),
+                    Run("echo never"),
+                ],
+            )
+            for n in nodes
+        ]
         scheduler = Scheduler(*jobs)
         task = asyncio.create_task(scheduler.co_run())
-        await asyncio.to_thread(wait_for, lambda: sum(len(v) for v in remote_matching(
-            farm, hosts, f"sleep {tag}").values()) >= 3 * len(hosts), 30, "all running")
+        await asyncio.to_thread(
+            wait_for,
+            lambda: (
+                sum(len(v) for v in remote_matching(farm, hosts, f"sleep {tag}").values())
+                >= 3 * len(hosts)
+            ),
+            30,
+            "all running",
+        )
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
@@ -123,9 +147,9 @@ def test_lib_scheduler_task_cancelled_from_outside(farm):
         return jobs, others
 
     jobs, others = asyncio.run(main())
-    assert others == set()                                # nothing left running in the loop
+    assert others == set()  # nothing left running in the loop
     for job, n in zip(jobs, nodes):
-        assert job.results[0].ok                          # partial results kept
+        assert job.results[0].ok  # partial results kept
         assert lines.stdout(n.hostname) == b"started\n"
         assert len(job.results) <= 2 and not n.is_connected()
     assert not gateway.is_connected()
@@ -141,10 +165,13 @@ def test_cli_second_ctrl_c_during_teardown_still_exits_130_and_cleans_up(farm):
     for gap in (0.0, 0.05, 0.15):
         tag = marker()
         with Spawned("run", "-t", targets, "--", f"echo started; sleep {tag}") as process:
-            wait_for(lambda: len(remote_matching(farm, hosts, f"sleep {tag}")) == len(hosts),
-                     30, "every host runs the command")
+            wait_for(
+                lambda: len(remote_matching(farm, hosts, f"sleep {tag}")) == len(hosts),
+                30,
+                "every host runs the command",
+            )
             process.send_signal(signal.SIGINT)
-            time.sleep(gap)             # the delay between the two Ctrl-C is what is tested
+            time.sleep(gap)  # the delay between the two Ctrl-C is what is tested
             if process.poll() is None:
                 process.send_signal(signal.SIGINT)
             _, stderr = process.communicate(timeout=30)
@@ -161,15 +188,16 @@ def test_cli_ctrl_c_while_connecting_to_a_silent_host(faulty_farm):
     silent, alive = farm.direct
     farm.blackhole(silent)
     tag = marker()
-    with Spawned("run", "-c", "60", "-t", f"{silent.name},{alive.name}", "--",
-                 f"echo started; sleep {tag}") as process:
+    with Spawned(
+        "run", "-c", "60", "-t", f"{silent.name},{alive.name}", "--", f"echo started; sleep {tag}"
+    ) as process:
         wait_for(lambda: remote_matching(farm, [alive], f"sleep {tag}"), 30, "alive runs")
         sent = time.monotonic()
         process.send_signal(signal.SIGINT)
         stdout, stderr = process.communicate(timeout=30)
         took = time.monotonic() - sent
     assert process.returncode == 130, stderr
-    assert took < 10                    # not the 60 s connect timeout
+    assert took < 10  # not the 60 s connect timeout
     assert stdout == f"{alive.name}: started\n"
     assert stderr == f"sshjobs: {fold_hosts([silent.name, alive.name])}: interrupted\n"
     assert wait_remote_gone(farm, [alive], tag) == {}
@@ -183,14 +211,20 @@ def test_lib_second_cancel_during_teardown_still_tears_down(farm):
         tag = marker()
         lines = Lines()
         gateway = node(farm, farm.gateway, formatter=lines)
-        nodes = [node(farm, h, via=gateway if h in farm.private else None, formatter=lines)
-                 for h in hosts]
+        nodes = [
+            node(farm, h, via=gateway if h in farm.private else None, formatter=lines)
+            for h in hosts
+        ]
 
         async def main():
             jobs = [SshJob(n, command=f"sleep {tag}") for n in nodes]
             task = asyncio.create_task(Scheduler(*jobs).co_run())
-            await asyncio.to_thread(wait_for, lambda: len(remote_matching(
-                farm, hosts, f"sleep {tag}")) == len(hosts), 30, "all running")
+            await asyncio.to_thread(
+                wait_for,
+                lambda: len(remote_matching(farm, hosts, f"sleep {tag}")) == len(hosts),
+                30,
+                "all running",
+            )
             task.cancel()
             await asyncio.sleep(gap)
             task.cancel()
@@ -213,7 +247,7 @@ def test_lib_second_cancel_during_teardown_still_tears_down(farm):
     try:
         for gap in (0.001, 0.01, 0.05):
             problems += attempt(gap)
-            gc.collect()        # leaked transports are reported here, not in a later test
+            gc.collect()  # leaked transports are reported here, not in a later test
     finally:
         gc.collect()
         sys.unraisablehook = old_hook
@@ -237,10 +271,11 @@ def test_lib_command_cancelled_right_after_its_start_is_still_killed(farm):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        await n.close()                     # waits for the kills under way
+        await n.close()  # waits for the kills under way
         return asyncio.all_tasks() - {asyncio.current_task()}
 
     assert asyncio.run(main()) == set()
-    survivors = {delay: remote_matching(farm, [host], f"sleep {tag}")
-                 for delay, tag in zip(delays, tags)}
+    survivors = {
+        delay: remote_matching(farm, [host], f"sleep {tag}") for delay, tag in zip(delays, tags)
+    }
     assert {d: s for d, s in survivors.items() if s} == {}

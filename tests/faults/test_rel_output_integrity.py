@@ -49,13 +49,15 @@ def test_cli_100_mb_from_one_host_streamed_byte_exact(farm):
     path = farm.tmp_of(host) / f"big-{tag}"
     try:
         expected = _random_file(path, BIG)
-        process = subprocess.Popen([SSHJOBS, "run", "-r", "-t", host.name, "--",
-                                    f"cat /tmp/big-{tag}"], stdin=subprocess.DEVNULL,
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                   start_new_session=True)
+        process = subprocess.Popen(
+            [SSHJOBS, "run", "-r", "-t", host.name, "--", f"cat /tmp/big-{tag}"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
         errors: list[bytes] = []
-        reader = threading.Thread(target=lambda: errors.append(process.stderr.read()),
-                                  daemon=True)
+        reader = threading.Thread(target=lambda: errors.append(process.stderr.read()), daemon=True)
         reader.start()
         digest, size = hashlib.sha256(), 0
         try:
@@ -63,7 +65,7 @@ def test_cli_100_mb_from_one_host_streamed_byte_exact(farm):
                 digest.update(chunk)
                 size += len(chunk)
             reader.join(30)
-            _, status, usage = os.wait4(process.pid, 0)   # this child's own peak memory
+            _, status, usage = os.wait4(process.pid, 0)  # this child's own peak memory
             process.returncode = os.waitstatus_to_exitcode(status)
         finally:
             if process.returncode is None:
@@ -95,13 +97,22 @@ def test_lib_binary_output_from_several_hosts_captured_exact(farm):
     contents = _binary_files(farm, hosts, tag)
     lines = Lines()
     gateway = node(farm, farm.gateway, formatter=lines)
-    nodes = {h.name: node(farm, h, via=gateway if h in farm.private else None,
-                          formatter=lines) for h in hosts}
+    nodes = {
+        h.name: node(farm, h, via=gateway if h in farm.private else None, formatter=lines)
+        for h in hosts
+    }
     try:
-        jobs = {name: SshJob(n, critical=False, commands=[
-            Run(f"cat /tmp/bin-{tag}", keep_output=True),        # kept whole
-            Run(f"cat /tmp/bin-{tag}")])                          # streamed as lines
-            for name, n in nodes.items()}
+        jobs = {
+            name: SshJob(
+                n,
+                critical=False,
+                commands=[
+                    Run(f"cat /tmp/bin-{tag}", keep_output=True),  # kept whole
+                    Run(f"cat /tmp/bin-{tag}"),
+                ],
+            )  # streamed as lines
+            for name, n in nodes.items()
+        }
         assert asyncio.run(Scheduler(*jobs.values()).co_run())
     finally:
         for host in hosts:
@@ -110,7 +121,7 @@ def test_lib_binary_output_from_several_hosts_captured_exact(farm):
         kept, streamed = job.results
         assert kept.ok and streamed.ok
         assert hashlib.sha256(kept.stdout).digest() == hashlib.sha256(contents[name]).digest()
-        assert lines.stdout(nodes[name].hostname) == contents[name]     # no byte lost/added
+        assert lines.stdout(nodes[name].hostname) == contents[name]  # no byte lost/added
 
 
 def test_cli_binary_output_from_several_hosts_in_files_and_json(farm, tmp_path):
@@ -142,12 +153,16 @@ def test_cli_many_hosts_many_lines_at_once_never_mixed(farm):
     count = 20000
     targets = []
     for user in ("root", farm.user):
-        targets += [f"{user}@{h.name}" if h not in farm.private
-                    else f"gateway->{user}@{h.name}" for h in workers(farm)]
-    program = (f"awk -v h=\"$(hostname)\" -v u=\"$(id -un)\" 'BEGIN {{ pad = \"x\"; "
-               f"while (length(pad) < 70000) pad = pad pad; pad = substr(pad, 1, 70000); "
-               f"for (i = 0; i < {count}; i++) print h \"-\" u \"-\" sprintf(\"%06d\", i) "
-               f"\"-\" (i % 997 == 0 ? pad : substr(pad, 1, i % 50)) }}'")
+        targets += [
+            f"{user}@{h.name}" if h not in farm.private else f"gateway->{user}@{h.name}"
+            for h in workers(farm)
+        ]
+    program = (
+        f'awk -v h="$(hostname)" -v u="$(id -un)" \'BEGIN {{ pad = "x"; '
+        f"while (length(pad) < 70000) pad = pad pad; pad = substr(pad, 1, 70000); "
+        f'for (i = 0; i < {count}; i++) print h "-" u "-" sprintf("%06d", i) '
+        f'"-" (i % 997 == 0 ? pad : substr(pad, 1, i % 50)) }}\''
+    )
     done = cli("run", "-t", ",".join(targets), "--", program, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stderr == ""
@@ -156,7 +171,7 @@ def test_cli_many_hosts_many_lines_at_once_never_mixed(farm):
         found = LINE.match(line)
         assert found, f"mixed or broken line: {line[:200]!r}"
         name, host, user, number, pad = found.groups()
-        assert name == f"{user}@{host}", line[:200]         # the prefix is the line's host
+        assert name == f"{user}@{host}", line[:200]  # the prefix is the line's host
         index = int(number)
         assert len(pad) == (70000 if index % 997 == 0 else index % 50), line[:200]
         seen.setdefault(name, []).append(index)
@@ -170,12 +185,16 @@ def test_raw_mode_keeps_bytes_exact_and_other_hosts_lines_apart():
     host writes next is a newline put between them (pieces of one host's long line are not
     split)."""
     out = io.BytesIO()
-    console = Console(out=io.TextIOWrapper(out), err=io.TextIOWrapper(io.BytesIO()),
-                      progress=False)
+    console = Console(out=io.TextIOWrapper(out), err=io.TextIOWrapper(io.BytesIO()), progress=False)
     reporter = LiveReporter(console, LineFormat(None), report_errors=False)
     a, b = (HostOutcome(target=Target(host=n), name=n) for n in ("a", "b"))
-    for who, data in [(a, b"one piece "), (a, b"of a line\n"), (a, b"no newline"),
-                      (b, b"b line\n"), (b, b"\x00\xff tail")]:
+    for who, data in [
+        (a, b"one piece "),
+        (a, b"of a line\n"),
+        (a, b"no newline"),
+        (b, b"b line\n"),
+        (b, b"\x00\xff tail"),
+    ]:
         reporter.line(who, "stdout", data)
     console.out.flush()
     assert out.getvalue() == b"one piece of a line\nno newline\nb line\n\x00\xff tail"

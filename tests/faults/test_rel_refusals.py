@@ -17,8 +17,7 @@ from faultkit import Lines, cli, node
 from asynciojobs import Scheduler
 from sshjobs import AuthenticationError, HostKeyError, KeyLoadError, SshJob, SshNode
 
-PROMPTS = re.compile(r"password|passphrase for|yes/no|\(y/n\)|continue connecting",
-                     re.IGNORECASE)
+PROMPTS = re.compile(r"password|passphrase for|yes/no|\(y/n\)|continue connecting", re.IGNORECASE)
 
 
 def one_refusal(done, host_name: str) -> str:
@@ -30,7 +29,7 @@ def one_refusal(done, host_name: str) -> str:
     assert not PROMPTS.search(done.stderr.replace("passphrase-protected", "")), done.stderr
     prefix = f"sshjobs: {host_name}: unreachable: "
     assert lines[0].startswith(prefix), lines[0]
-    return lines[0][len(prefix):]
+    return lines[0][len(prefix) :]
 
 
 @pytest.fixture
@@ -52,10 +51,9 @@ def bare_home(tmp_path, monkeypatch):
 
 def test_cli_wrong_user(farm):
     host = farm.direct[0]
-    reason = one_refusal(cli("run", "-l", "nosuchuser", "-t", host.name, "--", "true"),
-                         host.name)
+    reason = one_refusal(cli("run", "-l", "nosuchuser", "-t", host.name, "--", "true"), host.name)
     assert reason.startswith("authentication failed as nosuchuser")
-    assert "check" in reason and "authorized" in reason     # what to do
+    assert "check" in reason and "authorized" in reason  # what to do
 
 
 def test_cli_wrong_key(farm, other_key):
@@ -71,18 +69,21 @@ def test_cli_changed_host_key(faulty_farm):
     reason = one_refusal(cli("run", "-t", host.name, "--", "true"), host.name)
     # recorded under the HostName the ssh config gives the alias, as OpenSSH does
     name = host.address if host.port == 22 else f"'[{host.address}]:{host.port}'"
-    assert reason.startswith(f"host key MISMATCH for {name.strip(chr(39))}: the server "
-                             "presents SHA256:")
+    assert reason.startswith(
+        f"host key MISMATCH for {name.strip(chr(39))}: the server presents SHA256:"
+    )
     assert f"{farm.known_hosts}:{farm.hosts.index(host) + 1} has SHA256:" in reason
     assert f"ssh-keygen -R {name} -f {farm.known_hosts}" in reason
-    assert "'Host direct*' with 'StrictHostKeyChecking no'" in reason   # testbed opt-out
+    assert "'Host direct*' with 'StrictHostKeyChecking no'" in reason  # testbed opt-out
 
 
 def test_cli_unknown_host_under_strict_policy(farm, bare_home):
     host = farm.direct[0]
     target = f"root@{host.address}"
-    for policy, env in ((("--host-keys", "strict"), None),
-                        ((), {**os.environ, "SSHJOBS_HOST_KEYS": "strict"})):
+    for policy, env in (
+        (("--host-keys", "strict"), None),
+        ((), {**os.environ, "SSHJOBS_HOST_KEYS": "strict"}),
+    ):
         done = cli("run", *policy, "-i", farm.client_key, "-t", target, "--", "true", env=env)
         reason = one_refusal(done, host.address)
         assert reason.startswith("unknown host key SHA256:")
@@ -101,8 +102,10 @@ def test_cli_passphrase_protected_keys_never_prompt(farm, bare_home, tmp_path):
     assert "pp-never-asked" not in explicit.stderr
     # the same key as the default ~/.ssh/id_ed25519: skipped, named in the refusal
     shutil.copy(encrypted, bare_home / ".ssh" / "id_ed25519")
-    reason = one_refusal(cli("run", "--host-keys", "ignore", "-t", f"root@{host.address}",
-                             "--", "true"), host.address)
+    reason = one_refusal(
+        cli("run", "--host-keys", "ignore", "-t", f"root@{host.address}", "--", "true"),
+        host.address,
+    )
     assert "skipped passphrase-protected" in reason and "ssh-agent" in reason
 
 
@@ -111,15 +114,15 @@ def test_cli_refusals_and_a_good_host_in_one_run(faulty_farm, other_key):
     farm = faulty_farm
     changed, good = farm.direct
     farm.replace_host_key(changed)
-    done = cli("run", "-t", f"{changed.name},nosuchuser@{good.name},{good.name}", "--",
-               "echo fine")
+    done = cli("run", "-t", f"{changed.name},nosuchuser@{good.name},{good.name}", "--", "echo fine")
     assert done.returncode == 3
     assert done.stdout == f"{good.name}: fine\n"
     lines = sorted(done.stderr.splitlines())
     assert len(lines) == 2, lines
     assert lines[0].startswith(f"sshjobs: {changed.name}: unreachable: host key MISMATCH")
-    assert lines[1].startswith(f"sshjobs: nosuchuser@{good.name}: unreachable: "
-                               "authentication failed as nosuchuser")
+    assert lines[1].startswith(
+        f"sshjobs: nosuchuser@{good.name}: unreachable: authentication failed as nosuchuser"
+    )
 
 
 def test_lib_refusals_are_typed_and_name_the_host(faulty_farm, other_key, bare_home):
@@ -128,15 +131,36 @@ def test_lib_refusals_are_typed_and_name_the_host(faulty_farm, other_key, bare_h
     farm.replace_host_key(changed)
     lines = Lines()
     nodes = {
-        "user": node(farm, farm.direct[1], username="nosuchuser", formatter=lines,
-                     keys=[str(farm.client_key)], known_hosts=str(farm.known_hosts)),
-        "key": node(farm, farm.direct[1], keys=[str(other_key)], formatter=lines,
-                    known_hosts=str(farm.known_hosts)),
-        "changed": node(farm, changed, keys=[str(farm.client_key)], formatter=lines,
-                        known_hosts=str(farm.known_hosts)),
+        "user": node(
+            farm,
+            farm.direct[1],
+            username="nosuchuser",
+            formatter=lines,
+            keys=[str(farm.client_key)],
+            known_hosts=str(farm.known_hosts),
+        ),
+        "key": node(
+            farm,
+            farm.direct[1],
+            keys=[str(other_key)],
+            formatter=lines,
+            known_hosts=str(farm.known_hosts),
+        ),
+        "changed": node(
+            farm,
+            changed,
+            keys=[str(farm.client_key)],
+            formatter=lines,
+            known_hosts=str(farm.known_hosts),
+        ),
         # strict policy, empty HOME: the host is unknown, so refused
-        "unknown": SshNode(farm.direct[1].address, username="root", formatter=lines,
-                           keys=[str(farm.client_key)], host_keys="strict"),
+        "unknown": SshNode(
+            farm.direct[1].address,
+            username="root",
+            formatter=lines,
+            keys=[str(farm.client_key)],
+            host_keys="strict",
+        ),
     }
     jobs = {name: SshJob(n, command="true", critical=False) for name, n in nodes.items()}
     assert Scheduler(*jobs.values()).run()

@@ -23,13 +23,13 @@ from sshjobs import HostKeyError, Run, RunScript, RunString, SshJob, SshNode
 def test_host_keys_verified_by_default(faulty_farm):
     farm = faulty_farm
     host = farm.direct[0]
-    plain = SshNode(host.address, username="root", formatter=Lines())   # no key options
+    plain = SshNode(host.address, username="root", formatter=Lines())  # no key options
     # the farm's ~/.ssh/config says StrictHostKeyChecking yes for every host (with no setting
     # at all, accept-new refuses a changed key as well: tests/sshjobs/test_host_key_policy.py)
     assert plain.host_key_policy.mode == "strict"
     assert plain.host_key_policy.source.startswith("StrictHostKeyChecking yes in ")
     assert SshJob(plain, command="true").node is plain
-    farm.replace_host_key(host)                        # what a man in the middle looks like
+    farm.replace_host_key(host)  # what a man in the middle looks like
     job = SshJob(SshNode(host.address, username="root", formatter=Lines()), command="true")
     assert Scheduler(job).run() is False
     assert isinstance(job.raised_exception(), HostKeyError)
@@ -37,11 +37,23 @@ def test_host_keys_verified_by_default(faulty_farm):
 
 
 def _nasty(tag: str) -> list[str]:
-    return [f"; touch /tmp/pwned-{tag}", f"$(touch /tmp/pwned-{tag}-b)",
-            f"`touch /tmp/pwned-{tag}-c`", f"' ; touch /tmp/pwned-{tag}-d; '",
-            f"\" ; touch /tmp/pwned-{tag}-e; \"", f"| touch /tmp/pwned-{tag}-f",
-            f"&& touch /tmp/pwned-{tag}-g", f"\ntouch /tmp/pwned-{tag}-h\n", "*", "$HOME",
-            "back\\slash", "", "  two  spaces  ", "-n", "é ü 中"]
+    return [
+        f"; touch /tmp/pwned-{tag}",
+        f"$(touch /tmp/pwned-{tag}-b)",
+        f"`touch /tmp/pwned-{tag}-c`",
+        f"' ; touch /tmp/pwned-{tag}-d; '",
+        f'" ; touch /tmp/pwned-{tag}-e; "',
+        f"| touch /tmp/pwned-{tag}-f",
+        f"&& touch /tmp/pwned-{tag}-g",
+        f"\ntouch /tmp/pwned-{tag}-h\n",
+        "*",
+        "$HOME",
+        "back\\slash",
+        "",
+        "  two  spaces  ",
+        "-n",
+        "é ü 中",
+    ]
 
 
 @pytest.mark.parametrize("user", ["root", "farmuser"])
@@ -54,13 +66,25 @@ def test_literal_arguments_reach_the_remote_command_and_create_nothing(farm, use
     gateway = node(farm, farm.gateway, formatter=lines)
     jobs = []
     for host in hosts:
-        n = node(farm, host, via=gateway if host in farm.private else None,
-                 username=farm.user if user == "farmuser" else "root", formatter=lines)
-        jobs.append(SshJob(n, critical=False, commands=[
-            Run("printf", "[%s]\\n", *args, quote=True, keep_output=True),
-            RunString("#!/bin/sh\nprintf '[%s]\\n' \"$@\"\n", *args, quote=True,
-                      keep_output=True),
-        ]))
+        n = node(
+            farm,
+            host,
+            via=gateway if host in farm.private else None,
+            username=farm.user if user == "farmuser" else "root",
+            formatter=lines,
+        )
+        jobs.append(
+            SshJob(
+                n,
+                critical=False,
+                commands=[
+                    Run("printf", "[%s]\\n", *args, quote=True, keep_output=True),
+                    RunString(
+                        "#!/bin/sh\nprintf '[%s]\\n' \"$@\"\n", *args, quote=True, keep_output=True
+                    ),
+                ],
+            )
+        )
     assert Scheduler(*jobs).run()
     for job in jobs:
         assert [r.stdout for r in job.results] == [expected, expected], job.results
@@ -92,11 +116,16 @@ def test_pushed_scripts_are_private_and_removed(farm, tmp_path, user):
     gateway = node(farm, farm.gateway, formatter=lines)
     n = node(farm, host, via=gateway, username=login, formatter=lines)
     before = _staged_dirs(farm, host, login)
-    job = SshJob(n, critical=False, commands=[
-        RunScript(script, keep_output=True),
-        RunString(PROBE, keep_output=True),
-        RunScript(script, "fail"),
-        RunScript(script, "sleep", tag, timeout=0.5)])
+    job = SshJob(
+        n,
+        critical=False,
+        commands=[
+            RunScript(script, keep_output=True),
+            RunString(PROBE, keep_output=True),
+            RunScript(script, "fail"),
+            RunScript(script, "sleep", tag, timeout=0.5),
+        ],
+    )
     assert Scheduler(job).run()
     for result in job.results[:2]:
         dir_mode, script_mode, directory = result.stdout.decode().splitlines()[:3]
@@ -126,8 +155,9 @@ def test_cli_script_mode_leaves_no_staged_copy(farm, tmp_path):
 def _key_material(path) -> list[str]:
     """Pieces of a private key file that must never be shown: its base64 body lines."""
     text = path.read_text()
-    body = [line.strip() for line in text.splitlines()
-            if line.strip() and not line.startswith("-----")]
+    body = [
+        line.strip() for line in text.splitlines() if line.strip() and not line.startswith("-----")
+    ]
     return [line[:24] for line in body if len(line) >= 24]
 
 
@@ -147,18 +177,46 @@ def test_cli_debug_and_verbose_output_holds_no_secret(farm, tmp_path):
     assert pieces
     good = farm.direct[0].name
     runs = [  # (result, what stdout must show: the run really happened)
-        (cli("-D", "run", "-v", "-i", key_copy, "-t", f"{good},nosuchuser@{good}", "--",
-             "echo hello"), f"{good}: hello"),
-        (cli("-D", "run", "-v", "--json", "-i", key_copy, "-t", good, "--", "echo hello"),
-         '"stdout": "hello\\n"'),
+        (
+            cli(
+                "-D",
+                "run",
+                "-v",
+                "-i",
+                key_copy,
+                "-t",
+                f"{good},nosuchuser@{good}",
+                "--",
+                "echo hello",
+            ),
+            f"{good}: hello",
+        ),
+        (
+            cli("-D", "run", "-v", "--json", "-i", key_copy, "-t", good, "--", "echo hello"),
+            '"stdout": "hello\\n"',
+        ),
         # the farm hosts may have no sudo: what matters is that the password went out
-        (cli("-D", "run", "-v", "--ask-sudo-pass", "-i", key_copy, "-t", good, "--", "id -u",
-             input="pw-SECRET-word\n"), ""),
+        (
+            cli(
+                "-D",
+                "run",
+                "-v",
+                "--ask-sudo-pass",
+                "-i",
+                key_copy,
+                "-t",
+                good,
+                "--",
+                "id -u",
+                input="pw-SECRET-word\n",
+            ),
+            "",
+        ),
         (cli("-D", "push", "-v", "-i", key_copy, "-t", good, key_copy, "@:/tmp/"), ""),
     ]
     for done, shown in runs:
         assert shown in done.stdout, (done.args, done.stdout, done.stderr)
-        assert "DEBUG" in done.stderr                   # really at the highest verbosity
+        assert "DEBUG" in done.stderr  # really at the highest verbosity
         assert _leaks(done.stdout + done.stderr, pieces) == [], done.args
     assert (farm.tmp_of(farm.direct[0]) / key_copy.name).read_bytes() == key_copy.read_bytes()
     (farm.tmp_of(farm.direct[0]) / key_copy.name).unlink(missing_ok=True)
@@ -183,14 +241,27 @@ def test_lib_debug_logging_holds_no_secret(farm, tmp_path):
     root.setLevel(logging.DEBUG)
     try:
         from sshjobs import import_private_key
+
         loaded = import_private_key(encrypted, passphrase="pp-SECRET-phrase")
         lines = Lines()
         nodes = [
             # the password is offered (the good key is not): refused, never logged
-            node(farm, farm.direct[0], keys=[loaded], password="pw-SECRET-word",
-                 formatter=lines, debug=True),
-            node(farm, farm.direct[1], keys=[str(farm.client_key)], formatter=lines,
-                 debug=True, verbose=True),
+            node(
+                farm,
+                farm.direct[0],
+                keys=[loaded],
+                password="pw-SECRET-word",
+                formatter=lines,
+                debug=True,
+            ),
+            node(
+                farm,
+                farm.direct[1],
+                keys=[str(farm.client_key)],
+                formatter=lines,
+                debug=True,
+                verbose=True,
+            ),
         ]
         jobs = [SshJob(n, command="echo hello", critical=False) for n in nodes]
         asyncio.run(Scheduler(*jobs, verbose=True).co_run())
@@ -210,10 +281,22 @@ def test_ps_never_shows_the_sudo_password(farm):
     every process of the host while the command runs."""
     host = farm.direct[1]
     tag = marker()
-    process = subprocess.Popen([SSHJOBS, "run", "--ask-sudo-pass", "-t", host.name, "--",
-                                f"sleep 0.{tag[:3]}; echo {tag}"], stdin=subprocess.PIPE,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               start_new_session=True)
+    process = subprocess.Popen(
+        [
+            SSHJOBS,
+            "run",
+            "--ask-sudo-pass",
+            "-t",
+            host.name,
+            "--",
+            f"sleep 0.{tag[:3]}; echo {tag}",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     seen: list[str] = []
     try:
         process.stdin.write("pw-SECRET-word\n")

@@ -15,9 +15,13 @@ from sshjobs.sandbox import Sandbox, SandboxNode
 
 def connect(sandbox: Sandbox, node: SandboxNode, **kwds: Any) -> Any:
     """A plain asyncssh client connection to one sandbox node (no ~/.ssh involved)."""
-    options: dict[str, Any] = dict(username="tester", client_keys=[str(sandbox.client_key)],
-                                   known_hosts=str(sandbox.known_hosts), config=None,
-                                   agent_path=None)
+    options: dict[str, Any] = dict(
+        username="tester",
+        client_keys=[str(sandbox.client_key)],
+        known_hosts=str(sandbox.known_hosts),
+        config=None,
+        agent_path=None,
+    )
     options.update(kwds)
     return asyncssh.connect(node.host, node.port, **options)
 

@@ -40,8 +40,9 @@ def sandbox_cli(tmp_path):
     env = {**os.environ, "SSHJOBS_SANDBOX_DIR": str(directory)}
 
     def run(*args: str) -> tuple[int, str, list[str]]:
-        done = subprocess.run([SSHJOBS, "sandbox", *args], env=env, capture_output=True,
-                              text=True, timeout=60)
+        done = subprocess.run(
+            [SSHJOBS, "sandbox", *args], env=env, capture_output=True, text=True, timeout=60
+        )
         ours = [line for line in done.stderr.splitlines() if "sandbox" in line]
         return done.returncode, done.stdout, ours
 
@@ -61,13 +62,21 @@ def test_up_status_down(sandbox_cli):
     assert daemons_of(directory) == [pid]
     assert [node["name"] for node in state["nodes"]] == ["gateway", "node1", "node2"]
 
-    targets = [line.split()[0] for line in (directory / "targets").read_text().splitlines()
-               if not line.startswith("#")]
+    targets = [
+        line.split()[0]
+        for line in (directory / "targets").read_text().splitlines()
+        if not line.startswith("#")
+    ]
     gateway = state["nodes"][0]
-    assert targets == [f"127.0.0.1:{gateway['port']}->127.0.0.1:{node['port']}"
-                       for node in state["nodes"][1:]]
-    ssh = subprocess.run(["ssh", "-F", str(directory / "ssh_config"), "node2", "pwd"],
-                         capture_output=True, text=True, timeout=30)
+    assert targets == [
+        f"127.0.0.1:{gateway['port']}->127.0.0.1:{node['port']}" for node in state["nodes"][1:]
+    ]
+    ssh = subprocess.run(
+        ["ssh", "-F", str(directory / "ssh_config"), "node2", "pwd"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert ssh.stdout.strip() == state["nodes"][2]["home"]
 
     code, out, _ = sandbox_cli("status")
@@ -75,8 +84,10 @@ def test_up_status_down(sandbox_cli):
 
     code, _, err = sandbox_cli("up", "1")
     assert code == 1
-    assert err == [f"sshjobs: sandbox up: a sandbox is already running in {directory} "
-                   f"(pid {pid}): stop it first with 'sshjobs sandbox down'"]
+    assert err == [
+        f"sshjobs: sandbox up: a sandbox is already running in {directory} "
+        f"(pid {pid}): stop it first with 'sshjobs sandbox down'"
+    ]
     assert daemons_of(directory) == [pid]
 
     code, out, _ = sandbox_cli("down")
@@ -94,8 +105,9 @@ def test_up_status_down(sandbox_cli):
 def test_node_count_out_of_range(sandbox_cli, count):
     code, _, err = sandbox_cli("up", "--", count)
     assert code == 1
-    assert err == [f"sshjobs: sandbox up: number of sandbox nodes must be between 1 and 200, "
-                   f"got {count}"]
+    assert err == [
+        f"sshjobs: sandbox up: number of sandbox nodes must be between 1 and 200, got {count}"
+    ]
     assert not (sandbox_cli.directory / "state.json").exists()
     assert not daemons_of(sandbox_cli.directory)
 
@@ -122,8 +134,10 @@ def test_stale_state_is_reported_then_cleared_by_down(sandbox_cli):
         args = (command, "1") if command == "up" else (command,)
         code, _, err = sandbox_cli(*args)
         assert code == 1
-        assert err == [f"sshjobs: sandbox {command}: stale sandbox state in {directory} "
-                       f"(pid {dead.pid} is not running): clear it with 'sshjobs sandbox down'"]
+        assert err == [
+            f"sshjobs: sandbox {command}: stale sandbox state in {directory} "
+            f"(pid {dead.pid} is not running): clear it with 'sshjobs sandbox down'"
+        ]
     assert not daemons_of(directory)
     code, out, _ = sandbox_cli("down")
     assert code == 0 and "nothing was running" in out
@@ -152,15 +166,24 @@ def test_a_pid_that_is_not_our_daemon_is_never_signalled(sandbox_cli):
 def test_port_out_of_range(sandbox_cli):
     code, _, err = sandbox_cli("up", "2", "--port", "70000")
     assert code == 1
-    assert err == ["sshjobs: sandbox up: base port 70000 out of range 1..65533 for 2 node(s) "
-                   "and a gateway"]
+    assert err == [
+        "sshjobs: sandbox up: base port 70000 out of range 1..65533 for 2 node(s) and a gateway"
+    ]
     assert not daemons_of(sandbox_cli.directory)
 
 
 def test_concurrent_ups_start_one_sandbox(sandbox_cli, tmp_path):
     env = {**os.environ, "SSHJOBS_SANDBOX_DIR": str(sandbox_cli.directory)}
-    ups = [subprocess.Popen([SSHJOBS, "sandbox", "up", "1"], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    ups = [
+        subprocess.Popen(
+            [SSHJOBS, "sandbox", "up", "1"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
     results = [(up.wait(60), up.communicate()) for up in ups]
     codes = sorted(code for code, _ in results)
     assert codes == [0, 1, 1], results
@@ -188,5 +211,5 @@ def test_refusals_name_the_dir_and_a_failed_start_leaves_nothing(sandbox_cli, tm
         port = busy.getsockname()[1]
         code, _, err = sandbox_cli("up", "1", "--port", str(port), "--dir", str(fresh))
     assert code == 1 and len(err) == 1 and "already in use" in err[0]
-    assert not fresh.exists()          # no key, lock, nodes/ or log left behind
+    assert not fresh.exists()  # no key, lock, nodes/ or log left behind
     assert not daemons_of(fresh)

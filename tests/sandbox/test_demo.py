@@ -33,8 +33,9 @@ def processes_inside(directory: Path) -> list[int]:
 
 def test_bin_demo_runs_the_whole_scenario(tmp_path):
     output = tmp_path / "demo"
-    done = subprocess.run([str(TOP / "bin" / "demo"), "-o", str(output)], capture_output=True,
-                          text=True, timeout=120)
+    done = subprocess.run(
+        [str(TOP / "bin" / "demo"), "-o", str(output)], capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     out = done.stdout
     # nodes prepared in parallel behind the gateway, with the pushed script and its arguments
@@ -75,15 +76,24 @@ def test_demo_without_graphviz_says_so(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("nodes", ["0", "51"])
 def test_demo_refuses_a_bad_node_count(nodes):
-    done = subprocess.run([sys.executable, "-m", "sshjobs.demo", "-n", nodes], capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "sshjobs.demo", "-n", nodes],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 2
     assert f"--nodes must be between 1 and 50, not {nodes}" in done.stderr
 
 
 def test_sshjobs_demo_command(tmp_path):
     sshjobs = str(Path(sys.executable).with_name("sshjobs"))
-    done = subprocess.run([sshjobs, "demo", "-n", "2", "-o", str(tmp_path)], capture_output=True,
-                          text=True, timeout=120)
+    done = subprocess.run(
+        [sshjobs, "demo", "-n", "2", "-o", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert "overall: OK - 8 jobs, 8 done" in done.stdout
     assert (tmp_path / "node2/results/client.log").exists()

@@ -17,7 +17,9 @@ def test_command_runs_in_node_home_with_real_status_and_stderr(with_sandbox):
     async def body(sandbox: Sandbox):
         node = sandbox.nodes[1]
         async with connect(sandbox, node) as conn:
-            result = await conn.run('pwd; echo "$SSHJOBS_SANDBOX_NODE $USER"; echo oops >&2; exit 3')
+            result = await conn.run(
+                'pwd; echo "$SSHJOBS_SANDBOX_NODE $USER"; echo oops >&2; exit 3'
+            )
         assert result.exit_status == 3
         assert result.stdout.splitlines() == [str(node.home), "node2 tester"]
         assert result.stderr == "oops\n"
@@ -63,7 +65,8 @@ def test_closing_the_channel_kills_the_process_group(with_sandbox, pty):
         async with connect(sandbox, sandbox.nodes[0]) as conn:
             process = await conn.create_process(
                 "sleep 60 & echo $!; test -t 1 && echo tty; wait",
-                term_type="xterm" if pty else None)
+                term_type="xterm" if pty else None,
+            )
             child = int((await process.stdout.readline()).strip())
             if pty:
                 assert (await process.stdout.readline()).strip() == "tty"
@@ -160,6 +163,7 @@ def test_the_gateway_forwards_to_sandbox_nodes_only(with_sandbox):
 
 def test_closing_with_commands_running_reaps_them(tmp_path):
     """close() with live sessions: processes killed and reaped, no transport left to the GC."""
+
     async def main():
         sandbox = Sandbox(tmp_path, 1)
         await sandbox.start()

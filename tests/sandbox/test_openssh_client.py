@@ -14,17 +14,36 @@ pytestmark = pytest.mark.skipif(not shutil.which("ssh"), reason="OpenSSH client 
 
 async def run(*argv: str, stdin: bytes | None = None) -> tuple[int, str, str]:
     process = await asyncio.create_subprocess_exec(
-        *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE)
+        *argv,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     out, err = await process.communicate(stdin)
     assert process.returncode is not None
     return process.returncode, out.decode(), err.decode()
 
 
 def direct_argv(sandbox: Sandbox, port: int, *command: str) -> list[str]:
-    return ["ssh", "-F", "none", "-i", str(sandbox.client_key), "-o", "IdentitiesOnly=yes",
-            "-o", f"UserKnownHostsFile={sandbox.known_hosts}", "-o", "StrictHostKeyChecking=yes",
-            "-o", "BatchMode=yes", "-p", str(port), "127.0.0.1", *command]
+    return [
+        "ssh",
+        "-F",
+        "none",
+        "-i",
+        str(sandbox.client_key),
+        "-o",
+        "IdentitiesOnly=yes",
+        "-o",
+        f"UserKnownHostsFile={sandbox.known_hosts}",
+        "-o",
+        "StrictHostKeyChecking=yes",
+        "-o",
+        "BatchMode=yes",
+        "-p",
+        str(port),
+        "127.0.0.1",
+        *command,
+    ]
 
 
 def test_ssh_with_key_and_known_hosts_options(with_sandbox):
@@ -66,8 +85,9 @@ def test_openssh_sftp_through_the_gateway(with_sandbox, tmp_path):
     async def body(sandbox: Sandbox):
         node = sandbox.nodes[0]
         batch = f"put {local} up.txt\nget up.txt {back}\n".encode()
-        code, _, err = await run("sftp", "-F", str(sandbox.ssh_config), "-b", "-", node.name,
-                                 stdin=batch)
+        code, _, err = await run(
+            "sftp", "-F", str(sandbox.ssh_config), "-b", "-", node.name, stdin=batch
+        )
         assert code == 0, err
         assert (node.home / "up.txt").read_text() == "via sftp\n"
 

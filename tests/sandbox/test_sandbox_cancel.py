@@ -37,7 +37,7 @@ def _escaped_child(marker: str, then: str = "yes") -> Iterator[str]:
 
 async def _output_flows(process, marker: str) -> None:
     await process.stdout.readexactly(1 << 16)
-    while not pids_matching(f"sleep 3{marker}"):     # the child has left the group
+    while not pids_matching(f"sleep 3{marker}"):  # the child has left the group
         await asyncio.sleep(0.05)
 
 
@@ -62,7 +62,7 @@ def test_channel_closed_while_an_escaped_child_holds_the_pipes(with_sandbox):
     with leftovers("sshjobs") as found, _escaped_child(marker) as command:
         closing_time = with_sandbox(body, count=1)
     assert found == []
-    assert closing_time < 4      # below the 5 s grace close() gives sessions that do not end
+    assert closing_time < 4  # below the 5 s grace close() gives sessions that do not end
 
 
 def test_cancelled_session_kills_and_reaps_its_command(with_sandbox):
@@ -95,8 +95,10 @@ def test_forever_jobs_cancelled_at_the_end_of_a_run(tmp_path):
 
     def run(sandbox_nodes) -> None:
         nodes = sandbox_nodes.ssh_nodes(gateway=sandbox_nodes.gateway_ssh_node())
-        forever = [SshJob(nodes[0], command=Run(f"sleep {marker}"), forever=True),
-                   SshJob(nodes[1], command=Run(command), forever=True)]
+        forever = [
+            SshJob(nodes[0], command=Run(f"sleep {marker}"), forever=True),
+            SshJob(nodes[1], command=Run(command), forever=True),
+        ]
         ends = SshJob(nodes[2], command=Run(f"sleep 0.5; pgrep -f 'sleep 3{marker}'"))
         # time for the client to kill and close (its own concern, not the sandbox's)
         assert Scheduler(*forever, ends, shutdown_timeout=10).run()

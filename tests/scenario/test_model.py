@@ -94,7 +94,9 @@ def test_apssh_format_is_understood(tmp_path):
 
 
 def test_extensions_scheduler_forever_forward_references_node_options(tmp_path):
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
         scheduler: {timeout: 30, window: 4, critical: false, label: demo,
                     on_failed_requirement: skip}
         nodes:
@@ -117,7 +119,8 @@ def test_extensions_scheduler_forever_forward_references_node_options(tmp_path):
             command:
               - {type: Service, service: web, action: start, label: go}
               - uptime
-        """)
+        """,
+    )
     scenario = load_scenario(path)
     assert scenario.scheduler.timeout == 30 and scenario.scheduler.jobs_window == 4
     assert scenario.scheduler.critical is False and scenario.scheduler.label == "demo"
@@ -139,14 +142,18 @@ def test_extensions_scheduler_forever_forward_references_node_options(tmp_path):
 
 
 def test_jinja_variables_and_loops(tmp_path):
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
         nodes:
         {% for i in range(n|int) %}
           - {id: node{{i}}, hostname: "{{ prefix }}{{ i }}"}
         {% endfor %}
         jobs:
           - {id: j, node: node0, commands: "echo {{ message }}"}
-        """, name="s.yaml.j2")
+        """,
+        name="s.yaml.j2",
+    )
     scenario = load_scenario(path, {"n": "3", "prefix": "fit", "message": "hello"})
     assert [n.hostname for n in scenario.nodes.values()] == ["fit0", "fit1", "fit2"]
     assert scenario.jobs["j"].commands[0].args == ["echo hello"]
@@ -174,8 +181,11 @@ def test_plain_file_is_not_rendered_without_variables(tmp_path):
 
 # --- bad input: one line naming the file, the line and the key ---------------------------
 
+
 def test_invalid_yaml_names_the_line(tmp_path):
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
         nodes:
           - id: a
             hostname: h
@@ -183,18 +193,22 @@ def test_invalid_yaml_names_the_line(tmp_path):
           - id: j
             node: a
            commands: [ls]
-        """)
+        """,
+    )
     error = error_of(path)
     assert error.line == 7 and "invalid YAML" in str(error)
 
 
 def test_undefined_variable_names_the_line(tmp_path):
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
         nodes:
           - id: a
             hostname: "{{ host }}"
         jobs: []
-        """)
+        """,
+    )
     error = error_of(path, {"other": "1"})
     assert error.line == 3
     assert "'host' is undefined" in str(error) and "-D" in str(error)
@@ -209,7 +223,9 @@ def test_template_syntax_error_names_the_line(tmp_path):
 
 
 def test_requirement_naming_no_job(tmp_path):
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
         nodes: [{id: a, hostname: h}]
         jobs:
           - id: j1
@@ -221,74 +237,149 @@ def test_requirement_naming_no_job(tmp_path):
               - j1
               - nope
             commands: ls
-        """)
+        """,
+    )
     error = error_of(path)
     assert (error.line, error.key) == (10, "required")
     assert str(error) == f"{path}:10: required: job 'j2' requires 'nope', but no job has that id"
 
 
 def test_node_without_hostname(tmp_path):
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
         nodes:
           - id: a
             hostname: h
           - id: b
             username: root
         jobs: []
-        """)
+        """,
+    )
     error = error_of(path)
     assert (error.line, error.key) == (4, "hostname")
     assert "node 'b' has no hostname" in str(error)
 
 
-@pytest.mark.parametrize("text, line, key, words", [
-    ("jobs: []\n", 1, "nodes", "missing top-level key"),
-    ("", 1, None, "empty scenario"),
-    ("- a\n- b\n", 1, None, "must be a mapping"),
-    ("nodes: []\njobs: []\nextra: 1\n", 3, "extra", "unknown key in the scenario"),
-    ("nodes: [{id: a, hostname: h, hostnme: x}]\njobs: []\n", 1, "hostnme", "unknown key"),
-    ("nodes: [{id: a, hostname: h, port: x}]\njobs: []\n", 1, "port", "expected int"),
-    ("nodes: [{id: a, hostname: h, port: 70000}]\njobs: []\n", 1, "port", "between 1"),
-    ("nodes: [{id: a, hostname: h, host_key: maybe}]\njobs: []\n", 1, "host_key", "strict"),
-    ("nodes: [{id: a, localnode: true, username: r}]\njobs: []\n", 1, "username", "localnode"),
-    ("nodes:\n - {id: a, hostname: h}\n - {id: a, hostname: g}\njobs: []\n", 3, "id",
-     "duplicate node id 'a' (first at line 2)"),
-    ("nodes: {a: {hostname: h, hostname: g}}\njobs: []\n", 1, "hostname", "duplicate key"),
-    ("nodes: [{id: a, hostname: h, gateway: b}]\njobs: []\n", 1, "gateway", "no node has id"),
-    ("nodes:\n - {id: a, hostname: h, gateway: b}\n - {id: b, hostname: g, gateway: a}\n"
-     "jobs: []\n", 2, "gateway", "gateway cycle: a -> b -> a"),
-    ("nodes: [{id: a, localnode: true}, {id: b, hostname: g, gateway: a}]\njobs: []\n", 1,
-     "gateway", "local node cannot be a gateway"),
-    ("nodes: [{id: a, hostname: h}]\njobs:\n - {id: j, node: b, commands: ls}\n", 3, "node",
-     "no node has id 'b'"),
-    ("nodes: [{id: a, hostname: h}]\njobs:\n - {id: j, node: a}\n", 3, "commands",
-     "has no commands"),
-    ("nodes: [{id: a, hostname: h}]\njobs:\n - id: j\n   node: a\n   commands:\n"
-     "    - {type: Rnu, command: ls}\n", 6, "type", "unknown command type 'Rnu'"),
-    ("nodes: [{id: a, hostname: h}]\njobs:\n - id: j\n   node: a\n   commands:\n"
-     "    - {type: Run}\n", 6, "argv", "needs 'command' or 'argv'"),
-    ("nodes: [{id: a, hostname: h}]\njobs:\n - id: j\n   node: a\n   commands:\n"
-     "    - {type: Service, service: s, action: start}\n", 6, "service", "no service has id"),
-    ("nodes: [{id: a, hostname: h}]\nservices: [{id: s, command: x}]\njobs:\n - id: j\n"
-     "   node: a\n   commands:\n    - {type: Service, service: s, action: kick}\n", 7,
-     "action", "action"),
-    ("nodes: [{id: a, hostname: h}]\njobs:\n - {id: j, node: a, commands: ls, forever: 1}\n",
-     3, "forever", "expected bool"),
-    ("scheduler: {timeout: -1}\nnodes: []\njobs: []\n", 1, "timeout", "positive"),
-    ("scheduler: {on_failed_requirement: maybe}\nnodes: []\njobs: []\n", 1,
-     "on_failed_requirement", "run, skip"),
-    ("nodes: [{id: a, hostname: h}]\njobs:\n - {id: j, node: a, commands: ls, timeout: 0}\n",
-     3, "timeout", "positive"),
-    ("nodes: [{id: a, hostname: h}]\njobs:\n - {id: j, node: a, commands: ls, retries: -1}\n",
-     3, "retries", "negative"),
-    ("nodes: [{id: a, hostname: h}]\njobs:\n - {id: j, node: a, commands: ls, retries: x}\n",
-     3, "retries", "expected int"),
-    ("scheduler: {window: 2, jobs_window: 3}\nnodes: []\njobs: []\n", 1, "jobs_window",
-     "either"),
-    ("nodes: [{id: a, hostname: h}]\njobs:\n - {id: x, node: a, commands: ls, required: y}\n"
-     " - {id: y, node: a, commands: ls, required: [x]}\n", 3, "required",
-     "requirement cycle: x -> y -> x"),
-])
+@pytest.mark.parametrize(
+    "text, line, key, words",
+    [
+        ("jobs: []\n", 1, "nodes", "missing top-level key"),
+        ("", 1, None, "empty scenario"),
+        ("- a\n- b\n", 1, None, "must be a mapping"),
+        ("nodes: []\njobs: []\nextra: 1\n", 3, "extra", "unknown key in the scenario"),
+        ("nodes: [{id: a, hostname: h, hostnme: x}]\njobs: []\n", 1, "hostnme", "unknown key"),
+        ("nodes: [{id: a, hostname: h, port: x}]\njobs: []\n", 1, "port", "expected int"),
+        ("nodes: [{id: a, hostname: h, port: 70000}]\njobs: []\n", 1, "port", "between 1"),
+        ("nodes: [{id: a, hostname: h, host_key: maybe}]\njobs: []\n", 1, "host_key", "strict"),
+        ("nodes: [{id: a, localnode: true, username: r}]\njobs: []\n", 1, "username", "localnode"),
+        (
+            "nodes:\n - {id: a, hostname: h}\n - {id: a, hostname: g}\njobs: []\n",
+            3,
+            "id",
+            "duplicate node id 'a' (first at line 2)",
+        ),
+        ("nodes: {a: {hostname: h, hostname: g}}\njobs: []\n", 1, "hostname", "duplicate key"),
+        ("nodes: [{id: a, hostname: h, gateway: b}]\njobs: []\n", 1, "gateway", "no node has id"),
+        (
+            "nodes:\n - {id: a, hostname: h, gateway: b}\n - {id: b, hostname: g, gateway: a}\n"
+            "jobs: []\n",
+            2,
+            "gateway",
+            "gateway cycle: a -> b -> a",
+        ),
+        (
+            "nodes: [{id: a, localnode: true}, {id: b, hostname: g, gateway: a}]\njobs: []\n",
+            1,
+            "gateway",
+            "local node cannot be a gateway",
+        ),
+        (
+            "nodes: [{id: a, hostname: h}]\njobs:\n - {id: j, node: b, commands: ls}\n",
+            3,
+            "node",
+            "no node has id 'b'",
+        ),
+        (
+            "nodes: [{id: a, hostname: h}]\njobs:\n - {id: j, node: a}\n",
+            3,
+            "commands",
+            "has no commands",
+        ),
+        (
+            "nodes: [{id: a, hostname: h}]\njobs:\n - id: j\n   node: a\n   commands:\n"
+            "    - {type: Rnu, command: ls}\n",
+            6,
+            "type",
+            "unknown command type 'Rnu'",
+        ),
+        (
+            "nodes: [{id: a, hostname: h}]\njobs:\n - id: j\n   node: a\n   commands:\n"
+            "    - {type: Run}\n",
+            6,
+            "argv",
+            "needs 'command' or 'argv'",
+        ),
+        (
+            "nodes: [{id: a, hostname: h}]\njobs:\n - id: j\n   node: a\n   commands:\n"
+            "    - {type: Service, service: s, action: start}\n",
+            6,
+            "service",
+            "no service has id",
+        ),
+        (
+            "nodes: [{id: a, hostname: h}]\nservices: [{id: s, command: x}]\njobs:\n - id: j\n"
+            "   node: a\n   commands:\n    - {type: Service, service: s, action: kick}\n",
+            7,
+            "action",
+            "action",
+        ),
+        (
+            "nodes: [{id: a, hostname: h}]\njobs:\n - {id: j, node: a, commands: ls, forever: 1}\n",
+            3,
+            "forever",
+            "expected bool",
+        ),
+        ("scheduler: {timeout: -1}\nnodes: []\njobs: []\n", 1, "timeout", "positive"),
+        (
+            "scheduler: {on_failed_requirement: maybe}\nnodes: []\njobs: []\n",
+            1,
+            "on_failed_requirement",
+            "run, skip",
+        ),
+        (
+            "nodes: [{id: a, hostname: h}]\njobs:\n - {id: j, node: a, commands: ls, timeout: 0}\n",
+            3,
+            "timeout",
+            "positive",
+        ),
+        (
+            "nodes: [{id: a, hostname: h}]\njobs:\n - {id: j, node: a, commands: ls, retries: -1}\n",
+            3,
+            "retries",
+            "negative",
+        ),
+        (
+            "nodes: [{id: a, hostname: h}]\njobs:\n - {id: j, node: a, commands: ls, retries: x}\n",
+            3,
+            "retries",
+            "expected int",
+        ),
+        (
+            "scheduler: {window: 2, jobs_window: 3}\nnodes: []\njobs: []\n",
+            1,
+            "jobs_window",
+            "either",
+        ),
+        (
+            "nodes: [{id: a, hostname: h}]\njobs:\n - {id: x, node: a, commands: ls, required: y}\n"
+            " - {id: y, node: a, commands: ls, required: [x]}\n",
+            3,
+            "required",
+            "requirement cycle: x -> y -> x",
+        ),
+    ],
+)
 def test_bad_input(tmp_path, text, line, key, words):
     path = tmp_path / "bad.yaml"
     path.write_text(text)
@@ -309,13 +400,16 @@ def test_missing_optional_module_says_how_to_install():
 
 def test_scenario_error_is_an_sshjobs_error():
     from sshjobs.errors import SshJobsError
+
     error = ScenarioError("bad", filename="f.yaml", line=3, key="k")
     assert isinstance(error, SshJobsError) and error.host is None
     assert str(error) == "f.yaml:3: k: bad"
 
 
 def test_anchors_merge_keys_and_x_sections(tmp_path):
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
         x-defaults: &defaults {username: root, port: 2222}
         nodes:
           - <<: *defaults
@@ -326,21 +420,25 @@ def test_anchors_merge_keys_and_x_sections(tmp_path):
             hostname: h2
             port: 22          # overrides the merged value: not a duplicate
         jobs: []
-        """)
+        """,
+    )
     nodes = load_scenario(path).nodes
     assert (nodes["a"].username, nodes["a"].port) == ("root", 2222)
     assert nodes["b"].port == 22
 
 
 def test_error_lines_after_a_template_that_moves_lines_say_so(tmp_path):
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
         nodes:
         {% for i in range(3) %}
           - {id: n{{ i }}, hostname: h{{ i }}}
         {% endfor %}
           - {id: bad}
         jobs: []
-        """)
+        """,
+    )
     error = error_of(path, {"x": "1"})
     assert "rendered template" in str(error) and error.key == "hostname"
     # no such note when rendering keeps the lines where they are

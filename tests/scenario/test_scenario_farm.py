@@ -20,8 +20,13 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "scenarios"
 def farm_env(farm) -> dict[str, str]:
     """Template variables pointing the example scenario at the farm."""
     gateway, node = farm.gateway, farm.private[0]
-    return {"gateway": gateway.address, "gateway_port": str(gateway.port),
-            "node": node.address, "node_port": str(node.port), "timeout": "60"}
+    return {
+        "gateway": gateway.address,
+        "gateway_port": str(gateway.port),
+        "node": node.address,
+        "node_port": str(node.port),
+        "timeout": "60",
+    }
 
 
 def defaults(farm) -> NodeDefaults:
@@ -69,7 +74,8 @@ def test_example_gateway_scenario_runs_on_the_farm(farm, running):
 def test_service_commands_in_a_scenario_stop_the_tree(farm, tmp_path):
     host = farm.direct[0]
     path = tmp_path / "service.yaml"
-    path.write_text(textwrap.dedent(f"""
+    path.write_text(
+        textwrap.dedent(f"""
         nodes:
           - {{id: h, hostname: {host.address}, port: {host.port}}}
         services:
@@ -82,7 +88,8 @@ def test_service_commands_in_a_scenario_stop_the_tree(farm, tmp_path):
             commands:
               - {{type: Service, service: tree, action: start}}
               - {{type: Service, service: tree, action: status}}
-    """))
+    """)
+    )
     loader = YamlLoader(path, node_defaults=defaults(farm))
     built = loader.load_built()
     assert isinstance(built.services["tree"], Service)
@@ -101,7 +108,8 @@ def test_a_failing_critical_job_fails_the_run_and_skips_its_dependents(farm, tmp
     host = farm.direct[0]
     marker = farm.tmp_of(host) / "scenario-should-not-exist"
     path = tmp_path / "fail.yaml"
-    path.write_text(textwrap.dedent(f"""
+    path.write_text(
+        textwrap.dedent(f"""
         scheduler: {{critical: true}}
         nodes:
           - {{id: h, hostname: {host.address}, port: {host.port}}}
@@ -109,7 +117,8 @@ def test_a_failing_critical_job_fails_the_run_and_skips_its_dependents(farm, tmp
         jobs:
           - {{id: then, node: h, required: boom, commands: "touch {marker.name}"}}
           - {{id: boom, node: here, critical: true, commands: "exit 7"}}
-    """).replace(marker.name, f"/tmp/{marker.name}"))
+    """).replace(marker.name, f"/tmp/{marker.name}")
+    )
     nodes, jobs, scheduler = YamlLoader(path, node_defaults=defaults(farm)).load_with_maps()
     assert isinstance(nodes["here"], LocalNode)
     assert scheduler.run() is False
@@ -119,12 +128,14 @@ def test_a_failing_critical_job_fails_the_run_and_skips_its_dependents(farm, tmp
 
 def test_unknown_command_option_is_reported_at_build_time(farm, tmp_path):
     path = tmp_path / "opt.yaml"
-    path.write_text("nodes: [{id: here, localnode: true}]\n"
-                    "jobs:\n"
-                    "  - id: j\n"
-                    "    node: here\n"
-                    "    commands:\n"
-                    "      - {type: Run, command: ls, colour: red}\n")
+    path.write_text(
+        "nodes: [{id: here, localnode: true}]\n"
+        "jobs:\n"
+        "  - id: j\n"
+        "    node: here\n"
+        "    commands:\n"
+        "      - {type: Run, command: ls, colour: red}\n"
+    )
     with pytest.raises(ScenarioError) as info:
         YamlLoader(path).load()
     assert str(info.value) == f"{path}:6: colour: job 'j': Run has no 'colour' option"
@@ -132,10 +143,12 @@ def test_unknown_command_option_is_reported_at_build_time(farm, tmp_path):
 
 def test_unknown_formatter_and_old_formatter_names(tmp_path):
     path = tmp_path / "fmt.yaml"
-    path.write_text("nodes:\n"
-                    "  - {id: a, hostname: h.invalid, formatter: TimeColonFormatter}\n"
-                    "  - {id: b, hostname: h.invalid, formatter: NoSuchFormatter}\n"
-                    "jobs: []\n")
+    path.write_text(
+        "nodes:\n"
+        "  - {id: a, hostname: h.invalid, formatter: TimeColonFormatter}\n"
+        "  - {id: b, hostname: h.invalid, formatter: NoSuchFormatter}\n"
+        "jobs: []\n"
+    )
     with pytest.raises(ScenarioError) as info:
         YamlLoader(path).load()
     assert (info.value.line, info.value.key) == (3, "formatter")
@@ -145,14 +158,16 @@ def test_apssh_style_commands_run_for_real(farm, tmp_path, capfd):
     """Run / RunScript (+ includes) / RunString / Push / Pull built from the file, on a farm
     host, through the apssh entry point ``sshjobs.YamlLoader(...).load()``."""
     from sshjobs import YamlLoader as TopLevelLoader
+
     host = farm.direct[0]
-    (tmp_path / "lib.sh").write_text("greeting() { echo \"hello $1\"; }\n")
+    (tmp_path / "lib.sh").write_text('greeting() { echo "hello $1"; }\n')
     (tmp_path / "main.sh").write_text('#!/bin/sh\n. "$(dirname "$0")/lib.sh"\ngreeting "$1"\n')
     (tmp_path / "data.txt").write_text("pushed\n")
     pulled = tmp_path / "pulled"
     pulled.mkdir()
     path = tmp_path / "apssh.yaml"
-    path.write_text(textwrap.dedent(f"""
+    path.write_text(
+        textwrap.dedent(f"""
         nodes:
           - id: h
             hostname: {host.address}
@@ -178,7 +193,8 @@ def test_apssh_style_commands_run_for_real(farm, tmp_path, capfd):
               - type: Pull
                 remotepaths: [/tmp/data.txt]
                 localpath: {pulled}
-    """))
+    """)
+    )
     scheduler = TopLevelLoader(str(path), node_defaults=defaults(farm)).load()
     ok = scheduler.run()
     [job] = scheduler.jobs

@@ -16,7 +16,8 @@ from sshjobs.testing import sandbox_nodes  # noqa: F401 - the fixture
 def test_scenario_with_gateway_and_service_on_sandbox_nodes(sandbox_nodes, tmp_path):  # noqa: F811
     gateway, node = sandbox_nodes.gateway, sandbox_nodes.nodes[0]
     path = tmp_path / "sandbox.yaml.j2"
-    path.write_text(textwrap.dedent("""
+    path.write_text(
+        textwrap.dedent("""
         scheduler: {timeout: 60, critical: true}
         nodes:
           - {id: gw, hostname: "{{ gw }}", port: {{ gw_port }}, username: {{ user }}}
@@ -34,11 +35,18 @@ def test_scenario_with_gateway_and_service_on_sandbox_nodes(sandbox_nodes, tmp_p
               - {type: Service, service: ticker, action: stop}
               - {type: Service, service: ticker, action: status, allowed_exits: [3]}
           - {id: prepare, node: gw, commands: "echo preparing"}
-        """))
-    env = {"gw": gateway.host, "gw_port": str(gateway.port), "node": node.host,
-           "node_port": str(node.port), "user": sandbox_nodes.username}
-    defaults = NodeDefaults(keys=[str(sandbox_nodes.client_key)],
-                            known_hosts=str(sandbox_nodes.known_hosts))
+        """)
+    )
+    env = {
+        "gw": gateway.host,
+        "gw_port": str(gateway.port),
+        "node": node.host,
+        "node_port": str(node.port),
+        "user": sandbox_nodes.username,
+    }
+    defaults = NodeDefaults(
+        keys=[str(sandbox_nodes.client_key)], known_hosts=str(sandbox_nodes.known_hosts)
+    )
     nodes, jobs, scheduler = YamlLoader(path, node_defaults=defaults).load_with_maps(env)
     assert nodes["n"].gateway is nodes["gw"]
     assert scheduler.run() is True, scheduler.why()

@@ -23,8 +23,13 @@ class Remote:
         self.started: list[Service] = []
 
     def run(self, script: str) -> subprocess.CompletedProcess:
-        return subprocess.run(self.farm.ssh_argv(self.host, script, user=self.user),
-                              capture_output=True, text=True, timeout=60, check=False)
+        return subprocess.run(
+            self.farm.ssh_argv(self.host, script, user=self.user),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
 
     def start(self, service: Service) -> subprocess.CompletedProcess:
         self.started.append(service)
@@ -47,7 +52,7 @@ def remote(farm, request):
     remote.close()
 
 
-TREE = ("echo env=$FARM_VALUE; sh -c 'sleep 300 & sleep 301 & wait' & sleep 302 & wait")
+TREE = "echo env=$FARM_VALUE; sh -c 'sleep 300 & sleep 301 & wait' & sleep 302 & wait"
 
 
 @pytest.mark.parametrize("remote", ["root", "unprivileged"], indirect=True)

@@ -27,11 +27,20 @@ class Host:
     def run(self, script: str, **env: str) -> subprocess.CompletedProcess:
         environ = {"PATH": os.environ["PATH"], "HOME": str(self.home), **env}
         # like sshd: the script runs from the home directory
-        return subprocess.run([self.shell, "-c", script], env=environ, capture_output=True,
-                              text=True, timeout=30, cwd=self.home, check=False)
+        return subprocess.run(
+            [self.shell, "-c", script],
+            env=environ,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            cwd=self.home,
+            check=False,
+        )
 
     def sid(self, service: Service) -> int:
-        return int((self.home / ".sshjobs/services" / service.service_id / "pid").read_text().split()[0])
+        return int(
+            (self.home / ".sshjobs/services" / service.service_id / "pid").read_text().split()[0]
+        )
 
     def start(self, service: Service) -> subprocess.CompletedProcess:
         self.started.append(service)
@@ -87,8 +96,11 @@ def test_start_without_stop_if_running_refuses(host, members):
 
 
 def test_a_tree_ignoring_term_is_killed(host, members):
-    service = Service("trap '' TERM; sh -c \"trap '' TERM; sleep 300\" & sleep 301; wait",
-                      service_id="stubborn", stop_timeout=0.3)
+    service = Service(
+        "trap '' TERM; sh -c \"trap '' TERM; sleep 300\" & sleep 301; wait",
+        service_id="stubborn",
+        stop_timeout=0.3,
+    )
     assert host.start(service).returncode == 0
     sid = host.sid(service)
     assert host.run(service.stop_script()).returncode == 0
@@ -114,8 +126,10 @@ def test_status_output_goes_to_a_file(host, tmp_path):
 
 
 def test_shell_syntax_and_quotes_in_the_command(host, settled):
-    service = Service("""echo "it's $((1 + 2))" 'x  y' > out.tmp; mv out.tmp out.txt; sleep 300""",
-                      service_id="quotes")
+    service = Service(
+        """echo "it's $((1 + 2))" 'x  y' > out.tmp; mv out.tmp out.txt; sleep 300""",
+        service_id="quotes",
+    )
     assert host.start(service).returncode == 0
     out = host.home / "out.txt"
     assert settled(out.exists)
@@ -131,15 +145,26 @@ def test_systemd_backend_commands(tmp_path):
     calls = tmp_path / "calls"
     for tool in ("systemd-run", "systemctl", "journalctl"):
         fake = bindir / tool
-        fake.write_text(f'#!/bin/sh\necho {tool} "$@" >> {calls}\n'
-                        '[ "$1" = is-active ] && exit 0\nexit 0\n')
+        fake.write_text(
+            f'#!/bin/sh\necho {tool} "$@" >> {calls}\n[ "$1" = is-active ] && exit 0\nexit 0\n'
+        )
         fake.chmod(0o755)
-    service = Service("echo $A", service_id="unit", environ={"A": "1 2"}, tty=True,
-                      systemd_type="notify", backend="systemd")
+    service = Service(
+        "echo $A",
+        service_id="unit",
+        environ={"A": "1 2"},
+        tty=True,
+        systemd_type="notify",
+        backend="systemd",
+    )
     host = Host(tmp_path, "sh")
     env = {"PATH": f"{bindir}:{os.environ['PATH']}"}
-    for script in (service.start_script(), service.stop_script(),
-                   service.status_script(), service.journal_script(since="1 hour ago")):
+    for script in (
+        service.start_script(),
+        service.stop_script(),
+        service.status_script(),
+        service.journal_script(since="1 hour ago"),
+    ):
         assert host.run(script, **env).returncode == 0
     assert calls.read_text().splitlines() == [
         "systemctl is-active --quiet unit",
@@ -152,9 +177,15 @@ def test_systemd_backend_commands(tmp_path):
     ]
 
 
-@pytest.mark.parametrize("kwds", [{"service_id": "a b"}, {"service_id": "x;rm"},
-                                  {"service_id": "ok", "environ": {"A-B": "1"}},
-                                  {"service_id": "ok", "backend": "docker"}])
+@pytest.mark.parametrize(
+    "kwds",
+    [
+        {"service_id": "a b"},
+        {"service_id": "x;rm"},
+        {"service_id": "ok", "environ": {"A-B": "1"}},
+        {"service_id": "ok", "backend": "docker"},
+    ],
+)
 def test_bad_arguments(kwds):
     with pytest.raises(ValueError):
         Service("true", **kwds)
@@ -162,6 +193,7 @@ def test_bad_arguments(kwds):
 
 def test_commands_are_runs_with_labels_and_run_options():
     from sshjobs import Run
+
     service = Service("sleep 1", service_id="web")
     start = service.start_command()
     assert isinstance(start, Run) and start.get_label_line() == "start service web"
@@ -175,6 +207,7 @@ def test_commands_are_runs_with_labels_and_run_options():
 
 def test_deferred_command_is_rendered_when_the_command_runs(host, members, settled):
     from sshjobs import Deferred, Variables
+
     variables = Variables()
     service = Service(Deferred("sleep {{ seconds }}", variables), service_id="deferred")
     start, stop = service.start_command(), service.stop_command()
@@ -186,7 +219,7 @@ def test_deferred_command_is_rendered_when_the_command_runs(host, members, settl
     def rendered_sleep_runs() -> bool:
         for pid in members(sid):
             try:
-                if Path(f"/proc/{pid}/cmdline").read_bytes() == b"sleep\0" b"313\0":
+                if Path(f"/proc/{pid}/cmdline").read_bytes() == b"sleep\0313\0":
                     return True
             except OSError:
                 continue

@@ -38,12 +38,18 @@ class Collect(Formatter):
         self.events.append(("stop", hostname))
 
     def stdout(self, hostname: str | None = None) -> bytes:
-        return b"".join(line for host, kind, line in self.lines
-                        if kind is None and (hostname is None or host == hostname))
+        return b"".join(
+            line
+            for host, kind, line in self.lines
+            if kind is None and (hostname is None or host == hostname)
+        )
 
     def stderr(self, hostname: str | None = None) -> bytes:
-        return b"".join(line for host, kind, line in self.lines
-                        if kind == 1 and (hostname is None or host == hostname))
+        return b"".join(
+            line
+            for host, kind, line in self.lines
+            if kind == 1 and (hostname is None or host == hostname)
+        )
 
 
 def _hex_endpoint(address: str, port: int) -> str:

@@ -16,8 +16,10 @@ import pytest
 from sshjobs.transport import fastpath
 from sshjobs.transport import loader as asyncssh_loader
 
-PROBE = ("import asyncssh.crypto.pq as pq, ctypes.util; "
-         "print(pq.mlkem_available, pq.sntrup_available, ctypes.util.find_library.__module__)")
+PROBE = (
+    "import asyncssh.crypto.pq as pq, ctypes.util; "
+    "print(pq.mlkem_available, pq.sntrup_available, ctypes.util.find_library.__module__)"
+)
 
 #: every attribute sshjobs ever replaced process-wide (and a few neighbours)
 WATCHED = """
@@ -43,7 +45,9 @@ def watched():
     }
 """
 
-RUN = WATCHED + """
+RUN = (
+    WATCHED
+    + """
 import json, os, sys
 before = watched()
 import sshjobs, sshjobs.cli
@@ -58,19 +62,31 @@ after_run = watched()
 changed = sorted(k for k in before if before[k] != after_import[k] or before[k] != after_run[k])
 print(json.dumps({"ok": ok, "changed": changed}))
 """
+)
 
 
 def _run(code: str, env: dict | None = None) -> str:
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          check=True, timeout=120,
-                          env={**os.environ, **(env or {})}).stdout.strip()
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+        env={**os.environ, **(env or {})},
+    ).stdout.strip()
 
 
 @pytest.mark.parametrize("fast", ["1", "0"])
 def test_import_and_run_change_nothing_in_asyncssh_ctypes_or_shlex(farm, fast):
     host = farm.hosts[0]
-    target = json.dumps({"host": host.address, "port": host.port, "key": str(farm.client_key),
-                         "known_hosts": str(farm.known_hosts)})
+    target = json.dumps(
+        {
+            "host": host.address,
+            "port": host.port,
+            "key": str(farm.client_key),
+            "known_hosts": str(farm.known_hosts),
+        }
+    )
     result = json.loads(_run(RUN, {"TARGET": target, "SSHJOBS_FAST_HANDSHAKE": fast}))
     assert result == {"ok": True, "changed": []}
 
@@ -78,24 +94,28 @@ def test_import_and_run_change_nothing_in_asyncssh_ctypes_or_shlex(farm, fast):
 def test_the_watch_sees_a_patch():
     """The comparison above can fail: the same probe, with the command's speed-ups applied
     (what ``sshjobs`` does in its own process), names what they changed."""
-    code = WATCHED + ("before = watched()\n"
-                      "from sshjobs.transport.loader import _memoise_config_tokeniser\n"
-                      "_memoise_config_tokeniser()\n"
-                      "after = watched()\n"
-                      "print(sorted(k for k in before if before[k] != after[k]))")
+    code = WATCHED + (
+        "before = watched()\n"
+        "from sshjobs.transport.loader import _memoise_config_tokeniser\n"
+        "_memoise_config_tokeniser()\n"
+        "after = watched()\n"
+        "print(sorted(k for k in before if before[k] != after[k]))"
+    )
     assert _run(code) == "['asyncssh.config.shlex']"
 
 
 def test_same_post_quantum_support_as_a_plain_import():
     speed_up = "from sshjobs.transport.loader import speed_up_this_process as s; s(); "
     assert _run(speed_up + PROBE) == _run(PROBE)
-    assert _run(speed_up + PROBE).endswith(" ctypes.util")      # find_library restored
+    assert _run(speed_up + PROBE).endswith(" ctypes.util")  # find_library restored
 
 
 def test_the_command_applies_its_speed_ups_in_its_own_process_only():
-    code = ("import sshjobs.cli, asyncssh.config, shlex; print(asyncssh.config.shlex is shlex); "
-            "from sshjobs.transport.loader import speed_up_this_process as s; s(); "
-            "print(type(asyncssh.config.shlex).__name__)")
+    code = (
+        "import sshjobs.cli, asyncssh.config, shlex; print(asyncssh.config.shlex is shlex); "
+        "from sshjobs.transport.loader import speed_up_this_process as s; s(); "
+        "print(type(asyncssh.config.shlex).__name__)"
+    )
     assert _run(code).split() == ["True", "_MemoisedShlex"]
 
 
@@ -104,7 +124,7 @@ def test_a_liboqs_on_ld_library_path_is_looked_up(tmp_path, monkeypatch):
     before = asyncssh_loader.may_have_liboqs()
     (tmp_path / "liboqs.so.5").write_bytes(b"")
     assert asyncssh_loader.may_have_liboqs()
-    if not before:   # this machine has no liboqs: the shortcut applies without the file
+    if not before:  # this machine has no liboqs: the shortcut applies without the file
         (tmp_path / "liboqs.so.5").unlink()
         assert not asyncssh_loader.may_have_liboqs()
 
@@ -119,26 +139,30 @@ class _Conn:
 
     def __init__(self) -> None:
         from asyncssh.logging import logger
+
         self._logger = logger.get_child(context="conn=1")
 
 
 def test_our_connections_format_log_arguments_only_when_logged(caplog):
     conn = _Conn()
     fastpath._check_log_levels(conn)
-    channel = conn._logger.get_child("channel", context="chan=0")   # as asyncssh derives it
+    channel = conn._logger.get_child("channel", context="chan=0")  # as asyncssh derives it
     with caplog.at_level("INFO", logger="asyncssh"):
-        conn._logger.debug("never shown %s", [_Unprintable()])   # below INFO: not formatted
+        conn._logger.debug("never shown %s", [_Unprintable()])  # below INFO: not formatted
         channel.debug1("never shown %s", [_Unprintable()])
         conn._logger.info("shown %s and %s", [b"ab", "cd"], ("host", 22))
         channel.info("channel %s", b"x")
     assert [r.getMessage() for r in caplog.records] == [
-        "[conn=1] shown ab,cd and host, port 22", "[conn=1, chan=0] channel x"]
+        "[conn=1] shown ab,cd and host, port 22",
+        "[conn=1, chan=0] channel x",
+    ]
 
 
 def test_other_asyncssh_loggers_are_left_as_they_are(caplog):
     """A logger that is not one of our connections' still formats as asyncssh does (which
     is why the probe below raises): sshjobs changed nothing for it."""
     from asyncssh.logging import logger
+
     other = logger.get_child("other", context="conn=2")
     with caplog.at_level(logging.INFO, logger="asyncssh"):
         with pytest.raises(AssertionError, match="formatted although not logged"):
@@ -147,11 +171,16 @@ def test_other_asyncssh_loggers_are_left_as_they_are(caplog):
 
 def test_memoised_tokeniser_splits_as_shlex_and_errors_still_raise():
     memo = asyncssh_loader._MemoisedShlex()
-    for line in ['Host a b "c d"', "IdentityFile ~/.ssh/id_ed25519", "User=root",
-                 "ProxyCommand ssh -W %h:%p gw", "Host 'x y'"]:
+    for line in [
+        'Host a b "c d"',
+        "IdentityFile ~/.ssh/id_ed25519",
+        "User=root",
+        "ProxyCommand ssh -W %h:%p gw",
+        "Host 'x y'",
+    ]:
         first, second = memo.split(line), memo.split(line)
         assert first == second == shlex.split(line)
-        first.append("changed")                   # callers get their own list
+        first.append("changed")  # callers get their own list
         assert memo.split(line) == shlex.split(line)
     for _ in range(2):
         with pytest.raises(ValueError, match="quotation"):

@@ -17,13 +17,16 @@ def test_pyproject_declares_the_tested_floor_and_ceiling():
     text = PYPROJECT.read_text()
     found = re.findall(r'"asyncssh(?:\[[a-z,]+\])?>=([0-9.]+),<([0-9.]+)"', text)
     assert found == [(versions.FLOOR, versions.CEILING)]
-    assert '"asyncssh[bcrypt]' in text     # encrypted OpenSSH keys need bcrypt
+    assert '"asyncssh[bcrypt]' in text  # encrypted OpenSSH keys need bcrypt
 
 
 def test_tested_versions_lie_in_the_declared_range():
     for version in versions.TESTED:
-        assert version_tuple(versions.FLOOR) <= version_tuple(version) \
-            < version_tuple(versions.CEILING), version
+        assert (
+            version_tuple(versions.FLOOR)
+            <= version_tuple(version)
+            < version_tuple(versions.CEILING)
+        ), version
     assert versions.FLOOR in versions.TESTED
 
 

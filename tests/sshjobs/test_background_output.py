@@ -17,8 +17,18 @@ from pathlib import Path
 import pytest
 
 from asynciojobs import Scheduler
-from sshjobs import (Formatter, HostKeyError, LocalNode, Pull, Push, Run, RunScript, RunString,
-                     SshJob, SshNode)
+from sshjobs import (
+    Formatter,
+    HostKeyError,
+    LocalNode,
+    Pull,
+    Push,
+    Run,
+    RunScript,
+    RunString,
+    SshJob,
+    SshNode,
+)
 from sshjobs_helpers import Collect, collect, nodes  # noqa: F401 (fixtures)
 
 #: starts a child that keeps stderr (not stdout) open, as ``netcat -l PORT > FILE &`` does
@@ -65,8 +75,11 @@ def test_background_child_does_not_hold_the_command(nodes, background_pids, capl
     host = nodes.farm.direct[0]
     events = Events()
     node = nodes.node(host, formatter=events)
-    command = ("echo before; echo warn >&2; printf 'no newline'; "
-               + BACKGROUND.format(pidfile="held.pid") + "; exit 3")
+    command = (
+        "echo before; echo warn >&2; printf 'no newline'; "
+        + BACKGROUND.format(pidfile="held.pid")
+        + "; exit 3"
+    )
     job = SshJob(node, commands=[Run(command, allowed_exits=[3]), Run("echo after")])
     with caplog.at_level(logging.DEBUG, logger="sshjobs.session"):
         assert Scheduler(job, timeout=60).run(), job.raised_exception()
@@ -76,7 +89,7 @@ def test_background_child_does_not_hold_the_command(nodes, background_pids, capl
     assert events.stdout(node.hostname) == b"before\nno newlineafter\n"
     assert events.stderr(node.hostname) == b"warn\n" and first.stderr_tail == b"warn\n"
     pid = take_pid(nodes.farm.home_of(host) / "held.pid", background_pids)
-    assert running(pid)                                    # nothing was killed
+    assert running(pid)  # nothing was killed
     assert any("kept its output open" in r.getMessage() for r in caplog.records)
     told = [line for line in events.told if "background process kept its output" in line]
     assert len(told) == 1 and "2s" in told[0]
@@ -86,15 +99,18 @@ def test_grace_per_node_per_command_and_unlimited(nodes, background_pids):
     host = nodes.farm.direct[1]
     node = nodes.node(host, output_grace=0)
     late = "; (sleep 1; echo late) & echo early"
-    job = SshJob(node, commands=[
-        Run(BACKGROUND.format(pidfile="a.pid") + late),                    # node's grace: 0
-        Run(BACKGROUND.format(pidfile="b.pid"), output_grace=0.1),
-        # no limit: the output ends when the short-lived child is done, not before
-        Run("(sleep 1; echo waited) &", output_grace=float("inf")),
-    ])
+    job = SshJob(
+        node,
+        commands=[
+            Run(BACKGROUND.format(pidfile="a.pid") + late),  # node's grace: 0
+            Run(BACKGROUND.format(pidfile="b.pid"), output_grace=0.1),
+            # no limit: the output ends when the short-lived child is done, not before
+            Run("(sleep 1; echo waited) &", output_grace=float("inf")),
+        ],
+    )
     assert Scheduler(job, timeout=60).run(), job.raised_exception()
     out = nodes.formatter.stdout(node.hostname)
-    assert b"early\n" in out and b"late" not in out          # after the grace: not ours
+    assert b"early\n" in out and b"late" not in out  # after the grace: not ours
     assert out.endswith(b"waited\n")
     for name in ("a.pid", "b.pid"):
         assert running(take_pid(nodes.farm.home_of(host) / name, background_pids))
@@ -104,8 +120,11 @@ def test_a_held_session_frees_its_slot(nodes, background_pids):
     """With one session per connection, the next command runs: the held one is closed."""
     host = nodes.farm.direct[0]
     node = nodes.node(host, max_sessions=1, output_grace=0.2)
-    job = SshJob(node, commands=[Run(BACKGROUND.format(pidfile=f"s{i}.pid")) for i in range(3)]
-                 + [Run("echo done")])
+    job = SshJob(
+        node,
+        commands=[Run(BACKGROUND.format(pidfile=f"s{i}.pid")) for i in range(3)]
+        + [Run("echo done")],
+    )
     assert Scheduler(job, timeout=60).run(), job.raised_exception()
     assert nodes.formatter.stdout(node.hostname).endswith(b"done\n")
     for i in range(3):
@@ -116,8 +135,13 @@ def test_local_node_background_child(tmp_path, background_pids):
     events = Events()
     node = LocalNode(formatter=events, cwd=str(tmp_path))
     command = "echo before; " + BACKGROUND.format(pidfile="local.pid") + "; exit 4"
-    job = SshJob(node, commands=[Run(command, allowed_exits=[4]),
-                                 Run("sleep 300 > /dev/null 2>&1 & echo quiet", capture=None)])
+    job = SshJob(
+        node,
+        commands=[
+            Run(command, allowed_exits=[4]),
+            Run("sleep 300 > /dev/null 2>&1 & echo quiet", capture=None),
+        ],
+    )
     assert Scheduler(job, timeout=60).run(), job.raised_exception()
     assert job.results[0].exit_status == 4
     assert events.stdout("LOCALNODE") == b"before\nquiet\n"
@@ -140,14 +164,19 @@ esac
 """
 
 #: ``netcat -l PORT > RANDOM &`` where no netcat is installed: one connection's bytes to stdout
-LISTENER = ("import socket, sys; s = socket.socket(); "
-            "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(({addr!r}, 10000)); "
-            "s.listen(1); c, _ = s.accept(); sys.stdout.buffer.write(c.makefile('rb').read())")
-SENDER = ("import socket, sys; c = socket.create_connection(({addr!r}, 10000), timeout=20); "
-          "c.sendall(open(sys.argv[1], 'rb').read()); c.close()")
+LISTENER = (
+    "import socket, sys; s = socket.socket(); "
+    "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(({addr!r}, 10000)); "
+    "s.listen(1); c, _ = s.accept(); sys.stdout.buffer.write(c.makefile('rb').read())"
+)
+SENDER = (
+    "import socket, sys; c = socket.create_connection(({addr!r}, 10000), timeout=20); "
+    "c.sendall(open(sys.argv[1], 'rb').read()); c.close()"
+)
 #: until the receiver has ended (an ended orphan may stay a zombie of the farm's subreaper)
-WAIT_RECEIVER = "while grep -q python /proc/$(cat receiver.pid)/cmdline 2>/dev/null; do " \
-                "sleep 0.1; done"
+WAIT_RECEIVER = (
+    "while grep -q python /proc/$(cat receiver.pid)/cmdline 2>/dev/null; do sleep 0.1; done"
+)
 
 
 def tutorial(farm, tmp_path: Path, formatter: Formatter, run: int) -> tuple[list, Scheduler]:
@@ -157,10 +186,8 @@ def tutorial(farm, tmp_path: Path, formatter: Formatter, run: int) -> tuple[list
     node then sends a file; Pull of the results. No host-key setting anywhere."""
     gateway, (node1, node2) = farm.gateway, farm.private[:2]
     gw = SshNode(gateway.address, port=gateway.port, username="root", formatter=formatter)
-    fit01 = SshNode(node1.name, port=node1.port, username="root", gateway=gw,
-                    formatter=formatter)
-    fit02 = SshNode(node2.name, port=node2.port, username="root", gateway=gw,
-                    formatter=formatter)
+    fit01 = SshNode(node1.name, port=node1.port, username="root", gateway=gw, formatter=formatter)
+    fit02 = SshNode(node2.name, port=node2.port, username="root", gateway=gw, formatter=formatter)
     script = tmp_path / "configure.sh"
     script.write_text(TUTORIAL_SCRIPT)
     payload = tmp_path / "RANDOM"
@@ -169,17 +196,30 @@ def tutorial(farm, tmp_path: Path, formatter: Formatter, run: int) -> tuple[list
     pulled.mkdir()
     listener, sender = LISTENER.format(addr=node2.address), SENDER.format(addr=node2.address)
     check = SshJob(gw, command=Run("echo gateway ready"))
-    receiver = SshJob(fit02, required=check, commands=[
-        Run(f"rm -f RANDOM; python3 -c \"{listener}\" > RANDOM & echo $! > receiver.pid"),
-        Run("echo receiver started")])
-    configure = SshJob(fit01, required=receiver, commands=[
-        Push(localpaths=[str(script), str(payload)], remotepath="."),
-        RunScript(script, "configure", "wlan0", f"run{run}"),
-        RunString("#!/bin/sh\necho \"args: $*\"\n", "a", "b c", quote=True),
-        Run(f"python3 -c \"{sender}\" RANDOM"),
-        Pull(remotepaths=["config.out"], localpath=str(pulled))])
-    received = SshJob(fit02, required=configure, commands=[
-        Run(WAIT_RECEIVER), Pull(remotepaths=["RANDOM"], localpath=str(pulled))])
+    receiver = SshJob(
+        fit02,
+        required=check,
+        commands=[
+            Run(f'rm -f RANDOM; python3 -c "{listener}" > RANDOM & echo $! > receiver.pid'),
+            Run("echo receiver started"),
+        ],
+    )
+    configure = SshJob(
+        fit01,
+        required=receiver,
+        commands=[
+            Push(localpaths=[str(script), str(payload)], remotepath="."),
+            RunScript(script, "configure", "wlan0", f"run{run}"),
+            RunString('#!/bin/sh\necho "args: $*"\n', "a", "b c", quote=True),
+            Run(f'python3 -c "{sender}" RANDOM'),
+            Pull(remotepaths=["config.out"], localpath=str(pulled)),
+        ],
+    )
+    received = SshJob(
+        fit02,
+        required=configure,
+        commands=[Run(WAIT_RECEIVER), Pull(remotepaths=["RANDOM"], localpath=str(pulled))],
+    )
     scheduler = Scheduler(check, receiver, configure, received, timeout=60)
     return [check, receiver, configure, received], scheduler
 
@@ -195,7 +235,7 @@ def test_tutorial_from_a_new_users_home(faulty_farm, tmp_path, monkeypatch, back
     gateway, (node1, node2) = farm.gateway, farm.private[:2]
     known = home / ".ssh" / "known_hosts"
 
-    for run in (1, 2):           # a new user's first run, then a second run
+    for run in (1, 2):  # a new user's first run, then a second run
         out = Collect()
         jobs, scheduler = tutorial(farm, tmp_path, out, run)
         assert scheduler.run(), [job.raised_exception() for job in jobs]
@@ -203,13 +243,17 @@ def test_tutorial_from_a_new_users_home(faulty_farm, tmp_path, monkeypatch, back
         assert b"args: a b c\n" in out.stdout() and b"receiver started\n" in out.stdout()
         assert (tmp_path / f"pulled{run}" / "config.out").read_text() == f"wlan0=run{run}\n"
         # the receiver outlived its command, received the file, then ended by itself
-        assert (tmp_path / f"pulled{run}" / "RANDOM").read_bytes() == \
-            (tmp_path / "RANDOM").read_bytes()
+        assert (tmp_path / f"pulled{run}" / "RANDOM").read_bytes() == (
+            tmp_path / "RANDOM"
+        ).read_bytes()
         # both levels recorded once, each under the name the client used
         names = [line.split()[0] for line in known.read_text().splitlines()]
-        assert sorted(names) == sorted([
-            gateway.address if gateway.port == 22 else f"[{gateway.address}]:{gateway.port}",
-            *(h.name if h.port == 22 else f"[{h.name}]:{h.port}" for h in (node1, node2))])
+        assert sorted(names) == sorted(
+            [
+                gateway.address if gateway.port == 22 else f"[{gateway.address}]:{gateway.port}",
+                *(h.name if h.port == 22 else f"[{h.name}]:{h.port}" for h in (node1, node2)),
+            ]
+        )
 
     # a node re-imaged since: refused, naming it; the gateway and the other node still run
     farm.replace_host_key(node1)
@@ -220,7 +264,7 @@ def test_tutorial_from_a_new_users_home(faulty_farm, tmp_path, monkeypatch, back
     Scheduler(check, receiver, configure, timeout=60).run()
     assert check.raised_exception() is None and receiver.raised_exception() is None
     pid = take_pid(farm.home_of(node2) / "receiver.pid", background_pids)
-    assert running(pid, b"python")                 # still listening: nobody sent anything
+    assert running(pid, b"python")  # still listening: nobody sent anything
     error = configure.raised_exception()
     assert isinstance(error, HostKeyError) and error.host == node1.name
     message = str(error)

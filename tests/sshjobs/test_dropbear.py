@@ -32,13 +32,12 @@ def dropbear(farm):
     if not shutil.which("dropbearkey") or not shutil.which(DROPBEAR):
         pytest.skip("dropbear is not installed (apt-get install dropbear-bin)")
     host = farm.direct[0]
-    scratch = host.dir / "dropbear"          # not under /tmp: the host has its own /tmp
+    scratch = host.dir / "dropbear"  # not under /tmp: the host has its own /tmp
     scratch.mkdir(exist_ok=True)
     keys = []
-    for kind in ("ed25519", "rsa"):     # Dropbear 2022.83 aborts with an ed25519 key only
+    for kind in ("ed25519", "rsa"):  # Dropbear 2022.83 aborts with an ed25519 key only
         key = scratch / f"dropbear_{kind}_host_key"
-        subprocess.run(["dropbearkey", "-t", kind, "-f", str(key)], check=True,
-                       capture_output=True)
+        subprocess.run(["dropbearkey", "-t", kind, "-f", str(key)], check=True, capture_output=True)
         keys += ["-r", str(key)]
     spec = sshd.launch_spec(host.dir, f"{host.name}-dropbear", host.netns, farm.dir)
     spec["argv"] = [DROPBEAR, "-F", *keys, "-E", "-s", "-p", f"{host.address}:{PORT}"]
@@ -65,8 +64,15 @@ def dropbear(farm):
 
 def _node(dropbear, formatter, **kwds) -> SshNode:
     address, port = dropbear
-    return SshNode(address, port=port, username="root", host_keys="ignore", config=None,
-                   formatter=formatter, **kwds)
+    return SshNode(
+        address,
+        port=port,
+        username="root",
+        host_keys="ignore",
+        config=None,
+        formatter=formatter,
+        **kwds,
+    )
 
 
 @pytest.mark.parametrize("fast", [True, False], ids=["short-handshake", "asyncssh-handshake"])

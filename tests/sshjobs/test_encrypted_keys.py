@@ -17,7 +17,8 @@ def encrypted_key(nodes, tmp_path):
     """The farm's client key, written passphrase-protected in OpenSSH's format."""
     path = tmp_path / "id_ed25519"
     asyncssh.read_private_key(str(nodes.farm.client_key)).write_private_key(
-        str(path), passphrase="right horse")
+        str(path), passphrase="right horse"
+    )
     assert b"OPENSSH PRIVATE KEY" in path.read_bytes()
     return path
 
@@ -29,32 +30,36 @@ def _echo(node: SshNode, collect) -> bytes:
 
 
 def test_a_given_encrypted_key_with_its_passphrase_logs_in(nodes, collect, encrypted_key):
-    node = nodes.node(nodes.farm.direct[0], keys=[str(encrypted_key)],
-                      passphrase="right horse")
+    node = nodes.node(nodes.farm.direct[0], keys=[str(encrypted_key)], passphrase="right horse")
     assert _echo(node, collect) == b"in\n"
 
 
-def test_without_or_with_a_wrong_passphrase_a_clear_error_before_connecting(nodes,
-                                                                           encrypted_key):
+def test_without_or_with_a_wrong_passphrase_a_clear_error_before_connecting(nodes, encrypted_key):
     with pytest.raises(KeyLoadError, match="passphrase-protected.*ssh-add.*passphrase="):
         nodes.node(nodes.farm.direct[0], keys=[str(encrypted_key)])
     with pytest.raises(KeyLoadError, match="cannot decrypt .* with the passphrase given"):
         nodes.node(nodes.farm.direct[0], keys=[str(encrypted_key)], passphrase="wrong")
 
 
-def test_an_encrypted_default_key_with_the_passphrase(nodes, collect, encrypted_key, tmp_path,
-                                                      monkeypatch):
+def test_an_encrypted_default_key_with_the_passphrase(
+    nodes, collect, encrypted_key, tmp_path, monkeypatch
+):
     home = tmp_path / "home"
     (home / ".ssh").mkdir(parents=True)
     encrypted_key.rename(home / ".ssh" / "id_ed25519")
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
     host = nodes.farm.direct[0]
-    common = dict(port=host.port, username="root", known_hosts=str(nodes.farm.known_hosts),
-                  config=None, formatter=collect)
+    common = dict(
+        port=host.port,
+        username="root",
+        known_hosts=str(nodes.farm.known_hosts),
+        config=None,
+        formatter=collect,
+    )
     node = SshNode(host.address, passphrase="right horse", **common)
     assert _echo(node, collect) == b"in\n"
-    refused = SshNode(host.address, **common)   # skipped without passphrase: named in the error
+    refused = SshNode(host.address, **common)  # skipped without passphrase: named in the error
     job = SshJob(refused, command="true", critical=False)
     Scheduler(job).run()
     assert "passphrase-protected" in str(job.raised_exception()), job.raised_exception()

@@ -20,7 +20,7 @@ from asynciojobs import Scheduler
 from sshjobs import Formatter, Run, SshConnectionError, SshJob, SshNode
 from sshjobs.transport import fastpath
 
-HOLD = 0.5       # seconds the relay holds server data (a round trip; bursts: gaps > HOLD/2)
+HOLD = 0.5  # seconds the relay holds server data (a round trip; bursts: gaps > HOLD/2)
 
 
 class TurnCountingRelay:
@@ -28,11 +28,11 @@ class TurnCountingRelay:
 
     def __init__(self, address: str, port: int, cut_at_client_burst: int | None = None) -> None:
         self.target = (address, port)
-        self.cut_at = cut_at_client_burst   # drop the connection when the client sends that
+        self.cut_at = cut_at_client_burst  # drop the connection when the client sends that
         self.client_bursts = 0
         #: (side, when relayed, when read): server data is relayed HOLD after it was read
         self.events: list[tuple[str, float, float]] = []
-        self.trace: list[str] = []      # the same, with sizes and times, for failure messages
+        self.trace: list[str] = []  # the same, with sizes and times, for failure messages
         self.t0 = time.monotonic()
         self.server: asyncio.base_events.Server | None = None
         self.serving: list[asyncio.Task] = []
@@ -59,7 +59,7 @@ class TurnCountingRelay:
                 if last is None or now - last > HOLD / 2:
                     self.client_bursts += 1
                 last = now
-                if self.client_bursts == self.cut_at:    # the connection drops there
+                if self.client_bursts == self.cut_at:  # the connection drops there
                     client_writer.transport.abort()
                     server_writer.transport.abort()
                     return
@@ -82,8 +82,9 @@ class TurnCountingRelay:
                 client_writer.write(data)
             client_writer.close()
 
-        await asyncio.gather(upstream(), downstream_read(), downstream_write(),
-                             return_exceptions=True)
+        await asyncio.gather(
+            upstream(), downstream_read(), downstream_write(), return_exceptions=True
+        )
 
     def _note(self, side: str, data: bytes, read: float | None = None) -> None:
         now = time.monotonic()
@@ -101,8 +102,9 @@ class TurnCountingRelay:
         for side, when, read in self.events[:until]:
             if side != "S":
                 continue
-            if last is None or (when - last > HOLD / 2
-                                and any(began <= sent <= read for sent in client)):
+            if last is None or (
+                when - last > HOLD / 2 and any(began <= sent <= read for sent in client)
+            ):
                 bursts, began = bursts + 1, when
             last = when
         return bursts
@@ -129,20 +131,28 @@ def _round_trips(nodes, fast: bool) -> int:
         relay = TurnCountingRelay(host.address, host.port)
         port = await relay.start()
         formatter = FirstOutput(relay)
-        node = SshNode("127.0.0.1", port=port, username="root", host_keys="ignore",
-                       formatter=formatter, fast_handshake=fast)
+        node = SshNode(
+            "127.0.0.1",
+            port=port,
+            username="root",
+            host_keys="ignore",
+            formatter=formatter,
+            fast_handshake=fast,
+        )
         job = SshJob(node, command=Run("echo", "output"))
         assert await Scheduler(job).co_run(), job.raised_exception()
         await relay.stop()
         assert formatter.mark is not None
-        return relay.round_trips(formatter.mark), " ".join(relay.trace[:formatter.mark])
+        return relay.round_trips(formatter.mark), " ".join(relay.trace[: formatter.mark])
 
     return asyncio.run(scenario())
 
 
 def test_installed_asyncssh_has_what_the_short_handshake_needs():
     # fails on an asyncssh whose internals moved: the short handshake would silently be off
-    assert fastpath.AVAILABLE, f"asyncssh {asyncssh.__version__}: sshjobs.transport.fastpath unavailable"
+    assert fastpath.AVAILABLE, (
+        f"asyncssh {asyncssh.__version__}: sshjobs.transport.fastpath unavailable"
+    )
 
 
 def test_short_handshake_saves_three_round_trips(nodes, collect):
@@ -160,11 +170,16 @@ def _sshd_auth_lines(host, client_port: int) -> list[str]:
     deadline = time.monotonic() + 5
     while True:
         lines = (host.dir / "sshd.log").read_text(errors="replace").splitlines()
-        starts = [i for i, line in enumerate(lines)
-                  if line.startswith("Connection from") and pattern.search(line)]
-        mine = [line for line in lines[starts[-1] if starts else 0:] if pattern.search(line)]
-        if any(line.startswith("Accepted publickey") for line in mine) \
-                or time.monotonic() > deadline:
+        starts = [
+            i
+            for i, line in enumerate(lines)
+            if line.startswith("Connection from") and pattern.search(line)
+        ]
+        mine = [line for line in lines[starts[-1] if starts else 0 :] if pattern.search(line)]
+        if (
+            any(line.startswith("Accepted publickey") for line in mine)
+            or time.monotonic() > deadline
+        ):
             return mine
         time.sleep(0.05)
 
@@ -186,8 +201,9 @@ def test_first_key_is_offered_signed_without_a_query(nodes, collect):
 
 def test_refused_first_key_falls_back_to_the_next(nodes, collect):
     stranger = asyncssh.generate_private_key("ssh-ed25519")
-    node = nodes.node(nodes.farm.direct[0], keys=[stranger, str(nodes.farm.client_key)],
-                      fast_handshake=True)
+    node = nodes.node(
+        nodes.farm.direct[0], keys=[stranger, str(nodes.farm.client_key)], fast_handshake=True
+    )
     job = SshJob(node, command=Run("echo", "second key"))
     assert Scheduler(job).run(), job.raised_exception()
     assert collect.stdout() == b"second key\n"
@@ -195,8 +211,12 @@ def test_refused_first_key_falls_back_to_the_next(nodes, collect):
 
 def test_only_refused_keys_is_an_authentication_error(nodes, collect):
     from sshjobs import AuthenticationError
-    node = nodes.node(nodes.farm.direct[0], keys=[asyncssh.generate_private_key("ssh-ed25519")],
-                      fast_handshake=True)
+
+    node = nodes.node(
+        nodes.farm.direct[0],
+        keys=[asyncssh.generate_private_key("ssh-ed25519")],
+        fast_handshake=True,
+    )
     job = SshJob(node, command="true", critical=False)
     Scheduler(job).run()
     assert isinstance(job.raised_exception(), AuthenticationError), job.raised_exception()
@@ -213,8 +233,9 @@ def test_environment_turns_it_off(monkeypatch):
 @pytest.mark.parametrize("fast", [True, False])
 def test_private_nodes_through_a_gateway(nodes, collect, fast):
     gateway = nodes.gateway(fast_handshake=fast)
-    private = [nodes.node(host, gateway=gateway, fast_handshake=fast)
-               for host in nodes.farm.private]
+    private = [
+        nodes.node(host, gateway=gateway, fast_handshake=fast) for host in nodes.farm.private
+    ]
     jobs = [SshJob(node, command=Run("echo", "via gateway")) for node in private]
     assert Scheduler(*jobs).run()
     assert collect.stdout().count(b"via gateway\n") == len(private)
@@ -228,8 +249,9 @@ def test_empty_ignore_packets_are_left_out_with_an_aead_cipher(nodes, fast):
     async def scenario():
         async with nodes.node(nodes.farm.direct[0], fast_handshake=fast) as node:
             conn = node._conn
-            assert conn.get_extra_info("send_cipher").endswith(("gcm@openssh.com",
-                                                                 "poly1305@openssh.com"))
+            assert conn.get_extra_info("send_cipher").endswith(
+                ("gcm@openssh.com", "poly1305@openssh.com")
+            )
             before = conn._send_seq
             conn.send_packet(MSG_IGNORE, String(b""))
             return conn._send_seq - before
@@ -247,6 +269,7 @@ def test_rsa_and_ecdsa_keys_log_in_signed_at_once(nodes, collect, algorithm):
     before = authorized.read_text()
     authorized.write_text(before + key.export_public_key().decode())
     try:
+
         async def client_port() -> int:
             async with nodes.node(host, keys=[key], fast_handshake=True) as node:
                 return node._conn.get_extra_info("sockname")[1]
@@ -255,8 +278,9 @@ def test_rsa_and_ecdsa_keys_log_in_signed_at_once(nodes, collect, algorithm):
     finally:
         authorized.write_text(before)
     kind = "RSA" if algorithm == "ssh-rsa" else "ECDSA"
-    assert any(line.startswith("Accepted publickey") and f": {kind} " in line
-               for line in lines), lines
+    assert any(line.startswith("Accepted publickey") and f": {kind} " in line for line in lines), (
+        lines
+    )
     assert not any(line.startswith("Postponed publickey") for line in lines), lines
 
 
@@ -269,8 +293,15 @@ def test_connection_lost_after_pipelined_auth_says_how_to_turn_it_off(nodes, fas
     async def scenario():
         relay = TurnCountingRelay(host.address, host.port, cut_at_client_burst=3)
         port = await relay.start()
-        node = SshNode("127.0.0.1", port=port, username="root", host_keys="ignore",
-                       formatter=nodes.formatter, fast_handshake=fast, timeout=20)
+        node = SshNode(
+            "127.0.0.1",
+            port=port,
+            username="root",
+            host_keys="ignore",
+            formatter=nodes.formatter,
+            fast_handshake=fast,
+            timeout=20,
+        )
         job = SshJob(node, command="true", critical=False)
         await Scheduler(job).co_run()
         await relay.stop()
@@ -281,14 +312,17 @@ def test_connection_lost_after_pipelined_auth_says_how_to_turn_it_off(nodes, fas
     assert ("SSHJOBS_FAST_HANDSHAKE=0" in str(error)) == fast, str(error)
 
 
-
 def _warnings(caplog) -> list[str]:
-    return [r.getMessage() for r in caplog.records
-            if r.name == fastpath.__name__ and r.levelname == "WARNING"]
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == fastpath.__name__ and r.levelname == "WARNING"
+    ]
 
 
 def _run_twice_and_get_connection_types(nodes) -> list[type]:
     """Two nodes' connections (same host), the types of their asyncssh connection objects."""
+
     async def scenario():
         kinds = []
         for _ in range(2):
@@ -296,12 +330,14 @@ def _run_twice_and_get_connection_types(nodes) -> list[type]:
                 assert await node.run("true") == 0
                 kinds.append(type(node._conn))
         return kinds
+
     return asyncio.run(scenario())
 
 
 @pytest.mark.parametrize("missing", ["classes", "connect"])
 def test_without_the_internals_connections_are_asyncssh_ones_and_a_warning_says_so_once(
-        nodes, caplog, monkeypatch, missing):
+    nodes, caplog, monkeypatch, missing
+):
     """An asyncssh whose internals moved: the short handshake cannot be installed, the
     connections are plain ones (ours without the short handshake, or asyncssh.connect's own
     when even its connection opener moved), and one warning says so."""
@@ -318,7 +354,8 @@ def test_without_the_internals_connections_are_asyncssh_ones_and_a_warning_says_
 
 
 def test_a_connection_lacking_an_internal_attribute_uses_asyncssh_handshake(
-        nodes, caplog, monkeypatch):
+    nodes, caplog, monkeypatch
+):
     monkeypatch.setattr(fastpath, "_warned", set())
     monkeypatch.setattr(fastpath, "_INSTANCE_ATTRS", (*fastpath._INSTANCE_ATTRS, "_no_such"))
     caplog.set_level("WARNING", logger=fastpath.__name__)
@@ -327,6 +364,7 @@ def test_a_connection_lacking_an_internal_attribute_uses_asyncssh_handshake(
         async with nodes.node(nodes.farm.direct[0], fast_handshake=True) as node:
             assert await node.run("true") == 0
             return node._conn.pipelined_auth()
+
     assert asyncio.run(scenario()) is False
     warnings = _warnings(caplog)
     assert len(warnings) == 1 and "_no_such" in warnings[0], warnings
@@ -340,33 +378,44 @@ def test_no_warning_when_the_short_handshake_was_not_asked_for(nodes, caplog, mo
     async def scenario():
         async with nodes.node(nodes.farm.direct[0], fast_handshake=False) as node:
             return await node.run("true")
+
     assert asyncio.run(scenario()) == 0
     assert _warnings(caplog) == []
 
 
-def test_agent_keys_are_asked_about_before_being_signed(nodes, collect, tmp_path,
-                                                         monkeypatch):
+def test_agent_keys_are_asked_about_before_being_signed(nodes, collect, tmp_path, monkeypatch):
     """A key held by an ssh-agent may need a confirmation (ssh-add -c) or a token: the short
     handshake queries it first, as OpenSSH does (the sshd log shows the query)."""
     import shutil
     import subprocess
+
     if shutil.which("ssh-agent") is None or shutil.which("ssh-add") is None:
         pytest.skip("no ssh-agent")
-    agent = subprocess.run(["ssh-agent", "-s", "-a", str(tmp_path / "agent.sock")],
-                           capture_output=True, text=True, check=True).stdout
+    agent = subprocess.run(
+        ["ssh-agent", "-s", "-a", str(tmp_path / "agent.sock")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     pid = int(re.search(r"SSH_AGENT_PID=(\d+)", agent).group(1))
     try:
         env = {"SSH_AUTH_SOCK": str(tmp_path / "agent.sock")}
-        subprocess.run(["ssh-add", str(nodes.farm.client_key)], env=env, check=True,
-                       capture_output=True)
+        subprocess.run(
+            ["ssh-add", str(nodes.farm.client_key)], env=env, check=True, capture_output=True
+        )
         monkeypatch.setenv("SSH_AUTH_SOCK", env["SSH_AUTH_SOCK"])
         host = nodes.farm.direct[1]
 
         async def client_port() -> int:
-            async with SshNode(host.address, port=host.port, username="root",
-                               formatter=collect, fast_handshake=True,
-                               known_hosts=str(nodes.farm.known_hosts),
-                               config=None) as node:
+            async with SshNode(
+                host.address,
+                port=host.port,
+                username="root",
+                formatter=collect,
+                fast_handshake=True,
+                known_hosts=str(nodes.farm.known_hosts),
+                config=None,
+            ) as node:
                 assert node.keyset().agent_path == env["SSH_AUTH_SOCK"]
                 return node._conn.get_extra_info("sockname")[1]
 
@@ -374,6 +423,7 @@ def test_agent_keys_are_asked_about_before_being_signed(nodes, collect, tmp_path
     finally:
         import os
         import signal
+
         os.kill(pid, signal.SIGTERM)
     assert any(line.startswith("Accepted publickey") for line in lines), lines
     assert any(line.startswith("Postponed publickey") for line in lines), lines
@@ -381,10 +431,12 @@ def test_agent_keys_are_asked_about_before_being_signed(nodes, collect, tmp_path
 
 @pytest.mark.parametrize("fast", [True, False])
 def test_too_many_refused_keys_is_an_authentication_error_without_the_pipelining_hint(
-        nodes, collect, fast):
+    nodes, collect, fast
+):
     """sshd closes the connection after MaxAuthTries (6) refused keys, with or without the
     short handshake: an AuthenticationError, and no hint about pipelined authentication."""
     from sshjobs import AuthenticationError
+
     strangers = [asyncssh.generate_private_key("ssh-ed25519") for _ in range(8)]
     node = nodes.node(nodes.farm.direct[0], keys=strangers, fast_handshake=fast)
     job = SshJob(node, command="true", critical=False)
@@ -396,8 +448,12 @@ def test_too_many_refused_keys_is_an_authentication_error_without_the_pipelining
 
 def test_a_refused_password_says_password(nodes, collect):
     from sshjobs import AuthenticationError
-    node = nodes.node(nodes.farm.direct[0], keys=[asyncssh.generate_private_key("ssh-ed25519")],
-                      password="not-the-password")
+
+    node = nodes.node(
+        nodes.farm.direct[0],
+        keys=[asyncssh.generate_private_key("ssh-ed25519")],
+        password="not-the-password",
+    )
     job = SshJob(node, command="true", critical=False)
     Scheduler(job).run()
     error = job.raised_exception()

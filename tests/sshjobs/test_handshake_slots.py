@@ -33,8 +33,7 @@ def test_handshakes_beyond_the_limit_wait_for_a_turn(nodes, collect, monkeypatch
     assert collect.stdout().count(b"turn\n") == len(hosts)
 
 
-def test_connect_timeout_counts_from_the_start_of_the_handshake(faulty_farm, collect,
-                                                                 monkeypatch):
+def test_connect_timeout_counts_from_the_start_of_the_handshake(faulty_farm, collect, monkeypatch):
     # three hosts whose connection takes about 0.75 s (3 round trips of 0.25 s up to the
     # login), one at a time: the last one is logged in ~2.25 s after it asked, beyond its
     # 1.8 s connect timeout, but its own handshake takes well under it
@@ -43,8 +42,10 @@ def test_connect_timeout_counts_from_the_start_of_the_handshake(faulty_farm, col
     hosts = [faulty_farm.gateway, *faulty_farm.direct[:2]]
     for host in hosts:
         faulty_farm.delay(host, 250)
-    jobs = [SshJob(nodes.node(host, timeout=1.8), command=Run("echo", "slow"), critical=False)
-            for host in hosts]
+    jobs = [
+        SshJob(nodes.node(host, timeout=1.8), command=Run("echo", "slow"), critical=False)
+        for host in hosts
+    ]
     slots = _run_and_get_slots(jobs)
     assert slots.peak == 1 and slots.waited == 2
     assert collect.stdout().count(b"slow\n") == 3

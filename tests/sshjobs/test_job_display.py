@@ -13,8 +13,7 @@ def test_non_critical_failures_are_visible_in_list(collect, capsys):
     node = LocalNode(formatter=collect)
     ok = SshJob(node, command=Run("exit 2", allowed_exits=[2]), label="allowed")
     one = SshJob(node, critical=False, commands=[Run("echo a"), Run("exit 3")])
-    two = SshJob(node, critical=False, commands=[Run("false"), Run("true"),
-                                                 Run("kill -TERM $$")])
+    two = SshJob(node, critical=False, commands=[Run("false"), Run("true"), Run("kill -TERM $$")])
     slow = SshJob(node, critical=False, command=Run("sleep 5", timeout=0.2))
     scheduler = Scheduler(ok, one, two, slow)
     assert scheduler.run()
@@ -23,8 +22,9 @@ def test_non_critical_failures_are_visible_in_list(collect, capsys):
     assert two.result() == "TERM" and ok.result() == 0
     assert ok.repr_result() == "[[ -> 0]]"
     assert one.repr_result() == "[[ -> 3]] !! exit 3 on LOCALNODE: exit 3"
-    assert two.repr_result() == ("[[ -> TERM]] !! 2 commands failed, last: signal TERM on "
-                                 "LOCALNODE: kill -TERM $$")
+    assert two.repr_result() == (
+        "[[ -> TERM]] !! 2 commands failed, last: signal TERM on LOCALNODE: kill -TERM $$"
+    )
     assert slow.repr_result().endswith("!! timeout on LOCALNODE: sleep 5")
     capsys.readouterr()
     scheduler.list()

@@ -30,7 +30,7 @@ def test_job_timeout_kills_reaps_and_closes(collect):
     with leftovers() as found:
         node = LocalNode(formatter=collect)
         job = SshJob(node, command=Run(f"sleep {marker}"), critical=False, timeout=0.3)
-        assert Scheduler(job).run() is True           # non-critical: the run goes on
+        assert Scheduler(job).run() is True  # non-critical: the run goes on
         assert isinstance(job.raised_exception(), TimeoutError)
         assert pids_matching(marker) == []
     assert found == []
@@ -68,7 +68,7 @@ def test_cancelled_command_closes_pipes_still_held_by_an_escaped_child(collect):
         node = LocalNode(formatter=collect)
         job = SshJob(node, command=Run(command))
         task = asyncio.create_task(Scheduler(job).co_run())
-        while b"started" not in collect.stdout():      # the command runs
+        while b"started" not in collect.stdout():  # the command runs
             await asyncio.sleep(0.05)
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -99,8 +99,11 @@ def test_killed_commands_report_the_kill_signal(collect):
     exit status 255 instead of the KILL signal, now and then."""
     with leftovers() as found:
         node = LocalNode(formatter=collect)
-        job = SshJob(node, critical=False,
-                     commands=[Run("sleep 5 & sleep 6", timeout=0.05) for _ in range(40)])
+        job = SshJob(
+            node,
+            critical=False,
+            commands=[Run("sleep 5 & sleep 6", timeout=0.05) for _ in range(40)],
+        )
         Scheduler(job).run()
         assert [(r.exit_status, r.signal) for r in job.results] == [(None, "KILL")] * 40
     assert found == []

@@ -43,13 +43,14 @@ def test_readers_at_their_own_pace_get_everything_within_the_bound():
 
     async def main() -> list[bytes]:
         watcher = asyncio.ensure_future(watch())
-        got = await asyncio.gather(_drain(readers[0]), _drain(readers[1], 0.0005),
-                                   _drain(readers[2], 0.001))
+        got = await asyncio.gather(
+            _drain(readers[0]), _drain(readers[1], 0.0005), _drain(readers[2], 0.001)
+        )
         watcher.cancel()
         return got
 
     assert asyncio.run(main()) == [payload] * 3
-    assert 0 < most <= 10   # never more than max_buffered in memory
+    assert 0 < most <= 10  # never more than max_buffered in memory
 
 
 def test_a_closed_reader_holds_nobody_back():
@@ -61,7 +62,7 @@ def test_a_closed_reader_holds_nobody_back():
         return await asyncio.gather(_drain(fast), _drain(quitter, limit=3000))
 
     full, part = asyncio.run(main())
-    assert full == payload and part == payload[:len(part)] and len(part) >= 3000
+    assert full == payload and part == payload[: len(part)] and len(part) >= 3000
 
 
 def test_spill_lets_a_reader_start_after_the_others_finished():
@@ -74,7 +75,7 @@ def test_spill_lets_a_reader_start_after_the_others_finished():
         return first, await _drain(late)
 
     assert asyncio.run(main()) == (payload, payload)
-    assert not shared._chunks    # nothing of it in memory
+    assert not shared._chunks  # nothing of it in memory
 
 
 def test_a_pipe_source_is_read_without_blocking_and_the_caller_keeps_its_descriptor():
@@ -84,6 +85,7 @@ def test_a_pipe_source_is_read_without_blocking_and_the_caller_keeps_its_descrip
     def write() -> None:
         with os.fdopen(write_end, "wb") as out:
             out.write(payload)
+
     writer = threading.Thread(target=write)
     writer.start()
     source = os.fdopen(read_end, "rb")
@@ -96,8 +98,8 @@ def test_a_pipe_source_is_read_without_blocking_and_the_caller_keeps_its_descrip
     try:
         assert asyncio.run(main()) == [payload, payload]
         writer.join()
-        os.fstat(read_end)                      # still open: ours was a duplicate
-        assert os.get_blocking(read_end)        # and blocking again
+        os.fstat(read_end)  # still open: ours was a duplicate
+        assert os.get_blocking(read_end)  # and blocking again
     finally:
         source.close()
 
@@ -131,13 +133,13 @@ def test_run_stdin_on_several_nodes_and_a_script(nodes, collect):
     digest = hashlib.sha256(payload).hexdigest()
     shared = SharedInput(payload)
     hosts = nodes.farm.direct
-    jobs = [SshJob(nodes.node(host), commands=[Run("sha256sum", stdin=shared)])
-            for host in hosts]
+    jobs = [SshJob(nodes.node(host), commands=[Run("sha256sum", stdin=shared)]) for host in hosts]
     assert Scheduler(*jobs).run()
     for job in jobs:
         assert collect.stdout(job.node.hostname) == f"{digest}  -\n".encode()
-    script = SshJob(jobs[0].node, commands=[RunString("#!/bin/sh\nhead -c 5; echo\n",
-                                                      stdin=b"hello world")])
+    script = SshJob(
+        jobs[0].node, commands=[RunString("#!/bin/sh\nhead -c 5; echo\n", stdin=b"hello world")]
+    )
     assert Scheduler(script).run()
     assert collect.stdout(script.node.hostname).endswith(b"hello\n")
 
@@ -145,10 +147,12 @@ def test_run_stdin_on_several_nodes_and_a_script(nodes, collect):
 def test_local_node_commands_read_the_shared_input_too():
     from sshjobs import LocalNode
     from sshjobs_helpers import Collect
+
     out = Collect()
     shared = SharedInput(os.urandom(2_000_000))
-    jobs = [SshJob(LocalNode(formatter=out), commands=[Run("wc -c", stdin=shared)])
-            for _ in range(3)]
+    jobs = [
+        SshJob(LocalNode(formatter=out), commands=[Run("wc -c", stdin=shared)]) for _ in range(3)
+    ]
     jobs.append(SshJob(LocalNode(formatter=out), commands=[Run("true", stdin=shared)]))
     assert Scheduler(*jobs).run()
     assert sorted(line for _, _, line in out.lines) == [b"2000000\n"] * 3

@@ -15,10 +15,21 @@ def test_apssh_gateway_scenario(farm, tmp_path):
     env = {**os.environ, "HOME": str(farm.home), "PYTHONPATH": str(ROOT)}
     env.pop("SSH_AUTH_SOCK", None)
     proc = subprocess.run(
-        [sys.executable, str(script), farm.gateway.address,
-         *[h.address for h in farm.private[:2]], "--port", str(farm.gateway.port),
-         "--workdir", str(tmp_path)],
-        env=env, capture_output=True, text=True, timeout=60)
+        [
+            sys.executable,
+            str(script),
+            farm.gateway.address,
+            *[h.address for h in farm.private[:2]],
+            "--port",
+            str(farm.gateway.port),
+            "--workdir",
+            str(tmp_path),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = proc.stdout
     assert f"{farm.gateway.address}:gateway is up" in out
@@ -26,4 +37,4 @@ def test_apssh_gateway_scenario(farm, tmp_path):
         assert f"{host.address}:node {index} has payload" in out
         assert (tmp_path / f"back{index}.txt").read_text() == "payload\n"
     assert "LOCALNODE:locally: payload" in out
-    assert f"{farm.private[0].address}:payload" not in out      # captured, not printed
+    assert f"{farm.private[0].address}:payload" not in out  # captured, not printed

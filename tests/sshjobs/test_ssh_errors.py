@@ -12,8 +12,16 @@ import asyncssh
 import pytest
 
 from asynciojobs import Scheduler
-from sshjobs import (AuthenticationError, CommandTimeoutError, GatewayError, HostKeyError, Run,
-                     SshConnectionError, SshJob, SshNode)
+from sshjobs import (
+    AuthenticationError,
+    CommandTimeoutError,
+    GatewayError,
+    HostKeyError,
+    Run,
+    SshConnectionError,
+    SshJob,
+    SshNode,
+)
 from sshjobs_helpers import collect, nodes  # noqa: F401 (fixtures)
 
 
@@ -33,8 +41,13 @@ def test_command_timeout_kills_the_remote_process_group(nodes):
     host = farm.direct[0]
     marker = f"3{uuid.uuid4().int % 10**6:06d}"
     node = nodes.node(host)
-    job = SshJob(node, commands=[Run(f"sleep {marker} & sleep 1{marker}; echo never",
-                                     timeout=0.5), Run("echo not reached")])
+    job = SshJob(
+        node,
+        commands=[
+            Run(f"sleep {marker} & sleep 1{marker}; echo never", timeout=0.5),
+            Run("echo not reached"),
+        ],
+    )
     start = time.monotonic()
     assert Scheduler(job).run() is False
     assert time.monotonic() - start < 10
@@ -99,9 +112,16 @@ def test_bad_credentials_refused_port_and_other_nodes_unaffected(nodes, collect,
     gateway = nodes.gateway()
     behind_refused = SshNode("127.0.0.1", port=1, gateway=gateway, formatter=collect)
     good = nodes.node(farm.private[0], gateway=gateway)
-    jobs = {name: SshJob(node, command="echo ok", critical=False)
-            for name, node in [("key", bad_key), ("user", bad_user), ("refused", refused),
-                               ("tunnel", behind_refused), ("good", good)]}
+    jobs = {
+        name: SshJob(node, command="echo ok", critical=False)
+        for name, node in [
+            ("key", bad_key),
+            ("user", bad_user),
+            ("refused", refused),
+            ("tunnel", behind_refused),
+            ("good", good),
+        ]
+    }
     assert Scheduler(*jobs.values()).run()
     errors = {name: job.raised_exception() for name, job in jobs.items()}
     assert isinstance(errors["key"], AuthenticationError)
@@ -137,15 +157,14 @@ def empty_home(farm, monkeypatch, tmp_path):
 
 def test_host_key_unknown_mismatch_accept_new_ignore(farm, empty_home, collect, tmp_path):
     host = farm.direct[0]
-    common = dict(port=host.port, username="root", keys=[str(farm.client_key)],
-                  formatter=collect)
+    common = dict(port=host.port, username="root", keys=[str(farm.client_key)], formatter=collect)
 
     def attempt(**kwds):
         job = SshJob(SshNode(host.address, **common, **kwds), command="echo in")
         Scheduler(job).run()
         return job.raised_exception()
 
-    unknown = attempt(host_keys="strict")          # the default, accept-new, would trust it
+    unknown = attempt(host_keys="strict")  # the default, accept-new, would trust it
     assert isinstance(unknown, HostKeyError) and unknown.host == host.address
     assert unknown.received.startswith("SHA256:") and unknown.expected == ()
     assert unknown.received in str(unknown) and "strict (host_keys=strict)" in str(unknown)
@@ -153,9 +172,12 @@ def test_host_key_unknown_mismatch_accept_new_ignore(farm, empty_home, collect, 
 
     wrong = tmp_path / "wrong_known_hosts"
     fake = asyncssh.generate_private_key("ssh-ed25519").export_public_key().decode().split()
-    wrong.write_text(f"[{host.address}]:{host.port} {fake[0]} {fake[1]}\n"
-                     if host.port != 22 else f"{host.address} {fake[0]} {fake[1]}\n")
-    mismatch = attempt(known_hosts=str(wrong))     # default policy: refused all the same
+    wrong.write_text(
+        f"[{host.address}]:{host.port} {fake[0]} {fake[1]}\n"
+        if host.port != 22
+        else f"{host.address} {fake[0]} {fake[1]}\n"
+    )
+    mismatch = attempt(known_hosts=str(wrong))  # default policy: refused all the same
     assert isinstance(mismatch, HostKeyError) and len(mismatch.expected) == 1
     assert "MISMATCH" in str(mismatch) and mismatch.expected[0] in str(mismatch)
     assert f"{wrong}:1" in str(mismatch)
@@ -166,7 +188,7 @@ def test_host_key_unknown_mismatch_accept_new_ignore(farm, empty_home, collect, 
     assert host.address in recorded.read_text()
     assert attempt(known_hosts=str(recorded), host_keys="strict") is None  # now trusted
     assert attempt(host_keys="ignore") is None
-    assert attempt(known_hosts=None) is None                   # apssh's "no check"
+    assert attempt(known_hosts=None) is None  # apssh's "no check"
 
 
 def test_ssh_config_alias_user_port_identity(farm, collect):
@@ -184,9 +206,11 @@ def test_ssh_config_alias_user_port_identity(farm, collect):
 def agent(tmp_path):
     """A real ssh-agent of our own (stopped at the end)."""
     import subprocess
+
     sock = tmp_path / "agent.sock"
-    proc = subprocess.Popen(["ssh-agent", "-D", "-a", str(sock)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        ["ssh-agent", "-D", "-a", str(sock)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.monotonic() + 5
     while not sock.exists() and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -197,15 +221,16 @@ def agent(tmp_path):
         proc.wait(5)
 
 
-def test_agent_keys_and_key_files_are_both_offered(farm, empty_home, agent, monkeypatch,
-                                                   collect):
+def test_agent_keys_and_key_files_are_both_offered(farm, empty_home, agent, monkeypatch, collect):
     import subprocess
+
     host = farm.direct[0]
     stranger = asyncssh.generate_private_key("ssh-ed25519")
 
     def attempt():
-        node = SshNode(host.address, port=host.port, known_hosts=str(farm.known_hosts),
-                       formatter=collect)
+        node = SshNode(
+            host.address, port=host.port, known_hosts=str(farm.known_hosts), formatter=collect
+        )
         job = SshJob(node, command="echo in")
         Scheduler(job).run()
         return job.raised_exception()
@@ -231,6 +256,7 @@ def test_agent_keys_and_key_files_are_both_offered(farm, empty_home, agent, monk
 
 def test_lost_connection_fails_the_command_and_the_node_reconnects(faulty_farm, nodes, collect):
     from asynciojobs import Job
+
     farm = faulty_farm
     host = farm.direct[0]
     node = nodes.node(host)
@@ -248,7 +274,7 @@ def test_lost_connection_fails_the_command_and_the_node_reconnects(faulty_farm, 
     last = SshJob(node, command="echo two", required=[hanging, killer])
     assert Scheduler(first, hanging, killer, last).run(), last.raised_exception()
     error = hanging.raised_exception()
-    if error is None:       # sshd reported the command's death before the connection's
+    if error is None:  # sshd reported the command's death before the connection's
         assert hanging.results[0].signal is not None and not hanging.results[0].ok
     else:
         assert isinstance(error, SshConnectionError) and error.host == node.hostname
@@ -261,7 +287,8 @@ def test_ssh_config_user_known_hosts_file_and_identity(farm, empty_home, collect
     host = farm.direct[1]
     (empty_home / ".ssh" / "config").write_text(
         f"Host myalias\n  HostName {host.address}\n  Port {host.port}\n  User {farm.user}\n"
-        f"  IdentityFile {farm.client_key}\n  UserKnownHostsFile {farm.known_hosts}\n")
+        f"  IdentityFile {farm.client_key}\n  UserKnownHostsFile {farm.known_hosts}\n"
+    )
     node = SshNode("myalias", formatter=collect)
     assert node.username == farm.user
     job = SshJob(node, command="echo aliased; id -un")
@@ -269,8 +296,10 @@ def test_ssh_config_user_known_hosts_file_and_identity(farm, empty_home, collect
     assert collect.stdout("myalias") == f"aliased\n{farm.user}\n".encode()
     # without the config, the same host is unknown (empty ~/.ssh/known_hosts): refused when
     # strict (the default, accept-new, would trust it)
-    job = SshJob(SshNode(host.address, port=host.port, config=None, formatter=collect,
-                         host_keys="strict"), command="true")
+    job = SshJob(
+        SshNode(host.address, port=host.port, config=None, formatter=collect, host_keys="strict"),
+        command="true",
+    )
     assert Scheduler(job).run() is False
     assert isinstance(job.raised_exception(), HostKeyError)
 
@@ -279,6 +308,7 @@ def test_connect_timeout_and_unknown_host_name(monkeypatch, collect):
     """A server that accepts TCP but never speaks SSH: the connect timeout fires. An unknown
     name (resolution refused locally, no DNS traffic): a connection error naming it."""
     import socket
+
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen()
@@ -292,11 +322,12 @@ def test_connect_timeout_and_unknown_host_name(monkeypatch, collect):
 
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
     try:
-        silent = SshNode("127.0.0.1", port=port, timeout=0.5, known_hosts=None,
-                         formatter=collect)
+        silent = SshNode("127.0.0.1", port=port, timeout=0.5, known_hosts=None, formatter=collect)
         unknown = SshNode("no-such-host.test", known_hosts=None, formatter=collect)
-        jobs = [SshJob(silent, command="true", critical=False),
-                SshJob(unknown, command="true", critical=False)]
+        jobs = [
+            SshJob(silent, command="true", critical=False),
+            SshJob(unknown, command="true", critical=False),
+        ]
         start = time.monotonic()
         assert Scheduler(*jobs).run()
         assert time.monotonic() - start < 5
@@ -311,14 +342,21 @@ def test_connect_timeout_and_unknown_host_name(monkeypatch, collect):
 
 def test_connect_timeout_from_ssh_config_is_the_one_reported(tmp_path, collect):
     import socket
-    listener = socket.socket()       # accepts, then says nothing: the handshake never ends
+
+    listener = socket.socket()  # accepts, then says nothing: the handshake never ends
     listener.bind(("127.0.0.1", 0))
     listener.listen()
     config = tmp_path / "ssh_config"
     config.write_text("Host *\n  ConnectTimeout 1\n")
     try:
-        node = SshNode("127.0.0.1", port=listener.getsockname()[1], timeout=30,
-                       known_hosts=None, config=str(config), formatter=collect)
+        node = SshNode(
+            "127.0.0.1",
+            port=listener.getsockname()[1],
+            timeout=30,
+            known_hosts=None,
+            config=str(config),
+            formatter=collect,
+        )
         job = SshJob(node, command="true", critical=False)
         start = time.monotonic()
         Scheduler(job).run()

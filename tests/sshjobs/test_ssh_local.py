@@ -10,16 +10,28 @@ import uuid
 
 
 from asynciojobs import Scheduler
-from sshjobs import (Capture, CommandFailedError, CommandTimeoutError, Deferred, LocalFileError,
-                     LocalNode, Pull, Push, Run, RunScript, RunString, SshJob, Variables)
+from sshjobs import (
+    Capture,
+    CommandFailedError,
+    CommandTimeoutError,
+    Deferred,
+    LocalFileError,
+    LocalNode,
+    Pull,
+    Push,
+    Run,
+    RunScript,
+    RunString,
+    SshJob,
+    Variables,
+)
 from sshjobs_helpers import collect, pids_matching  # noqa: F401 (fixtures)
 
 
 def test_run_output_results_and_failures(collect):
     node = LocalNode(formatter=collect)
     ok = SshJob(node, commands=[Run("echo out; echo err >&2"), Run("exit 2", allowed_exits=[2])])
-    bad = SshJob(node, critical=False, commands=[Run("exit 3"), Run("echo after")],
-                 required=ok)
+    bad = SshJob(node, critical=False, commands=[Run("exit 3"), Run("echo after")], required=ok)
     crit = SshJob(node, commands=[Run("echo boom >&2; false"), Run("echo never")], required=bad)
     assert Scheduler(ok, bad, crit).run() is False
     assert collect.stdout("LOCALNODE") == b"out\nafter\n"
@@ -36,11 +48,14 @@ def test_scripts_capture_deferred(collect, tmp_path):
     (tmp_path / "inc").write_text("included\n")
     variables = Variables()
     node = LocalNode(formatter=collect)
-    job = SshJob(node, commands=[
-        RunScript(str(script), "a b", quote=True, includes=[str(tmp_path / "inc")]),
-        RunString("#!/bin/sh\nprintf 'v\\377\\n'", capture=Capture("value", variables)),
-        Run(Deferred("echo got {{value}}", variables)),
-    ])
+    job = SshJob(
+        node,
+        commands=[
+            RunScript(str(script), "a b", quote=True, includes=[str(tmp_path / "inc")]),
+            RunString("#!/bin/sh\nprintf 'v\\377\\n'", capture=Capture("value", variables)),
+            Run(Deferred("echo got {{value}}", variables)),
+        ],
+    )
     assert Scheduler(job).run(), job.raised_exception()
     assert job.results[1].stdout == b"v\xff\n"
     assert collect.stdout() == b"1 a b\nincluded\ngot v\xff\n"
@@ -68,8 +83,9 @@ def test_push_pull_are_local_copies(collect, tmp_path):
     back = tmp_path / "back"
     back.mkdir()
     node = LocalNode(formatter=collect)
-    job = SshJob(node, commands=[Push([str(src)], str(dst)),
-                                 Pull(str(dst / "src" / "d" / "f"), str(back))])
+    job = SshJob(
+        node, commands=[Push([str(src)], str(dst)), Pull(str(dst / "src" / "d" / "f"), str(back))]
+    )
     assert Scheduler(job).run(), job.raised_exception()
     assert (back / "f").read_bytes() == b"\x00data"
     assert stat.S_IMODE((back / "f").stat().st_mode) == 0o604

@@ -15,15 +15,20 @@ from sshjobs_helpers import collect, established_to, nodes  # noqa: F401 (fixtur
 
 def test_direct_node_output_and_results(nodes, collect):
     node = nodes.node(nodes.farm.direct[0])
-    job = SshJob(node, commands=[Run("echo hello; echo oops >&2"), Run("exit 3",
-                                                                       allowed_exits=[3])])
+    job = SshJob(
+        node, commands=[Run("echo hello; echo oops >&2"), Run("exit 3", allowed_exits=[3])]
+    )
     assert Scheduler(job).run()
     host = node.hostname
     assert collect.stdout(host) == b"hello\n"
     assert collect.stderr(host) == b"oops\n"
     first, second = job.results
-    assert (first.host, first.command, first.exit_status, first.ok) == (host, "echo hello; "
-                                                                        "echo oops >&2", 0, True)
+    assert (first.host, first.command, first.exit_status, first.ok) == (
+        host,
+        "echo hello; echo oops >&2",
+        0,
+        True,
+    )
     assert first.end >= first.start and first.stderr_tail == b"oops\n"
     assert second.exit_status == 3 and second.ok
     assert job.result() == 0
@@ -39,8 +44,9 @@ def test_list_of_strings_is_one_command(nodes, collect):
 def test_quote_keeps_arguments_literal(nodes, collect):
     node = nodes.node(nodes.farm.direct[0])
     joined = SshJob(node, command=Run("printf", "'%s|'", "a;echo", "b"))
-    quoted = SshJob(node, command=Run("printf", "%s|", "a;echo", "b c", quote=True),
-                    required=joined)
+    quoted = SshJob(
+        node, command=Run("printf", "%s|", "a;echo", "b c", quote=True), required=joined
+    )
     assert Scheduler(joined, quoted).run()
     # apssh joining: the remote shell sees 'printf %s| a;echo b' -> two commands
     assert collect.stdout().startswith(b"a|b\n")
@@ -54,8 +60,9 @@ def test_gateway_and_private_nodes_share_one_connection_each(nodes, collect):
     privates = [nodes.node(host, gateway=gateway) for host in farm.private]
     jobs = [SshJob(gateway, command="hostname")]
     for node in privates:
-        jobs += [SshJob(node, command=Run("echo", index, "from", node.hostname))
-                 for index in range(4)]
+        jobs += [
+            SshJob(node, command=Run("echo", index, "from", node.hostname)) for index in range(4)
+        ]
     assert Scheduler(*jobs).run()
     after = nodes.counts()
     assert after["gateway"] - before["gateway"] == 1
@@ -130,8 +137,9 @@ def test_nothing_left_open_after_run(nodes):
 
 def test_critical_failure_stops_the_job_and_the_scheduler(nodes, collect):
     node = nodes.node(nodes.farm.direct[1])
-    failing = SshJob(node, critical=True,
-                     commands=[Run("echo some error >&2; exit 5"), Run("echo never")])
+    failing = SshJob(
+        node, critical=True, commands=[Run("echo some error >&2; exit 5"), Run("echo never")]
+    )
     after = SshJob(node, command="echo after", required=failing)
     assert Scheduler(failing, after).run() is False
     exc = failing.raised_exception()
@@ -144,8 +152,9 @@ def test_critical_failure_stops_the_job_and_the_scheduler(nodes, collect):
 
 def test_non_critical_failure_goes_on(nodes, collect):
     node = nodes.node(nodes.farm.direct[1])
-    job = SshJob(node, critical=False,
-                 commands=[Run("exit 7"), Run("echo next"), Run("kill -TERM $$")])
+    job = SshJob(
+        node, critical=False, commands=[Run("exit 7"), Run("echo next"), Run("kill -TERM $$")]
+    )
     assert Scheduler(job).run()
     assert job.result() == "TERM"
     assert [r.returned for r in job.results] == [7, 0, "TERM"]
@@ -208,8 +217,10 @@ def test_negotiated_algorithms(nodes):
     async def main():
         async with nodes.node(nodes.farm.direct[0]) as node:
             conn = await node.connect_lazy()
-            return {key: conn.get_extra_info(key)
-                    for key in ("send_cipher", "recv_cipher", "send_compression")}
+            return {
+                key: conn.get_extra_info(key)
+                for key in ("send_cipher", "recv_cipher", "send_compression")
+            }
 
     info = asyncio.run(main())
     assert info["send_cipher"] == info["recv_cipher"] == "aes128-gcm@openssh.com"

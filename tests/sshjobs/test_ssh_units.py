@@ -10,11 +10,29 @@ import asyncssh
 import pytest
 
 from asynciojobs import Scheduler
-from sshjobs import (CaptureFormatter, CommandFailedError, Deferred, HostFormatter,
-                     KeyLoadError, LocalNode, RawFormatter, Run, RunScript, SshJob, SshJobsError,
-                     SshNode, SubdirFormatter, TerminalFormatter, TimeHostFormatter, Variables,
-                     import_private_key, load_private_keys, topology_as_dotfile,
-                     topology_as_pngfile, topology_dot)
+from sshjobs import (
+    CaptureFormatter,
+    CommandFailedError,
+    Deferred,
+    HostFormatter,
+    KeyLoadError,
+    LocalNode,
+    RawFormatter,
+    Run,
+    RunScript,
+    SshJob,
+    SshJobsError,
+    SshNode,
+    SubdirFormatter,
+    TerminalFormatter,
+    TimeHostFormatter,
+    Variables,
+    import_private_key,
+    load_private_keys,
+    topology_as_dotfile,
+    topology_as_pngfile,
+    topology_dot,
+)
 from sshjobs.keys import default_keys
 from sshjobs.session import SessionSlots
 
@@ -40,7 +58,7 @@ def test_host_and_time_formatters(capsys, home):
     formatter.line(b"hello {host} \xff\n", None, node.hostname)
     formatter.line(b"bad", STDERR, node.hostname)
     out, err = capsys.readouterr()
-    assert out == "fit01:hello {host} \ufffd\n"        # remote text is not a format
+    assert out == "fit01:hello {host} \ufffd\n"  # remote text is not a format
     assert err == "fit01:bad\n"
     TimeHostFormatter().line(b"x\n", None, "10.0.0.1")
     assert re.fullmatch(r"\d\d-\d\d-\d\d:10\.0\.0\.1:x\n", capsys.readouterr().out)
@@ -93,7 +111,7 @@ def test_passphrase_protected_keys_never_prompt(home):
     with pytest.raises(KeyLoadError):
         _node(keys=[str(path)])
     assert import_private_key(path, passphrase="secret") is not None
-    keyset = default_keys()                  # a default file: skipped, and said so
+    keyset = default_keys()  # a default file: skipped, and said so
     assert keyset.keys == [] and keyset.encrypted == [str(path)]
     assert "passphrase-protected" in keyset.describe()
     assert import_private_key(home / "none") is None
@@ -115,13 +133,13 @@ def test_session_slots_wait_shrink_and_grow():
         assert peak == 2 and slots.in_use == 0
         for _ in range(2):
             await slots.acquire()
-        assert slots.refused() and slots.limit == 1     # one other session open
+        assert slots.refused() and slots.limit == 1  # one other session open
         slots.release()
         slots.opened()
-        assert slots.limit == 2                          # probing back up
+        assert slots.limit == 2  # probing back up
         slots.release()
         await slots.acquire()
-        assert not slots.refused()                       # alone: waiting would not help
+        assert not slots.refused()  # alone: waiting would not help
 
     asyncio.run(main())
 
@@ -147,8 +165,9 @@ def test_job_command_shapes(home):
 
 
 def test_errors_name_their_host():
-    exc = CommandFailedError("command failed", host="h1", exit_status=2,
-                             stderr_tail="l1\nl2\nl3\nl4\n")
+    exc = CommandFailedError(
+        "command failed", host="h1", exit_status=2, stderr_tail="l1\nl2\nl3\nl4\n"
+    )
     assert isinstance(exc, SshJobsError)
     assert str(exc) == "h1: command failed -- stderr: l2 | l3 | l4"
     assert str(CommandFailedError("plain")) == "plain"
@@ -185,6 +204,7 @@ def test_topology_dot_and_node_identity(home):
 
 def test_emit_lines_keeps_partial_tails_and_bounds_long_lines():
     from sshjobs.session import MAX_LINE, emit_lines
+
     seen = []
 
     class Sink:
@@ -233,6 +253,7 @@ def test_pid_report_is_stripped_after_login_noise():
 
 def test_topology_files_and_local_run(home, tmp_path):
     import shutil
+
     gateway = _node("gw")
     scheduler = Scheduler(SshJob(_node("n1", gateway=gateway), command="true"))
     topology_as_dotfile(scheduler, tmp_path / "t.dot")

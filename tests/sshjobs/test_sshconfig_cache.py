@@ -19,8 +19,18 @@ from sshjobs.transport import sshconfig
 from sshjobs.transport.connect import asyncssh_config_paths, host_config
 from sshjobs.transport.sshconfig import reduced_config_paths
 
-OPTIONS = ("User", "Port", "Hostname", "IdentityFile", "ProxyJump", "ProxyCommand",
-           "UserKnownHostsFile", "ConnectTimeout", "ServerAliveInterval", "ForwardAgent")
+OPTIONS = (
+    "User",
+    "Port",
+    "Hostname",
+    "IdentityFile",
+    "ProxyJump",
+    "ProxyCommand",
+    "UserKnownHostsFile",
+    "ConnectTimeout",
+    "ServerAliveInterval",
+    "ForwardAgent",
+)
 
 CONFIG = textwrap.dedent("""\
     # global options, before any Host
@@ -55,18 +65,40 @@ CONFIG = textwrap.dedent("""\
         UserKnownHostsFile ~/.ssh/kh1 ~/.ssh/kh2
         IdentityFile ~/.ssh/default
         ConnectTimeout 30
-    """) + "".join(f"Host host{i}\n    HostName 192.168.0.{i}\n    User u{i}\n"
-                   for i in range(50))
+    """) + "".join(f"Host host{i}\n    HostName 192.168.0.{i}\n    User u{i}\n" for i in range(50))
 
-HOSTS = (["gateway", "gw", "GW", "node-12", "node-13", "node-1", "node-123", "node-ab",
-          "extra", "a.lab", "A.LAB", "Node-12", "bad.lab", "x.y.lab", "lab", "quoted name", "quoted", "plain",
-          "UPPER", "upper", "nothing-at-all", "web1", "web[1]", "unknown", "10.0.0.1", ""]
-         + [f"host{i}" for i in range(0, 60, 7)])
+HOSTS = [
+    "gateway",
+    "gw",
+    "GW",
+    "node-12",
+    "node-13",
+    "node-1",
+    "node-123",
+    "node-ab",
+    "extra",
+    "a.lab",
+    "A.LAB",
+    "Node-12",
+    "bad.lab",
+    "x.y.lab",
+    "lab",
+    "quoted name",
+    "quoted",
+    "plain",
+    "UPPER",
+    "upper",
+    "nothing-at-all",
+    "web1",
+    "web[1]",
+    "unknown",
+    "10.0.0.1",
+    "",
+] + [f"host{i}" for i in range(0, 60, 7)]
 
 
 def _resolve(paths: list[str], host: str) -> dict:
-    config = SSHClientConfig.load(None, paths, False, False, False, getpass.getuser(), (),
-                                  host, ())
+    config = SSHClientConfig.load(None, paths, False, False, False, getpass.getuser(), (), host, ())
     return {name: config.get(name) for name in OPTIONS}
 
 
@@ -111,9 +143,16 @@ def test_hosts_with_the_same_reduced_config_share_one_file(config_file):
     assert reduced_config_paths([str(config_file)], "gw") != one
 
 
-@pytest.mark.parametrize("line", ["Match host node-12", "Include other.conf",
-                                  "CanonicalizeHostname yes", 'Host "unterminated',
-                                  "Host"])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Match host node-12",
+        "Include other.conf",
+        "CanonicalizeHostname yes",
+        'Host "unterminated',
+        "Host",
+    ],
+)
 def test_match_include_and_odd_files_are_passed_through(tmp_path, line):
     path = tmp_path / "config"
     path.write_text(f"User global\nHost a\n    User a\n{line}\n    User b\nHost c\n")
@@ -136,10 +175,12 @@ def test_file_is_split_once_per_version_and_again_after_a_change(config_file):
     assert host_config([str(config_file)], "node-12")["User"] == "tester"
 
     config_file.write_text(CONFIG.replace("User tester", "User changed"))
-    os.utime(config_file, ns=(1, 1))   # a new version even within the mtime granularity
+    os.utime(config_file, ns=(1, 1))  # a new version even within the mtime granularity
     assert host_config([str(config_file)], "node-12")["User"] == "changed"
-    assert _resolve(asyncssh_config_paths([str(config_file)], "node-12"),
-                    "node-12")["User"] == "changed"
+    assert (
+        _resolve(asyncssh_config_paths([str(config_file)], "node-12"), "node-12")["User"]
+        == "changed"
+    )
     assert sshconfig._CACHE.split_count == before + 2
 
 
@@ -162,33 +203,41 @@ def test_reduced_copies_are_private(config_file):
 
 
 def test_reduced_copies_are_removed_at_exit(config_file):
-    code = ("import os, sys; from sshjobs.transport.sshconfig import reduced_config_paths; "
-            "[p] = reduced_config_paths([sys.argv[1]], 'gw'); "
-            "assert os.path.exists(p); print(os.path.dirname(p))")
-    done = subprocess.run([sys.executable, "-c", code, str(config_file)],
-                          capture_output=True, text=True, timeout=60,
-                          cwd=Path(__file__).resolve().parents[2])
+    code = (
+        "import os, sys; from sshjobs.transport.sshconfig import reduced_config_paths; "
+        "[p] = reduced_config_paths([sys.argv[1]], 'gw'); "
+        "assert os.path.exists(p); print(os.path.dirname(p))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(config_file)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).resolve().parents[2],
+    )
     assert done.returncode == 0, done.stderr
     directory = done.stdout.strip()
     assert os.path.basename(directory).startswith("sshjobs-sshconfig-")
     assert not os.path.exists(directory)
 
 
-@pytest.mark.parametrize("host, blocks", [
-    ("node-13", ["Host=node-1*,extra", "Host *"]),
-    ("node-12", ["Host node-?? !node-13", "Host=node-1*,extra", "Host *"]),
-    ("bad.lab", ["Host *"]),
-    ("A.LAB", ["Host *"]),
-    ("a.lab", ["Host *.lab !bad.lab", "Host *"]),
-    ("gw", ["Host gateway gw", "Host *"]),
-    ("GW", ["Host *"]),
-    ("host7", ["Host *", "Host host7"]),
-    ("web1", ["Host *"]),
-    ("web[1]", ["Host web[1]", "Host *"]),
-    ("nothing-at-all", ["Host *"]),
-])
-def test_reduced_copy_keeps_exactly_the_matching_blocks_in_file_order(config_file, host,
-                                                                     blocks):
+@pytest.mark.parametrize(
+    "host, blocks",
+    [
+        ("node-13", ["Host=node-1*,extra", "Host *"]),
+        ("node-12", ["Host node-?? !node-13", "Host=node-1*,extra", "Host *"]),
+        ("bad.lab", ["Host *"]),
+        ("A.LAB", ["Host *"]),
+        ("a.lab", ["Host *.lab !bad.lab", "Host *"]),
+        ("gw", ["Host gateway gw", "Host *"]),
+        ("GW", ["Host *"]),
+        ("host7", ["Host *", "Host host7"]),
+        ("web1", ["Host *"]),
+        ("web[1]", ["Host web[1]", "Host *"]),
+        ("nothing-at-all", ["Host *"]),
+    ],
+)
+def test_reduced_copy_keeps_exactly_the_matching_blocks_in_file_order(config_file, host, blocks):
     [reduced] = reduced_config_paths([str(config_file)], host)
     lines = Path(reduced).read_text().splitlines()
     assert [line for line in lines if line.startswith("Host")] == blocks
@@ -199,9 +248,10 @@ def test_proxyjump_hops_resolve_like_the_full_file_from_the_connection_paths(tmp
     """asyncssh looks the ProxyJump hops up in the config files given for the connection:
     they must resolve from them as from the full files, transitively."""
     path = tmp_path / "config"
-    path.write_text(CONFIG.replace("Host gateway gw\n",
-                                   "Host gateway gw\n    ProxyJump jumper@bastion:2022\n")
-                    + "Host bastion\n    HostName 10.9.9.9\n    User b\n")
+    path.write_text(
+        CONFIG.replace("Host gateway gw\n", "Host gateway gw\n    ProxyJump jumper@bastion:2022\n")
+        + "Host bastion\n    HostName 10.9.9.9\n    User b\n"
+    )
     full = [str(path)]
     connection = asyncssh_config_paths(full, "node-12")
     assert connection != full
@@ -227,19 +277,28 @@ HANDED_OVER = textwrap.dedent("""\
         HostKeyAlgorithms ssh-ed25519
     """)
 
-CHECKED = ("host", "port", "username", "connect_timeout", "keepalive_interval",
-           "compression_algs", "server_host_key_algs", "tunnel", "proxy_command")
+CHECKED = (
+    "host",
+    "port",
+    "username",
+    "connect_timeout",
+    "keepalive_interval",
+    "compression_algs",
+    "server_host_key_algs",
+    "tunnel",
+    "proxy_command",
+)
 
 
 @pytest.mark.parametrize("username,port", [("root", ()), ("bob", 2022)])
-def test_a_parse_handed_to_asyncssh_gives_the_options_of_its_own_parse(tmp_path, username,
-                                                                        port):
+def test_a_parse_handed_to_asyncssh_gives_the_options_of_its_own_parse(tmp_path, username, port):
     """One parse per host: asyncssh is given our parse of the config (last_config) instead of
     the files, and must resolve the same options as when it reads the files itself."""
     from asyncssh import SSHClientConnectionOptions
 
     from sshjobs.transport.connect import parsed_config
     from sshjobs.transport.fastpath import _build_options
+
     path = tmp_path / "config"
     path.write_text(HANDED_OVER)
     base = parsed_config([str(path)], "web")
@@ -252,10 +311,10 @@ def test_a_parse_handed_to_asyncssh_gives_the_options_of_its_own_parse(tmp_path,
     assert (ours.host, ours.port, ours.username) == ("10.0.0.5", port or 2222, username)
 
 
-@pytest.mark.parametrize("line", ["IdentityFile ~/.ssh/id_%r", "ProxyJump gw",
-                                  "Match user bob"])
+@pytest.mark.parametrize("line", ["IdentityFile ~/.ssh/id_%r", "ProxyJump gw", "Match user bob"])
 def test_configs_asyncssh_must_read_itself_are_not_handed_over(tmp_path, line):
     from sshjobs.transport.connect import parsed_config
+
     path = tmp_path / "config"
     path.write_text(HANDED_OVER.replace("    Compression yes", "    " + line))
     assert parsed_config([str(path)], "web") is None
@@ -292,11 +351,13 @@ def test_a_config_built_from_the_cached_tokens_is_asyncssh_own_parse(tmp_path, h
     """The per-host config is built from lines tokenised once per file version, each given to
     asyncssh's handler: every option must equal what asyncssh's parser gives from the file."""
     from sshjobs.transport.connect import _config_class, _config_from_tokens
+
     path = tmp_path / "config"
     path.write_text(RICH)
     built = _config_from_tokens([str(path)], host)
     assert built is not None
     # asyncssh's parser, with the two host-key options it does not read itself (issue 14)
-    theirs = _config_class().load(None, [str(path)], False, False, False, getpass.getuser(),
-                                  (), host, ())
+    theirs = _config_class().load(
+        None, [str(path)], False, False, False, getpass.getuser(), (), host, ()
+    )
     assert built._options == theirs._options and built._options
