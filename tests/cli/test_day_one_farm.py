@@ -74,8 +74,8 @@ def test_groups_in_targets_exclusions_and_listing(farm, tmp_path):
     env = {"SSHJOBS_GROUPS": str(groups)}
     listed = sshjobs("targets", "--groups", env=env)
     assert listed.exit_code == 0, listed.stderr
-    assert listed.stdout.splitlines()[0] == f"@direct: direct[1-2] (2)"
-    assert listed.stdout.splitlines()[2].startswith(f"@all: ") and f"({2 + count})" in listed.stdout
+    assert listed.stdout.splitlines()[0] == "@direct: direct[1-2] (2)"
+    assert listed.stdout.splitlines()[2].startswith("@all: ") and f"({2 + count})" in listed.stdout
     result = sshjobs(
         "run", "-t", "@all", "-x", "@direct", "-x", "private1", "--", "hostname", env=env
     )

@@ -12,8 +12,8 @@ import threading
 
 import pytest
 from click.testing import CliRunner
-
 from fixtures.farm import Farm
+
 from sshjobs.cli import cli
 
 HOSTS = 20

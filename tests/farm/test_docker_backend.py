@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from fixtures.docker_farm import COMPOSE_FILE, DIRECT, PRIVATE, DockerFarm, engine_problem
 from fixtures.farm import FarmError
 
@@ -52,4 +51,4 @@ def test_missing_engine_is_a_clear_error():
 
 
 def test_compose_file_is_where_the_backend_looks():
-    assert COMPOSE_FILE == Path(__file__).resolve().parents[2] / "docker" / "compose.yaml"
+    assert Path(__file__).resolve().parents[2] / "docker" / "compose.yaml" == COMPOSE_FILE

@@ -13,7 +13,6 @@ import asyncio
 
 import asyncssh
 
-
 REFUSAL = "session signalling requires privilege separation"
 
 

@@ -17,7 +17,6 @@ import warnings
 import weakref
 from pathlib import Path
 
-import pytest
 from faultkit import Lines, node, sessions, wait_sessions_closed
 
 from asynciojobs import Scheduler

@@ -6,8 +6,8 @@ hang until the subprocess timeout, or show up on stderr).
 
 from __future__ import annotations
 
-import re
 import os
+import re
 import shutil
 
 import asyncssh

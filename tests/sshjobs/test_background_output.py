@@ -15,6 +15,7 @@ import signal
 from pathlib import Path
 
 import pytest
+from sshjobs_helpers import Collect, collect, nodes  # noqa: F401 (fixtures)
 
 from asynciojobs import Scheduler
 from sshjobs import (
@@ -29,7 +30,6 @@ from sshjobs import (
     SshJob,
     SshNode,
 )
-from sshjobs_helpers import Collect, collect, nodes  # noqa: F401 (fixtures)
 
 #: starts a child that keeps stderr (not stdout) open, as ``netcat -l PORT > FILE &`` does
 BACKGROUND = "sleep 300 > /dev/null & echo $! > {pidfile}"

@@ -10,6 +10,7 @@ import stat
 
 import asyncssh
 import pytest
+from sshjobs_helpers import Collect, collect  # noqa: F401 (fixtures)
 
 from asynciojobs import Scheduler
 from sshjobs import HostKeyError, SshJob, SshNode
@@ -20,7 +21,6 @@ from sshjobs.transport.hostkeys import (
     HostKeyPolicy,
     SshConfigHostKeys,
 )
-from sshjobs_helpers import Collect, collect  # noqa: F401 (fixtures)
 
 
 @pytest.fixture

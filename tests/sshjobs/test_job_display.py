@@ -4,9 +4,10 @@ list() / repr_result() show the failure instead of passing it off as a success."
 
 from __future__ import annotations
 
+from sshjobs_helpers import collect  # noqa: F401 (fixture)
+
 from asynciojobs import Scheduler
 from sshjobs import LocalNode, Run, SshJob
-from sshjobs_helpers import collect  # noqa: F401 (fixture)
 
 
 def test_non_critical_failures_are_visible_in_list(collect, capsys):

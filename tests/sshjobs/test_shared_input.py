@@ -10,11 +10,11 @@ import os
 import threading
 
 import pytest
+from sshjobs_helpers import collect, nodes  # noqa: F401 (fixtures)
 
 from asynciojobs import Scheduler
 from sshjobs import Run, RunString, SshJob
 from sshjobs.sharedinput import SharedInput
-from sshjobs_helpers import collect, nodes  # noqa: F401 (fixtures)
 
 
 async def _drain(reader, pause: float = 0.0, limit: int | None = None) -> bytes:
@@ -145,8 +145,9 @@ def test_run_stdin_on_several_nodes_and_a_script(nodes, collect):
 
 
 def test_local_node_commands_read_the_shared_input_too():
-    from sshjobs import LocalNode
     from sshjobs_helpers import Collect
+
+    from sshjobs import LocalNode
 
     out = Collect()
     shared = SharedInput(os.urandom(2_000_000))

@@ -10,6 +10,7 @@ import uuid
 
 import asyncssh
 import pytest
+from sshjobs_helpers import collect, nodes  # noqa: F401 (fixtures)
 
 from asynciojobs import Scheduler
 from sshjobs import (
@@ -22,7 +23,6 @@ from sshjobs import (
     SshJob,
     SshNode,
 )
-from sshjobs_helpers import collect, nodes  # noqa: F401 (fixtures)
 
 
 def _leftovers(farm, host, marker):

@@ -7,6 +7,8 @@ import os
 import stat
 import uuid
 
+from sshjobs_helpers import collect, nodes  # noqa: F401 (fixtures)
+
 from asynciojobs import Scheduler
 from sshjobs import (
     Capture,
@@ -20,7 +22,6 @@ from sshjobs import (
     SshJob,
     Variables,
 )
-from sshjobs_helpers import collect, nodes  # noqa: F401 (fixtures)
 
 
 def _tree(root):

@@ -8,6 +8,7 @@ import stat
 import time
 import uuid
 
+from sshjobs_helpers import collect, pids_matching  # noqa: F401 (fixtures)
 
 from asynciojobs import Scheduler
 from sshjobs import (
@@ -25,7 +26,6 @@ from sshjobs import (
     SshJob,
     Variables,
 )
-from sshjobs_helpers import collect, pids_matching  # noqa: F401 (fixtures)
 
 
 def test_run_output_results_and_failures(collect):

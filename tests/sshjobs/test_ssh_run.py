@@ -7,10 +7,10 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from sshjobs_helpers import collect, established_to, nodes  # noqa: F401 (fixtures)
 
 from asynciojobs import Scheduler, Sequence
 from sshjobs import CommandFailedError, Run, SshJob
-from sshjobs_helpers import collect, established_to, nodes  # noqa: F401 (fixtures)
 
 
 def test_direct_node_output_and_results(nodes, collect):
