@@ -18,6 +18,8 @@ from pathlib import Path
 from harness import TOP
 
 sys.path.insert(0, str(TOP))
+import contextlib
+
 from tests.fixtures import network
 from tests.fixtures.farm import Farm, install_signal_handlers
 
@@ -166,10 +168,8 @@ class BenchFarm:
             if host.process is None:
                 continue
             pid = host.process.pid
-            try:
+            with contextlib.suppress(OSError):
                 count += len(Path(f"/proc/{pid}/task/{pid}/children").read_text().split())
-            except OSError:
-                pass
         return count
 
 

@@ -10,6 +10,7 @@ tools it measures.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import os
 import platform
@@ -169,10 +170,8 @@ def measure(
 
 
 def _kill_group(pid: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def client_env(home: Path) -> dict[str, str]:

@@ -51,7 +51,7 @@ def main() -> None:
         await co_close_ssh_in_scheduler(scheduler)
 
     asyncio.run(run_and_close())
-    for host, job in zip(targets.hosts, jobs):
+    for host, job in zip(targets.hosts, jobs, strict=False):
         if not job.is_done():
             outcome.fail(host["name"], RuntimeError("job not done"))
         elif job.raised_exception() is not None:

@@ -25,7 +25,7 @@ def main() -> None:
         )
         for host in targets.hosts
     ]
-    names = {id(conn): host["name"] for conn, host in zip(connections, targets.hosts)}
+    names = {id(conn): host["name"] for conn, host in zip(connections, targets.hosts, strict=False)}
     group = ThreadingGroup.from_connections(connections)
     clock.ready(outcome)
     failed: dict[int, object] = {}

@@ -33,7 +33,7 @@ def main() -> None:
         jobs.append(SshJob(node, commands=commands, critical=False, scheduler=scheduler))
     clock.ready(outcome)
     scheduler.run()
-    for host, job in zip(targets.hosts, jobs):
+    for host, job in zip(targets.hosts, jobs, strict=False):
         if not job.is_done():
             outcome.fail(host["name"], RuntimeError("job not done"))
         elif job.raised_exception() is not None:

@@ -125,7 +125,7 @@ def test_gateway_arrow_and_default_gateway_share_one_connection(farm, names, cap
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert sorted(line.replace(" ", "") for line in captured.out.splitlines()) == sorted(
-        f"{n}:{n}" for n in private + [names[0]]
+        f"{n}:{n}" for n in [*private, names[0]]
     )
     gateways = {id(p.gateway) for p in command.proxies if p.gateway is not None}
     assert len(gateways) == 1 and command.proxies[-1].gateway is None
@@ -309,7 +309,7 @@ def test_sshjobs_apssh_interrupted_stops_the_remote_command(farm, names):
     try:
         assert process.stdout.readline() == f"{names[0]}:started\n"
         process.send_signal(signal.SIGINT)
-        stdout, stderr = process.communicate(timeout=60)
+        _stdout, stderr = process.communicate(timeout=60)
     finally:
         if process.poll() is None:
             process.kill()

@@ -137,7 +137,7 @@ def test_script_mode_picks_runscript_for_a_file_else_runstring(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "argv, code, fragment",
+    ("argv", "code", "fragment"),
     [
         (["hostname"], 1, "no target"),
         (["-t", "h", "-l", "root", "-L", "-x", "h"], 1, "every target was excluded"),
@@ -208,7 +208,7 @@ def test_script_includes_must_exist(tmp_path, capsys, monkeypatch):
 
 
 @pytest.mark.parametrize(
-    "command, argv, fragment",
+    ("command", "argv", "fragment"),
     [
         (Appush, ["-t", "h", "file"], "usage: appush -t TARGETS [options] LOCAL... @:REMOTE"),
         (Appush, ["-t", "h", "a", "b"], "remote paths start with @:"),

@@ -60,7 +60,7 @@ def test_version_and_help_show_exit_table():
 
 
 @pytest.mark.parametrize(
-    "args, fragment",
+    ("args", "fragment"),
     [
         (["targets"], "no target"),
         (["targets", "-t", "fit[05-01]"], "05 is greater than 01"),

@@ -57,7 +57,7 @@ def _read_until(fd: int, needle: bytes, seen: bytearray, timeout: float = 60) ->
     return needle in seen
 
 
-@pytest.mark.parametrize("answer,status", [(PASSPHRASE, 0), ("wrong", 2)])
+@pytest.mark.parametrize(("answer", "status"), [(PASSPHRASE, 0), ("wrong", 2)])
 def test_on_a_terminal_the_passphrase_is_asked_once_without_echo(
     farm, encrypted_key, answer, status
 ):

@@ -23,7 +23,7 @@ def names(farm):
 
 
 @pytest.mark.parametrize(
-    "args, fragment",
+    ("args", "fragment"),
     [
         (["run", "-t", "", "--", "true"], "-t '': empty target list (an unset variable?)"),
         (["run", "-t", "{first}", "-x", "", "--", "true"], "-x '': empty target list"),

@@ -7,7 +7,7 @@ from sshjobs.targets import expand_ranges, split_specs
 
 
 @pytest.mark.parametrize(
-    "names, folded",
+    ("names", "folded"),
     [
         (["fit01", "fit02", "fit03", "fit04", "fit05", "fit09"], "fit[01-05,09]"),
         (["fit09", "fit10", "fit11"], "fit[09-11]"),

@@ -19,7 +19,7 @@ def sshjobs(*args, env=None):
 
 
 @pytest.mark.parametrize(
-    "args, env, where",
+    ("args", "env", "where"),
     [
         (("--host-keys", "maybe"), {}, "--host-keys"),
         ((), {"SSHJOBS_HOST_KEYS": "maybe"}, "SSHJOBS_HOST_KEYS"),

@@ -85,7 +85,7 @@ def test_ctrl_c_exits_130_and_leaves_nothing_running(farm, via_gateway):
         assert process.stdout.readline() == f"{host.name}: started\n"
         assert _remote_sleepers(farm, host, pattern)  # the check below can see the command
         process.send_signal(signal.SIGINT)
-        stdout, stderr = process.communicate(timeout=30)
+        _stdout, stderr = process.communicate(timeout=30)
     finally:
         if process.poll() is None:
             process.kill()

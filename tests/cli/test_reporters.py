@@ -114,8 +114,9 @@ def test_custom_format_fields_and_bad_format():
 
 def test_gather_folds_identical_outputs():
     con, out, err = console()
-    script = standard_script() + [
-        (outcome("fit05"), [("stdout", b"hello\n"), ("stderr", b"warn\n")], ok)
+    script = [
+        *standard_script(),
+        (outcome("fit05"), [("stdout", b"hello\n"), ("stderr", b"warn\n")], ok),
     ]
     play(GatherReporter(con), script)
     text = out.getvalue()
@@ -130,7 +131,7 @@ def test_gather_folds_identical_outputs():
 def test_json_one_record_per_host():
     con, out, err = console()
     never = outcome("fit09")
-    script = standard_script() + [(never, [], None)]
+    script = [*standard_script(), (never, [], None)]
     play(JsonReporter(con), script)
     records = [json.loads(line) for line in out.getvalue().splitlines()]
     assert [r["host"] for r in records] == ["fit01", "fit02", "fit03", "fit04", "fit09"]
@@ -257,7 +258,7 @@ def test_display_names_stay_short_but_unique():
 
 
 def test_hosts_stopped_together_get_one_folded_line():
-    con, out, err = console()
+    con, _out, err = console()
     reporter = LiveReporter(con, LineFormat("{host}: {line}"))
     outcomes = [outcome(f"fit0{i}") for i in range(1, 5)]
     for o in outcomes[:3]:  # started, then Ctrl-C

@@ -3,6 +3,7 @@ stdout, stderr and exit codes checked separately, for each output mode."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import shutil
@@ -53,7 +54,7 @@ def test_exit_1_when_a_command_fails_and_error_line_names_host(farm, direct):
 
 
 def test_exit_3_when_a_host_cannot_be_reached(direct):
-    spec, names = direct
+    _spec, names = direct
     result = sshjobs("run", "-t", f"{names[0]},root@127.0.0.1:1", "-c", "5", "--", "true")
     assert result.exit_code == 3
     [error] = result.stderr.splitlines()
@@ -196,7 +197,7 @@ def test_out_dir_marks_and_rerun_lists(tmp_path, farm, direct):
 
 
 def test_script_mode_with_args_and_include(tmp_path, direct):
-    spec, names = direct
+    _spec, names = direct
     script = tmp_path / "probe.sh"
     script.write_text('#!/bin/sh\necho "args:$1,$2"; cat "$(dirname "$0")/data.txt"\n')
     data = tmp_path / "data.txt"
@@ -208,7 +209,7 @@ def test_script_mode_with_args_and_include(tmp_path, direct):
 
 
 @pytest.mark.parametrize(
-    "args, fragment",
+    ("args", "fragment"),
     [
         (["run", "-s", "./no-such-script.sh"], "no such script file"),
         (["run", "--include", "/nonexistent/x", "-s", "echo a; echo b"], "no such include"),
@@ -308,7 +309,7 @@ def test_window_bounds_hosts_handled_at_once(farm):
         name, stamp = line.split()
         spans.setdefault(name, []).append(float(stamp))
     ordered = sorted(spans.values())
-    for before, after in zip(ordered, ordered[1:]):
+    for before, after in itertools.pairwise(ordered):
         assert before[1] <= after[0]  # no overlap: one host at a time
 
 

@@ -19,7 +19,7 @@ def names(targets):
 
 
 @pytest.mark.parametrize(
-    "text, expected",
+    ("text", "expected"),
     [
         ("fit[01-03]", ["fit01", "fit02", "fit03"]),
         ("fit[8-11]", ["fit8", "fit9", "fit10", "fit11"]),
@@ -39,7 +39,7 @@ def test_expand_ranges(text, expected):
 
 
 @pytest.mark.parametrize(
-    "text, fragment",
+    ("text", "fragment"),
     [
         ("fit[05-01]", "05 is greater than 01"),
         ("fit[a-b]", "invalid range"),
@@ -72,7 +72,7 @@ def test_split_keeps_commas_inside_brackets():
 
 
 @pytest.mark.parametrize(
-    "token, host, user, port",
+    ("token", "host", "user", "port"),
     [
         ("host", "host", None, None),
         ("bob@host", "host", "bob", None),
@@ -106,7 +106,7 @@ def test_none_forces_direct_connection():
 
 
 @pytest.mark.parametrize(
-    "token, fragment",
+    ("token", "fragment"),
     [
         ("None", "not a target"),
         ("a->None->b", "may only start"),

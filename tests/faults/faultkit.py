@@ -8,6 +8,7 @@ fixed sleep.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -128,10 +129,8 @@ def kill_remote(farm, hosts, text: str) -> None:
     for host in hosts:
         for pid, cmd in farm.processes(host).items():
             if text in cmd:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
 
 
 class Lines(Formatter):

@@ -135,7 +135,7 @@ def test_lib_link_cut_during_long_command_detected_by_keepalive(farm):
         farm.reset()
         kill_remote(farm, [direct_cut, private_cut], tag)  # their sshd never heard of it
     assert after_cut < 0.5 * 2 + 2 + MARGIN  # keepalive + the healthy 2 s job
-    for job, n in zip(jobs, (cut_a, cut_b)):
+    for job, n in zip(jobs, (cut_a, cut_b), strict=False):
         error = job.raised_exception()
         assert isinstance(error, SshConnectionError) and error.host == n.hostname, error
         assert lines.stdout(n.hostname) == b"started\n"
@@ -280,7 +280,7 @@ def test_lib_gateway_link_cut_fails_the_hosts_behind_it_only(farm):
         farm.reset()
         kill_remote(farm, farm.private, tag)  # the gateway's sshd never heard we left
     assert after_cut < 0.5 * 2 + 2 + MARGIN
-    for job, n in zip(jobs, behind):
+    for job, n in zip(jobs, behind, strict=False):
         error = job.raised_exception()
         assert isinstance(error, SshConnectionError) and error.host == n.hostname, error
         assert lines.stdout(n.hostname) == b"started\n"

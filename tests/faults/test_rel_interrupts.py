@@ -51,7 +51,7 @@ def _disconnects(farm, host) -> int:
 
 
 @pytest.mark.parametrize(
-    "signum, json_mode",
+    ("signum", "json_mode"),
     [(signal.SIGINT, False), (signal.SIGTERM, True)],
     ids=["SIGINT-lines", "SIGTERM-json"],
 )
@@ -148,7 +148,7 @@ def test_lib_scheduler_task_cancelled_from_outside(farm):
 
     jobs, others = asyncio.run(main())
     assert others == set()  # nothing left running in the loop
-    for job, n in zip(jobs, nodes):
+    for job, n in zip(jobs, nodes, strict=False):
         assert job.results[0].ok  # partial results kept
         assert lines.stdout(n.hostname) == b"started\n"
         assert len(job.results) <= 2 and not n.is_connected()
@@ -265,7 +265,7 @@ def test_lib_command_cancelled_right_after_its_start_is_still_killed(farm):
 
     async def main():
         await n.connect_lazy()
-        for delay, tag in zip(delays, tags):
+        for delay, tag in zip(delays, tags, strict=False):
             task = asyncio.create_task(n.execute(f"sleep {tag}"))
             await asyncio.sleep(delay)
             task.cancel()
@@ -276,6 +276,7 @@ def test_lib_command_cancelled_right_after_its_start_is_still_killed(farm):
 
     assert asyncio.run(main()) == set()
     survivors = {
-        delay: remote_matching(farm, [host], f"sleep {tag}") for delay, tag in zip(delays, tags)
+        delay: remote_matching(farm, [host], f"sleep {tag}")
+        for delay, tag in zip(delays, tags, strict=False)
     }
     assert {d: s for d, s in survivors.items() if s} == {}

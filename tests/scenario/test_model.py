@@ -262,7 +262,7 @@ def test_node_without_hostname(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "text, line, key, words",
+    ("text", "line", "key", "words"),
     [
         ("jobs: []\n", 1, "nodes", "missing top-level key"),
         ("", 1, None, "empty scenario"),

@@ -27,7 +27,7 @@ def test_nested_groups_ranges_and_comments(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize(
-    "text, message",
+    ("text", "message"),
     [
         ("a: @b\nb: @a\n", "group @a includes itself (through @a -> @b -> @a)"),
         ("a: x\na: y\n", "line 2: group a is defined twice"),

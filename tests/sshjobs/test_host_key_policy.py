@@ -100,7 +100,7 @@ def test_policy_files_as_openssh_reads_them(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "kwds, env, needle",
+    ("kwds", "env", "needle"),
     [
         ({"host_keys": "maybe"}, {}, "host_keys: unknown host-key mode 'maybe'"),
         ({}, {"SSHJOBS_HOST_KEYS": "sometimes"}, "SSHJOBS_HOST_KEYS: unknown host-key mode"),
@@ -164,7 +164,7 @@ def test_new_hosts_met_at_once_are_each_recorded_once(farm, home, collect):
 
 
 @pytest.mark.parametrize(
-    "value, trusted, recorded",
+    ("value", "trusted", "recorded"),
     [
         ("yes", False, False),
         ("ask", False, False),

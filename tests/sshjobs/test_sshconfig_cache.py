@@ -222,7 +222,7 @@ def test_reduced_copies_are_removed_at_exit(config_file):
 
 
 @pytest.mark.parametrize(
-    "host, blocks",
+    ("host", "blocks"),
     [
         ("node-13", ["Host=node-1*,extra", "Host *"]),
         ("node-12", ["Host node-?? !node-13", "Host=node-1*,extra", "Host *"]),
@@ -290,7 +290,7 @@ CHECKED = (
 )
 
 
-@pytest.mark.parametrize("username,port", [("root", ()), ("bob", 2022)])
+@pytest.mark.parametrize(("username", "port"), [("root", ()), ("bob", 2022)])
 def test_a_parse_handed_to_asyncssh_gives_the_options_of_its_own_parse(tmp_path, username, port):
     """One parse per host: asyncssh is given our parse of the config (last_config) instead of
     the files, and must resolve the same options as when it reads the files itself."""
