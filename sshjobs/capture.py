@@ -40,7 +40,8 @@ def _render(template: str, variables: dict) -> str:
     except ImportError:  # optional dependency: plain {{name}} substitution
         return _PLACEHOLDER.sub(
             lambda m: str(variables[m.group(1)]) if m.group(1) in variables else m.group(0),
-            template)
+            template,
+        )
     env = _render.__dict__.get("env")
     if env is None:
         env = jinja2.Environment(undefined=jinja2.DebugUndefined, keep_trailing_newline=True)

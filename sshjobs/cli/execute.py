@@ -38,10 +38,15 @@ def listed(params: dict[str, Any]) -> bool:
 def execute(settings: Settings, make_commands: CommandFactory) -> int:
     """Run on every target with the chosen output mode; the process exit code."""
     names = display_names(settings.targets)
-    keep = bool(settings.output.get("gather") or settings.output.get("json_lines")
-                or settings.output.get("diff"))
-    outcomes = [HostOutcome(target=target, name=name, keep_output=keep)
-                for target, name in zip(settings.targets, names)]
+    keep = bool(
+        settings.output.get("gather")
+        or settings.output.get("json_lines")
+        or settings.output.get("diff")
+    )
+    outcomes = [
+        HostOutcome(target=target, name=name, keep_output=keep)
+        for target, name in zip(settings.targets, names)
+    ]
     observers = Observers(settings.output)
     fanout = make_fanout(settings, len(outcomes), observers)
     logger.debug("%d targets, window %d", len(outcomes), settings.window)

@@ -42,17 +42,20 @@ def push(paths: tuple[str, ...], recursive: bool, no_preserve: bool, **params: A
     if listed(params):
         return 0
     if len(paths) < 2 or not paths[-1].startswith("@:"):
-        raise click.UsageError("usage: sshjobs push [OPTIONS] LOCAL... @:REMOTE "
-                               "(the destination starts with @:)")
+        raise click.UsageError(
+            "usage: sshjobs push [OPTIONS] LOCAL... @:REMOTE (the destination starts with @:)"
+        )
     sources, destination = list(paths[:-1]), remote_path(paths[-1])
     for source in sources:
         if source.startswith("@:"):
-            raise click.UsageError(f"{source!r}: only the destination is remote in a push "
-                                   f"(use sshjobs pull to copy from the hosts)")
+            raise click.UsageError(
+                f"{source!r}: only the destination is remote in a push "
+                f"(use sshjobs pull to copy from the hosts)"
+            )
         check_fields(source, "local path")
     check_fields(destination, "remote path")
     settings = prepare(params)
-    config = settings.config_paths()   # -F and -O apply to {fqdn}, {port}, {user}
+    config = settings.config_paths()  # -F and -O apply to {fqdn}, {port}, {user}
     names = dict(zip(map(str, settings.targets), display_names(settings.targets)))
     for target in settings.targets:  # every local file must exist before connecting anywhere
         for source in sources:
@@ -63,9 +66,19 @@ def push(paths: tuple[str, ...], recursive: bool, no_preserve: bool, **params: A
                 raise click.UsageError(f"{str(local)!r} is a directory (use -r)")
 
     def make_commands(target: Target, outcome: HostOutcome) -> list[Any]:
-        local = [str(Path(expand_fields(s, target, outcome.name, config)).expanduser())
-                 for s in sources]
-        return [bounded(Push(local, expand_fields(destination, target, outcome.name, config),
-                             recurse=recursive, preserve=not no_preserve), settings.timeout)]
+        local = [
+            str(Path(expand_fields(s, target, outcome.name, config)).expanduser()) for s in sources
+        ]
+        return [
+            bounded(
+                Push(
+                    local,
+                    expand_fields(destination, target, outcome.name, config),
+                    recurse=recursive,
+                    preserve=not no_preserve,
+                ),
+                settings.timeout,
+            )
+        ]
 
     return execute(settings, make_commands)
