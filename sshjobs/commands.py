@@ -25,8 +25,9 @@ from __future__ import annotations
 import logging
 import os
 import shlex
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from .capture import Capture
 from .errors import LocalFileError

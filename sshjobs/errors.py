@@ -12,16 +12,16 @@ failed (:class:`CommandFailedError`) versus bad local input (:class:`LocalFileEr
 from __future__ import annotations
 
 __all__ = [
-    "SshJobsError",
-    "SshConnectionError",
     "AuthenticationError",
-    "HostKeyError",
-    "GatewayError",
     "CommandFailedError",
     "CommandTimeoutError",
-    "TransferError",
+    "GatewayError",
+    "HostKeyError",
     "KeyLoadError",
     "LocalFileError",
+    "SshConnectionError",
+    "SshJobsError",
+    "TransferError",
 ]
 
 

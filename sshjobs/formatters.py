@@ -25,16 +25,16 @@ from typing import IO, Any
 from asyncssh import EXTENDED_DATA_STDERR
 
 __all__ = [
-    "Formatter",
-    "VerboseFormatter",
-    "TerminalFormatter",
-    "RawFormatter",
-    "HostFormatter",
-    "ColonFormatter",
-    "TimeHostFormatter",
-    "TimeColonFormatter",
-    "SubdirFormatter",
     "CaptureFormatter",
+    "ColonFormatter",
+    "Formatter",
+    "HostFormatter",
+    "RawFormatter",
+    "SubdirFormatter",
+    "TerminalFormatter",
+    "TimeColonFormatter",
+    "TimeHostFormatter",
+    "VerboseFormatter",
     "short_hostname",
 ]
 

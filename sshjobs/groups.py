@@ -24,7 +24,7 @@ from pathlib import Path
 
 from .errors import SshJobsError
 
-__all__ = ["GroupError", "Groups", "groups_path", "load_groups", "DEFAULT_GROUPS_FILE"]
+__all__ = ["DEFAULT_GROUPS_FILE", "GroupError", "Groups", "groups_path", "load_groups"]
 
 DEFAULT_GROUPS_FILE = "~/.config/sshjobs/groups"
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")

@@ -19,9 +19,10 @@ import asyncio
 import concurrent.futures
 import logging
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import asyncssh
 
@@ -33,8 +34,8 @@ __all__ = [
     "default_keys",
     "explicit_keys",
     "import_private_key",
-    "load_key_file",
     "load_agent_keys",
+    "load_key_file",
     "load_private_keys",
 ]
 

@@ -20,8 +20,9 @@ import shutil
 import signal
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from asyncssh import EXTENDED_DATA_STDERR
 
@@ -124,7 +125,7 @@ class LocalNode:
     async def close(self) -> None:
         pass
 
-    async def __aenter__(self) -> "LocalNode":
+    async def __aenter__(self) -> LocalNode:
         return self
 
     async def __aexit__(self, *exc_info: Any) -> None:

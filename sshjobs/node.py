@@ -19,22 +19,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Mapping
-from typing import Any, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import asyncssh
 
-from .transport import connect as _connect
-from .transport import fastpath
 from .errors import TransferError
 from .formatters import Formatter, HostFormatter
-from .transport.hostkeys import HostKeyPolicy
 from .keys import KeySet, default_keys, explicit_keys
 from .remote import RemoteMixin
 from .session import OUTPUT_GRACE, SessionSlots
 from .sshoptions import check_ssh_options, host_keys_of, ssh_options_path
+from .transport import connect as _connect
+from .transport import fastpath
+from .transport.hostkeys import HostKeyPolicy
 
-__all__ = ["SshNode", "SshProxy", "DEFAULT_MAX_SESSIONS"]
+__all__ = ["DEFAULT_MAX_SESSIONS", "SshNode", "SshProxy"]
 
 logger = logging.getLogger("sshjobs.node")
 
@@ -98,7 +98,7 @@ class SshNode(RemoteMixin):
         username: str | None = None,
         port: int | None = None,
         keys: Sequence[Any] | None = None,
-        gateway: "SshNode | None" = None,
+        gateway: SshNode | None = None,
         known_hosts: Any = (),
         host_keys: str | None = None,
         record_known_hosts: str | os.PathLike | None = None,
@@ -349,7 +349,7 @@ class SshNode(RemoteMixin):
             if conn is not None:
                 try:
                     await asyncio.wait_for(conn.wait_closed(), self.timeout)
-                except (asyncio.TimeoutError, OSError, asyncssh.Error) as exc:
+                except (TimeoutError, OSError, asyncssh.Error) as exc:
                     logger.warning("%s: closing the connection: %s", self, exc)
         except asyncio.CancelledError:
             if conn is not None:
@@ -362,7 +362,7 @@ class SshNode(RemoteMixin):
                 if self.gateway is not None:
                     await self.gateway.remove_user(self)
 
-    async def __aenter__(self) -> "SshNode":
+    async def __aenter__(self) -> SshNode:
         self.add_user(self)
         await self.connect_lazy()
         return self

@@ -9,8 +9,9 @@ import asyncio
 import logging
 import secrets
 import time
+from collections.abc import Sequence
 from pathlib import PurePosixPath
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 import asyncssh
 
@@ -242,7 +243,7 @@ class RemoteMixin:
         then stop listening (what was received is kept)."""
         try:
             await asyncio.wait_for(asyncio.shield(session.closed), EXIT_GRACE)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             await self._stop_listening(chan, session)
 
     @staticmethod
@@ -253,7 +254,7 @@ class RemoteMixin:
         chan.close()
         try:
             await asyncio.wait_for(asyncio.shield(session.closed), KILL_GRACE)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             logger.debug("session close not acknowledged after %gs", KILL_GRACE)
 
     def _kill_nowait(self, chan: Any, session: LineSession) -> None:
@@ -267,7 +268,7 @@ class RemoteMixin:
         kills.add(task)
         task.add_done_callback(kills.discard)
 
-    async def _kill_once_open(self, opening: "asyncio.Future[Any]") -> None:
+    async def _kill_once_open(self, opening: asyncio.Future[Any]) -> None:
         """A session whose opening was cancelled may open all the same: kill its command."""
         try:
             chan, session = await opening
@@ -284,7 +285,7 @@ class RemoteMixin:
         signal request, which OpenSSH ignores for root (the command would survive)."""
         try:
             await asyncio.wait_for(asyncio.shield(session.pid_settled), PID_WAIT)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
         pid = session.remote_pid
         try:
@@ -305,7 +306,7 @@ class RemoteMixin:
             logger.debug("%s: killing a command: %s", self.hostname, exc)
         try:
             await asyncio.wait_for(asyncio.shield(session.closed), KILL_GRACE)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
         chan.close()
 

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["CommandResult", "STDERR_TAIL_BYTES"]
+__all__ = ["STDERR_TAIL_BYTES", "CommandResult"]
 
 #: how much of a command's stderr is always kept (for error messages)
 STDERR_TAIL_BYTES = 4096

@@ -32,16 +32,16 @@ from asyncssh import EXTENDED_DATA_STDERR
 from .results import STDERR_TAIL_BYTES, CommandResult
 
 __all__ = [
-    "SessionSlots",
-    "LineSession",
-    "report_pid",
-    "kill_group_command",
-    "emit_lines",
-    "PID_MARKER",
     "OUTPUT_GRACE",
-    "wait_for_end",
-    "report_held_output",
+    "PID_MARKER",
+    "LineSession",
+    "SessionSlots",
+    "emit_lines",
     "feed_stdin",
+    "kill_group_command",
+    "report_held_output",
+    "report_pid",
+    "wait_for_end",
 ]
 
 logger = logging.getLogger("sshjobs.session")
@@ -126,7 +126,7 @@ class SessionSlots:
         return True
 
 
-async def feed_stdin(chan: Any, session: "LineSession", reader: Any) -> None:
+async def feed_stdin(chan: Any, session: LineSession, reader: Any) -> None:
     """Write what ``reader`` (an :class:`~sshjobs.sharedinput.InputReader`) gives to the
     command's stdin at the pace the channel accepts, then EOF. Stops quietly when the command
     ends without reading everything; the reader is closed in any case."""
@@ -317,7 +317,7 @@ class LineSession(asyncssh.SSHClientSession):
 
 
 async def wait_for_end(
-    closed: "asyncio.Future[Any]", exited: "asyncio.Future[Any]", grace: float | None
+    closed: asyncio.Future[Any], exited: asyncio.Future[Any], grace: float | None
 ) -> bool:
     """Wait until the output of a command ends (``closed``), or, once it has exited
     (``exited``), at most ``grace`` more seconds (None: no limit). Returns True when the

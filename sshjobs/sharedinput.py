@@ -29,7 +29,7 @@ from collections import deque
 from collections.abc import AsyncIterable
 from typing import IO, Any
 
-__all__ = ["SharedInput", "InputReader", "CHUNK_SIZE", "MAX_BUFFERED"]
+__all__ = ["CHUNK_SIZE", "MAX_BUFFERED", "InputReader", "SharedInput"]
 
 logger = logging.getLogger("sshjobs.sharedinput")
 

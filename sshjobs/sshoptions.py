@@ -25,13 +25,13 @@ from .errors import SshJobsError
 from .transport.sshconfig import config_text_path
 
 __all__ = [
+    "HONOURED",
     "SshOptionError",
     "check_ssh_options",
-    "parse_ssh_option",
-    "ssh_options_path",
     "host_keys_of",
     "known_ssh_options",
-    "HONOURED",
+    "parse_ssh_option",
+    "ssh_options_path",
 ]
 
 logger = logging.getLogger("sshjobs.sshoptions")

@@ -34,15 +34,15 @@ from sshjobs.errors import SshJobsError
 from sshjobs.groups import Groups, load_groups
 
 __all__ = [
+    "LISTS_DIR",
+    "MAX_EXPANSION",
     "Target",
     "TargetError",
     "expand_ranges",
-    "split_specs",
     "parse_target",
     "read_spec",
     "resolve_targets",
-    "MAX_EXPANSION",
-    "LISTS_DIR",
+    "split_specs",
 ]
 
 logger = logging.getLogger("sshjobs.targets")

@@ -16,11 +16,11 @@ from typing import Any
 __all__ = [
     "close_ssh_in_scheduler",
     "co_close_ssh_in_scheduler",
-    "topology_dot",
-    "topology_graph",
+    "nodes_in",
     "topology_as_dotfile",
     "topology_as_pngfile",
-    "nodes_in",
+    "topology_dot",
+    "topology_graph",
 ]
 
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from .commands import AbstractCommand
 from .errors import LocalFileError, SshJobsError
 from .results import CommandResult
 
-__all__ = ["Push", "Pull"]
+__all__ = ["Pull", "Push"]
 
 
 def _as_list(paths: str | os.PathLike | Sequence[Any]) -> list[str]:

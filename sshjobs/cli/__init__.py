@@ -7,7 +7,7 @@
 from sshjobs.cli.exit import ExitCode
 from sshjobs.cli.main import cli, main
 
-__all__ = ["cli", "main", "ExitCode", "Apssh", "Appush", "Appull"]
+__all__ = ["Appull", "Appush", "Apssh", "ExitCode", "cli", "main"]
 
 #: names imported on first use, and the module defining each
 _LAZY = {

@@ -18,7 +18,7 @@ from sshjobs.formatters import short_hostname
 from sshjobs.node import SshNode
 from sshjobs.transfer import Pull, Push
 
-__all__ = ["Appush", "Appull", "expand_path", "PATH_FIELDS"]
+__all__ = ["PATH_FIELDS", "Appull", "Appush", "expand_path"]
 
 #: the fields of apssh's copy paths
 PATH_FIELDS = ("host", "fqdn", "user")

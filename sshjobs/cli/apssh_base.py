@@ -34,13 +34,13 @@ from sshjobs.formatters import (
     TerminalFormatter,
     TimeHostFormatter,
 )
-from sshjobs.transport.hostkeys import HOST_KEY_MODES
 from sshjobs.job import SshJob
 from sshjobs.keys import explicit_keys, load_private_keys
 from sshjobs.node import SshNode
 from sshjobs.targets import Target, TargetError, read_spec, resolve_targets
+from sshjobs.transport.hostkeys import HOST_KEY_MODES
 
-__all__ = ["ApsshFailure", "ApsshBase", "APSSH_DIR", "MARK_OK", "MARK_FAILED"]
+__all__ = ["APSSH_DIR", "MARK_FAILED", "MARK_OK", "ApsshBase", "ApsshFailure"]
 
 logger = logging.getLogger("sshjobs.cli.apssh")
 

@@ -15,7 +15,7 @@ import click
 if TYPE_CHECKING:
     from sshjobs.cli.apssh_base import ApsshBase
 
-__all__ = ["apssh", "appush", "appull"]
+__all__ = ["appull", "appush", "apssh"]
 
 _PASS_THROUGH = {
     "ignore_unknown_options": True,
@@ -25,7 +25,7 @@ _PASS_THROUGH = {
 }
 
 
-def _pass_through(name: str, short_help: str, make: Callable[[str], "ApsshBase"]) -> click.Command:
+def _pass_through(name: str, short_help: str, make: Callable[[str], ApsshBase]) -> click.Command:
     @click.command(
         name=name, context_settings=_PASS_THROUGH, add_help_option=False, short_help=short_help
     )
@@ -36,19 +36,19 @@ def _pass_through(name: str, short_help: str, make: Callable[[str], "ApsshBase"]
     return command
 
 
-def _apssh(prog: str) -> "ApsshBase":
+def _apssh(prog: str) -> ApsshBase:
     from sshjobs.cli.apssh import Apssh
 
     return Apssh(prog)
 
 
-def _appush(prog: str) -> "ApsshBase":
+def _appush(prog: str) -> ApsshBase:
     from sshjobs.cli.appcopy import Appush
 
     return Appush(prog)
 
 
-def _appull(prog: str) -> "ApsshBase":
+def _appull(prog: str) -> ApsshBase:
     from sshjobs.cli.appcopy import Appull
 
     return Appull(prog)

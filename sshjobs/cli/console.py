@@ -20,7 +20,7 @@ from typing import IO
 
 import colorama
 
-__all__ = ["Console", "LineFormat", "FORMAT_FIELDS", "use_color"]
+__all__ = ["FORMAT_FIELDS", "Console", "LineFormat", "use_color"]
 
 #: fields a --format may use (besides strftime codes such as %H:%M:%S)
 FORMAT_FIELDS = (

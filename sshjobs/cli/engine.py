@@ -36,11 +36,11 @@ from sshjobs.targets import Target
 SHUTDOWN_TIMEOUT = 60.0
 
 __all__ = [
-    "run_on_targets",
-    "run_interruptibly",
-    "display_names",
     "CommandFactory",
     "OutcomeFormatter",
+    "display_names",
+    "run_interruptibly",
+    "run_on_targets",
     "settle_from_job",
 ]
 

@@ -14,7 +14,7 @@ from sshjobs.cli.outcome import HostOutcome
 from sshjobs.cli.output_setup import make_fanout, print_out_dir
 from sshjobs.cli.targets import print_targets
 
-__all__ = ["prepare", "listed", "execute"]
+__all__ = ["execute", "listed", "prepare"]
 
 logger = logging.getLogger("sshjobs.cli.execute")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable
 
-__all__ = ["ExitCode", "EXIT_TABLE", "exit_code_for", "exit_table_text", "stopped_by"]
+__all__ = ["EXIT_TABLE", "ExitCode", "exit_code_for", "exit_table_text", "stopped_by"]
 
 
 class ExitCode(enum.IntEnum):

@@ -10,7 +10,7 @@ import logging
 import sys
 from collections.abc import Iterator
 
-__all__ = ["setup_logging", "logging_scope"]
+__all__ = ["logging_scope", "setup_logging"]
 
 _OURS = ("sshjobs", "asynciojobs")
 

@@ -151,7 +151,7 @@ def _load_command(name: str) -> click.Command | None:
         if importlib.util.find_spec(module_name) is None:
             return None
         command = getattr(importlib.import_module(module_name), name)
-    except Exception as exc:  # noqa: BLE001 (whatever breaks an optional module)
+    except Exception as exc:
         logger.warning("subcommand %s unavailable: %s", name, exc)
         return None
     cli.add_command(command)

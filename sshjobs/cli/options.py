@@ -22,7 +22,6 @@ import click
 from sshjobs.cli.console import FORMAT_FIELDS, LineFormat
 from sshjobs.cli.logs import setup_logging
 from sshjobs.cli.passphrase import PassphraseAsker, default_keys_passphrase, load_key
-from sshjobs import SshJobsError
 from sshjobs.groups import GroupError
 from sshjobs.sshoptions import (
     SshOptionError,
@@ -31,33 +30,33 @@ from sshjobs.sshoptions import (
     parse_ssh_option,
     ssh_options_path,
 )
+from sshjobs.targets import Target, TargetError, resolve_targets
 from sshjobs.transport.connect import config_paths
 from sshjobs.transport.hostkeys import ENV_VAR, HOST_KEY_MODES, check_mode
-from sshjobs.targets import Target, TargetError, resolve_targets
 
 __all__ = [
+    "HOST_KEY_MODES",
     "Secret",
     "Settings",
-    "target_options",
-    "connection_options",
-    "run_options",
-    "pace_options",
-    "sudo_options",
-    "output_options",
-    "make_settings",
-    "make_base_settings",
+    "ask_sudo_password",
     "check_key_files",
-    "load_keys",
-    "line_template",
-    "output_dir_name",
-    "resolve_or_usage",
+    "check_output_modes",
+    "color_choice",
+    "connection_options",
     "default_window",
     "ensure_open_files",
-    "ask_sudo_password",
-    "HOST_KEY_MODES",
-    "check_output_modes",
+    "line_template",
+    "load_keys",
+    "make_base_settings",
+    "make_settings",
+    "output_dir_name",
+    "output_options",
+    "pace_options",
+    "resolve_or_usage",
+    "run_options",
     "ssh_options_of",
-    "color_choice",
+    "sudo_options",
+    "target_options",
 ]
 
 logger = logging.getLogger("sshjobs.cli.options")

@@ -17,7 +17,6 @@ from typing import Any
 
 import asyncssh
 
-from sshjobs.cli.exit import ExitCode
 from sshjobs import (
     CommandFailedError,
     CommandTimeoutError,
@@ -25,6 +24,7 @@ from sshjobs import (
     SshJobsError,
     TransferError,
 )
+from sshjobs.cli.exit import ExitCode
 from sshjobs.targets import Target
 
 __all__ = ["HostOutcome", "classify_error", "error_reason"]
@@ -144,10 +144,8 @@ class HostOutcome:
             ExitCode.INTERRUPTED: "interrupted",
         }.get(self.code)
         if (
-            self.error is not None
-            and not isinstance(self.error, CommandFailedError)
-            or self.code in (ExitCode.TIMEOUT, ExitCode.INTERRUPTED)
-        ):
+            self.error is not None and not isinstance(self.error, CommandFailedError)
+        ) or self.code in (ExitCode.TIMEOUT, ExitCode.INTERRUPTED):
             detail = error_reason(self.error) if self.error is not None else ""
             if prefix and detail and detail != prefix and not detail.startswith(prefix):
                 return f"{prefix}: {detail}"

@@ -22,7 +22,7 @@ from sshjobs.cli.reporters import (
     Reporter,
 )
 
-__all__ = ["make_fanout", "make_reporters", "check_writable", "print_out_dir"]
+__all__ = ["check_writable", "make_fanout", "make_reporters", "print_out_dir"]
 
 
 def check_writable(output: dict[str, Any]) -> None:

@@ -14,10 +14,10 @@ import string
 
 import click
 
-from sshjobs.transport.connect import config_paths, host_config
 from sshjobs.targets import Target
+from sshjobs.transport.connect import config_paths, host_config
 
-__all__ = ["PATH_FIELDS", "host_fields", "expand_fields", "check_fields", "login_of"]
+__all__ = ["PATH_FIELDS", "check_fields", "expand_fields", "host_fields", "login_of"]
 
 #: fields usable in push/pull paths and per-host file names
 PATH_FIELDS = ("host", "fqdn", "user", "port", "name", "target")

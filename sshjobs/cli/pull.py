@@ -10,13 +10,13 @@ import click
 
 from sshjobs import Pull
 from sshjobs.cli.copy_command import copy_command
+from sshjobs.cli.engine import display_names
 from sshjobs.cli.execute import execute, listed, prepare
+from sshjobs.cli.outcome import HostOutcome
 from sshjobs.cli.path_fields import check_fields, expand_fields
+from sshjobs.cli.push import remote_path
 from sshjobs.cli.sudo_refusal import refuse_sudo
 from sshjobs.cli.timed_transfer import bounded
-from sshjobs.cli.engine import display_names
-from sshjobs.cli.outcome import HostOutcome
-from sshjobs.cli.push import remote_path
 from sshjobs.targets import Target
 
 __all__ = ["pull"]

@@ -9,12 +9,12 @@ import click
 
 from sshjobs import Push
 from sshjobs.cli.copy_command import copy_command
+from sshjobs.cli.engine import display_names
 from sshjobs.cli.execute import execute, listed, prepare
+from sshjobs.cli.outcome import HostOutcome
 from sshjobs.cli.path_fields import check_fields, expand_fields
 from sshjobs.cli.sudo_refusal import refuse_sudo
 from sshjobs.cli.timed_transfer import bounded
-from sshjobs.cli.engine import display_names
-from sshjobs.cli.outcome import HostOutcome
 from sshjobs.targets import Target
 
 __all__ = ["push", "remote_path"]

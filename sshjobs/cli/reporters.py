@@ -28,14 +28,14 @@ from sshjobs.cli.outcome import HostOutcome
 from sshjobs.gather import fold_hosts, gather
 
 __all__ = [
-    "Reporter",
-    "LiveReporter",
+    "DirReporter",
+    "Fanout",
     "GatherReporter",
     "JsonReporter",
-    "DirReporter",
     "ListsReporter",
+    "LiveReporter",
+    "Reporter",
     "line_info",
-    "Fanout",
     "summary_line",
 ]
 

@@ -16,7 +16,6 @@ from typing import Any
 
 import click
 
-from sshjobs.cli.output_setup import make_fanout, print_out_dir
 from sshjobs.cli.engine import (
     SHUTDOWN_TIMEOUT,
     OutcomeFormatter,
@@ -33,6 +32,7 @@ from sshjobs.cli.options import (
     output_options,
 )
 from sshjobs.cli.outcome import HostOutcome
+from sshjobs.cli.output_setup import make_fanout, print_out_dir
 from sshjobs.cli.reporters import Reporter
 from sshjobs.formatters import Formatter
 from sshjobs.scenario import NodeDefaults, Scenario, ScenarioError, YamlLoader

@@ -14,8 +14,8 @@ import secrets
 import shlex
 from typing import Any
 
-from sshjobs.cli.options import Secret
 from sshjobs import CommandResult, Run, RunScript, RunString
+from sshjobs.cli.options import Secret
 
 __all__ = ["SudoRun", "SudoRunScript", "SudoRunString", "run_as_root", "sudo_line"]
 

@@ -11,7 +11,7 @@ from sshjobs.gather import fold_hosts
 from sshjobs.groups import GroupError, load_groups
 from sshjobs.targets import Target, TargetError, read_spec
 
-__all__ = ["targets", "print_targets", "print_groups"]
+__all__ = ["print_groups", "print_targets", "targets"]
 
 
 def print_targets(found: list[Target], fold: bool = False) -> None:

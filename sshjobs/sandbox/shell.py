@@ -20,8 +20,8 @@ import signal
 import struct
 import termios
 from collections.abc import Callable
-from typing import Any
 from dataclasses import dataclass, field
+from typing import Any
 
 import asyncssh
 

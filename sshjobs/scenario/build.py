@@ -231,6 +231,7 @@ def build_command(
 def build(scenario: Scenario, defaults: NodeDefaults | None = None) -> Built:
     """Build every object of ``scenario``; nothing is started."""
     from asynciojobs import Scheduler
+
     from ..job import SshJob
 
     defaults = defaults or NodeDefaults()

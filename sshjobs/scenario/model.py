@@ -29,9 +29,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..transport.hostkeys import HOST_KEY_MODES
 from .errors import ScenarioError
-from .source import LineDict, LineList, line_of
+from .source import LineDict, line_of
 
 COMMAND_TYPES = ("Run", "RunScript", "RunString", "Push", "Pull", "Service")
 SERVICE_ACTIONS = ("start", "stop", "status", "journal")

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..transport.hostkeys import HOST_KEY_MODES
 from .model import (
     COMMAND_TYPES,
     FAILED_REQUIREMENT_POLICIES,
-    HOST_KEY_MODES,
     IGNORED_NODE_KEYS,
     SERVICE_ACTIONS,
     Checker,

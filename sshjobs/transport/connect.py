@@ -19,7 +19,7 @@ import logging
 import os
 import socket
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import asyncssh
 from asyncssh.encryption import get_default_encryption_algs
@@ -43,12 +43,12 @@ if TYPE_CHECKING:
     from .hostkeys import HostKeyPolicy
 
 __all__ = [
-    "open_connection",
+    "ENCRYPTION_ALGS",
+    "KEX_ALGS",
+    "config_host_keys",
     "config_paths",
     "config_user",
-    "config_host_keys",
-    "KEX_ALGS",
-    "ENCRYPTION_ALGS",
+    "open_connection",
 ]
 
 logger = logging.getLogger(__name__)
@@ -69,11 +69,11 @@ class Endpoint(Protocol):
     config_paths: list[str]
     connect_options: dict[str, Any]
     fast_handshake: bool
-    host_key_policy: "HostKeyPolicy"
-    formatter: "Formatter"
+    host_key_policy: HostKeyPolicy
+    formatter: Formatter
 
     @property
-    def gateway(self) -> Optional["Gateway"]: ...
+    def gateway(self) -> Gateway | None: ...
 
     def explicit_keyset(self) -> KeySet | None: ...
 

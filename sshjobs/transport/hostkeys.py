@@ -33,22 +33,23 @@ import os
 import re
 import shlex
 import threading
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import asyncssh
 
 __all__ = [
-    "HOST_KEY_MODES",
+    "DEFAULT_GLOBAL_FILES",
+    "DEFAULT_USER_FILES",
     "ENV_VAR",
+    "HOST_KEY_MODES",
     "HostKeyPolicy",
     "HostKeyVerdict",
     "SshConfigHostKeys",
     "check_mode",
     "resolve_mode",
-    "DEFAULT_USER_FILES",
-    "DEFAULT_GLOBAL_FILES",
 ]
 
 logger = logging.getLogger(__name__)
@@ -227,7 +228,7 @@ class HostKeyPolicy:
         record_file: str | os.PathLike | None = None,
         config: SshConfigHostKeys = SshConfigHostKeys(),
         environ: Mapping[str, str] = os.environ,
-    ) -> "HostKeyPolicy":
+    ) -> HostKeyPolicy:
         """From SshNode arguments: ``known_hosts`` is ``None`` (apssh: no check unless a mode
         is given), ``...``/``()`` (the standard files only), or a path or list of paths read
         before the user's files (the first one records new keys); ``config``: what the ssh

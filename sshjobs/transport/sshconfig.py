@@ -33,11 +33,10 @@ import shutil
 import tempfile
 import threading
 from dataclasses import dataclass, field
-from typing import Optional
 
 from asyncssh.pattern import WildcardPatternList
 
-__all__ = ["Tokens", "config_tokens", "config_text_path", "file_stamp", "reduced_config_paths"]
+__all__ = ["Tokens", "config_text_path", "config_tokens", "file_stamp", "reduced_config_paths"]
 
 logger = logging.getLogger(__name__)
 
@@ -119,7 +118,7 @@ def _keyword_and_args(line: str) -> tuple[str, list[str]] | None:
     return keyword, args
 
 
-def split_text(text: str) -> Optional[_SplitFile]:
+def split_text(text: str) -> _SplitFile | None:
     """Split a config text into global lines and ``Host`` blocks; None if not reducible."""
     head: list[str] = []
     head_tokens: list[Tokens] = []
@@ -177,18 +176,18 @@ class _ReducedConfigs:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._splits: dict[str, tuple[tuple | None, Optional[_SplitFile]]] = {}
+        self._splits: dict[str, tuple[tuple | None, _SplitFile | None]] = {}
         self._reduced: dict[tuple, str] = {}
         self._written: set[str] = set()
         self._dir: str | None = None
         self._dir_pid = 0
         self.split_count = 0  # how many times a file was read and split (for tests)
 
-    def _split(self, path: str, stamp: tuple | None) -> Optional[_SplitFile]:
+    def _split(self, path: str, stamp: tuple | None) -> _SplitFile | None:
         cached = self._splits.get(path)
         if cached is not None and cached[0] == stamp:
             return cached[1]
-        split: Optional[_SplitFile] = None
+        split: _SplitFile | None = None
         if stamp is not None:
             try:
                 with open(path) as file:  # same decoding as asyncssh
