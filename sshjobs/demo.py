@@ -110,7 +110,7 @@ def build_scenario(
             label=f"prepare {name}",
             command=RunScript(script, name, 5 + index),
         )
-        for index, (node, name) in enumerate(zip(nodes, names))
+        for index, (node, name) in enumerate(zip(nodes, names, strict=False))
     ]
     variables = Variables()
     server = SshJob(
@@ -134,7 +134,7 @@ def build_scenario(
             label=f"client on {name}",
             command=Run(Deferred("echo talking to {{server}} | tee results/client.log", variables)),
         )
-        for node, name, prepare in zip(nodes[1:], names[1:], prepares[1:])
+        for node, name, prepare in zip(nodes[1:], names[1:], prepares[1:], strict=False)
     ]
     flaky_index = min(FLAKY_NODE, len(nodes)) - 1
     flaky = SshJob(
@@ -147,7 +147,7 @@ def build_scenario(
     )
     pulls = []
     # node1's results are complete once its server ran, the others' once their client ran
-    for node, name, last in zip(nodes, names, [server, *clients]):
+    for node, name, last in zip(nodes, names, [server, *clients], strict=False):
         local = output / name
         local.mkdir(parents=True, exist_ok=True)
         pulls.append(
@@ -175,7 +175,7 @@ async def co_run_demo(
 ) -> DemoReport:
     """Run the demo in ``output`` (sandbox, script, results, graph all land there)."""
     start = time.monotonic()
-    output.mkdir(parents=True, exist_ok=True)
+    output.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240  set-up, before any job runs
     script = output / "prepare.sh"
     script.write_text(PREPARE_SCRIPT)
     async with Sandbox(output / "sandbox", count) as sandbox:

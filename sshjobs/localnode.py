@@ -13,6 +13,7 @@ return its exit status; the child keeps running.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import getpass
 import logging
 import os
@@ -131,7 +132,7 @@ class LocalNode:
     async def __aexit__(self, *exc_info: Any) -> None:
         pass
 
-    async def execute(
+    async def execute(  # noqa: C901  one linear pipeline; splitting it is left to a refactor
         self,
         command: str,
         *,
@@ -249,10 +250,8 @@ class LocalNode:
         so ``wait()`` would never return and the transport would outlive the loop.
         Runs to the end even when cancelled again meanwhile (the cancellation is re-raised).
         """
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
         _close_pipes(proc)
         reaping = asyncio.ensure_future(proc.wait())
         cancelled = False

@@ -86,9 +86,9 @@ class SshNode(RemoteMixin):
         running on the host. None: no limit (wait like ``ssh`` does).
     :param passphrase: decrypts passphrase-protected key files (those given in ``keys``, the
         default ones, ``IdentityFile`` ones); never asked for (agent keys need none).
-    :param fast_handshake: authenticate in three round trips fewer (:mod:`sshjobs.transport.fastpath`);
-        None → on unless ``SSHJOBS_FAST_HANDSHAKE=0``. Set False for a server that mishandles
-        pipelined requests.
+    :param fast_handshake: authenticate in three round trips fewer
+        (:mod:`sshjobs.transport.fastpath`); None → on unless ``SSHJOBS_FAST_HANDSHAKE=0``.
+        Set False for a server that mishandles pipelined requests.
     """
 
     def __init__(

@@ -6,6 +6,7 @@ Kept apart from :mod:`sshjobs.node` (which manages the connection itself) to kee
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 import time
@@ -283,10 +284,8 @@ class RemoteMixin:
         Cancelled right after its start, a command may not have reported its pid yet: it is
         on its way (the shell's first word), so wait for it rather than fall back on an SSH
         signal request, which OpenSSH ignores for root (the command would survive)."""
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(session.pid_settled), PID_WAIT)
-        except TimeoutError:
-            pass
         pid = session.remote_pid
         try:
             if pid is not None:
@@ -304,10 +303,8 @@ class RemoteMixin:
                 chan.send_signal("KILL")
         except (OSError, asyncssh.Error, SshConnectionError) as exc:
             logger.debug("%s: killing a command: %s", self.hostname, exc)
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(session.closed), KILL_GRACE)
-        except TimeoutError:
-            pass
         chan.close()
 
     async def run(self, command: str, **kwds: Any) -> int | str | None:

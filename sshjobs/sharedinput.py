@@ -21,6 +21,7 @@ command's job closes it even when the command never ran), so that it holds nobod
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import stat
@@ -101,15 +102,11 @@ class SharedInput:
         self._readers.discard(reader)
         self._trim()
         if self._changed is not None:
-            try:
+            with contextlib.suppress(RuntimeError):  # no running loop: nobody can be waiting
                 self._notify()
-            except RuntimeError:  # no running loop: nobody can be waiting
-                pass
         if not self._readers:  # nobody left to read: stop reading the source
-            try:
+            with contextlib.suppress(RuntimeError):  # the loop is gone already
                 self.close()
-            except RuntimeError:  # the loop is gone already
-                pass
 
     def _trim(self) -> None:
         """Memory mode: drop the chunks every open reader has read."""
@@ -169,7 +166,9 @@ class SharedInput:
                     self._eof = True
                 elif self.spill:
                     if self._file is None:
-                        self._file = tempfile.TemporaryFile(prefix="sshjobs-stdin-")
+                        self._file = tempfile.TemporaryFile(  # noqa: SIM115  lives as long as self, close() closes it
+                            prefix="sshjobs-stdin-"
+                        )
                     await asyncio.to_thread(os.pwrite, self._file.fileno(), data, self._size)
                     self._end += 1
                 else:
@@ -202,10 +201,9 @@ class SharedInput:
         if self._pipe_transport is not None:
             self._pipe_transport.close()
             self._pipe_transport = None
-            try:  # the file description is shared with the caller's descriptor: as it was
+            # the file description is shared with the caller's descriptor: as it was
+            with contextlib.suppress(OSError, ValueError, TypeError):
                 os.set_blocking(self._caller_fd, self._was_blocking)  # type: ignore[arg-type]
-            except (OSError, ValueError, TypeError):
-                pass
 
 
 def _fileno(source: Any) -> int | None:

@@ -74,7 +74,8 @@ class Target:
 
     @property
     def endpoint(self) -> str:
-        """``[user@]host[:port]`` of this hop only (IPv6 addresses bracketed when a port follows)."""
+        """``[user@]host[:port]`` of this hop only (IPv6 addresses bracketed when a port
+        follows)."""
         host = self.host
         if self.port is not None:
             host = f"[{host}]:{self.port}" if ":" in host else f"{host}:{self.port}"

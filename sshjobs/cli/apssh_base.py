@@ -442,7 +442,7 @@ class ApsshBase:
             return 130
         results = [self.host_result(job) for job in jobs]
         if args.debug:
-            for proxy, result in zip(self.proxies, results):
+            for proxy, result in zip(self.proxies, results, strict=False):
                 print(f"{self.prog}: {proxy} -> {result}", file=sys.stderr)
         self.after_run(args, results)
         if isinstance(self.formatter, SubdirFormatter) and self.run_name:
@@ -479,7 +479,7 @@ class ApsshBase:
         is removed, so that a directory reused across runs says how the last run went."""
         if not args.mark or not self.run_name or self.proxies is None:
             return
-        for proxy, result in zip(self.proxies, results):
+        for proxy, result in zip(self.proxies, results, strict=False):
             good, bad = (MARK_OK, MARK_FAILED) if result == 0 else (MARK_FAILED, MARK_OK)
             directory = Path(self.run_name) / good
             directory.mkdir(parents=True, exist_ok=True)

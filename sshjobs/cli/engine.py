@@ -96,9 +96,12 @@ def display_names(targets: list[Target]) -> list[str]:
 
     names = [target.name for target in targets]
     clashes = clashing(names)
-    names = [f"{t.user}@{n}" if n in clashes and t.user else n for t, n in zip(targets, names)]
+    names = [
+        f"{t.user}@{n}" if n in clashes and t.user else n
+        for t, n in zip(targets, names, strict=False)
+    ]
     clashes = clashing(names)
-    return [str(t) if n in clashes else n for t, n in zip(targets, names)]
+    return [str(t) if n in clashes else n for t, n in zip(targets, names, strict=False)]
 
 
 class _Nodes:
@@ -239,7 +242,7 @@ async def _co_run_interruptibly(
                 signal.signal(signum, previous)
 
 
-def run_on_targets(
+def run_on_targets(  # noqa: C901  one linear pipeline; splitting it is left to a refactor
     settings: Settings,
     make_commands: CommandFactory,
     reporter: Reporter,

@@ -45,7 +45,7 @@ def execute(settings: Settings, make_commands: CommandFactory) -> int:
     )
     outcomes = [
         HostOutcome(target=target, name=name, keep_output=keep)
-        for target, name in zip(settings.targets, names)
+        for target, name in zip(settings.targets, names, strict=False)
     ]
     observers = Observers(settings.output)
     fanout = make_fanout(settings, len(outcomes), observers)

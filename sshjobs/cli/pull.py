@@ -36,7 +36,7 @@ def _written_paths(local: str, sources: list[str], into_dir: bool) -> list[Path]
 
 @copy_command("@:REMOTE... LOCAL", "Copy files from every target to local paths (SFTP).")
 @click.option("--force", is_flag=True, help="replace local files that already exist")
-def pull(
+def pull(  # noqa: C901  one linear pipeline; splitting it is left to a refactor
     paths: tuple[str, ...], recursive: bool, no_preserve: bool, force: bool, **params: Any
 ) -> int:
     """Copy REMOTE files (directories with -r) from every target into LOCAL.
@@ -78,7 +78,7 @@ def pull(
             f"path {destination!r}: put {{host}} in it, e.g. {example}"
         )
     written: dict[str, str] = {}
-    for target, name in zip(settings.targets, display_names(settings.targets)):
+    for target, name in zip(settings.targets, display_names(settings.targets), strict=False):
         local = expand_fields(destination, target, name, config)
         if local in written:
             raise click.UsageError(
@@ -87,7 +87,7 @@ def pull(
             )
         written[local] = name
     if not force:
-        for target, name in zip(settings.targets, display_names(settings.targets)):
+        for target, name in zip(settings.targets, display_names(settings.targets), strict=False):
             local = expand_fields(destination, target, name, config)
             remote = [expand_fields(s, target, name, config) for s in sources]
             for path in _written_paths(local, remote, into_dir):

@@ -56,7 +56,7 @@ def push(paths: tuple[str, ...], recursive: bool, no_preserve: bool, **params: A
     check_fields(destination, "remote path")
     settings = prepare(params)
     config = settings.config_paths()  # -F and -O apply to {fqdn}, {port}, {user}
-    names = dict(zip(map(str, settings.targets), display_names(settings.targets)))
+    names = dict(zip(map(str, settings.targets), display_names(settings.targets), strict=False))
     for target in settings.targets:  # every local file must exist before connecting anywhere
         for source in sources:
             local = Path(expand_fields(source, target, names[str(target)], config)).expanduser()

@@ -138,10 +138,7 @@ def run(command: tuple[str, ...], script: bool, includes: tuple[str, ...], **par
     for include in includes:
         if not Path(include).expanduser().is_file():
             raise click.UsageError(f"no such include file: {include!r}")
-    if script:
-        build = _script_command(command, list(includes))
-    else:
-        build = None
+    build = _script_command(command, list(includes)) if script else None
     settings = prepare(params)
     stdin = shared_stdin(params, settings)
     line = " ".join(command)

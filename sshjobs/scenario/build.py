@@ -206,10 +206,15 @@ def build_command(
         service = services[str(spec.service)]
         method = getattr(service, f"{spec.action}_command")
         target: Any = method
-        make: Callable[[], Any] = lambda: method(**kwargs)
+
+        def make() -> Any:
+            return method(**kwargs)
     else:
         target = getattr(sshjobs, spec.type)
-        make = lambda: target(*spec.args, **kwargs)
+
+        def make() -> Any:
+            return target(*spec.args, **kwargs)
+
     for key in kwargs:
         if not _accepts(target, key):
             raise _error(

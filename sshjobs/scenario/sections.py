@@ -44,7 +44,8 @@ _NODE_KEYS = (
     "timeout",
     "formatter",
     "verbose",
-) + IGNORED_NODE_KEYS
+    *IGNORED_NODE_KEYS,
+)
 _JOB_KEYS = (
     "id",
     "node",
@@ -345,7 +346,7 @@ def resolve(check: Checker, scenario: Scenario) -> None:
         while gateway is not None:
             if gateway.id in seen:
                 raise check.fail(
-                    "gateway cycle: " + " -> ".join(seen + [gateway.id]), line, "gateway"
+                    "gateway cycle: " + " -> ".join([*seen, gateway.id]), line, "gateway"
                 )
             seen.append(gateway.id)
             gateway = nodes.get(gateway.gateway) if gateway.gateway else None
@@ -381,11 +382,11 @@ def _check_cycles(check: Checker, scenario: Scenario) -> None:
         state[ident] = 1
         for name in scenario.jobs[ident].required:
             if state.get(name) == 1:
-                cycle = path[path.index(name) :] + [name]
+                cycle = [*path[path.index(name) :], name]
                 job = scenario.jobs[name]
                 raise check.fail("requirement cycle: " + " -> ".join(cycle), job.line, "required")
             if name not in state:
-                visit(name, path + [name])
+                visit(name, [*path, name])
         state[ident] = 2
 
     for ident in scenario.jobs:

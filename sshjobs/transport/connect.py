@@ -4,8 +4,9 @@ Per-process work is done once: ssh config lookups, known_hosts parsing and key l
 cached; asyncssh is asked for curve25519 key exchange, AES-GCM / ChaCha20-Poly1305 ciphers, no
 compression, public-key authentication only (plus password when one is given), and no GSSAPI -
 so that a connection costs one handshake and no probing. asyncssh parses the ssh config
-files itself, but is given per-host reduced copies of them (:mod:`sshjobs.transport.sshconfig`), so that
-a fan-out over N hosts does not parse the whole config N times.
+files itself, but is given per-host reduced copies of them
+(:mod:`sshjobs.transport.sshconfig`), so that a fan-out over N hosts does not parse the whole
+config N times.
 
 Every failure becomes an :class:`~sshjobs.errors.SshConnectionError` subclass naming the host,
 with the asyncssh / OS error chained as ``__cause__``.
@@ -136,7 +137,7 @@ def _config_class() -> Any:
         from asyncssh.config import SSHClientConfig, SSHConfig
 
         class _HostKeyAwareConfig(SSHClientConfig):
-            _handlers = {
+            _handlers = {  # noqa: RUF012  replaces asyncssh's class-level table, never mutated
                 **SSHClientConfig._handlers,
                 "stricthostkeychecking": ("StrictHostKeyChecking", SSHConfig._set_bool_or_str),
                 "hashknownhosts": ("HashKnownHosts", SSHConfig._set_bool_or_str),
@@ -167,8 +168,8 @@ def _stamp(paths: list[str]) -> tuple:
 
 def asyncssh_config_paths(paths: list[str], host: str) -> list[str]:
     """The config files to give asyncssh for ``host``: copies reduced to the lines that
-    concern it (see :mod:`sshjobs.transport.sshconfig`), or the files themselves when the reduced copies
-    fail to load (so that asyncssh's error names the user's file and line)."""
+    concern it (see :mod:`sshjobs.transport.sshconfig`), or the files themselves when the reduced
+    copies fail to load (so that asyncssh's error names the user's file and line)."""
     if not paths:
         return []
     hosts = _with_jump_hosts(paths, host)
@@ -303,7 +304,7 @@ def _reusable(paths: list[str], reduced: list[str], config: Any) -> bool:
     port: yes when the files were reduced (no ``Match``, ``Include``, canonicalisation), no
     ``%`` token (some depend on the user or port) and no ``ProxyJump`` (its hops read the
     files again)."""
-    if any(r == p for r, p in zip(reduced, paths)) or _jumps(config):
+    if any(r == p for r, p in zip(reduced, paths, strict=False)) or _jumps(config):
         return False
     for path in reduced:
         try:

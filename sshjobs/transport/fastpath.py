@@ -35,6 +35,7 @@ asyncssh in the same process are untouched.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 from typing import Any, ClassVar
@@ -158,10 +159,8 @@ class _CorkedTransport:
         closing = getattr(self._transport, "is_closing", None)
         if closing is not None and closing():
             return
-        try:
+        with contextlib.suppress(ConnectionError):  # the loss is reported by connection_lost
             self._transport.write(data)
-        except ConnectionError:  # the loss is reported by connection_lost
-            pass
 
     def close(self) -> None:
         self.flush()
