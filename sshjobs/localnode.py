@@ -77,6 +77,8 @@ class LocalNode:
     """Run commands on this machine (apssh: ``LocalNode(formatter=None, verbose=None)``)."""
 
     is_local = True
+    #: the name the monitor and the run report show for this node (see SshNode.monitor_name)
+    monitor_name: str | None = None
 
     def __init__(
         self,

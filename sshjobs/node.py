@@ -91,6 +91,10 @@ class SshNode(RemoteMixin):
         Set False for a server that mishandles pipelined requests.
     """
 
+    #: the name the monitor and the run report show for this node instead of its address
+    #: (set by the demo and the scenario loader); None → the address
+    monitor_name: str | None = None
+
     def __init__(
         self,
         hostname: str,

@@ -61,7 +61,8 @@ def shared_stdin(params: dict[str, Any], settings: Any) -> SharedInput | None:
             return None
     except (OSError, ValueError):
         return None
-    source = getattr(sys.stdin, "buffer", sys.stdin)
+    # the binary stream under the text one; a stand-in without ``.buffer`` is given as is
+    source: Any = getattr(sys.stdin, "buffer", sys.stdin)
     return SharedInput(source, spill=settings.window < len(settings.targets))
 
 

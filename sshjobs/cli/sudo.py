@@ -85,6 +85,7 @@ class _SudoScript:
     includes: list[str]
     keep: bool
     timeout: float | None
+    stdin: Any
 
     def __init__(self, *args: Any, password: Secret | None = None, **kwds: Any) -> None:
         super().__init__(*args, **kwds)  # the RunScript / RunString arguments
@@ -106,7 +107,7 @@ class _SudoScript:
                 label=self.get_label_line(),  # type: ignore[attr-defined]
                 timeout=self.timeout,
                 stdin=self.stdin,
-            )  # type: ignore[attr-defined]
+            )
         finally:
             if not self.keep:
                 await node.unstage_script(directory)
