@@ -7,16 +7,35 @@ by ``sshjobs`` in their imports), plus sshjobs' own: the error hierarchy, struct
 
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:   # what _LAZY imports on first use, for type checkers
+if TYPE_CHECKING:  # what _LAZY imports on first use, for type checkers
     from asynciojobs import __version__
+
     from .capture import Capture, Deferred, Variables
     from .commands import AbstractCommand, Run, RunScript, RunString
-    from .errors import (AuthenticationError, CommandFailedError, CommandTimeoutError,
-                         GatewayError, HostKeyError, KeyLoadError, LocalFileError,
-                         SshConnectionError, SshJobsError, TransferError)
-    from .formatters import (CaptureFormatter, ColonFormatter, Formatter, HostFormatter,
-                             RawFormatter, SubdirFormatter, TerminalFormatter,
-                             TimeColonFormatter, TimeHostFormatter, VerboseFormatter)
+    from .errors import (
+        AuthenticationError,
+        CommandFailedError,
+        CommandTimeoutError,
+        GatewayError,
+        HostKeyError,
+        KeyLoadError,
+        LocalFileError,
+        SshConnectionError,
+        SshJobsError,
+        TransferError,
+    )
+    from .formatters import (
+        CaptureFormatter,
+        ColonFormatter,
+        Formatter,
+        HostFormatter,
+        RawFormatter,
+        SubdirFormatter,
+        TerminalFormatter,
+        TimeColonFormatter,
+        TimeHostFormatter,
+        VerboseFormatter,
+    )
     from .job import SshJob
     from .keys import import_private_key, load_agent_keys, load_private_keys
     from .localnode import LocalNode
@@ -25,9 +44,14 @@ if TYPE_CHECKING:   # what _LAZY imports on first use, for type checkers
     from .scenario import YamlLoader
     from .service import Service
     from .sharedinput import InputReader, SharedInput
-    from .topology import (close_ssh_in_scheduler, co_close_ssh_in_scheduler,
-                           topology_as_dotfile, topology_as_pngfile, topology_dot,
-                           topology_graph)
+    from .topology import (
+        close_ssh_in_scheduler,
+        co_close_ssh_in_scheduler,
+        topology_as_dotfile,
+        topology_as_pngfile,
+        topology_dot,
+        topology_graph,
+    )
     from .transfer import Pull, Push
 
 #: every public name, and the module defining it: imported on first use, so that
@@ -37,36 +61,73 @@ if TYPE_CHECKING:   # what _LAZY imports on first use, for type checkers
 _LAZY = {
     **dict.fromkeys(("Capture", "Deferred", "Variables"), "capture"),
     **dict.fromkeys(("AbstractCommand", "Run", "RunScript", "RunString"), "commands"),
-    **dict.fromkeys(("AuthenticationError", "CommandFailedError", "CommandTimeoutError",
-                     "GatewayError", "HostKeyError", "KeyLoadError", "LocalFileError",
-                     "SshConnectionError", "SshJobsError", "TransferError"), "errors"),
-    **dict.fromkeys(("CaptureFormatter", "ColonFormatter", "Formatter", "HostFormatter",
-                     "RawFormatter", "SubdirFormatter", "TerminalFormatter",
-                     "TimeColonFormatter", "TimeHostFormatter", "VerboseFormatter"),
-                    "formatters"),
+    **dict.fromkeys(
+        (
+            "AuthenticationError",
+            "CommandFailedError",
+            "CommandTimeoutError",
+            "GatewayError",
+            "HostKeyError",
+            "KeyLoadError",
+            "LocalFileError",
+            "SshConnectionError",
+            "SshJobsError",
+            "TransferError",
+        ),
+        "errors",
+    ),
+    **dict.fromkeys(
+        (
+            "CaptureFormatter",
+            "ColonFormatter",
+            "Formatter",
+            "HostFormatter",
+            "RawFormatter",
+            "SubdirFormatter",
+            "TerminalFormatter",
+            "TimeColonFormatter",
+            "TimeHostFormatter",
+            "VerboseFormatter",
+        ),
+        "formatters",
+    ),
     "SshJob": "job",
     **dict.fromkeys(("import_private_key", "load_agent_keys", "load_private_keys"), "keys"),
     "LocalNode": "localnode",
-    "SshNode": "node", "SshProxy": "node",
+    "SshNode": "node",
+    "SshProxy": "node",
     "CommandResult": "results",
-    "Pull": "transfer", "Push": "transfer",
-    "InputReader": "sharedinput", "SharedInput": "sharedinput",
-    "Service": "service", "YamlLoader": "scenario",
-    **dict.fromkeys(("close_ssh_in_scheduler", "co_close_ssh_in_scheduler",
-                     "topology_as_dotfile", "topology_as_pngfile", "topology_dot",
-                     "topology_graph"), "topology"),
+    "Pull": "transfer",
+    "Push": "transfer",
+    "InputReader": "sharedinput",
+    "SharedInput": "sharedinput",
+    "Service": "service",
+    "YamlLoader": "scenario",
+    **dict.fromkeys(
+        (
+            "close_ssh_in_scheduler",
+            "co_close_ssh_in_scheduler",
+            "topology_as_dotfile",
+            "topology_as_pngfile",
+            "topology_dot",
+            "topology_graph",
+        ),
+        "topology",
+    ),
 }
 
 
 def __getattr__(name: str):
-    if name == "__version__":   # the one version of the distribution: asynciojobs' (on demand)
+    if name == "__version__":  # the one version of the distribution: asynciojobs' (on demand)
         from asynciojobs import __version__ as version
+
         globals()["__version__"] = version
         return version
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'sshjobs' has no attribute {name!r}")
     import importlib
+
     value = getattr(importlib.import_module(f".{module}", __name__), name)
     globals()[name] = value
     return value
@@ -75,19 +136,57 @@ def __getattr__(name: str):
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY) | {"__version__"})
 
+
 __all__ = [
-    # apssh's export list
-    "load_private_keys", "load_agent_keys", "import_private_key", "SshProxy",
-    "RawFormatter", "TerminalFormatter", "HostFormatter", "TimeHostFormatter",
-    "CaptureFormatter", "Run", "RunScript", "RunString", "Push", "Pull", "SshJob",
-    "CommandFailedError", "SshNode", "LocalNode", "Service", "close_ssh_in_scheduler",
-    "co_close_ssh_in_scheduler", "topology_graph", "topology_dot", "topology_as_dotfile",
-    "topology_as_pngfile", "Variables", "Deferred", "Capture", "YamlLoader",
-    # apssh names not in its __all__, and older spellings
-    "Formatter", "VerboseFormatter", "SubdirFormatter", "ColonFormatter", "TimeColonFormatter",
     "AbstractCommand",
+    "AuthenticationError",
+    "Capture",
+    "CaptureFormatter",
+    "ColonFormatter",
+    "CommandFailedError",
+    "CommandResult",
+    "CommandTimeoutError",
+    "Deferred",
+    # apssh names not in its __all__, and older spellings
+    "Formatter",
+    "GatewayError",
+    "HostFormatter",
+    "HostKeyError",
+    "InputReader",
+    "KeyLoadError",
+    "LocalFileError",
+    "LocalNode",
+    "Pull",
+    "Push",
+    "RawFormatter",
+    "Run",
+    "RunScript",
+    "RunString",
+    "Service",
+    "SharedInput",
+    "SshConnectionError",
+    "SshJob",
     # ours
-    "SshJobsError", "SshConnectionError", "AuthenticationError", "HostKeyError",
-    "GatewayError", "CommandTimeoutError", "TransferError", "KeyLoadError", "LocalFileError",
-    "CommandResult", "SharedInput", "InputReader", "__version__",
+    "SshJobsError",
+    "SshNode",
+    "SshProxy",
+    "SubdirFormatter",
+    "TerminalFormatter",
+    "TimeColonFormatter",
+    "TimeHostFormatter",
+    "TransferError",
+    "Variables",
+    "VerboseFormatter",
+    "YamlLoader",
+    "__version__",
+    "close_ssh_in_scheduler",
+    "co_close_ssh_in_scheduler",
+    "import_private_key",
+    "load_agent_keys",
+    # apssh's export list
+    "load_private_keys",
+    "topology_as_dotfile",
+    "topology_as_pngfile",
+    "topology_dot",
+    "topology_graph",
 ]

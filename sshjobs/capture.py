@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-__all__ = ["Variables", "Deferred", "Capture"]
+__all__ = ["Capture", "Deferred", "Variables"]
 
 
 class Variables(dict):
@@ -40,7 +40,8 @@ def _render(template: str, variables: dict) -> str:
     except ImportError:  # optional dependency: plain {{name}} substitution
         return _PLACEHOLDER.sub(
             lambda m: str(variables[m.group(1)]) if m.group(1) in variables else m.group(0),
-            template)
+            template,
+        )
     env = _render.__dict__.get("env")
     if env is None:
         env = jinja2.Environment(undefined=jinja2.DebugUndefined, keep_trailing_newline=True)
@@ -61,11 +62,11 @@ class Deferred:
     def __repr__(self) -> str:
         return f"Deferred({self.template!r})"
 
-    def replace(self, old: str, new: str) -> "Deferred":
+    def replace(self, old: str, new: str) -> Deferred:
         """A Deferred with ``old`` replaced by ``new`` in the template, same variables."""
         return Deferred(self.template.replace(old, new), self.variables)
 
-    def dup_from_string(self, template: str) -> "Deferred":
+    def dup_from_string(self, template: str) -> Deferred:
         """Another Deferred sharing our variables."""
         return Deferred(template, self.variables)
 

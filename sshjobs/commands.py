@@ -25,8 +25,9 @@ from __future__ import annotations
 import logging
 import os
 import shlex
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from .capture import Capture
 from .errors import LocalFileError
@@ -58,10 +59,18 @@ class AbstractCommand:
     node: Any = None
     stdin: InputReader | None = None
 
-    def __init__(self, *, label: str | None = None, allowed_exits: Iterable | None = None,
-                 timeout: float | None = None, capture: Capture | None = None,
-                 keep_output: bool = False, verbose: bool = False, stdin: Any = None,
-                 output_grace: float | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        label: str | None = None,
+        allowed_exits: Iterable | None = None,
+        timeout: float | None = None,
+        capture: Capture | None = None,
+        keep_output: bool = False,
+        verbose: bool = False,
+        stdin: Any = None,
+        output_grace: float | None = None,
+    ) -> None:
         self.stdin = _input_reader(stdin)
         self.label = label
         self.output_grace = output_grace
@@ -122,12 +131,13 @@ def _input_reader(stdin: Any) -> InputReader | None:
         stdin = SharedInput(bytes(stdin))
     if isinstance(stdin, SharedInput):
         return stdin.reader()
-    raise TypeError(f"stdin must be a SharedInput, an InputReader or bytes, not "
-                    f"{type(stdin).__name__}")
+    raise TypeError(
+        f"stdin must be a SharedInput, an InputReader or bytes, not {type(stdin).__name__}"
+    )
 
 
 def _join(argv: Iterable[Any], quote: bool) -> str:
-    words = [str(arg) for arg in argv]   # str() renders Deferred values now
+    words = [str(arg) for arg in argv]  # str() renders Deferred values now
     return " ".join(shlex.quote(w) for w in words) if quote else " ".join(words)
 
 
@@ -135,7 +145,7 @@ class StrLikeMixin:
     """Lets a Run stand in for its command string (apssh)."""
 
     def __str__(self) -> str:
-        return self.command_line()    # type: ignore[attr-defined]
+        return self.command_line()  # type: ignore[attr-defined]
 
 
 class Run(StrLikeMixin, AbstractCommand):
@@ -145,17 +155,33 @@ class Run(StrLikeMixin, AbstractCommand):
     quotes each one instead (literal arguments). Items may be ``Deferred``.
     """
 
-    def __init__(self, *argv: Any, verbose: bool = False, x11: bool = False,
-                 ignore_outputs: bool = False, label: str | None = None,
-                 allowed_exits: Iterable | None = None, capture: Capture | None = None,
-                 timeout: float | None = None, quote: bool = False,
-                 keep_output: bool = False, stdin: Any = None,
-                 output_grace: float | None = None) -> None:
+    def __init__(
+        self,
+        *argv: Any,
+        verbose: bool = False,
+        x11: bool = False,
+        ignore_outputs: bool = False,
+        label: str | None = None,
+        allowed_exits: Iterable | None = None,
+        capture: Capture | None = None,
+        timeout: float | None = None,
+        quote: bool = False,
+        keep_output: bool = False,
+        stdin: Any = None,
+        output_grace: float | None = None,
+    ) -> None:
         if not argv:
             raise ValueError("Run needs a command")
-        super().__init__(label=label, allowed_exits=allowed_exits, timeout=timeout,
-                         capture=capture, keep_output=keep_output, verbose=verbose, stdin=stdin,
-                         output_grace=output_grace)
+        super().__init__(
+            label=label,
+            allowed_exits=allowed_exits,
+            timeout=timeout,
+            capture=capture,
+            keep_output=keep_output,
+            verbose=verbose,
+            stdin=stdin,
+            output_grace=output_grace,
+        )
         self.argv = argv
         self.x11 = x11
         self.ignore_outputs = ignore_outputs
@@ -171,18 +197,31 @@ class Run(StrLikeMixin, AbstractCommand):
         command = self.command_line()
         if self.ignore_outputs and getattr(node, "is_local", False):
             command = f"{command} >/dev/null 2>&1"
-        result = await node.execute(command, label=self.get_label_line(),
-                                    capture=self.capture is not None or self.keep_output,
-                                    timeout=self.timeout, x11=self.x11, **self._stdin_kwds(),
-                                    **self._grace())
+        result = await node.execute(
+            command,
+            label=self.get_label_line(),
+            capture=self.capture is not None or self.keep_output,
+            timeout=self.timeout,
+            x11=self.x11,
+            **self._stdin_kwds(),
+            **self._grace(),
+        )
         return self._finish(result)
 
 
 class _ScriptCommand(AbstractCommand):
     """Shared by RunScript and RunString: stage, run, clean up."""
 
-    def __init__(self, args: tuple, *, includes: Iterable[str] | None, keep: bool,
-                 quote: bool, x11: bool, **kwds: Any) -> None:
+    def __init__(
+        self,
+        args: tuple,
+        *,
+        includes: Iterable[str] | None,
+        keep: bool,
+        quote: bool,
+        x11: bool,
+        **kwds: Any,
+    ) -> None:
         super().__init__(**kwds)
         self.args = args
         self.includes = [str(Path(p).expanduser()) for p in (includes or [])]
@@ -193,8 +232,9 @@ class _ScriptCommand(AbstractCommand):
     def check_local(self) -> None:
         for include in self.includes:
             if not os.path.exists(include):
-                raise LocalFileError(f"include file {include} not found (needed by "
-                                     f"{self.get_label_line()})")
+                raise LocalFileError(
+                    f"include file {include} not found (needed by {self.get_label_line()})"
+                )
 
     def _body(self) -> bytes:
         raise NotImplementedError
@@ -210,10 +250,15 @@ class _ScriptCommand(AbstractCommand):
             runner = "bash -x " if self.verbose else ""
             args = _join(self.args, self.quote)
             command = f"{runner}{shlex.quote(path)}" + (f" {args}" if args else "")
-            result = await node.execute(command, label=self.get_label_line(),
-                                        capture=self.capture is not None or self.keep_output,
-                                        timeout=self.timeout, x11=self.x11,
-                                        **self._stdin_kwds(), **self._grace())
+            result = await node.execute(
+                command,
+                label=self.get_label_line(),
+                capture=self.capture is not None or self.keep_output,
+                timeout=self.timeout,
+                x11=self.x11,
+                **self._stdin_kwds(),
+                **self._grace(),
+            )
         finally:
             if not self.keep:
                 await node.unstage_script(directory)
@@ -223,16 +268,38 @@ class _ScriptCommand(AbstractCommand):
 class RunScript(_ScriptCommand):
     """Push a local script (and ``includes``) to the node and run it with ``args``."""
 
-    def __init__(self, local_script: str | os.PathLike, *args: Any, label: str | None = None,
-                 allowed_exits: Iterable | None = None, includes: Iterable[str] | None = None,
-                 x11: bool = False, verbose: bool = False, capture: Capture | None = None,
-                 timeout: float | None = None, keep: bool = False, quote: bool = False,
-                 keep_output: bool = False, stdin: Any = None,
-                 output_grace: float | None = None) -> None:
-        super().__init__(args, includes=includes, keep=keep, quote=quote, x11=x11, label=label,
-                         allowed_exits=allowed_exits, timeout=timeout, capture=capture,
-                         keep_output=keep_output, verbose=verbose, stdin=stdin,
-                         output_grace=output_grace)
+    def __init__(
+        self,
+        local_script: str | os.PathLike,
+        *args: Any,
+        label: str | None = None,
+        allowed_exits: Iterable | None = None,
+        includes: Iterable[str] | None = None,
+        x11: bool = False,
+        verbose: bool = False,
+        capture: Capture | None = None,
+        timeout: float | None = None,
+        keep: bool = False,
+        quote: bool = False,
+        keep_output: bool = False,
+        stdin: Any = None,
+        output_grace: float | None = None,
+    ) -> None:
+        super().__init__(
+            args,
+            includes=includes,
+            keep=keep,
+            quote=quote,
+            x11=x11,
+            label=label,
+            allowed_exits=allowed_exits,
+            timeout=timeout,
+            capture=capture,
+            keep_output=keep_output,
+            verbose=verbose,
+            stdin=stdin,
+            output_grace=output_grace,
+        )
         self.local_script = str(Path(local_script).expanduser())
 
     def check_local(self) -> None:
@@ -247,8 +314,9 @@ class RunScript(_ScriptCommand):
         try:
             return Path(self.local_script).read_bytes()
         except OSError as exc:
-            raise LocalFileError(f"cannot read local script {self.local_script}: "
-                                 f"{exc.strerror}") from exc
+            raise LocalFileError(
+                f"cannot read local script {self.local_script}: {exc.strerror}"
+            ) from exc
 
     def label_line(self) -> str:
         return " ".join(["RunScript:", self._name(), *map(str, self.args)])
@@ -257,16 +325,39 @@ class RunScript(_ScriptCommand):
 class RunString(_ScriptCommand):
     """Run a script given as text (``script_body``) with ``args``."""
 
-    def __init__(self, script_body: str | bytes, *args: Any, label: str | None = None,
-                 allowed_exits: Iterable | None = None, includes: Iterable[str] | None = None,
-                 x11: bool = False, remote_name: str | None = None, verbose: bool = False,
-                 capture: Capture | None = None, timeout: float | None = None,
-                 keep: bool = False, quote: bool = False, keep_output: bool = False,
-                 stdin: Any = None, output_grace: float | None = None) -> None:
-        super().__init__(args, includes=includes, keep=keep, quote=quote, x11=x11, label=label,
-                         allowed_exits=allowed_exits, timeout=timeout, capture=capture,
-                         keep_output=keep_output, verbose=verbose, stdin=stdin,
-                         output_grace=output_grace)
+    def __init__(
+        self,
+        script_body: str | bytes,
+        *args: Any,
+        label: str | None = None,
+        allowed_exits: Iterable | None = None,
+        includes: Iterable[str] | None = None,
+        x11: bool = False,
+        remote_name: str | None = None,
+        verbose: bool = False,
+        capture: Capture | None = None,
+        timeout: float | None = None,
+        keep: bool = False,
+        quote: bool = False,
+        keep_output: bool = False,
+        stdin: Any = None,
+        output_grace: float | None = None,
+    ) -> None:
+        super().__init__(
+            args,
+            includes=includes,
+            keep=keep,
+            quote=quote,
+            x11=x11,
+            label=label,
+            allowed_exits=allowed_exits,
+            timeout=timeout,
+            capture=capture,
+            keep_output=keep_output,
+            verbose=verbose,
+            stdin=stdin,
+            output_grace=output_grace,
+        )
         self.script_body = script_body
         self.remote_name = remote_name
 
@@ -280,8 +371,11 @@ class RunString(_ScriptCommand):
     def label_line(self) -> str:
         if self.remote_name:
             return " ".join(["RunString:", self.remote_name, *map(str, self.args)])
-        text = self.script_body.decode("utf-8", "replace") \
-            if isinstance(self.script_body, bytes) else self.script_body
+        text = (
+            self.script_body.decode("utf-8", "replace")
+            if isinstance(self.script_body, bytes)
+            else self.script_body
+        )
         for line in text.splitlines():
             line = line.strip()
             if line and not line.startswith("#"):

@@ -2,4 +2,4 @@
 
 from .capture import Capture, Deferred, Variables
 
-__all__ = ["Variables", "Deferred", "Capture"]
+__all__ = ["Capture", "Deferred", "Variables"]

@@ -75,48 +75,90 @@ class DemoReport:
 
 def _ssh_node(sandbox: Sandbox, node: SandboxNode, gateway: SshNode | None) -> SshNode:
     # all sandbox nodes share 127.0.0.1: a formatter per node keeps their output apart
-    ssh_node = SshNode(node.host, port=node.port, username="demo", gateway=gateway,
-                       keys=[str(sandbox.client_key)], known_hosts=str(sandbox.known_hosts),
-                       formatter=HostFormatter(f"{node.name:>7} | {{linenl}}"))
+    ssh_node = SshNode(
+        node.host,
+        port=node.port,
+        username="demo",
+        gateway=gateway,
+        keys=[str(sandbox.client_key)],
+        known_hosts=str(sandbox.known_hosts),
+        formatter=HostFormatter(f"{node.name:>7} | {{linenl}}"),
+    )
     ssh_node.monitor_name = node.name  # how the monitor and the report name it
     return ssh_node
 
 
-def build_scenario(sandbox: Sandbox, output: Path, script: Path) -> tuple[Scheduler, dict[str, Any]]:
+def build_scenario(
+    sandbox: Sandbox, output: Path, script: Path
+) -> tuple[Scheduler, dict[str, Any]]:
     """The jobs of the experiment, and handles on the interesting ones."""
     gateway = _ssh_node(sandbox, sandbox.gateway, None) if sandbox.gateway else None
     nodes = [_ssh_node(sandbox, node, gateway) for node in sandbox.nodes]
     names = [node.name for node in sandbox.nodes]
     scheduler = Scheduler(critical=True)
-    check = SshJob(gateway or nodes[0], scheduler=scheduler, label="check the gateway",
-                   command=Run("echo gateway up, serving from $HOME"))
+    check = SshJob(
+        gateway or nodes[0],
+        scheduler=scheduler,
+        label="check the gateway",
+        command=Run("echo gateway up, serving from $HOME"),
+    )
     prepares = [
-        SshJob(node, scheduler=scheduler, required=check, label=f"prepare {name}",
-               command=RunScript(script, name, 5 + index))
-        for index, (node, name) in enumerate(zip(nodes, names))]
+        SshJob(
+            node,
+            scheduler=scheduler,
+            required=check,
+            label=f"prepare {name}",
+            command=RunScript(script, name, 5 + index),
+        )
+        for index, (node, name) in enumerate(zip(nodes, names, strict=False))
+    ]
     variables = Variables()
-    server = SshJob(nodes[0], scheduler=scheduler, required=prepares[0],
-                    label=f"start server on {names[0]}",
-                    commands=[Run("echo server listening > results/server.log"),
-                              Run("echo $SSHJOBS_SANDBOX_NODE:$((40000 + $$ % 1000))",
-                                  capture=Capture("server", variables))])
+    server = SshJob(
+        nodes[0],
+        scheduler=scheduler,
+        required=prepares[0],
+        label=f"start server on {names[0]}",
+        commands=[
+            Run("echo server listening > results/server.log"),
+            Run(
+                "echo $SSHJOBS_SANDBOX_NODE:$((40000 + $$ % 1000))",
+                capture=Capture("server", variables),
+            ),
+        ],
+    )
     clients = [
-        SshJob(node, scheduler=scheduler, required=(prepare, server), label=f"client on {name}",
-               command=Run(Deferred("echo talking to {{server}} | tee results/client.log",
-                                    variables)))
-        for node, name, prepare in zip(nodes[1:], names[1:], prepares[1:])]
+        SshJob(
+            node,
+            scheduler=scheduler,
+            required=(prepare, server),
+            label=f"client on {name}",
+            command=Run(Deferred("echo talking to {{server}} | tee results/client.log", variables)),
+        )
+        for node, name, prepare in zip(nodes[1:], names[1:], prepares[1:], strict=False)
+    ]
     flaky_index = min(FLAKY_NODE, len(nodes)) - 1
-    flaky = SshJob(nodes[flaky_index], scheduler=scheduler, required=prepares[flaky_index],
-                   critical=False, label=f"optional sensor on {names[flaky_index]}",
-                   command=Run("echo sensor not responding >&2; exit 3"))
+    flaky = SshJob(
+        nodes[flaky_index],
+        scheduler=scheduler,
+        required=prepares[flaky_index],
+        critical=False,
+        label=f"optional sensor on {names[flaky_index]}",
+        command=Run("echo sensor not responding >&2; exit 3"),
+    )
     pulls = []
     # node1's results are complete once its server ran, the others' once their client ran
-    for node, name, last in zip(nodes, names, [server, *clients]):
+    for node, name, last in zip(nodes, names, [server, *clients], strict=False):
         local = output / name
         local.mkdir(parents=True, exist_ok=True)
-        pulls.append(SshJob(node, scheduler=scheduler, required=last,
-                            label=f"pull results of {name}",
-                            command=Pull("results", str(local))))
+        pulls.append(
+            SshJob(
+                node,
+                scheduler=scheduler,
+                required=last,
+                label=f"pull results of {name}",
+                command=Pull("results", str(local)),
+            )
+        )
     return scheduler, {"variables": variables, "flaky": flaky, "pulls": pulls, "names": names}
 
 
@@ -128,24 +170,33 @@ def _export_graph(scheduler: Scheduler, output: Path, out: TextIO) -> Path | Non
     return written
 
 
-async def co_run_demo(output: Path, count: int = DEFAULT_NODES,
-                      out: TextIO = sys.stdout, monitor: bool = False) -> DemoReport:
+async def co_run_demo(
+    output: Path, count: int = DEFAULT_NODES, out: TextIO = sys.stdout, monitor: bool = False
+) -> DemoReport:
     """Run the demo in ``output`` (sandbox, script, results, graph all land there)."""
     start = time.monotonic()
-    output.mkdir(parents=True, exist_ok=True)
+    output.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240  set-up, before any job runs
     script = output / "prepare.sh"
     script.write_text(PREPARE_SCRIPT)
     async with Sandbox(output / "sandbox", count) as sandbox:
-        print(f"sandbox: gateway + {count} nodes on 127.0.0.1 "
-              f"(ports {', '.join(str(node.port) for node in sandbox.all_nodes)})", file=out)
+        print(
+            f"sandbox: gateway + {count} nodes on 127.0.0.1 "
+            f"(ports {', '.join(str(node.port) for node in sandbox.all_nodes)})",
+            file=out,
+        )
         scheduler, parts = build_scenario(sandbox, output, script)
         print("--- running the experiment", file=out)
         ok = await scheduler.co_run(monitor=monitor)
     seconds = time.monotonic() - start
     print("--- list()", file=out)
     scheduler.list()
-    report = DemoReport(ok=bool(ok), output=output, seconds=seconds, graph=None,
-                        server=str(parts["variables"].get("server", "")))
+    report = DemoReport(
+        ok=bool(ok),
+        output=output,
+        seconds=seconds,
+        graph=None,
+        server=str(parts["variables"].get("server", "")),
+    )
     for name in parts["names"]:
         local = output / name
         report.pulled[name] = sorted(path for path in local.rglob("*") if path.is_file())
@@ -153,8 +204,9 @@ async def co_run_demo(output: Path, count: int = DEFAULT_NODES,
     if flaky.raised_exception() is not None or flaky.result():
         report.failed_optional.append(f"{flaky.label} (exit {flaky.result()})")
     report.graph = _export_graph(scheduler, output, out)
-    report.report = Path(scheduler.export_as_report(output / "demo-report.html",
-                                                    title="sshjobs demo"))
+    report.report = Path(
+        scheduler.export_as_report(output / "demo-report.html", title="sshjobs demo")
+    )
     _summary(report, scheduler, out)
     return report
 
@@ -162,8 +214,11 @@ async def co_run_demo(output: Path, count: int = DEFAULT_NODES,
 def _summary(report: DemoReport, scheduler: Scheduler, out: TextIO) -> None:
     stats = scheduler.statistics()
     print("--- summary", file=out)
-    print(f"overall: {'OK' if report.ok else 'FAILED'} - {stats.total} jobs, "
-          f"{stats.done} done, in {report.seconds:.1f} s", file=out)
+    print(
+        f"overall: {'OK' if report.ok else 'FAILED'} - {stats.total} jobs, "
+        f"{stats.done} done, in {report.seconds:.1f} s",
+        file=out,
+    )
     print(f"captured on node1 and used by the clients: server = {report.server}", file=out)
     for name in report.failed_optional:
         print(f"non-critical step failed (the run went on): {name}", file=out)
@@ -173,13 +228,18 @@ def _summary(report: DemoReport, scheduler: Scheduler, out: TextIO) -> None:
     if report.graph:
         print(f"graph: {report.graph}", file=out)
     if report.report:
-        print(f"report: {report.report} (timeline, graph and summary; open it in a browser)",
-              file=out)
+        print(
+            f"report: {report.report} (timeline, graph and summary; open it in a browser)", file=out
+        )
     print(f"everything is in {report.output}; the sandbox is stopped", file=out)
 
 
-def run_demo(output: Path | None = None, count: int = DEFAULT_NODES,
-             out: TextIO = sys.stdout, monitor: bool = False) -> DemoReport:
+def run_demo(
+    output: Path | None = None,
+    count: int = DEFAULT_NODES,
+    out: TextIO = sys.stdout,
+    monitor: bool = False,
+) -> DemoReport:
     """Synchronous entry point; a fresh temporary directory when ``output`` is None."""
     where = output or Path(tempfile.mkdtemp(prefix="sshjobs-demo-"))
     return asyncio.run(co_run_demo(where, count, out, monitor))
@@ -187,13 +247,23 @@ def run_demo(output: Path | None = None, count: int = DEFAULT_NODES,
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="sshjobs-demo", description=__doc__.split("\n")[0])
-    parser.add_argument("-n", "--nodes", type=int, default=DEFAULT_NODES,
-                        help=f"number of testbed nodes (default {DEFAULT_NODES})")
-    parser.add_argument("-o", "--output", type=Path, default=None,
-                        help="directory for results, graph and report (default: a fresh temp "
-                             "dir)")
-    parser.add_argument("--monitor", action="store_true",
-                        help="show the run live on the terminal (stderr)")
+    parser.add_argument(
+        "-n",
+        "--nodes",
+        type=int,
+        default=DEFAULT_NODES,
+        help=f"number of testbed nodes (default {DEFAULT_NODES})",
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=None,
+        help="directory for results, graph and report (default: a fresh temp dir)",
+    )
+    parser.add_argument(
+        "--monitor", action="store_true", help="show the run live on the terminal (stderr)"
+    )
     args = parser.parse_args(argv)
     if not 1 <= args.nodes <= 50:
         parser.error(f"--nodes must be between 1 and 50, not {args.nodes}")

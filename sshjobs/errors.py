@@ -12,16 +12,16 @@ failed (:class:`CommandFailedError`) versus bad local input (:class:`LocalFileEr
 from __future__ import annotations
 
 __all__ = [
-    "SshJobsError",
-    "SshConnectionError",
     "AuthenticationError",
-    "HostKeyError",
-    "GatewayError",
     "CommandFailedError",
     "CommandTimeoutError",
-    "TransferError",
+    "GatewayError",
+    "HostKeyError",
     "KeyLoadError",
     "LocalFileError",
+    "SshConnectionError",
+    "SshJobsError",
+    "TransferError",
 ]
 
 
@@ -57,8 +57,14 @@ class HostKeyError(SshConnectionError):
     fingerprints recorded for that host (empty when the host is unknown).
     """
 
-    def __init__(self, message: str, *, host: str | None = None, received: str | None = None,
-                 expected: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        host: str | None = None,
+        received: str | None = None,
+        expected: tuple[str, ...] = (),
+    ) -> None:
         super().__init__(message, host=host)
         self.received = received
         self.expected = expected
@@ -70,8 +76,9 @@ class GatewayError(SshConnectionError):
     ``gateway`` names the gateway host.
     """
 
-    def __init__(self, message: str, *, host: str | None = None,
-                 gateway: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, host: str | None = None, gateway: str | None = None
+    ) -> None:
         super().__init__(message, host=host)
         self.gateway = gateway
 
@@ -84,9 +91,16 @@ class CommandFailedError(SshJobsError):
     (the last lines of the command's stderr, as text).
     """
 
-    def __init__(self, message: str, *, host: str | None = None, command: str | None = None,
-                 exit_status: int | None = None, signal: str | None = None,
-                 stderr_tail: str = "") -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        host: str | None = None,
+        command: str | None = None,
+        exit_status: int | None = None,
+        signal: str | None = None,
+        stderr_tail: str = "",
+    ) -> None:
         super().__init__(message, host=host)
         self.command = command
         self.exit_status = exit_status

@@ -25,16 +25,16 @@ from typing import IO, Any
 from asyncssh import EXTENDED_DATA_STDERR
 
 __all__ = [
-    "Formatter",
-    "VerboseFormatter",
-    "TerminalFormatter",
-    "RawFormatter",
-    "HostFormatter",
-    "ColonFormatter",
-    "TimeHostFormatter",
-    "TimeColonFormatter",
-    "SubdirFormatter",
     "CaptureFormatter",
+    "ColonFormatter",
+    "Formatter",
+    "HostFormatter",
+    "RawFormatter",
+    "SubdirFormatter",
+    "TerminalFormatter",
+    "TimeColonFormatter",
+    "TimeHostFormatter",
+    "VerboseFormatter",
     "short_hostname",
 ]
 
@@ -94,8 +94,9 @@ class Formatter:
             how = "direct" if direct else "tunnelled"
             self._event(hostname, f"Connected ({how}) to {_userhost(username, hostname)}")
 
-    def connection_lost(self, hostname: str, exc: BaseException | None,
-                        username: str | None = None) -> None:
+    def connection_lost(
+        self, hostname: str, exc: BaseException | None, username: str | None = None
+    ) -> None:
         if self.verbose:
             reason = f": {exc}" if exc else ""
             self._event(hostname, f"Connection closed to {_userhost(username, hostname)}{reason}")
@@ -126,8 +127,11 @@ class Formatter:
         told = self.__dict__.setdefault("_held_told", set())
         if self.verbose and hostname not in told:
             told.add(hostname)
-            self._event(hostname, f"{command!r} exited; a background process kept its output "
-                                  f"open, stopped waiting after {grace:g}s (it keeps running)")
+            self._event(
+                hostname,
+                f"{command!r} exited; a background process kept its output "
+                f"open, stopped waiting after {grace:g}s (it keeps running)",
+            )
 
     def line(self, line: bytes | str, datatype: int | None, hostname: str) -> None:
         """One complete output line (bytes, newline included when there was one)."""
@@ -151,7 +155,9 @@ class Formatter:
             return line + "\n"
         user = self._users.get(hostname)
         fields = {
-            "linenl": line + "\n", "line": line, "nl": "\n",
+            "linenl": line + "\n",
+            "line": line,
+            "nl": "\n",
             "fqdn": hostname.center(self._widths["fqdn"]),
             "host": short_hostname(hostname).center(self._widths["host"]),
             "user": (f"{user}@" if user else "").center(self._widths["user"]),
@@ -201,8 +207,9 @@ class HostFormatter(TerminalFormatter):
 class TimeHostFormatter(TerminalFormatter):
     """Lines prefixed with time and host: ``HH-MM-SS:host:line``."""
 
-    def __init__(self, custom_format: str = "{time}:{host}:{linenl}", *,
-                 verbose: bool = False) -> None:
+    def __init__(
+        self, custom_format: str = "{time}:{host}:{linenl}", *, verbose: bool = False
+    ) -> None:
         super().__init__(custom_format, verbose=verbose)
 
 
@@ -237,7 +244,8 @@ class SubdirFormatter(Formatter):
         if self.verbose:
             self._file(hostname, False).write(
                 f"Connected ({'direct' if direct else 'tunnelled'}) to "
-                f"{_userhost(username, hostname)}\n".encode())
+                f"{_userhost(username, hostname)}\n".encode()
+            )
             self._close(hostname)
 
     def session_start(self, hostname: str, command: str) -> None:

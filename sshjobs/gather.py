@@ -26,7 +26,7 @@ def _ranges(numbers: list[int], width: int) -> str:
     pieces: list[str] = []
     numbers = sorted(set(numbers))
     start = previous = numbers[0]
-    for number in numbers[1:] + [None]:  # type: ignore[list-item]
+    for number in [*numbers[1:], None]:  # type: ignore[list-item]
         if number is not None and number == previous + 1:
             previous = number
             continue

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from .errors import SshJobsError
 
-__all__ = ["GroupError", "Groups", "groups_path", "load_groups", "DEFAULT_GROUPS_FILE"]
+__all__ = ["DEFAULT_GROUPS_FILE", "GroupError", "Groups", "groups_path", "load_groups"]
 
 DEFAULT_GROUPS_FILE = "~/.config/sshjobs/groups"
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
@@ -57,14 +57,22 @@ class Groups:
         """The member words of group ``name``, nested groups replaced by their own members
         (ranges are left for the target parser); GroupError if unknown or cyclic."""
         if name in _seen:
-            raise GroupError(f"group @{name} includes itself (through "
-                             f"{' -> '.join('@' + n for n in (*_seen, name))}) in {self.path}")
+            raise GroupError(
+                f"group @{name} includes itself (through "
+                f"{' -> '.join('@' + n for n in (*_seen, name))}) in {self.path}"
+            )
         words = self.members.get(name)
         if words is None:
-            where = f"groups file {self.path}" if self.exists else \
-                f"no groups file: {self.path} does not exist (set SSHJOBS_GROUPS or create it)"
-            known = f"; known groups: {', '.join('@' + n for n in self.members)}" \
-                if self.members else ""
+            where = (
+                f"groups file {self.path}"
+                if self.exists
+                else f"no groups file: {self.path} does not exist (set SSHJOBS_GROUPS or create it)"
+            )
+            known = (
+                f"; known groups: {', '.join('@' + n for n in self.members)}"
+                if self.members
+                else ""
+            )
             raise GroupError(f"unknown group @{name} ({where}){known}")
         expanded: list[str] = []
         for word in words:
@@ -93,8 +101,9 @@ def load_groups(path: str | os.PathLike[str] | None = None) -> Groups:
         name, sep, value = line.partition(":")
         name = name.strip()
         if not sep or not _NAME.match(name):
-            raise GroupError(f"{where}, line {number}: expected 'name: members', e.g. "
-                             f"'rack1: node[01-20]'")
+            raise GroupError(
+                f"{where}, line {number}: expected 'name: members', e.g. 'rack1: node[01-20]'"
+            )
         if name in groups.members:
             raise GroupError(f"{where}, line {number}: group {name} is defined twice")
         groups.members[name] = _WORD.findall(value)

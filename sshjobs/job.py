@@ -60,17 +60,26 @@ def _normalize(spec: Any) -> list[AbstractCommand]:
             else:
                 raise TypeError(f"SshJob: {item!r} is not a command (Run, RunScript, ...)")
         return commands
-    raise TypeError(f"SshJob: unexpected commands {spec!r}: expected a command, a string, "
-                    "or a list of them")
+    raise TypeError(
+        f"SshJob: unexpected commands {spec!r}: expected a command, a string, or a list of them"
+    )
 
 
 class SshJob(AbstractJob):
     """Run ``commands`` on ``node`` (an SshNode or a LocalNode)."""
 
-    def __init__(self, node: Any, *, command: Any = None, commands: Any = None,
-                 keep_connection: bool = False, verbose: bool | None = None,
-                 forever: bool | None = None, critical: bool | None = None,
-                 **kwds: Any) -> None:
+    def __init__(
+        self,
+        node: Any,
+        *,
+        command: Any = None,
+        commands: Any = None,
+        keep_connection: bool = False,
+        verbose: bool | None = None,
+        forever: bool | None = None,
+        critical: bool | None = None,
+        **kwds: Any,
+    ) -> None:
         if not (hasattr(node, "execute") and hasattr(node, "add_user")):
             raise ValueError(f"SshJob: node must be an SshNode or a LocalNode, not {node!r}")
         if command is not None and commands is not None:
@@ -105,13 +114,13 @@ class SshJob(AbstractJob):
     async def _run_commands(self) -> Any:
         self.results = []
         self._sshjobs_shut = False
-        for cmd in self.commands:           # missing local files: fail before connecting
+        for cmd in self.commands:  # missing local files: fail before connecting
             cmd.check_local()
         self.node.add_user(self)
         critical = self.is_critical()
         try:
             return await self._each_command(critical)
-        finally:   # a command that ended or never ran holds no shared stdin back
+        finally:  # a command that ended or never ran holds no shared stdin back
             for cmd in self.commands:
                 release = getattr(cmd, "release_input", None)
                 if release is not None:
@@ -124,17 +133,27 @@ class SshJob(AbstractJob):
             try:
                 result = await cmd.co_execute(self.node)
             except SshJobsError as exc:
-                self.results.append(CommandResult(host=self.node.hostname, command=label,
-                                                  label=label, end=time.time(), error=exc))
+                self.results.append(
+                    CommandResult(
+                        host=self.node.hostname,
+                        command=label,
+                        label=label,
+                        end=time.time(),
+                        error=exc,
+                    )
+                )
                 raise
             self.results.append(result)
             if result.ok:
                 continue
             error = result.error or CommandFailedError(
                 f"command {label!r} returned {result.returned} on node {self.node}",
-                host=self.node.hostname, command=result.command,
-                exit_status=result.exit_status, signal=result.signal,
-                stderr_tail=result.stderr_tail.decode("utf-8", "replace"))
+                host=self.node.hostname,
+                command=result.command,
+                exit_status=result.exit_status,
+                signal=result.signal,
+                stderr_tail=result.stderr_tail.decode("utf-8", "replace"),
+            )
             if critical:
                 raise error
             logger.info("%s: non-critical failure of command %d: %s", self.node, index, error)
@@ -144,7 +163,7 @@ class SshJob(AbstractJob):
 
     async def co_shutdown(self) -> None:
         self._sshjobs_shut = True
-        if self.keep_connection:     # keep the connections open, but do not hold on to them
+        if self.keep_connection:  # keep the connections open, but do not hold on to them
             node = self.node
             while node is not None:
                 release = getattr(node, "release_user", None)
@@ -176,8 +195,13 @@ class SshJob(AbstractJob):
             chain.append(node)
             node = getattr(node, "gateway", None)
         for job in root.iterate_jobs():
-            if not isinstance(job, SshJob) or job is self or job._sshjobs_shut \
-                    or job.is_done() or getattr(job, "is_skipped", lambda: False)():
+            if (
+                not isinstance(job, SshJob)
+                or job is self
+                or job._sshjobs_shut
+                or job.is_done()
+                or getattr(job, "is_skipped", lambda: False)()
+            ):
                 continue
             node = job.node
             while node is not None:
@@ -223,8 +247,12 @@ class SshJob(AbstractJob):
         details: dict[str, Any] = {}
         if tail:
             lines = list(self._sshjobs_tail)[-tail:]
-            details["tail"] = [(line.decode("utf-8", "replace") if isinstance(line, bytes)
-                                else str(line)).rstrip("\r\n") for line in lines]
+            details["tail"] = [
+                (line.decode("utf-8", "replace") if isinstance(line, bytes) else str(line)).rstrip(
+                    "\r\n"
+                )
+                for line in lines
+            ]
         failed = self.failed_results()
         if failed:
             details["status"] = _describe_failure(failed[-1])
@@ -267,5 +295,5 @@ def _describe_failure(result: CommandResult, width: int = 40) -> str:
         what = "failed"
     label = " ".join((result.label or result.command).split())
     if len(label) > width:
-        label = label[:width - 3] + "..."
+        label = label[: width - 3] + "..."
     return f"{what} on {result.host}: {label}"

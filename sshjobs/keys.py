@@ -19,9 +19,10 @@ import asyncio
 import concurrent.futures
 import logging
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import asyncssh
 
@@ -33,8 +34,8 @@ __all__ = [
     "default_keys",
     "explicit_keys",
     "import_private_key",
-    "load_key_file",
     "load_agent_keys",
+    "load_key_file",
     "load_private_keys",
 ]
 
@@ -58,8 +59,11 @@ class KeySet:
         parts = [f"{len(self.keys)} key file(s)"]
         parts.append("ssh-agent" if self.agent_path else "no ssh-agent")
         if self.encrypted:
-            parts.append("skipped passphrase-protected " + ", ".join(self.encrypted)
-                         + " (add them to an ssh-agent, or give their passphrase)")
+            parts.append(
+                "skipped passphrase-protected "
+                + ", ".join(self.encrypted)
+                + " (add them to an ssh-agent, or give their passphrase)"
+            )
         return "; ".join(parts)
 
 
@@ -94,13 +98,15 @@ def import_private_key(filename: str | os.PathLike, passphrase: str | bytes | No
         raise KeyLoadError(f"cannot read private key {path}: {exc}") from exc
     except (asyncssh.KeyImportError, asyncssh.KeyEncryptionError) as exc:
         if passphrase is not None and isinstance(exc, asyncssh.KeyEncryptionError):
-            raise KeyLoadError(f"cannot decrypt private key {path} with the passphrase given "
-                               f"({exc})") from exc
+            raise KeyLoadError(
+                f"cannot decrypt private key {path} with the passphrase given ({exc})"
+            ) from exc
         if "assphrase" in str(exc):
             raise KeyLoadError(
                 f"private key {path} is passphrase-protected: add it to an ssh-agent "
                 f"(ssh-add {path}) or give its passphrase (SshNode(passphrase=...), "
-                f"import_private_key(path, passphrase=...))") from exc
+                f"import_private_key(path, passphrase=...))"
+            ) from exc
         logger.warning("ignoring %s: not a usable private key (%s)", path, exc)
         return None
     _cache[cache_key] = key
@@ -209,8 +215,9 @@ def load_agent_keys(agent_path: str | None = None) -> list[Any]:
         return []
 
 
-def load_private_keys(command_line_keys: Sequence[str] | None = None,
-                      verbose: bool = False) -> list[Any]:
+def load_private_keys(
+    command_line_keys: Sequence[str] | None = None, verbose: bool = False
+) -> list[Any]:
     """apssh-compatible: the key objects to use.
 
     With ``command_line_keys``: exactly those files. Otherwise the agent keys *and* the default

@@ -13,6 +13,7 @@ return its exit status; the child keeps running.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import getpass
 import logging
 import os
@@ -20,8 +21,9 @@ import shutil
 import signal
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from asyncssh import EXTENDED_DATA_STDERR
 
@@ -41,7 +43,7 @@ class _ExitAwareProtocol(asyncio.subprocess.SubprocessStreamProtocol):
     (``Process.wait()`` also waits for the pipes, which a background child may hold)."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        super().__init__(limit=2 ** 16, loop=loop)
+        super().__init__(limit=2**16, loop=loop)
         self.exited: asyncio.Future[None] = loop.create_future()
 
     def process_exited(self) -> None:
@@ -56,7 +58,7 @@ def _close_pipes(proc: asyncio.subprocess.Process) -> None:
     Each pipe, not the process transport: its close() would poll, hence maybe reap, the child
     behind the child watcher's back ("Unknown child process pid ...", exit status 255); it
     closes itself once the process is reaped and the pipes closed."""
-    transport = getattr(proc, "_transport", None)   # asyncio keeps it private
+    transport = getattr(proc, "_transport", None)  # asyncio keeps it private
     if transport is not None and not transport.is_closing():
         for fd in (0, 1, 2):
             pipe = transport.get_pipe_transport(fd)
@@ -75,10 +77,18 @@ class LocalNode:
     """Run commands on this machine (apssh: ``LocalNode(formatter=None, verbose=None)``)."""
 
     is_local = True
+    #: the name the monitor and the run report show for this node (see SshNode.monitor_name)
+    monitor_name: str | None = None
 
-    def __init__(self, formatter: Formatter | None = None, verbose: bool | None = None,
-                 *, command_timeout: float | None = None, cwd: str | None = None,
-                 output_grace: float | None = OUTPUT_GRACE) -> None:
+    def __init__(
+        self,
+        formatter: Formatter | None = None,
+        verbose: bool | None = None,
+        *,
+        command_timeout: float | None = None,
+        cwd: str | None = None,
+        output_grace: float | None = OUTPUT_GRACE,
+    ) -> None:
         self.hostname = "LOCALNODE"
         self.username = _local_user()
         self.gateway = None
@@ -118,16 +128,24 @@ class LocalNode:
     async def close(self) -> None:
         pass
 
-    async def __aenter__(self) -> "LocalNode":
+    async def __aenter__(self) -> LocalNode:
         return self
 
     async def __aexit__(self, *exc_info: Any) -> None:
         pass
 
-    async def execute(self, command: str, *, label: str = "", capture: bool = False,
-                      timeout: float | None = None, x11: bool = False,
-                      formatter: Any = None, stdin: Any = None,
-                      output_grace: float | None = None) -> CommandResult:
+    async def execute(  # noqa: C901  one linear pipeline; splitting it is left to a refactor
+        self,
+        command: str,
+        *,
+        label: str = "",
+        capture: bool = False,
+        timeout: float | None = None,
+        x11: bool = False,
+        formatter: Any = None,
+        stdin: Any = None,
+        output_grace: float | None = None,
+    ) -> CommandResult:
         """Run ``command`` through the local shell; same contract as ``SshNode.execute``
         (``stdin``: an :class:`~sshjobs.sharedinput.InputReader`, closed at the end)."""
         formatter = with_tail(formatter or self.formatter)
@@ -137,10 +155,14 @@ class LocalNode:
         loop = asyncio.get_running_loop()
         try:
             transport, protocol = await loop.subprocess_shell(
-                lambda: _ExitAwareProtocol(loop), command,
+                lambda: _ExitAwareProtocol(loop),
+                command,
                 stdin=asyncio.subprocess.DEVNULL if stdin is None else asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-                start_new_session=True, cwd=self.cwd)
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                start_new_session=True,
+                cwd=self.cwd,
+            )
             proc = asyncio.subprocess.Process(transport, protocol, loop)
         except OSError as exc:
             if stdin is not None:
@@ -170,12 +192,11 @@ class LocalNode:
             """Pump the output to its end, or until ``grace`` seconds after the command
             exited; True when a background child still held the pipes then."""
             assert proc.stdout is not None and proc.stderr is not None
-            pumps = asyncio.gather(pump(proc.stdout, None),
-                                   pump(proc.stderr, EXTENDED_DATA_STDERR))
+            pumps = asyncio.gather(pump(proc.stdout, None), pump(proc.stderr, EXTENDED_DATA_STDERR))
             try:
                 held = await wait_for_end(pumps, protocol.exited, grace)
                 if not held:
-                    await pumps             # raises what a pump raised (a formatter error)
+                    await pumps  # raises what a pump raised (a formatter error)
                     await proc.wait()
                     return False
             finally:
@@ -198,8 +219,10 @@ class LocalNode:
             await self._stop(proc)
             result.error = CommandTimeoutError(
                 f"command timed out after {timeout}s and was killed: {label or command}",
-                host=self.hostname, command=command)
-        except BaseException:          # cancelled (job timeout, scheduler), or a formatter error
+                host=self.hostname,
+                command=command,
+            )
+        except BaseException:  # cancelled (job timeout, scheduler), or a formatter error
             await self._stop(proc)
             raise
         finally:
@@ -229,10 +252,8 @@ class LocalNode:
         so ``wait()`` would never return and the transport would outlive the loop.
         Runs to the end even when cancelled again meanwhile (the cancellation is re-raised).
         """
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
         _close_pipes(proc)
         reaping = asyncio.ensure_future(proc.wait())
         cancelled = False
@@ -244,25 +265,28 @@ class LocalNode:
         if cancelled:
             raise asyncio.CancelledError
 
-    async def run(self, command: str, *, ignore_outputs: bool = False, cwd: str | None = None,
-                  **kwds: Any) -> int | str | None:
+    async def run(
+        self, command: str, *, ignore_outputs: bool = False, cwd: str | None = None, **kwds: Any
+    ) -> int | str | None:
         """apssh: exit status (or signal name); ``ignore_outputs`` sends both streams to
         /dev/null (e.g. to spawn a background process), ``cwd`` runs elsewhere."""
         if ignore_outputs:
             command = f"{command} >/dev/null 2>&1"
         if cwd is not None:
             import shlex
+
             command = f"cd {shlex.quote(cwd)} && {command}"
         return (await self.execute(command, **kwds)).returned
 
     # -- scripts and files ---------------------------------------------------------------------
-    async def stage_script(self, name: str, body: bytes,
-                           includes: Sequence[str] = ()) -> tuple[str, str]:
+    async def stage_script(
+        self, name: str, body: bytes, includes: Sequence[str] = ()
+    ) -> tuple[str, str]:
         return await asyncio.to_thread(self._stage, name, body, includes)
 
     @staticmethod
     def _stage(name: str, body: bytes, includes: Sequence[str]) -> tuple[str, str]:
-        directory = tempfile.mkdtemp(prefix="sshjobs-")        # mode 0700
+        directory = tempfile.mkdtemp(prefix="sshjobs-")  # mode 0700
         path = os.path.join(directory, name)
         with open(path, "wb") as handle:
             handle.write(body)
@@ -278,16 +302,17 @@ class LocalNode:
     async def unstage_script(self, directory: str) -> None:
         await asyncio.to_thread(shutil.rmtree, directory, ignore_errors=True)
 
-    async def put_file_s(self, localpaths: str | Sequence[str], remotepath: str,
-                         **kwds: Any) -> None:
+    async def put_file_s(
+        self, localpaths: str | Sequence[str], remotepath: str, **kwds: Any
+    ) -> None:
         await asyncio.to_thread(self._copy, localpaths, remotepath, kwds)
 
-    async def get_file_s(self, remotepaths: str | Sequence[str], localpath: str,
-                         **kwds: Any) -> None:
+    async def get_file_s(
+        self, remotepaths: str | Sequence[str], localpath: str, **kwds: Any
+    ) -> None:
         await asyncio.to_thread(self._copy, remotepaths, localpath, kwds)
 
-    def _copy(self, sources: str | Sequence[str], destination: str,
-                    kwds: dict[str, Any]) -> None:
+    def _copy(self, sources: str | Sequence[str], destination: str, kwds: dict[str, Any]) -> None:
         sources = [sources] if isinstance(sources, (str, os.PathLike)) else list(sources)
         dest = Path(destination).expanduser()
         try:
@@ -302,8 +327,9 @@ class LocalNode:
                 else:
                     shutil.copyfile(source, target)
         except OSError as exc:
-            raise TransferError(f"copy of {sources} to {destination} failed: {exc}",
-                                host=self.hostname) from exc
+            raise TransferError(
+                f"copy of {sources} to {destination} failed: {exc}", host=self.hostname
+            ) from exc
 
 
 async def _feed(proc: asyncio.subprocess.Process, reader: Any) -> None:

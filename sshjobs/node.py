@@ -19,22 +19,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Mapping
-from typing import Any, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import asyncssh
 
-from .transport import connect as _connect
-from .transport import fastpath
 from .errors import TransferError
 from .formatters import Formatter, HostFormatter
-from .transport.hostkeys import HostKeyPolicy
 from .keys import KeySet, default_keys, explicit_keys
 from .remote import RemoteMixin
 from .session import OUTPUT_GRACE, SessionSlots
 from .sshoptions import check_ssh_options, host_keys_of, ssh_options_path
+from .transport import connect as _connect
+from .transport import fastpath
+from .transport.hostkeys import HostKeyPolicy
 
-__all__ = ["SshNode", "SshProxy", "DEFAULT_MAX_SESSIONS"]
+__all__ = ["DEFAULT_MAX_SESSIONS", "SshNode", "SshProxy"]
 
 logger = logging.getLogger("sshjobs.node")
 
@@ -86,25 +86,43 @@ class SshNode(RemoteMixin):
         running on the host. None: no limit (wait like ``ssh`` does).
     :param passphrase: decrypts passphrase-protected key files (those given in ``keys``, the
         default ones, ``IdentityFile`` ones); never asked for (agent keys need none).
-    :param fast_handshake: authenticate in three round trips fewer (:mod:`sshjobs.transport.fastpath`);
-        None → on unless ``SSHJOBS_FAST_HANDSHAKE=0``. Set False for a server that mishandles
-        pipelined requests.
+    :param fast_handshake: authenticate in three round trips fewer
+        (:mod:`sshjobs.transport.fastpath`); None → on unless ``SSHJOBS_FAST_HANDSHAKE=0``.
+        Set False for a server that mishandles pipelined requests.
     """
 
-    def __init__(self, hostname: str, *, username: str | None = None, port: int | None = None,
-                 keys: Sequence[Any] | None = None, gateway: "SshNode | None" = None,
-                 known_hosts: Any = (), host_keys: str | None = None,
-                 record_known_hosts: str | os.PathLike | None = None,
-                 formatter: Formatter | None = None, verbose: bool | None = None,
-                 debug: bool = False, timeout: float = 30,
-                 command_timeout: float | None = None, keepalive_interval: float = 5,
-                 keepalive_count_max: int = 3, max_sessions: int = DEFAULT_MAX_SESSIONS,
-                 kill_on_cancel: bool = True, config: Any = (),
-                 ssh_options: Mapping[str, str] | None = None,
-                 password: str | None = None, fast_handshake: bool | None = None,
-                 output_grace: float | None = OUTPUT_GRACE,
-                 passphrase: str | bytes | None = None,
-                 **connect_options: Any) -> None:
+    #: the name the monitor and the run report show for this node instead of its address
+    #: (set by the demo and the scenario loader); None → the address
+    monitor_name: str | None = None
+
+    def __init__(
+        self,
+        hostname: str,
+        *,
+        username: str | None = None,
+        port: int | None = None,
+        keys: Sequence[Any] | None = None,
+        gateway: SshNode | None = None,
+        known_hosts: Any = (),
+        host_keys: str | None = None,
+        record_known_hosts: str | os.PathLike | None = None,
+        formatter: Formatter | None = None,
+        verbose: bool | None = None,
+        debug: bool = False,
+        timeout: float = 30,
+        command_timeout: float | None = None,
+        keepalive_interval: float = 5,
+        keepalive_count_max: int = 3,
+        max_sessions: int = DEFAULT_MAX_SESSIONS,
+        kill_on_cancel: bool = True,
+        config: Any = (),
+        ssh_options: Mapping[str, str] | None = None,
+        password: str | None = None,
+        fast_handshake: bool | None = None,
+        output_grace: float | None = OUTPUT_GRACE,
+        passphrase: str | bytes | None = None,
+        **connect_options: Any,
+    ) -> None:
         if not isinstance(hostname, str) or not hostname:
             raise ValueError(f"SshNode: hostname must be a non-empty string, not {hostname!r}")
         if gateway is not None and not isinstance(gateway, SshNode):
@@ -114,8 +132,7 @@ class SshNode(RemoteMixin):
         self.port = port
         self.ssh_options = check_ssh_options(ssh_options or {})
         options_path = ssh_options_path(self.ssh_options)
-        self.config_paths = ([options_path] if options_path else []) \
-            + _connect.config_paths(config)
+        self.config_paths = ([options_path] if options_path else []) + _connect.config_paths(config)
         if host_keys is None:
             host_keys = host_keys_of(ssh_options)
         self.username = username or _connect.config_user(self.config_paths, hostname) or "root"
@@ -127,8 +144,11 @@ class SshNode(RemoteMixin):
         self.known_hosts = known_hosts
         try:
             self.host_key_policy = HostKeyPolicy.build(
-                known_hosts, host_keys, record_known_hosts,
-                _connect.config_host_keys(self.config_paths, hostname))
+                known_hosts,
+                host_keys,
+                record_known_hosts,
+                _connect.config_host_keys(self.config_paths, hostname),
+            )
         except ValueError as exc:
             raise ValueError(f"SshNode {hostname}: {exc}") from None
         self.formatter = formatter if formatter is not None else HostFormatter()
@@ -144,8 +164,9 @@ class SshNode(RemoteMixin):
         self.kill_on_cancel = kill_on_cancel
         self.output_grace = output_grace
         self.password = password
-        self.fast_handshake = (fastpath.enabled_by_default() if fast_handshake is None
-                               else bool(fast_handshake))
+        self.fast_handshake = (
+            fastpath.enabled_by_default() if fast_handshake is None else bool(fast_handshake)
+        )
         self.connect_options = connect_options
         self._apply_ssh_options()
         # per-loop state, created on first use
@@ -156,7 +177,7 @@ class SshNode(RemoteMixin):
         self._sftp: Any = None
         self._sftp_lock: asyncio.Lock | None = None
         self._users: set[Any] = set()
-        self._kills: set[asyncio.Task] = set()     # remote kills in progress
+        self._kills: set[asyncio.Task] = set()  # remote kills in progress
         self.connections_opened = 0
 
     # -- identity ----------------------------------------------------------------------------
@@ -234,8 +255,12 @@ class SshNode(RemoteMixin):
     # -- connection ----------------------------------------------------------------------------
     def is_connected(self) -> bool:
         conn = self._conn
-        return conn is not None and not conn.is_closed() and self._loop is not None \
+        return (
+            conn is not None
+            and not conn.is_closed()
+            and self._loop is not None
             and not self._loop.is_closed()
+        )
 
     async def connect_lazy(self) -> asyncssh.SSHClientConnection:
         """The node's connection, opened if needed (one at a time, whatever the callers)."""
@@ -248,7 +273,7 @@ class SshNode(RemoteMixin):
             conn = self._conn
             if conn is not None and not conn.is_closed():
                 return conn
-            if conn is not None:          # lost since: start afresh
+            if conn is not None:  # lost since: start afresh
                 await self._forget_connection()
             conn = await _connect.open_connection(self)
             self._conn = conn
@@ -286,7 +311,8 @@ class SshNode(RemoteMixin):
                             f"cannot start SFTP: {exc} (the server offers no SFTP subsystem: "
                             f"check 'Subsystem sftp' in its sshd_config, or that an sftp-server "
                             f"is installed; copies and -s scripts need it)",
-                            host=self.hostname) from exc
+                            host=self.hostname,
+                        ) from exc
                     raise
                 self.formatter.sftp_start(self.hostname)
             return self._sftp
@@ -327,7 +353,7 @@ class SshNode(RemoteMixin):
             if conn is not None:
                 try:
                     await asyncio.wait_for(conn.wait_closed(), self.timeout)
-                except (asyncio.TimeoutError, OSError, asyncssh.Error) as exc:
+                except (TimeoutError, OSError, asyncssh.Error) as exc:
                     logger.warning("%s: closing the connection: %s", self, exc)
         except asyncio.CancelledError:
             if conn is not None:
@@ -340,7 +366,7 @@ class SshNode(RemoteMixin):
                 if self.gateway is not None:
                     await self.gateway.remove_user(self)
 
-    async def __aenter__(self) -> "SshNode":
+    async def __aenter__(self) -> SshNode:
         self.add_user(self)
         await self.connect_lazy()
         return self

@@ -3,4 +3,4 @@
 from .localnode import LocalNode
 from .node import SshNode
 
-__all__ = ["SshNode", "LocalNode"]
+__all__ = ["LocalNode", "SshNode"]

@@ -6,18 +6,28 @@ Kept apart from :mod:`sshjobs.node` (which manages the connection itself) to kee
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 import time
+from collections.abc import Sequence
 from pathlib import PurePosixPath
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 import asyncssh
 
 from .errors import CommandTimeoutError, SshConnectionError, TransferError
 from .results import CommandResult
-from .session import (OUTPUT_GRACE, LineSession, SessionSlots, feed_stdin, kill_group_command,
-                      report_held_output, report_pid, wait_for_end)
+from .session import (
+    OUTPUT_GRACE,
+    LineSession,
+    SessionSlots,
+    feed_stdin,
+    kill_group_command,
+    report_held_output,
+    report_pid,
+    wait_for_end,
+)
 from .tail import with_tail
 
 __all__ = ["RemoteMixin"]
@@ -73,19 +83,29 @@ class RemoteMixin:
     command_timeout: float | None
     kill_on_cancel: bool
     output_grace: float | None = OUTPUT_GRACE
-    _kills: set[asyncio.Task]      # remote kills in progress (the node's close() awaits them)
+    _kills: set[asyncio.Task]  # remote kills in progress (the node's close() awaits them)
 
-    if TYPE_CHECKING:   # provided by SshNode (the connection's owner)
+    if TYPE_CHECKING:  # provided by SshNode (the connection's owner)
+
         async def connect_lazy(self) -> asyncssh.SSHClientConnection: ...
 
         def slots_of(self, conn: Any) -> SessionSlots | None: ...
 
         async def sftp_lazy(self) -> Any: ...
 
-    async def execute(self, command: str, *, label: str = "", capture: bool = False,
-                      timeout: float | None = None, x11: bool = False,
-                      formatter: Any = None, report: bool = True,
-                      stdin: Any = None, output_grace: float | None = None) -> CommandResult:
+    async def execute(
+        self,
+        command: str,
+        *,
+        label: str = "",
+        capture: bool = False,
+        timeout: float | None = None,
+        x11: bool = False,
+        formatter: Any = None,
+        report: bool = True,
+        stdin: Any = None,
+        output_grace: float | None = None,
+    ) -> CommandResult:
         """Run ``command`` (a remote shell command line) and return its structured result.
 
         Output lines go to ``formatter`` (default: the node's) unless ``capture`` is True, in
@@ -109,14 +129,17 @@ class RemoteMixin:
         remote_command = report_pid(command) if killable else command
         slots, chan, session = await self._open_session(
             lambda: LineSession(self.hostname, formatter, result, capture, expect_pid=killable),
-            remote_command, x11, priority=not report)
+            remote_command,
+            x11,
+            priority=not report,
+        )
         result.start = time.time()
         formatter.session_start(self.hostname, command)
         timed_out = held = False
         feeder = None
         try:
             if stdin is None:
-                chan.write_eof()          # commands read an empty stdin, like ssh -n
+                chan.write_eof()  # commands read an empty stdin, like ssh -n
             else:
                 feeder = asyncio.ensure_future(feed_stdin(chan, session, stdin))
             try:
@@ -147,16 +170,22 @@ class RemoteMixin:
             await self._kill(chan, session)
             result.error = CommandTimeoutError(
                 f"command timed out after {timeout}s and was killed: {label or command}",
-                host=self.hostname, command=command, signal=result.signal,
-                stderr_tail=result.stderr_tail.decode("utf-8", "replace"))
+                host=self.hostname,
+                command=command,
+                signal=result.signal,
+                stderr_tail=result.stderr_tail.decode("utf-8", "replace"),
+            )
         elif result.exit_status is None and result.signal is None:
-            raise SshConnectionError(f"connection lost while running {label or command}"
-                                     + (f": {session.lost_exc}" if session.lost_exc else ""),
-                                     host=self.hostname) from session.lost_exc
+            raise SshConnectionError(
+                f"connection lost while running {label or command}"
+                + (f": {session.lost_exc}" if session.lost_exc else ""),
+                host=self.hostname,
+            ) from session.lost_exc
         return result
 
-    async def _open_session(self, factory: Any, remote_command: str, x11: bool,
-                            priority: bool = False) -> tuple[Any, Any, LineSession]:
+    async def _open_session(
+        self, factory: Any, remote_command: str, x11: bool, priority: bool = False
+    ) -> tuple[Any, Any, LineSession]:
         """Wait for a session slot and open an exec session; returns (slots, chan, session).
 
         A refused channel (the server's MaxSessions is lower than ours, or it is still freeing a
@@ -165,16 +194,21 @@ class RemoteMixin:
         while True:
             conn = await self.connect_lazy()
             slots = self.slots_of(conn)
-            if slots is None:                      # closed meanwhile: connect again
+            if slots is None:  # closed meanwhile: connect again
                 continue
             await slots.acquire(front=priority)
-            if conn.is_closed():                   # lost while we waited for a slot
+            if conn.is_closed():  # lost while we waited for a slot
                 slots.release()
                 continue
             # (asyncssh sends a bytes command as it is, though its hint says str)
-            opening: asyncio.Future[Any] = asyncio.ensure_future(conn.create_session(
-                factory, wire_command(remote_command),  # type: ignore[arg-type]
-                encoding=None, x11_forwarding=x11))
+            opening: asyncio.Future[Any] = asyncio.ensure_future(
+                conn.create_session(
+                    factory,
+                    wire_command(remote_command),  # type: ignore[arg-type]
+                    encoding=None,
+                    x11_forwarding=x11,
+                )
+            )
             try:
                 chan, session = await asyncio.shield(opening)
             except asyncio.CancelledError:
@@ -192,13 +226,15 @@ class RemoteMixin:
                 if lonely_refusals <= LONELY_RETRIES:
                     await asyncio.sleep(0.05)
                     continue
-                raise SshConnectionError(f"cannot open a session: {exc.reason}",
-                                         host=self.hostname) from exc
+                raise SshConnectionError(
+                    f"cannot open a session: {exc.reason}", host=self.hostname
+                ) from exc
             except BaseException as exc:
                 slots.release()
                 if isinstance(exc, (OSError, asyncssh.Error)):
-                    raise SshConnectionError(f"cannot open a session: {exc}",
-                                             host=self.hostname) from exc
+                    raise SshConnectionError(
+                        f"cannot open a session: {exc}", host=self.hostname
+                    ) from exc
                 raise
             slots.opened()
             return slots, chan, session
@@ -208,7 +244,7 @@ class RemoteMixin:
         then stop listening (what was received is kept)."""
         try:
             await asyncio.wait_for(asyncio.shield(session.closed), EXIT_GRACE)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             await self._stop_listening(chan, session)
 
     @staticmethod
@@ -219,7 +255,7 @@ class RemoteMixin:
         chan.close()
         try:
             await asyncio.wait_for(asyncio.shield(session.closed), KILL_GRACE)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             logger.debug("session close not acknowledged after %gs", KILL_GRACE)
 
     def _kill_nowait(self, chan: Any, session: LineSession) -> None:
@@ -233,11 +269,11 @@ class RemoteMixin:
         kills.add(task)
         task.add_done_callback(kills.discard)
 
-    async def _kill_once_open(self, opening: "asyncio.Future[Any]") -> None:
+    async def _kill_once_open(self, opening: asyncio.Future[Any]) -> None:
         """A session whose opening was cancelled may open all the same: kill its command."""
         try:
             chan, session = await opening
-        except Exception:           # never opened: nothing runs remotely
+        except Exception:  # never opened: nothing runs remotely
             return
         await self._kill(chan, session)
 
@@ -248,26 +284,27 @@ class RemoteMixin:
         Cancelled right after its start, a command may not have reported its pid yet: it is
         on its way (the shell's first word), so wait for it rather than fall back on an SSH
         signal request, which OpenSSH ignores for root (the command would survive)."""
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(session.pid_settled), PID_WAIT)
-        except asyncio.TimeoutError:
-            pass
         pid = session.remote_pid
         try:
             if pid is not None:
                 # bounded like the pid wait, not by KILL_GRACE: on a loaded machine the kill's
                 # own shell may take seconds to start; given up on, its TERM still had to come
                 # when close() returned (the command outlived the node's close)
-                await self.execute(kill_group_command(pid), label="kill", timeout=PID_WAIT,
-                                   formatter=_SILENT, report=False)
-            else:                   # no pid will come (kill_on_cancel=False...): best effort
+                await self.execute(
+                    kill_group_command(pid),
+                    label="kill",
+                    timeout=PID_WAIT,
+                    formatter=_SILENT,
+                    report=False,
+                )
+            else:  # no pid will come (kill_on_cancel=False...): best effort
                 chan.send_signal("KILL")
         except (OSError, asyncssh.Error, SshConnectionError) as exc:
             logger.debug("%s: killing a command: %s", self.hostname, exc)
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(session.closed), KILL_GRACE)
-        except asyncio.TimeoutError:
-            pass
         chan.close()
 
     async def run(self, command: str, **kwds: Any) -> int | str | None:
@@ -281,8 +318,9 @@ class RemoteMixin:
         try:
             return await getattr(sftp, method)(*args, **kwds)
         except (OSError, asyncssh.SFTPError, asyncssh.Error) as exc:
-            raise TransferError(f"{what} failed: {getattr(exc, 'reason', None) or exc}",
-                                host=self.hostname) from exc
+            raise TransferError(
+                f"{what} failed: {getattr(exc, 'reason', None) or exc}", host=self.hostname
+            ) from exc
 
     async def mkdir(self, remotedir: str, mode: int = 0o755) -> None:
         """Create a remote directory (and its parents) if missing."""
@@ -291,36 +329,44 @@ class RemoteMixin:
         try:
             await sftp.makedirs(remotedir, attrs=attrs, exist_ok=True)
         except (OSError, asyncssh.SFTPError) as exc:
-            raise TransferError(f"cannot create remote directory {remotedir}: {exc}",
-                                host=self.hostname) from exc
+            raise TransferError(
+                f"cannot create remote directory {remotedir}: {exc}", host=self.hostname
+            ) from exc
 
-    async def put_file_s(self, localpaths: str | Sequence[str], remotepath: str,
-                         **kwds: Any) -> None:
+    async def put_file_s(
+        self, localpaths: str | Sequence[str], remotepath: str, **kwds: Any
+    ) -> None:
         """SFTP-upload file(s) (asyncssh ``put`` options: ``recurse``, ``preserve``...)."""
-        await self._sftp_call(f"push of {_names(localpaths)} to {remotepath}", "put",
-                              localpaths, remotepath, **kwds)
+        await self._sftp_call(
+            f"push of {_names(localpaths)} to {remotepath}", "put", localpaths, remotepath, **kwds
+        )
 
-    async def get_file_s(self, remotepaths: str | Sequence[str], localpath: str,
-                         **kwds: Any) -> None:
+    async def get_file_s(
+        self, remotepaths: str | Sequence[str], localpath: str, **kwds: Any
+    ) -> None:
         """SFTP-download file(s) (asyncssh ``get`` options)."""
-        await self._sftp_call(f"pull of {_names(remotepaths)} to {localpath}", "get",
-                              remotepaths, localpath, **kwds)
+        await self._sftp_call(
+            f"pull of {_names(remotepaths)} to {localpath}", "get", remotepaths, localpath, **kwds
+        )
 
-    async def put_string_script(self, body: str | bytes, remotefile: str,
-                                mode: int = 0o755) -> None:
+    async def put_string_script(
+        self, body: str | bytes, remotefile: str, mode: int = 0o755
+    ) -> None:
         """Write ``body`` into ``remotefile`` with ``mode``."""
         data = body.encode() if isinstance(body, str) else body
         sftp = await self.sftp_lazy()
         try:
-            async with sftp.open(remotefile, "wb",
-                                 attrs=asyncssh.SFTPAttrs(permissions=mode)) as handle:
+            async with sftp.open(
+                remotefile, "wb", attrs=asyncssh.SFTPAttrs(permissions=mode)
+            ) as handle:
                 await handle.write(data)
             await sftp.chmod(remotefile, mode)
         except (OSError, asyncssh.SFTPError) as exc:
             raise TransferError(f"cannot write {remotefile}: {exc}", host=self.hostname) from exc
 
-    async def stage_script(self, name: str, body: bytes,
-                           includes: Sequence[str] = ()) -> tuple[str, str]:
+    async def stage_script(
+        self, name: str, body: bytes, includes: Sequence[str] = ()
+    ) -> tuple[str, str]:
         """Upload a script (mode 0700) and its includes into a new private directory.
 
         Returns ``(directory, script path)``, relative to the remote home directory.
@@ -330,14 +376,12 @@ class RemoteMixin:
         path = f"{directory}/{name}"
         try:
             await sftp.mkdir(directory, asyncssh.SFTPAttrs(permissions=0o700))
-            async with sftp.open(path, "wb",
-                                 attrs=asyncssh.SFTPAttrs(permissions=0o700)) as handle:
+            async with sftp.open(path, "wb", attrs=asyncssh.SFTPAttrs(permissions=0o700)) as handle:
                 await handle.write(body)
             if includes:
                 await sftp.put(list(includes), directory, preserve=True, recurse=True)
         except (OSError, asyncssh.SFTPError) as exc:
-            raise TransferError(f"cannot upload script {name}: {exc}",
-                                host=self.hostname) from exc
+            raise TransferError(f"cannot upload script {name}: {exc}", host=self.hostname) from exc
         return directory, path
 
     async def unstage_script(self, directory: str) -> None:

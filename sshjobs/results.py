@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["CommandResult", "STDERR_TAIL_BYTES"]
+__all__ = ["STDERR_TAIL_BYTES", "CommandResult"]
 
 #: how much of a command's stderr is always kept (for error messages)
 STDERR_TAIL_BYTES = 4096
@@ -60,9 +60,15 @@ class CommandResult:
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly view (bytes decoded with replacement)."""
         return {
-            "host": self.host, "command": self.command, "label": self.label,
-            "exit_status": self.exit_status, "signal": self.signal,
-            "start": self.start, "end": self.end, "duration": self.duration, "ok": self.ok,
+            "host": self.host,
+            "command": self.command,
+            "label": self.label,
+            "exit_status": self.exit_status,
+            "signal": self.signal,
+            "start": self.start,
+            "end": self.end,
+            "duration": self.duration,
+            "ok": self.ok,
             "stdout": None if self.stdout is None else self.stdout.decode("utf-8", "replace"),
             "stderr_tail": self.stderr_tail.decode("utf-8", "replace"),
             "error": None if self.error is None else f"{type(self.error).__name__}: {self.error}",

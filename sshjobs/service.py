@@ -85,10 +85,19 @@ class Service:
     ``stop_timeout`` is how long the plain back-end's stop waits after TERM before it KILLs.
     """
 
-    def __init__(self, command: Any, *, service_id: str, tty: bool = False,
-                 systemd_type: str = "simple", environ: Mapping[str, Any] | None = None,
-                 stop_if_running: bool = True, verbose: bool = False,
-                 backend: str = "auto", stop_timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        command: Any,
+        *,
+        service_id: str,
+        tty: bool = False,
+        systemd_type: str = "simple",
+        environ: Mapping[str, Any] | None = None,
+        stop_if_running: bool = True,
+        verbose: bool = False,
+        backend: str = "auto",
+        stop_timeout: float = 5.0,
+    ) -> None:
         if not isinstance(service_id, str) or not _ID.match(service_id):
             raise ValueError(f"service_id {service_id!r}: use letters, digits and _.@:- only")
         if backend not in _BACKENDS:
@@ -121,19 +130,27 @@ class Service:
     def _prologue(self) -> str:
         quoted = shlex.quote(self.service_id)
         if self.backend == "auto":
-            detect = ("if [ -d /run/systemd/system ] && command -v systemd-run >/dev/null 2>&1;"
-                      " then sshjobs_systemd=1; else sshjobs_systemd=; fi")
+            detect = (
+                "if [ -d /run/systemd/system ] && command -v systemd-run >/dev/null 2>&1;"
+                " then sshjobs_systemd=1; else sshjobs_systemd=; fi"
+            )
         else:
             detect = f"sshjobs_systemd={'1' if self.backend == 'systemd' else ''}"
-        return "\n".join([
-            f"sshjobs_id={quoted}",
-            f'sshjobs_dir="${{HOME:-/tmp}}/.sshjobs/services/"{quoted}',
-            f"sshjobs_ticks={max(1, round(self.stop_timeout * 10))}",
-            detect, _PLAIN_FUNCTIONS.strip(), ""])
+        return "\n".join(
+            [
+                f"sshjobs_id={quoted}",
+                f'sshjobs_dir="${{HOME:-/tmp}}/.sshjobs/services/"{quoted}',
+                f"sshjobs_ticks={max(1, round(self.stop_timeout * 10))}",
+                detect,
+                _PLAIN_FUNCTIONS.strip(),
+                "",
+            ]
+        )
 
     def _script(self, systemd: str, plain: str) -> str:
-        return (self._prologue()
-                + f'if [ -n "$sshjobs_systemd" ]; then\n{systemd}\nelse\n{plain}\nfi\n')
+        return (
+            self._prologue() + f'if [ -n "$sshjobs_systemd" ]; then\n{systemd}\nelse\n{plain}\nfi\n'
+        )
 
     def start_script(self) -> str:
         """The shell text ``start_command`` runs (a Jinja2 template when command is Deferred)."""
@@ -141,28 +158,33 @@ class Service:
         exports = "".join(f"export {k}={shlex.quote(v)}\n" for k, v in self.environ.items())
         setenv = "".join(f" --setenv={shlex.quote(f'{k}={v}')}" for k, v in self.environ.items())
         pty = " --pty" if self.tty else ""
-        stop_first = (f"  systemctl is-active --quiet {unit} && systemctl stop {unit}\n"
-                      f"  systemctl reset-failed {unit} 2>/dev/null\n"
-                      if self.stop_if_running else "")
-        systemd = (stop_first
-                   + f"  systemd-run{pty} --unit={unit} "
-                   f"--service-type={shlex.quote(self.systemd_type)}{setenv} "
-                   '/bin/sh -c "$sshjobs_cmd"')
+        stop_first = (
+            f"  systemctl is-active --quiet {unit} && systemctl stop {unit}\n"
+            f"  systemctl reset-failed {unit} 2>/dev/null\n"
+            if self.stop_if_running
+            else ""
+        )
+        systemd = (
+            stop_first + f"  systemd-run{pty} --unit={unit} "
+            f"--service-type={shlex.quote(self.systemd_type)}{setenv} "
+            '/bin/sh -c "$sshjobs_cmd"'
+        )
         if self.stop_if_running:
             running = "  sshjobs_stop || exit 1\n"
         else:
-            running = ('  echo "service $sshjobs_id is already running '
-                       '(stop it first)" >&2\n  exit 1\n')
+            running = (
+                '  echo "service $sshjobs_id is already running (stop it first)" >&2\n  exit 1\n'
+            )
         plain = (
-            '  command -v setsid >/dev/null 2>&1 || '
+            "  command -v setsid >/dev/null 2>&1 || "
             '{ echo "service $sshjobs_id: neither systemd nor setsid on this host" >&2; exit 1; }\n'
             '  (umask 077 && mkdir -p "$sshjobs_dir") || exit 1\n'
-            '  sshjobs_load\n'
+            "  sshjobs_load\n"
             f'  if [ -n "$(sshjobs_members)" ]; then\n{running}  fi\n'
             '  rm -f "$sshjobs_dir/pid" "$sshjobs_dir/pid.new"\n'
             f"  (\n{exports}"
             # the session leader records its pid and start time, then becomes the command
-            '  exec setsid sh -c \'c=$1; read -r l < /proc/$$/stat; set -- ${l##*) }; '
+            "  exec setsid sh -c 'c=$1; read -r l < /proc/$$/stat; set -- ${l##*) }; "
             'echo $$ ${20} > "$0.new" && mv "$0.new" "$0" && exec sh -c "$c"\' '
             '"$sshjobs_dir/pid" "$sshjobs_cmd" < /dev/null >> "$sshjobs_dir/log" 2>&1\n'
             "  ) &\n"
@@ -171,41 +193,53 @@ class Service:
             "    sleep 0.05; sshjobs_n=$((sshjobs_n + 1))\n  done\n"
             '  [ -s "$sshjobs_dir/pid" ] || '
             '{ echo "service $sshjobs_id did not start" >&2; exit 1; }\n'
-            '  echo "service $sshjobs_id started, pid $(cat "$sshjobs_dir/pid")"')
+            '  echo "service $sshjobs_id started, pid $(cat "$sshjobs_dir/pid")"'
+        )
         body = f"sshjobs_cmd=$(cat <<'{_EOF}'\n{self._command_text()}\n{_EOF}\n)\n"
-        return self._prologue() + body + (
-            f'if [ -n "$sshjobs_systemd" ]; then\n{systemd}\nelse\n{plain}\nfi\n')
+        return (
+            self._prologue()
+            + body
+            + (f'if [ -n "$sshjobs_systemd" ]; then\n{systemd}\nelse\n{plain}\nfi\n')
+        )
 
     def stop_script(self) -> str:
         """The shell text ``stop_command`` runs."""
         unit = shlex.quote(self.service_id)
-        return self._script(f"  systemctl stop {unit}",
-                            '  sshjobs_stop && echo "service $sshjobs_id stopped"')
+        return self._script(
+            f"  systemctl stop {unit}", '  sshjobs_stop && echo "service $sshjobs_id stopped"'
+        )
 
     def status_script(self, output: str | None = None) -> str:
         """The shell text ``status_command`` runs; exit 0 if running, 3 if not."""
         unit = shlex.quote(self.service_id)
         redirect = f" > {shlex.quote(output)} 2>&1" if output else ""
-        plain = ('  sshjobs_load\n  sshjobs_pids=$(sshjobs_members)\n'
-                 '  if [ -n "$sshjobs_pids" ]; then\n'
-                 f'    echo "service $sshjobs_id: running, pid $sshjobs_sid" {redirect}\n'
-                 '    exit 0\n  fi\n'
-                 f'  echo "service $sshjobs_id: not running" {redirect}\n  exit 3')
+        plain = (
+            "  sshjobs_load\n  sshjobs_pids=$(sshjobs_members)\n"
+            '  if [ -n "$sshjobs_pids" ]; then\n'
+            f'    echo "service $sshjobs_id: running, pid $sshjobs_sid" {redirect}\n'
+            "    exit 0\n  fi\n"
+            f'  echo "service $sshjobs_id: not running" {redirect}\n  exit 3'
+        )
         return self._script(f"  systemctl status {unit}{redirect}", plain)
 
     def journal_script(self, since: str | None = None) -> str:
         """The shell text ``journal_command`` runs (the fallback shows the whole log)."""
         unit = shlex.quote(self.service_id)
         since_opt = f" --since={shlex.quote(since)}" if since else ""
-        note = ('  echo "service $sshjobs_id: no systemd here, since= ignored: whole log" >&2\n'
-                if since else "")
-        return self._script(f"  journalctl --no-pager --unit={unit}{since_opt}",
-                            note + '  cat "$sshjobs_dir/log" 2>/dev/null || '
-                            'echo "service $sshjobs_id: no log yet"')
+        note = (
+            '  echo "service $sshjobs_id: no systemd here, since= ignored: whole log" >&2\n'
+            if since
+            else ""
+        )
+        return self._script(
+            f"  journalctl --no-pager --unit={unit}{since_opt}",
+            note + '  cat "$sshjobs_dir/log" 2>/dev/null || echo "service $sshjobs_id: no log yet"',
+        )
 
     # --- commands ----------------------------------------------------------------------
     def _run(self, script: str, label: str, run_kwds: dict[str, Any]) -> Any:
         from .commands import Run
+
         text: Any = script
         if hasattr(self.command, "dup_from_string"):  # a Deferred: render at run time
             text = self.command.dup_from_string(script)
@@ -220,18 +254,21 @@ class Service:
 
     def stop_command(self, *, label: str | None = None, **run_kwds: Any) -> Any:
         """A Run that stops the service and its whole process tree."""
-        return self._run(self.stop_script(), label or f"stop service {self.service_id}",
-                         run_kwds)
+        return self._run(self.stop_script(), label or f"stop service {self.service_id}", run_kwds)
 
-    def status_command(self, *, output: str | None = None, label: str | None = None,
-                       **run_kwds: Any) -> Any:
+    def status_command(
+        self, *, output: str | None = None, label: str | None = None, **run_kwds: Any
+    ) -> Any:
         """A Run that reports the service's state (exit 0 running, 3 not running);
         ``output`` redirects the report to a remote file."""
-        return self._run(self.status_script(output),
-                         label or f"status of service {self.service_id}", run_kwds)
+        return self._run(
+            self.status_script(output), label or f"status of service {self.service_id}", run_kwds
+        )
 
-    def journal_command(self, *, since: str | None = None, label: str | None = None,
-                        **run_kwds: Any) -> Any:
+    def journal_command(
+        self, *, since: str | None = None, label: str | None = None, **run_kwds: Any
+    ) -> Any:
         """A Run that prints the service's output (journal with systemd, log file without)."""
-        return self._run(self.journal_script(since),
-                         label or f"journal of service {self.service_id}", run_kwds)
+        return self._run(
+            self.journal_script(since), label or f"journal of service {self.service_id}", run_kwds
+        )

@@ -31,8 +31,18 @@ from asyncssh import EXTENDED_DATA_STDERR
 
 from .results import STDERR_TAIL_BYTES, CommandResult
 
-__all__ = ["SessionSlots", "LineSession", "report_pid", "kill_group_command", "emit_lines",
-           "PID_MARKER", "OUTPUT_GRACE", "wait_for_end", "report_held_output", "feed_stdin"]
+__all__ = [
+    "OUTPUT_GRACE",
+    "PID_MARKER",
+    "LineSession",
+    "SessionSlots",
+    "emit_lines",
+    "feed_stdin",
+    "kill_group_command",
+    "report_held_output",
+    "report_pid",
+    "wait_for_end",
+]
 
 logger = logging.getLogger("sshjobs.session")
 
@@ -53,8 +63,10 @@ def kill_group_command(pid: int, grace: float = 2.0) -> str:
     seconds if anything is left (in the background, so that it returns at once)."""
     # ``kill -s SIG`` rather than ``kill -SIG``: dash (``/bin/sh`` on Debian) reads
     # ``kill -TERM -- -PID`` as a bad number and kills nothing
-    return (f"kill -s TERM -- -{pid} 2>/dev/null; "
-            f"(sleep {grace}; kill -s KILL -- -{pid}) </dev/null >/dev/null 2>&1 &")
+    return (
+        f"kill -s TERM -- -{pid} 2>/dev/null; "
+        f"(sleep {grace}; kill -s KILL -- -{pid}) </dev/null >/dev/null 2>&1 &"
+    )
 
 
 class SessionSlots:
@@ -78,7 +90,7 @@ class SessionSlots:
                 await waiter
             except asyncio.CancelledError:
                 if waiter.done() and not waiter.cancelled():
-                    self._wake()      # we were woken up: pass the turn on
+                    self._wake()  # we were woken up: pass the turn on
                 raise
         self.in_use += 1
 
@@ -110,12 +122,11 @@ class SessionSlots:
         if others <= 0:
             return False
         self.limit = max(1, min(self.limit, others))
-        logger.debug("server refused a session: now at most %d sessions per connection",
-                     self.limit)
+        logger.debug("server refused a session: now at most %d sessions per connection", self.limit)
         return True
 
 
-async def feed_stdin(chan: Any, session: "LineSession", reader: Any) -> None:
+async def feed_stdin(chan: Any, session: LineSession, reader: Any) -> None:
     """Write what ``reader`` (an :class:`~sshjobs.sharedinput.InputReader`) gives to the
     command's stdin at the pace the channel accepts, then EOF. Stops quietly when the command
     ends without reading everything; the reader is closed in any case."""
@@ -130,7 +141,7 @@ async def feed_stdin(chan: Any, session: "LineSession", reader: Any) -> None:
             chan.write(data)
         if not session.closed.done():
             chan.write_eof()
-    except (OSError, asyncssh.Error) as exc:   # the channel closed under us
+    except (OSError, asyncssh.Error) as exc:  # the channel closed under us
         logger.debug("stdin feeding stopped: %s", exc)
     finally:
         reader.close()
@@ -140,8 +151,9 @@ async def feed_stdin(chan: Any, session: "LineSession", reader: Any) -> None:
 MAX_LINE = 1 << 20
 
 
-def emit_lines(partial: dict[Any, bytearray], data: bytes, datatype: Any, hostname: str,
-               formatter: Any) -> None:
+def emit_lines(
+    partial: dict[Any, bytearray], data: bytes, datatype: Any, hostname: str, formatter: Any
+) -> None:
     """Send every complete line of ``partial[datatype] + data`` to the formatter; keep the
     incomplete tail in ``partial[datatype]``."""
     last = data.rfind(b"\n")
@@ -156,29 +168,35 @@ def emit_lines(partial: dict[Any, bytearray], data: bytes, datatype: Any, hostna
         return
     pending = partial.get(datatype)
     if pending:
-        head = bytes(pending) + data[:last + 1]
+        head = bytes(pending) + data[: last + 1]
         pending.clear()
     else:
-        head = data[:last + 1]
+        head = data[: last + 1]
     if last + 1 < len(data):
         if pending is None:
             partial[datatype] = pending = bytearray()
-        pending += data[last + 1:]
+        pending += data[last + 1 :]
     line_cb = formatter.line
     start = 0
     while True:
         end = head.find(b"\n", start)
         if end < 0:
             break
-        line_cb(head[start:end + 1], datatype, hostname)
+        line_cb(head[start : end + 1], datatype, hostname)
         start = end + 1
 
 
 class LineSession(asyncssh.SSHClientSession):
     """Client session feeding a formatter line by line (bytes), or a capture buffer."""
 
-    def __init__(self, hostname: str, formatter: Any, result: CommandResult,
-                 capture: bool, expect_pid: bool = False) -> None:
+    def __init__(
+        self,
+        hostname: str,
+        formatter: Any,
+        result: CommandResult,
+        capture: bool,
+        expect_pid: bool = False,
+    ) -> None:
         self._hostname = hostname
         self._formatter = formatter
         self._result = result
@@ -220,15 +238,15 @@ class LineSession(asyncssh.SSHClientSession):
         while True:
             end = scan.find(b"\n")
             if end < 0:
-                if len(scan) > 4096:          # no marker coming: stop looking
+                if len(scan) > 4096:  # no marker coming: stop looking
                     out += scan
                     self._scan = None
                 break
-            line = bytes(scan[:end + 1])
-            del scan[:end + 1]
+            line = bytes(scan[: end + 1])
+            del scan[: end + 1]
             if line.startswith(PID_MARKER):
                 try:
-                    self.remote_pid = int(line[len(PID_MARKER):].strip())
+                    self.remote_pid = int(line[len(PID_MARKER) :].strip())
                 except ValueError:
                     out += line
                     continue
@@ -291,15 +309,16 @@ class LineSession(asyncssh.SSHClientSession):
             self._result.stdout = bytes(self._capture)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.writable.set()   # a feeder waiting for room finds the channel closed
+        self.writable.set()  # a feeder waiting for room finds the channel closed
         self.finish()
         self.lost_exc = exc
         if not self.closed.done():
             self.closed.set_result(None)
 
 
-async def wait_for_end(closed: "asyncio.Future[Any]", exited: "asyncio.Future[Any]",
-                       grace: float | None) -> bool:
+async def wait_for_end(
+    closed: asyncio.Future[Any], exited: asyncio.Future[Any], grace: float | None
+) -> bool:
     """Wait until the output of a command ends (``closed``), or, once it has exited
     (``exited``), at most ``grace`` more seconds (None: no limit). Returns True when the
     output was still open after the grace: a background process holds it.
@@ -318,9 +337,13 @@ async def wait_for_end(closed: "asyncio.Future[Any]", exited: "asyncio.Future[An
 def report_held_output(formatter: Any, hostname: str, command: str, grace: float) -> None:
     """Say (debug log; once per host on stderr with a verbose formatter) that a background
     process kept a command's output open after it exited."""
-    logger.debug("%s: %r exited but a background process kept its output open; stopped "
-                 "waiting after %gs (the process keeps running)", hostname, command, grace)
+    logger.debug(
+        "%s: %r exited but a background process kept its output open; stopped "
+        "waiting after %gs (the process keeps running)",
+        hostname,
+        command,
+        grace,
+    )
     event = getattr(formatter, "output_held", None)
     if event is not None:
         event(hostname, command, grace)
-

@@ -21,6 +21,7 @@ command's job closes it even when the command never ran), so that it holds nobod
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import stat
@@ -29,7 +30,7 @@ from collections import deque
 from collections.abc import AsyncIterable
 from typing import IO, Any
 
-__all__ = ["SharedInput", "InputReader", "CHUNK_SIZE", "MAX_BUFFERED"]
+__all__ = ["CHUNK_SIZE", "MAX_BUFFERED", "InputReader", "SharedInput"]
 
 logger = logging.getLogger("sshjobs.sharedinput")
 
@@ -42,17 +43,22 @@ MAX_BUFFERED = 4 * 1024 * 1024
 class SharedInput:
     """The source of the stdin of many commands (see the module docstring)."""
 
-    def __init__(self, source: IO[bytes] | bytes | AsyncIterable[bytes], *,
-                 spill: bool = False, chunk_size: int = CHUNK_SIZE,
-                 max_buffered: int = MAX_BUFFERED) -> None:
+    def __init__(
+        self,
+        source: IO[bytes] | bytes | AsyncIterable[bytes],
+        *,
+        spill: bool = False,
+        chunk_size: int = CHUNK_SIZE,
+        max_buffered: int = MAX_BUFFERED,
+    ) -> None:
         self._source = source
         self.spill = spill
         self.chunk_size = chunk_size
         self.max_chunks = max(1, max_buffered // chunk_size)
-        self._chunks: deque[bytes] = deque()   # memory mode: chunks [base, end)
-        self._base = 0                          # index of _chunks[0]
-        self._end = 0                           # chunks read from the source so far
-        self._size = 0                          # bytes read so far (spill file size)
+        self._chunks: deque[bytes] = deque()  # memory mode: chunks [base, end)
+        self._base = 0  # index of _chunks[0]
+        self._end = 0  # chunks read from the source so far
+        self._size = 0  # bytes read so far (spill file size)
         self._eof = False
         self._error: BaseException | None = None
         self._readers: set[InputReader] = set()
@@ -70,8 +76,10 @@ class SharedInput:
     def reader(self) -> InputReader:
         """A new reader from the start of the input (create them all before reading)."""
         if self._base > 0:
-            raise RuntimeError("SharedInput.reader(): reading has started, the start of the "
-                               "input is gone (create the readers first, or use spill=True)")
+            raise RuntimeError(
+                "SharedInput.reader(): reading has started, the start of the "
+                "input is gone (create the readers first, or use spill=True)"
+            )
         reader = InputReader(self)
         self._readers.add(reader)
         return reader
@@ -87,21 +95,18 @@ class SharedInput:
         async def wake() -> None:
             async with condition:
                 condition.notify_all()
+
         asyncio.get_running_loop().create_task(wake())
 
     def _release(self, reader: InputReader) -> None:
         self._readers.discard(reader)
         self._trim()
         if self._changed is not None:
-            try:
+            with contextlib.suppress(RuntimeError):  # no running loop: nobody can be waiting
                 self._notify()
-            except RuntimeError:   # no running loop: nobody can be waiting
-                pass
-        if not self._readers:   # nobody left to read: stop reading the source
-            try:
+        if not self._readers:  # nobody left to read: stop reading the source
+            with contextlib.suppress(RuntimeError):  # the loop is gone already
                 self.close()
-            except RuntimeError:   # the loop is gone already
-                pass
 
     def _trim(self) -> None:
         """Memory mode: drop the chunks every open reader has read."""
@@ -116,22 +121,22 @@ class SharedInput:
     async def _read_source(self) -> bytes:
         source = self._source
         if isinstance(source, (bytes, bytearray, memoryview)):
-            data = bytes(source[self._size:self._size + self.chunk_size])
+            data = bytes(source[self._size : self._size + self.chunk_size])
             return data
         if hasattr(source, "__aiter__"):
             if self._iterator is None:
-                self._iterator = source.__aiter__()   # type: ignore[union-attr]
+                self._iterator = source.__aiter__()  # type: ignore[union-attr]
             try:
                 return bytes(await self._iterator.__anext__())
             except StopAsyncIteration:
                 return b""
         fd = _fileno(source)
-        if fd is None:   # a file-like object without descriptor: read it in a thread
-            read = getattr(source, "read1", None) or source.read   # type: ignore[union-attr]
+        if fd is None:  # a file-like object without descriptor: read it in a thread
+            read = getattr(source, "read1", None) or source.read  # type: ignore[union-attr]
             return bytes(await asyncio.to_thread(read, self.chunk_size))
         mode = os.fstat(fd).st_mode
         if stat.S_ISREG(mode) or (stat.S_ISCHR(mode) and not os.isatty(fd)):
-            return os.read(fd, self.chunk_size)   # a file, /dev/null: reads do not block
+            return os.read(fd, self.chunk_size)  # a file, /dev/null: reads do not block
         if self._pipe is None:
             # a pipe, socket or terminal: read without blocking a thread (a thread blocked on
             # a pipe nobody closes would keep the process from exiting), from a duplicate of
@@ -141,8 +146,9 @@ class SharedInput:
             self._caller_fd, self._was_blocking = fd, os.get_blocking(fd)
             self._pipe_fd = os.dup(fd)
             self._pipe_transport, _ = await loop.connect_read_pipe(
-                lambda: asyncio.StreamReaderProtocol(self._pipe),   # type: ignore[arg-type]
-                os.fdopen(self._pipe_fd, "rb", buffering=0))
+                lambda: asyncio.StreamReaderProtocol(self._pipe),  # type: ignore[arg-type]
+                os.fdopen(self._pipe_fd, "rb", buffering=0),
+            )
         return await self._pipe.read(self.chunk_size)
 
     async def _fill(self) -> None:
@@ -153,14 +159,16 @@ class SharedInput:
                 if not self.spill:
                     async with condition:
                         await condition.wait_for(
-                            lambda: self._end - self._base < self.max_chunks
-                            or not self._readers)
+                            lambda: self._end - self._base < self.max_chunks or not self._readers
+                        )
                 data = await self._read_source()
                 if not data:
                     self._eof = True
                 elif self.spill:
                     if self._file is None:
-                        self._file = tempfile.TemporaryFile(prefix="sshjobs-stdin-")
+                        self._file = tempfile.TemporaryFile(  # noqa: SIM115  lives as long as self, close() closes it
+                            prefix="sshjobs-stdin-"
+                        )
                     await asyncio.to_thread(os.pwrite, self._file.fileno(), data, self._size)
                     self._end += 1
                 else:
@@ -171,7 +179,7 @@ class SharedInput:
                     condition.notify_all()
         except asyncio.CancelledError:
             raise
-        except BaseException as exc:   # the source failed: every reader sees it
+        except BaseException as exc:  # the source failed: every reader sees it
             logger.debug("reading the shared input failed: %s", exc)
             self._error = exc
             self._eof = True
@@ -193,10 +201,9 @@ class SharedInput:
         if self._pipe_transport is not None:
             self._pipe_transport.close()
             self._pipe_transport = None
-            try:   # the file description is shared with the caller's descriptor: as it was
-                os.set_blocking(self._caller_fd, self._was_blocking)   # type: ignore[arg-type]
-            except (OSError, ValueError, TypeError):
-                pass
+            # the file description is shared with the caller's descriptor: as it was
+            with contextlib.suppress(OSError, ValueError, TypeError):
+                os.set_blocking(self._caller_fd, self._was_blocking)  # type: ignore[arg-type]
 
 
 def _fileno(source: Any) -> int | None:
@@ -211,8 +218,8 @@ class InputReader:
 
     def __init__(self, shared: SharedInput) -> None:
         self.shared = shared
-        self._index = 0          # memory mode: next chunk
-        self._offset = 0         # spill mode: next byte
+        self._index = 0  # memory mode: next chunk
+        self._offset = 0  # spill mode: next byte
         self.closed = False
 
     async def read(self) -> bytes:
@@ -232,7 +239,7 @@ class InputReader:
         if shared.spill:
             size = min(shared.chunk_size * 4, shared._size - self._offset)
             if size <= 0:
-                self.close()   # at the end: holds nothing any more
+                self.close()  # at the end: holds nothing any more
                 return b""
             assert shared._file is not None
             data = await asyncio.to_thread(os.pread, shared._file.fileno(), size, self._offset)

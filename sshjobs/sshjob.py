@@ -3,4 +3,4 @@
 from .errors import CommandFailedError
 from .job import SshJob
 
-__all__ = ["SshJob", "CommandFailedError"]
+__all__ = ["CommandFailedError", "SshJob"]

@@ -24,19 +24,45 @@ from collections.abc import Iterable, Mapping
 from .errors import SshJobsError
 from .transport.sshconfig import config_text_path
 
-__all__ = ["SshOptionError", "check_ssh_options", "parse_ssh_option", "ssh_options_path",
-           "host_keys_of", "known_ssh_options", "HONOURED"]
+__all__ = [
+    "HONOURED",
+    "SshOptionError",
+    "check_ssh_options",
+    "host_keys_of",
+    "known_ssh_options",
+    "parse_ssh_option",
+    "ssh_options_path",
+]
 
 logger = logging.getLogger("sshjobs.sshoptions")
 
 #: keywords sshjobs handles itself rather than asyncssh
 _OURS = {"stricthostkeychecking": "StrictHostKeyChecking", "batchmode": "BatchMode"}
 #: the keywords that take effect, in their usual spelling
-HONOURED = ("AddressFamily", "BatchMode", "BindAddress", "ConnectTimeout", "ForwardAgent",
-            "HostKeyAlgorithms", "HostKeyAlias", "Hostname", "IdentitiesOnly", "IdentityFile",
-            "Port", "ProxyCommand", "ProxyJump", "RekeyLimit", "SendEnv", "ServerAliveCountMax",
-            "ServerAliveInterval", "SetEnv", "StrictHostKeyChecking", "TCPKeepAlive", "User",
-            "UserKnownHostsFile")
+HONOURED = (
+    "AddressFamily",
+    "BatchMode",
+    "BindAddress",
+    "ConnectTimeout",
+    "ForwardAgent",
+    "HostKeyAlgorithms",
+    "HostKeyAlias",
+    "Hostname",
+    "IdentitiesOnly",
+    "IdentityFile",
+    "Port",
+    "ProxyCommand",
+    "ProxyJump",
+    "RekeyLimit",
+    "SendEnv",
+    "ServerAliveCountMax",
+    "ServerAliveInterval",
+    "SetEnv",
+    "StrictHostKeyChecking",
+    "TCPKeepAlive",
+    "User",
+    "UserKnownHostsFile",
+)
 #: StrictHostKeyChecking values → SshNode ``host_keys`` policies
 _STRICT = {"yes": "strict", "accept-new": "accept-new", "no": "ignore", "off": "ignore"}
 
@@ -61,8 +87,7 @@ def parse_ssh_option(text: str) -> tuple[str, str]:
     return key, value
 
 
-def check_ssh_options(options: Mapping[str, str] | Iterable[tuple[str, str]]
-                      ) -> dict[str, str]:
+def check_ssh_options(options: Mapping[str, str] | Iterable[tuple[str, str]]) -> dict[str, str]:
     """The options with each keyword in its usual spelling; SshOptionError naming an unknown
     keyword or a value asyncssh refuses."""
     items = options.items() if isinstance(options, Mapping) else options
@@ -71,32 +96,35 @@ def check_ssh_options(options: Mapping[str, str] | Iterable[tuple[str, str]]
     for key, value in items:
         spelling = known.get(str(key).lower())
         if spelling is None:
-            raise SshOptionError(f"unknown ssh option {key!r}; known: "
-                                 f"{', '.join(sorted(known.values()))}")
+            raise SshOptionError(
+                f"unknown ssh option {key!r}; known: {', '.join(sorted(known.values()))}"
+            )
         if spelling == "StrictHostKeyChecking" and str(value).lower() not in _STRICT:
-            raise SshOptionError(f"StrictHostKeyChecking={value}: expected one of "
-                                 f"{', '.join(_STRICT)}")
-        checked.setdefault(spelling, str(value))   # first one wins, as in ssh
+            raise SshOptionError(
+                f"StrictHostKeyChecking={value}: expected one of {', '.join(_STRICT)}"
+            )
+        checked.setdefault(spelling, str(value))  # first one wins, as in ssh
     _check_values(checked)
     return checked
 
 
 def _config_text(options: Mapping[str, str]) -> str:
-    return "".join(f"{key} {value}\n" for key, value in options.items()
-                   if key.lower() not in _OURS)
+    return "".join(f"{key} {value}\n" for key, value in options.items() if key.lower() not in _OURS)
 
 
 def _check_values(options: Mapping[str, str]) -> None:
     """Let asyncssh parse the options once, so that a bad value fails before connecting."""
     import asyncssh
     from asyncssh.config import SSHClientConfig
+
     text = _config_text(options)
     if not text:
         return
     path = config_text_path(text)
     try:
-        SSHClientConfig.load(None, [path], False, False, False, getpass.getuser(), (),
-                             "localhost", ())
+        SSHClientConfig.load(
+            None, [path], False, False, False, getpass.getuser(), (), "localhost", ()
+        )
     except (asyncssh.Error, ValueError, OSError) as exc:
         reason = str(exc).replace(f"{path}", "").strip(" :,")
         raise SshOptionError(f"bad ssh option value: {reason}") from exc

@@ -2,4 +2,4 @@
 
 from .node import SshNode, SshProxy
 
-__all__ = ["SshProxy", "SshNode"]
+__all__ = ["SshNode", "SshProxy"]

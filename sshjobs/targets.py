@@ -34,15 +34,15 @@ from sshjobs.errors import SshJobsError
 from sshjobs.groups import Groups, load_groups
 
 __all__ = [
+    "LISTS_DIR",
+    "MAX_EXPANSION",
     "Target",
     "TargetError",
     "expand_ranges",
-    "split_specs",
     "parse_target",
     "read_spec",
     "resolve_targets",
-    "MAX_EXPANSION",
-    "LISTS_DIR",
+    "split_specs",
 ]
 
 logger = logging.getLogger("sshjobs.targets")
@@ -74,7 +74,8 @@ class Target:
 
     @property
     def endpoint(self) -> str:
-        """``[user@]host[:port]`` of this hop only (IPv6 addresses bracketed when a port follows)."""
+        """``[user@]host[:port]`` of this hop only (IPv6 addresses bracketed when a port
+        follows)."""
         host = self.host
         if self.port is not None:
             host = f"[{host}]:{self.port}" if ":" in host else f"{host}:{self.port}"
@@ -123,8 +124,10 @@ def _expand_bracket(body: str, whole: str) -> list[str]:
     for item in body.split(","):
         match = _RANGE_ITEM.match(item.strip())
         if not match:
-            raise TargetError(f"invalid range [{body}] in {whole!r}: expected forms like "
-                              f"[1-5], [01-37], [1-3,7] or [1-9/2]")
+            raise TargetError(
+                f"invalid range [{body}] in {whole!r}: expected forms like "
+                f"[1-5], [01-37], [1-3,7] or [1-9/2]"
+            )
         low, high, step = match.group(1), match.group(2), int(match.group(3) or 1)
         if high is None:
             numbers.append(low)
@@ -135,8 +138,9 @@ def _expand_bracket(body: str, whole: str) -> list[str]:
             raise TargetError(f"invalid range [{body}] in {whole!r}: the step must be >= 1")
         width = len(low) if low.startswith("0") and len(low) > 1 else 0
         if (int(high) - int(low)) // step >= MAX_EXPANSION:
-            raise TargetError(f"range [{body}] in {whole!r} is too large "
-                              f"(more than {MAX_EXPANSION} names)")
+            raise TargetError(
+                f"range [{body}] in {whole!r} is too large (more than {MAX_EXPANSION} names)"
+            )
         numbers.extend(str(n).zfill(width) for n in range(int(low), int(high) + 1, step))
     return numbers
 
@@ -150,7 +154,7 @@ def expand_ranges(text: str) -> list[str]:
     parts: list[list[str]] = []
     position = 0
     for match in re.finditer(r"\[([^\[\]]*)\]", text):
-        parts.append([text[position:match.start()]])
+        parts.append([text[position : match.start()]])
         body = match.group(1)
         if ":" in body:
             parts.append([match.group(0)])
@@ -200,7 +204,7 @@ def _parse_endpoint(text: str, whole: str) -> Target:
     port: int | None = None
     if text.startswith("["):
         close = text.find("]")
-        host, rest = text[1:close], text[close + 1:]
+        host, rest = text[1:close], text[close + 1 :]
         if rest:
             if not rest.startswith(":"):
                 raise TargetError(f"unexpected {rest!r} after [{host}] in {whole!r}")
@@ -260,8 +264,9 @@ def _dir_tokens(path: Path) -> Iterator[str]:
     try:
         entries = sorted(os.scandir(path), key=lambda entry: entry.name)
     except OSError as exc:
-        raise TargetError(f"cannot read target directory {str(path)!r}: "
-                          f"{exc.strerror or exc}") from exc
+        raise TargetError(
+            f"cannot read target directory {str(path)!r}: {exc.strerror or exc}"
+        ) from exc
     for entry in entries:
         if entry.is_file() and not entry.name.startswith("."):
             yield entry.name
@@ -300,8 +305,10 @@ def read_spec(spec: str, groups: Groups | None = None) -> list[Target]:
     read when first needed).
     """
     if not spec.strip():
-        raise TargetError(f"empty target {spec!r} (an unset variable?): give host names, "
-                          f"a file, or a directory (-t . for the current one)")
+        raise TargetError(
+            f"empty target {spec!r} (an unset variable?): give host names, "
+            f"a file, or a directory (-t . for the current one)"
+        )
     path = Path("/nonexistent") if spec.startswith("@") else _spec_path(spec)
     if path.is_dir():
         tokens: Iterable[str] = _dir_tokens(path)
@@ -338,8 +345,13 @@ def _with_defaults(target: Target, login: str | None, gateway: Target | None) ->
     return replace(target, user=user, gateway=hop_gateway)
 
 
-def resolve_targets(specs: Iterable[str], excludes: Iterable[str] = (), *,
-                    login: str | None = None, gateway: str | None = None) -> list[Target]:
+def resolve_targets(
+    specs: Iterable[str],
+    excludes: Iterable[str] = (),
+    *,
+    login: str | None = None,
+    gateway: str | None = None,
+) -> list[Target]:
     """The final target list of a run: specs expanded, defaults applied, exclusions removed.
 
     Duplicates (same chain, user, host and port) are kept once, first occurrence order.

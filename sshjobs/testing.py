@@ -2,7 +2,8 @@
 
 In your ``conftest.py``::
 
-    pytest_plugins = ["sshjobs.testing"]   # or: from sshjobs.testing import sandbox_nodes, make_sandbox
+    pytest_plugins = ["sshjobs.testing"]
+    # or: from sshjobs.testing import sandbox_nodes, make_sandbox
 
 and in a test::
 

@@ -13,8 +13,15 @@ import os
 import subprocess
 from typing import Any
 
-__all__ = ["close_ssh_in_scheduler", "co_close_ssh_in_scheduler", "topology_dot",
-           "topology_graph", "topology_as_dotfile", "topology_as_pngfile", "nodes_in"]
+__all__ = [
+    "close_ssh_in_scheduler",
+    "co_close_ssh_in_scheduler",
+    "nodes_in",
+    "topology_as_dotfile",
+    "topology_as_pngfile",
+    "topology_dot",
+    "topology_graph",
+]
 
 
 def nodes_in(scheduler: Any, manage_gateways: bool = True) -> list[Any]:
@@ -22,6 +29,7 @@ def nodes_in(scheduler: Any, manage_gateways: bool = True) -> list[Any]:
     gateways (transitively) when ``manage_gateways``."""
     from .job import SshJob
     from .node import SshNode
+
     found: dict[int, Any] = {}
     for job in scheduler.iterate_jobs():
         if isinstance(job, SshJob) and isinstance(job.node, SshNode):
@@ -63,7 +71,8 @@ def topology_dot(scheduler: Any) -> str:
 
 def topology_graph(scheduler: Any) -> Any:
     """A ``graphviz.Source`` of :func:`topology_dot` (needs the graphviz package)."""
-    import graphviz   # optional, for notebooks
+    import graphviz  # optional, for notebooks
+
     return graphviz.Source(topology_dot(scheduler))
 
 
@@ -79,10 +88,9 @@ def topology_as_pngfile(scheduler: Any, filename: str | os.PathLike) -> str:
     base = str(filename).removesuffix(".png")
     topology_as_dotfile(scheduler, base + ".dot")
     try:
-        subprocess.run(["dot", "-Tpng", base + ".dot", "-o", base + ".png"], check=True,
-                       capture_output=True)
+        subprocess.run(
+            ["dot", "-Tpng", base + ".dot", "-o", base + ".png"], check=True, capture_output=True
+        )
     except (OSError, subprocess.CalledProcessError) as exc:
         raise RuntimeError(f"cannot render {base}.png with graphviz 'dot': {exc}") from exc
     return base + ".png"
-
-

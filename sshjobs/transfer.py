@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from .commands import AbstractCommand
 from .errors import LocalFileError, SshJobsError
 from .results import CommandResult
 
-__all__ = ["Push", "Pull"]
+__all__ = ["Pull", "Push"]
 
 
 def _as_list(paths: str | os.PathLike | Sequence[Any]) -> list[str]:
@@ -26,8 +27,15 @@ def _as_list(paths: str | os.PathLike | Sequence[Any]) -> list[str]:
 
 
 class _Transfer(AbstractCommand):
-    def __init__(self, sources: Any, destination: Any, *, label: str | None,
-                 verbose: bool, kwds: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        sources: Any,
+        destination: Any,
+        *,
+        label: str | None,
+        verbose: bool,
+        kwds: dict[str, Any],
+    ) -> None:
         super().__init__(label=label, verbose=verbose)
         self.sources = _as_list(sources)
         self.destination = os.fspath(destination)
@@ -40,8 +48,11 @@ class _Transfer(AbstractCommand):
 
     async def co_execute(self, node: Any) -> CommandResult:
         self.check_local()
-        result = CommandResult(host=getattr(node, "hostname", "?"), command=self.label_line(),
-                               label=self.get_label_line())
+        result = CommandResult(
+            host=getattr(node, "hostname", "?"),
+            command=self.label_line(),
+            label=self.get_label_line(),
+        )
         try:
             await self._transfer(node)
         except SshJobsError as exc:
@@ -56,9 +67,15 @@ class _Transfer(AbstractCommand):
 class Push(_Transfer):
     """Copy local file(s) or directories to ``remotepath`` on the node."""
 
-    def __init__(self, localpaths: str | os.PathLike | Sequence[Any], remotepath: str,
-                 *args: Any, label: str | None = None, verbose: bool = False,
-                 **kwds: Any) -> None:
+    def __init__(
+        self,
+        localpaths: str | os.PathLike | Sequence[Any],
+        remotepath: str,
+        *args: Any,
+        label: str | None = None,
+        verbose: bool = False,
+        **kwds: Any,
+    ) -> None:
         super().__init__(localpaths, remotepath, label=label, verbose=verbose, kwds=kwds)
         self.localpaths = self.sources
         self.remotepath = self.destination
@@ -66,8 +83,7 @@ class Push(_Transfer):
     def check_local(self) -> None:
         for path in self.sources:
             if not os.path.exists(path):
-                raise LocalFileError(f"local file {path} not found (to push to "
-                                     f"{self.destination})")
+                raise LocalFileError(f"local file {path} not found (to push to {self.destination})")
 
     def label_line(self) -> str:
         return f"push {' '.join(self.sources)} -> {self.destination}"
@@ -79,9 +95,15 @@ class Push(_Transfer):
 class Pull(_Transfer):
     """Copy remote file(s) or directories into ``localpath``."""
 
-    def __init__(self, remotepaths: str | Sequence[str], localpath: str | os.PathLike,
-                 *args: Any, label: str | None = None, verbose: bool = False,
-                 **kwds: Any) -> None:
+    def __init__(
+        self,
+        remotepaths: str | Sequence[str],
+        localpath: str | os.PathLike,
+        *args: Any,
+        label: str | None = None,
+        verbose: bool = False,
+        **kwds: Any,
+    ) -> None:
         super().__init__(remotepaths, localpath, label=label, verbose=verbose, kwds=kwds)
         self.remotepaths = self.sources
         self.localpath = self.destination
@@ -89,8 +111,9 @@ class Pull(_Transfer):
     def check_local(self) -> None:
         parent = os.path.dirname(os.path.abspath(self.destination))
         if not os.path.isdir(parent):
-            raise LocalFileError(f"local directory {parent} not found (to pull "
-                                 f"{' '.join(self.sources)} into)")
+            raise LocalFileError(
+                f"local directory {parent} not found (to pull {' '.join(self.sources)} into)"
+            )
 
     def label_line(self) -> str:
         return f"pull {' '.join(self.sources)} -> {self.destination}"

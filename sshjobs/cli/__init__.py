@@ -7,11 +7,14 @@
 from sshjobs.cli.exit import ExitCode
 from sshjobs.cli.main import cli, main
 
-__all__ = ["cli", "main", "ExitCode", "Apssh", "Appush", "Appull"]
+__all__ = ["Appull", "Appush", "Apssh", "ExitCode", "cli", "main"]
 
 #: names imported on first use, and the module defining each
-_LAZY = {"Apssh": "sshjobs.cli.apssh", "Appush": "sshjobs.cli.appcopy",
-         "Appull": "sshjobs.cli.appcopy"}
+_LAZY = {
+    "Apssh": "sshjobs.cli.apssh",
+    "Appush": "sshjobs.cli.appcopy",
+    "Appull": "sshjobs.cli.appcopy",
+}
 
 
 def __getattr__(name: str):
@@ -19,6 +22,7 @@ def __getattr__(name: str):
     if module is None:
         raise AttributeError(f"module 'sshjobs.cli' has no attribute {name!r}")
     import importlib
+
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value

@@ -18,7 +18,7 @@ from sshjobs.formatters import short_hostname
 from sshjobs.node import SshNode
 from sshjobs.transfer import Pull, Push
 
-__all__ = ["Appush", "Appull", "expand_path", "PATH_FIELDS"]
+__all__ = ["PATH_FIELDS", "Appull", "Appush", "expand_path"]
 
 #: the fields of apssh's copy paths
 PATH_FIELDS = ("host", "fqdn", "user")
@@ -34,20 +34,24 @@ def path_fields(template: str) -> set[str]:
     try:
         fields = {field for _, field, _, _ in string.Formatter().parse(template) if field}
     except ValueError as exc:
-        raise ApsshFailure(f"bad path {template!r}: {exc} (write {{{{ and }}}} for literal "
-                           f"braces)") from exc
+        raise ApsshFailure(
+            f"bad path {template!r}: {exc} (write {{{{ and }}}} for literal braces)"
+        ) from exc
     unknown = fields - set(PATH_FIELDS)
     if unknown:
-        raise ApsshFailure(f"unknown field {{{sorted(unknown)[0]}}} in {template!r}; fields "
-                           f"are {{host}}, {{fqdn}} and {{user}}")
+        raise ApsshFailure(
+            f"unknown field {{{sorted(unknown)[0]}}} in {template!r}; fields "
+            f"are {{host}}, {{fqdn}} and {{user}}"
+        )
     return fields
 
 
 def expand_path(template: str, proxy: SshNode) -> str:
     """``logs/{host}.log`` → ``logs/fit01.log`` for that node (``{user}`` → ``root@``)."""
     user = f"{proxy.username}@" if proxy.username else ""
-    return template.format_map({"host": short_hostname(proxy.hostname),
-                                "fqdn": proxy.hostname, "user": user})
+    return template.format_map(
+        {"host": short_hostname(proxy.hostname), "fqdn": proxy.hostname, "user": user}
+    )
 
 
 class _Copy(ApsshBase):
@@ -59,8 +63,10 @@ class _Copy(ApsshBase):
         parser.add_argument("paths", nargs="*", metavar=self.usage_paths)
 
     def usage(self) -> ApsshFailure:
-        return ApsshFailure(f"usage: {self.prog} -t TARGETS [options] {self.usage_paths} "
-                            f"(remote paths start with @:)")
+        return ApsshFailure(
+            f"usage: {self.prog} -t TARGETS [options] {self.usage_paths} "
+            f"(remote paths start with @:)"
+        )
 
 
 class Appush(_Copy):
@@ -76,8 +82,10 @@ class Appush(_Copy):
         sources, destination = paths[:-1], remote_path(paths[-1])
         for source in sources:
             if source.startswith("@:"):
-                raise ApsshFailure(f"{source!r}: only the destination is remote in appush "
-                                   f"(appull copies from the hosts)")
+                raise ApsshFailure(
+                    f"{source!r}: only the destination is remote in appush "
+                    f"(appull copies from the hosts)"
+                )
             path_fields(source)
         path_fields(destination)
         if self.prepare(args):
@@ -86,6 +94,7 @@ class Appush(_Copy):
         def push(proxy: SshNode) -> Push:
             local = [str(Path(expand_path(s, proxy)).expanduser()) for s in sources]
             return Push(local, expand_path(destination, proxy))
+
         return self.run_jobs(args, push)
 
 
@@ -116,24 +125,29 @@ class Appull(_Copy):
                 try:
                     (local if into_dir else local.parent).mkdir(parents=True, exist_ok=True)
                 except OSError as exc:
-                    raise ApsshFailure(f"cannot create local directory for {str(local)!r}: "
-                                       f"{exc.strerror or exc}") from exc
+                    raise ApsshFailure(
+                        f"cannot create local directory for {str(local)!r}: {exc.strerror or exc}"
+                    ) from exc
             if into_dir and not local.is_dir():
-                raise ApsshFailure(f"several remote files need an existing local directory, "
-                                   f"not {str(local)!r}")
+                raise ApsshFailure(
+                    f"several remote files need an existing local directory, not {str(local)!r}"
+                )
             if not local.parent.is_dir():
                 raise ApsshFailure(f"no such local directory: {str(local.parent)!r}")
-            written = ([str(local / Path(s).name) for s in sources] if local.is_dir()
-                       else [str(local)])
+            written = (
+                [str(local / Path(s).name) for s in sources] if local.is_dir() else [str(local)]
+            )
             for path in written:
                 if path in writers:
-                    raise ApsshFailure(f"{writers[path]} and {proxy.hostname} would both write "
-                                       f"{path!r}: put {{host}} in the local path, e.g. "
-                                       f"{destination.rstrip('/')}/{{host}}/")
+                    raise ApsshFailure(
+                        f"{writers[path]} and {proxy.hostname} would both write "
+                        f"{path!r}: put {{host}} in the local path, e.g. "
+                        f"{destination.rstrip('/')}/{{host}}/"
+                    )
                 writers[path] = proxy.hostname
 
         def pull(proxy: SshNode) -> Pull:
             remote = [expand_path(s, proxy) for s in sources]
             return Pull(remote, str(Path(expand_path(destination, proxy)).expanduser()))
-        return self.run_jobs(args, pull)
 
+        return self.run_jobs(args, pull)

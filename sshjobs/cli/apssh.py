@@ -19,20 +19,32 @@ __all__ = ["Apssh"]
 
 
 class Apssh(ApsshBase):
-    """Run a command, or a local script (-s), on many hosts at once over SSH (apssh's grammar).
-    """
+    """Run a command, or a local script (-s), on many hosts at once over SSH (apssh's grammar)."""
 
     default_prog = "apssh"
 
     def add_options(self, parser: argparse.ArgumentParser) -> None:
         add = parser.add_argument
-        add("-s", "--script", action="store_true",
+        add(
+            "-s",
+            "--script",
+            action="store_true",
             help="the first word is a local script pushed and run with the other words as "
-                 "arguments; not a local file, it is the script's text itself")
-        add("-i", "--includes", action="append", default=[], metavar="FILE",
-            help="with -s: local file pushed next to the script (repeatable)")
-        add("commands", nargs=argparse.REMAINDER,
-            help="the command, run by the remote shell (quote shell specials)")
+            "arguments; not a local file, it is the script's text itself",
+        )
+        add(
+            "-i",
+            "--includes",
+            action="append",
+            default=[],
+            metavar="FILE",
+            help="with -s: local file pushed next to the script (repeatable)",
+        )
+        add(
+            "commands",
+            nargs=argparse.REMAINDER,
+            help="the command, run by the remote shell (quote shell specials)",
+        )
 
     def run_main(self, args: argparse.Namespace) -> int:
         if not args.commands and not (args.list_targets or args.dry_run):
@@ -44,10 +56,16 @@ class Apssh(ApsshBase):
         for include in args.includes if args.script else ():
             if not Path(include).expanduser().is_file():
                 raise ApsshFailure(f"no such include file: {include!r}")
-        if args.script and not Path(args.commands[0]).expanduser().exists() \
-                and not any(c.isspace() or c in ";|&" for c in args.commands[0]):
-            print(f"{self.prog}: -s: no local file {args.commands[0]!r}: running it as the "
-                  f"text of a script", file=sys.stderr)
+        if (
+            args.script
+            and not Path(args.commands[0]).expanduser().exists()
+            and not any(c.isspace() or c in ";|&" for c in args.commands[0])
+        ):
+            print(
+                f"{self.prog}: -s: no local file {args.commands[0]!r}: running it as the "
+                f"text of a script",
+                file=sys.stderr,
+            )
         return self.run_jobs(args, lambda proxy: self.command(args))
 
     @staticmethod

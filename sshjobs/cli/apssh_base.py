@@ -26,15 +26,21 @@ from sshjobs import __version__
 from sshjobs.cli.engine import run_interruptibly
 from sshjobs.cli.options import default_window
 from sshjobs.errors import SshJobsError
-from sshjobs.formatters import (Formatter, HostFormatter, RawFormatter, SubdirFormatter,
-                                TerminalFormatter, TimeHostFormatter)
-from sshjobs.transport.hostkeys import HOST_KEY_MODES
+from sshjobs.formatters import (
+    Formatter,
+    HostFormatter,
+    RawFormatter,
+    SubdirFormatter,
+    TerminalFormatter,
+    TimeHostFormatter,
+)
 from sshjobs.job import SshJob
 from sshjobs.keys import explicit_keys, load_private_keys
 from sshjobs.node import SshNode
 from sshjobs.targets import Target, TargetError, read_spec, resolve_targets
+from sshjobs.transport.hostkeys import HOST_KEY_MODES
 
-__all__ = ["ApsshFailure", "ApsshBase", "APSSH_DIR", "MARK_OK", "MARK_FAILED"]
+__all__ = ["APSSH_DIR", "MARK_FAILED", "MARK_OK", "ApsshBase", "ApsshFailure"]
 
 logger = logging.getLogger("sshjobs.cli.apssh")
 
@@ -84,46 +90,124 @@ class ApsshBase:
         """The options of this command only (apssh's -s -i -m, the paths of a copy...)."""
 
     def parser(self) -> argparse.ArgumentParser:
-        parser = argparse.ArgumentParser(prog=self.prog, description=self.__doc__.splitlines()[0]
-                                         if self.__doc__ else None)
+        parser = argparse.ArgumentParser(
+            prog=self.prog, description=self.__doc__.splitlines()[0] if self.__doc__ else None
+        )
         add = parser.add_argument
-        add("-t", "--target", dest="targets", action="append", default=[], metavar="TARGETS",
+        add(
+            "-t",
+            "--target",
+            dest="targets",
+            action="append",
+            default=[],
+            metavar="TARGETS",
             help="hosts: names, user@host, gw->host, None->host, comma/space lists, a file "
-                 "of names or a directory whose file names are hosts (repeatable)")
-        add("-x", "--exclude", dest="excludes", action="append", default=[], metavar="TARGETS",
-            help="hosts to leave out, same grammar as -t (repeatable)")
-        add("-l", "--login", default=None, metavar="USER",
-            help="user for hosts that do not name one (default: the local user)")
-        add("-g", "--gateway", default=None, metavar="[USER@]HOST",
-            help="gateway for every target that has none (one shared connection)")
-        add("-L", "--list-targets", action="store_true",
-            help="print the resolved targets and exit")
-        add("-n", "--dry-run", action="store_true",
-            help="print the selected and excluded hosts and exit, connecting to nothing")
-        add("-w", "--window", type=int, default=0, metavar="N",
-            help="at most N hosts at once (default 0: no limit)")
-        add("-c", "--connect-timeout", type=float, default=DEFAULT_CONNECT_TIMEOUT,
-            metavar="SECONDS", help=f"connection timeout (default {DEFAULT_CONNECT_TIMEOUT:g})")
-        add("-k", "--key", dest="keys", action="append", default=[], metavar="FILE",
-            help="private key file (repeatable; default: ssh-agent and ~/.ssh keys)")
-        add("-K", "--ok-if-no-key", action="store_true",
-            help="go on even when no key is found (ssh config IdentityFile may provide one)")
-        add("--host-keys", choices=HOST_KEY_MODES, default=None,
+            "of names or a directory whose file names are hosts (repeatable)",
+        )
+        add(
+            "-x",
+            "--exclude",
+            dest="excludes",
+            action="append",
+            default=[],
+            metavar="TARGETS",
+            help="hosts to leave out, same grammar as -t (repeatable)",
+        )
+        add(
+            "-l",
+            "--login",
+            default=None,
+            metavar="USER",
+            help="user for hosts that do not name one (default: the local user)",
+        )
+        add(
+            "-g",
+            "--gateway",
+            default=None,
+            metavar="[USER@]HOST",
+            help="gateway for every target that has none (one shared connection)",
+        )
+        add("-L", "--list-targets", action="store_true", help="print the resolved targets and exit")
+        add(
+            "-n",
+            "--dry-run",
+            action="store_true",
+            help="print the selected and excluded hosts and exit, connecting to nothing",
+        )
+        add(
+            "-w",
+            "--window",
+            type=int,
+            default=0,
+            metavar="N",
+            help="at most N hosts at once (default 0: no limit)",
+        )
+        add(
+            "-c",
+            "--connect-timeout",
+            type=float,
+            default=DEFAULT_CONNECT_TIMEOUT,
+            metavar="SECONDS",
+            help=f"connection timeout (default {DEFAULT_CONNECT_TIMEOUT:g})",
+        )
+        add(
+            "-k",
+            "--key",
+            dest="keys",
+            action="append",
+            default=[],
+            metavar="FILE",
+            help="private key file (repeatable; default: ssh-agent and ~/.ssh keys)",
+        )
+        add(
+            "-K",
+            "--ok-if-no-key",
+            action="store_true",
+            help="go on even when no key is found (ssh config IdentityFile may provide one)",
+        )
+        add(
+            "--host-keys",
+            choices=HOST_KEY_MODES,
+            default=None,
             help="host-key policy (default: SSHJOBS_HOST_KEYS, else the ssh config's "
-                 "StrictHostKeyChecking, else the library's default)")
-        add("--known-hosts", default=None, metavar="FILE",
-            help="extra known_hosts file, trusted on top of ~/.ssh/known_hosts")
+            "StrictHostKeyChecking, else the library's default)",
+        )
+        add(
+            "--known-hosts",
+            default=None,
+            metavar="FILE",
+            help="extra known_hosts file, trusted on top of ~/.ssh/known_hosts",
+        )
         add("-r", "--raw-format", action="store_true", help="output lines as they are")
-        add("-tc", "--time-colon-format", action="store_true",
-            help="output lines as time:host:line")
-        add("-f", "--format", default=None, metavar="FORMAT",
-            help="line format: {linenl} {line} {host} {fqdn} {user} {time}, strftime codes")
-        add("-o", "--out-dir", default=None, metavar="DIR",
-            help="output of each host into DIR/HOST (stderr into DIR/HOST.err)")
-        add("-d", "--date-time", action="store_true",
-            help="like -o, into a directory named after the current date and time")
-        add("-m", "--mark", action="store_true",
-            help="with -o/-d: write DIR/0ok/HOST or DIR/1failed/HOST holding the host's result")
+        add(
+            "-tc", "--time-colon-format", action="store_true", help="output lines as time:host:line"
+        )
+        add(
+            "-f",
+            "--format",
+            default=None,
+            metavar="FORMAT",
+            help="line format: {linenl} {line} {host} {fqdn} {user} {time}, strftime codes",
+        )
+        add(
+            "-o",
+            "--out-dir",
+            default=None,
+            metavar="DIR",
+            help="output of each host into DIR/HOST (stderr into DIR/HOST.err)",
+        )
+        add(
+            "-d",
+            "--date-time",
+            action="store_true",
+            help="like -o, into a directory named after the current date and time",
+        )
+        add(
+            "-m",
+            "--mark",
+            action="store_true",
+            help="with -o/-d: write DIR/0ok/HOST or DIR/1failed/HOST holding the host's result",
+        )
         add("-v", "--verbose", action="store_true", help="connection events on stderr")
         add("-D", "--debug", action="store_true", help="diagnostics on stderr")
         add("-V", "--version", action="store_true", help="print the version and exit")
@@ -167,17 +251,18 @@ class ApsshBase:
         saved = Path(APSSH_DIR).expanduser() / spec
         return str(saved) if saved.exists() else spec
 
-    def targets(self, args: argparse.Namespace, *,
-                with_excludes: bool = True) -> list[Target]:
+    def targets(self, args: argparse.Namespace, *, with_excludes: bool = True) -> list[Target]:
         """The targets of ``-t``, ``-x``, ``-l`` (default: the local user) and ``-g``."""
         if not args.targets:
-            raise ApsshFailure("no target: give hosts with -t (e.g. -t host1,host2 or "
-                               "-t hosts.txt)")
+            raise ApsshFailure(
+                "no target: give hosts with -t (e.g. -t host1,host2 or -t hosts.txt)"
+            )
         login = args.login or getpass.getuser()
         excludes = [self._spec(s) for s in args.excludes] if with_excludes else []
         try:
-            return resolve_targets([self._spec(s) for s in args.targets], excludes,
-                                   login=login, gateway=args.gateway)
+            return resolve_targets(
+                [self._spec(s) for s in args.targets], excludes, login=login, gateway=args.gateway
+            )
         except TargetError as exc:
             raise ApsshFailure(str(exc)) from exc
 
@@ -188,18 +273,23 @@ class ApsshBase:
             try:
                 return explicit_keys([str(Path(k).expanduser()) for k in args.keys]).keys
             except SshJobsError as exc:
-                raise ApsshFailure(f"cannot use key {' '.join(args.keys)}: {one_line(exc)} "
-                                   f"(passphrase-protected keys go through an ssh-agent)") from exc
+                raise ApsshFailure(
+                    f"cannot use key {' '.join(args.keys)}: {one_line(exc)} "
+                    f"(passphrase-protected keys go through an ssh-agent)"
+                ) from exc
         if not args.ok_if_no_key and not load_private_keys():
-            raise ApsshFailure("could not find any usable key (no ssh-agent, no ~/.ssh/id_* "
-                               "file): give one with -k FILE, or -K to go on without")
+            raise ApsshFailure(
+                "could not find any usable key (no ssh-agent, no ~/.ssh/id_* "
+                "file): give one with -k FILE, or -K to go on without"
+            )
         return None
 
     def make_formatter(self, args: argparse.Namespace) -> Formatter:
         """apssh's precedence: ``-f`` > ``-r`` > ``-tc`` > ``-d`` > ``-o`` > ``host:line``."""
         verbose = bool(args.verbose)
-        self.run_name = (datetime.datetime.now().strftime("%Y-%m-%d@%H:%M") if args.date_time
-                         else args.out_dir)
+        self.run_name = (
+            datetime.datetime.now().strftime("%Y-%m-%d@%H:%M") if args.date_time else args.out_dir
+        )
         if args.format:
             return TerminalFormatter(args.format, verbose=verbose)
         if args.raw_format:
@@ -214,8 +304,12 @@ class ApsshBase:
         """One SshNode per target; gateways shared (one node, so one connection, each)."""
         keys = self._keys(args) if args.keys else None
         self.formatter = self.make_formatter(args)
-        options: dict[str, Any] = {"timeout": args.connect_timeout, "debug": bool(args.debug),
-                                   "verbose": bool(args.verbose), "host_keys": args.host_keys}
+        options: dict[str, Any] = {
+            "timeout": args.connect_timeout,
+            "debug": bool(args.debug),
+            "verbose": bool(args.verbose),
+            "host_keys": args.host_keys,
+        }
         if keys:
             options["keys"] = keys
         if args.known_hosts:
@@ -227,15 +321,29 @@ class ApsshBase:
                 return None
             node = gateways.get(str(target))
             if node is None:
-                node = SshNode(target.host, username=target.user, port=target.port,
-                               gateway=gateway(target.gateway),
-                               formatter=Formatter(verbose=bool(args.verbose)), **options)
+                node = SshNode(
+                    target.host,
+                    username=target.user,
+                    port=target.port,
+                    gateway=gateway(target.gateway),
+                    formatter=Formatter(verbose=bool(args.verbose)),
+                    **options,
+                )
                 gateways[str(target)] = node
             return node
 
         try:
-            return [SshNode(t.host, username=t.user, port=t.port, gateway=gateway(t.gateway),
-                            formatter=self.formatter, **options) for t in targets]
+            return [
+                SshNode(
+                    t.host,
+                    username=t.user,
+                    port=t.port,
+                    gateway=gateway(t.gateway),
+                    formatter=self.formatter,
+                    **options,
+                )
+                for t in targets
+            ]
         except SshJobsError as exc:
             raise ApsshFailure(one_line(exc)) from exc
         except ValueError as exc:  # bad input, e.g. an unknown host-key policy in ssh config
@@ -253,8 +361,11 @@ class ApsshBase:
         if args.host_keys is None and os.environ.get("SSHJOBS_HOST_KEYS"):
             args.host_keys = os.environ["SSHJOBS_HOST_KEYS"]
             if args.host_keys not in HOST_KEY_MODES:
-                raise ApsshFailure(f"SSHJOBS_HOST_KEYS={args.host_keys!r}: the host-key policy "
-                                   f"must be one of {', '.join(HOST_KEY_MODES)}", 2)
+                raise ApsshFailure(
+                    f"SSHJOBS_HOST_KEYS={args.host_keys!r}: the host-key policy "
+                    f"must be one of {', '.join(HOST_KEY_MODES)}",
+                    2,
+                )
         targets = self.targets(args)
         if not targets:
             raise ApsshFailure("no target left: every target was excluded by -x")
@@ -275,8 +386,9 @@ class ApsshBase:
             try:
                 os.makedirs(self.run_name, exist_ok=True)
             except OSError as exc:
-                raise ApsshFailure(f"cannot create output directory {self.run_name!r}: "
-                                   f"{exc.strerror or exc}") from exc
+                raise ApsshFailure(
+                    f"cannot create output directory {self.run_name!r}: {exc.strerror or exc}"
+                ) from exc
         return False
 
     def print_dry_run(self, args: argparse.Namespace, selected: list[Target]) -> None:
@@ -286,8 +398,10 @@ class ApsshBase:
         print(f"========== {len(excludes)} excludes found:")
         for target in excludes:
             print(target)
-        print(f"========== {len(selected)} hostnames selected "
-              f"({len(everything) - len(selected)} excluded):")
+        print(
+            f"========== {len(selected)} hostnames selected "
+            f"({len(everything) - len(selected)} excluded):"
+        )
         for target in selected:
             print(target)
 
@@ -309,8 +423,9 @@ class ApsshBase:
     def run_jobs(self, args: argparse.Namespace, make_command: Callable[[SshNode], Any]) -> int:
         """One non-critical SshJob per proxy, all in one scheduler; report; the exit code."""
         assert self.proxies is not None
-        jobs = [SshJob(proxy, command=make_command(proxy), critical=False)
-                for proxy in self.proxies]
+        jobs = [
+            SshJob(proxy, command=make_command(proxy), critical=False) for proxy in self.proxies
+        ]
         self.check_local([command for job in jobs for command in job.commands])
         # -w 0 (apssh: no limit) is still bounded by the open-file limit, raised if need be
         window = default_window(len(jobs), args.window or None)
@@ -327,7 +442,7 @@ class ApsshBase:
             return 130
         results = [self.host_result(job) for job in jobs]
         if args.debug:
-            for proxy, result in zip(self.proxies, results):
+            for proxy, result in zip(self.proxies, results, strict=False):
                 print(f"{self.prog}: {proxy} -> {result}", file=sys.stderr)
         self.after_run(args, results)
         if isinstance(self.formatter, SubdirFormatter) and self.run_name:
@@ -364,7 +479,7 @@ class ApsshBase:
         is removed, so that a directory reused across runs says how the last run went."""
         if not args.mark or not self.run_name or self.proxies is None:
             return
-        for proxy, result in zip(self.proxies, results):
+        for proxy, result in zip(self.proxies, results, strict=False):
             good, bad = (MARK_OK, MARK_FAILED) if result == 0 else (MARK_FAILED, MARK_OK)
             directory = Path(self.run_name) / good
             directory.mkdir(parents=True, exist_ok=True)

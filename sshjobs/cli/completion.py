@@ -25,8 +25,9 @@ def completion(shell: str) -> int:
       zsh:   eval "$(sshjobs completion zsh)"            # in ~/.zshrc
       fish:  sshjobs completion fish > ~/.config/fish/completions/sshjobs.fish
     """
-    from sshjobs.cli.main import cli   # the command whose words are completed
+    from sshjobs.cli.main import cli  # the command whose words are completed
+
     completer = get_completion_class(shell)
-    assert completer is not None   # the three shells of SHELLS are click's own
+    assert completer is not None  # the three shells of SHELLS are click's own
     click.echo(completer(cli, {}, "sshjobs", "_SSHJOBS_COMPLETE").source())
     return 0

@@ -20,15 +20,37 @@ from typing import IO
 
 import colorama
 
-__all__ = ["Console", "LineFormat", "FORMAT_FIELDS", "use_color"]
+__all__ = ["FORMAT_FIELDS", "Console", "LineFormat", "use_color"]
 
 #: fields a --format may use (besides strftime codes such as %H:%M:%S)
-FORMAT_FIELDS = ("host", "name", "fqdn", "user", "port", "target", "line", "linenl", "nl",
-                 "stream", "time", "date", "datetime", "elapsed")
+FORMAT_FIELDS = (
+    "host",
+    "name",
+    "fqdn",
+    "user",
+    "port",
+    "target",
+    "line",
+    "linenl",
+    "nl",
+    "stream",
+    "time",
+    "date",
+    "datetime",
+    "elapsed",
+)
 
-_PALETTE = (colorama.Fore.CYAN, colorama.Fore.GREEN, colorama.Fore.MAGENTA, colorama.Fore.BLUE,
-            colorama.Fore.YELLOW, colorama.Fore.LIGHTCYAN_EX, colorama.Fore.LIGHTGREEN_EX,
-            colorama.Fore.LIGHTMAGENTA_EX, colorama.Fore.LIGHTBLUE_EX)
+_PALETTE = (
+    colorama.Fore.CYAN,
+    colorama.Fore.GREEN,
+    colorama.Fore.MAGENTA,
+    colorama.Fore.BLUE,
+    colorama.Fore.YELLOW,
+    colorama.Fore.LIGHTCYAN_EX,
+    colorama.Fore.LIGHTGREEN_EX,
+    colorama.Fore.LIGHTMAGENTA_EX,
+    colorama.Fore.LIGHTBLUE_EX,
+)
 _CLEAR_LINE = "\r\x1b[K"
 
 
@@ -67,9 +89,10 @@ class LineFormat:
             try:
                 self._apply(template, sample)
             except (KeyError, IndexError, ValueError) as exc:
-                raise ValueError(f"invalid --format {template!r}: unknown or bad field {exc}; "
-                                 f"fields are {', '.join('{' + f + '}' for f in FORMAT_FIELDS)}"
-                                 ) from None
+                raise ValueError(
+                    f"invalid --format {template!r}: unknown or bad field {exc}; "
+                    f"fields are {', '.join('{' + f + '}' for f in FORMAT_FIELDS)}"
+                ) from None
 
     @property
     def raw(self) -> bool:
@@ -80,11 +103,18 @@ class LineFormat:
         now = time.time()
         stamp = datetime.datetime.fromtimestamp(now)
         return {
-            "host": info.host, "name": info.name or info.host, "fqdn": info.fqdn,
-            "user": info.user, "port": info.port,
-            "target": info.target, "line": line, "linenl": line + "\n", "nl": "\n",
+            "host": info.host,
+            "name": info.name or info.host,
+            "fqdn": info.fqdn,
+            "user": info.user,
+            "port": info.port,
+            "target": info.target,
+            "line": line,
+            "linenl": line + "\n",
+            "nl": "\n",
             "stream": "err" if stream == "stderr" else "out",
-            "time": stamp.strftime("%H:%M:%S"), "date": stamp.strftime("%Y-%m-%d"),
+            "time": stamp.strftime("%H:%M:%S"),
+            "date": stamp.strftime("%Y-%m-%d"),
             "datetime": stamp.isoformat(timespec="milliseconds"),
             "elapsed": f"{now - self.start:.3f}",
         }
@@ -106,8 +136,14 @@ class LineFormat:
 class Console:
     """Serialized writes to stdout/stderr plus an optional progress line on stderr."""
 
-    def __init__(self, *, progress: bool | None = None, color: bool | None = None,
-                 out: IO[str] | None = None, err: IO[str] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        progress: bool | None = None,
+        color: bool | None = None,
+        out: IO[str] | None = None,
+        err: IO[str] | None = None,
+    ) -> None:
         self.out = out if out is not None else sys.stdout
         self.err = err if err is not None else sys.stderr
         err_tty = bool(getattr(self.err, "isatty", None) and self.err.isatty())
@@ -203,8 +239,7 @@ class Console:
         """Update the progress line (shown only when enabled)."""
         if not self.progress_enabled:
             return
-        self._progress_text = (f"[sshjobs] {done}/{total} done, {failed} failed, "
-                               f"{running} running")
+        self._progress_text = f"[sshjobs] {done}/{total} done, {failed} failed, {running} running"
         self._shown = False
         self.err.write(_CLEAR_LINE + self._progress_text)
         self.err.flush()

@@ -35,8 +35,14 @@ from sshjobs.targets import Target
 #: Each step of a node's close is bounded itself, so this is only a last resort.
 SHUTDOWN_TIMEOUT = 60.0
 
-__all__ = ["run_on_targets", "run_interruptibly", "display_names", "CommandFactory",
-           "OutcomeFormatter", "settle_from_job"]
+__all__ = [
+    "CommandFactory",
+    "OutcomeFormatter",
+    "display_names",
+    "run_interruptibly",
+    "run_on_targets",
+    "settle_from_job",
+]
 
 logger = logging.getLogger("sshjobs.cli.engine")
 
@@ -70,8 +76,9 @@ class OutcomeFormatter(Formatter):
         else:
             super().stderr_line(line, hostname)
 
-    def connection_lost(self, hostname: str, exc: BaseException | None,
-                        username: str | None = None) -> None:
+    def connection_lost(
+        self, hostname: str, exc: BaseException | None, username: str | None = None
+    ) -> None:
         if self.verbose:  # failures are reported once, by the reporters, not here
             super().connection_lost(hostname, exc, username)
 
@@ -80,6 +87,7 @@ def display_names(targets: list[Target]) -> list[str]:
     """A unique short name per target: ``host`` (``host:port``); on clashes ``user@host``, and
     the whole chain ``gw->user@host`` when the same address sits behind different gateways
     (testbeds reuse private addresses)."""
+
     def clashing(names: list[str]) -> set[str]:
         seen: dict[str, int] = {}
         for name in names:
@@ -88,9 +96,12 @@ def display_names(targets: list[Target]) -> list[str]:
 
     names = [target.name for target in targets]
     clashes = clashing(names)
-    names = [f"{t.user}@{n}" if n in clashes and t.user else n for t, n in zip(targets, names)]
+    names = [
+        f"{t.user}@{n}" if n in clashes and t.user else n
+        for t, n in zip(targets, names, strict=False)
+    ]
     clashes = clashing(names)
-    return [str(t) if n in clashes else n for t, n in zip(targets, names)]
+    return [str(t) if n in clashes else n for t, n in zip(targets, names, strict=False)]
 
 
 class _Nodes:
@@ -129,16 +140,26 @@ class _Nodes:
         key = str(target)
         node = self.gateways.get(key)
         if node is None:
-            node = SshNode(target.host, username=login_of(target, self.config), port=target.port,
-                           gateway=self.gateway(target.gateway),
-                           formatter=Formatter(verbose=self.settings.verbose), **self._kwargs())
+            node = SshNode(
+                target.host,
+                username=login_of(target, self.config),
+                port=target.port,
+                gateway=self.gateway(target.gateway),
+                formatter=Formatter(verbose=self.settings.verbose),
+                **self._kwargs(),
+            )
             self.gateways[key] = node
         return node
 
     def node(self, target: Target, formatter: Formatter) -> SshNode:
-        return SshNode(target.host, username=login_of(target, self.config), port=target.port,
-                       gateway=self.gateway(target.gateway), formatter=formatter,
-                       **self._kwargs())
+        return SshNode(
+            target.host,
+            username=login_of(target, self.config),
+            port=target.port,
+            gateway=self.gateway(target.gateway),
+            formatter=formatter,
+            **self._kwargs(),
+        )
 
 
 def settle_from_job(outcome: HostOutcome, job: SshJob, exception: BaseException | None) -> None:
@@ -155,8 +176,9 @@ def settle_from_job(outcome: HostOutcome, job: SshJob, exception: BaseException 
         outcome.succeed()
 
 
-def run_interruptibly(scheduler: Any, state: dict[str, bool], *,
-                      console: Any = None) -> bool | None:
+def run_interruptibly(
+    scheduler: Any, state: dict[str, bool], *, console: Any = None
+) -> bool | None:
     """Run ``scheduler`` to its end in a new event loop; the result of its ``co_run()``, or
     None when the run was stopped.
 
@@ -172,8 +194,9 @@ def run_interruptibly(scheduler: Any, state: dict[str, bool], *,
         return None
 
 
-async def _co_run_interruptibly(scheduler: Any, state: dict[str, bool],
-                                console: Any) -> bool | None:
+async def _co_run_interruptibly(
+    scheduler: Any, state: dict[str, bool], console: Any
+) -> bool | None:
     task = asyncio.current_task()
     loop = asyncio.get_running_loop()
 
@@ -219,8 +242,13 @@ async def _co_run_interruptibly(scheduler: Any, state: dict[str, bool],
                 signal.signal(signum, previous)
 
 
-def run_on_targets(settings: Settings, make_commands: CommandFactory, reporter: Reporter,
-                   outcomes: list[HostOutcome], observers: Any = None) -> ExitCode:
+def run_on_targets(  # noqa: C901  one linear pipeline; splitting it is left to a refactor
+    settings: Settings,
+    make_commands: CommandFactory,
+    reporter: Reporter,
+    outcomes: list[HostOutcome],
+    observers: Any = None,
+) -> ExitCode:
     """Run the commands ``make_commands`` builds for each target; report; return the exit code.
 
     ``outcomes`` holds one (fresh) :class:`HostOutcome` per target, in target order;
@@ -241,8 +269,12 @@ def run_on_targets(settings: Settings, make_commands: CommandFactory, reporter: 
         except (SshJobsError, ValueError, OSError) as exc:
             raise click.UsageError(f"{outcome.name}: {exc}") from exc
         jobs[job] = outcome
-    scheduler = Scheduler(*jobs, jobs_window=settings.window, timeout=settings.deadline,
-                          shutdown_timeout=SHUTDOWN_TIMEOUT)
+    scheduler = Scheduler(
+        *jobs,
+        jobs_window=settings.window,
+        timeout=settings.deadline,
+        shutdown_timeout=SHUTDOWN_TIMEOUT,
+    )
 
     def on_event(event: Any) -> None:
         outcome = jobs.get(event.job)
@@ -276,8 +308,10 @@ def run_on_targets(settings: Settings, make_commands: CommandFactory, reporter: 
         if state.get("interrupted"):
             outcome.fail(KeyboardInterrupt("interrupted"), ExitCode.INTERRUPTED)
         elif state.get("deadline"):
-            outcome.fail(TimeoutError(f"the run deadline of {settings.deadline:g}s was reached"
-                                      ), ExitCode.TIMEOUT)
+            outcome.fail(
+                TimeoutError(f"the run deadline of {settings.deadline:g}s was reached"),
+                ExitCode.TIMEOUT,
+            )
         else:
             outcome.fail(RuntimeError("the job did not run"), ExitCode.FAILED)
         if outcome.start is not None or state.get("deadline"):

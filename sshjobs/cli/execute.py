@@ -14,7 +14,7 @@ from sshjobs.cli.outcome import HostOutcome
 from sshjobs.cli.output_setup import make_fanout, print_out_dir
 from sshjobs.cli.targets import print_targets
 
-__all__ = ["prepare", "listed", "execute"]
+__all__ = ["execute", "listed", "prepare"]
 
 logger = logging.getLogger("sshjobs.cli.execute")
 
@@ -38,10 +38,15 @@ def listed(params: dict[str, Any]) -> bool:
 def execute(settings: Settings, make_commands: CommandFactory) -> int:
     """Run on every target with the chosen output mode; the process exit code."""
     names = display_names(settings.targets)
-    keep = bool(settings.output.get("gather") or settings.output.get("json_lines")
-                or settings.output.get("diff"))
-    outcomes = [HostOutcome(target=target, name=name, keep_output=keep)
-                for target, name in zip(settings.targets, names)]
+    keep = bool(
+        settings.output.get("gather")
+        or settings.output.get("json_lines")
+        or settings.output.get("diff")
+    )
+    outcomes = [
+        HostOutcome(target=target, name=name, keep_output=keep)
+        for target, name in zip(settings.targets, names, strict=False)
+    ]
     observers = Observers(settings.output)
     fanout = make_fanout(settings, len(outcomes), observers)
     logger.debug("%d targets, window %d", len(outcomes), settings.window)

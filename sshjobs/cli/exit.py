@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable
 
-__all__ = ["ExitCode", "EXIT_TABLE", "exit_code_for", "exit_table_text", "stopped_by"]
+__all__ = ["EXIT_TABLE", "ExitCode", "exit_code_for", "exit_table_text", "stopped_by"]
 
 
 class ExitCode(enum.IntEnum):
@@ -26,8 +26,15 @@ class ExitCode(enum.IntEnum):
 
 
 #: precedence when hosts end differently: the first of this list present wins
-_PRECEDENCE = (ExitCode.OUTPUT_CLOSED, ExitCode.TERMINATED, ExitCode.INTERRUPTED,
-               ExitCode.TIMEOUT, ExitCode.UNREACHABLE, ExitCode.FAILED, ExitCode.OK)
+_PRECEDENCE = (
+    ExitCode.OUTPUT_CLOSED,
+    ExitCode.TERMINATED,
+    ExitCode.INTERRUPTED,
+    ExitCode.TIMEOUT,
+    ExitCode.UNREACHABLE,
+    ExitCode.FAILED,
+    ExitCode.OK,
+)
 
 _MEANINGS = {
     ExitCode.OK: "every host succeeded",
@@ -37,7 +44,7 @@ _MEANINGS = {
     ExitCode.TIMEOUT: "some command exceeded --timeout, or the run hit --deadline",
     ExitCode.INTERRUPTED: "interrupted (Ctrl-C); remote commands were stopped",
     ExitCode.OUTPUT_CLOSED: "standard output was closed (e.g. | head); remote commands were "
-                            "stopped",
+    "stopped",
     ExitCode.TERMINATED: "terminated (SIGTERM); remote commands were stopped",
 }
 

@@ -10,7 +10,7 @@ import logging
 import sys
 from collections.abc import Iterator
 
-__all__ = ["setup_logging", "logging_scope"]
+__all__ = ["logging_scope", "setup_logging"]
 
 _OURS = ("sshjobs", "asynciojobs")
 
@@ -19,8 +19,10 @@ _OURS = ("sshjobs", "asynciojobs")
 def logging_scope() -> Iterator[None]:
     """Restore our loggers' levels and handlers afterwards, so that running the command line
     in-process (tests, other tools) leaves the caller's logging as it was."""
-    saved = {name: (logging.getLogger(name).level, list(logging.getLogger(name).handlers))
-             for name in _OURS}
+    saved = {
+        name: (logging.getLogger(name).level, list(logging.getLogger(name).handlers))
+        for name in _OURS
+    }
     try:
         yield
     finally:
@@ -37,8 +39,11 @@ def setup_logging(debug: bool) -> None:
     host, so ``asynciojobs`` only speaks with ``-D``.
     """
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("sshjobs: %(levelname)s %(name)s: %(message)s"
-                                           if debug else "sshjobs: %(message)s"))
+    handler.setFormatter(
+        logging.Formatter(
+            "sshjobs: %(levelname)s %(name)s: %(message)s" if debug else "sshjobs: %(message)s"
+        )
+    )
     handler._sshjobs_cli = True  # type: ignore[attr-defined]
     for name, level in (("sshjobs", logging.WARNING), ("asynciojobs", logging.CRITICAL + 1)):
         logger = logging.getLogger(name)

@@ -30,8 +30,12 @@ logger = logging.getLogger("sshjobs.cli")
 EXIT_EPILOG = "\b\nExit codes:\n" + exit_table_text()
 
 #: subcommands provided by other parts of the project, registered when their module exists
-_OPTIONAL_COMMANDS = (("sshjobs.cli.sandbox", "sandbox"), ("sshjobs.cli.demo", "demo"),
-                      ("sshjobs.cli.scenario", "scenario"), ("sshjobs.cli.report", "report"))
+_OPTIONAL_COMMANDS = (
+    ("sshjobs.cli.sandbox", "sandbox"),
+    ("sshjobs.cli.demo", "demo"),
+    ("sshjobs.cli.scenario", "scenario"),
+    ("sshjobs.cli.report", "report"),
+)
 
 
 def _one_line(text: str) -> str:
@@ -41,9 +45,14 @@ def _one_line(text: str) -> str:
 class SshjobsGroup(click.Group):
     """A click group whose errors are one line and whose result is an exit code."""
 
-    def main(self, args: Any = None, prog_name: str | None = None,  # type: ignore[override]
-             complete_var: str | None = None, standalone_mode: bool = True,
-             **extra: Any) -> Any:
+    def main(
+        self,
+        args: Any = None,
+        prog_name: str | None = None,  # type: ignore[override]
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
         """Run the command line; exit (or return, when not standalone) with a table code."""
         with logging_scope():
             code = self._run(args, prog_name or "sshjobs", complete_var, **extra)
@@ -87,12 +96,22 @@ class SshjobsGroup(click.Group):
         return super().list_commands(ctx)
 
 
-@click.group(name="sshjobs", cls=SshjobsGroup, epilog=EXIT_EPILOG,
-             context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, "-V", "--version", prog_name="sshjobs",
-                      message="%(prog)s %(version)s")
-@click.option("-D", "--debug", is_flag=True, envvar="SSHJOBS_DEBUG",
-              help="diagnostics (connections, scheduling) on stderr")
+@click.group(
+    name="sshjobs",
+    cls=SshjobsGroup,
+    epilog=EXIT_EPILOG,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+@click.version_option(
+    __version__, "-V", "--version", prog_name="sshjobs", message="%(prog)s %(version)s"
+)
+@click.option(
+    "-D",
+    "--debug",
+    is_flag=True,
+    envvar="SSHJOBS_DEBUG",
+    help="diagnostics (connections, scheduling) on stderr",
+)
 def cli(debug: bool) -> None:
     """Run commands, scripts and copies on many hosts at once over SSH.
 
@@ -114,11 +133,15 @@ def cli(debug: bool) -> None:
 
 #: subcommand → module defining it (as an attribute of the same name); imported when used,
 #: so that ``sshjobs run`` does not load the scenario, sandbox and demo code
-_COMMANDS = {"targets": "sshjobs.cli.targets", "run": "sshjobs.cli.run",
-             "push": "sshjobs.cli.push", "pull": "sshjobs.cli.pull",
-             "completion": "sshjobs.cli.completion",
-             **{name: "sshjobs.cli.apsshcmds" for name in ("apssh", "appush", "appull")},
-             **{attribute: module for module, attribute in _OPTIONAL_COMMANDS}}
+_COMMANDS = {
+    "targets": "sshjobs.cli.targets",
+    "run": "sshjobs.cli.run",
+    "push": "sshjobs.cli.push",
+    "pull": "sshjobs.cli.pull",
+    "completion": "sshjobs.cli.completion",
+    **{name: "sshjobs.cli.apsshcmds" for name in ("apssh", "appush", "appull")},
+    **{attribute: module for module, attribute in _OPTIONAL_COMMANDS},
+}
 
 
 def _load_command(name: str) -> click.Command | None:
@@ -128,7 +151,7 @@ def _load_command(name: str) -> click.Command | None:
         if importlib.util.find_spec(module_name) is None:
             return None
         command = getattr(importlib.import_module(module_name), name)
-    except Exception as exc:  # noqa: BLE001 (whatever breaks an optional module)
+    except Exception as exc:
         logger.warning("subcommand %s unavailable: %s", name, exc)
         return None
     cli.add_command(command)
@@ -144,8 +167,9 @@ def main(argv: list[str] | None = None) -> None:
     ``cli.main`` keep their signal handling, and asyncssh as it is (the speed-ups of
     :func:`~sshjobs.transport.loader.speed_up_this_process` are for this process only)."""
     from sshjobs.transport.loader import speed_up_this_process
+
     speed_up_this_process()
-    gc.freeze()    # what the imports built lives until the end: no collection need scan it
+    gc.freeze()  # what the imports built lives until the end: no collection need scan it
     code: Any = 0
     try:
         cli.main(args=argv, prog_name="sshjobs")

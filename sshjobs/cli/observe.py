@@ -33,8 +33,9 @@ def _check_writable(path: str, option: str) -> None:
         if not existed:
             Path(path).unlink()
     except OSError as exc:
-        raise click.UsageError(f"cannot write {option} file {path!r}: "
-                               f"{exc.strerror or exc}") from exc
+        raise click.UsageError(
+            f"cannot write {option} file {path!r}: {exc.strerror or exc}"
+        ) from exc
 
 
 class Observers:
@@ -56,8 +57,11 @@ class Observers:
         live area, and no progress line of its own."""
         if self.monitor is None:
             return {}
-        return {"out": self.monitor.above(sys.stdout), "err": self.monitor.above(sys.stderr),
-                "progress": False}
+        return {
+            "out": self.monitor.above(sys.stdout),
+            "err": self.monitor.above(sys.stderr),
+            "progress": False,
+        }
 
     def attach(self, scheduler: Any) -> None:
         """Subscribe the monitor and the recorder (the events file is opened now)."""
@@ -79,5 +83,6 @@ class Observers:
             try:
                 write_report(snapshot(scheduler, self.title), self.report)
             except OSError as exc:
-                click.echo(f"sshjobs: cannot write report {self.report!r}: "
-                           f"{exc.strerror or exc}", err=True)
+                click.echo(
+                    f"sshjobs: cannot write report {self.report!r}: {exc.strerror or exc}", err=True
+                )

@@ -22,21 +22,41 @@ import click
 from sshjobs.cli.console import FORMAT_FIELDS, LineFormat
 from sshjobs.cli.logs import setup_logging
 from sshjobs.cli.passphrase import PassphraseAsker, default_keys_passphrase, load_key
-from sshjobs import SshJobsError
 from sshjobs.groups import GroupError
-from sshjobs.sshoptions import (SshOptionError, check_ssh_options, host_keys_of,
-                                parse_ssh_option, ssh_options_path)
+from sshjobs.sshoptions import (
+    SshOptionError,
+    check_ssh_options,
+    host_keys_of,
+    parse_ssh_option,
+    ssh_options_path,
+)
+from sshjobs.targets import Target, TargetError, resolve_targets
 from sshjobs.transport.connect import config_paths
 from sshjobs.transport.hostkeys import ENV_VAR, HOST_KEY_MODES, check_mode
-from sshjobs.targets import Target, TargetError, resolve_targets
 
 __all__ = [
-    "Secret", "Settings", "target_options", "connection_options", "run_options", "pace_options",
+    "HOST_KEY_MODES",
+    "Secret",
+    "Settings",
+    "ask_sudo_password",
+    "check_key_files",
+    "check_output_modes",
+    "color_choice",
+    "connection_options",
+    "default_window",
+    "ensure_open_files",
+    "line_template",
+    "load_keys",
+    "make_base_settings",
+    "make_settings",
+    "output_dir_name",
+    "output_options",
+    "pace_options",
+    "resolve_or_usage",
+    "run_options",
+    "ssh_options_of",
     "sudo_options",
-    "output_options", "make_settings", "make_base_settings", "check_key_files", "load_keys",
-    "line_template", "output_dir_name", "resolve_or_usage", "default_window",
-    "ensure_open_files", "ask_sudo_password", "HOST_KEY_MODES", "check_output_modes",
-    "ssh_options_of", "color_choice",
+    "target_options",
 ]
 
 logger = logging.getLogger("sshjobs.cli.options")
@@ -71,7 +91,7 @@ class Settings:
 
     targets: list[Target]
     keys: list[Any] = field(default_factory=list)  # loaded key objects
-    host_keys: str | None = None     # None: SSHJOBS_HOST_KEYS, ssh config, accept-new
+    host_keys: str | None = None  # None: SSHJOBS_HOST_KEYS, ssh config, accept-new
     known_hosts: str | None = None
     connect_timeout: float = 10.0
     window: int = 0
@@ -79,7 +99,7 @@ class Settings:
     deadline: float | None = None
     sudo: bool = False
     sudo_password: Secret | None = None
-    passphrase: str | None = None                  # for passphrase-protected default keys
+    passphrase: str | None = None  # for passphrase-protected default keys
     output: dict[str, Any] = field(default_factory=dict)
     verbose: bool = False
     #: ``-F`` files (None: ``~/.ssh/config`` when readable)
@@ -95,7 +115,8 @@ class Settings:
         options = ssh_options_path(self.ssh_options)
         files = config_paths(self.config if self.config else ())
         return ([options] if options else []) + files
-    output_grace: float | None = None    # None: the library's default
+
+    output_grace: float | None = None  # None: the library's default
 
 
 def _apply(function: F, decorators: list[Callable[[F], F]]) -> F:
@@ -106,60 +127,138 @@ def _apply(function: F, decorators: list[Callable[[F], F]]) -> F:
 
 def target_selection_options(function: F) -> F:
     """``-t -x -l -g``: which hosts, as whom, through which gateway."""
-    return _apply(function, [
-        click.option("-t", "--target", "targets", multiple=True, metavar="TARGETS",
-                     help="hosts: names, user@host, host:port, gw->host, ranges fit[01-37], "
-                          "groups @web, comma/space lists, a file or a directory of names "
-                          "(repeatable)"),
-        click.option("-x", "--exclude", "excludes", multiple=True, metavar="TARGETS",
-                     help="hosts to leave out, same grammar as -t (repeatable)"),
-        click.option("-l", "--login", envvar="SSHJOBS_LOGIN", metavar="USER",
-                     help="user for hosts that do not name one (default: the ssh config's "
-                          "User, else the local user, as ssh does)"),
-        click.option("-g", "--gateway", envvar="SSHJOBS_GATEWAY", metavar="[USER@]HOST",
-                     help="gateway for every target without its own (one shared connection); "
-                          "None->host bypasses it. Not clush's -g: groups are -t @NAME"),
-        click.option("--pick", type=click.IntRange(min=1), metavar="N",
-                     help="only N targets drawn at random among the selected ones"),
-    ])
+    return _apply(
+        function,
+        [
+            click.option(
+                "-t",
+                "--target",
+                "targets",
+                multiple=True,
+                metavar="TARGETS",
+                help="hosts: names, user@host, host:port, gw->host, ranges fit[01-37], "
+                "groups @web, comma/space lists, a file or a directory of names "
+                "(repeatable)",
+            ),
+            click.option(
+                "-x",
+                "--exclude",
+                "excludes",
+                multiple=True,
+                metavar="TARGETS",
+                help="hosts to leave out, same grammar as -t (repeatable)",
+            ),
+            click.option(
+                "-l",
+                "--login",
+                envvar="SSHJOBS_LOGIN",
+                metavar="USER",
+                help="user for hosts that do not name one (default: the ssh config's "
+                "User, else the local user, as ssh does)",
+            ),
+            click.option(
+                "-g",
+                "--gateway",
+                envvar="SSHJOBS_GATEWAY",
+                metavar="[USER@]HOST",
+                help="gateway for every target without its own (one shared connection); "
+                "None->host bypasses it. Not clush's -g: groups are -t @NAME",
+            ),
+            click.option(
+                "--pick",
+                type=click.IntRange(min=1),
+                metavar="N",
+                help="only N targets drawn at random among the selected ones",
+            ),
+        ],
+    )
 
 
 def target_options(function: F) -> F:
     """``-t -x -l -g -L/-n``: the target selection, and listing it instead of running."""
-    return target_selection_options(_apply(function, [
-        click.option("-L", "-n", "--list-targets", "--dry-run", "list_targets", is_flag=True,
-                     help="print the expanded target list and exit, connecting to nothing"),
-    ]))
+    return target_selection_options(
+        _apply(
+            function,
+            [
+                click.option(
+                    "-L",
+                    "-n",
+                    "--list-targets",
+                    "--dry-run",
+                    "list_targets",
+                    is_flag=True,
+                    help="print the expanded target list and exit, connecting to nothing",
+                ),
+            ],
+        )
+    )
 
 
 def connection_options(function: F) -> F:
     """``-i --host-keys --known-hosts -c``: how to authenticate and verify hosts."""
-    return _apply(function, [
-        click.option("-i", "-k", "--key", "keys", multiple=True, envvar="SSHJOBS_KEY",
-                     type=click.Path(dir_okay=False), metavar="FILE",
-                     help="private key file (repeatable; default: agent and ~/.ssh keys)"),
-        click.option("--host-keys", envvar=ENV_VAR, callback=_host_keys_callback,
-                     metavar="[" + "|".join(HOST_KEY_MODES) + "]",
-                     help="host-key policy: strict (known_hosts must match), accept-new "
-                          "(record unknown hosts, refuse changed keys), ignore (no check); "
-                          "default: StrictHostKeyChecking of ~/.ssh/config, else accept-new"),
-        click.option("--known-hosts", type=click.Path(dir_okay=False), metavar="FILE",
-                     envvar="SSHJOBS_KNOWN_HOSTS",
-                     help="extra known_hosts file, trusted on top of ~/.ssh/known_hosts "
-                          "(accept-new records new hosts there)"),
-        click.option("-c", "--connect-timeout", type=click.FloatRange(min=0, min_open=True),
-                     default=10.0, show_default=True, envvar="SSHJOBS_CONNECT_TIMEOUT",
-                     metavar="SECONDS", help="give up on a host not connected by then"),
-        click.option("-F", "--ssh-config", "ssh_configs", multiple=True,
-                     type=click.Path(dir_okay=False), metavar="FILE",
-                     help="ssh config file to read instead of ~/.ssh/config (repeatable)"),
-        click.option("-O", "--ssh-option", "ssh_option_texts", multiple=True,
-                     metavar="KEY=VALUE",
-                     help="ssh config option, as ssh -o (repeatable; overrides the config "
-                          "files): Port, User, ProxyJump, ConnectTimeout, "
-                          "ServerAliveInterval, StrictHostKeyChecking, IdentityFile...; "
-                          "an unknown KEY is an error"),
-    ])
+    return _apply(
+        function,
+        [
+            click.option(
+                "-i",
+                "-k",
+                "--key",
+                "keys",
+                multiple=True,
+                envvar="SSHJOBS_KEY",
+                type=click.Path(dir_okay=False),
+                metavar="FILE",
+                help="private key file (repeatable; default: agent and ~/.ssh keys)",
+            ),
+            click.option(
+                "--host-keys",
+                envvar=ENV_VAR,
+                callback=_host_keys_callback,
+                metavar="[" + "|".join(HOST_KEY_MODES) + "]",
+                help="host-key policy: strict (known_hosts must match), accept-new "
+                "(record unknown hosts, refuse changed keys), ignore (no check); "
+                "default: StrictHostKeyChecking of ~/.ssh/config, else accept-new",
+            ),
+            click.option(
+                "--known-hosts",
+                type=click.Path(dir_okay=False),
+                metavar="FILE",
+                envvar="SSHJOBS_KNOWN_HOSTS",
+                help="extra known_hosts file, trusted on top of ~/.ssh/known_hosts "
+                "(accept-new records new hosts there)",
+            ),
+            click.option(
+                "-c",
+                "--connect-timeout",
+                type=click.FloatRange(min=0, min_open=True),
+                default=10.0,
+                show_default=True,
+                envvar="SSHJOBS_CONNECT_TIMEOUT",
+                metavar="SECONDS",
+                help="give up on a host not connected by then",
+            ),
+            click.option(
+                "-F",
+                "--ssh-config",
+                "ssh_configs",
+                multiple=True,
+                type=click.Path(dir_okay=False),
+                metavar="FILE",
+                help="ssh config file to read instead of ~/.ssh/config (repeatable)",
+            ),
+            click.option(
+                "-O",
+                "--ssh-option",
+                "ssh_option_texts",
+                multiple=True,
+                metavar="KEY=VALUE",
+                help="ssh config option, as ssh -o (repeatable; overrides the config "
+                "files): Port, User, ProxyJump, ConnectTimeout, "
+                "ServerAliveInterval, StrictHostKeyChecking, IdentityFile...; "
+                "an unknown KEY is an error",
+            ),
+        ],
+    )
 
 
 def run_options(function: F) -> F:
@@ -169,79 +268,164 @@ def run_options(function: F) -> F:
 
 def pace_options(function: F) -> F:
     """``-w --timeout --deadline``: how many hosts at once, and the time limits."""
-    return _apply(function, [
-        click.option("-w", "--window", type=click.IntRange(min=0), envvar="SSHJOBS_WINDOW",
-                     metavar="N", help="hosts handled at once (default: as many as the "
-                                       "open-file limit allows; 0 means that default)"),
-        click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
-                     help="limit for the command or transfer on each host, once connected "
-                          "(then exit code 4)"),
-        click.option("--deadline", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
-                     help="limit for the whole run; unfinished hosts are stopped (exit code 4)"),
-    ])
+    return _apply(
+        function,
+        [
+            click.option(
+                "-w",
+                "--window",
+                type=click.IntRange(min=0),
+                envvar="SSHJOBS_WINDOW",
+                metavar="N",
+                help="hosts handled at once (default: as many as the "
+                "open-file limit allows; 0 means that default)",
+            ),
+            click.option(
+                "--timeout",
+                type=click.FloatRange(min=0, min_open=True),
+                metavar="SECONDS",
+                help="limit for the command or transfer on each host, once connected "
+                "(then exit code 4)",
+            ),
+            click.option(
+                "--deadline",
+                type=click.FloatRange(min=0, min_open=True),
+                metavar="SECONDS",
+                help="limit for the whole run; unfinished hosts are stopped (exit code 4)",
+            ),
+        ],
+    )
 
 
 def sudo_options(function: F, *, hidden: bool = False) -> F:
     """``--sudo --ask-sudo-pass`` (``hidden``: still parsed, to be refused in a clear line)."""
-    return _apply(function, [
-        click.option("--sudo", is_flag=True, hidden=hidden,
-                     help="run the remote command through sudo"),
-        click.option("--ask-sudo-pass", is_flag=True, hidden=hidden,
-                     help="ask the sudo password once (hidden) and give it to every host"),
-    ])
+    return _apply(
+        function,
+        [
+            click.option(
+                "--sudo", is_flag=True, hidden=hidden, help="run the remote command through sudo"
+            ),
+            click.option(
+                "--ask-sudo-pass",
+                is_flag=True,
+                hidden=hidden,
+                help="ask the sudo password once (hidden) and give it to every host",
+            ),
+        ],
+    )
 
 
 def output_options(function: F) -> F:
     """Output modes; ``-r`` is left to each subcommand (raw for run, recursive for copies)."""
-    return _apply(function, [
-        click.option("-f", "--format", "line_format", metavar="FORMAT",
-                     help="line format with fields " + ", ".join("{" + f + "}" for f in
-                                                                 FORMAT_FIELDS)
-                          + " and strftime codes such as %H:%M:%S"),
-        click.option("-tc", "--time-colon", is_flag=True,
-                     help="lines as time:host:line"),
-        click.option("-o", "--out-dir", type=click.Path(file_okay=False), metavar="DIR",
-                     help="one file per host in DIR (stderr in HOST.err)"),
-        click.option("-d", "--date-time", is_flag=True,
-                     help="like -o with a time-stamped directory name"),
-        click.option("-m", "--mark", is_flag=True,
-                     help="with -o/-d: also write DIR/0ok/HOST and DIR/1failed/HOST (exit "
-                          "status or reason), replacing the marks of this run's hosts (other "
-                          "hosts' marks stay); such directories are valid -t values"),
-        click.option("-b", "--gather", is_flag=True,
-                     help="at the end, print each distinct output once under its folded hosts"),
-        click.option("--diff", is_flag=True,
-                     help="at the end, the most common output once, then each other output as "
-                          "a unified diff against it"),
-        click.option("--color", type=click.Choice(("auto", "always", "never")),
-                     default="auto", show_default=True, envvar="SSHJOBS_COLOR",
-                     help="colored host names and errors (auto: on a terminal, unless "
-                          "NO_COLOR is set)"),
-        click.option("--json", "json_lines", is_flag=True,
-                     help="one JSON record per host on stdout, nothing else"),
-        click.option("--ok-to", type=click.Path(dir_okay=False), metavar="FILE",
-                     help="write the hosts that succeeded to FILE (a valid -t value)"),
-        click.option("--failed-to", type=click.Path(dir_okay=False), metavar="FILE",
-                     help="write the hosts that failed or were not reached to FILE"),
-        click.option("--progress/--no-progress", default=None,
-                     help="progress line on stderr (default: only when stderr is a terminal)"),
-        click.option("--monitor", is_flag=True,
-                     help="live view of the run on stderr: counts, running jobs with their "
-                          "node and last line, failures (plain lines when not a terminal)"),
-        click.option("--report", metavar="FILE.html", type=click.Path(dir_okay=False),
-                     help="write a self-contained HTML report of the run (timeline, graph, "
-                          "summary)"),
-        click.option("--events", metavar="FILE.jsonl", type=click.Path(dir_okay=False),
-                     help="write the job events, one JSON object a line (sshjobs report "
-                          "makes the HTML report from them later)"),
-        click.option("-v", "--verbose", is_flag=True, help="connection events on stderr"),
-        click.option("--debug", is_flag=True, expose_value=False, is_eager=True,
-                     callback=_debug_callback, help="diagnostics on stderr (same as sshjobs -D)"),
-    ])
+    return _apply(
+        function,
+        [
+            click.option(
+                "-f",
+                "--format",
+                "line_format",
+                metavar="FORMAT",
+                help="line format with fields "
+                + ", ".join("{" + f + "}" for f in FORMAT_FIELDS)
+                + " and strftime codes such as %H:%M:%S",
+            ),
+            click.option("-tc", "--time-colon", is_flag=True, help="lines as time:host:line"),
+            click.option(
+                "-o",
+                "--out-dir",
+                type=click.Path(file_okay=False),
+                metavar="DIR",
+                help="one file per host in DIR (stderr in HOST.err)",
+            ),
+            click.option(
+                "-d", "--date-time", is_flag=True, help="like -o with a time-stamped directory name"
+            ),
+            click.option(
+                "-m",
+                "--mark",
+                is_flag=True,
+                help="with -o/-d: also write DIR/0ok/HOST and DIR/1failed/HOST (exit "
+                "status or reason), replacing the marks of this run's hosts (other "
+                "hosts' marks stay); such directories are valid -t values",
+            ),
+            click.option(
+                "-b",
+                "--gather",
+                is_flag=True,
+                help="at the end, print each distinct output once under its folded hosts",
+            ),
+            click.option(
+                "--diff",
+                is_flag=True,
+                help="at the end, the most common output once, then each other output as "
+                "a unified diff against it",
+            ),
+            click.option(
+                "--color",
+                type=click.Choice(("auto", "always", "never")),
+                default="auto",
+                show_default=True,
+                envvar="SSHJOBS_COLOR",
+                help="colored host names and errors (auto: on a terminal, unless NO_COLOR is set)",
+            ),
+            click.option(
+                "--json",
+                "json_lines",
+                is_flag=True,
+                help="one JSON record per host on stdout, nothing else",
+            ),
+            click.option(
+                "--ok-to",
+                type=click.Path(dir_okay=False),
+                metavar="FILE",
+                help="write the hosts that succeeded to FILE (a valid -t value)",
+            ),
+            click.option(
+                "--failed-to",
+                type=click.Path(dir_okay=False),
+                metavar="FILE",
+                help="write the hosts that failed or were not reached to FILE",
+            ),
+            click.option(
+                "--progress/--no-progress",
+                default=None,
+                help="progress line on stderr (default: only when stderr is a terminal)",
+            ),
+            click.option(
+                "--monitor",
+                is_flag=True,
+                help="live view of the run on stderr: counts, running jobs with their "
+                "node and last line, failures (plain lines when not a terminal)",
+            ),
+            click.option(
+                "--report",
+                metavar="FILE.html",
+                type=click.Path(dir_okay=False),
+                help="write a self-contained HTML report of the run (timeline, graph, summary)",
+            ),
+            click.option(
+                "--events",
+                metavar="FILE.jsonl",
+                type=click.Path(dir_okay=False),
+                help="write the job events, one JSON object a line (sshjobs report "
+                "makes the HTML report from them later)",
+            ),
+            click.option("-v", "--verbose", is_flag=True, help="connection events on stderr"),
+            click.option(
+                "--debug",
+                is_flag=True,
+                expose_value=False,
+                is_eager=True,
+                callback=_debug_callback,
+                help="diagnostics on stderr (same as sshjobs -D)",
+            ),
+        ],
+    )
 
 
-def _host_keys_callback(ctx: click.Context, param: click.Parameter,
-                        value: str | None) -> str | None:
+def _host_keys_callback(
+    ctx: click.Context, param: click.Parameter, value: str | None
+) -> str | None:
     """A policy name, else a usage error naming where the bad value came from."""
     if value is None:
         return None
@@ -285,8 +469,9 @@ def default_window(host_count: int, requested: int | None = None) -> int:
     limit = ensure_open_files(wanted * _FDS_PER_HOST + _RESERVED_FDS)
     fitting = max(1, (limit - _RESERVED_FDS) // _FDS_PER_HOST)
     if requested and requested > fitting:
-        logger.warning("window %d exceeds the open-file limit (%d); using %d",
-                       requested, limit, fitting)
+        logger.warning(
+            "window %d exceeds the open-file limit (%d); using %d", requested, limit, fitting
+        )
     return min(wanted, fitting)
 
 
@@ -302,27 +487,37 @@ def output_dir_name(out_dir: str | None, date_time: bool) -> str | None:
 def resolve_or_usage(params: dict[str, Any]) -> list[Target]:
     """Targets of the options, or a :class:`click.UsageError` (exit 2) naming the problem."""
     if not params.get("targets"):
-        raise click.UsageError("no target: give hosts with -t (e.g. -t host1,host2 or "
-                               "-t fit[01-10])")
+        raise click.UsageError(
+            "no target: give hosts with -t (e.g. -t host1,host2 or -t fit[01-10])"
+        )
     for option, specs in (("-t", params["targets"]), ("-x", params.get("excludes") or ())):
         for spec in specs:
             if not spec.strip():
-                raise click.UsageError(f"{option} {spec!r}: empty target list (an unset "
-                                       f"variable?); name hosts, a file, or a directory "
-                                       f"({option} . for the current one)")
+                raise click.UsageError(
+                    f"{option} {spec!r}: empty target list (an unset "
+                    f"variable?); name hosts, a file, or a directory "
+                    f"({option} . for the current one)"
+                )
     try:
-        found = resolve_targets(params["targets"], params.get("excludes") or (),
-                                login=params.get("login"), gateway=params.get("gateway"))
+        found = resolve_targets(
+            params["targets"],
+            params.get("excludes") or (),
+            login=params.get("login"),
+            gateway=params.get("gateway"),
+        )
         if not found and params.get("excludes"):
-            selected = resolve_targets(params["targets"], login=params.get("login"),
-                                       gateway=params.get("gateway"))
+            selected = resolve_targets(
+                params["targets"], login=params.get("login"), gateway=params.get("gateway")
+            )
         else:
             selected = found
     except (TargetError, GroupError) as exc:
         raise click.UsageError(str(exc)) from exc
     if not selected:
-        raise click.UsageError(f"empty target list: {' '.join(params['targets'])!r} names no "
-                               f"host (an empty file or directory?)")
+        raise click.UsageError(
+            f"empty target list: {' '.join(params['targets'])!r} names no "
+            f"host (an empty file or directory?)"
+        )
     if not found:
         raise click.UsageError(f"empty target list: -x excluded all {len(selected)} targets")
     pick = params.get("pick")
@@ -386,15 +581,17 @@ def check_output_modes(params: dict[str, Any]) -> None:
     """UsageError naming the first two output modes given together (``-r`` and ``-b``...)."""
     given = [name for name in _OUTPUT_MODES if params.get(name)]
     if len(given) > 1:
-        raise click.UsageError(f"{_flag(given[0])} and {_flag(given[1])} cannot be combined: "
-                               f"choose one output mode")
+        raise click.UsageError(
+            f"{_flag(given[0])} and {_flag(given[1])} cannot be combined: choose one output mode"
+        )
 
 
 def ssh_options_of(params: dict[str, Any]) -> dict[str, str]:
     """The ``-O KEY=VALUE`` options, checked (UsageError naming an unknown one)."""
     try:
-        return check_ssh_options([parse_ssh_option(text)
-                                  for text in params.get("ssh_option_texts") or ()])
+        return check_ssh_options(
+            [parse_ssh_option(text) for text in params.get("ssh_option_texts") or ()]
+        )
     except SshOptionError as exc:
         raise click.UsageError(f"-O: {exc}") from exc
 
@@ -404,8 +601,10 @@ def _host_keys(params: dict[str, Any], options: dict[str, str]) -> str | None:
     ``$SSHJOBS_HOST_KEYS``; None: the ssh config's ``StrictHostKeyChecking``, else accept-new
     (see :mod:`sshjobs.transport.hostkeys`)."""
     context = click.get_current_context(silent=True)
-    explicit = context is not None and context.get_parameter_source("host_keys") == \
-        click.core.ParameterSource.COMMANDLINE
+    explicit = (
+        context is not None
+        and context.get_parameter_source("host_keys") == click.core.ParameterSource.COMMANDLINE
+    )
     if not explicit and host_keys_of(options):
         return str(host_keys_of(options))
     return params.get("host_keys") or None
@@ -426,9 +625,24 @@ def make_base_settings(params: dict[str, Any], keys: list[Any]) -> Settings:
         if not Path(config).expanduser().is_file():
             raise click.UsageError(f"-F: no such ssh config file: {config!r}")
     options = ssh_options_of(params)
-    output = {name: params.get(name) for name in (
-        "line_format", "time_colon", "mark", "gather", "json_lines", "ok_to", "failed_to",
-        "progress", "raw", "diff", "monitor", "report", "events")}
+    output = {
+        name: params.get(name)
+        for name in (
+            "line_format",
+            "time_colon",
+            "mark",
+            "gather",
+            "json_lines",
+            "ok_to",
+            "failed_to",
+            "progress",
+            "raw",
+            "diff",
+            "monitor",
+            "report",
+            "events",
+        )
+    }
     output["color"] = color_choice(params.get("color"))
     output["out_dir"] = output_dir_name(params.get("out_dir"), bool(params.get("date_time")))
     try:
@@ -472,8 +686,13 @@ def ask_sudo_password() -> Secret:
     if not sys.stdin.isatty():
         line = sys.stdin.readline()
         if not line:
-            raise click.UsageError("--ask-sudo-pass: standard input is not a terminal and "
-                                   "holds no password (give it on stdin, e.g. from a file)")
+            raise click.UsageError(
+                "--ask-sudo-pass: standard input is not a terminal and "
+                "holds no password (give it on stdin, e.g. from a file)"
+            )
         return Secret(line.rstrip("\r\n"))
-    return Secret(click.prompt("sudo password", hide_input=True, err=True,
-                               show_default=False, default="", type=str))
+    return Secret(
+        click.prompt(
+            "sudo password", hide_input=True, err=True, show_default=False, default="", type=str
+        )
+    )

@@ -17,17 +17,26 @@ from typing import Any
 
 import asyncssh
 
+from sshjobs import (
+    CommandFailedError,
+    CommandTimeoutError,
+    SshConnectionError,
+    SshJobsError,
+    TransferError,
+)
 from sshjobs.cli.exit import ExitCode
-from sshjobs import (CommandFailedError, CommandTimeoutError, SshConnectionError,
-                            SshJobsError, TransferError)
 from sshjobs.targets import Target
 
 __all__ = ["HostOutcome", "classify_error", "error_reason"]
 
 #: asyncssh / OS errors that mean "the host was not reached" when the library lets one through
 _UNREACHABLE_ERRORS: tuple[type[BaseException], ...] = (
-    SshConnectionError, asyncssh.DisconnectError, asyncssh.ChannelOpenError, ConnectionError,
-    socket.gaierror, OSError,
+    SshConnectionError,
+    asyncssh.DisconnectError,
+    asyncssh.ChannelOpenError,
+    ConnectionError,
+    socket.gaierror,
+    OSError,
 )
 
 
@@ -129,10 +138,14 @@ class HostOutcome:
             return "did not finish"
         if self.code == ExitCode.OK:
             return "ok"
-        prefix = {ExitCode.UNREACHABLE: "unreachable", ExitCode.TIMEOUT: "timed out",
-                  ExitCode.INTERRUPTED: "interrupted"}.get(self.code)
-        if self.error is not None and not isinstance(self.error, CommandFailedError) \
-                or self.code in (ExitCode.TIMEOUT, ExitCode.INTERRUPTED):
+        prefix = {
+            ExitCode.UNREACHABLE: "unreachable",
+            ExitCode.TIMEOUT: "timed out",
+            ExitCode.INTERRUPTED: "interrupted",
+        }.get(self.code)
+        if (
+            self.error is not None and not isinstance(self.error, CommandFailedError)
+        ) or self.code in (ExitCode.TIMEOUT, ExitCode.INTERRUPTED):
             detail = error_reason(self.error) if self.error is not None else ""
             if prefix and detail and detail != prefix and not detail.startswith(prefix):
                 return f"{prefix}: {detail}"
@@ -152,11 +165,13 @@ class HostOutcome:
             "status": self.code.name.lower() if self.code is not None else "unfinished",
             "exit_status": self.exit_status,
             "signal": self.signal,
-            "error": None if self.error is None else {
-                "class": type(self.error).__name__, "message": error_reason(self.error)},
+            "error": None
+            if self.error is None
+            else {"class": type(self.error).__name__, "message": error_reason(self.error)},
             "start": self.start,
             "end": self.end,
-            "duration": None if self.start is None or self.end is None
+            "duration": None
+            if self.start is None or self.end is None
             else round(self.end - self.start, 6),
         }
         for stream in ("stdout", "stderr"):

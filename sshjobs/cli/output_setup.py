@@ -12,10 +12,17 @@ import click
 from sshjobs.cli.console import Console
 from sshjobs.cli.observe import Observers
 from sshjobs.cli.options import Settings
-from sshjobs.cli.reporters import (DirReporter, Fanout, GatherReporter, JsonReporter,
-                                   ListsReporter, LiveReporter, Reporter)
+from sshjobs.cli.reporters import (
+    DirReporter,
+    Fanout,
+    GatherReporter,
+    JsonReporter,
+    ListsReporter,
+    LiveReporter,
+    Reporter,
+)
 
-__all__ = ["make_fanout", "make_reporters", "check_writable", "print_out_dir"]
+__all__ = ["check_writable", "make_fanout", "make_reporters", "print_out_dir"]
 
 
 def check_writable(output: dict[str, Any]) -> None:
@@ -28,8 +35,9 @@ def check_writable(output: dict[str, Any]) -> None:
             with tempfile.TemporaryFile(dir=out_dir):
                 pass
         except OSError as exc:
-            raise click.UsageError(f"cannot write output directory {out_dir!r}: "
-                                   f"{exc.strerror or exc}") from exc
+            raise click.UsageError(
+                f"cannot write output directory {out_dir!r}: {exc.strerror or exc}"
+            ) from exc
     for option in ("ok_to", "failed_to"):
         path = output.get(option)
         if not path:
@@ -41,8 +49,9 @@ def check_writable(output: dict[str, Any]) -> None:
             if not existed:
                 os.unlink(path)
         except OSError as exc:
-            raise click.UsageError(f"cannot write --{option.replace('_', '-')} file {path!r}: "
-                                   f"{exc.strerror or exc}") from exc
+            raise click.UsageError(
+                f"cannot write --{option.replace('_', '-')} file {path!r}: {exc.strerror or exc}"
+            ) from exc
 
 
 def make_fanout(settings: Settings, total: int = 0, observers: Observers | None = None) -> Fanout:
@@ -50,8 +59,10 @@ def make_fanout(settings: Settings, total: int = 0, observers: Observers | None 
     output mode, fed together; ``total`` is the number of hosts shown by the progress line.
     With ``--monitor`` (``observers``), the console writes above the monitor's live area and
     has no progress line of its own."""
-    streams: dict[str, Any] = {"progress": settings.output.get("progress"),
-                               "color": settings.output.get("color")}
+    streams: dict[str, Any] = {
+        "progress": settings.output.get("progress"),
+        "color": settings.output.get("color"),
+    }
     if observers is not None:
         streams.update(observers.console_streams())
     console = Console(**streams)
@@ -72,8 +83,9 @@ def make_reporters(settings: Settings, console: Console) -> list[Reporter]:
         reporters.append(GatherReporter(console, diff=bool(output.get("diff"))))
     elif output.get("out_dir"):
         # output goes to files; the terminal only gets the one-line errors
-        reporters.append(LiveReporter(console, output["line_format"], report_errors=True,
-                                      show_lines=False))
+        reporters.append(
+            LiveReporter(console, output["line_format"], report_errors=True, show_lines=False)
+        )
     else:
         reporters.append(LiveReporter(console, output["line_format"]))
     if output.get("ok_to") or output.get("failed_to"):

@@ -29,8 +29,14 @@ class PassphraseAsker:
 
     def ask(self, what: str) -> str:
         if self.passphrase is None:
-            self.passphrase = click.prompt(f"Passphrase for {what}", hide_input=True, err=True,
-                                           show_default=False, default="", type=str)
+            self.passphrase = click.prompt(
+                f"Passphrase for {what}",
+                hide_input=True,
+                err=True,
+                show_default=False,
+                default="",
+                type=str,
+            )
         return self.passphrase
 
 
@@ -44,9 +50,11 @@ def load_key(name: str, asker: PassphraseAsker) -> list[Any]:
         if "passphrase-protected" not in str(exc):
             raise click.UsageError(f"cannot use key {name!r}: {exc}") from exc
         if not sys.stdin.isatty():
-            raise click.UsageError(f"key {name!r} is passphrase-protected and standard input "
-                                   f"is not a terminal to ask for it: add it to an ssh-agent "
-                                   f"(ssh-add {name})") from exc
+            raise click.UsageError(
+                f"key {name!r} is passphrase-protected and standard input "
+                f"is not a terminal to ask for it: add it to an ssh-agent "
+                f"(ssh-add {name})"
+            ) from exc
     try:
         return explicit_keys([path], asker.ask(name)).keys
     except KeyLoadError as exc:
@@ -56,6 +64,7 @@ def load_key(name: str, asker: PassphraseAsker) -> list[Any]:
 def _held_by_agent(path: str, agent_keys: list[Any]) -> bool:
     """Whether an agent key is the one of ``path`` (by its ``.pub`` file)."""
     import asyncssh
+
     try:
         public = asyncssh.read_public_key(path + ".pub")
     except (OSError, asyncssh.KeyImportError):

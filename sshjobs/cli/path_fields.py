@@ -14,10 +14,10 @@ import string
 
 import click
 
-from sshjobs.transport.connect import config_paths, host_config
 from sshjobs.targets import Target
+from sshjobs.transport.connect import config_paths, host_config
 
-__all__ = ["PATH_FIELDS", "host_fields", "expand_fields", "check_fields", "login_of"]
+__all__ = ["PATH_FIELDS", "check_fields", "expand_fields", "host_fields", "login_of"]
 
 #: fields usable in push/pull paths and per-host file names
 PATH_FIELDS = ("host", "fqdn", "user", "port", "name", "target")
@@ -40,12 +40,17 @@ def host_fields(target: Target, name: str, config: list[str] | None = None) -> d
     fqdn = str(options.get("Hostname") or target.host)
     port = target.port or options.get("Port") or 22
     short = target.host if _is_address(target.host) else target.host.split(".", 1)[0]
-    return {"host": short, "fqdn": fqdn, "user": login_of(target, config), "port": str(port),
-            "name": name, "target": str(target)}
+    return {
+        "host": short,
+        "fqdn": fqdn,
+        "user": login_of(target, config),
+        "port": str(port),
+        "name": name,
+        "target": str(target),
+    }
 
 
-def expand_fields(template: str, target: Target, name: str,
-                  config: list[str] | None = None) -> str:
+def expand_fields(template: str, target: Target, name: str, config: list[str] | None = None) -> str:
     """``logs/{host}.log`` → ``logs/fit01.log`` (fields of :func:`host_fields`)."""
     return template.format_map(host_fields(target, name, config))
 
@@ -59,10 +64,13 @@ def check_fields(template: str, what: str) -> set[str]:
     try:
         fields = {field for _, field, _, _ in string.Formatter().parse(template) if field}
     except ValueError as exc:
-        raise click.UsageError(f"bad {what} {template!r}: {exc} (write {{{{ and }}}} for "
-                               f"literal braces)") from exc
+        raise click.UsageError(
+            f"bad {what} {template!r}: {exc} (write {{{{ and }}}} for literal braces)"
+        ) from exc
     unknown = fields - set(PATH_FIELDS)
     if unknown:
-        raise click.UsageError(f"unknown field {{{sorted(unknown)[0]}}} in {what} {template!r}; "
-                               f"fields are {', '.join('{' + f + '}' for f in PATH_FIELDS)}")
+        raise click.UsageError(
+            f"unknown field {{{sorted(unknown)[0]}}} in {what} {template!r}; "
+            f"fields are {', '.join('{' + f + '}' for f in PATH_FIELDS)}"
+        )
     return fields

@@ -13,11 +13,18 @@ from asynciojobs.report import write_report
 __all__ = ["report"]
 
 
-@click.command(short_help="Make the HTML run report from an --events file.",
-               context_settings={"help_option_names": ["-h", "--help"]})
+@click.command(
+    short_help="Make the HTML run report from an --events file.",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.argument("events", type=click.Path(dir_okay=False))
-@click.option("-o", "--output", metavar="FILE.html", type=click.Path(dir_okay=False),
-              help="the report to write (default: EVENTS with the suffix .html)")
+@click.option(
+    "-o",
+    "--output",
+    metavar="FILE.html",
+    type=click.Path(dir_okay=False),
+    help="the report to write (default: EVENTS with the suffix .html)",
+)
 @click.option("--title", metavar="TEXT", help="title of the report (default: the run's)")
 def report(events: str, output: str | None, title: str | None) -> int:
     """Write the self-contained HTML report (timeline, graph, summary) of the run whose

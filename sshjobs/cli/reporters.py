@@ -27,8 +27,17 @@ from sshjobs.cli.exit import ExitCode
 from sshjobs.cli.outcome import HostOutcome
 from sshjobs.gather import fold_hosts, gather
 
-__all__ = ["Reporter", "LiveReporter", "GatherReporter", "JsonReporter", "DirReporter",
-           "ListsReporter", "line_info", "Fanout", "summary_line"]
+__all__ = [
+    "DirReporter",
+    "Fanout",
+    "GatherReporter",
+    "JsonReporter",
+    "ListsReporter",
+    "LiveReporter",
+    "Reporter",
+    "line_info",
+    "summary_line",
+]
 
 logger = logging.getLogger("sshjobs.cli.reporters")
 
@@ -38,10 +47,14 @@ def line_info(outcome: HostOutcome) -> LineInfo:
     engine resolved (ssh config's HostName and Port applied), else the target's own."""
     target = outcome.target
     fields = outcome.fields or {}
-    return LineInfo(host=outcome.name, fqdn=fields.get("fqdn") or target.host,
-                    user=outcome.user or target.user or "",
-                    port=fields.get("port") or str(target.port or ""), target=str(target),
-                    name=outcome.name)
+    return LineInfo(
+        host=outcome.name,
+        fqdn=fields.get("fqdn") or target.host,
+        user=outcome.user or target.user or "",
+        port=fields.get("port") or str(target.port or ""),
+        target=str(target),
+        name=outcome.name,
+    )
 
 
 class Reporter:
@@ -70,8 +83,9 @@ class Fanout(Reporter):
         self.running = self.done = self.failed = 0
 
     def _progress(self) -> None:
-        self.console.progress(done=self.done, failed=self.failed, running=self.running,
-                              total=self.total)
+        self.console.progress(
+            done=self.done, failed=self.failed, running=self.running, total=self.total
+        )
 
     def host_started(self, outcome: HostOutcome) -> None:
         self.running += 1
@@ -107,8 +121,7 @@ def summary_line(outcomes: list[HostOutcome]) -> str:
     for outcome in outcomes:
         key = outcome.code.name.lower() if outcome.code is not None else "unfinished"
         counts[key] = counts.get(key, 0) + 1
-    order = ["ok", "failed", "unreachable", "timeout", "interrupted", "output_closed",
-             "unfinished"]
+    order = ["ok", "failed", "unreachable", "timeout", "interrupted", "output_closed", "unfinished"]
     parts = [f"{counts[key]} {key.replace('_', ' ')}" for key in order if key in counts]
     return f"[sshjobs] {len(outcomes)} hosts: " + ", ".join(parts)
 
@@ -121,8 +134,14 @@ def error_line(console: Console, names: str, reason: str) -> str:
 class LiveReporter(Reporter):
     """Lines as they arrive, prefixed by the host (or raw / custom format)."""
 
-    def __init__(self, console: Console, line_format: LineFormat, *,
-                 report_errors: bool = True, show_lines: bool = True) -> None:
+    def __init__(
+        self,
+        console: Console,
+        line_format: LineFormat,
+        *,
+        report_errors: bool = True,
+        show_lines: bool = True,
+    ) -> None:
         self.console = console
         self.format = line_format
         self.report_errors = report_errors
@@ -160,9 +179,13 @@ class LiveReporter(Reporter):
         """Hosts stopped together (Ctrl-C, deadline): one folded line per reason."""
         if not self.report_errors:
             return
-        stopped = {o.name: o.reason for o in outcomes
-                   if o.stopped_by_run and o.code != ExitCode.OUTPUT_CLOSED
-                   and (o.start is not None or o.code == ExitCode.TIMEOUT)}
+        stopped = {
+            o.name: o.reason
+            for o in outcomes
+            if o.stopped_by_run
+            and o.code != ExitCode.OUTPUT_CLOSED
+            and (o.start is not None or o.code == ExitCode.TIMEOUT)
+        }
         for hosts, reason in gather(stopped):
             self.console.write_err(error_line(self.console, fold_hosts(hosts), reason))
 
@@ -197,8 +220,11 @@ class GatherReporter(Reporter):
             self.console.write_err(error_line(self.console, fold_hosts(hosts), reason))
 
     def _finish_gather(self, outcomes: list[HostOutcome]) -> None:
-        with_output = {o.name: (bytes(o.stdout), bytes(o.stderr), o.reason) for o in outcomes
-                       if o.stdout or o.stderr}
+        with_output = {
+            o.name: (bytes(o.stdout), bytes(o.stderr), o.reason)
+            for o in outcomes
+            if o.stdout or o.stderr
+        }
         for hosts, (stdout, stderr, reason) in gather(with_output):
             header = fold_hosts(hosts)
             self.console.write_out(self._header(hosts, reason))
@@ -222,8 +248,9 @@ class GatherReporter(Reporter):
             if hosts is reference_hosts:
                 continue
             after = _text(output).splitlines(keepends=True) if output else []
-            lines = difflib.unified_diff(before, after, fromfile=reference_name,
-                                         tofile=fold_hosts(hosts))
+            lines = difflib.unified_diff(
+                before, after, fromfile=reference_name, tofile=fold_hosts(hosts)
+            )
             self.console.write_out("".join(lines))
 
 

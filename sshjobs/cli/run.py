@@ -9,12 +9,12 @@ from typing import Any
 import click
 
 from sshjobs import Run, RunScript, RunString
-from sshjobs.sharedinput import SharedInput
 from sshjobs.cli.execute import execute, listed, prepare
 from sshjobs.cli.main import EXIT_EPILOG
 from sshjobs.cli.options import connection_options, output_options, run_options, target_options
 from sshjobs.cli.outcome import HostOutcome
 from sshjobs.cli.sudo import SudoRun, SudoRunScript, SudoRunString
+from sshjobs.sharedinput import SharedInput
 from sshjobs.targets import Target
 
 __all__ = ["run"]
@@ -34,8 +34,10 @@ def _script_command(words: tuple[str, ...], includes: list[str]) -> Any:
     elif path.exists():
         raise click.UsageError(f"script {first!r} is not a regular file")
     elif "/" in first or not any(c.isspace() or c in ";|&$" for c in first):
-        raise click.UsageError(f"no such script file: {first!r} (an inline script must hold "
-                               f"shell syntax, e.g. -s 'uname -a; uptime')")
+        raise click.UsageError(
+            f"no such script file: {first!r} (an inline script must hold "
+            f"shell syntax, e.g. -s 'uname -a; uptime')"
+        )
     else:
         plain, with_sudo = RunString, SudoRunString
         extra["remote_name"] = "inline"
@@ -44,6 +46,7 @@ def _script_command(words: tuple[str, ...], includes: list[str]) -> Any:
         if sudo:
             return with_sudo(first, *args, password=password, stdin=stdin, **extra)
         return plain(first, *args, stdin=stdin, **extra)
+
     return build
 
 
@@ -58,34 +61,51 @@ def shared_stdin(params: dict[str, Any], settings: Any) -> SharedInput | None:
             return None
     except (OSError, ValueError):
         return None
-    source = getattr(sys.stdin, "buffer", sys.stdin)
+    # the binary stream under the text one; a stand-in without ``.buffer`` is given as is
+    source: Any = getattr(sys.stdin, "buffer", sys.stdin)
     return SharedInput(source, spill=settings.window < len(settings.targets))
 
 
-@click.command(epilog=EXIT_EPILOG,
-               context_settings={"allow_interspersed_args": False,
-                                 "help_option_names": ["-h", "--help"]})
+@click.command(
+    epilog=EXIT_EPILOG,
+    context_settings={"allow_interspersed_args": False, "help_option_names": ["-h", "--help"]},
+)
 @target_options
 @connection_options
 @run_options
 @output_options
 @click.option("-r", "--raw", is_flag=True, help="output lines as they are, without host prefix")
-@click.option("-s", "--script", is_flag=True,
-              help="the first word is a local script (or an inline script body) pushed to each "
-                   "host and run with the other words as arguments")
-@click.option("--include", "includes", multiple=True, type=click.Path(), metavar="FILE",
-              help="with -s: extra local file pushed next to the script (repeatable; give it "
-                   "before -s)")
-@click.option("--no-stdin", is_flag=True,
-              help="do not send the local stdin to the hosts (their commands read nothing)")
-@click.option("--output-grace", type=click.FloatRange(min=0), metavar="SECONDS",
-              envvar="SSHJOBS_OUTPUT_GRACE",
-              help="once the command has exited, wait that long for the end of its output "
-                   "(a process it left in the background may hold it open), then return "
-                   "(the process keeps running)  [default: 2]")
+@click.option(
+    "-s",
+    "--script",
+    is_flag=True,
+    help="the first word is a local script (or an inline script body) pushed to each "
+    "host and run with the other words as arguments",
+)
+@click.option(
+    "--include",
+    "includes",
+    multiple=True,
+    type=click.Path(),
+    metavar="FILE",
+    help="with -s: extra local file pushed next to the script (repeatable; give it before -s)",
+)
+@click.option(
+    "--no-stdin",
+    is_flag=True,
+    help="do not send the local stdin to the hosts (their commands read nothing)",
+)
+@click.option(
+    "--output-grace",
+    type=click.FloatRange(min=0),
+    metavar="SECONDS",
+    envvar="SSHJOBS_OUTPUT_GRACE",
+    help="once the command has exited, wait that long for the end of its output "
+    "(a process it left in the background may hold it open), then return "
+    "(the process keeps running)  [default: 2]",
+)
 @click.argument("command", nargs=-1, required=False, metavar="[--] COMMAND...")
-def run(command: tuple[str, ...], script: bool, includes: tuple[str, ...],
-        **params: Any) -> int:
+def run(command: tuple[str, ...], script: bool, includes: tuple[str, ...], **params: Any) -> int:
     """Run COMMAND on every target, one SSH connection per host.
 
     The words of COMMAND are joined with spaces and run by the remote shell, like
@@ -119,10 +139,7 @@ def run(command: tuple[str, ...], script: bool, includes: tuple[str, ...],
     for include in includes:
         if not Path(include).expanduser().is_file():
             raise click.UsageError(f"no such include file: {include!r}")
-    if script:
-        build = _script_command(command, list(includes))
-    else:
-        build = None
+    build = _script_command(command, list(includes)) if script else None
     settings = prepare(params)
     stdin = shared_stdin(params, settings)
     line = " ".join(command)

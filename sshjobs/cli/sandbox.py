@@ -23,8 +23,12 @@ from sshjobs.sandbox.daemon import (
 __all__ = ["sandbox"]
 
 _dir_option = click.option(
-    "--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=None,
-    help="sandbox directory [default: $SSHJOBS_SANDBOX_DIR or ~/.local/state/sshjobs/sandbox]")
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="sandbox directory [default: $SSHJOBS_SANDBOX_DIR or ~/.local/state/sshjobs/sandbox]",
+)
 
 
 def _directory(directory: Path | None) -> Path:
@@ -42,10 +46,14 @@ def _describe(running: RunningSandbox) -> None:
     click.echo(f"key:         {layout.client_key}")
     click.echo(f"known_hosts: {layout.known_hosts}")
     click.echo(f"ssh config:  {layout.ssh_config}   (ssh -F {layout.ssh_config} node1)")
-    click.echo(f"environment: {layout.env_file}   (. {layout.env_file}; sshjobs run -t "
-               f"$SSHJOBS_SANDBOX_TARGETS -- hostname)")
-    click.echo(f"try:  sshjobs run -t {layout.targets} -k {layout.client_key} "
-               f"--known-hosts {layout.known_hosts} -- pwd")
+    click.echo(
+        f"environment: {layout.env_file}   (. {layout.env_file}; sshjobs run -t "
+        f"$SSHJOBS_SANDBOX_TARGETS -- hostname)"
+    )
+    click.echo(
+        f"try:  sshjobs run -t {layout.targets} -k {layout.client_key} "
+        f"--known-hosts {layout.known_hosts} -- pwd"
+    )
 
 
 @click.group(short_help="Local SSH nodes (loopback only) to try sshjobs on.")
@@ -55,8 +63,15 @@ def sandbox() -> None:
 
 @sandbox.command(short_help="Start N nodes and a gateway in the background.")
 @click.argument("count", metavar="N", type=int)
-@click.option("-p", "--port", "base_port", type=int, default=None, metavar="PORT",
-              help="gateway on PORT, node i on PORT+i [default: free ports]")
+@click.option(
+    "-p",
+    "--port",
+    "base_port",
+    type=int,
+    default=None,
+    metavar="PORT",
+    help="gateway on PORT, node i on PORT+i [default: free ports]",
+)
 @_dir_option
 def up(count: int, base_port: int | None, directory: Path | None) -> None:
     """Start N nodes (1..200) and a gateway in the background; print how to use them."""
@@ -78,8 +93,10 @@ def status(directory: Path | None) -> None:
         raise click.ClickException(f"sandbox status: {exc}") from exc
     if running is None:
         dir_option = "" if where == default_directory().absolute() else f" --dir {where}"
-        raise click.ClickException(f"sandbox status: no sandbox running in {where} "
-                                   f"(start one with 'sshjobs sandbox up N{dir_option}')")
+        raise click.ClickException(
+            f"sandbox status: no sandbox running in {where} "
+            f"(start one with 'sshjobs sandbox up N{dir_option}')"
+        )
     _describe(running)
 
 

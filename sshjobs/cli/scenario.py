@@ -16,15 +16,23 @@ from typing import Any
 
 import click
 
-from sshjobs.cli.output_setup import make_fanout, print_out_dir
-from sshjobs.cli.engine import (SHUTDOWN_TIMEOUT, OutcomeFormatter, run_interruptibly,
-                                settle_from_job)
+from sshjobs.cli.engine import (
+    SHUTDOWN_TIMEOUT,
+    OutcomeFormatter,
+    run_interruptibly,
+    settle_from_job,
+)
 from sshjobs.cli.exit import ExitCode, exit_code_for, stopped_by
 from sshjobs.cli.main import EXIT_EPILOG
 from sshjobs.cli.observe import Observers
-from sshjobs.cli.options import (check_key_files, connection_options, make_base_settings,
-                                 output_options)
+from sshjobs.cli.options import (
+    check_key_files,
+    connection_options,
+    make_base_settings,
+    output_options,
+)
 from sshjobs.cli.outcome import HostOutcome
+from sshjobs.cli.output_setup import make_fanout, print_out_dir
 from sshjobs.cli.reporters import Reporter
 from sshjobs.formatters import Formatter
 from sshjobs.scenario import NodeDefaults, Scenario, ScenarioError, YamlLoader
@@ -59,7 +67,7 @@ def single_line(text: str) -> str:
     if len(lines) <= 1:
         return text.rstrip("\n")
     first, more, closing = lines[0].rstrip(), lines[1:], ""
-    if not any(char.isalnum() for char in more[-1]):   # the listing's closing "`>"
+    if not any(char.isalnum() for char in more[-1]):  # the listing's closing "`>"
         closing = more.pop().strip()
     return f"{first} [+{len(more)} lines]{closing}" if more else f"{first}{closing}"
 
@@ -68,6 +76,7 @@ def listing(scheduler: Any) -> list[str]:
     """``scheduler.list(details=True)`` with one line per job and per command (a multi-line
     ``run: |`` label shows its first line and how many more it has)."""
     from asynciojobs.render import Statistics, list_lines
+
     lines: list[str] = []
     for line in list_lines(scheduler, False):
         lines.append(single_line(line))
@@ -98,6 +107,7 @@ def write_graph(dot_text: str, filename: str) -> None:
     """Write DOT text as ``filename``: kept as is for ``.dot``, else drawn by graphviz in the
     format of the file's suffix (svg, png, pdf...)."""
     from asynciojobs.dot import run_dot
+
     path = Path(filename)
     suffix = path.suffix.lstrip(".").lower()
     if suffix in ("dot", "gv", ""):
@@ -194,8 +204,9 @@ def _finish(run: _Run, state: dict[str, bool]) -> ExitCode:
         elif state.get("timeout"):
             outcome.fail(TimeoutError("the scenario's timeout was reached"), ExitCode.TIMEOUT)
         else:
-            outcome.fail(RuntimeError("not run: the scenario stopped before these jobs"),
-                         ExitCode.FAILED)
+            outcome.fail(
+                RuntimeError("not run: the scenario stopped before these jobs"), ExitCode.FAILED
+            )
         run.reporter.host_done(outcome)
     outcomes = list(run.outcomes.values())
     run.reporter.finish(outcomes)
@@ -209,31 +220,76 @@ def _finish(run: _Run, state: dict[str, bool]) -> ExitCode:
     return code
 
 
-@click.command(epilog=EXIT_EPILOG, short_help="Run a YAML scenario of nodes, services and jobs.",
-               context_settings={"help_option_names": ["-h", "--help"]})
+@click.command(
+    epilog=EXIT_EPILOG,
+    short_help="Run a YAML scenario of nodes, services and jobs.",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.argument("file", type=click.Path(dir_okay=False))
-@click.option("-D", "--define", "defines", multiple=True, metavar="NAME=VALUE",
-              help="template variable for the file's Jinja2 {{ NAME }} (repeatable)")
-@click.option("--graph", metavar="FILE", type=click.Path(dir_okay=False),
-              help="write the jobs graph: FILE.svg, .png, .pdf (graphviz) or .dot")
-@click.option("--topology", metavar="FILE", type=click.Path(dir_okay=False),
-              help="write the nodes and their gateways: FILE.svg, .png, .pdf or .dot")
-@click.option("--save-intermediate", metavar="FILE", type=click.Path(dir_okay=False),
-              help="save the rendered YAML (after templating) as FILE")
-@click.option("-n", "--dry-run", is_flag=True,
-              help="check the file, list its jobs and write the graphs; run nothing")
+@click.option(
+    "-D",
+    "--define",
+    "defines",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="template variable for the file's Jinja2 {{ NAME }} (repeatable)",
+)
+@click.option(
+    "--graph",
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="write the jobs graph: FILE.svg, .png, .pdf (graphviz) or .dot",
+)
+@click.option(
+    "--topology",
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="write the nodes and their gateways: FILE.svg, .png, .pdf or .dot",
+)
+@click.option(
+    "--save-intermediate",
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="save the rendered YAML (after templating) as FILE",
+)
+@click.option(
+    "-n",
+    "--dry-run",
+    is_flag=True,
+    help="check the file, list its jobs and write the graphs; run nothing",
+)
 @connection_options
-@click.option("-w", "--window", type=click.IntRange(min=1), metavar="N",
-              help="jobs running at once (overrides the file's scheduler window)")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
-              help="per-command limit (then exit code 4)")
-@click.option("--deadline", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
-              help="limit for the whole scenario (overrides the file's timeout; exit code 4)")
+@click.option(
+    "-w",
+    "--window",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="jobs running at once (overrides the file's scheduler window)",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="SECONDS",
+    help="per-command limit (then exit code 4)",
+)
+@click.option(
+    "--deadline",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="SECONDS",
+    help="limit for the whole scenario (overrides the file's timeout; exit code 4)",
+)
 @output_options
 @click.option("-r", "--raw", is_flag=True, help="output lines as they are, without node prefix")
-def scenario(file: str, defines: tuple[str, ...], graph: str | None, topology: str | None,
-             save_intermediate: str | None, dry_run: bool, window: int | None,
-             **params: Any) -> int:
+def scenario(
+    file: str,
+    defines: tuple[str, ...],
+    graph: str | None,
+    topology: str | None,
+    save_intermediate: str | None,
+    dry_run: bool,
+    window: int | None,
+    **params: Any,
+) -> int:
     """Run the YAML scenario FILE: nodes, services, jobs and their requirements.
 
     The file may be a Jinja2 template: -D NAME=VALUE defines its variables; an
@@ -258,17 +314,21 @@ def scenario(file: str, defines: tuple[str, ...], graph: str | None, topology: s
         spec = loader.load_scenario(env, save_intermediate=save_intermediate)
         run = _Run(spec, fanout, settings.verbose)
         fanout.total = len(run.outcomes)
-        extra: dict[str, Any] = {"command_timeout": settings.timeout} if settings.timeout \
-            else {}
+        extra: dict[str, Any] = {"command_timeout": settings.timeout} if settings.timeout else {}
         if settings.config:
-            extra["config"] = settings.config          # -F
+            extra["config"] = settings.config  # -F
         if settings.ssh_options:
             extra["ssh_options"] = settings.ssh_options  # -O
         loader.node_defaults = NodeDefaults(
-            keys=settings.keys or None, known_hosts=settings.known_hosts,
-            host_key=settings.host_keys, timeout=settings.connect_timeout,
-            formatter=run.formatter, force_formatter=True, verbose=settings.verbose or None,
-            extra=extra)
+            keys=settings.keys or None,
+            known_hosts=settings.known_hosts,
+            host_key=settings.host_keys,
+            timeout=settings.connect_timeout,
+            formatter=run.formatter,
+            force_formatter=True,
+            verbose=settings.verbose or None,
+            extra=extra,
+        )
         built = loader.build()
     except ScenarioError as exc:
         raise BadScenario(str(exc)) from exc
@@ -308,5 +368,7 @@ def scenario(file: str, defines: tuple[str, ...], graph: str | None, topology: s
 def _topology(scheduler: Any) -> Any:
     def dot() -> str:
         from sshjobs.topology import topology_dot
+
         return topology_dot(scheduler)
+
     return dot

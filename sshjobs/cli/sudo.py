@@ -14,8 +14,8 @@ import secrets
 import shlex
 from typing import Any
 
-from sshjobs.cli.options import Secret
 from sshjobs import CommandResult, Run, RunScript, RunString
+from sshjobs.cli.options import Secret
 
 __all__ = ["SudoRun", "SudoRunScript", "SudoRunString", "run_as_root", "sudo_line"]
 
@@ -27,8 +27,15 @@ def sudo_line(command: str) -> str:
     return f"sudo -n -- sh -c {shlex.quote(command)}"
 
 
-async def run_as_root(node: Any, line: str, password: Secret | None, *, label: str,
-                      timeout: float | None, stdin: Any = None) -> CommandResult:
+async def run_as_root(
+    node: Any,
+    line: str,
+    password: Secret | None,
+    *,
+    label: str,
+    timeout: float | None,
+    stdin: Any = None,
+) -> CommandResult:
     """Execute the shell command ``line`` on ``node`` through sudo (see the module docstring);
     ``stdin``: an input reader for the command's standard input (sudo -A leaves it alone)."""
     extra = {"stdin": stdin} if stdin is not None else {}
@@ -36,10 +43,11 @@ async def run_as_root(node: Any, line: str, password: Secret | None, *, label: s
         return await node.execute(sudo_line(line), label=label, timeout=timeout, **extra)
     home = await node.remote_home()
     helper = f"{home.rstrip('/')}/.sshjobs-askpass-{secrets.token_hex(8)}"
-    body = '#!/bin/sh\nrm -f "$0"\nprintf \'%s\\n\' ' + shlex.quote(password.reveal()) + "\n"
+    body = "#!/bin/sh\nrm -f \"$0\"\nprintf '%s\\n' " + shlex.quote(password.reveal()) + "\n"
     quoted = shlex.quote(helper)
-    command = (f"SUDO_ASKPASS={quoted} sudo -A -- sh -c {shlex.quote(line)}; "
-               f"s=$?; rm -f {quoted}; exit $s")
+    command = (
+        f"SUDO_ASKPASS={quoted} sudo -A -- sh -c {shlex.quote(line)}; s=$?; rm -f {quoted}; exit $s"
+    )
     await node.put_string_script(body, helper, mode=0o700)
     try:
         return await node.execute(command, label=label, timeout=timeout, **extra)
@@ -59,9 +67,14 @@ class SudoRun(Run):
         return f"<SudoRun: {self.user_command}>"
 
     async def co_execute(self, node: Any) -> CommandResult:
-        result = await run_as_root(node, self.user_command, self._password,
-                                   label=self.get_label_line(), timeout=self.timeout,
-                                   stdin=self.stdin)
+        result = await run_as_root(
+            node,
+            self.user_command,
+            self._password,
+            label=self.get_label_line(),
+            timeout=self.timeout,
+            stdin=self.stdin,
+        )
         return self._finish(result)
 
 
@@ -72,6 +85,7 @@ class _SudoScript:
     includes: list[str]
     keep: bool
     timeout: float | None
+    stdin: Any
 
     def __init__(self, *args: Any, password: Secret | None = None, **kwds: Any) -> None:
         super().__init__(*args, **kwds)  # the RunScript / RunString arguments
@@ -79,15 +93,21 @@ class _SudoScript:
 
     async def co_execute(self, node: Any) -> CommandResult:
         self.check_local()  # type: ignore[attr-defined]
-        directory, path = await node.stage_script(self._name(),  # type: ignore[attr-defined]
-                                                  self._body(),  # type: ignore[attr-defined]
-                                                  self.includes)
+        directory, path = await node.stage_script(
+            self._name(),  # type: ignore[attr-defined]
+            self._body(),  # type: ignore[attr-defined]
+            self.includes,
+        )
         try:
             line = " ".join([shlex.quote(path), *map(str, self.args)])
-            result = await run_as_root(node, line, self._password,
-                                       label=self.get_label_line(),  # type: ignore[attr-defined]
-                                       timeout=self.timeout,
-                                       stdin=self.stdin)  # type: ignore[attr-defined]
+            result = await run_as_root(
+                node,
+                line,
+                self._password,
+                label=self.get_label_line(),  # type: ignore[attr-defined]
+                timeout=self.timeout,
+                stdin=self.stdin,
+            )
         finally:
             if not self.keep:
                 await node.unstage_script(directory)
@@ -111,5 +131,6 @@ async def _remove_quietly(node: Any, path: str) -> None:
         if await sftp.exists(path):
             await sftp.remove(path)
     except Exception as exc:  # best effort: the helper also deletes itself when used
-        logger.debug("%s: could not remove %s: %s", getattr(node, "hostname", "?"), path,
-                     type(exc).__name__)
+        logger.debug(
+            "%s: could not remove %s: %s", getattr(node, "hostname", "?"), path, type(exc).__name__
+        )

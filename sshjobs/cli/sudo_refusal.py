@@ -12,5 +12,7 @@ __all__ = ["refuse_sudo"]
 def refuse_sudo(params: dict[str, Any]) -> None:
     """Copies are made as the login user: ``--sudo`` / ``--ask-sudo-pass`` are usage errors."""
     if params.get("sudo") or params.get("ask_sudo_pass"):
-        raise click.UsageError("--sudo / --ask-sudo-pass are for sshjobs run: copies are made "
-                               "as the login user (use -l root)")
+        raise click.UsageError(
+            "--sudo / --ask-sudo-pass are for sshjobs run: copies are made "
+            "as the login user (use -l root)"
+        )

@@ -11,7 +11,7 @@ from sshjobs.gather import fold_hosts
 from sshjobs.groups import GroupError, load_groups
 from sshjobs.targets import Target, TargetError, read_spec
 
-__all__ = ["targets", "print_targets", "print_groups"]
+__all__ = ["print_groups", "print_targets", "targets"]
 
 
 def print_targets(found: list[Target], fold: bool = False) -> None:
@@ -28,25 +28,31 @@ def print_groups() -> None:
     try:
         groups = load_groups()
         if not groups.exists:
-            raise click.UsageError(f"no groups file: {groups.path} does not exist (set "
-                                   f"SSHJOBS_GROUPS or create it; lines 'name: node[01-20]')")
+            raise click.UsageError(
+                f"no groups file: {groups.path} does not exist (set "
+                f"SSHJOBS_GROUPS or create it; lines 'name: node[01-20]')"
+            )
         for name in groups.names():
             members = read_spec(f"@{name}", groups)
-            click.echo(f"@{name}: {fold_hosts(str(target) for target in members)} "
-                       f"({len(members)})")
+            click.echo(f"@{name}: {fold_hosts(str(target) for target in members)} ({len(members)})")
     except (GroupError, TargetError) as exc:
         raise click.UsageError(str(exc)) from exc
 
 
 @click.command(short_help="Print the expanded targets (or the groups); connect to nothing.")
 @target_selection_options
-@click.option("-L", "-n", "--list-targets", "--dry-run", "list_targets", is_flag=True,
-              hidden=True)   # what this command does anyway: accepted, not advertised
+@click.option(
+    "-L", "-n", "--list-targets", "--dry-run", "list_targets", is_flag=True, hidden=True
+)  # what this command does anyway: accepted, not advertised
 @click.option("--fold", is_flag=True, help="print host names folded into ranges on one line")
 @click.option("--count", is_flag=True, help="print only the number of targets")
-@click.option("--groups", "list_groups", is_flag=True,
-              help="list the node groups of the groups file ($SSHJOBS_GROUPS, else "
-                   "~/.config/sshjobs/groups) and exit")
+@click.option(
+    "--groups",
+    "list_groups",
+    is_flag=True,
+    help="list the node groups of the groups file ($SSHJOBS_GROUPS, else "
+    "~/.config/sshjobs/groups) and exit",
+)
 def targets(fold: bool, count: bool, list_groups: bool, **params: Any) -> int:
     """Print the expanded targets, one a line, and exit: nothing is connected.
 

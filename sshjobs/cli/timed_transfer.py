@@ -32,8 +32,9 @@ class TimedTransfer(AbstractCommand):
             async with asyncio.timeout(self.seconds):
                 return await self.transfer.co_execute(node)
         except TimeoutError as exc:
-            raise CommandTimeoutError(f"{self.label_line()} timed out after {self.seconds:g}s",
-                                      host=node.hostname) from exc
+            raise CommandTimeoutError(
+                f"{self.label_line()} timed out after {self.seconds:g}s", host=node.hostname
+            ) from exc
 
 
 def bounded(command: AbstractCommand, seconds: float | None) -> AbstractCommand:

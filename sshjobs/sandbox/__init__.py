@@ -10,13 +10,13 @@ from .layout import Layout, SandboxNode
 from .threaded import SandboxNodes, ThreadedSandbox
 
 __all__ = [
-           "GATEWAY_NAME",
-           "MAX_NODES",
-           "Layout",
-           "Sandbox",
-           "SandboxError",
-           "SandboxNode",
-           "SandboxNodes",
-           "ThreadedSandbox",
-           "check_node_count",
+    "GATEWAY_NAME",
+    "MAX_NODES",
+    "Layout",
+    "Sandbox",
+    "SandboxError",
+    "SandboxNode",
+    "SandboxNodes",
+    "ThreadedSandbox",
+    "check_node_count",
 ]

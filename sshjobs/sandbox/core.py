@@ -40,15 +40,18 @@ LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1", "ip6-localhost"}
 def check_node_count(count: int) -> None:
     """Refuse a number of nodes out of 1..MAX_NODES with a clear message."""
     if not 1 <= count <= MAX_NODES:
-        raise SandboxError(f"number of sandbox nodes must be between 1 and {MAX_NODES}, "
-                           f"got {count}")
+        raise SandboxError(
+            f"number of sandbox nodes must be between 1 and {MAX_NODES}, got {count}"
+        )
 
 
 def check_base_port(base_port: int | None, count: int) -> None:
     """Refuse a base port that leaves no room for the gateway and ``count`` nodes."""
     if base_port is not None and not 1 <= base_port <= 65535 - count:
-        raise SandboxError(f"base port {base_port} out of range 1..{65535 - count} "
-                           f"for {count} node(s) and a gateway")
+        raise SandboxError(
+            f"base port {base_port} out of range 1..{65535 - count} "
+            f"for {count} node(s) and a gateway"
+        )
 
 
 def _is_loopback(host: str) -> bool:
@@ -63,8 +66,12 @@ def _is_loopback(host: str) -> bool:
 class _NodeServer(asyncssh.SSHServer):
     """Authentication and forwarding policy of one node: sandbox key only, loopback only."""
 
-    def __init__(self, host: NodeHost, forward_ports: set[int] | None,
-                 connections: set[asyncssh.SSHServerConnection]):
+    def __init__(
+        self,
+        host: NodeHost,
+        forward_ports: set[int] | None,
+        connections: set[asyncssh.SSHServerConnection],
+    ):
         self._host = host
         self._forward_ports = forward_ports
         self._connections = connections
@@ -88,17 +95,20 @@ class _NodeServer(asyncssh.SSHServer):
     def kbdint_auth_supported(self) -> bool:
         return False
 
-    def connection_requested(self, dest_host: str, dest_port: int,
-                             orig_host: str, orig_port: int) -> bool:
+    def connection_requested(
+        self, dest_host: str, dest_port: int, orig_host: str, orig_port: int
+    ) -> bool:
         """Forward only from the gateway, and only to this sandbox's own nodes."""
         if self._forward_ports is None:
             raise asyncssh.ChannelOpenError(
                 asyncssh.OPEN_ADMINISTRATIVELY_PROHIBITED,
-                f"{self._host.name} is not the sandbox gateway: no forwarding")
+                f"{self._host.name} is not the sandbox gateway: no forwarding",
+            )
         if not _is_loopback(dest_host) or dest_port not in self._forward_ports:
             raise asyncssh.ChannelOpenError(
                 asyncssh.OPEN_ADMINISTRATIVELY_PROHIBITED,
-                f"the sandbox gateway only forwards to sandbox nodes, not {dest_host}:{dest_port}")
+                f"the sandbox gateway only forwards to sandbox nodes, not {dest_host}:{dest_port}",
+            )
         logger.debug("%s: forwarding to %s:%d", self._host.name, dest_host, dest_port)
         return True
 
@@ -114,8 +124,15 @@ class Sandbox:
     by default the system picks free ones.
     """
 
-    def __init__(self, directory: str | os.PathLike[str], count: int = 3, *,
-                 gateway: bool = True, base_port: int | None = None, host: str = "127.0.0.1"):
+    def __init__(
+        self,
+        directory: str | os.PathLike[str],
+        count: int = 3,
+        *,
+        gateway: bool = True,
+        base_port: int | None = None,
+        host: str = "127.0.0.1",
+    ):
         check_node_count(count)
         if not _is_loopback(host):
             raise SandboxError(f"the sandbox listens on loopback only, not on {host}")
@@ -148,7 +165,7 @@ class Sandbox:
     async def start(self) -> None:
         """Bind every node and write the client files; on any failure, nothing stays bound."""
         client_key = self.layout.client_private_key()
-        names = ([GATEWAY_NAME] if self.with_gateway else [])
+        names = [GATEWAY_NAME] if self.with_gateway else []
         names += [f"node{i}" for i in range(1, self.count + 1)]
         host_keys: dict[str, asyncssh.SSHKey] = {}
         started: list[SandboxNode] = []
@@ -156,8 +173,9 @@ class Sandbox:
             for index, name in enumerate(names):
                 host_keys[name] = self.layout.prepare_node(name)
                 port = 0 if self.base_port is None else self.base_port + index
-                node = await self._serve(name, port, host_keys[name], client_key,
-                                         is_gateway=(name == GATEWAY_NAME))
+                node = await self._serve(
+                    name, port, host_keys[name], client_key, is_gateway=(name == GATEWAY_NAME)
+                )
                 started.append(node)
         except BaseException:
             await self.close()
@@ -166,34 +184,53 @@ class Sandbox:
         self.gateway = next((node for node in started if node.is_gateway), None)
         self.nodes = [node for node in started if not node.is_gateway]
         self.layout.write_client_files(started, host_keys)
-        logger.info("sandbox up in %s: %s", self.directory,
-                    ", ".join(f"{n.name}={n.target}" for n in started))
+        logger.info(
+            "sandbox up in %s: %s",
+            self.directory,
+            ", ".join(f"{n.name}={n.target}" for n in started),
+        )
 
-    async def _serve(self, name: str, port: int, host_key: asyncssh.SSHKey,
-                     client_key: asyncssh.SSHKey, is_gateway: bool) -> SandboxNode:
+    async def _serve(
+        self,
+        name: str,
+        port: int,
+        host_key: asyncssh.SSHKey,
+        client_key: asyncssh.SSHKey,
+        is_gateway: bool,
+    ) -> SandboxNode:
         home = self.layout.home(name)
         host = NodeHost(name=name, home=str(home))
         forward = self._forward_ports if is_gateway else None
         try:
             acceptor = await asyncssh.create_server(
                 lambda: _NodeServer(host, forward, self._connections),
-                self.host, port,
-                server_host_keys=[host_key], authorized_client_keys=asyncssh.import_authorized_keys(
-                    client_key.export_public_key().decode()),
+                self.host,
+                port,
+                server_host_keys=[host_key],
+                authorized_client_keys=asyncssh.import_authorized_keys(
+                    client_key.export_public_key().decode()
+                ),
                 process_factory=lambda process: self._session(process, host),
                 sftp_factory=lambda chan: HomeSFTPServer(chan, str(home)),
-                allow_scp=True, encoding=None, line_editor=False,
-                agent_forwarding=False, x11_forwarding=False)
+                allow_scp=True,
+                encoding=None,
+                line_editor=False,
+                agent_forwarding=False,
+                x11_forwarding=False,
+            )
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
-                raise SandboxError(f"port {self.host}:{port} is already in use: choose another "
-                                   f"base port, or stop what listens there") from exc
+                raise SandboxError(
+                    f"port {self.host}:{port} is already in use: choose another "
+                    f"base port, or stop what listens there"
+                ) from exc
             raise SandboxError(f"cannot listen on {self.host}:{port}: {exc.strerror}") from exc
         self._acceptors.append(acceptor)
         self._hosts.append(host)
         bound = acceptor.get_port()
-        return SandboxNode(name=name, host=self.host, port=bound, home=Path(home),
-                           is_gateway=is_gateway)
+        return SandboxNode(
+            name=name, host=self.host, port=bound, home=Path(home), is_gateway=is_gateway
+        )
 
     async def _session(self, process: asyncssh.SSHServerProcess, host: NodeHost) -> None:
         """One session, tracked so that :meth:`close` can wait until its process is reaped."""
@@ -213,8 +250,9 @@ class Sandbox:
             conn.close()
         for acceptor in self._acceptors:
             await acceptor.wait_closed()
-        await asyncio.gather(*(conn.wait_closed() for conn in list(self._connections)),
-                             return_exceptions=True)
+        await asyncio.gather(
+            *(conn.wait_closed() for conn in list(self._connections)), return_exceptions=True
+        )
         for host in self._hosts:
             host.kill_all()
         if self._sessions:  # their channels are closed: they are killing and reaping
@@ -229,8 +267,12 @@ class Sandbox:
         await self.start()
         return self
 
-    async def __aexit__(self, exc_type: type[BaseException] | None,
-                        exc: BaseException | None, tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         await self.close()
 
     def ssh_argv(self, node: SandboxNode, *command: str) -> list[str]:

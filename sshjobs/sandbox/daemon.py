@@ -111,23 +111,30 @@ def find_running(directory: str | os.PathLike[str]) -> RunningSandbox | None:
         return None
     pid = int(state["pid"])
     if not _is_our_daemon(pid, layout.directory):
-        raise SandboxError(f"stale sandbox state in {layout.directory} (pid {pid} is not "
-                           f"running): clear it with '{_command('down', layout)}'")
+        raise SandboxError(
+            f"stale sandbox state in {layout.directory} (pid {pid} is not "
+            f"running): clear it with '{_command('down', layout)}'"
+        )
     return RunningSandbox(layout, pid, [SandboxNode.from_dict(n) for n in state["nodes"]])
 
 
-def start_background(directory: str | os.PathLike[str], count: int,
-                     base_port: int | None = None,
-                     timeout: float = START_TIMEOUT) -> RunningSandbox:
+def start_background(
+    directory: str | os.PathLike[str],
+    count: int,
+    base_port: int | None = None,
+    timeout: float = START_TIMEOUT,
+) -> RunningSandbox:
     """Start a sandbox in a detached process and return once it serves (or raise why not)."""
     check_node_count(count)
     check_base_port(base_port, count)
     layout = Layout(directory)
     running = find_running(layout.directory)  # raises on a stale state
     if running is not None:
-        raise SandboxError(f"a sandbox is already running in {layout.directory} "
-                           f"(pid {running.pid}): stop it first with "
-                           f"'{_command('down', layout)}'")
+        raise SandboxError(
+            f"a sandbox is already running in {layout.directory} "
+            f"(pid {running.pid}): stop it first with "
+            f"'{_command('down', layout)}'"
+        )
     existed = layout.directory.is_dir()
     before = {entry.name for entry in layout.directory.iterdir()} if existed else set()
     layout.directory.mkdir(parents=True, exist_ok=True)
@@ -135,8 +142,9 @@ def start_background(directory: str | os.PathLike[str], count: int,
         return _start(layout, count, base_port, timeout)
     except BaseException as exc:
         if isinstance(exc, subprocess.TimeoutExpired) or (
-                isinstance(exc, SandboxError) and "already running" in str(exc)):
-            raise   # another sandbox's files, or one still starting: not ours to remove
+            isinstance(exc, SandboxError) and "already running" in str(exc)
+        ):
+            raise  # another sandbox's files, or one still starting: not ours to remove
         tail = "" if layout.log_file.name in before else _log_tail(layout.log_file)
         _remove_new(layout.directory, existed, before)
         if isinstance(exc, SandboxError) and tail and tail not in str(exc):
@@ -144,19 +152,35 @@ def start_background(directory: str | os.PathLike[str], count: int,
         raise
 
 
-def _start(layout: Layout, count: int, base_port: int | None,
-           timeout: float) -> RunningSandbox:
+def _start(layout: Layout, count: int, base_port: int | None, timeout: float) -> RunningSandbox:
     """Start the daemon in ``layout``'s (existing) directory; SandboxError if it fails."""
     lock = _lock(layout)
     read_end, write_end = os.pipe()
-    argv = [sys.executable, "-m", MODULE, "--dir", str(layout.directory),
-            "--nodes", str(count), "--ready-fd", str(write_end), "--lock-fd", str(lock)]
+    argv = [
+        sys.executable,
+        "-m",
+        MODULE,
+        "--dir",
+        str(layout.directory),
+        "--nodes",
+        str(count),
+        "--ready-fd",
+        str(write_end),
+        "--lock-fd",
+        str(lock),
+    ]
     if base_port is not None:
         argv += ["--base-port", str(base_port)]
     try:
         with open(layout.log_file, "ab") as log:
-            launcher = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                        pass_fds=(write_end, lock), start_new_session=True)
+            launcher = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                pass_fds=(write_end, lock),
+                start_new_session=True,
+            )
         os.close(write_end)
         write_end = -1
         launcher.wait(timeout)  # the launcher exits as soon as the daemon has forked off
@@ -181,8 +205,10 @@ def _lock(layout: Layout) -> int:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         os.close(fd)
-        raise SandboxError(f"a sandbox is already running or starting in {layout.directory}: "
-                           f"see '{_command('status', layout)}'") from None
+        raise SandboxError(
+            f"a sandbox is already running or starting in {layout.directory}: "
+            f"see '{_command('status', layout)}'"
+        ) from None
     return fd
 
 
@@ -200,8 +226,9 @@ def _read_report(fd: int, timeout: float) -> str:
         chunks.append(data)
 
 
-def stop_background(directory: str | os.PathLike[str],
-                    timeout: float = STOP_TIMEOUT) -> RunningSandbox | None:
+def stop_background(
+    directory: str | os.PathLike[str], timeout: float = STOP_TIMEOUT
+) -> RunningSandbox | None:
     """Stop the sandbox of ``directory``; return what was stopped (None if nothing ran).
 
     A stale state is cleared (and reported by raising :class:`SandboxError` nowhere: clearing
@@ -218,8 +245,9 @@ def stop_background(directory: str | os.PathLike[str],
         return None
     os.kill(running.pid, signal.SIGTERM)
     if not _wait_gone(running.pid, timeout):
-        logger.warning("sandbox pid %d did not stop within %.0f s: killing it", running.pid,
-                       timeout)
+        logger.warning(
+            "sandbox pid %d did not stop within %.0f s: killing it", running.pid, timeout
+        )
         with contextlib.suppress(ProcessLookupError):
             os.killpg(running.pid, signal.SIGKILL)
         _wait_gone(running.pid, timeout)
@@ -279,8 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if os.fork():  # the launcher returns at once; the daemon is re-parented to init
         os._exit(0)
-    logging.basicConfig(level=logging.INFO,
-                        format="%(asctime)s %(process)d %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(name)s: %(message)s")
     try:
         return asyncio.run(_serve(args.dir.absolute(), args.nodes, args.base_port, args.ready_fd))
     except Exception as exc:  # reported on the pipe if it is still open, and in the log

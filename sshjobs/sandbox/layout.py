@@ -49,8 +49,13 @@ class SandboxNode:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SandboxNode:
-        return cls(name=data["name"], host=data["host"], port=int(data["port"]),
-                   home=Path(data["home"]), is_gateway=bool(data.get("is_gateway", False)))
+        return cls(
+            name=data["name"],
+            host=data["host"],
+            port=int(data["port"]),
+            home=Path(data["home"]),
+            is_gateway=bool(data.get("is_gateway", False)),
+        )
 
 
 class Layout:
@@ -83,37 +88,51 @@ class Layout:
         self.directory.mkdir(parents=True, exist_ok=True)
         return _load_or_generate(self.client_key)
 
-    def write_client_files(self, nodes: list[SandboxNode],
-                           host_keys: dict[str, asyncssh.SSHKey]) -> None:
+    def write_client_files(
+        self, nodes: list[SandboxNode], host_keys: dict[str, asyncssh.SSHKey]
+    ) -> None:
         """Write known_hosts, ssh_config and targets for the nodes now listening."""
         gateway = next((node for node in nodes if node.is_gateway), None)
-        known = [f"[{node.host}]:{node.port} "
-                 f"{host_keys[node.name].export_public_key('openssh').decode().strip()}\n"
-                 for node in nodes]
+        known = [
+            f"[{node.host}]:{node.port} "
+            f"{host_keys[node.name].export_public_key('openssh').decode().strip()}\n"
+            for node in nodes
+        ]
         _write(self.known_hosts, "".join(known))
         config = [f"# ssh -F {self.ssh_config} node1\n"]
         for node in nodes:
-            config += [f"Host {node.name}\n", f"    HostName {node.host}\n",
-                       f"    Port {node.port}\n", f"    IdentityFile {self.client_key}\n",
-                       "    IdentitiesOnly yes\n", f"    UserKnownHostsFile {self.known_hosts}\n",
-                       "    StrictHostKeyChecking yes\n", "    BatchMode yes\n"]
+            config += [
+                f"Host {node.name}\n",
+                f"    HostName {node.host}\n",
+                f"    Port {node.port}\n",
+                f"    IdentityFile {self.client_key}\n",
+                "    IdentitiesOnly yes\n",
+                f"    UserKnownHostsFile {self.known_hosts}\n",
+                "    StrictHostKeyChecking yes\n",
+                "    BatchMode yes\n",
+            ]
             if gateway and not node.is_gateway:
                 config.append(f"    ProxyJump {gateway.name}\n")
         _write(self.ssh_config, "".join(config))
         via = f"{gateway.target}->" if gateway else ""
         targets = ["# sandbox nodes, one a line ([gateway->]host:port), for sshjobs -t FILE\n"]
-        targets += [f"{via}{node.target}  # {node.name}\n"
-                    for node in nodes if not node.is_gateway]
+        targets += [f"{via}{node.target}  # {node.name}\n" for node in nodes if not node.is_gateway]
         _write(self.targets, "".join(targets))
-        _write(self.env_file, f"# source this file to point sshjobs at the sandbox\n"
-                              f"export SSHJOBS_KEY={self.client_key}\n"
-                              f"export SSHJOBS_KNOWN_HOSTS={self.known_hosts}\n"
-                              f"export SSHJOBS_SANDBOX_TARGETS={self.targets}\n")
+        _write(
+            self.env_file,
+            f"# source this file to point sshjobs at the sandbox\n"
+            f"export SSHJOBS_KEY={self.client_key}\n"
+            f"export SSHJOBS_KNOWN_HOSTS={self.known_hosts}\n"
+            f"export SSHJOBS_SANDBOX_TARGETS={self.targets}\n",
+        )
 
     def write_state(self, pid: int, nodes: list[SandboxNode]) -> None:
         """Record a running sandbox: which process serves it, and its nodes."""
-        state = {"pid": pid, "directory": str(self.directory),
-                 "nodes": [node.as_dict() for node in nodes]}
+        state = {
+            "pid": pid,
+            "directory": str(self.directory),
+            "nodes": [node.as_dict() for node in nodes],
+        }
         tmp = self.state_file.with_suffix(".tmp")
         tmp.write_text(json.dumps(state, indent=2) + "\n")
         tmp.replace(self.state_file)
@@ -133,7 +152,9 @@ class Layout:
 def _load_or_generate(path: Path) -> asyncssh.SSHKey:
     if path.exists():
         return asyncssh.read_private_key(str(path))
-    key = asyncssh.generate_private_key(KEY_ALGORITHM, comment=f"sshjobs-sandbox-{path.parent.name}")
+    key = asyncssh.generate_private_key(
+        KEY_ALGORITHM, comment=f"sshjobs-sandbox-{path.parent.name}"
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as out:

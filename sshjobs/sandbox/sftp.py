@@ -32,7 +32,8 @@ class HomeSFTPServer(asyncssh.SFTPServer):
         local = posixpath.normpath(posixpath.join(self._home, path))
         if not self._inside(local):
             raise asyncssh.SFTPPermissionDenied(
-                f"{os.fsdecode(path)}: outside of this sandbox node's home")
+                f"{os.fsdecode(path)}: outside of this sandbox node's home"
+            )
         return local
 
     def reverse_map_path(self, path: bytes) -> bytes:

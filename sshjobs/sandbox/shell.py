@@ -20,8 +20,8 @@ import signal
 import struct
 import termios
 from collections.abc import Callable
-from typing import Any
 from dataclasses import dataclass, field
+from typing import Any
 
 import asyncssh
 
@@ -173,8 +173,12 @@ async def _supervise(
         if _succeeded(finished):
             _report_exit(process, wait.result())
         elif finished in done:
-            logger.warning("%s: copying the output of process group %d failed: %r",
-                           host.name, pgid, finished.exception())
+            logger.warning(
+                "%s: copying the output of process group %d failed: %r",
+                host.name,
+                pgid,
+                finished.exception(),
+            )
         else:
             logger.debug("%s: channel closed, killing process group %d", host.name, pgid)
     finally:
@@ -207,7 +211,7 @@ def _close_pipes(proc: asyncio.subprocess.Process) -> Callable[[], None]:
     back - "Unknown child process pid ..." and a wrong exit status.)"""
 
     def release() -> None:
-        transport = getattr(proc, "_transport", None)   # asyncio keeps it private
+        transport = getattr(proc, "_transport", None)  # asyncio keeps it private
         if transport is None or transport.is_closing():
             return
         for fd in (0, 1, 2):
@@ -218,20 +222,30 @@ def _close_pipes(proc: asyncio.subprocess.Process) -> Callable[[], None]:
     return release
 
 
-async def _run_with_pipes(process: asyncssh.SSHServerProcess, host: NodeHost,
-                          argv: list[str], env: dict[str, str]) -> None:
+async def _run_with_pipes(
+    process: asyncssh.SSHServerProcess, host: NodeHost, argv: list[str], env: dict[str, str]
+) -> None:
     proc = await asyncio.create_subprocess_exec(
-        *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE, cwd=host.home, env=env, start_new_session=True)
+        *argv,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=host.home,
+        env=env,
+        start_new_session=True,
+    )
     host.groups.add(proc.pid)
     _on_signal(process, lambda signum: host.kill_group(proc.pid, signum))
     assert proc.stdin and proc.stdout and proc.stderr
     feeder = asyncio.create_task(_feed_process(process, proc.stdin))
-    pumps = [asyncio.create_task(_copy_to_channel(proc.stdout, process.stdout)),
-             asyncio.create_task(_copy_to_channel(proc.stderr, process.stderr))]
+    pumps = [
+        asyncio.create_task(_copy_to_channel(proc.stdout, process.stdout)),
+        asyncio.create_task(_copy_to_channel(proc.stderr, process.stderr)),
+    ]
     try:
-        await _supervise(process, host, proc.pid, asyncio.ensure_future(proc.wait()), pumps,
-                         _close_pipes(proc))
+        await _supervise(
+            process, host, proc.pid, asyncio.ensure_future(proc.wait()), pumps, _close_pipes(proc)
+        )
     finally:
         feeder.cancel()
         await asyncio.gather(feeder, return_exceptions=True)
@@ -246,17 +260,24 @@ def _set_window(fd: int, size: tuple[int, int, int, int]) -> None:
         fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", height, width, pixwidth, pixheight))
 
 
-async def _run_with_pty(process: asyncssh.SSHServerProcess, host: NodeHost,
-                        argv: list[str], env: dict[str, str]) -> None:
+async def _run_with_pty(
+    process: asyncssh.SSHServerProcess, host: NodeHost, argv: list[str], env: dict[str, str]
+) -> None:
     master, slave = os.openpty()
     _set_window(master, tuple(process.term_size))  # type: ignore[arg-type]
     env = {**env, "TERM": process.term_type or "dumb"}
     try:
         proc = await asyncio.create_subprocess_exec(
-            *argv, stdin=slave, stdout=slave, stderr=slave, cwd=host.home, env=env,
+            *argv,
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            cwd=host.home,
+            env=env,
             start_new_session=True,
             # make the pty the controlling terminal, so that closing it hangs the group up
-            preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0))
+            preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),
+        )
     finally:
         os.close(slave)
     host.groups.add(proc.pid)
@@ -283,8 +304,7 @@ async def _run_with_pty(process: asyncssh.SSHServerProcess, host: NodeHost,
         while True:
             try:
                 data = await process.stdin.read(CHUNK)
-            except (asyncssh.BreakReceived, asyncssh.TerminalSizeChanged,
-                    asyncssh.SignalReceived):
+            except (asyncssh.BreakReceived, asyncssh.TerminalSizeChanged, asyncssh.SignalReceived):
                 continue
             except (asyncssh.Error, ConnectionError):
                 return
@@ -299,8 +319,13 @@ async def _run_with_pty(process: asyncssh.SSHServerProcess, host: NodeHost,
     loop.add_reader(master, readable)
     feeder = asyncio.create_task(feed())
     try:
-        await _supervise(process, host, proc.pid, asyncio.ensure_future(proc.wait()),
-                         [asyncio.create_task(output())])
+        await _supervise(
+            process,
+            host,
+            proc.pid,
+            asyncio.ensure_future(proc.wait()),
+            [asyncio.create_task(output())],
+        )
     finally:
         feeder.cancel()
         loop.remove_reader(master)

@@ -29,8 +29,10 @@ class SandboxNodes:
         self.sandbox = sandbox
         self.username = username
 
-    nodes = property(lambda self: list(self.sandbox.nodes),
-                     doc="the nodes (not the gateway): SandboxNode(name, host, port, home)")
+    nodes = property(
+        lambda self: list(self.sandbox.nodes),
+        doc="the nodes (not the gateway): SandboxNode(name, host, port, home)",
+    )
     gateway = property(lambda self: self.sandbox.gateway, doc="the gateway node (or None)")
     client_key = property(lambda self: Path(self.sandbox.client_key))
     known_hosts = property(lambda self: Path(self.sandbox.known_hosts))
@@ -39,8 +41,13 @@ class SandboxNodes:
 
     def node_options(self, node: SandboxNode) -> dict[str, Any]:
         """Keyword arguments of ``SshNode`` for ``node`` (hostname, port, key, known_hosts)."""
-        return {"hostname": node.host, "port": node.port, "username": self.username,
-                "keys": [str(self.client_key)], "known_hosts": str(self.known_hosts)}
+        return {
+            "hostname": node.host,
+            "port": node.port,
+            "username": self.username,
+            "keys": [str(self.client_key)],
+            "known_hosts": str(self.known_hosts),
+        }
 
     def gateway_ssh_node(self, **options: Any) -> Any:
         """An ``SshNode`` for the gateway."""
@@ -54,8 +61,10 @@ class SandboxNodes:
         """One ``SshNode`` per sandbox node, behind ``gateway`` (an ``SshNode``) if given."""
         from ..node import SshNode
 
-        return [SshNode(**{**self.node_options(node), "gateway": gateway, **options})
-                for node in self.nodes]
+        return [
+            SshNode(**{**self.node_options(node), "gateway": gateway, **options})
+            for node in self.nodes
+        ]
 
     def home(self, index: int) -> Path:
         """Home directory of node ``index`` (0-based): check there what your scenario left."""
@@ -68,16 +77,18 @@ class ThreadedSandbox:
     ``with ThreadedSandbox(directory, 3) as nodes:`` gives a :class:`SandboxNodes`.
     """
 
-    def __init__(self, directory: str | os.PathLike[str], count: int = DEFAULT_NODES,
-                 **options: Any):
+    def __init__(
+        self, directory: str | os.PathLike[str], count: int = DEFAULT_NODES, **options: Any
+    ):
         self.sandbox = Sandbox(directory, count, **options)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
 
     def start(self) -> SandboxNodes:
         self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="sshjobs-sandbox",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="sshjobs-sandbox", daemon=True
+        )
         self._thread.start()
         try:
             self._call(self.sandbox.start())
@@ -109,8 +120,12 @@ class ThreadedSandbox:
     def __enter__(self) -> SandboxNodes:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.stop()
 
 

@@ -21,8 +21,7 @@ from .model import CommandSpec, JobSpec, NodeSpec, Scenario
 logger = logging.getLogger("sshjobs.scenario")
 
 #: apssh's formatter names before 0.24.0
-_FORMATTER_ALIASES = {"ColonFormatter": "HostFormatter",
-                      "TimeColonFormatter": "TimeHostFormatter"}
+_FORMATTER_ALIASES = {"ColonFormatter": "HostFormatter", "TimeColonFormatter": "TimeHostFormatter"}
 
 
 @dataclass
@@ -53,8 +52,9 @@ class Built:
     scheduler: Any
 
 
-def _error(scenario: Scenario, message: str, line: int, key: str | None,
-           cause: BaseException | None = None) -> ScenarioError:
+def _error(
+    scenario: Scenario, message: str, line: int, key: str | None, cause: BaseException | None = None
+) -> ScenarioError:
     error = ScenarioError(message, filename=scenario.filename, line=line, key=key)
     error.__cause__ = cause
     return error
@@ -62,23 +62,34 @@ def _error(scenario: Scenario, message: str, line: int, key: str | None,
 
 def _formatter(scenario: Scenario, spec: NodeSpec) -> Any:
     import sshjobs
+
     name = _FORMATTER_ALIASES.get(spec.formatter or "", spec.formatter or "")
     cls = getattr(sshjobs, name, None)
     if cls is None:
         try:
             from sshjobs import formatters
+
             cls = getattr(formatters, name, None)
         except ImportError:  # pragma: no cover - the library always has formatters
             cls = None
     if not isinstance(cls, type) or not name.endswith("Formatter"):
-        raise _error(scenario, f"node '{spec.id}': unknown formatter '{spec.formatter}'",
-                     spec.key_lines.get("formatter", spec.line), "formatter")
+        raise _error(
+            scenario,
+            f"node '{spec.id}': unknown formatter '{spec.formatter}'",
+            spec.key_lines.get("formatter", spec.line),
+            "formatter",
+        )
     kwds = {"verbose": spec.verbose} if spec.verbose is not None else {}
     try:
         return cls(**kwds)
     except TypeError as exc:
-        raise _error(scenario, f"node '{spec.id}': formatter {name} needs arguments: {exc}",
-                     spec.key_lines.get("formatter", spec.line), "formatter", exc) from exc
+        raise _error(
+            scenario,
+            f"node '{spec.id}': formatter {name} needs arguments: {exc}",
+            spec.key_lines.get("formatter", spec.line),
+            "formatter",
+            exc,
+        ) from exc
 
 
 def _node_kwds(scenario: Scenario, spec: NodeSpec, defaults: NodeDefaults) -> dict[str, Any]:
@@ -95,11 +106,14 @@ def _node_kwds(scenario: Scenario, spec: NodeSpec, defaults: NodeDefaults) -> di
         return kwds
     keys = spec.keys if spec.keys is not None else defaults.keys
     known_hosts = spec.known_hosts or defaults.known_hosts
-    values = {"username": spec.username, "port": spec.port,
-              "keys": [os.path.expanduser(key) for key in keys] if keys else None,
-              "known_hosts": os.path.expanduser(known_hosts) if known_hosts else None,
-              "host_keys": spec.host_key or defaults.host_key,
-              "timeout": spec.timeout if spec.timeout is not None else defaults.timeout}
+    values = {
+        "username": spec.username,
+        "port": spec.port,
+        "keys": [os.path.expanduser(key) for key in keys] if keys else None,
+        "known_hosts": os.path.expanduser(known_hosts) if known_hosts else None,
+        "host_keys": spec.host_key or defaults.host_key,
+        "timeout": spec.timeout if spec.timeout is not None else defaults.timeout,
+    }
     kwds.update({key: value for key, value in values.items() if value is not None})
     kwds.update(defaults.extra)
     return kwds
@@ -117,6 +131,7 @@ def build_nodes(scenario: Scenario, defaults: NodeDefaults) -> dict[str, Any]:
     """SshNode / LocalNode objects by id, gateways built before the nodes behind them."""
     from ..localnode import LocalNode
     from ..node import SshNode
+
     nodes: dict[str, Any] = {}
 
     def build(spec: NodeSpec) -> Any:
@@ -130,8 +145,12 @@ def build_nodes(scenario: Scenario, defaults: NodeDefaults) -> dict[str, Any]:
                     kwds.pop(key)  # a caller default this library version does not know
                     continue
                 file_key = "host_key" if key == "host_keys" else key
-                raise _error(scenario, f"node '{spec.id}': {cls.__name__} has no '{key}' option",
-                             spec.key_lines.get(file_key, spec.line), file_key)
+                raise _error(
+                    scenario,
+                    f"node '{spec.id}': {cls.__name__} has no '{key}' option",
+                    spec.key_lines.get(file_key, spec.line),
+                    file_key,
+                )
         node: Any
         try:
             if spec.local:
@@ -143,10 +162,12 @@ def build_nodes(scenario: Scenario, defaults: NodeDefaults) -> dict[str, Any]:
             raise
         except Exception as exc:  # a key file that does not load, a bad value...
             from sshjobs.errors import KeyLoadError
+
             at_keys = isinstance(exc, KeyLoadError) and "keys" in spec.key_lines
             line = spec.key_lines["keys"] if at_keys else spec.line
-            raise _error(scenario, f"node '{spec.id}': {exc}", line, "keys" if at_keys else None,
-                         exc) from exc
+            raise _error(
+                scenario, f"node '{spec.id}': {exc}", line, "keys" if at_keys else None, exc
+            ) from exc
         node.monitor_name = spec.id  # the monitor and the run report show the file's node ids
         nodes[spec.id] = node
         return node
@@ -159,54 +180,81 @@ def build_nodes(scenario: Scenario, defaults: NodeDefaults) -> dict[str, Any]:
 def build_services(scenario: Scenario) -> dict[str, Any]:
     """Service objects by id."""
     from sshjobs.service import Service
-    return {spec.id: Service(spec.command, service_id=spec.id, tty=spec.tty,
-                             systemd_type=spec.systemd_type, environ=spec.environ,
-                             stop_if_running=spec.stop_if_running, verbose=spec.verbose)
-            for spec in scenario.services.values()}
+
+    return {
+        spec.id: Service(
+            spec.command,
+            service_id=spec.id,
+            tty=spec.tty,
+            systemd_type=spec.systemd_type,
+            environ=spec.environ,
+            stop_if_running=spec.stop_if_running,
+            verbose=spec.verbose,
+        )
+        for spec in scenario.services.values()
+    }
 
 
-def build_command(scenario: Scenario, job: JobSpec, spec: CommandSpec,
-                  services: dict[str, Any]) -> Any:
+def build_command(
+    scenario: Scenario, job: JobSpec, spec: CommandSpec, services: dict[str, Any]
+) -> Any:
     """One command object; a keyword the class does not take is an error on its line."""
     import sshjobs
+
     kwargs = dict(spec.kwargs)
     if spec.type == "Service":
         service = services[str(spec.service)]
         method = getattr(service, f"{spec.action}_command")
         target: Any = method
-        make: Callable[[], Any] = lambda: method(**kwargs)
+
+        def make() -> Any:
+            return method(**kwargs)
     else:
         target = getattr(sshjobs, spec.type)
-        make = lambda: target(*spec.args, **kwargs)
+
+        def make() -> Any:
+            return target(*spec.args, **kwargs)
+
     for key in kwargs:
         if not _accepts(target, key):
-            raise _error(scenario, f"job '{job.id}': {spec.type} has no '{key}' option",
-                         spec.key_lines.get(key, spec.line), key)
+            raise _error(
+                scenario,
+                f"job '{job.id}': {spec.type} has no '{key}' option",
+                spec.key_lines.get(key, spec.line),
+                key,
+            )
     try:
         return make()
     except ScenarioError:
         raise
     except Exception as exc:
-        raise _error(scenario, f"job '{job.id}': cannot build {spec.type}: {exc}", spec.line,
-                     None, exc) from exc
+        raise _error(
+            scenario, f"job '{job.id}': cannot build {spec.type}: {exc}", spec.line, None, exc
+        ) from exc
 
 
 def build(scenario: Scenario, defaults: NodeDefaults | None = None) -> Built:
     """Build every object of ``scenario``; nothing is started."""
     from asynciojobs import Scheduler
+
     from ..job import SshJob
+
     defaults = defaults or NodeDefaults()
     nodes = build_nodes(scenario, defaults)
     services = build_services(scenario)
     jobs: dict[str, Any] = {}
     for spec in scenario.jobs.values():
-        commands = [build_command(scenario, spec, command, services)
-                    for command in spec.commands]
+        commands = [build_command(scenario, spec, command, services) for command in spec.commands]
         flags: dict[str, Any] = {
-            "critical": spec.critical, "forever": spec.forever, "verbose": spec.verbose,
-            "keep_connection": spec.keep_connection, "timeout": spec.timeout,
-            "retries": spec.retries, "backoff": spec.backoff,
-            "on_failed_requirement": spec.on_failed_requirement}
+            "critical": spec.critical,
+            "forever": spec.forever,
+            "verbose": spec.verbose,
+            "keep_connection": spec.keep_connection,
+            "timeout": spec.timeout,
+            "retries": spec.retries,
+            "backoff": spec.backoff,
+            "on_failed_requirement": spec.on_failed_requirement,
+        }
         kwds = {key: value for key, value in flags.items() if value is not None}
         # no default label: graphs and lists then show the node and the commands
         job = SshJob(nodes[spec.node], commands=commands, label=spec.label, **kwds)
@@ -215,8 +263,7 @@ def build(scenario: Scenario, defaults: NodeDefaults | None = None) -> Built:
     for spec in scenario.jobs.values():
         jobs[spec.id].requires(*(jobs[name] for name in spec.required))
     options = scenario.scheduler
-    sched_kwds: dict[str, Any] = {"jobs_window": options.jobs_window,
-                                  "timeout": options.timeout}
+    sched_kwds: dict[str, Any] = {"jobs_window": options.jobs_window, "timeout": options.timeout}
     for key in ("critical", "verbose", "label", "shutdown_timeout", "on_failed_requirement"):
         value = getattr(options, key)
         if value is not None:

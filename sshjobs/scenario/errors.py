@@ -15,8 +15,14 @@ class ScenarioError(SshJobsError):
     dangling reference.  ``str()`` is ``file:line: key: problem``; the parts are attributes
     (``filename``, ``line``, ``key``, ``problem``); ``host`` is None."""
 
-    def __init__(self, message: str, *, filename: str | None = None, line: int | None = None,
-                 key: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        filename: str | None = None,
+        line: int | None = None,
+        key: str | None = None,
+    ) -> None:
         self.problem = message
         self.filename = filename
         self.line = line

@@ -20,8 +20,12 @@ from .sections import parse_scenario
 from .source import read_source
 
 
-def load_scenario(filename: str | Path, env: Mapping[str, Any] | None = None, *,
-                  save_intermediate: bool | str | Path | None = None) -> Scenario:
+def load_scenario(
+    filename: str | Path,
+    env: Mapping[str, Any] | None = None,
+    *,
+    save_intermediate: bool | str | Path | None = None,
+) -> Scenario:
     """Read, render, parse and check a scenario file; build nothing (no SSH library needed)."""
     source = read_source(filename, env, save_intermediate=save_intermediate)
     try:
@@ -45,8 +49,12 @@ class YamlLoader:
         #: the objects built by the last load (nodes, jobs, services by id, and the scheduler)
         self.built: Built | None = None
 
-    def load_scenario(self, env: Mapping[str, Any] | None = None, *,
-                      save_intermediate: bool | str | Path | None = None) -> Scenario:
+    def load_scenario(
+        self,
+        env: Mapping[str, Any] | None = None,
+        *,
+        save_intermediate: bool | str | Path | None = None,
+    ) -> Scenario:
         """First half of a load: read, render and check the file; nothing is built."""
         self.scenario = load_scenario(self.filename, env, save_intermediate=save_intermediate)
         return self.scenario
@@ -58,20 +66,31 @@ class YamlLoader:
         self.built = build(self.scenario, self.node_defaults)
         return self.built
 
-    def load_built(self, env: Mapping[str, Any] | None = None, *,
-                   save_intermediate: bool | str | Path | None = None) -> Built:
+    def load_built(
+        self,
+        env: Mapping[str, Any] | None = None,
+        *,
+        save_intermediate: bool | str | Path | None = None,
+    ) -> Built:
         """Load and build; returns every built object, services included."""
         self.load_scenario(env, save_intermediate=save_intermediate)
         return self.build()
 
-    def load_with_maps(self, env: Mapping[str, Any] | None = None, *,
-                       save_intermediate: bool | str | Path | None = None
-                       ) -> tuple[dict[str, Any], dict[str, Any], Any]:
+    def load_with_maps(
+        self,
+        env: Mapping[str, Any] | None = None,
+        *,
+        save_intermediate: bool | str | Path | None = None,
+    ) -> tuple[dict[str, Any], dict[str, Any], Any]:
         """``(nodes_map, jobs_map, scheduler)``, maps keyed by the ids of the file."""
         built = self.load_built(env, save_intermediate=save_intermediate)
         return built.nodes, built.jobs, built.scheduler
 
-    def load(self, env: Mapping[str, Any] | None = None, *,
-             save_intermediate: bool | str | Path | None = None) -> Any:
+    def load(
+        self,
+        env: Mapping[str, Any] | None = None,
+        *,
+        save_intermediate: bool | str | Path | None = None,
+    ) -> Any:
         """The Scheduler holding every job of the file."""
         return self.load_built(env, save_intermediate=save_intermediate).scheduler

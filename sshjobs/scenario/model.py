@@ -29,9 +29,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..transport.hostkeys import HOST_KEY_MODES
 from .errors import ScenarioError
-from .source import LineDict, LineList, line_of
+from .source import LineDict, line_of
 
 COMMAND_TYPES = ("Run", "RunScript", "RunString", "Push", "Pull", "Service")
 SERVICE_ACTIONS = ("start", "stop", "status", "journal")
@@ -148,18 +147,27 @@ class Checker:
 
     def mapping(self, value: Any, what: str, line: int | None) -> LineDict:
         if not isinstance(value, dict):
-            raise self.fail(f"{what} must be a mapping, not {kind_of(value)}",
-                            line_of(value, line))
+            raise self.fail(f"{what} must be a mapping, not {kind_of(value)}", line_of(value, line))
         return value  # type: ignore[return-value]
 
     def keys(self, entry: LineDict, allowed: tuple[str, ...], what: str) -> None:
         for key in entry:
             if key not in allowed:
-                raise self.fail(f"unknown key in {what} (expected one of: {', '.join(allowed)})",
-                                entry.line_of(key), str(key))
+                raise self.fail(
+                    f"unknown key in {what} (expected one of: {', '.join(allowed)})",
+                    entry.line_of(key),
+                    str(key),
+                )
 
-    def get(self, entry: LineDict, key: str, types: tuple[type, ...] | type, what: str,
-            default: Any = None, convert: Callable[[Any], Any] | None = None) -> Any:
+    def get(
+        self,
+        entry: LineDict,
+        key: str,
+        types: tuple[type, ...] | type,
+        what: str,
+        default: Any = None,
+        convert: Callable[[Any], Any] | None = None,
+    ) -> Any:
         if key not in entry or entry[key] is None:
             return default
         value = entry[key]
@@ -167,8 +175,9 @@ class Checker:
         # YAML booleans are ints in Python: never accept one where a number is meant
         if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
             expected = " or ".join(t.__name__ for t in types)
-            raise self.fail(f"{what}: expected {expected}, got {kind_of(value)}",
-                            entry.line_of(key), key)
+            raise self.fail(
+                f"{what}: expected {expected}, got {kind_of(value)}", entry.line_of(key), key
+            )
         return convert(value) if convert else value
 
     def ident(self, entry: LineDict, what: str) -> str:
@@ -185,7 +194,8 @@ class Checker:
             return None
         items = [value] if isinstance(value, (str, int)) and not isinstance(value, bool) else value
         if not isinstance(items, list) or not all(
-                isinstance(i, (str, int)) and not isinstance(i, bool) for i in items):
+            isinstance(i, (str, int)) and not isinstance(i, bool) for i in items
+        ):
             raise self.fail(f"{what}: expected a name or a list of names", entry.line_of(key), key)
         return [str(i) for i in items]
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..transport.hostkeys import HOST_KEY_MODES
 from .model import (
     COMMAND_TYPES,
     FAILED_REQUIREMENT_POLICIES,
-    HOST_KEY_MODES,
     IGNORED_NODE_KEYS,
     SERVICE_ACTIONS,
     Checker,
@@ -31,14 +31,48 @@ from .source import LineDict, LineList
 _NUMBER = (int, float)
 _NAME = (str, int)
 
-_NODE_KEYS = ("id", "hostname", "localnode", "gateway", "username", "port", "keys",
-              "known_hosts", "host_key", "timeout", "formatter", "verbose") + IGNORED_NODE_KEYS
-_JOB_KEYS = ("id", "node", "commands", "command", "required", "critical", "forever", "verbose",
-             "label", "keep_connection", "timeout", "retries", "backoff",
-             "on_failed_requirement")
+_NODE_KEYS = (
+    "id",
+    "hostname",
+    "localnode",
+    "gateway",
+    "username",
+    "port",
+    "keys",
+    "known_hosts",
+    "host_key",
+    "timeout",
+    "formatter",
+    "verbose",
+    *IGNORED_NODE_KEYS,
+)
+_JOB_KEYS = (
+    "id",
+    "node",
+    "commands",
+    "command",
+    "required",
+    "critical",
+    "forever",
+    "verbose",
+    "label",
+    "keep_connection",
+    "timeout",
+    "retries",
+    "backoff",
+    "on_failed_requirement",
+)
 _SERVICE_KEYS = ("id", "command", "tty", "systemd_type", "environ", "stop_if_running", "verbose")
-_SCHEDULER_KEYS = ("timeout", "window", "jobs_window", "critical", "verbose", "label",
-                   "shutdown_timeout", "on_failed_requirement")
+_SCHEDULER_KEYS = (
+    "timeout",
+    "window",
+    "jobs_window",
+    "critical",
+    "verbose",
+    "label",
+    "shutdown_timeout",
+    "on_failed_requirement",
+)
 
 
 def parse_scheduler(check: Checker, tree: LineDict) -> SchedulerSpec:
@@ -48,8 +82,11 @@ def parse_scheduler(check: Checker, tree: LineDict) -> SchedulerSpec:
     entry = check.mapping(tree["scheduler"], "'scheduler'", tree.line_of("scheduler"))
     check.keys(entry, _SCHEDULER_KEYS, "'scheduler'")
     if "window" in entry and "jobs_window" in entry:
-        raise check.fail("give either 'window' or 'jobs_window', not both",
-                         entry.line_of("jobs_window"), "jobs_window")
+        raise check.fail(
+            "give either 'window' or 'jobs_window', not both",
+            entry.line_of("jobs_window"),
+            "jobs_window",
+        )
     window_key = "jobs_window" if "jobs_window" in entry else "window"
     spec = SchedulerSpec(
         timeout=check.get(entry, "timeout", _NUMBER, "scheduler timeout (seconds)"),
@@ -58,28 +95,33 @@ def parse_scheduler(check: Checker, tree: LineDict) -> SchedulerSpec:
         verbose=check.get(entry, "verbose", bool, "scheduler verbose"),
         label=check.get(entry, "label", _NAME, "scheduler label", convert=str),
         shutdown_timeout=check.get(entry, "shutdown_timeout", _NUMBER, "shutdown timeout"),
-        on_failed_requirement=_policy(check, entry, "scheduler"))
+        on_failed_requirement=_policy(check, entry, "scheduler"),
+    )
     _positive(check, entry, ("timeout", window_key, "shutdown_timeout"))
     return spec
 
 
-def _positive(check: Checker, entry: LineDict, keys: tuple[str, ...], *,
-              zero: bool = False) -> None:
+def _positive(
+    check: Checker, entry: LineDict, keys: tuple[str, ...], *, zero: bool = False
+) -> None:
     for key in keys:
         value = entry.get(key)
         if not isinstance(value, (int, float)) or isinstance(value, bool):
             continue  # absent, or a wrong type that check.get reports
         if value < 0 or (value == 0 and not zero):
-            raise check.fail("must not be negative" if zero else "must be positive",
-                             entry.line_of(key), key)
+            raise check.fail(
+                "must not be negative" if zero else "must be positive", entry.line_of(key), key
+            )
 
 
 def _policy(check: Checker, entry: LineDict, what: str) -> str | None:
     policy = check.get(entry, "on_failed_requirement", str, f"{what} on_failed_requirement")
     if policy is not None and policy not in FAILED_REQUIREMENT_POLICIES:
-        raise check.fail(f"{what} on_failed_requirement must be one of "
-                         f"{', '.join(FAILED_REQUIREMENT_POLICIES)}",
-                         entry.line_of("on_failed_requirement"), "on_failed_requirement")
+        raise check.fail(
+            f"{what} on_failed_requirement must be one of {', '.join(FAILED_REQUIREMENT_POLICIES)}",
+            entry.line_of("on_failed_requirement"),
+            "on_failed_requirement",
+        )
     return policy
 
 
@@ -91,35 +133,47 @@ def parse_node(check: Checker, entry: LineDict) -> NodeSpec:
     local = "localnode" in entry and entry["localnode"] is not False
     hostname = check.get(entry, "hostname", _NAME, f"{what} hostname", convert=str)
     if local and hostname:
-        raise check.fail(f"{what} has both 'hostname' and 'localnode'",
-                         entry.line_of("hostname"), "hostname")
+        raise check.fail(
+            f"{what} has both 'hostname' and 'localnode'", entry.line_of("hostname"), "hostname"
+        )
     if not local and not hostname:
-        raise check.fail(f"{what} has no hostname (give 'hostname: HOST' or "
-                         "'localnode: true')", entry.line, "hostname")
+        raise check.fail(
+            f"{what} has no hostname (give 'hostname: HOST' or 'localnode: true')",
+            entry.line,
+            "hostname",
+        )
     if local:
         for key in ("gateway", "username", "port", "keys", "known_hosts", "host_key"):
             if entry.get(key) is not None:
-                raise check.fail(f"{what} is a localnode: '{key}' means nothing here",
-                                 entry.line_of(key), key)
+                raise check.fail(
+                    f"{what} is a localnode: '{key}' means nothing here", entry.line_of(key), key
+                )
     port = check.get(entry, "port", int, f"{what} port")
     if port is not None and not 0 < port < 65536:
-        raise check.fail(f"{what} port must be between 1 and 65535", entry.line_of("port"),
-                         "port")
+        raise check.fail(f"{what} port must be between 1 and 65535", entry.line_of("port"), "port")
     host_key = check.get(entry, "host_key", str, f"{what} host-key mode")
     if host_key is not None and host_key not in HOST_KEY_MODES:
-        raise check.fail(f"{what} host-key mode must be one of {', '.join(HOST_KEY_MODES)}",
-                         entry.line_of("host_key"), "host_key")
+        raise check.fail(
+            f"{what} host-key mode must be one of {', '.join(HOST_KEY_MODES)}",
+            entry.line_of("host_key"),
+            "host_key",
+        )
     return NodeSpec(
-        id=ident, line=entry.line, hostname=hostname, local=local,
+        id=ident,
+        line=entry.line,
+        hostname=hostname,
+        local=local,
         gateway=check.get(entry, "gateway", _NAME, f"{what} gateway", convert=str),
         username=check.get(entry, "username", _NAME, f"{what} username", convert=str),
-        port=port, keys=check.str_list(entry, "keys", f"{what} keys"),
+        port=port,
+        keys=check.str_list(entry, "keys", f"{what} keys"),
         known_hosts=check.get(entry, "known_hosts", str, f"{what} known_hosts file"),
         host_key=host_key,
         timeout=check.get(entry, "timeout", _NUMBER, f"{what} connection timeout"),
         formatter=check.get(entry, "formatter", str, f"{what} formatter class name"),
         verbose=check.get(entry, "verbose", bool, f"{what} verbose"),
-        key_lines=dict(entry.key_lines))
+        key_lines=dict(entry.key_lines),
+    )
 
 
 def parse_service(check: Checker, entry: LineDict) -> ServiceSpec:
@@ -134,14 +188,19 @@ def parse_service(check: Checker, entry: LineDict) -> ServiceSpec:
     if environ is not None:
         environ = {str(k): str(v) for k, v in environ.items()}
     return ServiceSpec(
-        id=ident, line=entry.line, command=command,
+        id=ident,
+        line=entry.line,
+        command=command,
         tty=check.get(entry, "tty", bool, f"{what} tty", default=False),
-        systemd_type=check.get(entry, "systemd_type", str, f"{what} systemd_type",
-                               default="simple"),
+        systemd_type=check.get(
+            entry, "systemd_type", str, f"{what} systemd_type", default="simple"
+        ),
         environ=environ,
-        stop_if_running=check.get(entry, "stop_if_running", bool, f"{what} stop_if_running",
-                                  default=True),
-        verbose=check.get(entry, "verbose", bool, f"{what} verbose", default=False))
+        stop_if_running=check.get(
+            entry, "stop_if_running", bool, f"{what} stop_if_running", default=True
+        ),
+        verbose=check.get(entry, "verbose", bool, f"{what} verbose", default=False),
+    )
 
 
 def parse_command(check: Checker, value: Any, line: int, where: str) -> CommandSpec:
@@ -151,10 +210,12 @@ def parse_command(check: Checker, value: Any, line: int, where: str) -> CommandS
     entry = check.mapping(value, f"a command of {where}", line)
     kind = check.get(entry, "type", str, "command type", default="Run")
     if kind not in COMMAND_TYPES:
-        raise check.fail(f"unknown command type '{kind}' (expected one of: "
-                         f"{', '.join(COMMAND_TYPES)})", entry.line_of("type"), "type")
-    spec = CommandSpec(kind, entry.line, key_lines={str(k): v for k, v in
-                                                     entry.key_lines.items()})
+        raise check.fail(
+            f"unknown command type '{kind}' (expected one of: {', '.join(COMMAND_TYPES)})",
+            entry.line_of("type"),
+            "type",
+        )
+    spec = CommandSpec(kind, entry.line, key_lines={str(k): v for k, v in entry.key_lines.items()})
     rest = {str(k): v for k, v in entry.items() if k != "type"}
     if kind == "Service":
         spec.service = check.get(entry, "service", _NAME, "service id", convert=str)
@@ -162,8 +223,11 @@ def parse_command(check: Checker, value: Any, line: int, where: str) -> CommandS
         if spec.service is None:
             raise check.fail("a Service command needs 'service: ID'", entry.line, "service")
         if spec.action not in SERVICE_ACTIONS:
-            raise check.fail(f"a Service command needs 'action:' one of "
-                             f"{', '.join(SERVICE_ACTIONS)}", entry.line_of("action"), "action")
+            raise check.fail(
+                f"a Service command needs 'action:' one of {', '.join(SERVICE_ACTIONS)}",
+                entry.line_of("action"),
+                "action",
+            )
         rest.pop("service")
         rest.pop("action")
     elif kind in ("Run", "RunScript", "RunString"):
@@ -172,8 +236,11 @@ def parse_command(check: Checker, value: Any, line: int, where: str) -> CommandS
     return spec
 
 
-_ARGV_KEYS = {"Run": ("argv",), "RunScript": ("local_script", "args"),
-              "RunString": ("script_body", "args")}
+_ARGV_KEYS = {
+    "Run": ("argv",),
+    "RunScript": ("local_script", "args"),
+    "RunString": ("script_body", "args"),
+}
 
 
 def _run_args(check: Checker, entry: LineDict, kind: str, rest: dict[str, Any]) -> list[Any]:
@@ -182,8 +249,11 @@ def _run_args(check: Checker, entry: LineDict, kind: str, rest: dict[str, Any]) 
     explicit = [key for key in _ARGV_KEYS[kind] if key in entry]
     if "command" in entry:
         if explicit:
-            raise check.fail(f"give either 'command' or {' / '.join(_ARGV_KEYS[kind])}",
-                             entry.line_of(explicit[0]), explicit[0])
+            raise check.fail(
+                f"give either 'command' or {' / '.join(_ARGV_KEYS[kind])}",
+                entry.line_of(explicit[0]),
+                explicit[0],
+            )
         text = check.get(entry, "command", _NAME, f"{kind} command", convert=str)
         rest.pop("command")
         if not text or not text.strip():
@@ -214,8 +284,9 @@ def parse_job(check: Checker, entry: LineDict) -> JobSpec:
     what = f"job '{ident}'"
     check.keys(entry, _JOB_KEYS, what)
     if "commands" in entry and "command" in entry:
-        raise check.fail(f"{what}: give either 'commands' or 'command'",
-                         entry.line_of("command"), "command")
+        raise check.fail(
+            f"{what}: give either 'commands' or 'command'", entry.line_of("command"), "command"
+        )
     key = "commands" if "commands" in entry else "command"
     node = check.get(entry, "node", _NAME, f"{what} node id", convert=str)
     if node is None:
@@ -230,10 +301,18 @@ def parse_job(check: Checker, entry: LineDict) -> JobSpec:
     _positive(check, entry, ("retries", "backoff"), zero=True)
     required = check.str_list(entry, "required", f"{what} required") or []
     req_value = entry.get("required")
-    req_lines = {name: (req_value.line_of(i) if isinstance(req_value, LineList)
-                        else entry.line_of("required")) for i, name in enumerate(required)}
+    req_lines = {
+        name: (
+            req_value.line_of(i) if isinstance(req_value, LineList) else entry.line_of("required")
+        )
+        for i, name in enumerate(required)
+    }
     return JobSpec(
-        id=ident, line=entry.line, node=node, commands=commands, required=required,
+        id=ident,
+        line=entry.line,
+        node=node,
+        commands=commands,
+        required=required,
         critical=check.get(entry, "critical", bool, f"{what} critical"),
         forever=check.get(entry, "forever", bool, f"{what} forever"),
         verbose=check.get(entry, "verbose", bool, f"{what} verbose"),
@@ -243,7 +322,9 @@ def parse_job(check: Checker, entry: LineDict) -> JobSpec:
         retries=check.get(entry, "retries", int, f"{what} retries"),
         backoff=check.get(entry, "backoff", _NUMBER, f"{what} backoff (seconds)"),
         on_failed_requirement=_policy(check, entry, what),
-        key_lines=dict(entry.key_lines), required_lines=req_lines)
+        key_lines=dict(entry.key_lines),
+        required_lines=req_lines,
+    )
 
 
 def resolve(check: Checker, scenario: Scenario) -> None:
@@ -256,30 +337,40 @@ def resolve(check: Checker, scenario: Scenario) -> None:
         line = node.key_lines.get("gateway", node.line)
         gateway = nodes.get(node.gateway)
         if gateway is None:
-            raise check.fail(f"node '{node.id}': no node has id '{node.gateway}'", line,
-                             "gateway")
+            raise check.fail(f"node '{node.id}': no node has id '{node.gateway}'", line, "gateway")
         if gateway.local:
-            raise check.fail(f"node '{node.id}': the local node cannot be a gateway", line,
-                             "gateway")
+            raise check.fail(
+                f"node '{node.id}': the local node cannot be a gateway", line, "gateway"
+            )
         seen = [node.id]
         while gateway is not None:
             if gateway.id in seen:
-                raise check.fail("gateway cycle: " + " -> ".join(seen + [gateway.id]), line,
-                                 "gateway")
+                raise check.fail(
+                    "gateway cycle: " + " -> ".join([*seen, gateway.id]), line, "gateway"
+                )
             seen.append(gateway.id)
             gateway = nodes.get(gateway.gateway) if gateway.gateway else None
     for job in jobs.values():
         if job.node not in nodes:
-            raise check.fail(f"job '{job.id}': no node has id '{job.node}'",
-                             job.key_lines.get("node", job.line), "node")
+            raise check.fail(
+                f"job '{job.id}': no node has id '{job.node}'",
+                job.key_lines.get("node", job.line),
+                "node",
+            )
         for name in job.required:
             if name not in jobs:
-                raise check.fail(f"job '{job.id}' requires '{name}', but no job has that id",
-                                 job.required_lines.get(name, job.line), "required")
+                raise check.fail(
+                    f"job '{job.id}' requires '{name}', but no job has that id",
+                    job.required_lines.get(name, job.line),
+                    "required",
+                )
         for command in job.commands:
             if command.type == "Service" and command.service not in scenario.services:
-                raise check.fail(f"job '{job.id}': no service has id '{command.service}'",
-                                 command.key_lines.get("service", command.line), "service")
+                raise check.fail(
+                    f"job '{job.id}': no service has id '{command.service}'",
+                    command.key_lines.get("service", command.line),
+                    "service",
+                )
     _check_cycles(check, scenario)
 
 
@@ -291,11 +382,11 @@ def _check_cycles(check: Checker, scenario: Scenario) -> None:
         state[ident] = 1
         for name in scenario.jobs[ident].required:
             if state.get(name) == 1:
-                cycle = path[path.index(name):] + [name]
+                cycle = [*path[path.index(name) :], name]
                 job = scenario.jobs[name]
                 raise check.fail("requirement cycle: " + " -> ".join(cycle), job.line, "required")
             if name not in state:
-                visit(name, path + [name])
+                visit(name, [*path, name])
         state[ident] = 2
 
     for ident in scenario.jobs:
@@ -315,23 +406,30 @@ def _entries(check: Checker, tree: LineDict, section: str) -> list[LineDict]:
         for ident, entry in value.items():
             entry = check.mapping(entry, f"{section} entry '{ident}'", value.line_of(ident))
             if "id" in entry and str(entry["id"]) != str(ident):
-                raise check.fail(f"id '{entry['id']}' differs from its key '{ident}'",
-                                 entry.line_of("id"), "id")
+                raise check.fail(
+                    f"id '{entry['id']}' differs from its key '{ident}'", entry.line_of("id"), "id"
+                )
             entry["id"] = ident
             entry.key_lines.setdefault("id", value.line_of(ident))
             entries.append(entry)
         return entries
     if not isinstance(value, LineList):
-        raise check.fail(f"'{section}' must be a list of entries, not {kind_of(value)}", line,
-                         section)
-    return [check.mapping(item, f"an entry of '{section}'", value.line_of(i))
-            for i, item in enumerate(value)]
+        raise check.fail(
+            f"'{section}' must be a list of entries, not {kind_of(value)}", line, section
+        )
+    return [
+        check.mapping(item, f"an entry of '{section}'", value.line_of(i))
+        for i, item in enumerate(value)
+    ]
 
 
 def _unique(check: Checker, specs: dict[str, Any], spec: Any, what: str) -> None:
     if spec.id in specs:
-        raise check.fail(f"duplicate {what} id '{spec.id}' (first at line "
-                         f"{specs[spec.id].line})", spec.line, "id")
+        raise check.fail(
+            f"duplicate {what} id '{spec.id}' (first at line {specs[spec.id].line})",
+            spec.line,
+            "id",
+        )
     specs[spec.id] = spec
 
 

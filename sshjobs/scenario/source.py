@@ -38,8 +38,9 @@ def optional_module(name: str, filename: str | None) -> ModuleType:
         return importlib.import_module(name)
     except ImportError as exc:
         raise ScenarioError(
-            f"scenario files need the optional '{name}' module: "
-            "pip install 'sshjobs[scenario]'", filename=filename) from exc
+            f"scenario files need the optional '{name}' module: pip install 'sshjobs[scenario]'",
+            filename=filename,
+        ) from exc
 
 
 class LineDict(dict):
@@ -90,11 +91,16 @@ def _make_loader(yaml: ModuleType, filename: str) -> type:
             try:
                 duplicate = key in seen
             except TypeError as exc:
-                raise ScenarioError("a mapping key must be a plain value", filename=filename,
-                                    line=key_line) from exc
+                raise ScenarioError(
+                    "a mapping key must be a plain value", filename=filename, line=key_line
+                ) from exc
             if duplicate:
-                raise ScenarioError(f"duplicate key (first at line {data.key_lines[key]})",
-                                    filename=filename, line=key_line, key=str(key))
+                raise ScenarioError(
+                    f"duplicate key (first at line {data.key_lines[key]})",
+                    filename=filename,
+                    line=key_line,
+                    key=str(key),
+                )
             if id(key_node) in explicit:
                 seen.add(key)
             data[key] = loader.construct_object(value_node, deep=True)
@@ -122,8 +128,12 @@ def parse_yaml(text: str, filename: str) -> Any:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
         problem = exc.problem or exc.context or "invalid YAML"
-        if exc.problem and exc.context and exc.context_mark is not None \
-                and exc.context_mark is not mark:
+        if (
+            exc.problem
+            and exc.context
+            and exc.context_mark is not None
+            and exc.context_mark is not mark
+        ):
             problem += f" ({exc.context} started at line {exc.context_mark.line + 1})"
         raise ScenarioError(f"invalid YAML: {problem}", filename=filename, line=line) from exc
     except yaml.YAMLError as exc:
@@ -150,17 +160,22 @@ def _template_line(exc: BaseException) -> int | None:
 def render(text: str, env: Mapping[str, Any] | None, filename: str) -> str:
     """Render ``text`` as a Jinja2 template with ``env``; an undefined variable is an error."""
     jinja2 = optional_module("jinja2", filename)
-    environment = jinja2.Environment(undefined=jinja2.StrictUndefined,
-                                     keep_trailing_newline=True, autoescape=False)
+    environment = jinja2.Environment(
+        undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False
+    )
     try:
         return environment.from_string(text).render(**dict(env or {}))
     except jinja2.UndefinedError as exc:
-        raise ScenarioError(f"template: {exc.message} (define it with -D name=value)",
-                            filename=filename, line=_template_line(exc)) from exc
+        raise ScenarioError(
+            f"template: {exc.message} (define it with -D name=value)",
+            filename=filename,
+            line=_template_line(exc),
+        ) from exc
     except jinja2.TemplateError as exc:
         message = getattr(exc, "message", None) or str(exc)
-        raise ScenarioError(f"template: {message}", filename=filename,
-                            line=_template_line(exc)) from exc
+        raise ScenarioError(
+            f"template: {message}", filename=filename, line=_template_line(exc)
+        ) from exc
 
 
 def intermediate_path(filename: str | Path, save_intermediate: bool | str | Path) -> Path:
@@ -188,8 +203,12 @@ class Source:
         return error
 
 
-def read_source(filename: str | Path, env: Mapping[str, Any] | None = None, *,
-                save_intermediate: bool | str | Path | None = None) -> Source:
+def read_source(
+    filename: str | Path,
+    env: Mapping[str, Any] | None = None,
+    *,
+    save_intermediate: bool | str | Path | None = None,
+) -> Source:
     """Like :func:`read_tree`, and tell whether rendering changed the line count."""
     name = str(filename)
     try:
@@ -205,8 +224,12 @@ def read_source(filename: str | Path, env: Mapping[str, Any] | None = None, *,
     return source
 
 
-def _render_and_save(text: str, env: Mapping[str, Any] | None, filename: str | Path,
-                     save_intermediate: bool | str | Path | None) -> str:
+def _render_and_save(
+    text: str,
+    env: Mapping[str, Any] | None,
+    filename: str | Path,
+    save_intermediate: bool | str | Path | None,
+) -> str:
     name = str(filename)
     if not needs_rendering(text, env):
         return text
@@ -216,13 +239,18 @@ def _render_and_save(text: str, env: Mapping[str, Any] | None, filename: str | P
         try:
             target.write_text(INTERMEDIATE_HEADER.format(source=name) + text, encoding="utf-8")
         except OSError as exc:
-            raise ScenarioError(f"cannot save the rendered file {target}: {exc}",
-                                filename=name) from exc
+            raise ScenarioError(
+                f"cannot save the rendered file {target}: {exc}", filename=name
+            ) from exc
         logger.info("saved rendered scenario %s as %s", name, target)
     return text
 
 
-def read_tree(filename: str | Path, env: Mapping[str, Any] | None = None, *,
-              save_intermediate: bool | str | Path | None = None) -> Any:
+def read_tree(
+    filename: str | Path,
+    env: Mapping[str, Any] | None = None,
+    *,
+    save_intermediate: bool | str | Path | None = None,
+) -> Any:
     """Read, render if needed, optionally save the rendered text, and parse ``filename``."""
     return read_source(filename, env, save_intermediate=save_intermediate).tree

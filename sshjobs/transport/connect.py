@@ -4,8 +4,9 @@ Per-process work is done once: ssh config lookups, known_hosts parsing and key l
 cached; asyncssh is asked for curve25519 key exchange, AES-GCM / ChaCha20-Poly1305 ciphers, no
 compression, public-key authentication only (plus password when one is given), and no GSSAPI -
 so that a connection costs one handshake and no probing. asyncssh parses the ssh config
-files itself, but is given per-host reduced copies of them (:mod:`sshjobs.transport.sshconfig`), so that
-a fan-out over N hosts does not parse the whole config N times.
+files itself, but is given per-host reduced copies of them
+(:mod:`sshjobs.transport.sshconfig`), so that a fan-out over N hosts does not parse the whole
+config N times.
 
 Every failure becomes an :class:`~sshjobs.errors.SshConnectionError` subclass naming the host,
 with the asyncssh / OS error chained as ``__cause__``.
@@ -19,14 +20,20 @@ import logging
 import os
 import socket
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import asyncssh
 from asyncssh.encryption import get_default_encryption_algs
 from asyncssh.kex import get_default_kex_algs
 
-from ..errors import (AuthenticationError, GatewayError, HostKeyError, KeyLoadError,
-                      SshConnectionError, SshJobsError)
+from ..errors import (
+    AuthenticationError,
+    GatewayError,
+    HostKeyError,
+    KeyLoadError,
+    SshConnectionError,
+    SshJobsError,
+)
 from ..keys import KeySet, default_keys, load_key_file
 from . import fastpath, handshakes
 from .hostkeys import HostKeyVerdict, SshConfigHostKeys
@@ -36,8 +43,14 @@ if TYPE_CHECKING:
     from ..formatters import Formatter
     from .hostkeys import HostKeyPolicy
 
-__all__ = ["open_connection", "config_paths", "config_user", "config_host_keys", "KEX_ALGS",
-           "ENCRYPTION_ALGS"]
+__all__ = [
+    "ENCRYPTION_ALGS",
+    "KEX_ALGS",
+    "config_host_keys",
+    "config_paths",
+    "config_user",
+    "open_connection",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -57,11 +70,11 @@ class Endpoint(Protocol):
     config_paths: list[str]
     connect_options: dict[str, Any]
     fast_handshake: bool
-    host_key_policy: "HostKeyPolicy"
-    formatter: "Formatter"
+    host_key_policy: HostKeyPolicy
+    formatter: Formatter
 
     @property
-    def gateway(self) -> Optional["Gateway"]: ...
+    def gateway(self) -> Gateway | None: ...
 
     def explicit_keyset(self) -> KeySet | None: ...
 
@@ -81,21 +94,38 @@ class Gateway(Endpoint, Protocol):
 
 
 def _ordered(preferred: list[bytes], defaults: list[bytes], drop_prefix: bytes = b"") -> list:
-    rest = [alg for alg in defaults
-            if alg not in preferred and not (drop_prefix and alg.startswith(drop_prefix))]
+    rest = [
+        alg
+        for alg in defaults
+        if alg not in preferred and not (drop_prefix and alg.startswith(drop_prefix))
+    ]
     return [alg.decode() for alg in preferred if alg in defaults] + [a.decode() for a in rest]
 
 
-KEX_ALGS = _ordered([b"curve25519-sha256", b"curve25519-sha256@libssh.org"],
-                    get_default_kex_algs(), drop_prefix=b"gss-")
-ENCRYPTION_ALGS = _ordered([b"aes128-gcm@openssh.com", b"chacha20-poly1305@openssh.com",
-                            b"aes256-gcm@openssh.com"], get_default_encryption_algs())
+KEX_ALGS = _ordered(
+    [b"curve25519-sha256", b"curve25519-sha256@libssh.org"],
+    get_default_kex_algs(),
+    drop_prefix=b"gss-",
+)
+ENCRYPTION_ALGS = _ordered(
+    [b"aes128-gcm@openssh.com", b"chacha20-poly1305@openssh.com", b"aes256-gcm@openssh.com"],
+    get_default_encryption_algs(),
+)
 
 _config_cache: dict[tuple, tuple[dict[str, Any], Any]] = {}
 _unreduced: set[tuple] = set()
-_HOST_OPTIONS = ("User", "IdentityFile", "Hostname", "UserKnownHostsFile", "ProxyJump",
-                 "ConnectTimeout", "Port", "GlobalKnownHostsFile", "StrictHostKeyChecking",
-                 "HashKnownHosts")
+_HOST_OPTIONS = (
+    "User",
+    "IdentityFile",
+    "Hostname",
+    "UserKnownHostsFile",
+    "ProxyJump",
+    "ConnectTimeout",
+    "Port",
+    "GlobalKnownHostsFile",
+    "StrictHostKeyChecking",
+    "HashKnownHosts",
+)
 
 
 def _config_class() -> Any:
@@ -107,10 +137,12 @@ def _config_class() -> Any:
         from asyncssh.config import SSHClientConfig, SSHConfig
 
         class _HostKeyAwareConfig(SSHClientConfig):
-            _handlers = {**SSHClientConfig._handlers,
-                         "stricthostkeychecking": ("StrictHostKeyChecking",
-                                                   SSHConfig._set_bool_or_str),
-                         "hashknownhosts": ("HashKnownHosts", SSHConfig._set_bool_or_str)}
+            _handlers = {  # noqa: RUF012  replaces asyncssh's class-level table, never mutated
+                **SSHClientConfig._handlers,
+                "stricthostkeychecking": ("StrictHostKeyChecking", SSHConfig._set_bool_or_str),
+                "hashknownhosts": ("HashKnownHosts", SSHConfig._set_bool_or_str),
+            }
+
         _CONFIG_CLASS = _HostKeyAwareConfig
     return _CONFIG_CLASS
 
@@ -136,8 +168,8 @@ def _stamp(paths: list[str]) -> tuple:
 
 def asyncssh_config_paths(paths: list[str], host: str) -> list[str]:
     """The config files to give asyncssh for ``host``: copies reduced to the lines that
-    concern it (see :mod:`sshjobs.transport.sshconfig`), or the files themselves when the reduced copies
-    fail to load (so that asyncssh's error names the user's file and line)."""
+    concern it (see :mod:`sshjobs.transport.sshconfig`), or the files themselves when the reduced
+    copies fail to load (so that asyncssh's error names the user's file and line)."""
     if not paths:
         return []
     hosts = _with_jump_hosts(paths, host)
@@ -164,8 +196,7 @@ def _with_jump_hosts(paths: list[str], host: str) -> list[str]:
 
 
 def _load_config(paths: list[str], host: str) -> Any:
-    return _config_class().load(None, paths, False, False, False, getpass.getuser(), (), host,
-                                ())
+    return _config_class().load(None, paths, False, False, False, getpass.getuser(), (), host, ())
 
 
 def _parsed(paths: list[str], host: str) -> tuple[dict[str, Any], Any]:
@@ -176,17 +207,21 @@ def _parsed(paths: list[str], host: str) -> tuple[dict[str, Any], Any]:
     if found is None:
         built = _config_from_tokens(paths, host)
         if built is not None:
-            found = ({name: built.get(name) for name in _HOST_OPTIONS},
-                     None if _jumps(built) else built)
+            found = (
+                {name: built.get(name) for name in _HOST_OPTIONS},
+                None if _jumps(built) else built,
+            )
             _config_cache[key] = found
             return found
         reduced = reduced_config_paths(paths, host)
         try:
             config = _load_config(reduced, host)
-            found = ({name: config.get(name) for name in _HOST_OPTIONS},
-                     config if _reusable(paths, reduced, config) else None)
+            found = (
+                {name: config.get(name) for name in _HOST_OPTIONS},
+                config if _reusable(paths, reduced, config) else None,
+            )
         except (OSError, asyncssh.Error, ValueError):
-            _unreduced.add(key)   # let asyncssh see (and report on) the full files
+            _unreduced.add(key)  # let asyncssh see (and report on) the full files
             try:
                 config = _load_config(paths, host)
                 found = ({name: config.get(name) for name in _HOST_OPTIONS}, None)
@@ -211,10 +246,12 @@ def config_host_keys(paths: list[str], host: str) -> SshConfigHostKeys:
         strict = "yes" if strict else "no"
     hashed = found.get("HashKnownHosts")
     return SshConfigHostKeys(
-        strict_host_key_checking=strict, user_files=files("UserKnownHostsFile"),
+        strict_host_key_checking=strict,
+        user_files=files("UserKnownHostsFile"),
         global_files=files("GlobalKnownHostsFile"),
         hash_known_hosts=hashed is True or str(hashed).lower() == "yes",
-        source=", ".join(paths) or "no ssh config")
+        source=", ".join(paths) or "no ssh config",
+    )
 
 
 def _jumps(config: Any) -> bool:
@@ -267,7 +304,7 @@ def _reusable(paths: list[str], reduced: list[str], config: Any) -> bool:
     port: yes when the files were reduced (no ``Match``, ``Include``, canonicalisation), no
     ``%`` token (some depend on the user or port) and no ``ProxyJump`` (its hops read the
     files again)."""
-    if any(r == p for r, p in zip(reduced, paths)) or _jumps(config):
+    if any(r == p for r, p in zip(reduced, paths, strict=False)) or _jumps(config):
         return False
     for path in reduced:
         try:
@@ -356,8 +393,9 @@ def _new_client(node: Endpoint, verdict: HostKeyVerdict, clients: list[_Client])
     return clients[-1]
 
 
-def _options(node: Endpoint, keyset: KeySet, verdict: HostKeyVerdict,
-             clients: list[_Client]) -> dict[str, Any]:
+def _options(
+    node: Endpoint, keyset: KeySet, verdict: HostKeyVerdict, clients: list[_Client]
+) -> dict[str, Any]:
     auth = ["publickey"]
     if node.password is not None:
         auth += ["keyboard-interactive", "password"]
@@ -400,57 +438,79 @@ def _base_config(node: Endpoint) -> Any:
     return parsed_config(node.config_paths, node.hostname)
 
 
-def _translate(exc: BaseException, node: Endpoint, keyset: KeySet,
-               verdict: HostKeyVerdict, pipelined: bool = False) -> SshJobsError:
+def _translate(
+    exc: BaseException,
+    node: Endpoint,
+    keyset: KeySet,
+    verdict: HostKeyVerdict,
+    pipelined: bool = False,
+) -> SshJobsError:
     host, gateway = node.hostname, node.gateway
     where = f"{node.user_host()}" + (f" port {node.port}" if node.port else "")
     if isinstance(exc, asyncssh.HostKeyNotVerifiable):
         jump = None
         if gateway is None and "tunnel" not in node.connect_options:
             jump = host_config(node.config_paths, node.hostname).get("ProxyJump")
-        message = node.host_key_policy.refusal(verdict, host, node.port, exc.reason,
-                                               jump if isinstance(jump, str) else None)
-        return HostKeyError(message, host=host, received=verdict.received,
-                            expected=verdict.expected)
+        message = node.host_key_policy.refusal(
+            verdict, host, node.port, exc.reason, jump if isinstance(jump, str) else None
+        )
+        return HostKeyError(
+            message, host=host, received=verdict.received, expected=verdict.expected
+        )
     if isinstance(exc, asyncssh.PermissionDenied) and node.password is not None:
-        return AuthenticationError(f"authentication failed as {node.username}: the password "
-                                   f"was refused (and no key accepted: offered "
-                                   f"{keyset.describe()}); check the user name and password",
-                                   host=host)
+        return AuthenticationError(
+            f"authentication failed as {node.username}: the password "
+            f"was refused (and no key accepted: offered "
+            f"{keyset.describe()}); check the user name and password",
+            host=host,
+        )
     if isinstance(exc, asyncssh.PermissionDenied):
-        return AuthenticationError(f"authentication failed as {node.username} "
-                                   f"(offered {keyset.describe()}); check the user name and "
-                                   f"that one of these keys is in its authorized_keys",
-                                   host=host)
+        return AuthenticationError(
+            f"authentication failed as {node.username} "
+            f"(offered {keyset.describe()}); check the user name and "
+            f"that one of these keys is in its authorized_keys",
+            host=host,
+        )
     if _too_many_attempts(exc):
         # the server gave up after MaxAuthTries refused keys: the same without pipelining
-        return AuthenticationError(f"authentication failed as {node.username}: the server "
-                                   f"closed the connection after too many refused keys "
-                                   f"(offered {keyset.describe()}); offer only the right key "
-                                   f"(sshjobs -i KEY, SshNode(keys=[...]))", host=host)
+        return AuthenticationError(
+            f"authentication failed as {node.username}: the server "
+            f"closed the connection after too many refused keys "
+            f"(offered {keyset.describe()}); offer only the right key "
+            f"(sshjobs -i KEY, SshNode(keys=[...]))",
+            host=host,
+        )
     if isinstance(exc, asyncssh.ChannelOpenError) and gateway is not None:
-        return GatewayError(f"gateway {gateway.hostname} cannot open a tunnel to {where}: "
-                            f"{exc.reason}", host=host, gateway=gateway.hostname)
+        return GatewayError(
+            f"gateway {gateway.hostname} cannot open a tunnel to {where}: {exc.reason}",
+            host=host,
+            gateway=gateway.hostname,
+        )
     jump = _config_jump(node) if gateway is None else None
     translated = _translate_jump(exc, node, jump, where) if jump is not None else None
     if translated is not None:
         return translated
     if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
-        return SshConnectionError(f"timed out after {_timeout_text(node)} connecting to {where}",
-                                  host=host)
+        return SshConnectionError(
+            f"timed out after {_timeout_text(node)} connecting to {where}", host=host
+        )
     if isinstance(exc, ConnectionRefusedError):
         return SshConnectionError(f"connection refused by {where}", host=host)
     if isinstance(exc, socket.gaierror):
         return SshConnectionError(f"unknown host name {host!r} ({exc.strerror})", host=host)
     if isinstance(exc, OSError):
-        return SshConnectionError(f"cannot connect to {where}: "
-                                  f"{exc.strerror or exc}", host=host)
-    hint = ("; if this server mishandles pipelined authentication, connect with "
-            "SSHJOBS_FAST_HANDSHAKE=0 (SshNode(fast_handshake=False))") if pipelined else ""
+        return SshConnectionError(f"cannot connect to {where}: {exc.strerror or exc}", host=host)
+    hint = (
+        (
+            "; if this server mishandles pipelined authentication, connect with "
+            "SSHJOBS_FAST_HANDSHAKE=0 (SshNode(fast_handshake=False))"
+        )
+        if pipelined
+        else ""
+    )
     if isinstance(exc, asyncssh.Error):
         return SshConnectionError(f"SSH error with {where}: {exc.reason}{hint}", host=host)
-    return SshConnectionError(f"cannot connect to {where}: {type(exc).__name__}: {exc}",
-                              host=host)
+    return SshConnectionError(f"cannot connect to {where}: {type(exc).__name__}: {exc}", host=host)
 
 
 def _config_jump(node: Endpoint) -> str | None:
@@ -461,36 +521,56 @@ def _config_jump(node: Endpoint) -> str | None:
     return None
 
 
-def _translate_jump(exc: BaseException, node: Endpoint, jump: str,
-                    where: str) -> SshJobsError | None:
+def _translate_jump(
+    exc: BaseException, node: Endpoint, jump: str, where: str
+) -> SshJobsError | None:
     """Errors of a connection through a ProxyJump of the ssh config, naming the jump host: a
     TCP failure is the first hop's (later hops are tunnels), a refused tunnel the jump host's."""
     host = node.hostname
     first = jump.split(",")[0]
     origin = f"ProxyJump {jump} (ssh config of {host})"
     if isinstance(exc, asyncssh.ChannelOpenError):
-        return GatewayError(f"jump host {jump} cannot open a tunnel to {where}: {exc.reason} "
-                            f"({origin})", host=host, gateway=jump)
+        return GatewayError(
+            f"jump host {jump} cannot open a tunnel to {where}: {exc.reason} ({origin})",
+            host=host,
+            gateway=jump,
+        )
     if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
-        return GatewayError(f"timed out after {_timeout_text(node)} connecting to {where} "
-                            f"through jump host {jump} ({origin})", host=host, gateway=jump)
+        return GatewayError(
+            f"timed out after {_timeout_text(node)} connecting to {where} "
+            f"through jump host {jump} ({origin})",
+            host=host,
+            gateway=jump,
+        )
     if isinstance(exc, ConnectionRefusedError):
-        return GatewayError(f"cannot reach {host}: connection refused by jump host {first} "
-                            f"({origin})", host=host, gateway=first)
+        return GatewayError(
+            f"cannot reach {host}: connection refused by jump host {first} ({origin})",
+            host=host,
+            gateway=first,
+        )
     if isinstance(exc, socket.gaierror):
-        return GatewayError(f"cannot reach {host}: unknown jump host name {first!r} "
-                            f"({exc.strerror}; {origin})", host=host, gateway=first)
+        return GatewayError(
+            f"cannot reach {host}: unknown jump host name {first!r} ({exc.strerror}; {origin})",
+            host=host,
+            gateway=first,
+        )
     if isinstance(exc, OSError):
-        return GatewayError(f"cannot reach {host}: cannot connect to jump host {first}: "
-                            f"{exc.strerror or exc} ({origin})", host=host, gateway=first)
+        return GatewayError(
+            f"cannot reach {host}: cannot connect to jump host {first}: "
+            f"{exc.strerror or exc} ({origin})",
+            host=host,
+            gateway=first,
+        )
     return None
 
 
 def _too_many_attempts(exc: BaseException) -> bool:
     """The server's disconnection after too many authentication attempts (OpenSSH's
     MaxAuthTries, sent as a protocol error with this reason)."""
-    return (isinstance(exc, asyncssh.DisconnectError)
-            and "too many authentication failures" in str(exc.reason).lower())
+    return (
+        isinstance(exc, asyncssh.DisconnectError)
+        and "too many authentication failures" in str(exc.reason).lower()
+    )
 
 
 def _timeout_text(node: Endpoint) -> str:
@@ -512,17 +592,23 @@ async def open_connection(node: Endpoint) -> asyncssh.SSHClientConnection:
             tunnel = await gateway.connect_lazy()
         except SshJobsError as exc:
             await gateway.remove_user(node)
-            raise GatewayError(f"cannot reach {node.hostname} through gateway "
-                               f"{gateway.hostname}: {exc}", host=node.hostname,
-                               gateway=gateway.hostname) from exc
+            raise GatewayError(
+                f"cannot reach {node.hostname} through gateway {gateway.hostname}: {exc}",
+                host=node.hostname,
+                gateway=gateway.hostname,
+            ) from exc
     keyset = _keyset(node)
     verdict = HostKeyVerdict()
     clients: list[_Client] = []
     try:
         async with handshakes.slots().turn(), asyncio.timeout(node.timeout):
-            conn = await fastpath.connect(node.hostname, fast=node.fast_handshake,
-                                          base_config=_base_config(node), tunnel=tunnel,
-                                          **_options(node, keyset, verdict, clients))
+            conn = await fastpath.connect(
+                node.hostname,
+                fast=node.fast_handshake,
+                base_config=_base_config(node),
+                tunnel=tunnel,
+                **_options(node, keyset, verdict, clients),
+            )
     except Exception as exc:  # every failure becomes ours, naming the host
         if gateway is not None:
             await gateway.remove_user(node)

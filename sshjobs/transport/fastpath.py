@@ -35,6 +35,7 @@ asyncssh in the same process are untouched.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 from typing import Any, ClassVar
@@ -46,13 +47,22 @@ logger = logging.getLogger(__name__)
 __all__ = ["AVAILABLE", "connect", "enabled_by_default", "pipelined", "warn_unavailable"]
 
 _USERAUTH_SERVICE = b"ssh-userauth"
-_FLUSH_AT = 64 * 1024       # bytes held before a write goes out anyway
+_FLUSH_AT = 64 * 1024  # bytes held before a write goes out anyway
 
 
 #: instance attributes of asyncssh's client connection the short handshake reads or sets;
 #: checked on each connection before it starts (see :meth:`_FastConnection._connection_made`)
-_INSTANCE_ATTRS = ("_auth_in_progress", "_owner", "_username", "_auth_methods",
-                   "_preferred_auth", "_transport", "_host", "_next_service", "_auth")
+_INSTANCE_ATTRS = (
+    "_auth_in_progress",
+    "_owner",
+    "_username",
+    "_auth_methods",
+    "_preferred_auth",
+    "_transport",
+    "_host",
+    "_next_service",
+    "_auth",
+)
 
 
 def _internals() -> tuple[Any, ...] | None:
@@ -65,15 +75,33 @@ def _internals() -> tuple[Any, ...] | None:
     except ImportError:
         return None
     handlers = getattr(SSHClientConnection, "_packet_handlers", {})
-    needed = [(SSHClientConnection, name) for name in (
-        "send_service_request", "try_next_auth", "_process_service_accept",
-        "_process_ext_info", "send_packet", "_connection_made")] + [
-            (_ClientPublicKeyAuth, name) for name in (
-                "_start", "_send_signed_request", "send_request")]
-    if (all(hasattr(owner, name) for owner, name in needed)
-            and MSG_SERVICE_ACCEPT in handlers and MSG_EXT_INFO in handlers):
-        return (SSHClientConnection, _ClientPublicKeyAuth, MSG_SERVICE_ACCEPT, MSG_EXT_INFO,
-                MSG_IGNORE, Boolean, String)
+    needed = [
+        (SSHClientConnection, name)
+        for name in (
+            "send_service_request",
+            "try_next_auth",
+            "_process_service_accept",
+            "_process_ext_info",
+            "send_packet",
+            "_connection_made",
+        )
+    ] + [
+        (_ClientPublicKeyAuth, name) for name in ("_start", "_send_signed_request", "send_request")
+    ]
+    if (
+        all(hasattr(owner, name) for owner, name in needed)
+        and MSG_SERVICE_ACCEPT in handlers
+        and MSG_EXT_INFO in handlers
+    ):
+        return (
+            SSHClientConnection,
+            _ClientPublicKeyAuth,
+            MSG_SERVICE_ACCEPT,
+            MSG_EXT_INFO,
+            MSG_IGNORE,
+            Boolean,
+            String,
+        )
     return None
 
 
@@ -88,15 +116,22 @@ def warn_unavailable(why: str) -> None:
     used with this asyncssh: connections then use asyncssh's own handshake."""
     if why not in _warned:
         _warned.add(why)
-        logger.warning("the short handshake is not available with asyncssh %s (%s): using "
-                       "asyncssh's own handshake (set SSHJOBS_FAST_HANDSHAKE=0 to silence this)",
-                       asyncssh.__version__, why)
+        logger.warning(
+            "the short handshake is not available with asyncssh %s (%s): using "
+            "asyncssh's own handshake (set SSHJOBS_FAST_HANDSHAKE=0 to silence this)",
+            asyncssh.__version__,
+            why,
+        )
 
 
 def enabled_by_default() -> bool:
     """The short handshake is used unless ``SSHJOBS_FAST_HANDSHAKE`` is ``0``/``no``/``off``."""
     return os.environ.get("SSHJOBS_FAST_HANDSHAKE", "1").strip().lower() not in (
-        "0", "no", "off", "false")
+        "0",
+        "no",
+        "off",
+        "false",
+    )
 
 
 class _CorkedTransport:
@@ -124,17 +159,15 @@ class _CorkedTransport:
         closing = getattr(self._transport, "is_closing", None)
         if closing is not None and closing():
             return
-        try:
+        with contextlib.suppress(ConnectionError):  # the loss is reported by connection_lost
             self._transport.write(data)
-        except ConnectionError:     # the loss is reported by connection_lost
-            pass
 
     def close(self) -> None:
         self.flush()
         self._transport.close()
 
     def abort(self) -> None:
-        self.flush()     # unbuffered, these bytes would already be in the kernel
+        self.flush()  # unbuffered, these bytes would already be in the kernel
         self._transport.abort()
 
     def __getattr__(self, name: str) -> Any:
@@ -149,7 +182,7 @@ def _checked_logger_class() -> Any:
     if not hasattr(SSHLogger, "get_child"):
         return None
 
-    class _CheckedLogger(SSHLogger):   # type: ignore[misc, valid-type]
+    class _CheckedLogger(SSHLogger):  # type: ignore[misc, valid-type]
         """asyncssh's logger adapter, asking whether a level is logged before turning the
         arguments into text (asyncssh formats them first, logged or not)."""
 
@@ -192,11 +225,18 @@ def _is_agent_key(keypair: Any) -> bool:
 
 
 if _FOUND is not None:
-    (_Connection, _PublicKeyAuth, _MSG_SERVICE_ACCEPT, _MSG_EXT_INFO, _MSG_IGNORE, _Boolean,
-     _String) = _FOUND
+    (
+        _Connection,
+        _PublicKeyAuth,
+        _MSG_SERVICE_ACCEPT,
+        _MSG_EXT_INFO,
+        _MSG_IGNORE,
+        _Boolean,
+        _String,
+    ) = _FOUND
     _EMPTY_IGNORE = (_String(b""),)
 
-    class _DirectPublicKeyAuth(_PublicKeyAuth):   # type: ignore[misc, valid-type]
+    class _DirectPublicKeyAuth(_PublicKeyAuth):  # type: ignore[misc, valid-type]
         """Public-key auth that signs its first key at once instead of asking first (keys
         from files only: agent and security keys are asked about first)."""
 
@@ -206,17 +246,20 @@ if _FOUND is not None:
                 self._conn.try_next_auth(next_method=True)
                 return
             if self._keypair.algorithm.startswith(b"sk-") or _is_agent_key(self._keypair):
-                await self.send_request(_Boolean(False), _String(self._keypair.algorithm),
-                                        _String(self._keypair.public_data))
+                await self.send_request(
+                    _Boolean(False),
+                    _String(self._keypair.algorithm),
+                    _String(self._keypair.public_data),
+                )
                 return
             await self._send_signed_request()
 
-    class _FastConnection(_OwnConnection):   # type: ignore[misc, valid-type]
+    class _FastConnection(_OwnConnection):  # type: ignore[misc, valid-type]
         """asyncssh's client connection with the short handshake (see the module doc)."""
 
-        _sshjobs_fast = True              # False when this connection lacks an internal
-        _sshjobs_auth_waiting = False     # the service was asked for, auth not started yet
-        _sshjobs_auth_started = False     # auth started without waiting for the service
+        _sshjobs_fast = True  # False when this connection lacks an internal
+        _sshjobs_auth_waiting = False  # the service was asked for, auth not started yet
+        _sshjobs_auth_started = False  # auth started without waiting for the service
         _sshjobs_signed_once = False
 
         def _connection_made(self) -> None:
@@ -236,15 +279,18 @@ if _FOUND is not None:
         def send_packet(self, pkttype: int, *args: bytes, handler: Any = None) -> None:
             # asyncssh puts an empty IGNORE before every encrypted packet: a defence of CBC
             # ciphers (RFC 4251 9.3.1) that AEAD and CTR modes do not need
-            if (pkttype == _MSG_IGNORE and args == _EMPTY_IGNORE and self._sshjobs_fast
-                    and not getattr(self, "_enc_alg_cs", b"-cbc").endswith(b"-cbc")):
+            if (
+                pkttype == _MSG_IGNORE
+                and args == _EMPTY_IGNORE
+                and self._sshjobs_fast
+                and not getattr(self, "_enc_alg_cs", b"-cbc").endswith(b"-cbc")
+            ):
                 return
             super().send_packet(pkttype, *args, handler=handler)
 
         def send_service_request(self, service: bytes) -> None:
             super().send_service_request(service)
-            if (service == _USERAUTH_SERVICE and self._sshjobs_fast
-                    and not self._auth_in_progress):
+            if service == _USERAUTH_SERVICE and self._sshjobs_fast and not self._auth_in_progress:
                 self._sshjobs_auth_waiting = True
 
         def _process_ext_info(self, pkttype: int, pktid: int, packet: Any) -> None:
@@ -252,10 +298,9 @@ if _FOUND is not None:
             if self._sshjobs_auth_waiting:
                 self._sshjobs_auth_waiting = False
                 self._sshjobs_auth_started = True
-                logger.debug("%s: authentication pipelined with the service request",
-                             self._host)
+                logger.debug("%s: authentication pipelined with the service request", self._host)
                 self._auth_in_progress = True
-                begin_auth = getattr(self._owner, "begin_auth", None)   # asyncssh >= 2.20
+                begin_auth = getattr(self._owner, "begin_auth", None)  # asyncssh >= 2.20
                 if begin_auth is not None:
                     begin_auth(self._username)
                 self.try_next_auth()
@@ -272,8 +317,13 @@ if _FOUND is not None:
             self._next_service = None
 
         def try_next_auth(self, *, next_method: bool = False) -> None:
-            if (not next_method and self._sshjobs_fast and not self._sshjobs_signed_once
-                    and self._auth_methods and self._auth_methods[0] == b"publickey"):
+            if (
+                not next_method
+                and self._sshjobs_fast
+                and not self._sshjobs_signed_once
+                and self._auth_methods
+                and self._auth_methods[0] == b"publickey"
+            ):
                 self._sshjobs_signed_once = True
                 if self._auth:  # type: ignore[has-type]
                     self._auth.cancel()  # type: ignore[has-type]
@@ -327,8 +377,9 @@ def _build_options(options_class: Any, base_config: Any, **kwargs: Any) -> Any:
     return options
 
 
-async def connect(host: str, *, fast: bool, base_config: Any = None,
-                  **kwargs: Any) -> asyncssh.SSHClientConnection:
+async def connect(
+    host: str, *, fast: bool, base_config: Any = None, **kwargs: Any
+) -> asyncssh.SSHClientConnection:
     """``asyncssh.connect(host, **kwargs)`` with sshjobs' connection class, ``fast`` for the
     short handshake; options built in the event loop's thread.
 
@@ -365,5 +416,6 @@ async def connect(host: str, *, fast: bool, base_config: Any = None,
     # asyncio.timeout, not wait_for: wait_for would run the connection in a task of its own,
     # so that a fan-out built every host's options before the first TCP connect went out
     async with asyncio.timeout(options.connect_timeout):
-        return await open_connection(options, config, loop, 0, None, conn_factory,
-                                     "Opening SSH connection to")
+        return await open_connection(
+            options, config, loop, 0, None, conn_factory, "Opening SSH connection to"
+        )

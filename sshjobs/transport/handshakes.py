@@ -36,8 +36,9 @@ def _configured_limit() -> int:
     except ValueError:
         limit = 0
     if limit < 1:
-        logger.warning("SSHJOBS_MAX_HANDSHAKES=%r is not a positive integer: using %d",
-                       text, DEFAULT_LIMIT)
+        logger.warning(
+            "SSHJOBS_MAX_HANDSHAKES=%r is not a positive integer: using %d", text, DEFAULT_LIMIT
+        )
         return DEFAULT_LIMIT
     return limit
 
@@ -49,7 +50,7 @@ class HandshakeSlots:
         self.limit = limit
         self.in_progress = 0
         self.peak = 0
-        self.waited = 0          # handshakes that had to wait for a turn
+        self.waited = 0  # handshakes that had to wait for a turn
         self._semaphore = asyncio.Semaphore(limit)
 
     @contextlib.asynccontextmanager
@@ -65,8 +66,9 @@ class HandshakeSlots:
                 self.in_progress -= 1
 
 
-_per_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, HandshakeSlots] = \
+_per_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, HandshakeSlots] = (
     weakref.WeakKeyDictionary()
+)
 
 
 def slots() -> HandshakeSlots:

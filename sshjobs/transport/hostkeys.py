@@ -33,14 +33,24 @@ import os
 import re
 import shlex
 import threading
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import asyncssh
 
-__all__ = ["HOST_KEY_MODES", "ENV_VAR", "HostKeyPolicy", "HostKeyVerdict", "SshConfigHostKeys",
-           "check_mode", "resolve_mode", "DEFAULT_USER_FILES", "DEFAULT_GLOBAL_FILES"]
+__all__ = [
+    "DEFAULT_GLOBAL_FILES",
+    "DEFAULT_USER_FILES",
+    "ENV_VAR",
+    "HOST_KEY_MODES",
+    "HostKeyPolicy",
+    "HostKeyVerdict",
+    "SshConfigHostKeys",
+    "check_mode",
+    "resolve_mode",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -52,8 +62,13 @@ ENV_VAR = "SSHJOBS_HOST_KEYS"
 DEFAULT_USER_FILES = ("~/.ssh/known_hosts", "~/.ssh/known_hosts2")
 DEFAULT_GLOBAL_FILES = ("/etc/ssh/ssh_known_hosts", "/etc/ssh/ssh_known_hosts2")
 #: ``StrictHostKeyChecking`` values and the policy each means here
-STRICT_HOST_KEY_CHECKING = {"yes": "strict", "ask": "strict", "accept-new": "accept-new",
-                            "no": "ignore", "off": "ignore"}
+STRICT_HOST_KEY_CHECKING = {
+    "yes": "strict",
+    "ask": "strict",
+    "accept-new": "accept-new",
+    "no": "ignore",
+    "off": "ignore",
+}
 
 _parsed: dict[tuple, Any] = {}
 _record_lock = threading.Lock()
@@ -64,8 +79,9 @@ def check_mode(value: Any, where: str) -> str:
     from and the valid names."""
     if value in HOST_KEY_MODES:
         return str(value)
-    raise ValueError(f"{where}: unknown host-key mode {value!r}; "
-                     f"use one of {', '.join(HOST_KEY_MODES)}")
+    raise ValueError(
+        f"{where}: unknown host-key mode {value!r}; use one of {', '.join(HOST_KEY_MODES)}"
+    )
 
 
 @dataclass(frozen=True)
@@ -76,11 +92,15 @@ class SshConfigHostKeys:
     user_files: tuple[str, ...] | None = None
     global_files: tuple[str, ...] | None = None
     hash_known_hosts: bool = False
-    source: str = "ssh config"        # the config files, for messages
+    source: str = "ssh config"  # the config files, for messages
 
 
-def resolve_mode(host_keys: str | None, known_hosts: Any, config: SshConfigHostKeys,
-                 environ: Mapping[str, str] = os.environ) -> tuple[str, str]:
+def resolve_mode(
+    host_keys: str | None,
+    known_hosts: Any,
+    config: SshConfigHostKeys,
+    environ: Mapping[str, str] = os.environ,
+) -> tuple[str, str]:
     """The policy of a host and where it comes from (for messages); ValueError if the value
     that applies is not a valid one."""
     if host_keys is not None:
@@ -94,8 +114,10 @@ def resolve_mode(host_keys: str | None, known_hosts: Any, config: SshConfigHostK
     if value is not None:
         mode = STRICT_HOST_KEY_CHECKING.get(value.lower())
         if mode is None:
-            raise ValueError(f"StrictHostKeyChecking {value} ({config.source}): unknown value; "
-                             f"use one of {', '.join(STRICT_HOST_KEY_CHECKING)}")
+            raise ValueError(
+                f"StrictHostKeyChecking {value} ({config.source}): unknown value; "
+                f"use one of {', '.join(STRICT_HOST_KEY_CHECKING)}"
+            )
         return mode, f"StrictHostKeyChecking {value} in {config.source}"
     return "accept-new", "default"
 
@@ -199,10 +221,14 @@ class HostKeyPolicy:
         return list(dict.fromkeys([*self.user_files, *self.global_files]))
 
     @classmethod
-    def build(cls, known_hosts: Any, host_keys: str | None,
-              record_file: str | os.PathLike | None = None,
-              config: SshConfigHostKeys = SshConfigHostKeys(),
-              environ: Mapping[str, str] = os.environ) -> "HostKeyPolicy":
+    def build(
+        cls,
+        known_hosts: Any,
+        host_keys: str | None,
+        record_file: str | os.PathLike | None = None,
+        config: SshConfigHostKeys = SshConfigHostKeys(),
+        environ: Mapping[str, str] = os.environ,
+    ) -> HostKeyPolicy:
         """From SshNode arguments: ``known_hosts`` is ``None`` (apssh: no check unless a mode
         is given), ``...``/``()`` (the standard files only), or a path or list of paths read
         before the user's files (the first one records new keys); ``config``: what the ssh
@@ -213,13 +239,19 @@ class HostKeyPolicy:
             extra = _expand([known_hosts])
         elif isinstance(known_hosts, (list, tuple)):
             extra = _expand(known_hosts)
-        users = _expand(config.user_files if config.user_files is not None
-                        else DEFAULT_USER_FILES)
-        globals_ = _expand(config.global_files if config.global_files is not None
-                           else DEFAULT_GLOBAL_FILES)
+        users = _expand(config.user_files if config.user_files is not None else DEFAULT_USER_FILES)
+        globals_ = _expand(
+            config.global_files if config.global_files is not None else DEFAULT_GLOBAL_FILES
+        )
         record = str(Path(record_file).expanduser()) if record_file else None
-        return cls(mode, list(dict.fromkeys([*extra, *users])), globals_, record,
-                   config.hash_known_hosts, source)
+        return cls(
+            mode,
+            list(dict.fromkeys([*extra, *users])),
+            globals_,
+            record,
+            config.hash_known_hosts,
+            source,
+        )
 
     def known_hosts_arg(self) -> Any:
         """The ``known_hosts`` argument for asyncssh: ``None`` to ignore, else parsed keys."""
@@ -235,14 +267,15 @@ class HostKeyPolicy:
             _remember(key, known)
         return known
 
-    def validate(self, host: str, addr: str, port: int | None, key: Any,
-                 verdict: HostKeyVerdict) -> bool:
+    def validate(
+        self, host: str, addr: str, port: int | None, key: Any, verdict: HostKeyVerdict
+    ) -> bool:
         """Called by asyncssh for a key not in the trusted list; True to accept it."""
         verdict.received = key.get_fingerprint()
         verdict.host, verdict.port = host, port
         known = self.known_hosts_arg()
         trusted = known.match(host, addr, port)[0] if known is not None else []
-        if key in trusted:     # recorded since this connection started (one to the same host)
+        if key in trusted:  # recorded since this connection started (one to the same host)
             return True
         verdict.expected = tuple(dict.fromkeys(k.get_fingerprint() for k in trusted))
         if self.mode == "accept-new" and not trusted:
@@ -282,8 +315,11 @@ class HostKeyPolicy:
         path = self.record_file
         name = known_name(host, port)
         if not path or os.path.realpath(path) == os.devnull:
-            logger.info("trusting new host %s (%s); not recorded (no known_hosts file)",
-                        name, key.get_fingerprint())
+            logger.info(
+                "trusting new host %s (%s); not recorded (no known_hosts file)",
+                name,
+                key.get_fingerprint(),
+            )
             return
         keytype, data = key.export_public_key("openssh").decode().split()[:2]
         line = f"{_hashed(name) if self.hash_names else name} {keytype} {data}\n"
@@ -298,16 +334,21 @@ class HostKeyPolicy:
             if known is not None:
                 known.load(line)
                 _remember(tuple(_stat_key(f) for f in self.files), known)
-        logger.info("recorded new host key for %s (%s) in %s", name, key.get_fingerprint(),
-                    path)
+        logger.info("recorded new host key for %s (%s) in %s", name, key.get_fingerprint(), path)
 
     def describe(self) -> str:
         """The files read, for messages."""
         present = [f for f in self.files if os.path.exists(f) and f != os.devnull]
         return ", ".join(present) if present else "no known_hosts file"
 
-    def refusal(self, verdict: HostKeyVerdict, host: str, port: int | None,
-                reason: str = "", jump: str | None = None) -> str:
+    def refusal(
+        self,
+        verdict: HostKeyVerdict,
+        host: str,
+        port: int | None,
+        reason: str = "",
+        jump: str | None = None,
+    ) -> str:
         """The one-line message of a refused host key: what was seen, where the recorded key
         is, and the exact command or setting that fixes it. ``host`` is the name the node
         was given (what ssh config ``Host`` patterns match), the key is recorded under the
@@ -315,33 +356,47 @@ class HostKeyPolicy:
         given, host = host, verdict.host or host
         port = verdict.port if verdict.host else port
         name = known_name(host, port)
-        if verdict.received is None:      # refused by asyncssh itself (revoked key, CA...)
+        if verdict.received is None:  # refused by asyncssh itself (revoked key, CA...)
             hint = ""
             if jump and "revoked" not in reason.lower():
                 # asyncssh opens ProxyJump hops itself, with its own strict check
-                hint = (f"; the ProxyJump host ({jump}) is checked strictly against "
-                        f"~/.ssh/known_hosts: record its key there (ssh -o "
-                        f"StrictHostKeyChecking=accept-new {jump.split(',')[0]} true), "
-                        f"or give the node gateway=SshNode(...) instead")
-            return (f"host key of {name} refused: {reason or 'not verifiable'} "
-                    f"(known_hosts files: {self.describe()}){hint}")
+                hint = (
+                    f"; the ProxyJump host ({jump}) is checked strictly against "
+                    f"~/.ssh/known_hosts: record its key there (ssh -o "
+                    f"StrictHostKeyChecking=accept-new {jump.split(',')[0]} true), "
+                    f"or give the node gateway=SshNode(...) instead"
+                )
+            return (
+                f"host key of {name} refused: {reason or 'not verifiable'} "
+                f"(known_hosts files: {self.describe()}){hint}"
+            )
         if not verdict.expected:
-            return (f"unknown host key {verdict.received} for {name} (not in "
-                    f"{self.describe()}) and the host-key policy is strict ({self.source}); "
-                    f"add the key to known_hosts, or trust new hosts with accept-new "
-                    f"(host_keys='accept-new', sshjobs --host-keys accept-new)")
-        where = ", ".join(f"{path}:{line}" for path, line, _ in verdict.locations) \
-            or self.describe()
-        fixes = "; ".join(dict.fromkeys(
-            f"ssh-keygen -R {shlex.quote(removed)} -f {shlex.quote(path)}"
-            for path, _, removed in verdict.locations)) \
+            return (
+                f"unknown host key {verdict.received} for {name} (not in "
+                f"{self.describe()}) and the host-key policy is strict ({self.source}); "
+                f"add the key to known_hosts, or trust new hosts with accept-new "
+                f"(host_keys='accept-new', sshjobs --host-keys accept-new)"
+            )
+        where = (
+            ", ".join(f"{path}:{line}" for path, line, _ in verdict.locations) or self.describe()
+        )
+        fixes = (
+            "; ".join(
+                dict.fromkeys(
+                    f"ssh-keygen -R {shlex.quote(removed)} -f {shlex.quote(path)}"
+                    for path, _, removed in verdict.locations
+                )
+            )
             or f"ssh-keygen -R {shlex.quote(name)}"
-        return (f"host key MISMATCH for {name}: the server presents {verdict.received} but "
-                f"{where} has {', '.join(verdict.expected)}; if the host was reinstalled, "
-                f"remove the old key with: {fixes}; on a testbed whose nodes are re-imaged, "
-                f"skip the check for those hosts only in ~/.ssh/config: "
-                f"'Host {host_pattern(given)}' with 'StrictHostKeyChecking no' and "
-                f"'UserKnownHostsFile /dev/null'")
+        )
+        return (
+            f"host key MISMATCH for {name}: the server presents {verdict.received} but "
+            f"{where} has {', '.join(verdict.expected)}; if the host was reinstalled, "
+            f"remove the old key with: {fixes}; on a testbed whose nodes are re-imaged, "
+            f"skip the check for those hosts only in ~/.ssh/config: "
+            f"'Host {host_pattern(given)}' with 'StrictHostKeyChecking no' and "
+            f"'UserKnownHostsFile /dev/null'"
+        )
 
 
 def _is_address(host: str) -> bool:

@@ -31,8 +31,16 @@ from typing import Any
 
 __all__ = ["may_have_liboqs", "speed_up_this_process"]
 
-_LIBRARY_DIRS = ("/lib", "/lib64", "/usr/lib", "/usr/lib64", "/usr/local/lib",
-                 "/usr/local/lib64", "/usr/lib/*-linux-gnu", "/lib/*-linux-gnu")
+_LIBRARY_DIRS = (
+    "/lib",
+    "/lib64",
+    "/usr/lib",
+    "/usr/lib64",
+    "/usr/local/lib",
+    "/usr/local/lib64",
+    "/usr/lib/*-linux-gnu",
+    "/lib/*-linux-gnu",
+)
 
 
 def may_have_liboqs() -> bool:
@@ -46,8 +54,9 @@ def may_have_liboqs() -> bool:
     except OSError:
         return True
     dirs = [d for d in os.environ.get("LD_LIBRARY_PATH", "").split(":") if d]
-    return any(glob.glob(os.path.join(pattern, "liboqs.so*"))
-               for pattern in [*dirs, *_LIBRARY_DIRS])
+    return any(
+        glob.glob(os.path.join(pattern, "liboqs.so*")) for pattern in [*dirs, *_LIBRARY_DIRS]
+    )
 
 
 def speed_up_this_process() -> None:
@@ -63,6 +72,7 @@ def speed_up_this_process() -> None:
 
 def _import_without_liboqs_lookup() -> None:
     import ctypes.util
+
     real = ctypes.util.find_library
 
     def find_library(name: str) -> str | None:

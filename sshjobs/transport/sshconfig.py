@@ -33,17 +33,16 @@ import shutil
 import tempfile
 import threading
 from dataclasses import dataclass, field
-from typing import Optional
 
 from asyncssh.pattern import WildcardPatternList
 
-__all__ = ["Tokens", "config_tokens", "config_text_path", "file_stamp", "reduced_config_paths"]
+__all__ = ["Tokens", "config_text_path", "config_tokens", "file_stamp", "reduced_config_paths"]
 
 logger = logging.getLogger(__name__)
 
 # keywords after which the rest of the file cannot be reduced per host
 _NOT_REDUCIBLE = {"match", "include", "canonicalizehostname"}
-_CONDITIONALS = {"host", "match"}   # asyncssh splits '=' in all arguments of these only
+_CONDITIONALS = {"host", "match"}  # asyncssh splits '=' in all arguments of these only
 
 
 #: a config line tokenised as asyncssh does: (lower-case keyword, arguments)
@@ -53,6 +52,7 @@ Tokens = tuple[str, tuple[str, ...]]
 @dataclass
 class _Block:
     """A ``Host`` block: its matcher, its lines and their tokens (the ``Host`` line included)."""
+
     matcher: WildcardPatternList
     lines: list[str] = field(default_factory=list)
     tokens: list[Tokens] = field(default_factory=list)
@@ -61,10 +61,11 @@ class _Block:
 @dataclass
 class _SplitFile:
     """A config file split once: global lines, blocks, and an index of literal patterns."""
+
     head: list[str]
     blocks: list[_Block]
-    by_name: dict[str, list[int]]   # literal positive pattern -> blocks (only-literal blocks)
-    general: list[int]              # blocks needing a pattern match (wildcards, negations)
+    by_name: dict[str, list[int]]  # literal positive pattern -> blocks (only-literal blocks)
+    general: list[int]  # blocks needing a pattern match (wildcards, negations)
     head_tokens: list[Tokens] = field(default_factory=list)
 
     def chosen(self, hosts: tuple[str, ...]) -> list[int]:
@@ -103,7 +104,7 @@ def _keyword_and_args(line: str) -> tuple[str, list[str]] | None:
             if len(arg) > 1:
                 args.append(arg[1:])
         elif not allow_equal:
-            args.extend(split[i - 1:])   # the rest is kept verbatim
+            args.extend(split[i - 1 :])  # the rest is kept verbatim
             break
         elif arg.endswith("="):
             args.append(arg[:-1])
@@ -117,12 +118,12 @@ def _keyword_and_args(line: str) -> tuple[str, list[str]] | None:
     return keyword, args
 
 
-def split_text(text: str) -> Optional[_SplitFile]:
+def split_text(text: str) -> _SplitFile | None:
     """Split a config text into global lines and ``Host`` blocks; None if not reducible."""
     head: list[str] = []
     head_tokens: list[Tokens] = []
     blocks: list[_Block] = []
-    literals: list[list[str] | None] = []   # per block: its names if all literal & positive
+    literals: list[list[str] | None] = []  # per block: its names if all literal & positive
     try:
         for line in text.splitlines(keepends=True):
             parsed = _keyword_and_args(line)
@@ -138,8 +139,9 @@ def split_text(text: str) -> Optional[_SplitFile]:
                 patterns = ",".join(args)
                 blocks.append(_Block(WildcardPatternList(patterns), [line], [tokens]))
                 names = patterns.split(",")
-                literal = all(not n.startswith("!") and "*" not in n and "?" not in n
-                              for n in names)
+                literal = all(
+                    not n.startswith("!") and "*" not in n and "?" not in n for n in names
+                )
                 literals.append(names if literal else None)
             elif blocks:
                 blocks[-1].lines.append(line)
@@ -147,7 +149,7 @@ def split_text(text: str) -> Optional[_SplitFile]:
             else:
                 head.append(line)
                 head_tokens.append(tokens)
-    except ValueError:   # shlex error: asyncssh will report it from the full file
+    except ValueError:  # shlex error: asyncssh will report it from the full file
         return None
     by_name: dict[str, list[int]] = {}
     general: list[int] = []
@@ -174,21 +176,21 @@ class _ReducedConfigs:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._splits: dict[str, tuple[tuple | None, Optional[_SplitFile]]] = {}
+        self._splits: dict[str, tuple[tuple | None, _SplitFile | None]] = {}
         self._reduced: dict[tuple, str] = {}
         self._written: set[str] = set()
         self._dir: str | None = None
         self._dir_pid = 0
-        self.split_count = 0    # how many times a file was read and split (for tests)
+        self.split_count = 0  # how many times a file was read and split (for tests)
 
-    def _split(self, path: str, stamp: tuple | None) -> Optional[_SplitFile]:
+    def _split(self, path: str, stamp: tuple | None) -> _SplitFile | None:
         cached = self._splits.get(path)
         if cached is not None and cached[0] == stamp:
             return cached[1]
-        split: Optional[_SplitFile] = None
+        split: _SplitFile | None = None
         if stamp is not None:
             try:
-                with open(path) as file:   # same decoding as asyncssh
+                with open(path) as file:  # same decoding as asyncssh
                     text = file.read()
             except (OSError, UnicodeDecodeError):
                 text = None
@@ -204,7 +206,7 @@ class _ReducedConfigs:
 
     def directory(self) -> str:
         if self._dir is None or self._dir_pid != os.getpid():
-            self._dir = tempfile.mkdtemp(prefix="sshjobs-sshconfig-")   # mode 0700
+            self._dir = tempfile.mkdtemp(prefix="sshjobs-sshconfig-")  # mode 0700
             self._dir_pid = os.getpid()
             self._written = set()
             atexit.register(_remove_dir, self._dir, self._dir_pid)
@@ -233,8 +235,7 @@ class _ReducedConfigs:
                 try:
                     found = self._write(split.reduce(hosts))
                 except OSError as exc:
-                    logger.warning("cannot write a reduced copy of ssh config %s: %s",
-                                   path, exc)
+                    logger.warning("cannot write a reduced copy of ssh config %s: %s", path, exc)
                     return path
                 self._reduced[key] = found
             return found
@@ -249,7 +250,7 @@ def _tokens_of(self: _ReducedConfigs, path: str, host: str) -> list[Tokens] | No
     return None if split is None else split.tokens(host)
 
 
-_ReducedConfigs.tokens = _tokens_of   # type: ignore[attr-defined]
+_ReducedConfigs.tokens = _tokens_of  # type: ignore[attr-defined]
 
 
 def _remove_dir(path: str, pid: int) -> None:
@@ -281,7 +282,7 @@ def config_tokens(paths: list[str], host: str) -> list[Tokens] | None:
     when a file cannot be reduced (asyncssh must read it itself)."""
     found: list[Tokens] = []
     for path in paths:
-        tokens = _CACHE.tokens(path, host)   # type: ignore[attr-defined]
+        tokens = _CACHE.tokens(path, host)  # type: ignore[attr-defined]
         if tokens is None:
             return None
         found.extend(tokens)

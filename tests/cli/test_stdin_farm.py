@@ -13,6 +13,7 @@ import threading
 import pytest
 from click.testing import CliRunner
 from fixtures.farm import Farm
+from fixtures.memory import PeakMemory
 
 from sshjobs.cli import cli
 
@@ -41,6 +42,7 @@ def _run_measured(farm: Farm, args: list[str], stdin_path: str | None) -> tuple[
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
+        memory = PeakMemory(process.pid)  # this child's own peak (not wait4's ru_maxrss)
         if stdin_path:  # through a pipe, as `producer | sshjobs run ...`
 
             def pump() -> None:
@@ -57,10 +59,10 @@ def _run_measured(farm: Farm, args: list[str], stdin_path: str | None) -> tuple[
         ]
         for reader in readers:
             reader.start()
-        _, status, usage = os.wait4(process.pid, 0)
-        process.returncode = os.waitstatus_to_exitcode(status)
         for reader in readers:
             reader.join()
+        peak_kib = memory.stop()  # before the wait: a reaped child has no VmHWM
+        process.wait()
         process.stdout.close()
         process.stderr.close()
         if stdin_path:
@@ -68,7 +70,7 @@ def _run_measured(farm: Farm, args: list[str], stdin_path: str | None) -> tuple[
     finally:
         if stdin_path:
             stdin.close()
-    return (process.returncode, out_chunks[0].decode(), err_chunks[0].decode(), usage.ru_maxrss)
+    return (process.returncode, out_chunks[0].decode(), err_chunks[0].decode(), peak_kib)
 
 
 def test_50mb_stdin_reaches_20_hosts_byte_exact_with_flat_memory(farm20, tmp_path):
