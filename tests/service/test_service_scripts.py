@@ -219,7 +219,7 @@ def test_deferred_command_is_rendered_when_the_command_runs(host, members, settl
     def rendered_sleep_runs() -> bool:
         for pid in members(sid):
             try:
-                if Path(f"/proc/{pid}/cmdline").read_bytes() == b"sleep\0313\0":
+                if Path(f"/proc/{pid}/cmdline").read_bytes() == b"sleep\x00313\x00":
                     return True
             except OSError:
                 continue
