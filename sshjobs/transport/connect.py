@@ -134,13 +134,13 @@ def _config_class() -> Any:
     are resolved per host with the same Host/Match/Include rules as every other option."""
     global _CONFIG_CLASS
     if _CONFIG_CLASS is None:
-        from asyncssh.config import SSHClientConfig, SSHConfig
+        from asyncssh.config import SSHClientConfig
 
         class _HostKeyAwareConfig(SSHClientConfig):
             _handlers = {  # noqa: RUF012  replaces asyncssh's class-level table, never mutated
                 **SSHClientConfig._handlers,
-                "stricthostkeychecking": ("StrictHostKeyChecking", SSHConfig._set_bool_or_str),
-                "hashknownhosts": ("HashKnownHosts", SSHConfig._set_bool_or_str),
+                "stricthostkeychecking": ("StrictHostKeyChecking", _set_yes_no_or_word),
+                "hashknownhosts": ("HashKnownHosts", _set_yes_no_or_word),
             }
 
         _CONFIG_CLASS = _HostKeyAwareConfig
@@ -148,6 +148,18 @@ def _config_class() -> Any:
 
 
 _CONFIG_CLASS: Any = None
+
+
+def _set_yes_no_or_word(config: Any, option: str, args: list[str]) -> None:
+    """A config setter in asyncssh's form: yes/true and no/false as booleans, any other word
+    as it is (``accept-new``, ``ask``...); the first value seen wins, as in OpenSSH. Ours, since
+    asyncssh's own ``_set_bool_or_str`` exists only from 2.20 (the floor is 2.19)."""
+    word = args.pop(0)
+    lower = word.lower()
+    value: bool | str = (
+        True if lower in ("yes", "true") else False if lower in ("no", "false") else word
+    )
+    config._options.setdefault(option, value)
 
 
 def config_paths(config: Any) -> list[str]:
