@@ -422,7 +422,29 @@ class Job(AbstractJob):
                     "Job(async_function, *args), not Job(coroutine)"
                 )
             self.coshutdown = coshutdown
-            _close_if_unused(self, corun, coshutdown)
+            if args or scheduler is None or type(corun) is not _CoroutineType or coshutdown:
+                _close_if_unused(self, corun, coshutdown)
+            else:  # its scheduler will close it if it never runs (see _entrust), once added
+                try:
+                    self._aj_init(
+                        forever,
+                        critical,
+                        label,
+                        required,
+                        scheduler,
+                        timeout,
+                        retries,
+                        backoff,
+                        on_failed_requirement,
+                    )
+                except BaseException:
+                    _close_if_unused(self, corun, None)
+                    raise
+                if self._aj_parent is scheduler:
+                    _entrust(scheduler, corun)
+                else:  # a scheduler-like object of the user's that did not adopt the job
+                    _close_if_unused(self, corun, None)
+                return
             if args:  # old positional flags: Job(corun, [coshutdown,] forever, label, ...)
                 AbstractJob.__init__(
                     self,
@@ -496,11 +518,33 @@ class Job(AbstractJob):
             await shut()
 
 
-# job's weak reference -> its coroutine objects, to close when the job dies unawaited
-_unawaited: dict[weakref.ref[Any], Any] = {}  # one coroutine, or a tuple of them
+# weak reference -> the coroutine objects to close when its referent dies: a job's (one
+# coroutine, or a tuple of them), or a scheduler's (an _Entrusted record)
+_unawaited: dict[weakref.ref[Any], Any] = {}
 
 
-def _close_coroutines(coros: tuple[Any, ...]) -> None:
+class _Entrusted:
+    """The coroutines of the coroutine jobs made with ``scheduler=`` (see :func:`_entrust`),
+    minus those of the jobs that left that scheduler since (``left``)."""
+
+    __slots__ = ("coros", "left")
+
+    def __init__(self) -> None:
+        self.coros: list[Any] = []
+        self.left: set[Any] | None = None
+
+    def unawaited(self) -> tuple[Any, ...]:
+        left = self.left
+        if not left:
+            return tuple(self.coros)
+        return tuple(coro for coro in self.coros if coro not in left)
+
+
+def _close_coroutines(coros: Any) -> None:
+    if type(coros) is _Entrusted:
+        coros = coros.unawaited()
+    elif type(coros) is not tuple:
+        coros = (coros,)
     for coro in coros:  # only those never started (inspect.getcoroutinestate(), faster)
         if coro.cr_frame is not None and not coro.cr_running and not coro.cr_suspended:
             coro.close()
@@ -509,15 +553,14 @@ def _close_coroutines(coros: tuple[Any, ...]) -> None:
 def _job_died(ref: weakref.ref[Any]) -> None:
     coros = _unawaited.pop(ref, None)
     if coros is not None:
-        _close_coroutines(coros if type(coros) is tuple else (coros,))
+        _close_coroutines(coros)
 
 
 @atexit.register
 def _close_all_unawaited() -> None:
     """At exit, close what jobs still alive never awaited (no warnings at shutdown)."""
     while _unawaited:
-        coros = _unawaited.popitem()[1]
-        _close_coroutines(coros if type(coros) is tuple else (coros,))
+        _close_coroutines(_unawaited.popitem()[1])
 
 
 def _close_if_unused(job: Job, corun: Any, coshutdown: Any) -> None:
@@ -527,7 +570,7 @@ def _close_if_unused(job: Job, corun: Any, coshutdown: Any) -> None:
     job dies in a reference cycle: the garbage collector calls weakref callbacks before
     finalizing the coroutines, which would otherwise warn "coroutine ... was never awaited".
     The coroutines wait in a module-level dict keyed by the weak reference (cheaper than a
-    ``weakref.finalize`` per job, which matters for graphs of 100,000 jobs).
+    ``weakref.finalize`` per job).
     """
     coros: Any
     if type(corun) is _CoroutineType and coshutdown is None:
@@ -537,3 +580,34 @@ def _close_if_unused(job: Job, corun: Any, coshutdown: Any) -> None:
         if not coros:
             return
     _unawaited[weakref.ref(job, _job_died)] = coros
+
+
+def _entrust(scheduler: Any, corun: Any) -> None:
+    """:func:`_close_if_unused` for a job made with ``scheduler=``, for the price of one list
+    append instead of a weak reference per job (graphs of 100,000 jobs are built this way).
+
+    A job holds its scheduler (``_aj_parent``) and the scheduler its jobs, so they go away
+    together: one weak reference to the scheduler closes, when it dies, the coroutines of all
+    the jobs entrusted to it. A job that leaves its scheduler (:func:`left_scheduler`) is
+    struck off that list and gets a weak reference of its own.
+    """
+    entrusted = scheduler._aj_entrusted
+    if entrusted is None:
+        entrusted = scheduler._aj_entrusted = _Entrusted()
+        _unawaited[weakref.ref(scheduler, _job_died)] = entrusted
+    entrusted.coros.append(corun)
+
+
+def left_scheduler(job: Any, scheduler: Any) -> None:
+    """``job`` no longer belongs to ``scheduler`` (removed, or moved to another one): it may
+    now outlive it, so its coroutine, if entrusted to the scheduler (:func:`_entrust`), is
+    no longer the scheduler's to close, but the job's own (a weak reference to the job)."""
+    entrusted = getattr(scheduler, "_aj_entrusted", None)
+    if entrusted is None or not isinstance(job, Job) or not job._aj_once or job._aj_used:
+        return
+    if type(job.corun) is not _CoroutineType:
+        return  # never entrusted
+    if entrusted.left is None:
+        entrusted.left = set()
+    entrusted.left.add(job.corun)
+    _close_if_unused(job, job.corun, job.coshutdown)

@@ -17,6 +17,8 @@ from collections.abc import Iterable, Iterator, MutableSet
 from collections.abc import Set as AbstractSet
 from typing import Any, cast
 
+from .job import left_scheduler
+
 
 class JobSet(MutableSet[Any]):
     """An insertion-ordered mutable set of jobs; ``pop()`` takes the last one added."""
@@ -65,6 +67,7 @@ class JobSet(MutableSet[Any]):
         owner = self._aj_owner
         if owner is not None and getattr(job, "_aj_parent", None) is owner:
             job._aj_parent = None
+            left_scheduler(job, owner)
 
     def pop(self) -> Any:
         """Remove and return the last job added; KeyError if empty."""

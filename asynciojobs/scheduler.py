@@ -28,7 +28,7 @@ from .errors import (
     SchedulerTimeoutError,
 )
 from .execution import CRITICAL, OK, TIMED_OUT, Run
-from .job import AbstractJob, Job, flatten_jobs
+from .job import AbstractJob, Job, flatten_jobs, left_scheduler
 from .jobset import JobSet
 from .loops import new_runner
 from .render import RenderMixin
@@ -61,6 +61,7 @@ class PureScheduler(LegacySchedulerMixin, GraphMethods, RenderMixin, DotMixin, R
     """
 
     _aj_is_scheduler = True  # what graph.is_scheduler() looks for
+    _aj_entrusted: Any = None  # coroutines of its jobs to close if never awaited (job._entrust)
 
     def __init__(
         self,
@@ -107,13 +108,15 @@ class PureScheduler(LegacySchedulerMixin, GraphMethods, RenderMixin, DotMixin, R
             if job is self:
                 raise ValueError("a scheduler cannot contain itself")
             previous = job._aj_parent
-            if previous is not None and previous is not self and job in previous.jobs:
-                logger.warning(
-                    "job %s is already in another scheduler (%s): a job belongs to "
-                    "one scheduler; it now takes its defaults from this one",
-                    job_label(job),
-                    previous._aj_name(),
-                )
+            if previous is not None and previous is not self:
+                if job in previous.jobs:
+                    logger.warning(
+                        "job %s is already in another scheduler (%s): a job belongs to "
+                        "one scheduler; it now takes its defaults from this one",
+                        job_label(job),
+                        previous._aj_name(),
+                    )
+                left_scheduler(job, previous)
             self.jobs._aj_items[job] = None
             job._aj_parent = self
         return self

@@ -3,6 +3,7 @@
 import asyncio
 import functools
 import gc
+import inspect
 
 import pytest
 from ajobs_helpers import boom, forever_loop, run_timed, sleeper
@@ -101,6 +102,69 @@ def test_never_run_coroutine_jobs_do_not_warn():
         run_timed(Scheduler(*jobs))
     del jobs
     gc.collect()
+
+
+def _created(coro):
+    return inspect.getcoroutinestate(coro) == inspect.CORO_CREATED
+
+
+def _closed(coro):
+    return inspect.getcoroutinestate(coro) == inspect.CORO_CLOSED
+
+
+def test_never_run_jobs_made_with_scheduler_are_closed_with_it():
+    # Job(coro, scheduler=s): the scheduler closes the coroutines its jobs never awaited
+    s = Scheduler()
+    coros = [sleeper(i) for i in range(4)]
+    jobs = [Job(coro, scheduler=s) for coro in coros]
+    jobs[1].requires(jobs[0])
+    jobs[0].requires(jobs[1])
+    with pytest.raises(CycleError):
+        run_timed(s)
+    assert all(_created(coro) for coro in coros)
+    del s, jobs
+    gc.collect()
+    assert all(_closed(coro) for coro in coros)
+
+
+def test_job_removed_from_its_scheduler_outlives_it_and_still_runs():
+    s = Scheduler()
+    kept, dropped = sleeper(1, "kept"), sleeper(1, "dropped")
+    a = Job(kept, scheduler=s)
+    Job(dropped, scheduler=s)
+    s.remove(a)
+    del s
+    gc.collect()
+    assert _closed(dropped) and _created(kept)  # not closed with its former scheduler
+    assert run_timed(Scheduler(a)) == (True, 1) and a.result() == "kept"
+    b = Job(sleeper(2), scheduler=Scheduler())
+    b_coro = b.corun
+    b._aj_parent.jobs.discard(b)  # through the set: the same
+    gc.collect()
+    assert _created(b_coro)
+    del b
+    gc.collect()
+    assert _closed(b_coro)  # closed when the job itself goes away
+
+
+def test_job_moved_to_another_scheduler_outlives_the_first_one(caplog):
+    first, second = Scheduler(), Scheduler()
+    coro = sleeper(1, "moved")
+    job = Job(coro, scheduler=first)
+    second.add(job)  # logs that it belongs to one scheduler; it now takes second's defaults
+    del first
+    gc.collect()
+    assert _created(coro)
+    assert run_timed(second) == (True, 1) and job.result() == "moved"
+
+
+def test_failed_job_construction_with_scheduler_closes_the_coroutine():
+    s = Scheduler()
+    coro = sleeper(1)
+    with pytest.raises(ValueError, match="timeout"):
+        Job(coro, timeout=-1, scheduler=s)
+    gc.collect()
+    assert _closed(coro) and not s.jobs
 
 
 def test_forever_job_is_not_waited_for_and_is_cancelled():
