@@ -167,10 +167,10 @@ class JobDisplay:
 
     def repr_requires(self) -> str:
         """`` - requires {01, 02}`` or nothing."""
-        reqs = self._aj_required  # None, one job, or a set
+        reqs = self._aj_required  # None, one job, a tuple or a set
         if reqs is None:
             return ""
-        if type(reqs) is not set:
+        if type(reqs) is not set and type(reqs) is not tuple:
             reqs = (reqs,)
         elif not reqs:
             return ""

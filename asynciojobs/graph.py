@@ -41,7 +41,7 @@ def requirements(job: Any) -> Collection[Any]:
         return required
     if reqs is None:
         return _EMPTY
-    return reqs if type(reqs) is set else (reqs,)
+    return reqs if type(reqs) is set or type(reqs) is tuple else (reqs,)
 
 
 def successors_map(jobs: Collection[Any]) -> dict[Any, list[Any]]:

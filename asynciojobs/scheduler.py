@@ -296,12 +296,12 @@ class PureScheduler(LegacySchedulerMixin, GraphMethods, RenderMixin, DotMixin, R
             job._aj_succ = None
             job._aj_kahn = index
             index += 1
-            required = job._aj_required  # None, one job, or a set
+            required = job._aj_required  # None, one job, a tuple or a set
             if required is None or (type(required) is set and not required):
                 job._aj_pending = 0
                 entries.append(job)
                 continue
-            if type(required) is not set:
+            if type(required) is not tuple and type(required) is not set:
                 required = (required,)
             job._aj_pending = len(required)
             for req in required:
@@ -327,12 +327,12 @@ class PureScheduler(LegacySchedulerMixin, GraphMethods, RenderMixin, DotMixin, R
         for index, job in enumerate(members):
             if job._aj_state or job._aj_reqfail is not None:
                 _reset(job)
-            required = job._aj_required  # None, one job, or a set
+            required = job._aj_required  # None, one job, a tuple or a set
             if required is None or (type(required) is set and not required):
                 job._aj_pending = 0
                 entries.append(job)
                 continue
-            if type(required) is not set:
+            if type(required) is not tuple and type(required) is not set:
                 required = (required,)
             job._aj_pending = len(required)
             for req in required:

@@ -169,3 +169,64 @@ def test_set_like_api():
     assert s.remove(a) is s and list(s) == [b]
     with pytest.raises(KeyError):
         s.remove(a)
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        (lambda a, b, c: [a, b, c], "abc"),
+        (lambda a, b, c: (c, a, b), "abc"),
+        (lambda a, b, c: {a, b, c}, "abc"),
+        (lambda a, b, c: [a, b, a, c, b], "abc"),  # twice: counted once
+        (lambda a, b, c: [a, b, c, c], "abc"),
+        (lambda a, b, c: [c, a, c], "ac"),
+        (lambda a, b, c: [a, c], "ac"),
+        (lambda a, b, c: [[a], (b, c)], "abc"),
+        (lambda a, b, c: [a, Sequence(b, c)], "ac"),  # a Sequence: its last job
+    ],
+)
+def test_requirements_given_to_the_constructor_as_a_set(given, expected):
+    a, b, c = J("a"), J("b"), J("c")
+    c.requires(b)
+    job = Job(nothing, label="job", required=given(a, b, c))
+    s = Scheduler(a, b, c, job)
+    assert job.repr_requires().count("??") == len(expected)  # each job once (not numbered)
+    log = []
+    for each in (a, b, c, job):
+        each.corun = _logger(log, each.label)
+    assert s.run()  # before anything reads job.required
+    assert log[-1] == "job" and sorted(log) == ["a", "b", "c", "job"]
+    assert s.run()  # a second run counts the requirements the same way
+    assert log[-1] == "job" and len(log) == 8
+    assert job.required == {each for each in (a, b, c) if each.label in expected}
+
+
+def _logger(log, label):
+    async def run():
+        log.append(label)
+
+    return run
+
+
+def test_requirements_kept_compact_still_behave_as_a_set():
+    a, b, c, d = (J(label) for label in "abcd")
+    for form in ([a, b], [a, b, c], [a, b, c, d]):
+        job = J("job", *form)
+        assert "requires {" in job.repr_requires()
+        job.requires(d)
+        assert job.required == {*form, d}
+        job.requires(a, remove=True)
+        assert job.required == {*form, d} - {a}
+        job.required.add(a)
+        assert a in job.required
+    self_req = Job(nothing)
+    self_req.requires([self_req, a, b])  # requiring oneself is ignored
+    assert self_req.required == {a, b}
+    twice = Job(nothing, required=[a, a])
+    assert twice.required == {a}
+    other = Job(nothing, required=[b, c])
+    other.requires([d])
+    assert other.required == {b, c, d}
+    kept = Job(nothing, required=[b, c])
+    kept.required = [d]  # assigned: replaces
+    assert kept.required == {d}
