@@ -16,6 +16,8 @@ forever jobs take no slot, so they cannot starve the window); the global deadlin
 from __future__ import annotations
 
 import asyncio
+import functools
+import time
 from asyncio.base_events import BaseEventLoop
 from collections import deque
 from typing import Any
@@ -43,17 +45,21 @@ def successors_of(job: Any) -> Any:
 
 def task_maker(loop: asyncio.AbstractEventLoop) -> Any:
     """``asyncio.Task`` itself when the loop would only call it (a standard loop without a
-    task factory): one Python frame less per job; else the loop's ``create_task``."""
+    task factory): no Python frame per job; else the loop's ``create_task``."""
     if (
         loop.get_task_factory() is None
         and getattr(type(loop), "create_task", None) is BaseEventLoop.create_task
     ):
-
-        def make(coro: Any) -> asyncio.Task[Any]:
-            return asyncio.Task(coro, loop=loop)
-
-        return make
+        return functools.partial(asyncio.Task, loop=loop)
     return loop.create_task
+
+
+def clock_of(loop: asyncio.AbstractEventLoop) -> Any:
+    """The loop's ``time``: ``time.monotonic`` itself when the loop would only call it (no
+    Python frame, twice per job), else the loop's own (a virtual clock, say)."""
+    if getattr(type(loop), "time", None) is BaseEventLoop.time:
+        return time.monotonic
+    return loop.time
 
 
 class Run:
@@ -73,6 +79,7 @@ class Run:
         "fut",
         "loop",
         "make_task",
+        "now",
         "on_done",
         "on_started",
         "remaining",
@@ -89,6 +96,7 @@ class Run:
         self.scheduler = scheduler
         self.loop = asyncio.get_running_loop()
         self.make_task = task_maker(self.loop)
+        self.now = clock_of(self.loop)
         self.sem = asyncio.Semaphore(jobs_window) if jobs_window else None
         self.remaining = 0  # non-forever jobs not finished yet
         self.tasks: dict[Any, asyncio.Task[Any]] = {}  # job -> its task, while it has one
@@ -159,8 +167,10 @@ class Run:
             return  # the run is ending: the job stays scheduled
         if self.unstarted >= MAX_UNSTARTED:
             self.backlog.append(job)
-        else:
-            self.create_task(job)
+        else:  # create_task(), inlined: this runs once per job
+            coro = self.run_job(job) if self.sem is None or job.forever else self.windowed(job)
+            self.tasks[job] = self.make_task(coro)
+            self.unstarted += 1
 
     def create_task(self, job: Any) -> None:
         coro = self.run_job(job) if self.sem is None or job.forever else self.windowed(job)
@@ -185,9 +195,9 @@ class Run:
             self.unstarted -= 1  # began(), inlined: this runs once per job
             if self.backlog:
                 self.create_task(self.backlog.popleft())
-        loop = self.loop
+        now = self.now
         job._aj_state = RUNNING
-        job._aj_t0 = loop.time()
+        job._aj_t0 = now()
         if self.on_started:
             ev.emit(self.on_started, ev.STARTED, job, job._aj_t0, self.scheduler)
         try:
@@ -197,7 +207,7 @@ class Run:
                 result = await self.attempts(job)
         except asyncio.CancelledError:
             job._aj_cancelled = True
-            job._aj_t1 = loop.time()  # when it stopped: reports draw its bar to there
+            job._aj_t1 = now()  # when it stopped: reports draw its bar to there
             del self.tasks[job]
             if self.subscribers:
                 self.emit(ev.CANCELLED, job)
@@ -209,7 +219,7 @@ class Run:
             return
         else:
             job._aj_result = result
-            job._aj_t1 = loop.time()
+            job._aj_t1 = now()
             job._aj_state = DONE
             if self.on_done:
                 ev.emit(self.on_done, ev.DONE, job, job._aj_t1, self.scheduler)
@@ -282,12 +292,18 @@ class Run:
                         left = nxt._aj_pending - 1
                         nxt._aj_pending = left
                         if not left:
-                            skipped = self.start_or_skip(nxt, skipped)
+                            if nxt._aj_reqfail is None:
+                                self.start(nxt)
+                            else:
+                                skipped = self.start_or_skip(nxt, skipped)
                 else:
                     left = succ._aj_pending - 1
                     succ._aj_pending = left
                     if not left:
-                        skipped = self.start_or_skip(succ, skipped)
+                        if succ._aj_reqfail is None:
+                            self.start(succ)
+                        else:
+                            skipped = self.start_or_skip(succ, skipped)
             if not skipped:
                 break
             job = skipped.pop()

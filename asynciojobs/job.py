@@ -508,7 +508,13 @@ class Job(AbstractJob):
     def _aj_execute(self) -> Any:
         if type(self).co_run is not Job.co_run:  # a subclass's own co_run() comes first
             return self.co_run()
-        return self._aj_call()
+        if self._aj_once:  # _aj_call(), inlined: this runs once per job and per run
+            if self._aj_used:
+                raise JobReuseError([self])
+            self._aj_used = True
+            Job._aj_spent_total += 1
+            return self.corun
+        return self.corun(*self._aj_args)  # type: ignore[operator]  # callable form
 
     def _aj_call(self) -> Any:
         """The awaitable of this run: the coroutine object (once) or a fresh call."""
