@@ -159,6 +159,11 @@ def main() -> None:
         print(json.dumps(measure_one(impl, shape, int(size), what)))
         return
     if args.profile:
+        # bench/profile.py (the SSH benchmarks' profiler) would shadow the standard library's
+        # profile module, which cProfile imports
+        here = os.path.dirname(os.path.abspath(__file__))
+        sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != here]
+        sys.modules.pop("profile", None)
         import cProfile
         import pstats
 

@@ -580,3 +580,20 @@ def test_no_task_outlives_its_run(ending):
         "fatal": "fatal",
     }
     assert outcome == expected[ending]
+
+
+def test_times_on_asyncios_own_loop_come_from_the_loop_clock():
+    # on asyncio's own loop the engine reads time.monotonic() directly: the same clock
+    async def main():
+        loop = asyncio.get_running_loop()
+        before = loop.time()
+        job = Job(asyncio.sleep, 0.01)
+        scheduler = Scheduler(job)
+        times = []
+        scheduler.subscribe(lambda event: times.append(event.time))
+        assert await scheduler.co_run()
+        return before, job, times, loop.time()
+
+    before, job, times, after = asyncio.run(main())
+    assert len(times) >= 2 and before <= min(times) <= max(times) <= after
+    assert 0.01 <= job.duration() <= after - before
