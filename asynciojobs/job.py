@@ -407,12 +407,15 @@ class Job(AbstractJob):
 
     __slots__ = (
         "_aj_args",
+        "_aj_guard",
         "_aj_once",
         "_aj_shut_used",
         "_aj_used",
         "corun",
         "coshutdown",
     )
+
+    _aj_guard: _Guard  # the guard of its batch (coroutine jobs, see _close_if_unused)
 
     def __init__(
         self,
@@ -460,7 +463,7 @@ class Job(AbstractJob):
                         on_failed_requirement,
                     )
                 except BaseException:
-                    _close_if_unused(self, corun, None)
+                    _close_when_dead(self, corun, None)
                     raise
                 if self._aj_parent is scheduler:
                     _entrust(scheduler, corun)
@@ -547,13 +550,13 @@ class Job(AbstractJob):
 
 
 # weak reference -> the coroutine objects to close when its referent dies: a job's (one
-# coroutine, or a tuple of them), or a scheduler's (an _Entrusted record)
+# coroutine, or a tuple of them), a scheduler's or a batch's (an _Entrusted record)
 _unawaited: dict[weakref.ref[Any], Any] = {}
 
 
 class _Entrusted:
-    """The coroutines of the coroutine jobs made with ``scheduler=`` (see :func:`_entrust`),
-    minus those of the jobs that left that scheduler since (``left``)."""
+    """The coroutines entrusted to a scheduler (:func:`_entrust`) or to a batch of jobs
+    (:func:`_close_if_unused`), minus those of the jobs that left that scheduler since."""
 
     __slots__ = ("coros", "left")
 
@@ -566,6 +569,21 @@ class _Entrusted:
         if not left:
             return tuple(self.coros)
         return tuple(coro for coro in self.coros if coro not in left)
+
+
+class _Guard:
+    """What the jobs of one batch hold (``_aj_guard``): it dies when they are all gone."""
+
+    __slots__ = ("__weakref__", "record")
+
+    def __init__(self) -> None:
+        self.record = _Entrusted()
+
+
+# jobs per batch: a job kept alive keeps at most this many never-awaited coroutines of dead
+# jobs from being closed (they are closed at exit at the latest)
+_BATCH = 64
+_batch: weakref.ref[_Guard] | None = None  # the batch being filled (weakly: it may be gone)
 
 
 def _close_coroutines(coros: Any) -> None:
@@ -591,14 +609,13 @@ def _close_all_unawaited() -> None:
         _close_coroutines(_unawaited.popitem()[1])
 
 
-def _close_if_unused(job: Job, corun: Any, coshutdown: Any) -> None:
+def _close_when_dead(job: Job, corun: Any, coshutdown: Any) -> None:
     """Close the job's coroutine objects when the job goes away without awaiting them.
 
     A weak reference with a callback (not ``__del__``) so that it also runs first when the
     job dies in a reference cycle: the garbage collector calls weakref callbacks before
     finalizing the coroutines, which would otherwise warn "coroutine ... was never awaited".
-    The coroutines wait in a module-level dict keyed by the weak reference (cheaper than a
-    ``weakref.finalize`` per job).
+    The coroutines wait in a module-level dict keyed by the weak reference.
     """
     coros: Any
     if type(corun) is _CoroutineType and coshutdown is None:
@@ -610,9 +627,30 @@ def _close_if_unused(job: Job, corun: Any, coshutdown: Any) -> None:
     _unawaited[weakref.ref(job, _job_died)] = coros
 
 
+def _close_if_unused(job: Job, corun: Any, coshutdown: Any) -> None:
+    """:func:`_close_when_dead` for batches of jobs: graphs of 100,000 coroutine jobs are
+    built in Python, and a weak reference and a dict entry per job cost as much as the job.
+
+    Each job holds the guard of its batch (``_aj_guard``): the guard dies only once every
+    job of the batch is gone, and its weak reference then closes the batch's coroutines
+    that never ran - never those of a job still alive, which holds the guard.
+    """
+    if type(corun) is not _CoroutineType or coshutdown is not None:
+        _close_when_dead(job, corun, coshutdown)
+        return
+    global _batch
+    guard = None if _batch is None else _batch()
+    if guard is None or len(guard.record.coros) >= _BATCH:
+        guard = _Guard()
+        _batch = weakref.ref(guard, _job_died)
+        _unawaited[_batch] = guard.record
+    job._aj_guard = guard
+    guard.record.coros.append(corun)
+
+
 def _entrust(scheduler: Any, corun: Any) -> None:
     """:func:`_close_if_unused` for a job made with ``scheduler=``, for the price of one list
-    append instead of a weak reference per job (graphs of 100,000 jobs are built this way).
+    append (graphs of 100,000 jobs are built this way).
 
     A job holds its scheduler (``_aj_parent``) and the scheduler its jobs, so they go away
     together: one weak reference to the scheduler closes, when it dies, the coroutines of all
@@ -638,4 +676,4 @@ def left_scheduler(job: Any, scheduler: Any) -> None:
     if entrusted.left is None:
         entrusted.left = set()
     entrusted.left.add(job.corun)
-    _close_if_unused(job, job.corun, job.coshutdown)
+    _close_when_dead(job, job.corun, job.coshutdown)

@@ -158,6 +158,22 @@ def test_job_moved_to_another_scheduler_outlives_the_first_one(caplog):
     assert run_timed(second) == (True, 1) and job.result() == "moved"
 
 
+def test_dropped_coroutine_jobs_are_closed_by_batches_never_a_live_one():
+    # jobs made without scheduler= share, by batches, one weak reference that closes their
+    # coroutines once every job of the batch is gone: never while one of them is alive
+    from asynciojobs.job import _BATCH
+
+    coros = [sleeper(1, i) for i in range(4 * _BATCH)]
+    jobs = [Job(coro) for coro in coros]
+    kept = jobs[2 * _BATCH]
+    del jobs
+    gc.collect()
+    assert _created(kept.corun)
+    # the first batch may hold jobs of earlier code, still alive; the kept job's batch waits
+    assert sum(_closed(coro) for coro in coros) >= 2 * _BATCH
+    assert run_timed(Scheduler(kept)) == (True, 1) and kept.result() == 2 * _BATCH
+
+
 def test_failed_job_construction_with_scheduler_closes_the_coroutine():
     s = Scheduler()
     coro = sleeper(1)
