@@ -21,8 +21,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from asynciojobs import Scheduler
-from sshjobs import __version__
+from asynciojobs import Scheduler, __version__
 from sshjobs.cli.engine import run_interruptibly
 from sshjobs.cli.options import default_window
 from sshjobs.errors import SshJobsError

@@ -8,7 +8,6 @@ from typing import Any
 
 import click
 
-from sshjobs import Pull
 from sshjobs.cli.copy_command import copy_command
 from sshjobs.cli.engine import display_names
 from sshjobs.cli.execute import execute, listed, prepare
@@ -18,6 +17,7 @@ from sshjobs.cli.push import remote_path
 from sshjobs.cli.sudo_refusal import refuse_sudo
 from sshjobs.cli.timed_transfer import bounded
 from sshjobs.targets import Target
+from sshjobs.transfer import Pull
 
 __all__ = ["pull"]
 

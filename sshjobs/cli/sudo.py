@@ -14,8 +14,9 @@ import secrets
 import shlex
 from typing import Any
 
-from sshjobs import CommandResult, Run, RunScript, RunString
 from sshjobs.cli.options import Secret
+from sshjobs.commands import Run, RunScript, RunString
+from sshjobs.results import CommandResult
 
 __all__ = ["SudoRun", "SudoRunScript", "SudoRunString", "run_as_root", "sudo_line"]
 
