@@ -20,12 +20,15 @@ import click
 from asyncssh import EXTENDED_DATA_STDERR
 
 from asynciojobs import Scheduler
-from sshjobs import Formatter, SshJob, SshJobsError, SshNode
 from sshjobs.cli.exit import ExitCode, exit_code_for, stopped_by
 from sshjobs.cli.options import Settings
 from sshjobs.cli.outcome import HostOutcome
 from sshjobs.cli.path_fields import host_fields, login_of
 from sshjobs.cli.reporters import Reporter
+from sshjobs.errors import SshJobsError
+from sshjobs.formatters import Formatter
+from sshjobs.job import SshJob
+from sshjobs.node import SshNode
 from sshjobs.targets import Target
 
 #: bound on the scheduler's shutdown (its jobs close their nodes), instead of the library's 1 s
@@ -148,6 +151,7 @@ class _Nodes:
                 formatter=Formatter(verbose=self.settings.verbose),
                 **self._kwargs(),
             )
+            node.options.resolved  # noqa: B018  a bad key or setting: bad input, before the run
             self.gateways[key] = node
         return node
 

@@ -189,7 +189,7 @@ def test_first_key_is_offered_signed_without_a_query(nodes, collect):
 
     async def client_port(fast: bool) -> int:
         async with nodes.node(host, fast_handshake=fast) as node:
-            return node._conn.get_extra_info("sockname")[1]
+            return node.connection.ssh_connection.get_extra_info("sockname")[1]
 
     fast = _sshd_auth_lines(host, asyncio.run(client_port(True)))
     cautious = _sshd_auth_lines(host, asyncio.run(client_port(False)))
@@ -248,7 +248,7 @@ def test_empty_ignore_packets_are_left_out_with_an_aead_cipher(nodes, fast):
 
     async def scenario():
         async with nodes.node(nodes.farm.direct[0], fast_handshake=fast) as node:
-            conn = node._conn
+            conn = node.connection.ssh_connection
             assert conn.get_extra_info("send_cipher").endswith(
                 ("gcm@openssh.com", "poly1305@openssh.com")
             )
@@ -272,7 +272,7 @@ def test_rsa_and_ecdsa_keys_log_in_signed_at_once(nodes, collect, algorithm):
 
         async def client_port() -> int:
             async with nodes.node(host, keys=[key], fast_handshake=True) as node:
-                return node._conn.get_extra_info("sockname")[1]
+                return node.connection.ssh_connection.get_extra_info("sockname")[1]
 
         lines = _sshd_auth_lines(host, asyncio.run(client_port()))
     finally:
@@ -328,7 +328,7 @@ def _run_twice_and_get_connection_types(nodes) -> list[type]:
         for _ in range(2):
             async with nodes.node(nodes.farm.direct[0], fast_handshake=True) as node:
                 assert await node.run("true") == 0
-                kinds.append(type(node._conn))
+                kinds.append(type(node.connection.ssh_connection))
         return kinds
 
     return asyncio.run(scenario())
@@ -363,7 +363,7 @@ def test_a_connection_lacking_an_internal_attribute_uses_asyncssh_handshake(
     async def scenario():
         async with nodes.node(nodes.farm.direct[0], fast_handshake=True) as node:
             assert await node.run("true") == 0
-            return node._conn.pipelined_auth()
+            return node.connection.ssh_connection.pipelined_auth()
 
     assert asyncio.run(scenario()) is False
     warnings = _warnings(caplog)
@@ -417,7 +417,7 @@ def test_agent_keys_are_asked_about_before_being_signed(nodes, collect, tmp_path
                 config=None,
             ) as node:
                 assert node.keyset().agent_path == env["SSH_AUTH_SOCK"]
-                return node._conn.get_extra_info("sockname")[1]
+                return node.connection.ssh_connection.get_extra_info("sockname")[1]
 
         lines = _sshd_auth_lines(host, asyncio.run(client_port()))
     finally:

@@ -108,8 +108,9 @@ def test_passphrase_protected_keys_never_prompt(home):
     key.write_private_key(str(path), "pkcs8-pem", passphrase="secret")
     with pytest.raises(KeyLoadError, match="passphrase-protected.*ssh-add"):
         import_private_key(path)
+    node = _node(keys=[str(path)])  # built without reading the key: loaded when first needed
     with pytest.raises(KeyLoadError):
-        _node(keys=[str(path)])
+        node.keyset()
     assert import_private_key(path, passphrase="secret") is not None
     keyset = default_keys()  # a default file: skipped, and said so
     assert keyset.keys == [] and keyset.encrypted == [str(path)]
