@@ -8,7 +8,8 @@ For a before/after comparison on a machine whose load changes: both commits are 
 the same farm, so that a change of load hits both commits alike. Run 0 is a warm-up, not
 recorded. Reports per tool and commit: median wall time and client CPU per size, client CPU
 per host and fixed client CPU (least-squares fit over every sample), failed hosts, and the
-CPU the rest of the machine used meanwhile (how disturbed the figures are).
+the farm's sshd CPU, and the CPU the rest of the machine used meanwhile (how disturbed
+the figures are).
 """
 
 from __future__ import annotations
@@ -79,8 +80,9 @@ def report(samples, sizes, sources, loads, args) -> str:
         "",
         "| tool | commit | "
         + " | ".join(f"wall s n={n} | client CPU s n={n}" for n in sizes)
-        + " | CPU per host ms (fit) | fixed CPU s (fit) | failed hosts | other CPU s (median) |",
-        "|---|---|" + "---|---|" * len(sizes) + "---|---|---|---|",
+        + " | CPU per host ms (fit) | fixed CPU s (fit) | failed hosts | sshd CPU s (median) "
+        "| other CPU s (median) |",
+        "|---|---|" + "---|---|" * len(sizes) + "---|---|---|---|---|",
     ]
     for (tool, revision), found in samples.items():
         cells = []
@@ -92,11 +94,12 @@ def report(samples, sizes, sources, loads, args) -> str:
             ]
         intercept, slope = harness.linear_fit([(s.size, s.cpu) for s in found])
         failed = sum(s.size - s.ok for s in found)
+        server = harness.median(s.server_cpu for s in found)
         other = harness.median(s.other_cpu for s in found)
         lines.append(
             f"| {tool} | {revision} | "
             + " | ".join(cells)
-            + f" | {slope * 1000:.2f} | {intercept:.3f} | {failed} | {other:.2f} |"
+            + f" | {slope * 1000:.2f} | {intercept:.3f} | {failed} | {server:.2f} | {other:.2f} |"
         )
     return "\n".join(lines)
 

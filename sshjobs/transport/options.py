@@ -125,7 +125,7 @@ class NodeOptions:
                 config_host_keys(paths, host),
             )
         except ValueError as exc:
-            raise SshOptionError(f"SshNode {host}: {exc}", host=host) from None
+            raise SshOptionError(str(exc), host=host) from None
         return ConnectOptions(
             hostname=host,
             username=self.username or config_user(paths, host) or "root",
@@ -179,6 +179,9 @@ class OptionAttribute(Generic[T]):
 
     def __set_name__(self, owner: type, name: str) -> None:
         self.name = name
+
+    def __repr__(self) -> str:
+        return f"the {self.name} option"
 
     @overload
     def __get__(self, node: None, owner: type) -> OptionAttribute[T]: ...
