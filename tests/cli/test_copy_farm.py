@@ -4,13 +4,7 @@ from __future__ import annotations
 
 import os
 
-from click.testing import CliRunner
-
-from sshjobs.cli import cli
-
-
-def sshjobs(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args])
+from fixtures.cli import sshjobs
 
 
 def test_push_expands_host_in_local_and_remote_paths(tmp_path, farm):

@@ -11,15 +11,10 @@ import subprocess
 import time
 
 import pytest
-from click.testing import CliRunner
+from fixtures.cli import sshjobs
 
-from sshjobs.cli import cli
 from sshjobs.gather import fold_hosts
 from sshjobs.targets import read_spec
-
-
-def sshjobs(*args, input=None):
-    return CliRunner().invoke(cli, [str(a) for a in args], input=input)
 
 
 def lines(text):

@@ -7,15 +7,12 @@ from __future__ import annotations
 import hashlib
 import os
 import subprocess
-import sys
 import threading
 
 import pytest
-from click.testing import CliRunner
+from fixtures.cli import COMMAND, sshjobs
 from fixtures.farm import Farm
 from fixtures.memory import PeakMemory
-
-from sshjobs.cli import cli
 
 HOSTS = 20
 INPUT_SIZE = 50 * 1024 * 1024
@@ -36,7 +33,7 @@ def _run_measured(farm: Farm, args: list[str], stdin_path: str | None) -> tuple[
     stdin = open(stdin_path, "rb") if stdin_path else subprocess.DEVNULL
     try:
         process = subprocess.Popen(
-            [sys.executable, "-m", "sshjobs", *args],
+            [*COMMAND, *args],
             env=env,
             stdin=subprocess.PIPE if stdin_path else stdin,
             stdout=subprocess.PIPE,
@@ -96,10 +93,6 @@ def test_50mb_stdin_reaches_20_hosts_byte_exact_with_flat_memory(farm20, tmp_pat
     print(f"peak RSS: {peak} KiB with 50 MB on stdin to {HOSTS} hosts, {baseline} KiB without")
     # flat: far below one copy of the input, let alone one per host (50 MB x 20)
     assert peak - baseline < 32 * 1024, (peak, baseline)
-
-
-def sshjobs(*args, input=None):
-    return CliRunner().invoke(cli, [str(a) for a in args], input=input)
 
 
 def test_a_host_that_reads_nothing_holds_no_other_back(farm):
