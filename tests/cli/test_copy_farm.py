@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 from fixtures.cli import sshjobs
@@ -83,10 +84,8 @@ def test_transfer_timeout_exit_4(tmp_path, farm):
             "pull", "--timeout", "1", "-t", host.name, "@:/tmp/cli-fifo", tmp_path / "got"
         )
     finally:
-        try:  # release the blocked server, then clean up
+        with contextlib.suppress(OSError):  # release the blocked server, then clean up
             os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
-        except OSError:
-            pass
         fifo.unlink()
     assert result.exit_code == 4, result.stderr
     [error] = result.stderr.splitlines()

@@ -4,6 +4,7 @@ from the kernel."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import subprocess
@@ -30,21 +31,21 @@ def _run_measured(farm: Farm, args: list[str], stdin_path: str | None) -> tuple[
     in KiB of that process alone)."""
     env = dict(os.environ, HOME=str(farm.home))
     env.pop("SSH_AUTH_SOCK", None)
-    stdin = open(stdin_path, "rb") if stdin_path else subprocess.DEVNULL
-    try:
+    with contextlib.ExitStack() as closing:
+        source = closing.enter_context(open(stdin_path, "rb")) if stdin_path else None
         process = subprocess.Popen(
             [*COMMAND, *args],
             env=env,
-            stdin=subprocess.PIPE if stdin_path else stdin,
+            stdin=subprocess.PIPE if source else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
         memory = PeakMemory(process.pid)  # this child's own peak (not wait4's ru_maxrss)
-        if stdin_path:  # through a pipe, as `producer | sshjobs run ...`
+        if source:  # through a pipe, as `producer | sshjobs run ...`
 
             def pump() -> None:
                 with process.stdin:
-                    while data := stdin.read(1 << 20):
+                    while data := source.read(1 << 20):
                         process.stdin.write(data)
 
             feeder = threading.Thread(target=pump)
@@ -62,11 +63,8 @@ def _run_measured(farm: Farm, args: list[str], stdin_path: str | None) -> tuple[
         process.wait()
         process.stdout.close()
         process.stderr.close()
-        if stdin_path:
+        if source:
             feeder.join()
-    finally:
-        if stdin_path:
-            stdin.close()
     return (process.returncode, out_chunks[0].decode(), err_chunks[0].decode(), peak_kib)
 
 

@@ -162,7 +162,7 @@ def test_cli_second_ctrl_c_during_teardown_still_exits_130_and_cleans_up(farm):
         tag = marker()
         with Spawned("run", "-t", targets, "--", f"echo started; sleep {tag}") as process:
             wait_until(
-                lambda: remote_matching(farm, hosts, f"sleep {tag}"),
+                lambda tag=tag: remote_matching(farm, hosts, f"sleep {tag}"),
                 until=lambda running: len(running) == len(hosts),
                 timeout=30,
                 message="every host runs the command",

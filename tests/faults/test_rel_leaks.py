@@ -8,6 +8,7 @@ warning or asyncio logger error, with warnings turned into errors.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import os
@@ -38,10 +39,8 @@ def _fds() -> set[str]:
     """Open descriptors of this process, as "fd -> target" (the target shows what leaked)."""
     found = set()
     for fd in os.listdir("/proc/self/fd"):
-        try:
+        with contextlib.suppress(OSError):  # the descriptor listdir itself used
             found.add(f"{fd} -> {os.readlink(f'/proc/self/fd/{fd}')}")
-        except OSError:  # the descriptor listdir itself used
-            pass
     return found
 
 

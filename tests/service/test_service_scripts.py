@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -185,16 +186,16 @@ def test_systemd_backend_commands(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "kwds",
+    ("kwds", "message"),
     [
-        {"service_id": "a b"},
-        {"service_id": "x;rm"},
-        {"service_id": "ok", "environ": {"A-B": "1"}},
-        {"service_id": "ok", "backend": "docker"},
+        ({"service_id": "a b"}, "service_id 'a b': use letters, digits and _.@:- only"),
+        ({"service_id": "x;rm"}, "service_id 'x;rm': use letters, digits and _.@:- only"),
+        ({"service_id": "ok", "environ": {"A-B": "1"}}, "environ: 'A-B' is not a valid variable"),
+        ({"service_id": "ok", "backend": "docker"}, "backend 'docker': expected one of auto, "),
     ],
 )
-def test_bad_arguments(kwds):
-    with pytest.raises(ValueError):
+def test_bad_arguments(kwds, message):
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}"):
         Service("true", **kwds)
 
 

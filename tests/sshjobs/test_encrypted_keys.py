@@ -35,9 +35,9 @@ def test_a_given_encrypted_key_with_its_passphrase_logs_in(nodes, collect, encry
 
 
 def test_without_or_with_a_wrong_passphrase_a_clear_error_before_connecting(nodes, encrypted_key):
-    with pytest.raises(KeyLoadError, match="passphrase-protected.*ssh-add.*passphrase="):
+    with pytest.raises(KeyLoadError, match=r"passphrase-protected.*ssh-add.*passphrase="):
         nodes.node(nodes.farm.direct[0], keys=[str(encrypted_key)])
-    with pytest.raises(KeyLoadError, match="cannot decrypt .* with the passphrase given"):
+    with pytest.raises(KeyLoadError, match=r"cannot decrypt .* with the passphrase given"):
         nodes.node(nodes.farm.direct[0], keys=[str(encrypted_key)], passphrase="wrong")
 
 

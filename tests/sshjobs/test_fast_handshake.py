@@ -1,5 +1,6 @@
-"""The short handshake (sshjobs.transport.fastpath) against a real sshd: three round trips fewer than
-asyncssh's own, the same login, and a clean fall-back to the cautious path when a key is refused.
+"""The short handshake (sshjobs.transport.fastpath) against a real sshd: three round trips fewer
+than asyncssh's own, the same login, and a clean fall-back to the cautious path when a key is
+refused.
 
 Round trips are counted by a relay put between the client and a farm host's sshd: it holds what
 the server sends for a while, so that each time the client has to wait for the server shows as a
