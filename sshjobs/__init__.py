@@ -5,7 +5,7 @@ by ``sshjobs`` in their imports), plus sshjobs' own: the error hierarchy, struct
 ``SubdirFormatter``/``ColonFormatter`` and friends.
 """
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # what _LAZY imports on first use, for type checkers
     from asynciojobs import __version__
@@ -117,7 +117,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     if name == "__version__":  # the one version of the distribution: asynciojobs' (on demand)
         from asynciojobs import __version__ as version
 

@@ -14,12 +14,13 @@ kept as ``{{name}}``, so graphs drawn before the run still show something).
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 __all__ = ["Capture", "Deferred", "Variables"]
 
 
-class Variables(dict):
+class Variables(dict[str, Any]):
     """A dict whose keys are also attributes; a missing attribute reads as ``""``."""
 
     def __getattr__(self, name: str) -> Any:
@@ -34,7 +35,7 @@ class Variables(dict):
 _PLACEHOLDER = re.compile(r"{{\s*([A-Za-z_][A-Za-z0-9_]*)\s*}}")
 
 
-def _render(template: str, variables: dict) -> str:
+def _render(template: str, variables: Mapping[str, Any]) -> str:
     try:
         import jinja2
     except ImportError:  # optional dependency: plain {{name}} substitution

@@ -27,7 +27,7 @@ import os
 import shlex
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from .capture import Capture
 from .errors import LocalFileError
@@ -39,7 +39,7 @@ __all__ = ["AbstractCommand", "Run", "RunScript", "RunString", "StrLikeMixin"]
 logger = logging.getLogger("sshjobs.commands")
 
 
-def _allowed(result: CommandResult, allowed_exits: set) -> bool:
+def _allowed(result: CommandResult, allowed_exits: set[int | str]) -> bool:
     if result.exit_status is not None:
         return result.exit_status == 0 or result.exit_status in allowed_exits
     return result.signal is not None and result.signal in allowed_exits
@@ -63,7 +63,7 @@ class AbstractCommand:
         self,
         *,
         label: str | None = None,
-        allowed_exits: Iterable | None = None,
+        allowed_exits: Iterable[int | str] | None = None,
         timeout: float | None = None,
         capture: Capture | None = None,
         keep_output: bool = False,
@@ -141,11 +141,15 @@ def _join(argv: Iterable[Any], quote: bool) -> str:
     return " ".join(shlex.quote(w) for w in words) if quote else " ".join(words)
 
 
+class _HasCommandLine(Protocol):
+    def command_line(self) -> str: ...
+
+
 class StrLikeMixin:
     """Lets a Run stand in for its command string (apssh)."""
 
-    def __str__(self) -> str:
-        return self.command_line()  # type: ignore[attr-defined]
+    def __str__(self: _HasCommandLine) -> str:
+        return self.command_line()
 
 
 class Run(StrLikeMixin, AbstractCommand):
@@ -162,7 +166,7 @@ class Run(StrLikeMixin, AbstractCommand):
         x11: bool = False,
         ignore_outputs: bool = False,
         label: str | None = None,
-        allowed_exits: Iterable | None = None,
+        allowed_exits: Iterable[int | str] | None = None,
         capture: Capture | None = None,
         timeout: float | None = None,
         quote: bool = False,
@@ -214,7 +218,7 @@ class _ScriptCommand(AbstractCommand):
 
     def __init__(
         self,
-        args: tuple,
+        args: tuple[Any, ...],
         *,
         includes: Iterable[str] | None,
         keep: bool,
@@ -270,10 +274,10 @@ class RunScript(_ScriptCommand):
 
     def __init__(
         self,
-        local_script: str | os.PathLike,
+        local_script: str | os.PathLike[str],
         *args: Any,
         label: str | None = None,
-        allowed_exits: Iterable | None = None,
+        allowed_exits: Iterable[int | str] | None = None,
         includes: Iterable[str] | None = None,
         x11: bool = False,
         verbose: bool = False,
@@ -330,7 +334,7 @@ class RunString(_ScriptCommand):
         script_body: str | bytes,
         *args: Any,
         label: str | None = None,
-        allowed_exits: Iterable | None = None,
+        allowed_exits: Iterable[int | str] | None = None,
         includes: Iterable[str] | None = None,
         x11: bool = False,
         remote_name: str | None = None,

@@ -223,7 +223,7 @@ class SubdirFormatter(Formatter):
     writes in this formatter's life, and closed when the host has no running session.
     """
 
-    def __init__(self, run_name: str | os.PathLike, *, verbose: bool = False) -> None:
+    def __init__(self, run_name: str | os.PathLike[str], *, verbose: bool = False) -> None:
         super().__init__("{linenl}", verbose=verbose)
         self.run_name = Path(run_name)
         self._seen: set[Path] = set()

@@ -26,7 +26,8 @@ def _ranges(numbers: list[int], width: int) -> str:
     pieces: list[str] = []
     numbers = sorted(set(numbers))
     start = previous = numbers[0]
-    for number in [*numbers[1:], None]:  # type: ignore[list-item]
+    upcoming: list[int | None] = [*numbers[1:], None]
+    for number in upcoming:
         if number is not None and number == previous + 1:
             previous = number
             continue

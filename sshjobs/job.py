@@ -95,7 +95,7 @@ class SshJob(AbstractJob):
         self.results: list[CommandResult] = []
         self._sshjobs_shut = False
         #: the last output lines of the current (or last) run, for monitors and reports
-        self._sshjobs_tail: deque = deque(maxlen=TAIL_LINES)
+        self._sshjobs_tail: deque[bytes | str] = deque(maxlen=TAIL_LINES)
         if critical is None:
             # a value a subclass set before us wins; else apssh's default for SshJob: True
             existing = getattr(self, "critical", None)

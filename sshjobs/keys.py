@@ -19,10 +19,10 @@ import asyncio
 import concurrent.futures
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncssh
 
@@ -39,6 +39,7 @@ __all__ = [
     "load_private_keys",
 ]
 
+_T = TypeVar("_T")
 logger = logging.getLogger("sshjobs.keys")
 
 #: default private key files looked up in ``~/.ssh``, in this order (OpenSSH order)
@@ -67,10 +68,10 @@ class KeySet:
         return "; ".join(parts)
 
 
-_cache: dict[tuple, Any] = {}
+_cache: dict[tuple[Any, ...], Any] = {}
 
 
-def _file_key(path: Path) -> tuple:
+def _file_key(path: Path) -> tuple[Any, ...]:
     try:
         stat = path.stat()
         return (str(path), stat.st_mtime_ns, stat.st_size)
@@ -78,7 +79,9 @@ def _file_key(path: Path) -> tuple:
         return (str(path), None, None)
 
 
-def import_private_key(filename: str | os.PathLike, passphrase: str | bytes | None = None) -> Any:
+def import_private_key(
+    filename: str | os.PathLike[str], passphrase: str | bytes | None = None
+) -> Any:
     """Read one private key file; ``None`` if the file does not exist or is not a key.
 
     Raises :class:`KeyLoadError` when the key needs a passphrase and none was given (apssh
@@ -128,7 +131,7 @@ def default_keys(passphrase: str | bytes | None = None) -> KeySet:
     paths = _default_paths()
     agent_path = os.environ.get("SSH_AUTH_SOCK") or None
     cache_key = ("default", agent_path, tuple(_file_key(p) for p in paths), passphrase)
-    cached = _cache.get(cache_key)
+    cached: KeySet | None = _cache.get(cache_key)
     if cached is not None:
         return cached
     keyset = KeySet(agent_path=agent_path)
@@ -148,7 +151,7 @@ def default_keys(passphrase: str | bytes | None = None) -> KeySet:
     return keyset
 
 
-def load_key_file(path: str | os.PathLike, passphrase: str | bytes | None) -> Any:
+def load_key_file(path: str | os.PathLike[str], passphrase: str | bytes | None) -> Any:
     """A key file, decrypted with ``passphrase`` when it needs one (an unencrypted file is
     read without it: one passphrase serves a set of files of which some are encrypted)."""
     try:
@@ -190,7 +193,7 @@ async def _co_agent_keys(agent_path: str | None) -> list[Any]:
         await agent.wait_closed()
 
 
-def _run_sync(coro_factory) -> Any:
+def _run_sync(coro_factory: Callable[[], Coroutine[Any, Any, _T]]) -> _T:
     """Run a coroutine to completion from sync code, even when a loop is running."""
     try:
         asyncio.get_running_loop()

@@ -75,7 +75,7 @@ class SessionSlots:
     def __init__(self, limit: int) -> None:
         self.limit = self.maximum = max(1, limit)
         self.in_use = 0
-        self._waiters: deque[asyncio.Future] = deque()
+        self._waiters: deque[asyncio.Future[None]] = deque()
 
     async def acquire(self, front: bool = False) -> None:
         """Take a slot, waiting if none is free (``front``: before everyone already waiting,
@@ -186,7 +186,7 @@ def emit_lines(
         start = end + 1
 
 
-class LineSession(asyncssh.SSHClientSession):
+class LineSession(asyncssh.SSHClientSession[bytes]):
     """Client session feeding a formatter line by line (bytes), or a capture buffer."""
 
     def __init__(

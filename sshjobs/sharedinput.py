@@ -63,7 +63,7 @@ class SharedInput:
         self._error: BaseException | None = None
         self._readers: set[InputReader] = set()
         self._changed: asyncio.Condition | None = None
-        self._filling: asyncio.Task | None = None
+        self._filling: asyncio.Task[None] | None = None
         self._file: IO[bytes] | None = None
         self._iterator: Any = None
         self._pipe: asyncio.StreamReader | None = None
@@ -125,14 +125,14 @@ class SharedInput:
             return data
         if hasattr(source, "__aiter__"):
             if self._iterator is None:
-                self._iterator = source.__aiter__()  # type: ignore[union-attr]
+                self._iterator = source.__aiter__()
             try:
                 return bytes(await self._iterator.__anext__())
             except StopAsyncIteration:
                 return b""
         fd = _fileno(source)
         if fd is None:  # a file-like object without descriptor: read it in a thread
-            read = getattr(source, "read1", None) or source.read  # type: ignore[union-attr]
+            read = getattr(source, "read1", None) or source.read
             return bytes(await asyncio.to_thread(read, self.chunk_size))
         mode = os.fstat(fd).st_mode
         if stat.S_ISREG(mode) or (stat.S_ISCHR(mode) and not os.isatty(fd)):

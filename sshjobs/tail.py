@@ -16,13 +16,13 @@ from typing import Any
 __all__ = ["OUTPUT_TAIL", "TailFormatter", "with_tail"]
 
 #: the deque of the job whose task is running (None outside jobs)
-OUTPUT_TAIL: ContextVar[deque | None] = ContextVar("sshjobs_output_tail", default=None)
+OUTPUT_TAIL: ContextVar[deque[bytes | str] | None] = ContextVar("sshjobs_output_tail", default=None)
 
 
 class TailFormatter:
     """Forwards everything to ``formatter``, keeping a copy of each output line."""
 
-    def __init__(self, formatter: Any, tail: deque) -> None:
+    def __init__(self, formatter: Any, tail: deque[bytes | str]) -> None:
         self._formatter = formatter
         self._tail = tail
 

@@ -76,14 +76,14 @@ def topology_graph(scheduler: Any) -> Any:
     return graphviz.Source(topology_dot(scheduler))
 
 
-def topology_as_dotfile(scheduler: Any, filename: str | os.PathLike) -> str:
+def topology_as_dotfile(scheduler: Any, filename: str | os.PathLike[str]) -> str:
     """Write :func:`topology_dot` into ``filename``."""
     with open(filename, "w", encoding="utf-8") as handle:
         handle.write(topology_dot(scheduler))
     return f"(Over)wrote {filename}"
 
 
-def topology_as_pngfile(scheduler: Any, filename: str | os.PathLike) -> str:
+def topology_as_pngfile(scheduler: Any, filename: str | os.PathLike[str]) -> str:
     """Write ``<filename>.dot`` and render ``<filename>.png`` with graphviz's ``dot``."""
     base = str(filename).removesuffix(".png")
     topology_as_dotfile(scheduler, base + ".dot")

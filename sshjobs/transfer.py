@@ -20,7 +20,7 @@ from .results import CommandResult
 __all__ = ["Pull", "Push"]
 
 
-def _as_list(paths: str | os.PathLike | Sequence[Any]) -> list[str]:
+def _as_list(paths: str | os.PathLike[str] | Sequence[Any]) -> list[str]:
     if isinstance(paths, (str, os.PathLike)):
         return [os.fspath(paths)]
     return [os.fspath(p) for p in paths]
@@ -69,7 +69,7 @@ class Push(_Transfer):
 
     def __init__(
         self,
-        localpaths: str | os.PathLike | Sequence[Any],
+        localpaths: str | os.PathLike[str] | Sequence[Any],
         remotepath: str,
         *args: Any,
         label: str | None = None,
@@ -98,7 +98,7 @@ class Pull(_Transfer):
     def __init__(
         self,
         remotepaths: str | Sequence[str],
-        localpath: str | os.PathLike,
+        localpath: str | os.PathLike[str],
         *args: Any,
         label: str | None = None,
         verbose: bool = False,

@@ -4,6 +4,8 @@
 ``Apssh().main(*argv)``) are imported on first use: ``sshjobs run`` does not load them.
 """
 
+from typing import Any
+
 from sshjobs.cli.exit import ExitCode
 from sshjobs.cli.main import cli, main
 
@@ -17,7 +19,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'sshjobs.cli' has no attribute {name!r}")

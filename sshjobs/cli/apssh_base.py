@@ -21,10 +21,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import click
+
 from asynciojobs import Scheduler
 from sshjobs import __version__
 from sshjobs.cli.engine import run_interruptibly
 from sshjobs.cli.options import default_window
+from sshjobs.cli.passphrase import PassphraseAsker, load_key
 from sshjobs.errors import SshJobsError
 from sshjobs.formatters import (
     Formatter,
@@ -35,7 +38,7 @@ from sshjobs.formatters import (
     TimeHostFormatter,
 )
 from sshjobs.job import SshJob
-from sshjobs.keys import explicit_keys, load_private_keys
+from sshjobs.keys import load_private_keys
 from sshjobs.node import SshNode
 from sshjobs.targets import Target, TargetError, read_spec, resolve_targets
 from sshjobs.transport.hostkeys import HOST_KEY_MODES
@@ -270,13 +273,12 @@ class ApsshBase:
         """``-k`` keys loaded now (None: the library's defaults); a missing or unusable key,
         or no key at all without ``-K``, is a one-line error."""
         if args.keys:
+            # apssh asks for the passphrase of an encrypted key; so do we, once, on a terminal
+            asker = PassphraseAsker()
             try:
-                return explicit_keys([str(Path(k).expanduser()) for k in args.keys]).keys
-            except SshJobsError as exc:
-                raise ApsshFailure(
-                    f"cannot use key {' '.join(args.keys)}: {one_line(exc)} "
-                    f"(passphrase-protected keys go through an ssh-agent)"
-                ) from exc
+                return [key for name in args.keys for key in load_key(name, asker)]
+            except click.UsageError as exc:
+                raise ApsshFailure(exc.message) from exc
         if not args.ok_if_no_key and not load_private_keys():
             raise ApsshFailure(
                 "could not find any usable key (no ssh-agent, no ~/.ssh/id_* "

@@ -48,7 +48,7 @@ class SshjobsGroup(click.Group):
     def main(
         self,
         args: Any = None,
-        prog_name: str | None = None,  # type: ignore[override]
+        prog_name: str | None = None,
         complete_var: str | None = None,
         standalone_mode: bool = True,
         **extra: Any,
@@ -150,7 +150,7 @@ def _load_command(name: str) -> click.Command | None:
     try:
         if importlib.util.find_spec(module_name) is None:
             return None
-        command = getattr(importlib.import_module(module_name), name)
+        command: click.Command = getattr(importlib.import_module(module_name), name)
     except Exception as exc:
         logger.warning("subcommand %s unavailable: %s", name, exc)
         return None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import getpass
 import string
+from typing import Any
 
 import click
 
@@ -23,7 +24,7 @@ __all__ = ["PATH_FIELDS", "check_fields", "expand_fields", "host_fields", "login
 PATH_FIELDS = ("host", "fqdn", "user", "port", "name", "target")
 
 
-def _config(target: Target, config: list[str] | None) -> dict:
+def _config(target: Target, config: list[str] | None) -> dict[str, Any]:
     return host_config(config_paths(()) if config is None else config, target.host)
 
 

@@ -18,9 +18,9 @@ import difflib
 import json
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from sshjobs.cli.console import Console, LineFormat, LineInfo
 from sshjobs.cli.exit import ExitCode
@@ -264,7 +264,7 @@ def _text(data: bytes) -> str:
 _LINE_BREAKS = {"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"}
 
 
-def json_line(record: dict) -> str:
+def json_line(record: Mapping[str, Any]) -> str:
     """``record`` as one line of JSON (UTF-8 text kept readable, every line break escaped)."""
     text = json.dumps(record, ensure_ascii=False)
     for char, escape in _LINE_BREAKS.items():

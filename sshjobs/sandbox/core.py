@@ -232,7 +232,7 @@ class Sandbox:
             name=name, host=self.host, port=bound, home=Path(home), is_gateway=is_gateway
         )
 
-    async def _session(self, process: asyncssh.SSHServerProcess, host: NodeHost) -> None:
+    async def _session(self, process: asyncssh.SSHServerProcess[bytes], host: NodeHost) -> None:
         """One session, tracked so that :meth:`close` can wait until its process is reaped."""
         task = asyncio.current_task()
         assert task is not None

@@ -20,7 +20,7 @@ import asyncssh
 class HomeSFTPServer(asyncssh.SFTPServer):
     """An SFTP server whose client sees the node's home as its working directory."""
 
-    def __init__(self, chan: asyncssh.SSHServerChannel, home: str):
+    def __init__(self, chan: asyncssh.SSHServerChannel[bytes], home: str):
         super().__init__(chan)
         self._home = os.fsencode(os.path.realpath(home))
 

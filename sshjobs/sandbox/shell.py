@@ -84,7 +84,7 @@ def _signal_number(name: str) -> int | None:
         return None
 
 
-async def _copy_to_channel(reader: asyncio.StreamReader, writer: asyncssh.SSHWriter) -> None:
+async def _copy_to_channel(reader: asyncio.StreamReader, writer: asyncssh.SSHWriter[bytes]) -> None:
     """Copy a process pipe to the channel until EOF (or until the channel is gone)."""
     while data := await reader.read(CHUNK):
         try:
@@ -95,7 +95,9 @@ async def _copy_to_channel(reader: asyncio.StreamReader, writer: asyncssh.SSHWri
             continue
 
 
-async def _feed_process(process: asyncssh.SSHServerProcess, stdin: asyncio.StreamWriter) -> None:
+async def _feed_process(
+    process: asyncssh.SSHServerProcess[bytes], stdin: asyncio.StreamWriter
+) -> None:
     """Copy the channel's input to the process, then close its stdin on EOF."""
     broken = False
     while True:
@@ -118,7 +120,7 @@ async def _feed_process(process: asyncssh.SSHServerProcess, stdin: asyncio.Strea
         stdin.close()
 
 
-def _on_signal(process: asyncssh.SSHServerProcess, action: Callable[[int], None]) -> None:
+def _on_signal(process: asyncssh.SSHServerProcess[bytes], action: Callable[[int], None]) -> None:
     """Route the session's ``signal`` requests to ``action`` rather than to the stdin stream.
 
     asyncssh queues signals into the input stream, where they are never seen once the client
@@ -135,7 +137,7 @@ def _on_signal(process: asyncssh.SSHServerProcess, action: Callable[[int], None]
     process.signal_received = signal_received  # type: ignore[method-assign,assignment]
 
 
-def _report_exit(process: asyncssh.SSHServerProcess, returncode: int) -> None:
+def _report_exit(process: asyncssh.SSHServerProcess[bytes], returncode: int) -> None:
     """Send exit-status, or exit-signal when the process was killed, and close the channel."""
     try:
         if returncode < 0:
@@ -151,7 +153,7 @@ def _succeeded(future: asyncio.Future[Any]) -> bool:
 
 
 async def _supervise(
-    process: asyncssh.SSHServerProcess,
+    process: asyncssh.SSHServerProcess[bytes],
     host: NodeHost,
     pgid: int,
     wait: asyncio.Future[int],
@@ -223,7 +225,7 @@ def _close_pipes(proc: asyncio.subprocess.Process) -> Callable[[], None]:
 
 
 async def _run_with_pipes(
-    process: asyncssh.SSHServerProcess, host: NodeHost, argv: list[str], env: dict[str, str]
+    process: asyncssh.SSHServerProcess[bytes], host: NodeHost, argv: list[str], env: dict[str, str]
 ) -> None:
     proc = await asyncio.create_subprocess_exec(
         *argv,
@@ -261,7 +263,7 @@ def _set_window(fd: int, size: tuple[int, int, int, int]) -> None:
 
 
 async def _run_with_pty(
-    process: asyncssh.SSHServerProcess, host: NodeHost, argv: list[str], env: dict[str, str]
+    process: asyncssh.SSHServerProcess[bytes], host: NodeHost, argv: list[str], env: dict[str, str]
 ) -> None:
     master, slave = os.openpty()
     _set_window(master, tuple(process.term_size))  # type: ignore[arg-type]
@@ -283,7 +285,7 @@ async def _run_with_pty(
     host.groups.add(proc.pid)
     _on_signal(process, lambda signum: host.kill_group(proc.pid, signum))
     resize = lambda w, h, pw, ph: _set_window(master, (w, h, pw, ph))  # noqa: E731
-    process.terminal_size_changed = resize  # type: ignore[method-assign,assignment]
+    process.terminal_size_changed = resize  # type: ignore[method-assign]
     loop = asyncio.get_running_loop()
     output_done: asyncio.Future[None] = loop.create_future()
 
@@ -333,7 +335,7 @@ async def _run_with_pty(
         await asyncio.gather(feeder, return_exceptions=True)
 
 
-async def run_session(process: asyncssh.SSHServerProcess, host: NodeHost) -> None:
+async def run_session(process: asyncssh.SSHServerProcess[bytes], host: NodeHost) -> None:
     """Serve one exec/shell request of ``process`` on ``host``: the process factory."""
     command = process.command
     interactive = process.term_type is not None

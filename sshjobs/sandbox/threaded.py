@@ -68,7 +68,8 @@ class SandboxNodes:
 
     def home(self, index: int) -> Path:
         """Home directory of node ``index`` (0-based): check there what your scenario left."""
-        return self.nodes[index].home
+        home: Path = self.nodes[index].home
+        return home
 
 
 class ThreadedSandbox:

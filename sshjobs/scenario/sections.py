@@ -115,7 +115,9 @@ def _positive(
 
 
 def _policy(check: Checker, entry: LineDict, what: str) -> str | None:
-    policy = check.get(entry, "on_failed_requirement", str, f"{what} on_failed_requirement")
+    policy: str | None = check.get(
+        entry, "on_failed_requirement", str, f"{what} on_failed_requirement"
+    )
     if policy is not None and policy not in FAILED_REQUIREMENT_POLICIES:
         raise check.fail(
             f"{what} on_failed_requirement must be one of {', '.join(FAILED_REQUIREMENT_POLICIES)}",

@@ -43,7 +43,7 @@ def optional_module(name: str, filename: str | None) -> ModuleType:
         ) from exc
 
 
-class LineDict(dict):
+class LineDict(dict[Any, Any]):
     """A YAML mapping: ``line`` is where it starts, ``key_lines[key]`` where each key is."""
 
     line: int = 0
@@ -51,10 +51,11 @@ class LineDict(dict):
 
     def line_of(self, key: Any) -> int:
         """The line of ``key`` if present, else the line of the mapping itself."""
-        return getattr(self, "key_lines", {}).get(key, self.line)
+        key_lines: dict[Any, int] = getattr(self, "key_lines", {})
+        return key_lines.get(key, self.line)
 
 
-class LineList(list):
+class LineList(list[Any]):
     """A YAML sequence: ``line`` is where it starts, ``item_lines[i]`` where item ``i`` is."""
 
     line: int = 0
@@ -164,7 +165,8 @@ def render(text: str, env: Mapping[str, Any] | None, filename: str) -> str:
         undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False
     )
     try:
-        return environment.from_string(text).render(**dict(env or {}))
+        rendered: str = environment.from_string(text).render(**dict(env or {}))
+        return rendered
     except jinja2.UndefinedError as exc:
         raise ScenarioError(
             f"template: {exc.message} (define it with -D name=value)",

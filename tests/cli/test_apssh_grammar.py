@@ -145,7 +145,7 @@ def test_script_mode_picks_runscript_for_a_file_else_runstring(tmp_path):
         (["-t", "fit[03-01]", "hostname"], 1, "03 is greater than 01"),
         (["-t", "./no/such/file", "hostname"], 1, "no such target file"),
         (["-t", "h", "-w", "-1", "hostname"], 1, "-w/--window must be >= 0"),
-        (["-t", "h", "-k", "/no/such/key", "hostname"], 1, "cannot use key /no/such/key"),
+        (["-t", "h", "-k", "/no/such/key", "hostname"], 1, "cannot use key '/no/such/key'"),
     ],
 )
 def test_bad_input_is_one_line_before_any_connection(capsys, argv, code, fragment):

@@ -1,5 +1,6 @@
-"""sshjobs with a passphrase-protected -i key: asked once on the terminal (no echo), one line
-and exit 2 before any connection when there is no terminal to ask on."""
+"""sshjobs with a passphrase-protected key (``run -i``, apssh's ``-k``): asked once on the
+terminal (no echo), one line and a non-zero exit before any connection when there is no
+terminal to ask on."""
 
 from __future__ import annotations
 
@@ -27,16 +28,27 @@ def encrypted_key(farm, tmp_path):
     return path
 
 
-def test_without_a_terminal_one_line_and_exit_2_before_connecting(farm, encrypted_key):
+#: the two command lines taking key files: (argv before the keys, key option, bad-input exit code)
+FRONTS = {"run": (["run"], "-i", 2), "apssh": (["apssh"], "-k", 1)}
+
+
+def _argv(front: str, key: Path, host: str, command: str, keys: int = 1) -> list[str]:
+    words, option, _ = FRONTS[front]
+    separator = ["--"] if front == "run" else []
+    return [SSHJOBS, *words, "-r", *[option, str(key)] * keys, "-t", host, *separator, command]
+
+
+@pytest.mark.parametrize("front", FRONTS)
+def test_without_a_terminal_one_line_and_an_error_before_connecting(farm, encrypted_key, front):
     before = farm.accepted_connections(farm.direct[0])
     done = subprocess.run(
-        [SSHJOBS, "run", "-i", str(encrypted_key), "-t", farm.direct[0].name, "--", "true"],
+        _argv(front, encrypted_key, farm.direct[0].name, "true"),
         capture_output=True,
         text=True,
         timeout=60,
         stdin=subprocess.DEVNULL,
     )
-    assert done.returncode == 2, done.stderr
+    assert done.returncode == FRONTS[front][2], done.stderr
     lines = done.stderr.splitlines()
     assert len(lines) == 1 and "passphrase-protected" in lines[0] and "ssh-add" in lines[0]
     assert farm.accepted_connections(farm.direct[0]) == before
@@ -57,23 +69,11 @@ def _read_until(fd: int, needle: bytes, seen: bytearray, timeout: float = 60) ->
     return needle in seen
 
 
-@pytest.mark.parametrize(("answer", "status"), [(PASSPHRASE, 0), ("wrong", 2)])
-def test_on_a_terminal_the_passphrase_is_asked_once_without_echo(
-    farm, encrypted_key, answer, status
-):
-    argv = [
-        SSHJOBS,
-        "run",
-        "-r",
-        "-i",
-        str(encrypted_key),
-        "-i",
-        str(encrypted_key),
-        "-t",
-        farm.direct[0].name,
-        "--",
-        "echo logged-in",
-    ]
+@pytest.mark.parametrize("front", FRONTS)
+@pytest.mark.parametrize("right", [True, False], ids=["right", "wrong"])
+def test_on_a_terminal_the_passphrase_is_asked_once_without_echo(farm, encrypted_key, front, right):
+    answer, status = (PASSPHRASE, 0) if right else ("wrong", FRONTS[front][2])
+    argv = _argv(front, encrypted_key, farm.direct[0].name, "echo logged-in", keys=2)
     pid, fd = pty.fork()
     if pid == 0:  # the child: sshjobs on the terminal
         os.execv(argv[0], argv)
