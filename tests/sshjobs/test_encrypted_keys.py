@@ -43,7 +43,7 @@ def test_without_or_with_a_wrong_passphrase_a_clear_error_before_connecting(node
     assert Scheduler(job).run() is False  # the key is loaded at the first connection
     assert isinstance(job.raised_exception(), KeyLoadError)
     assert re.search("passphrase-protected.*ssh-add.*passphrase=", str(job.raised_exception()))
-    with pytest.raises(KeyLoadError, match="cannot decrypt .* with the passphrase given"):
+    with pytest.raises(KeyLoadError, match=r"cannot decrypt .* with the passphrase given"):
         nodes.node(host, keys=[str(encrypted_key)], passphrase="wrong").keyset()
     assert nodes.farm.accepted_connections(host) == before
 

@@ -1,5 +1,6 @@
-"""The short handshake (sshjobs.transport.fastpath) against a real sshd: three round trips fewer than
-asyncssh's own, the same login, and a clean fall-back to the cautious path when a key is refused.
+"""The short handshake (sshjobs.transport.fastpath) against a real sshd: three round trips fewer
+than asyncssh's own, the same login, and a clean fall-back to the cautious path when a key is
+refused.
 
 Round trips are counted by a relay put between the client and a farm host's sshd: it holds what
 the server sends for a while, so that each time the client has to wait for the server shows as a
@@ -14,6 +15,7 @@ import time
 
 import asyncssh
 import pytest
+from fixtures.waiting import wait_until
 from sshjobs_helpers import collect, nodes  # noqa: F401 (fixtures)
 
 from asynciojobs import Scheduler
@@ -167,21 +169,22 @@ def test_short_handshake_saves_three_round_trips(nodes, collect):
 def _sshd_auth_lines(host, client_port: int) -> list[str]:
     """The host's sshd log lines about the connection from ``client_port`` (its last one)."""
     pattern = re.compile(rf"from \S+ port {client_port}\b")
-    deadline = time.monotonic() + 5
-    while True:
+
+    def mine() -> list[str]:
         lines = (host.dir / "sshd.log").read_text(errors="replace").splitlines()
         starts = [
             i
             for i, line in enumerate(lines)
             if line.startswith("Connection from") and pattern.search(line)
         ]
-        mine = [line for line in lines[starts[-1] if starts else 0 :] if pattern.search(line)]
-        if (
-            any(line.startswith("Accepted publickey") for line in mine)
-            or time.monotonic() > deadline
-        ):
-            return mine
-        time.sleep(0.05)
+        return [line for line in lines[starts[-1] if starts else 0 :] if pattern.search(line)]
+
+    return wait_until(
+        mine,
+        until=lambda found: any(line.startswith("Accepted publickey") for line in found),
+        timeout=5,
+        message=f"sshd logged the accepted key of the client from port {client_port}",
+    )
 
 
 def test_first_key_is_offered_signed_without_a_query(nodes, collect):

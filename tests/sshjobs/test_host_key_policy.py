@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import stat
 
 import asyncssh
@@ -110,7 +111,7 @@ def test_policy_files_as_openssh_reads_them(tmp_path):
 def test_unknown_mode_is_a_value_error_naming_the_valid_ones(kwds, env, needle, monkeypatch):
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    with pytest.raises(ValueError) as raised:
+    with pytest.raises(ValueError, match=re.escape(needle)) as raised:
         SshNode("somehost", config=None, **kwds).host_key_policy  # noqa: B018
     message = str(raised.value)
     assert needle in message and "\n" not in message
@@ -122,7 +123,7 @@ def test_unknown_strict_host_key_checking_fails_before_connecting(farm, home, co
     config(home, f"Host {host.address}\n  StrictHostKeyChecking perhaps\n")
     before = farm.accepted_connections(host)
     node = SshNode(host.address, port=host.port, formatter=collect)  # the config is not read yet
-    with pytest.raises(ValueError) as raised:
+    with pytest.raises(ValueError, match="StrictHostKeyChecking perhaps") as raised:
         asyncio.run(node.connect_lazy())
     message = str(raised.value)
     assert (

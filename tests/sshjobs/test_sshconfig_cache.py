@@ -1,6 +1,6 @@
-"""Reduced per-host ssh config copies (sshjobs.transport.sshconfig): asyncssh must resolve exactly the
-same options from them as from the full files, files are split once per version, and the
-copies are private and removed at exit. No network needed."""
+"""Reduced per-host ssh config copies (sshjobs.transport.sshconfig): asyncssh must resolve
+exactly the same options from them as from the full files, files are split once per version,
+and the copies are private and removed at exit. No network needed."""
 
 from __future__ import annotations
 
