@@ -124,8 +124,7 @@ def measure(
             _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
             resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, hard))
 
-    sink = open(log, "ab") if log else open(os.devnull, "wb")
-    with sink:
+    with open(log or os.devnull, "ab") as sink:
         start = time.monotonic()
         proc = subprocess.Popen(
             argv,

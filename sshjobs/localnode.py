@@ -73,6 +73,70 @@ def _local_user() -> str:
         return "LOCALUSER"
 
 
+class _Output:
+    """The output of one local command: complete lines to the formatter (stdout kept whole
+    instead when captured), and the tail of stderr."""
+
+    def __init__(self, host: str, formatter: Any, capture: bool) -> None:
+        self.host = host
+        self.formatter = formatter
+        self.capture = capture
+        self.captured = bytearray()
+        self.tail = bytearray()
+        self.partial: dict[Any, bytearray] = {}
+
+    async def pump(self, stream: asyncio.StreamReader, datatype: Any) -> None:
+        while data := await stream.read(65536):
+            if datatype == EXTENDED_DATA_STDERR:
+                self.tail.extend(data)
+                if len(self.tail) > 2 * STDERR_TAIL_BYTES:
+                    del self.tail[:-STDERR_TAIL_BYTES]
+            elif self.capture:
+                self.captured.extend(data)
+                continue
+            emit_lines(self.partial, data, datatype, self.host, self.formatter)
+        rest = self.partial.pop(datatype, None)
+        if rest:
+            self.formatter.line(bytes(rest), datatype, self.host)
+
+    async def complete(
+        self, proc: asyncio.subprocess.Process, exited: asyncio.Future[None], grace: float | None
+    ) -> bool:
+        """Pump the output to its end, or until ``grace`` seconds after the command exited;
+        True when a background child still held the pipes then."""
+        assert proc.stdout is not None and proc.stderr is not None
+        pumps = asyncio.gather(
+            self.pump(proc.stdout, None), self.pump(proc.stderr, EXTENDED_DATA_STDERR)
+        )
+        try:
+            held = await wait_for_end(pumps, exited, grace)
+            if not held:
+                await pumps  # raises what a pump raised (a formatter error)
+                await proc.wait()
+                return False
+        finally:
+            if not pumps.done():
+                pumps.cancel()
+                await asyncio.gather(pumps, return_exceptions=True)
+        for datatype, rest in list(self.partial.items()):
+            if rest:
+                self.formatter.line(bytes(rest), datatype, self.host)
+        self.partial.clear()
+        _close_pipes(proc)
+        await proc.wait()
+        return True
+
+    def settle(self, result: CommandResult, code: int | None) -> None:
+        """Fill ``result`` with how the command ended and what it output."""
+        if code is not None and code < 0:
+            result.signal = signal.Signals(-code).name.removeprefix("SIG")
+        else:
+            result.exit_status = code
+        result.stderr_tail = bytes(self.tail[-STDERR_TAIL_BYTES:])
+        if self.capture:
+            result.stdout = bytes(self.captured)
+
+
 class LocalNode:
     """Run commands on this machine (apssh: ``LocalNode(formatter=None, verbose=None)``)."""
 
@@ -134,7 +198,7 @@ class LocalNode:
     async def __aexit__(self, *exc_info: Any) -> None:
         pass
 
-    async def execute(  # noqa: C901  one linear pipeline; splitting it is left to a refactor
+    async def execute(
         self,
         command: str,
         *,
@@ -152,69 +216,14 @@ class LocalNode:
         timeout = timeout if timeout is not None else self.command_timeout
         grace = output_grace if output_grace is not None else self.output_grace
         result = CommandResult(host=self.hostname, command=command, label=label)
-        loop = asyncio.get_running_loop()
-        try:
-            transport, protocol = await loop.subprocess_shell(
-                lambda: _ExitAwareProtocol(loop),
-                command,
-                stdin=asyncio.subprocess.DEVNULL if stdin is None else asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                start_new_session=True,
-                cwd=self.cwd,
-            )
-            proc = asyncio.subprocess.Process(transport, protocol, loop)
-        except OSError as exc:
-            if stdin is not None:
-                stdin.close()
-            raise SshJobsError(f"cannot start {command!r}: {exc}", host=self.hostname) from exc
+        proc, exited = await self._start(command, stdin)
         formatter.session_start(self.hostname, command)
         feeder = None if stdin is None else asyncio.ensure_future(_feed(proc, stdin))
-        captured = bytearray()
-        tail = bytearray()
-        partial: dict[Any, bytearray] = {}
-
-        async def pump(stream: asyncio.StreamReader, datatype: Any) -> None:
-            while data := await stream.read(65536):
-                if datatype == EXTENDED_DATA_STDERR:
-                    tail.extend(data)
-                    if len(tail) > 2 * STDERR_TAIL_BYTES:
-                        del tail[:-STDERR_TAIL_BYTES]
-                elif capture:
-                    captured.extend(data)
-                    continue
-                emit_lines(partial, data, datatype, self.hostname, formatter)
-            rest = partial.pop(datatype, None)
-            if rest:
-                formatter.line(bytes(rest), datatype, self.hostname)
-
-        async def complete() -> bool:
-            """Pump the output to its end, or until ``grace`` seconds after the command
-            exited; True when a background child still held the pipes then."""
-            assert proc.stdout is not None and proc.stderr is not None
-            pumps = asyncio.gather(pump(proc.stdout, None), pump(proc.stderr, EXTENDED_DATA_STDERR))
-            try:
-                held = await wait_for_end(pumps, protocol.exited, grace)
-                if not held:
-                    await pumps  # raises what a pump raised (a formatter error)
-                    await proc.wait()
-                    return False
-            finally:
-                if not pumps.done():
-                    pumps.cancel()
-                    await asyncio.gather(pumps, return_exceptions=True)
-            for datatype, rest in list(partial.items()):
-                if rest:
-                    formatter.line(bytes(rest), datatype, self.hostname)
-            partial.clear()
-            _close_pipes(proc)
-            await proc.wait()
-            return True
-
+        output = _Output(self.hostname, formatter, capture)
         held = False
         try:
             async with asyncio.timeout(timeout):
-                held = await complete()
+                held = await output.complete(proc, exited, grace)
         except TimeoutError:
             await self._stop(proc)
             result.error = CommandTimeoutError(
@@ -233,15 +242,30 @@ class LocalNode:
             formatter.session_stop(self.hostname, command)
         if held:
             report_held_output(formatter, self.hostname, label or command, grace or 0.0)
-        code = proc.returncode
-        if code is not None and code < 0:
-            result.signal = signal.Signals(-code).name.removeprefix("SIG")
-        else:
-            result.exit_status = code
-        result.stderr_tail = bytes(tail[-STDERR_TAIL_BYTES:])
-        if capture:
-            result.stdout = bytes(captured)
+        output.settle(result, proc.returncode)
         return result
+
+    async def _start(
+        self, command: str, stdin: Any
+    ) -> tuple[asyncio.subprocess.Process, asyncio.Future[None]]:
+        """Start ``command`` in a new session (its own process group); returns the process
+        and a future done when it has exited. ``stdin`` is closed if it cannot start."""
+        loop = asyncio.get_running_loop()
+        try:
+            transport, protocol = await loop.subprocess_shell(
+                lambda: _ExitAwareProtocol(loop),
+                command,
+                stdin=asyncio.subprocess.DEVNULL if stdin is None else asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                start_new_session=True,
+                cwd=self.cwd,
+            )
+        except OSError as exc:
+            if stdin is not None:
+                stdin.close()
+            raise SshJobsError(f"cannot start {command!r}: {exc}", host=self.hostname) from exc
+        return asyncio.subprocess.Process(transport, protocol, loop), protocol.exited
 
     @staticmethod
     async def _stop(proc: asyncio.subprocess.Process) -> None:

@@ -1,49 +1,49 @@
 """SshNode: one remote host, and the single SSH connection every job on it shares.
 
-The connection is opened lazily, under a lock, the first time a command needs it; every job and
-command on the node then shares it (sessions are multiplexed, at most ``max_sessions`` at once).
-A gateway is another SshNode: a node behind it connects through the gateway's own single
-connection (asyncssh ``tunnel=``), so any number of hops works and one gateway login serves
-every node behind it.
-
-Closing: jobs register as *users* of their node when they start and release it in their
-``co_shutdown``; a node registers as a user of its gateway while connected. When the last user
-goes, the connection closes - so when a scheduler shuts down, nodes close remotest first and
-gateways last, and nothing is left open after ``run()``. A closed node reopens lazily if used
-again. Nothing here binds a node to an event loop before it is used: state left by a previous
-loop (each ``Scheduler.run()`` has its own) is simply forgotten.
+An SshNode is composed of its options (:class:`~sshjobs.transport.options.NodeOptions`: what
+it was asked for, frozen, resolved against the ssh config at the first connection - building
+a node reads no file), its connection (:class:`~sshjobs.connection.Connection`: opened lazily,
+shared, tunnelled through the gateway's, closed with its last user), and what runs over it
+(:class:`~sshjobs.remote.RemoteCommands`, :class:`~sshjobs.remotefiles.RemoteFiles`). It keeps
+apssh's constructor and attributes; setting an option (``node.port = 2222``) replaces the
+options, resolved again when next needed.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
+import dataclasses
 import os
 from collections.abc import Mapping, Sequence
+from types import SimpleNamespace
 from typing import Any
 
 import asyncssh
 
-from .errors import TransferError
+from .connection import Connection
+from .errors import SshJobsError
 from .formatters import Formatter, HostFormatter
-from .keys import KeySet, default_keys, explicit_keys
-from .remote import RemoteMixin
-from .session import OUTPUT_GRACE, SessionSlots
-from .sshoptions import check_ssh_options, host_keys_of, ssh_options_path
-from .transport import connect as _connect
+from .keys import KeySet
+from .remote import RemoteCommands
+from .remotefiles import RemoteFiles
+from .results import CommandResult
+from .session import OUTPUT_GRACE
+from .sshoptions import spell_ssh_options
 from .transport import fastpath
 from .transport.hostkeys import HostKeyPolicy
+from .transport.options import NodeOptions, OptionAttribute
 
 __all__ = ["DEFAULT_MAX_SESSIONS", "SshNode", "SshProxy"]
-
-logger = logging.getLogger("sshjobs.node")
 
 #: OpenSSH's default MaxSessions
 DEFAULT_MAX_SESSIONS = 10
 
 
-class SshNode(RemoteMixin):
+class SshNode:
     """A remote host reached over SSH (apssh-compatible constructor).
+
+    Building a node reads no file: the ssh config, key files and known hosts are read once,
+    at its first connection (or when ``username``, ``keys`` or ``host_key_policy`` is first
+    read), which raises for a key that cannot be loaded or a setting that is not valid.
 
     :param hostname: host name, address, or ``~/.ssh/config`` alias.
     :param username: remote user; None → ``User`` from ``~/.ssh/config``, else ``"root"``
@@ -77,8 +77,8 @@ class SshNode(RemoteMixin):
         for csh or fish.
     :param config: ssh config file(s); default ``~/.ssh/config`` when it exists; None: none.
     :param ssh_options: ssh-config keywords and values (``{"Port": "2222"}``), as ``ssh -o``:
-        they override the config files (see :mod:`sshjobs.sshoptions`); an unknown keyword or a
-        bad value raises :class:`~sshjobs.sshoptions.SshOptionError`.
+        they override the config files (see :mod:`sshjobs.sshoptions`); an unknown keyword (at
+        once) or a bad value (when resolved) raises :class:`~sshjobs.sshoptions.SshOptionError`.
         ``StrictHostKeyChecking`` sets ``host_keys`` when that is not given.
     :param output_grace: once a command's exit status has come, seconds to wait for the end
         of its output (a process it left in the background may hold it open for ever); then
@@ -95,6 +95,18 @@ class SshNode(RemoteMixin):
     #: (set by the demo and the scenario loader); None → the address
     monitor_name: str | None = None
 
+    hostname: OptionAttribute[str] = OptionAttribute()
+    port: OptionAttribute[int | None] = OptionAttribute()
+    passphrase: OptionAttribute[str | bytes | None] = OptionAttribute()
+    password: OptionAttribute[str | None] = OptionAttribute()
+    known_hosts: OptionAttribute[Any] = OptionAttribute()
+    ssh_options: OptionAttribute[Mapping[str, str]] = OptionAttribute()
+    connect_options: OptionAttribute[Mapping[str, Any]] = OptionAttribute()
+    #: seconds allowed to connect (``ConnectTimeout`` of ``ssh_options`` applied)
+    timeout: OptionAttribute[float] = OptionAttribute()
+    keepalive_interval: OptionAttribute[float] = OptionAttribute()
+    keepalive_count_max: OptionAttribute[int] = OptionAttribute()
+
     def __init__(
         self,
         hostname: str,
@@ -105,7 +117,7 @@ class SshNode(RemoteMixin):
         gateway: SshNode | None = None,
         known_hosts: Any = (),
         host_keys: str | None = None,
-        record_known_hosts: str | os.PathLike | None = None,
+        record_known_hosts: str | os.PathLike[str] | None = None,
         formatter: Formatter | None = None,
         verbose: bool | None = None,
         debug: bool = False,
@@ -127,84 +139,139 @@ class SshNode(RemoteMixin):
             raise ValueError(f"SshNode: hostname must be a non-empty string, not {hostname!r}")
         if gateway is not None and not isinstance(gateway, SshNode):
             raise ValueError(f"SshNode {hostname}: gateway must be an SshNode, not {gateway!r}")
-        self.hostname = hostname
-        self.gateway = gateway
-        self.port = port
-        self.ssh_options = check_ssh_options(ssh_options or {})
-        options_path = ssh_options_path(self.ssh_options)
-        self.config_paths = ([options_path] if options_path else []) + _connect.config_paths(config)
-        if host_keys is None:
-            host_keys = host_keys_of(ssh_options)
-        self.username = username or _connect.config_user(self.config_paths, hostname) or "root"
-        #: decrypts passphrase-protected key files (given, default or from the ssh config)
-        self.passphrase = passphrase
-        # explicit keys are loaded now, so that a bad key file fails before any connection
-        self._keyset: KeySet | None = explicit_keys(keys, passphrase) if keys else None
-        self.keys = list(self._keyset.keys) if self._keyset else []
-        self.known_hosts = known_hosts
         try:
-            self.host_key_policy = HostKeyPolicy.build(
-                known_hosts,
-                host_keys,
-                record_known_hosts,
-                _connect.config_host_keys(self.config_paths, hostname),
+            options = NodeOptions(
+                hostname,
+                username=username,
+                port=port,
+                keys=tuple(keys) if keys else None,
+                passphrase=passphrase,
+                password=password,
+                known_hosts=known_hosts,
+                host_keys=host_keys,
+                record_known_hosts=record_known_hosts,
+                config=config,
+                ssh_options=spell_ssh_options(ssh_options or {}),
+                timeout=timeout,
+                keepalive_interval=keepalive_interval,
+                keepalive_count_max=keepalive_count_max,
+                fast_handshake=fast_handshake,
+                connect_options=connect_options,
+                gateway=gateway.hostname if gateway is not None else None,
             )
+        except SshJobsError:
+            raise
         except ValueError as exc:
             raise ValueError(f"SshNode {hostname}: {exc}") from None
-        self.formatter = formatter if formatter is not None else HostFormatter()
+        self._gateway = gateway
+        self._formatter = formatter if formatter is not None else HostFormatter()
         if verbose is not None:
-            self.formatter.verbose = verbose
-        self.formatter.adapt_to_proxy(self)
+            self._formatter.verbose = verbose
+        self._formatter.adapt_to_proxy(SimpleNamespace(hostname=hostname, username=username))
+        #: the node's SSH connection (shared by every job on the node)
+        self.connection: Connection = Connection(
+            options,
+            self._formatter,
+            gateway=gateway.connection if gateway is not None else None,
+            max_sessions=max_sessions,
+            on_open=lambda: self._formatter.adapt_to_proxy(self),
+        )
+        self._commands = RemoteCommands(self.connection)
+        self._files = RemoteFiles(self.connection)
         self.debug = debug
-        self.timeout = timeout
         self.command_timeout = command_timeout
-        self.keepalive_interval = keepalive_interval
-        self.keepalive_count_max = keepalive_count_max
-        self.max_sessions = max_sessions
         self.kill_on_cancel = kill_on_cancel
         self.output_grace = output_grace
-        self.password = password
-        self.fast_handshake = (
-            fastpath.enabled_by_default() if fast_handshake is None else bool(fast_handshake)
-        )
-        self.connect_options = connect_options
-        self._apply_ssh_options()
-        # per-loop state, created on first use
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._lock: asyncio.Lock | None = None
-        self._conn: asyncssh.SSHClientConnection | None = None
-        self._slots: SessionSlots | None = None
-        self._sftp: Any = None
-        self._sftp_lock: asyncio.Lock | None = None
-        self._users: set[Any] = set()
-        self._kills: set[asyncio.Task] = set()  # remote kills in progress
-        self.connections_opened = 0
 
-    # -- identity ----------------------------------------------------------------------------
+    # -- options -------------------------------------------------------------------------------
+    @property
+    def options(self) -> NodeOptions:
+        """What the node was asked for (frozen); ``options.resolved``: the same resolved for
+        its host (ssh config, keys, host-key policy), computed on first use."""
+        return self.connection.options
+
+    @options.setter
+    def options(self, options: NodeOptions) -> None:
+        self.connection.options = options
+
+    @property
+    def username(self) -> str:
+        """The remote user: the one given, else ``User`` of the ssh config, else root."""
+        return self.options.resolved.username
+
+    @username.setter
+    def username(self, username: str | None) -> None:
+        self.options = dataclasses.replace(self.options, username=username)
+
+    @property
+    def keys(self) -> list[Any]:
+        """The keys given to the constructor, loaded (exactly those are offered); [] if none."""
+        return list(self.options.resolved.keyset.keys) if self.options.keys else []
+
+    @keys.setter
+    def keys(self, keys: Sequence[Any] | None) -> None:
+        self.options = dataclasses.replace(self.options, keys=tuple(keys) if keys else None)
+
+    @property
+    def host_key_policy(self) -> HostKeyPolicy:
+        return self.options.resolved.host_key_policy
+
+    @property
+    def config_paths(self) -> list[str]:
+        """The ssh config files honoured (the one holding ``ssh_options`` first)."""
+        return list(self.options.resolved.config_paths)
+
+    @property
+    def fast_handshake(self) -> bool:
+        asked = self.options.fast_handshake
+        return fastpath.enabled_by_default() if asked is None else bool(asked)
+
     def keyset(self) -> KeySet:
-        """The credentials this node offers (default ones resolved at first use)."""
-        return self._keyset if self._keyset is not None else default_keys(self.passphrase)
+        """The credentials this node offers."""
+        return self.options.resolved.keyset
 
-    def explicit_keyset(self) -> KeySet | None:
-        """The keys given to the constructor (exactly those are offered), None if none."""
-        return self._keyset
+    @property
+    def gateway(self) -> SshNode | None:
+        return self._gateway
 
+    @gateway.setter
+    def gateway(self, gateway: SshNode | None) -> None:
+        self._gateway = gateway
+        self.connection.gateway = gateway.connection if gateway is not None else None
+        name = gateway.hostname if gateway is not None else None
+        self.options = dataclasses.replace(self.options, gateway=name)
+
+    @property
+    def formatter(self) -> Formatter:
+        return self._formatter
+
+    @formatter.setter
+    def formatter(self, formatter: Formatter) -> None:
+        self._formatter = self.connection.events = formatter
+
+    @property
+    def max_sessions(self) -> int:
+        return self.connection.max_sessions
+
+    @property
+    def connections_opened(self) -> int:
+        return self.connection.opened
+
+    # -- identity ------------------------------------------------------------------------------
     def distance(self) -> int:
         """Number of hops from here: 1 for a direct node, 1 + the gateway's distance otherwise."""
-        return 1 + (self.gateway.distance() if self.gateway else 0)
+        return 1 + (self._gateway.distance() if self._gateway else 0)
 
-    def _apply_ssh_options(self) -> None:
-        """``ssh_options`` that override keywords: keepalives and the connect timeout."""
-        options = self.ssh_options
-        if "ServerAliveInterval" in options:
-            self.keepalive_interval = float(options["ServerAliveInterval"])
-        if "ServerAliveCountMax" in options:
-            self.keepalive_count_max = int(options["ServerAliveCountMax"])
-        if "ConnectTimeout" in options:
-            self.timeout = float(options["ConnectTimeout"])
+    def _shown_user(self) -> str | None:
+        """The user to show: resolved, or - when the options cannot be - the one given."""
+        try:
+            return self.username
+        except (SshJobsError, ValueError, OSError):
+            return self.options.username
 
     def user_host(self) -> str:
-        return f"{self.username}@{self.hostname}" if self.username else self.hostname
+        user = self._shown_user()
+        return f"{user}@{self.hostname}" if user else self.hostname
 
     def endpoint(self) -> str:
         """``user@host``, with ``:port`` when it is not SSH's default (sandbox and farm nodes
@@ -213,167 +280,139 @@ class SshNode(RemoteMixin):
 
     def __str__(self) -> str:
         own = self.user_host() + (f":{self.port}" if self.port else "")
-        return f"{self.gateway}->{own}" if self.gateway else own
+        return f"{self._gateway}->{own}" if self._gateway else own
 
     def __repr__(self) -> str:
         state = "<-SSH->" if self.is_connected() else "(idle)"
         return f"SshNode({self}){state}"
 
-    # -- loop binding and users ----------------------------------------------------------------
-    def _bind_loop(self) -> asyncio.AbstractEventLoop:
-        loop = asyncio.get_running_loop()
-        if self._loop is not loop:
-            if self._conn is not None:
-                logger.debug("%s: forgetting a connection of a previous event loop", self)
-            self._loop = loop
-            self._lock = asyncio.Lock()
-            self._sftp_lock = asyncio.Lock()
-            self._conn = self._sftp = self._slots = None
-            self._users = set()
-            self._kills = set()
-        return loop
-
+    # -- connection (see sshjobs.connection) ---------------------------------------------------
     def add_user(self, user: Any) -> None:
-        """Declare that ``user`` (a job, a node behind us...) needs the connection."""
-        self._bind_loop()
-        self._users.add(user)
+        """Declare that ``user`` (a job...) needs the connection."""
+        self.connection.add_user(user)
 
     def release_user(self, user: Any) -> None:
-        """``user`` is done with us but wants the connection kept open (``keep_connection``):
-        forget it without closing, so that it is not kept alive by us and a later user's
-        departure still closes the connection."""
-        self._users.discard(user)
+        """``user`` is done but wants the connection kept open (``keep_connection``)."""
+        self.connection.release_user(user)
 
     async def remove_user(self, user: Any) -> None:
         """``user`` is done with us; the connection closes when nobody needs it any more."""
-        if self._loop is not asyncio.get_running_loop():
-            return
-        self._users.discard(user)
-        if not self._users and self._conn is not None:
-            await self.close()
+        await self.connection.remove_user(user)
 
-    # -- connection ----------------------------------------------------------------------------
     def is_connected(self) -> bool:
-        conn = self._conn
-        return (
-            conn is not None
-            and not conn.is_closed()
-            and self._loop is not None
-            and not self._loop.is_closed()
-        )
+        return self.connection.is_connected()
 
     async def connect_lazy(self) -> asyncssh.SSHClientConnection:
         """The node's connection, opened if needed (one at a time, whatever the callers)."""
-        self._bind_loop()
-        conn = self._conn
-        if conn is not None and not conn.is_closed():
-            return conn
-        assert self._lock is not None
-        async with self._lock:
-            conn = self._conn
-            if conn is not None and not conn.is_closed():
-                return conn
-            if conn is not None:  # lost since: start afresh
-                await self._forget_connection()
-            conn = await _connect.open_connection(self)
-            self._conn = conn
-            self._slots = SessionSlots(self.max_sessions)
-            self.connections_opened += 1
-            return conn
+        return await self.connection.connect_lazy()
 
-    def slots(self) -> SessionSlots:
-        assert self._slots is not None
-        return self._slots
-
-    def slots_of(self, conn: Any) -> SessionSlots | None:
-        """The session slots of ``conn`` if it still is our connection, else None."""
-        return self._slots if conn is self._conn else None
-
-    async def sftp_lazy(self) -> Any:
+    async def sftp_lazy(self) -> asyncssh.SFTPClient:
         """The node's SFTP client (one per connection, opened on first transfer)."""
-        await self.connect_lazy()
-        if self._sftp is not None:
-            return self._sftp
-        assert self._sftp_lock is not None
-        async with self._sftp_lock:
-            while self._sftp is None:
-                conn = await self.connect_lazy()
-                slots = self.slots_of(conn)
-                if slots is None:
-                    continue
-                await slots.acquire()
-                try:
-                    self._sftp = await conn.start_sftp_client()
-                except BaseException as exc:
-                    slots.release()
-                    if isinstance(exc, (OSError, asyncssh.Error)):
-                        raise TransferError(
-                            f"cannot start SFTP: {exc} (the server offers no SFTP subsystem: "
-                            f"check 'Subsystem sftp' in its sshd_config, or that an sftp-server "
-                            f"is installed; copies and -s scripts need it)",
-                            host=self.hostname,
-                        ) from exc
-                    raise
-                self.formatter.sftp_start(self.hostname)
-            return self._sftp
+        return await self.connection.sftp_lazy()
 
-    # apssh names
-    async def sftp_connect_lazy(self) -> Any:
-        return await self.sftp_lazy()
+    async def sftp_connect_lazy(self) -> asyncssh.SFTPClient:  # apssh's name
+        return await self.connection.sftp_lazy()
 
     def is_sftp_connected(self) -> bool:
-        return self._sftp is not None and self.is_connected()
-
-    async def _forget_connection(self) -> None:
-        self._conn = self._sftp = self._slots = None
-        if self.gateway is not None:
-            await self.gateway.remove_user(self)
+        return self.connection.is_sftp_connected()
 
     async def close(self) -> None:
-        """Close the connection (and release the gateway); it reopens if used again.
-
-        Robust to being cancelled half-way (a scheduler's shutdown timeout): the connection is
-        closed (aborted if the cancellation came before it was done) and the gateway released
-        in any case, so that no connection outlives the run."""
-        if self._loop is not asyncio.get_running_loop() or self._lock is None:
-            return
-        conn = None
-        try:
-            try:
-                if self._kills:  # let the kills of cancelled commands reach the host first
-                    await asyncio.wait(set(self._kills), timeout=self.timeout)
-            finally:
-                conn, sftp = self._conn, self._sftp
-                if conn is not None:
-                    self._conn = self._sftp = self._slots = None
-                    if sftp is not None:
-                        sftp.exit()
-                        self.formatter.sftp_stop(self.hostname)
-                    conn.close()
-            if conn is not None:
-                try:
-                    await asyncio.wait_for(conn.wait_closed(), self.timeout)
-                except (TimeoutError, OSError, asyncssh.Error) as exc:
-                    logger.warning("%s: closing the connection: %s", self, exc)
-        except asyncio.CancelledError:
-            if conn is not None:
-                conn.abort()
-            raise
-        finally:
-            if conn is not None:
-                logger.debug("%s: connection closed", self)
-                self.formatter.connection_lost(self.hostname, None, self.username)
-                if self.gateway is not None:
-                    await self.gateway.remove_user(self)
+        """Close the connection (and release the gateway); it reopens if used again."""
+        await self.connection.close()
 
     async def __aenter__(self) -> SshNode:
         self.add_user(self)
         await self.connect_lazy()
         return self
 
-    async def __aexit__(self, *exc_info: Any) -> None:
-        self._users.discard(self)
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.connection.release_user(self)
         await self.close()
+
+    # -- commands (see sshjobs.remote) ---------------------------------------------------------
+    async def execute(
+        self,
+        command: str,
+        *,
+        label: str = "",
+        capture: bool = False,
+        timeout: float | None = None,
+        x11: bool = False,
+        formatter: Any = None,
+        report: bool = True,
+        stdin: Any = None,
+        output_grace: float | None = None,
+    ) -> CommandResult:
+        """Run ``command`` (a remote shell command line) and return its structured result.
+
+        Output lines go to ``formatter`` (default: the node's) unless ``capture`` is True, in
+        which case stdout is kept whole in ``result.stdout`` (stderr still goes to the
+        formatter). A command still running after ``timeout`` seconds (default: the node's
+        ``command_timeout``) is killed and ``result.error`` is a
+        :class:`~sshjobs.errors.CommandTimeoutError`. Connection problems raise.
+        ``stdin``: an :class:`~sshjobs.sharedinput.InputReader` whose data the command reads on
+        its standard input (default: an empty stdin, as ``ssh -n``); it is closed at the end.
+
+        Once the exit status has come, the end of the output is awaited at most
+        ``output_grace`` seconds (default: the node's ``output_grace``): a process the command
+        left in the background may hold it open for ever. We then close our end of the
+        session and return; that process keeps running on the host. ``report=False``: one of
+        our own helper commands (not killable, served first).
+        """
+        return await self._commands.execute(
+            command,
+            formatter=formatter or self._formatter,
+            label=label,
+            capture=capture,
+            timeout=timeout if timeout is not None else self.command_timeout,
+            x11=x11,
+            killable=self.kill_on_cancel and report,
+            priority=not report,
+            stdin=stdin,
+            output_grace=output_grace if output_grace is not None else self.output_grace,
+        )
+
+    async def run(self, command: str, **kwds: Any) -> int | str | None:
+        """apssh ``SshProxy.run``: exit status, or the signal name, or None."""
+        return (await self.execute(command, **kwds)).returned
+
+    # -- files (see sshjobs.remotefiles) -------------------------------------------------------
+    async def mkdir(self, remotedir: str, mode: int = 0o755) -> None:
+        """Create a remote directory (and its parents) if missing."""
+        await self._files.mkdir(remotedir, mode)
+
+    async def put_file_s(
+        self, localpaths: str | Sequence[str], remotepath: str, **kwds: Any
+    ) -> None:
+        """SFTP-upload file(s) (asyncssh ``put`` options: ``recurse``, ``preserve``...)."""
+        await self._files.put_file_s(localpaths, remotepath, **kwds)
+
+    async def get_file_s(
+        self, remotepaths: str | Sequence[str], localpath: str, **kwds: Any
+    ) -> None:
+        """SFTP-download file(s) (asyncssh ``get`` options)."""
+        await self._files.get_file_s(remotepaths, localpath, **kwds)
+
+    async def put_string_script(
+        self, body: str | bytes, remotefile: str, mode: int = 0o755
+    ) -> None:
+        """Write ``body`` into ``remotefile`` with ``mode``."""
+        await self._files.put_string_script(body, remotefile, mode)
+
+    async def stage_script(
+        self, name: str, body: bytes, includes: Sequence[str] = ()
+    ) -> tuple[str, str]:
+        """Upload a script (mode 0700) and its includes into a new private directory;
+        returns ``(directory, script path)``, relative to the remote home directory."""
+        return await self._files.stage_script(name, body, includes)
+
+    async def unstage_script(self, directory: str) -> None:
+        """Remove a directory made by :meth:`stage_script` (failures are only logged)."""
+        await self._files.unstage_script(directory)
+
+    async def remote_home(self) -> str:
+        """The remote user's home directory (SFTP's idea of ``.``)."""
+        return await self._files.remote_home()
 
 
 #: apssh's name for a node without SshNode's defaults (kept for old scripts)

@@ -1,6 +1,10 @@
-"""What a connected SshNode can do: run a command, transfer files (apssh ``SshProxy`` methods).
+"""Remote commands over a node's shared connection: run one, time it out, kill it.
 
-Kept apart from :mod:`sshjobs.node` (which manages the connection itself) to keep both short.
+A command runs in an exec session of the node's :class:`~sshjobs.connection.Connection` once a
+session slot is free; its output goes line by line to a formatter (or is captured whole). A
+command cancelled or timed out is killed on the host with its whole process group, from
+another session: the command reports its process group first (``kill_on_cancel``), as OpenSSH
+ignores SSH signal requests in some configurations.
 """
 
 from __future__ import annotations
@@ -8,18 +12,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import secrets
 import time
-from collections.abc import Sequence
-from pathlib import PurePosixPath
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import asyncssh
 
-from .errors import CommandTimeoutError, SshConnectionError, TransferError
+from .connection import Connection
+from .errors import CommandTimeoutError, SshConnectionError
 from .results import CommandResult
 from .session import (
-    OUTPUT_GRACE,
     LineSession,
     SessionSlots,
     feed_stdin,
@@ -30,7 +32,7 @@ from .session import (
 )
 from .tail import with_tail
 
-__all__ = ["RemoteMixin"]
+__all__ = ["RemoteCommands", "wire_command"]
 
 logger = logging.getLogger("sshjobs.remote")
 
@@ -68,70 +70,46 @@ class _Silent:
 _SILENT = _Silent()
 
 
-def _names(paths: Any) -> str:
-    """``a, b`` for a list of paths, the path itself for one (no Python list in messages)."""
-    if isinstance(paths, (list, tuple)):
-        return ", ".join(str(path) for path in paths)
-    return str(paths)
+class RemoteCommands:
+    """Commands run over ``connection`` (the node's)."""
 
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
 
-class RemoteMixin:
-    """Commands and transfers over the node's shared connection (mixed into SshNode)."""
-
-    hostname: str
-    formatter: Any
-    command_timeout: float | None
-    kill_on_cancel: bool
-    output_grace: float | None = OUTPUT_GRACE
-    _kills: set[asyncio.Task]  # remote kills in progress (the node's close() awaits them)
-
-    if TYPE_CHECKING:  # provided by SshNode (the connection's owner)
-
-        async def connect_lazy(self) -> asyncssh.SSHClientConnection: ...
-
-        def slots_of(self, conn: Any) -> SessionSlots | None: ...
-
-        async def sftp_lazy(self) -> Any: ...
+    @property
+    def hostname(self) -> str:
+        return self.connection.host
 
     async def execute(
         self,
         command: str,
         *,
+        formatter: Any,
         label: str = "",
         capture: bool = False,
         timeout: float | None = None,
         x11: bool = False,
-        formatter: Any = None,
-        report: bool = True,
+        killable: bool = True,
+        priority: bool = False,
         stdin: Any = None,
         output_grace: float | None = None,
     ) -> CommandResult:
-        """Run ``command`` (a remote shell command line) and return its structured result.
+        """Run ``command`` and return its result (see :meth:`sshjobs.node.SshNode.execute`:
+        here every setting is given, none is taken from the node).
 
-        Output lines go to ``formatter`` (default: the node's) unless ``capture`` is True, in
-        which case stdout is kept whole in ``result.stdout`` (stderr still goes to the
-        formatter). A command still running after ``timeout`` seconds (default: the node's
-        ``command_timeout``) is killed and ``result.error`` is a
-        :class:`~sshjobs.errors.CommandTimeoutError`. Connection problems raise.
-        ``stdin``: an :class:`~sshjobs.sharedinput.InputReader` whose data the command reads on
-        its standard input (default: an empty stdin, as ``ssh -n``); it is closed at the end.
-
-        Once the exit status has come, the end of the output is awaited at most
-        ``output_grace`` seconds (default: the node's ``output_grace``): a process the command
-        left in the background may hold it open for ever. We then close our end of the
-        session and return; that process keeps running on the host.
+        ``killable``: have the command report its process group, so that it can be killed
+        with all its children; ``priority``: take the next free session slot before the
+        commands waiting (our own helper commands: kills).
         """
-        formatter = with_tail(formatter or self.formatter)
-        timeout = timeout if timeout is not None else self.command_timeout
-        grace = output_grace if output_grace is not None else self.output_grace
+        formatter = with_tail(formatter)
+        grace = output_grace
         result = CommandResult(host=self.hostname, command=command, label=label)
-        killable = self.kill_on_cancel and report
         remote_command = report_pid(command) if killable else command
         slots, chan, session = await self._open_session(
             lambda: LineSession(self.hostname, formatter, result, capture, expect_pid=killable),
             remote_command,
             x11,
-            priority=not report,
+            priority=priority,
         )
         result.start = time.time()
         formatter.session_start(self.hostname, command)
@@ -184,16 +162,20 @@ class RemoteMixin:
         return result
 
     async def _open_session(
-        self, factory: Any, remote_command: str, x11: bool, priority: bool = False
-    ) -> tuple[Any, Any, LineSession]:
+        self,
+        factory: Callable[[], LineSession],
+        remote_command: str,
+        x11: bool,
+        priority: bool = False,
+    ) -> tuple[SessionSlots, asyncssh.SSHClientChannel[bytes], LineSession]:
         """Wait for a session slot and open an exec session; returns (slots, chan, session).
 
         A refused channel (the server's MaxSessions is lower than ours, or it is still freeing a
         closed session) shrinks the limit and waits for another slot."""
         lonely_refusals = 0
         while True:
-            conn = await self.connect_lazy()
-            slots = self.slots_of(conn)
+            conn = await self.connection.connect_lazy()
+            slots = self.connection.slots_of(conn)
             if slots is None:  # closed meanwhile: connect again
                 continue
             await slots.acquire(front=priority)
@@ -259,15 +241,12 @@ class RemoteMixin:
             logger.debug("session close not acknowledged after %gs", KILL_GRACE)
 
     def _kill_nowait(self, chan: Any, session: LineSession) -> None:
-        """Cancelled: kill the remote command in the background; the node's ``close()`` waits
-        for these kills before closing the connection."""
+        """Cancelled: kill the remote command in the background; the connection's ``close()``
+        waits for these kills before closing."""
         self._in_background(self._kill(chan, session))
 
-    def _in_background(self, coroutine: Any) -> None:
-        task = asyncio.get_running_loop().create_task(coroutine)
-        kills = self._kills
-        kills.add(task)
-        task.add_done_callback(kills.discard)
+    def _in_background(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        self.connection.in_background(coroutine)
 
     async def _kill_once_open(self, opening: asyncio.Future[Any]) -> None:
         """A session whose opening was cancelled may open all the same: kill its command."""
@@ -297,7 +276,8 @@ class RemoteMixin:
                     label="kill",
                     timeout=PID_WAIT,
                     formatter=_SILENT,
-                    report=False,
+                    killable=False,
+                    priority=True,
                 )
             else:  # no pid will come (kill_on_cancel=False...): best effort
                 chan.send_signal("KILL")
@@ -306,93 +286,3 @@ class RemoteMixin:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(session.closed), KILL_GRACE)
         chan.close()
-
-    async def run(self, command: str, **kwds: Any) -> int | str | None:
-        """apssh ``SshProxy.run``: exit status, or the signal name, or None."""
-        result = await self.execute(command, **kwds)
-        return result.returned
-
-    # -- files (SFTP) --------------------------------------------------------------------------
-    async def _sftp_call(self, what: str, method: str, *args: Any, **kwds: Any) -> Any:
-        sftp = await self.sftp_lazy()
-        try:
-            return await getattr(sftp, method)(*args, **kwds)
-        except (OSError, asyncssh.SFTPError, asyncssh.Error) as exc:
-            raise TransferError(
-                f"{what} failed: {getattr(exc, 'reason', None) or exc}", host=self.hostname
-            ) from exc
-
-    async def mkdir(self, remotedir: str, mode: int = 0o755) -> None:
-        """Create a remote directory (and its parents) if missing."""
-        sftp = await self.sftp_lazy()
-        attrs = asyncssh.SFTPAttrs(permissions=mode)
-        try:
-            await sftp.makedirs(remotedir, attrs=attrs, exist_ok=True)
-        except (OSError, asyncssh.SFTPError) as exc:
-            raise TransferError(
-                f"cannot create remote directory {remotedir}: {exc}", host=self.hostname
-            ) from exc
-
-    async def put_file_s(
-        self, localpaths: str | Sequence[str], remotepath: str, **kwds: Any
-    ) -> None:
-        """SFTP-upload file(s) (asyncssh ``put`` options: ``recurse``, ``preserve``...)."""
-        await self._sftp_call(
-            f"push of {_names(localpaths)} to {remotepath}", "put", localpaths, remotepath, **kwds
-        )
-
-    async def get_file_s(
-        self, remotepaths: str | Sequence[str], localpath: str, **kwds: Any
-    ) -> None:
-        """SFTP-download file(s) (asyncssh ``get`` options)."""
-        await self._sftp_call(
-            f"pull of {_names(remotepaths)} to {localpath}", "get", remotepaths, localpath, **kwds
-        )
-
-    async def put_string_script(
-        self, body: str | bytes, remotefile: str, mode: int = 0o755
-    ) -> None:
-        """Write ``body`` into ``remotefile`` with ``mode``."""
-        data = body.encode() if isinstance(body, str) else body
-        sftp = await self.sftp_lazy()
-        try:
-            async with sftp.open(
-                remotefile, "wb", attrs=asyncssh.SFTPAttrs(permissions=mode)
-            ) as handle:
-                await handle.write(data)
-            await sftp.chmod(remotefile, mode)
-        except (OSError, asyncssh.SFTPError) as exc:
-            raise TransferError(f"cannot write {remotefile}: {exc}", host=self.hostname) from exc
-
-    async def stage_script(
-        self, name: str, body: bytes, includes: Sequence[str] = ()
-    ) -> tuple[str, str]:
-        """Upload a script (mode 0700) and its includes into a new private directory.
-
-        Returns ``(directory, script path)``, relative to the remote home directory.
-        """
-        sftp = await self.sftp_lazy()
-        directory = f".sshjobs-{secrets.token_hex(5)}"
-        path = f"{directory}/{name}"
-        try:
-            await sftp.mkdir(directory, asyncssh.SFTPAttrs(permissions=0o700))
-            async with sftp.open(path, "wb", attrs=asyncssh.SFTPAttrs(permissions=0o700)) as handle:
-                await handle.write(body)
-            if includes:
-                await sftp.put(list(includes), directory, preserve=True, recurse=True)
-        except (OSError, asyncssh.SFTPError) as exc:
-            raise TransferError(f"cannot upload script {name}: {exc}", host=self.hostname) from exc
-        return directory, path
-
-    async def unstage_script(self, directory: str) -> None:
-        """Remove a directory made by :meth:`stage_script` (failures are only logged)."""
-        try:
-            sftp = await self.sftp_lazy()
-            await sftp.rmtree(directory)
-        except (OSError, asyncssh.Error, asyncssh.SFTPError) as exc:
-            logger.warning("%s: cannot remove %s: %s", self.hostname, directory, exc)
-
-    async def remote_home(self) -> str:
-        """The remote user's home directory (SFTP's idea of ``.``)."""
-        sftp = await self.sftp_lazy()
-        return str(PurePosixPath(await sftp.realpath(".")))

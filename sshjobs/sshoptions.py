@@ -31,6 +31,7 @@ __all__ = [
     "host_keys_of",
     "known_ssh_options",
     "parse_ssh_option",
+    "spell_ssh_options",
     "ssh_options_path",
 ]
 
@@ -90,6 +91,14 @@ def parse_ssh_option(text: str) -> tuple[str, str]:
 def check_ssh_options(options: Mapping[str, str] | Iterable[tuple[str, str]]) -> dict[str, str]:
     """The options with each keyword in its usual spelling; SshOptionError naming an unknown
     keyword or a value asyncssh refuses."""
+    checked = spell_ssh_options(options)
+    _check_values(checked)
+    return checked
+
+
+def spell_ssh_options(options: Mapping[str, str] | Iterable[tuple[str, str]]) -> dict[str, str]:
+    """The options with each keyword in its usual spelling; SshOptionError naming an unknown
+    keyword (the values are checked by :func:`check_ssh_options`, which reads a file)."""
     items = options.items() if isinstance(options, Mapping) else options
     known = known_ssh_options()
     checked: dict[str, str] = {}
@@ -104,7 +113,6 @@ def check_ssh_options(options: Mapping[str, str] | Iterable[tuple[str, str]]) ->
                 f"StrictHostKeyChecking={value}: expected one of {', '.join(_STRICT)}"
             )
         checked.setdefault(spelling, str(value))  # first one wins, as in ssh
-    _check_values(checked)
     return checked
 
 

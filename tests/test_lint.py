@@ -11,13 +11,17 @@ TOP = Path(__file__).resolve().parent.parent
 VENV_BIN = TOP / ".venv" / "bin"
 
 
-def listed_paths() -> list[str]:
-    """Every path named in one of bin/lint's lists."""
+def listed_paths(name: str = "[A-Z_]+") -> list[str]:
+    """Every path named in bin/lint's lists (``name``: one list, e.g. ``MYPY_STRICT``)."""
     text = (TOP / "bin" / "lint").read_text()
     paths = []
-    for body in re.findall(r"^[A-Z_]+_PATHS=\(\n(.*?)^\)", text, re.M | re.S):
+    for body in re.findall(rf"^{name}_PATHS=\(\n(.*?)^\)", text, re.M | re.S):
         paths += body.split()
     return paths
+
+
+def test_both_packages_are_typed_strictly():
+    assert {"asynciojobs/", "sshjobs/"} <= set(listed_paths("MYPY_STRICT"))
 
 
 def test_listed_paths_exist():

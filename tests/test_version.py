@@ -1,10 +1,10 @@
 """One version: asynciojobs.__version__ is the source, everything else reads it."""
 
 import importlib.metadata
-import subprocess
-import sys
 import tomllib
 from pathlib import Path
+
+from fixtures.cli import sshjobs_process
 
 import asynciojobs
 import sshjobs
@@ -22,9 +22,7 @@ def test_one_version_everywhere():
 
 
 def test_the_command_line_reports_it():
-    result = subprocess.run(
-        [sys.executable, "-m", "sshjobs", "--version"], capture_output=True, text=True, timeout=60
-    )
+    result = sshjobs_process("--version", timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split()[-1] == asynciojobs.__version__, result.stdout
 

@@ -23,8 +23,7 @@ from typing import Any
 
 import click
 
-from asynciojobs import Scheduler
-from sshjobs import __version__
+from asynciojobs import Scheduler, __version__
 from sshjobs.cli.engine import run_interruptibly
 from sshjobs.cli.options import default_window
 from sshjobs.cli.passphrase import PassphraseAsker, load_key

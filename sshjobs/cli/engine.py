@@ -20,12 +20,15 @@ import click
 from asyncssh import EXTENDED_DATA_STDERR
 
 from asynciojobs import Scheduler
-from sshjobs import Formatter, SshJob, SshJobsError, SshNode
 from sshjobs.cli.exit import ExitCode, exit_code_for, stopped_by
 from sshjobs.cli.options import Settings
 from sshjobs.cli.outcome import HostOutcome
 from sshjobs.cli.path_fields import host_fields, login_of
 from sshjobs.cli.reporters import Reporter
+from sshjobs.errors import SshJobsError
+from sshjobs.formatters import Formatter
+from sshjobs.job import SshJob
+from sshjobs.node import SshNode
 from sshjobs.targets import Target
 
 #: bound on the scheduler's shutdown (its jobs close their nodes), instead of the library's 1 s
@@ -148,6 +151,7 @@ class _Nodes:
                 formatter=Formatter(verbose=self.settings.verbose),
                 **self._kwargs(),
             )
+            node.options.resolved  # noqa: B018  a bad key or setting: bad input, before the run
             self.gateways[key] = node
         return node
 
@@ -242,7 +246,7 @@ async def _co_run_interruptibly(
                 signal.signal(signum, previous)
 
 
-def run_on_targets(  # noqa: C901  one linear pipeline; splitting it is left to a refactor
+def run_on_targets(
     settings: Settings,
     make_commands: CommandFactory,
     reporter: Reporter,
@@ -254,6 +258,43 @@ def run_on_targets(  # noqa: C901  one linear pipeline; splitting it is left to 
     ``outcomes`` holds one (fresh) :class:`HostOutcome` per target, in target order;
     ``observers`` (:class:`~sshjobs.cli.observe.Observers`): monitor, report, events file.
     """
+    jobs = _jobs_for(settings, make_commands, reporter, outcomes)
+    scheduler = Scheduler(
+        *jobs,
+        jobs_window=settings.window,
+        timeout=settings.deadline,
+        shutdown_timeout=SHUTDOWN_TIMEOUT,
+    )
+    scheduler.subscribe(_outcome_follower(jobs, reporter))
+    if observers is not None:
+        observers.attach(scheduler)
+    state: dict[str, bool] = {}
+    try:
+        finished = run_interruptibly(scheduler, state, console=getattr(reporter, "console", None))
+    finally:
+        if observers is not None:
+            observers.finish(scheduler)
+    # only hosts still unsettled look at it: they were stopped by the deadline
+    state["deadline"] = finished is False and settings.deadline is not None
+    for outcome in outcomes:
+        if not outcome.settled:
+            _settle_stopped(outcome, state, settings, reporter)
+    reporter.finish(outcomes)
+    if state.get("output_closed"):
+        return ExitCode.OUTPUT_CLOSED
+    if state.get("interrupted"):
+        return stopped_by(state)
+    return exit_code_for(outcome.code for outcome in outcomes if outcome.code is not None)
+
+
+def _jobs_for(
+    settings: Settings,
+    make_commands: CommandFactory,
+    reporter: Reporter,
+    outcomes: list[HostOutcome],
+) -> dict[SshJob, HostOutcome]:
+    """One job per target, each reporting to its outcome; every target is checked (its node,
+    its commands, their local files) before any connection: a bad one is a usage error."""
     nodes = _Nodes(settings)
     jobs: dict[SshJob, HostOutcome] = {}
     for outcome in outcomes:
@@ -269,12 +310,11 @@ def run_on_targets(  # noqa: C901  one linear pipeline; splitting it is left to 
         except (SshJobsError, ValueError, OSError) as exc:
             raise click.UsageError(f"{outcome.name}: {exc}") from exc
         jobs[job] = outcome
-    scheduler = Scheduler(
-        *jobs,
-        jobs_window=settings.window,
-        timeout=settings.deadline,
-        shutdown_timeout=SHUTDOWN_TIMEOUT,
-    )
+    return jobs
+
+
+def _outcome_follower(jobs: dict[SshJob, HostOutcome], reporter: Reporter) -> Callable[[Any], None]:
+    """The scheduler subscriber that starts and settles each job's outcome as it runs."""
 
     def on_event(event: Any) -> None:
         outcome = jobs.get(event.job)
@@ -287,38 +327,27 @@ def run_on_targets(  # noqa: C901  one linear pipeline; splitting it is left to 
             settle_from_job(outcome, event.job, event.exception)
             reporter.host_done(outcome)
 
-    scheduler.subscribe(on_event)
-    if observers is not None:
-        observers.attach(scheduler)
-    state: dict[str, bool] = {}
-    try:
-        finished = run_interruptibly(scheduler, state, console=getattr(reporter, "console", None))
-    finally:
-        if observers is not None:
-            observers.finish(scheduler)
-    # only hosts still unsettled look at it: they were stopped by the deadline
-    state["deadline"] = finished is False and settings.deadline is not None
-    for outcome in outcomes:
-        if outcome.settled:
-            continue
-        outcome.stopped_by_run = True
-        if state.get("output_closed"):
-            outcome.fail(BrokenPipeError("standard output closed"), ExitCode.OUTPUT_CLOSED)
-            continue
-        if state.get("interrupted"):
-            outcome.fail(KeyboardInterrupt("interrupted"), ExitCode.INTERRUPTED)
-        elif state.get("deadline"):
-            outcome.fail(
-                TimeoutError(f"the run deadline of {settings.deadline:g}s was reached"),
-                ExitCode.TIMEOUT,
-            )
-        else:
-            outcome.fail(RuntimeError("the job did not run"), ExitCode.FAILED)
-        if outcome.start is not None or state.get("deadline"):
-            reporter.host_done(outcome)
-    reporter.finish(outcomes)
+    return on_event
+
+
+def _settle_stopped(
+    outcome: HostOutcome, state: dict[str, bool], settings: Settings, reporter: Reporter
+) -> None:
+    """Settle the outcome of a host whose job the end of the run stopped (closed output,
+    interruption, deadline) or that never ran; reported if it had started or hit the deadline
+    (not on a closed output: nothing can be written any more)."""
+    outcome.stopped_by_run = True
     if state.get("output_closed"):
-        return ExitCode.OUTPUT_CLOSED
+        outcome.fail(BrokenPipeError("standard output closed"), ExitCode.OUTPUT_CLOSED)
+        return
     if state.get("interrupted"):
-        return stopped_by(state)
-    return exit_code_for(outcome.code for outcome in outcomes if outcome.code is not None)
+        outcome.fail(KeyboardInterrupt("interrupted"), ExitCode.INTERRUPTED)
+    elif state.get("deadline"):
+        outcome.fail(
+            TimeoutError(f"the run deadline of {settings.deadline:g}s was reached"),
+            ExitCode.TIMEOUT,
+        )
+    else:
+        outcome.fail(RuntimeError("the job did not run"), ExitCode.FAILED)
+    if outcome.start is not None or state.get("deadline"):
+        reporter.host_done(outcome)

@@ -18,7 +18,7 @@ from typing import Any
 
 import click
 
-from sshjobs import __version__
+from asynciojobs import __version__
 from sshjobs.cli.exit import ExitCode, exit_table_text
 from sshjobs.cli.logs import logging_scope, setup_logging
 

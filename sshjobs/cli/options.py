@@ -31,7 +31,7 @@ from sshjobs.sshoptions import (
     ssh_options_path,
 )
 from sshjobs.targets import Target, TargetError, resolve_targets
-from sshjobs.transport.connect import config_paths
+from sshjobs.transport.hostconfig import config_paths
 from sshjobs.transport.hostkeys import ENV_VAR, HOST_KEY_MODES, check_mode
 
 __all__ = [

@@ -17,14 +17,14 @@ from typing import Any
 
 import asyncssh
 
-from sshjobs import (
+from sshjobs.cli.exit import ExitCode
+from sshjobs.errors import (
     CommandFailedError,
     CommandTimeoutError,
     SshConnectionError,
     SshJobsError,
     TransferError,
 )
-from sshjobs.cli.exit import ExitCode
 from sshjobs.targets import Target
 
 __all__ = ["HostOutcome", "classify_error", "error_reason"]

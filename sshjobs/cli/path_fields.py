@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from sshjobs.targets import Target
-from sshjobs.transport.connect import config_paths, host_config
+from sshjobs.transport.hostconfig import config_paths, host_config
 
 __all__ = ["PATH_FIELDS", "check_fields", "expand_fields", "host_fields", "login_of"]
 

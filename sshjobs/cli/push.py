@@ -7,7 +7,6 @@ from typing import Any
 
 import click
 
-from sshjobs import Push
 from sshjobs.cli.copy_command import copy_command
 from sshjobs.cli.engine import display_names
 from sshjobs.cli.execute import execute, listed, prepare
@@ -16,6 +15,7 @@ from sshjobs.cli.path_fields import check_fields, expand_fields
 from sshjobs.cli.sudo_refusal import refuse_sudo
 from sshjobs.cli.timed_transfer import bounded
 from sshjobs.targets import Target
+from sshjobs.transfer import Push
 
 __all__ = ["push", "remote_path"]
 

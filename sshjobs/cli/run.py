@@ -8,12 +8,12 @@ from typing import Any
 
 import click
 
-from sshjobs import Run, RunScript, RunString
 from sshjobs.cli.execute import execute, listed, prepare
 from sshjobs.cli.main import EXIT_EPILOG
 from sshjobs.cli.options import connection_options, output_options, run_options, target_options
 from sshjobs.cli.outcome import HostOutcome
 from sshjobs.cli.sudo import SudoRun, SudoRunScript, SudoRunString
+from sshjobs.commands import Run, RunScript, RunString
 from sshjobs.sharedinput import SharedInput
 from sshjobs.targets import Target
 

@@ -14,8 +14,9 @@ import secrets
 import shlex
 from typing import Any
 
-from sshjobs import CommandResult, Run, RunScript, RunString
 from sshjobs.cli.options import Secret
+from sshjobs.commands import Run, RunScript, RunString
+from sshjobs.results import CommandResult
 
 __all__ = ["SudoRun", "SudoRunScript", "SudoRunString", "run_as_root", "sudo_line"]
 
@@ -40,7 +41,10 @@ async def run_as_root(
     ``stdin``: an input reader for the command's standard input (sudo -A leaves it alone)."""
     extra = {"stdin": stdin} if stdin is not None else {}
     if password is None:
-        return await node.execute(sudo_line(line), label=label, timeout=timeout, **extra)
+        result: CommandResult = await node.execute(
+            sudo_line(line), label=label, timeout=timeout, **extra
+        )
+        return result
     home = await node.remote_home()
     helper = f"{home.rstrip('/')}/.sshjobs-askpass-{secrets.token_hex(8)}"
     body = "#!/bin/sh\nrm -f \"$0\"\nprintf '%s\\n' " + shlex.quote(password.reveal()) + "\n"
@@ -50,7 +54,8 @@ async def run_as_root(
     )
     await node.put_string_script(body, helper, mode=0o700)
     try:
-        return await node.execute(command, label=label, timeout=timeout, **extra)
+        result = await node.execute(command, label=label, timeout=timeout, **extra)
+        return result
     finally:
         await _remove_quietly(node, helper)
 
@@ -111,7 +116,8 @@ class _SudoScript:
         finally:
             if not self.keep:
                 await node.unstage_script(directory)
-        return self._finish(result)  # type: ignore[attr-defined]
+        finished: CommandResult = self._finish(result)  # type: ignore[attr-defined]
+        return finished
 
 
 class SudoRunScript(_SudoScript, RunScript):

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from sshjobs import AbstractCommand, CommandResult, CommandTimeoutError
+from sshjobs.commands import AbstractCommand
+from sshjobs.errors import CommandTimeoutError
+from sshjobs.results import CommandResult
 
 __all__ = ["TimedTransfer", "bounded"]
 

@@ -15,10 +15,22 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import formatters
+from ..commands import Run, RunScript, RunString
+from ..transfer import Pull, Push
 from .errors import ScenarioError
 from .model import CommandSpec, JobSpec, NodeSpec, Scenario
 
 logger = logging.getLogger("sshjobs.scenario")
+
+#: the classes of the command types of a scenario (a Service's commands come from its service)
+_COMMAND_CLASSES: dict[str, Any] = {
+    "Run": Run,
+    "RunScript": RunScript,
+    "RunString": RunString,
+    "Push": Push,
+    "Pull": Pull,
+}
 
 #: apssh's formatter names before 0.24.0
 _FORMATTER_ALIASES = {"ColonFormatter": "HostFormatter", "TimeColonFormatter": "TimeHostFormatter"}
@@ -61,17 +73,8 @@ def _error(
 
 
 def _formatter(scenario: Scenario, spec: NodeSpec) -> Any:
-    import sshjobs
-
     name = _FORMATTER_ALIASES.get(spec.formatter or "", spec.formatter or "")
-    cls = getattr(sshjobs, name, None)
-    if cls is None:
-        try:
-            from sshjobs import formatters
-
-            cls = getattr(formatters, name, None)
-        except ImportError:  # pragma: no cover - the library always has formatters
-            cls = None
+    cls = getattr(formatters, name, None)
     if not isinstance(cls, type) or not name.endswith("Formatter"):
         raise _error(
             scenario,
@@ -158,6 +161,7 @@ def build_nodes(scenario: Scenario, defaults: NodeDefaults) -> dict[str, Any]:
             else:
                 gateway = build(scenario.nodes[spec.gateway]) if spec.gateway else None
                 node = SshNode(str(spec.hostname), gateway=gateway, **kwds)
+                node.options.resolved  # noqa: B018  a key file that does not load: now, on its line
         except ScenarioError:
             raise
         except Exception as exc:  # a key file that does not load, a bad value...
@@ -199,8 +203,6 @@ def build_command(
     scenario: Scenario, job: JobSpec, spec: CommandSpec, services: dict[str, Any]
 ) -> Any:
     """One command object; a keyword the class does not take is an error on its line."""
-    import sshjobs
-
     kwargs = dict(spec.kwargs)
     if spec.type == "Service":
         service = services[str(spec.service)]
@@ -210,7 +212,7 @@ def build_command(
         def make() -> Any:
             return method(**kwargs)
     else:
-        target = getattr(sshjobs, spec.type)
+        target = _COMMAND_CLASSES[spec.type]
 
         def make() -> Any:
             return target(*spec.args, **kwargs)

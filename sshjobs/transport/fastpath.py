@@ -182,7 +182,7 @@ def _checked_logger_class() -> Any:
     if not hasattr(SSHLogger, "get_child"):
         return None
 
-    class _CheckedLogger(SSHLogger):  # type: ignore[misc, valid-type]
+    class _CheckedLogger(SSHLogger):
         """asyncssh's logger adapter, asking whether a level is logged before turning the
         arguments into text (asyncssh formats them first, logged or not)."""
 
@@ -254,7 +254,7 @@ if _FOUND is not None:
                 return
             await self._send_signed_request()
 
-    class _FastConnection(_OwnConnection):  # type: ignore[misc, valid-type]
+    class _FastConnection(_OwnConnection):
         """asyncssh's client connection with the short handshake (see the module doc)."""
 
         _sshjobs_fast = True  # False when this connection lacks an internal
@@ -312,7 +312,7 @@ if _FOUND is not None:
                 return
             service = packet.get_string()
             packet.check_end()
-            if service != self._next_service:  # type: ignore[has-type]
+            if service != self._next_service:
                 raise asyncssh.ServiceNotAvailable("Unexpected service in service accept")
             self._next_service = None
 
@@ -325,8 +325,8 @@ if _FOUND is not None:
                 and self._auth_methods[0] == b"publickey"
             ):
                 self._sshjobs_signed_once = True
-                if self._auth:  # type: ignore[has-type]
-                    self._auth.cancel()  # type: ignore[has-type]
+                if self._auth:
+                    self._auth.cancel()
                 self._auth = _DirectPublicKeyAuth(self, b"publickey")
                 return
             super().try_next_auth(next_method=next_method)
@@ -416,6 +416,7 @@ async def connect(
     # asyncio.timeout, not wait_for: wait_for would run the connection in a task of its own,
     # so that a fan-out built every host's options before the first TCP connect went out
     async with asyncio.timeout(options.connect_timeout):
-        return await open_connection(
+        conn: asyncssh.SSHClientConnection = await open_connection(
             options, config, loop, 0, None, conn_factory, "Opening SSH connection to"
         )
+    return conn

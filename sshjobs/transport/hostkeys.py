@@ -70,7 +70,7 @@ STRICT_HOST_KEY_CHECKING = {
     "off": "ignore",
 }
 
-_parsed: dict[tuple, Any] = {}
+_parsed: dict[tuple[Any, ...], Any] = {}
 _record_lock = threading.Lock()
 
 
@@ -126,7 +126,7 @@ def _expand(paths: Sequence[Any]) -> list[str]:
     return [str(Path(p).expanduser()) for p in paths if p]
 
 
-def _stat_key(path: str) -> tuple:
+def _stat_key(path: str) -> tuple[Any, ...]:
     try:
         st = os.stat(path)
         return (path, st.st_mtime_ns, st.st_size, st.st_ino)
@@ -134,7 +134,7 @@ def _stat_key(path: str) -> tuple:
         return (path, None, None, None)
 
 
-def _remember(key: tuple, known: Any) -> None:
+def _remember(key: tuple[Any, ...], known: Any) -> None:
     """Cache parsed keys per file versions (a few sets of files per process at most)."""
     if len(_parsed) >= 32:
         _parsed.clear()
@@ -225,7 +225,7 @@ class HostKeyPolicy:
         cls,
         known_hosts: Any,
         host_keys: str | None,
-        record_file: str | os.PathLike | None = None,
+        record_file: str | os.PathLike[str] | None = None,
         config: SshConfigHostKeys = SshConfigHostKeys(),
         environ: Mapping[str, str] = os.environ,
     ) -> HostKeyPolicy:

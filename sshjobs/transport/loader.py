@@ -104,4 +104,4 @@ def _memoise_config_tokeniser() -> None:
     except ImportError:
         return
     if getattr(config, "shlex", None) is shlex:
-        config.shlex = _MemoisedShlex()  # type: ignore[assignment]
+        config.shlex = _MemoisedShlex()  # type: ignore[assignment, attr-defined]

@@ -33,6 +33,7 @@ import shutil
 import tempfile
 import threading
 from dataclasses import dataclass, field
+from typing import Any
 
 from asyncssh.pattern import WildcardPatternList
 
@@ -162,7 +163,7 @@ def split_text(text: str) -> _SplitFile | None:
     return _SplitFile(head, blocks, by_name, general, head_tokens)
 
 
-def file_stamp(path: str) -> tuple | None:
+def file_stamp(path: str) -> tuple[Any, ...] | None:
     """What identifies a file version: (mtime_ns, size, inode); None if it cannot be stat'ed."""
     try:
         st = os.stat(path)
@@ -176,14 +177,14 @@ class _ReducedConfigs:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._splits: dict[str, tuple[tuple | None, _SplitFile | None]] = {}
-        self._reduced: dict[tuple, str] = {}
+        self._splits: dict[str, tuple[tuple[Any, ...] | None, _SplitFile | None]] = {}
+        self._reduced: dict[tuple[Any, ...], str] = {}
         self._written: set[str] = set()
         self._dir: str | None = None
         self._dir_pid = 0
         self.split_count = 0  # how many times a file was read and split (for tests)
 
-    def _split(self, path: str, stamp: tuple | None) -> _SplitFile | None:
+    def _split(self, path: str, stamp: tuple[Any, ...] | None) -> _SplitFile | None:
         cached = self._splits.get(path)
         if cached is not None and cached[0] == stamp:
             return cached[1]

@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from fixtures.cli import sshjobs_process
 
 from sshjobs.cli import Appull, Appush, Apssh
 
@@ -260,27 +261,19 @@ def test_appush_to_bare_remote_home_and_exit_1_on_failure(tmp_path, farm, names,
     assert line.startswith(f"appull: {names[0]}: ") and "no-such-file" in line, line
 
 
-def _sshjobs(*argv):
-    return subprocess.run(
-        [sys.executable, "-m", "sshjobs", *map(str, argv)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=os.environ.copy(),
-    )
-
-
 def test_sshjobs_apssh_subcommand_in_a_shell(tmp_path, farm, names, flag):
-    done = _sshjobs("apssh", "-l", "root", "-t", names[0], "-tc", "echo", "--verbose-word")
+    done = sshjobs_process("apssh", "-l", "root", "-t", names[0], "-tc", "echo", "--verbose-word")
     assert done.returncode == 0, done.stderr
     assert done.stdout.endswith(f":{names[0]}:--verbose-word\n")
-    failed = _sshjobs("apssh", "-l", "root", "-t", ",".join(names), "test", "-e", flag)
+    failed = sshjobs_process("apssh", "-l", "root", "-t", ",".join(names), "test", "-e", flag)
     assert (failed.returncode, failed.stdout, failed.stderr) == (1, "", "")
     (tmp_path / "f").write_text("pushed\n")
-    pushed = _sshjobs("appush", "-l", "root", "-t", names[0], tmp_path / "f", "@:/tmp/sub-f")
+    pushed = sshjobs_process("appush", "-l", "root", "-t", names[0], tmp_path / "f", "@:/tmp/sub-f")
     assert pushed.returncode == 0, pushed.stderr
     try:
-        pulled = _sshjobs("appull", "-l", "root", "-t", names[0], "@:/tmp/sub-f", tmp_path / "g")
+        pulled = sshjobs_process(
+            "appull", "-l", "root", "-t", names[0], "@:/tmp/sub-f", tmp_path / "g"
+        )
         assert pulled.returncode == 0, pulled.stderr
         assert Path(tmp_path / "g").read_text() == "pushed\n"
     finally:

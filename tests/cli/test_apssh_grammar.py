@@ -8,9 +8,9 @@ import subprocess
 import sys
 
 import pytest
-from click.testing import CliRunner
+from fixtures.cli import sshjobs
 
-from sshjobs.cli import Appull, Appush, Apssh, cli
+from sshjobs.cli import Appull, Appush, Apssh
 
 
 def listed(*argv):
@@ -233,13 +233,12 @@ def test_push_of_a_missing_local_file_is_refused_before_connecting(tmp_path, cap
 
 
 def test_sshjobs_subcommands_pass_everything_through():
-    runner = CliRunner()
-    result = runner.invoke(cli, ["apssh", "-L", "-l", "root", "-t", "h1,h2", "echo", "--help"])
+    result = sshjobs("apssh", "-L", "-l", "root", "-t", "h1,h2", "echo", "--help")
     assert (result.exit_code, result.stdout) == (0, "root@h1\nroot@h2\n")
-    result = runner.invoke(cli, ["apssh", "--help"])
+    result = sshjobs("apssh", "--help")
     assert result.exit_code == 0 and "usage: sshjobs apssh" in result.stdout
-    result = runner.invoke(cli, ["appull", "-h"])
+    result = sshjobs("appull", "-h")
     assert result.exit_code == 0 and "@:REMOTE... LOCAL" in result.stdout
-    result = runner.invoke(cli, ["appush", "-t", "h"])
+    result = sshjobs("appush", "-t", "h")
     assert result.exit_code == 1
     assert result.stderr.startswith("sshjobs appush: ")

@@ -3,7 +3,7 @@
 import resource
 
 import pytest
-from click.testing import CliRunner
+from fixtures.cli import sshjobs
 
 from sshjobs import __version__
 from sshjobs.cli import ExitCode, cli
@@ -11,12 +11,8 @@ from sshjobs.cli.exit import exit_code_for
 from sshjobs.cli.options import Secret, default_window
 
 
-def invoke(*args, **kwargs):
-    return CliRunner().invoke(cli, list(args), **kwargs)
-
-
 def test_targets_prints_expanded_list():
-    result = invoke(
+    result = sshjobs(
         "targets", "-t", "fit[01-04]", "-x", "fit02", "-l", "me", "-g", "gw", "-t", "None->solo"
     )
     assert result.exit_code == 0, result.output
@@ -31,30 +27,30 @@ def test_targets_prints_expanded_list():
 
 def test_targets_fold_and_count():
     assert (
-        invoke("targets", "-t", "fit[01-09]", "-x", "fit05", "--fold").stdout
+        sshjobs("targets", "-t", "fit[01-09]", "-x", "fit05", "--fold").stdout
         == "fit[01-04,06-09]\n"
     )
-    assert invoke("targets", "-t", "fit[01-09]", "--count").stdout == "9\n"
+    assert sshjobs("targets", "-t", "fit[01-09]", "--count").stdout == "9\n"
 
 
 def test_targets_does_not_advertise_listing_but_accepts_it():
-    assert "--list-targets" not in invoke("targets", "--help").stdout
-    assert "--list-targets" in invoke("run", "--help").stdout
-    assert invoke("targets", "-L", "-t", "h[1-2]").stdout == "h1\nh2\n"
+    assert "--list-targets" not in sshjobs("targets", "--help").stdout
+    assert "--list-targets" in sshjobs("run", "--help").stdout
+    assert sshjobs("targets", "-L", "-t", "h[1-2]").stdout == "h1\nh2\n"
 
 
 def test_targets_output_is_reusable_as_a_target_file(tmp_path):
-    first = invoke("targets", "-t", "a->b@c:2200,d", "-t", "None->e", "-g", "gw")
+    first = sshjobs("targets", "-t", "a->b@c:2200,d", "-t", "None->e", "-g", "gw")
     listing = tmp_path / "list"
     listing.write_text(first.stdout)
-    again = invoke("targets", "-t", str(listing))
+    again = sshjobs("targets", "-t", str(listing))
     assert again.stdout == first.stdout
 
 
 def test_version_and_help_show_exit_table():
-    assert invoke("--version").stdout == f"sshjobs {__version__}\n"
-    assert invoke("-V").exit_code == 0
-    helptext = invoke("--help").stdout
+    assert sshjobs("--version").stdout == f"sshjobs {__version__}\n"
+    assert sshjobs("-V").exit_code == 0
+    helptext = sshjobs("--help").stdout
     for code in ExitCode:
         assert f"{int(code):>5}  " in helptext
 
@@ -71,7 +67,7 @@ def test_version_and_help_show_exit_table():
     ],
 )
 def test_usage_errors_are_one_line_exit_2(args, fragment):
-    result = invoke(*args)
+    result = sshjobs(*args)
     assert result.exit_code == 2
     assert result.stdout == ""
     lines = result.stderr.splitlines()
@@ -117,7 +113,7 @@ def test_unusable_key_file_is_a_usage_error(tmp_path):
     bogus = tmp_path / "not-a-key"
     bogus.write_text("hello\n")
     for key in (bogus, tmp_path / "missing-key"):
-        result = invoke("run", "-i", str(key), "-t", "127.0.0.1:1", "--", "true")
+        result = sshjobs("run", "-i", str(key), "-t", "127.0.0.1:1", "--", "true")
         assert result.exit_code == 2
         [line] = result.stderr.splitlines()
         assert str(key.name) in line and line.startswith("sshjobs run: ")
@@ -126,7 +122,7 @@ def test_unusable_key_file_is_a_usage_error(tmp_path):
 def test_unreadable_target_file_is_a_usage_error(tmp_path):
     garbage = tmp_path / "hosts"
     garbage.write_bytes(b"\xff\xfe\x00")
-    result = invoke("run", "-t", str(garbage), "--", "true")
+    result = sshjobs("run", "-t", str(garbage), "--", "true")
     assert result.exit_code == 2
     [line] = result.stderr.splitlines()
     assert "cannot read target file" in line
@@ -139,8 +135,8 @@ def test_in_process_runs_leave_logging_as_it_was():
         name: (logging.getLogger(name).level, list(logging.getLogger(name).handlers))
         for name in ("sshjobs", "asynciojobs")
     }
-    invoke("-D", "targets", "-t", "a")
-    invoke("targets", "-t", "fit[05-01]")
+    sshjobs("-D", "targets", "-t", "a")
+    sshjobs("targets", "-t", "fit[05-01]")
     after = {
         name: (logging.getLogger(name).level, list(logging.getLogger(name).handlers))
         for name in ("sshjobs", "asynciojobs")
@@ -181,21 +177,21 @@ def test_a_subcommand_loads_only_its_own_code():
 
 
 def test_pull_refuses_two_targets_expanding_to_one_local_path(tmp_path):
-    result = invoke("pull", "-t", "h:2201,h:2202", "@:/etc/motd", str(tmp_path / "{host}"))
+    result = sshjobs("pull", "-t", "h:2201,h:2202", "@:/etc/motd", str(tmp_path / "{host}"))
     assert result.exit_code == 2
     [line] = result.stderr.splitlines()
     assert "h:2201 and h:2202 would both write" in line and "{name}" in line
 
 
 def test_no_arguments_shows_help():
-    result = invoke()
+    result = sshjobs()
     assert result.exit_code == 0
     assert "Usage: sshjobs" in result.stdout and "Exit codes" in result.stdout
 
 
 @pytest.mark.parametrize("command", ["run", "push", "pull", "scenario"])
 def test_subcommand_help_shows_exit_table_within_80_columns(command):
-    result = invoke(command, "--help", terminal_width=80)
+    result = sshjobs(command, "--help", terminal_width=80)
     assert result.exit_code == 0, result.output
     assert "Exit codes:" in result.stdout
     for code in ExitCode:
@@ -205,14 +201,14 @@ def test_subcommand_help_shows_exit_table_within_80_columns(command):
 
 
 def test_copies_do_not_offer_the_sudo_options_they_refuse():
-    assert "--sudo" in invoke("run", "--help").stdout
+    assert "--sudo" in sshjobs("run", "--help").stdout
     for command in ("push", "pull"):
-        assert "sudo" not in invoke(command, "--help").stdout
-        result = invoke(command, "--ask-sudo-pass", "-t", "h", "f", "@:/tmp/")
+        assert "sudo" not in sshjobs(command, "--help").stdout
+        result = sshjobs(command, "--ask-sudo-pass", "-t", "h", "f", "@:/tmp/")
         assert result.exit_code == 2
         assert "are for sshjobs run" in result.stderr
 
 
 def test_command_list_summaries_are_not_cut():
-    listing = invoke("--help", terminal_width=80).stdout.split("Commands:")[1]
+    listing = sshjobs("--help", terminal_width=80).stdout.split("Commands:")[1]
     assert "..." not in listing.split("Exit codes:")[0]

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 
-from click.testing import CliRunner
-
-from sshjobs.cli import cli
-
-
-def sshjobs(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args])
+from fixtures.cli import sshjobs
 
 
 def test_push_expands_host_in_local_and_remote_paths(tmp_path, farm):
@@ -89,10 +84,8 @@ def test_transfer_timeout_exit_4(tmp_path, farm):
             "pull", "--timeout", "1", "-t", host.name, "@:/tmp/cli-fifo", tmp_path / "got"
         )
     finally:
-        try:  # release the blocked server, then clean up
+        with contextlib.suppress(OSError):  # release the blocked server, then clean up
             os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
-        except OSError:
-            pass
         fifo.unlink()
     assert result.exit_code == 4, result.stderr
     [error] = result.stderr.splitlines()

@@ -9,13 +9,7 @@ import os
 import re
 
 import pytest
-from click.testing import CliRunner
-
-from sshjobs.cli import cli
-
-
-def sshjobs(*args, input=None, env=None):
-    return CliRunner().invoke(cli, [str(a) for a in args], input=input, env=env)
+from fixtures.cli import sshjobs
 
 
 def names(farm):

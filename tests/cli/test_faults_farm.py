@@ -3,13 +3,7 @@
 
 from __future__ import annotations
 
-from click.testing import CliRunner
-
-from sshjobs.cli import cli
-
-
-def sshjobs(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args])
+from fixtures.cli import sshjobs
 
 
 def test_silent_host_is_unreachable_after_connect_timeout(isolated_farm):

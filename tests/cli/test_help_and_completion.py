@@ -9,16 +9,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
-
-from sshjobs.cli import cli
+from fixtures.cli import sshjobs
 
 SSHJOBS = str(Path(sys.executable).with_name("sshjobs"))
 
 
 @pytest.mark.parametrize("command", ["run", "push", "pull", "targets", "scenario", "completion"])
 def test_every_help_has_examples_within_80_columns(command):
-    result = CliRunner().invoke(cli, [command, "--help"], terminal_width=80)
+    result = sshjobs(command, "--help", terminal_width=80)
     assert result.exit_code == 0
     assert "Examples:" in result.stdout
     assert f"sshjobs {command}" in result.stdout.split("Examples:")[1] or command == "completion"
@@ -26,7 +24,7 @@ def test_every_help_has_examples_within_80_columns(command):
 
 
 def test_run_help_says_options_stop_at_the_command_and_g_is_the_gateway():
-    text = " ".join(CliRunner().invoke(cli, ["run", "--help"]).stdout.split())
+    text = " ".join(sshjobs("run", "--help").stdout.split())
     assert "everything after it, even --timeout, goes to the remote command" in text
     assert "Not clush's -g: groups are -t @NAME" in text
 
@@ -50,5 +48,5 @@ def test_completion_script_and_completing_a_subcommand(shell):
 
 
 def test_completion_refuses_an_unknown_shell():
-    result = CliRunner().invoke(cli, ["completion", "tcsh"])
+    result = sshjobs("completion", "tcsh")
     assert result.exit_code == 2 and "tcsh" in result.stderr

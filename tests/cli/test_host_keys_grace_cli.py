@@ -9,13 +9,7 @@ import signal
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
-
-from sshjobs.cli import cli
-
-
-def sshjobs(*args, env=None):
-    return CliRunner().invoke(cli, [str(a) for a in args], env=env)
+from fixtures.cli import sshjobs
 
 
 @pytest.mark.parametrize(

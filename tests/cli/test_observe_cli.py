@@ -15,11 +15,10 @@ import zlib
 from html.parser import HTMLParser
 
 import pytest
-from click.testing import CliRunner
+from fixtures.cli import sshjobs
 
 from asynciojobs import Job, Scheduler
 from sshjobs import LocalNode, Run, SshJob
-from sshjobs.cli import cli
 from sshjobs.testing import make_sandbox  # noqa: F401  (fixture)
 
 
@@ -79,19 +78,8 @@ def scenario_file(tmp_path):
 
 def test_scenario_report_events_and_monitor(scenario_file, tmp_path):
     report, events = tmp_path / "run.html", tmp_path / "run.jsonl"
-    result = CliRunner().invoke(
-        cli,
-        [
-            "scenario",
-            str(scenario_file),
-            "--monitor",
-            "--report",
-            str(report),
-            "--events",
-            str(events),
-            "-c",
-            "5",
-        ],
+    result = sshjobs(
+        "scenario", scenario_file, "--monitor", "--report", report, "--events", events, "-c", "5"
     )
     assert result.exit_code in (1, 3), result.output
     # not a terminal: one plain line per start and end, naming the job and its node
@@ -115,7 +103,7 @@ def test_scenario_report_events_and_monitor(scenario_file, tmp_path):
     assert "<b>bold</b>" not in report.read_text()
     # the same report, later, from the events file
     later = tmp_path / "later.html"
-    done = CliRunner().invoke(cli, ["report", str(events), "-o", str(later)])
+    done = sshjobs("report", events, "-o", later)
     assert done.exit_code == 0, done.output
     assert done.stdout.strip() == str(later)
     keys = ("data-outcome", "data-node", "data-tail", "data-status")
@@ -132,18 +120,15 @@ def test_scenario_report_events_and_monitor(scenario_file, tmp_path):
 def test_report_command_refuses_what_is_not_an_events_file(tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"kind": "started"}\n')
-    result = CliRunner().invoke(cli, ["report", str(bad)])
+    result = sshjobs("report", bad)
     assert result.exit_code == 1 and "not an events file" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
-    missing = CliRunner().invoke(cli, ["report", str(tmp_path / "nope.jsonl")])
+    missing = sshjobs("report", tmp_path / "nope.jsonl")
     assert missing.exit_code == 2 and "no such events file" in missing.stderr
 
 
 def test_unwritable_report_is_a_usage_error_before_anything_runs(scenario_file, tmp_path):
-    result = CliRunner().invoke(
-        cli,
-        ["scenario", str(scenario_file), "--report", str(tmp_path / "no" / "such" / "dir.html")],
-    )
+    result = sshjobs("scenario", scenario_file, "--report", tmp_path / "no" / "such" / "dir.html")
     assert result.exit_code == 2 and "cannot write --report file" in result.stderr
     assert "preparing" not in result.stdout
 
@@ -152,24 +137,21 @@ def test_run_on_sandbox_nodes_with_report_and_monitor(make_sandbox, tmp_path):  
     nodes = make_sandbox(3, gateway=False)
     targets = ",".join(f"{node.host}:{node.port}" for node in nodes.nodes)
     report = tmp_path / "run.html"
-    result = CliRunner().invoke(
-        cli,
-        [
-            "run",
-            "-l",
-            nodes.username,
-            "-i",
-            str(nodes.client_key),
-            "--known-hosts",
-            str(nodes.known_hosts),
-            "-t",
-            targets,
-            "--monitor",
-            "--report",
-            str(report),
-            "--",
-            "echo hello from $SSHJOBS_SANDBOX_NODE; test $SSHJOBS_SANDBOX_NODE != node2",
-        ],
+    result = sshjobs(
+        "run",
+        "-l",
+        nodes.username,
+        "-i",
+        nodes.client_key,
+        "--known-hosts",
+        nodes.known_hosts,
+        "-t",
+        targets,
+        "--monitor",
+        "--report",
+        report,
+        "--",
+        "echo hello from $SSHJOBS_SANDBOX_NODE; test $SSHJOBS_SANDBOX_NODE != node2",
     )
     assert result.exit_code == 1, result.output
     assert result.stdout.count("hello from") == 3

@@ -7,10 +7,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from fixtures.waiting import empty, wait_until
 
 SSHJOBS = str(Path(sys.executable).with_name("sshjobs"))
 
@@ -92,10 +92,12 @@ def test_ctrl_c_exits_130_and_leaves_nothing_running(farm, via_gateway):
             process.wait()
     assert process.returncode == 130, stderr
     assert f"sshjobs: {host.name}: interrupted" in stderr
-    deadline = time.monotonic() + 10
-    while _remote_sleepers(farm, host, pattern) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert _remote_sleepers(farm, host, pattern) == []
+    wait_until(
+        lambda: _remote_sleepers(farm, host, pattern),
+        until=empty,
+        interval=0.1,
+        message=f"the interrupted command gone from {host.name}",
+    )
 
 
 def _on_terminal(argv, env, stream="stdout"):

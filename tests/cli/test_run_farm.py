@@ -8,18 +8,13 @@ import json
 import re
 import shutil
 import subprocess
-import time
 
 import pytest
-from click.testing import CliRunner
+from fixtures.cli import sshjobs
+from fixtures.waiting import empty, wait_until
 
-from sshjobs.cli import cli
 from sshjobs.gather import fold_hosts
 from sshjobs.targets import read_spec
-
-
-def sshjobs(*args, input=None):
-    return CliRunner().invoke(cli, [str(a) for a in args], input=input)
 
 
 def lines(text):
@@ -61,19 +56,19 @@ def test_exit_3_when_a_host_cannot_be_reached(direct):
     assert error.startswith("sshjobs: 127.0.0.1:1: unreachable")
 
 
-def _still_running(farm, name, pattern):
-    """Whether a process matching ``pattern`` still runs on the host (a few tries)."""
-    for _ in range(50):
-        check = subprocess.run(
+def _wait_gone(farm, name, pattern):
+    """Wait until no process matching ``pattern`` runs on the host (the remote kill lands
+    asynchronously); fails naming the pids left."""
+
+    def pids() -> str:
+        return subprocess.run(
             farm.ssh_argv(name, f"pgrep -f '{pattern}' || true"),
             capture_output=True,
             text=True,
             timeout=30,
-        )
-        if not check.stdout.strip():
-            return False
-        time.sleep(0.1)
-    return True
+        ).stdout.strip()
+
+    wait_until(pids, until=empty, interval=0.1, message=f"no {pattern!r} left on {name}")
 
 
 def test_exit_4_on_command_timeout_and_on_deadline(farm, direct):
@@ -81,14 +76,15 @@ def test_exit_4_on_command_timeout_and_on_deadline(farm, direct):
     result = sshjobs("run", "-t", names[0], "--timeout", "0.5", "--", "sleep 30.25")
     assert result.exit_code == 4, result.stderr
     assert "timed out" in result.stderr
-    assert not _still_running(farm, names[0], "slee[p] 30.25")
+    _wait_gone(farm, names[0], "slee[p] 30.25")
     result = sshjobs("run", "-t", spec, "--deadline", "1", "--", "sleep 30.5")
     assert result.exit_code == 4, result.stderr
     assert (
         result.stderr == f"sshjobs: {fold_hosts(names)}: timed out: the run deadline "
         "of 1s was reached\n"
     )  # one folded line for hosts stopped together
-    assert not any(_still_running(farm, name, "slee[p] 30.5") for name in names)
+    for name in names:
+        _wait_gone(farm, name, "slee[p] 30.5")
 
 
 def test_raw_and_custom_format(direct):

@@ -4,18 +4,16 @@ from the kernel."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import subprocess
-import sys
 import threading
 
 import pytest
-from click.testing import CliRunner
+from fixtures.cli import COMMAND, sshjobs
 from fixtures.farm import Farm
 from fixtures.memory import PeakMemory
-
-from sshjobs.cli import cli
 
 HOSTS = 20
 INPUT_SIZE = 50 * 1024 * 1024
@@ -33,21 +31,21 @@ def _run_measured(farm: Farm, args: list[str], stdin_path: str | None) -> tuple[
     in KiB of that process alone)."""
     env = dict(os.environ, HOME=str(farm.home))
     env.pop("SSH_AUTH_SOCK", None)
-    stdin = open(stdin_path, "rb") if stdin_path else subprocess.DEVNULL
-    try:
+    with contextlib.ExitStack() as closing:
+        source = closing.enter_context(open(stdin_path, "rb")) if stdin_path else None
         process = subprocess.Popen(
-            [sys.executable, "-m", "sshjobs", *args],
+            [*COMMAND, *args],
             env=env,
-            stdin=subprocess.PIPE if stdin_path else stdin,
+            stdin=subprocess.PIPE if source else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
         memory = PeakMemory(process.pid)  # this child's own peak (not wait4's ru_maxrss)
-        if stdin_path:  # through a pipe, as `producer | sshjobs run ...`
+        if source:  # through a pipe, as `producer | sshjobs run ...`
 
             def pump() -> None:
                 with process.stdin:
-                    while data := stdin.read(1 << 20):
+                    while data := source.read(1 << 20):
                         process.stdin.write(data)
 
             feeder = threading.Thread(target=pump)
@@ -65,11 +63,8 @@ def _run_measured(farm: Farm, args: list[str], stdin_path: str | None) -> tuple[
         process.wait()
         process.stdout.close()
         process.stderr.close()
-        if stdin_path:
+        if source:
             feeder.join()
-    finally:
-        if stdin_path:
-            stdin.close()
     return (process.returncode, out_chunks[0].decode(), err_chunks[0].decode(), peak_kib)
 
 
@@ -96,10 +91,6 @@ def test_50mb_stdin_reaches_20_hosts_byte_exact_with_flat_memory(farm20, tmp_pat
     print(f"peak RSS: {peak} KiB with 50 MB on stdin to {HOSTS} hosts, {baseline} KiB without")
     # flat: far below one copy of the input, let alone one per host (50 MB x 20)
     assert peak - baseline < 32 * 1024, (peak, baseline)
-
-
-def sshjobs(*args, input=None):
-    return CliRunner().invoke(cli, [str(a) for a in args], input=input)
 
 
 def test_a_host_that_reads_nothing_holds_no_other_back(farm):

@@ -5,9 +5,8 @@ what the real one would get - ``-n``, or ``-A`` with the password from ``$SUDO_A
 from __future__ import annotations
 
 import pytest
-from click.testing import CliRunner
+from fixtures.cli import sshjobs
 
-from sshjobs.cli import cli
 from sshjobs.testing import make_sandbox  # noqa: F401  (fixture)
 
 FAKE_SUDO = """#!/bin/sh
@@ -52,7 +51,7 @@ def sudo_node(make_sandbox, tmp_path, monkeypatch):  # noqa: F811
 
 
 def run(*args, input=None):
-    return CliRunner().invoke(cli, ["run", *map(str, args)], input=input)
+    return sshjobs("run", *args, input=input)
 
 
 def test_sudo_runs_through_sudo_n(sudo_node):

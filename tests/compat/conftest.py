@@ -5,10 +5,18 @@ of events is deterministic."""
 
 import pytest
 
-from asynciojobs.fakeclock import fake_clock_loops
+from asynciojobs.fakeclock import FakeClockLoop, fake_clock_loops
 
 
 @pytest.fixture(autouse=True)
 def virtual_time():
     with fake_clock_loops():
         yield
+
+
+@pytest.fixture
+def fake_loop():
+    """A loop of the test's own (the READMEs' ``orchestrate(loop=...)``), closed afterwards."""
+    loop = FakeClockLoop()
+    yield loop
+    loop.close()

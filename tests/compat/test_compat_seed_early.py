@@ -1,32 +1,26 @@
 """Every example of the early asynciojobs README (the `Engine` era), as written there."""
-# ruff: noqa: UP032  (the READMEs' code is kept as written there)
 
-import asyncio
 import os
 import shutil
-import time
 
 import pytest
+from seed_readme import (
+    EXAMPLE_C_BADGES,
+    EXAMPLE_E_LISTING,
+    EXAMPLE_F_LISTING,
+    announcing,
+    badges_of,
+    boom,
+    check_example_c_output,
+    check_example_d_output,
+    example_c_jobs,
+    forever_printer,
+    lines,
+)
 
 from asynciojobs import Engine, Job, Sequence
-from asynciojobs.fakeclock import FakeClockLoop
 
-
-async def mycoro(timeout):
-    print("-> mycoro({})".format(timeout))
-    await asyncio.sleep(timeout)
-    print("<- mycoro({})".format(timeout))
-    # return something easy to recognize: the number of milliseconds
-    return 1000 * timeout
-
-
-async def boom(n):
-    await asyncio.sleep(n)
-    raise Exception("boom after {}s".format(n))
-
-
-def lines(capsys):
-    return capsys.readouterr().out.splitlines()
+mycoro = announcing("mycoro")
 
 
 def test_example_a_parallel(capsys):
@@ -80,59 +74,22 @@ def test_example_b_prime_sequence(capsys):
 
 
 def test_example_c_forever_monitor(capsys):
-    from compat_listing import badges_of
-
-    message_bus = asyncio.Queue()
-
-    async def monitor_loop(bus):
-        while True:
-            message = await bus.get()
-            print("BUS: {}".format(message))
-
-    async def mycoro_bus(timeout, bus):
-        await bus.put("-> mycoro({})".format(timeout))
-        await asyncio.sleep(timeout)
-        await bus.put("<- mycoro({})".format(timeout))
-        # return something easy to recognize
-        return 10 * timeout
-
-    c1, c2, c3, c4 = (
-        Job(mycoro_bus(0.2, message_bus), label="c1"),
-        Job(mycoro_bus(0.4, message_bus), label="c2"),
-        Job(mycoro_bus(0.3, message_bus), label="c3"),
-        Job(monitor_loop(message_bus), forever=True, label="monitor"),
-    )
-    c3.requires(c1)
-    ec = Engine(c1, c2, c3, c4)
+    ec = Engine(*example_c_jobs("mycoro"))
     assert ec.orchestrate() is True
-    out = lines(capsys)
-    assert sorted(out[:2]) == ["BUS: -> mycoro(0.2)", "BUS: -> mycoro(0.4)"]
-    assert out[2:] == [
-        "BUS: <- mycoro(0.2)",
-        "BUS: -> mycoro(0.3)",
-        "BUS: <- mycoro(0.4)",
-        "BUS: <- mycoro(0.3)",
-    ]
+    check_example_c_output("mycoro", lines(capsys))
     ec.list()
     listing = capsys.readouterr().out
-    badges = badges_of(listing)
-    assert badges == {"c1": "  ☉ ☓  ", "c2": "  ☉ ☓  ", "c3": "  ☉ ☓  ", "monitor": "  ☉ ↺ ∞"}
+    assert badges_of(listing) == EXAMPLE_C_BADGES
     c3_line = next(line for line in listing.splitlines() if "`c3`" in line)
     c1_id = next(line for line in listing.splitlines() if "`c1`" in line)[:2]
     assert c3_line.endswith(f"[[ -> 3.0]] - requires {{{c1_id}}}")
 
 
 def test_example_d_global_timeout(capsys):
-    async def forever():
-        for i in range(100000):
-            print("{}: forever {}".format(time.strftime("%H:%M:%S"), i))
-            await asyncio.sleep(0.1)
-
-    j = Job(forever(), forever=True)
+    j = Job(forever_printer(), forever=True)
     e = Engine(j)
     assert e.orchestrate(timeout=0.25) is False
-    out = lines(capsys)
-    assert [line.split(": ")[1] for line in out] == ["forever 0", "forever 1", "forever 2"]
+    check_example_d_output(lines(capsys))
     assert repr(j) == "  ☉ ↺ ∞ <Job `NOLABEL`>"
 
 
@@ -159,11 +116,7 @@ def test_example_e_non_critical(capsys):
         "<- mycoro(0.3)",
         "orch: True",
     ]
-    assert out[5:] == [
-        "01   ☉ ☓   <Job `NOLABEL`>[[ -> 200.0]]",
-        "02   ★ ☓   <Job `boom`>!! exception => Exception:boom after 0.2s!! - requires {01}",
-        "03   ☉ ☓   <Job `NOLABEL`>[[ -> 300.0]] - requires {02}",
-    ]
+    assert out[5:] == EXAMPLE_E_LISTING
 
 
 def test_example_f_critical(capsys, caplog):
@@ -172,14 +125,7 @@ def test_example_f_critical(capsys, caplog):
     print("orchestrate:", e.orchestrate())
     e.list()
     out = lines(capsys)
-    assert out == [
-        "-> mycoro(0.2)",
-        "<- mycoro(0.2)",
-        "orchestrate: False",
-        "01   ☉ ☓   <Job `NOLABEL`>[[ -> 200.0]]",
-        "02 ⚠ ★ ☓   <Job `boom`>!! CRIT. EXC. => Exception:boom after 0.2s!! - requires {01}",
-        "03     ⚐   <Job `NOLABEL`> - requires {02}",
-    ]
+    assert out == ["-> mycoro(0.2)", "<- mycoro(0.2)", "orchestrate: False", *EXAMPLE_F_LISTING]
     assert "emergency exit" in caplog.text
 
 
@@ -193,15 +139,11 @@ def test_critical_set_at_engine_level(capsys):
     assert Engine(e1, e2, e3, critical=True).orchestrate() is True
 
 
-def test_orchestrate_with_a_loop_argument(capsys):
-    loop = FakeClockLoop()
-    try:
-        e = Engine(Job(mycoro(0.1)))
-        assert e.orchestrate(loop=loop) is True
-        e = Engine(Job(mycoro(0.1)), Job(mycoro(5)))
-        assert loop.run_until_complete(e.co_orchestrate(loop=loop, timeout=1)) is False
-    finally:
-        loop.close()
+def test_orchestrate_with_a_loop_argument(capsys, fake_loop):
+    e = Engine(Job(mycoro(0.1)))
+    assert e.orchestrate(loop=fake_loop) is True
+    e = Engine(Job(mycoro(0.1)), Job(mycoro(5)))
+    assert fake_loop.run_until_complete(e.co_orchestrate(loop=fake_loop, timeout=1)) is False
 
 
 def test_sequence_list_without_running(capsys):

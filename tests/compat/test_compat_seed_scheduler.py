@@ -4,30 +4,25 @@
 import asyncio
 import os
 import shutil
-import time
 
-from compat_listing import badges_of
+from seed_readme import (
+    EXAMPLE_C_BADGES,
+    EXAMPLE_E_LISTING,
+    EXAMPLE_F_LISTING,
+    announcing,
+    badges_of,
+    boom,
+    check_example_c_output,
+    check_example_d_output,
+    example_c_jobs,
+    forever_printer,
+    lines,
+)
 
 from asynciojobs import Job, PrintJob, Scheduler, Sequence
-from asynciojobs.fakeclock import FakeClockLoop
-
 
 # just print a message when entering and exiting, and sleep in the middle
-async def in_out(timeout):
-    print("-> in_out({})".format(timeout))
-    await asyncio.sleep(timeout)
-    print("<- in_out({})".format(timeout))
-    # return something easy to recognize: the number of milliseconds
-    return 1000 * timeout
-
-
-async def boom(n):
-    await asyncio.sleep(n)
-    raise Exception("boom after {}s".format(n))
-
-
-def lines(capsys):
-    return capsys.readouterr().out.splitlines()
+in_out = announcing("in_out")
 
 
 def test_example_a_running_in_parallel_and_results(capsys):
@@ -77,61 +72,20 @@ def test_example_b_prime_sequence(capsys):
 
 
 def test_example_c_forever(capsys):
-    message_bus = asyncio.Queue()
-
-    async def monitor_loop(bus):
-        while True:
-            message = await bus.get()
-            print("BUS: {}".format(message))
-
-    async def in_out_bus(timeout, bus):
-        await bus.put("-> in_out({})".format(timeout))
-        await asyncio.sleep(timeout)
-        await bus.put("<- in_out({})".format(timeout))
-        # return something easy to recognize
-        return 10 * timeout
-
-    c1, c2, c3, c4 = (
-        Job(in_out_bus(0.2, message_bus), label="c1"),
-        Job(in_out_bus(0.4, message_bus), label="c2"),
-        Job(in_out_bus(0.3, message_bus), label="c3"),
-        Job(monitor_loop(message_bus), forever=True, label="monitor"),
-    )
-    c3.requires(c1)
+    c1, c2, c3, c4 = example_c_jobs("in_out")
     sc = Scheduler(c1, c2, c3, c4)
     assert sc.orchestrate() is True
-    out = lines(capsys)
-    assert sorted(out[:2]) == ["BUS: -> in_out(0.2)", "BUS: -> in_out(0.4)"]
-    assert out[2:] == [
-        "BUS: <- in_out(0.2)",
-        "BUS: -> in_out(0.3)",
-        "BUS: <- in_out(0.4)",
-        "BUS: <- in_out(0.3)",
-    ]
+    check_example_c_output("in_out", lines(capsys))
     sc.list()
-    assert badges_of(capsys.readouterr().out) == {
-        "c1": "  ☉ ☓  ",
-        "c2": "  ☉ ☓  ",
-        "c3": "  ☉ ☓  ",
-        "monitor": "  ☉ ↺ ∞",
-    }
+    assert badges_of(capsys.readouterr().out) == EXAMPLE_C_BADGES
     assert c4.raised_exception() is None and not c4.is_done()
 
 
 def test_example_d_timeout(capsys, caplog):
-    async def forever():
-        for i in range(100000):
-            print("{}: forever {}".format(time.strftime("%H:%M:%S"), i))
-            await asyncio.sleep(0.1)
-
-    j = Job(forever(), forever=True)
+    j = Job(forever_printer(), forever=True)
     sd = Scheduler(j)
     assert sd.orchestrate(timeout=0.25) is False
-    assert [line.split(": ")[1] for line in lines(capsys)] == [
-        "forever 0",
-        "forever 1",
-        "forever 2",
-    ]
+    check_example_d_output(lines(capsys))
     assert "TIMEOUT occurred" in caplog.text
     assert repr(j) == "  ☉ ↺ ∞ <Job `NOLABEL`>"
 
@@ -150,9 +104,7 @@ def test_example_e_non_critical(capsys):
         "-> in_out(0.3)",
         "<- in_out(0.3)",
         "orch: True",
-        "01   ☉ ☓   <Job `NOLABEL`>[[ -> 200.0]]",
-        "02   ★ ☓   <Job `boom`>!! exception => Exception:boom after 0.2s!! - requires {01}",
-        "03   ☉ ☓   <Job `NOLABEL`>[[ -> 300.0]] - requires {02}",
+        *EXAMPLE_E_LISTING,
     ]
 
 
@@ -167,14 +119,12 @@ def test_example_f_critical(capsys, caplog):
         "-> in_out(0.2)",
         "<- in_out(0.2)",
         "orchestrate: False",
-        "01   ☉ ☓   <Job `NOLABEL`>[[ -> 200.0]]",
-        "02 ⚠ ★ ☓   <Job `boom`>!! CRIT. EXC. => Exception:boom after 0.2s!! - requires {01}",
-        "03     ⚐   <Job `NOLABEL`> - requires {02}",
+        *EXAMPLE_F_LISTING,
     ]
     assert "emergency exit upon exception in critical job" in caplog.text
 
 
-def test_jobs_window(capsys):
+def test_jobs_window(capsys, fake_loop):
     s = Scheduler()
     # each of these jobs takes 0.5 second
     for i in range(1, 9):
@@ -186,11 +136,7 @@ def test_jobs_window(capsys):
         assert await s.co_orchestrate(jobs_window=4) is True
         return loop.time() - beg
 
-    loop = FakeClockLoop()
-    try:
-        duration = loop.run_until_complete(timed())
-    finally:
-        loop.close()
+    duration = fake_loop.run_until_complete(timed())
     # expect around 1 second
     assert duration == 1.0
     out = lines(capsys)
@@ -263,7 +209,7 @@ def test_debrief_after_failure(capsys):
     assert "boom after 0.05s" in out
 
 
-def test_legacy_names_and_hooks(capsys):
+def test_legacy_names_and_hooks(capsys, fake_loop):
     from asynciojobs import AbstractJob, Engine, SchedulerJob
 
     class OldStyle(AbstractJob):
@@ -278,10 +224,6 @@ def test_legacy_names_and_hooks(capsys):
     b = Job(in_out(0.1), label="b", required=a)
     e = Engine(b, a)
     assert [j.display_label() for j in e.scan_in_order()] == ["old label", "b"]
-    loop = FakeClockLoop()
-    try:
-        assert e.orchestrate(loop) is True  # the loop as first positional argument
-    finally:
-        loop.close()
+    assert e.orchestrate(fake_loop) is True  # the loop as first positional argument
     e.list()
     assert "<OldStyle `old label`>[[ -> 1]]" in capsys.readouterr().out

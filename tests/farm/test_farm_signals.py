@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 
 import asyncssh
+from fixtures.waiting import wait_until_async
 
 REFUSAL = "session signalling requires privilege separation"
 
@@ -25,17 +26,19 @@ async def send_term(farm, host, user):
         assert await process.stdout.readline() == "started\n"
         process.send_signal("TERM")
         waiting = asyncio.ensure_future(process.wait())
-        for _ in range(300):
+
+        def fate() -> str | None:
             if waiting.done():
-                result = waiting.result()
-                return result.exit_signal[0] if result.exit_signal else result.exit_status
-            if log.read_text().count(REFUSAL) > refusals:
-                assert not waiting.done()
-                waiting.cancel()
-                process.close()
-                return None
-            await asyncio.sleep(0.05)
-        raise AssertionError("the signal was neither delivered nor refused")
+                return "delivered"
+            return "refused" if log.read_text().count(REFUSAL) > refusals else None
+
+        seen = await wait_until_async(fate, timeout=15, message="the signal delivered or refused")
+        if seen == "refused":
+            waiting.cancel()
+            process.close()
+            return None
+        result = waiting.result()
+        return result.exit_signal[0] if result.exit_signal else result.exit_status
 
 
 def test_signal_reaches_unprivileged_users_command(farm):

@@ -2,8 +2,8 @@
 closed, unique markers for remote commands, and checks made on the farm's hosts themselves
 (their processes, their sshd sessions) rather than through SSH.
 
-Every helper waits on a condition with a bounded deadline (polling every 50 ms), never on a
-fixed sleep.
+Every helper waits on a condition with a bounded deadline (``fixtures.waiting.wait_until``),
+never on a fixed sleep.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
+
+from fixtures.waiting import empty, wait_until
 
 from sshjobs import Formatter, SshNode
 
@@ -68,18 +68,6 @@ class Spawned:
         self.process.communicate(timeout=30)
 
 
-def wait_for(condition: Callable[[], object], seconds: float, what: str) -> object:
-    """Poll ``condition`` until true (returns its value); AssertionError naming ``what``."""
-    deadline = time.monotonic() + seconds
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {seconds} s: {what}")
-        time.sleep(0.05)
-
-
 def remote_matching(farm, hosts, text: str) -> dict[str, list[str]]:
     """Command lines containing ``text`` of processes running on each host (read on the host
     itself: its namespaces' processes), only hosts that have some."""
@@ -91,12 +79,15 @@ def remote_matching(farm, hosts, text: str) -> dict[str, list[str]]:
     return found
 
 
-def wait_remote_gone(farm, hosts, text: str, seconds: float = 8.0) -> dict[str, list[str]]:
-    """Wait (bounded) until no process on ``hosts`` mentions ``text``; returns what is left."""
-    deadline = time.monotonic() + seconds
-    while (left := remote_matching(farm, hosts, text)) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return left
+def wait_remote_gone(farm, hosts, text: str, seconds: float = 8.0, when: str = "") -> None:
+    """Wait (bounded) until no process on ``hosts`` mentions ``text``; fails naming what is
+    left (``when`` says at which step of the test)."""
+    wait_until(
+        lambda: remote_matching(farm, hosts, text),
+        until=empty,
+        timeout=seconds,
+        message=f"no process mentioning {text!r} left on the hosts{when and f' ({when})'}",
+    )
 
 
 def sessions(farm, hosts) -> set[tuple[str, int]]:
@@ -109,13 +100,15 @@ def sessions(farm, hosts) -> set[tuple[str, int]]:
     }
 
 
-def wait_sessions_closed(farm, hosts, before: set, seconds: float = 8.0) -> set:
-    """Wait (bounded) until every sshd session opened since ``before`` is gone; returns the
-    ones still there."""
-    deadline = time.monotonic() + seconds
-    while (left := sessions(farm, hosts) - before) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return left
+def wait_sessions_closed(farm, hosts, before: set) -> None:
+    """Wait (bounded) until every sshd session opened since ``before`` is gone; fails naming
+    the ones still there."""
+    wait_until(
+        lambda: sessions(farm, hosts) - before,
+        until=empty,
+        timeout=8.0,
+        message="every sshd session opened by the test closed",
+    )
 
 
 def accepted(farm) -> dict[str, int]:

@@ -13,7 +13,8 @@ import threading
 import time
 
 import pytest
-from faultkit import SSHJOBS, Lines, kill_remote, marker, node, remote_matching, wait_for
+from faultkit import SSHJOBS, Lines, kill_remote, marker, node, remote_matching
+from fixtures.waiting import wait_until, wait_until_async
 
 from asynciojobs import Scheduler
 from sshjobs import CommandFailedError, Run, SshConnectionError, SshJob
@@ -76,7 +77,10 @@ def test_lib_sshd_killed_before_and_during_a_command(farm):
         fine = SshJob(other, commands=[Run("echo fine")], critical=False)
         task = asyncio.create_task(Scheduler(second, long, fine).co_run())
         await asyncio.to_thread(
-            wait_for, lambda: remote_matching(farm, [during_host], tag), 10, "the long command runs"
+            wait_until,
+            lambda: remote_matching(farm, [during_host], tag),
+            timeout=10,
+            message="the long command runs",
         )
         killed_at = time.monotonic()
         farm.stop(during_host, kill_sessions=True)  # killed during the command
@@ -118,10 +122,11 @@ def test_lib_link_cut_during_long_command_detected_by_keepalive(farm):
         fine = SshJob(ok, command=f"sleep 2; echo {tag}", critical=False)
         task = asyncio.create_task(Scheduler(*jobs, fine).co_run())
         await asyncio.to_thread(
-            wait_for,
-            lambda: len(remote_matching(farm, [direct_cut, private_cut], f"sleep {tag}")) == 2,
-            10,
-            "both run",
+            wait_until,
+            lambda: remote_matching(farm, [direct_cut, private_cut], f"sleep {tag}"),
+            until=lambda running: len(running) == 2,
+            timeout=10,
+            message="both run",
         )
         cut_at = time.monotonic()
         farm.cut(direct_cut)
@@ -185,14 +190,20 @@ def test_cli_every_kind_of_dead_host_in_one_run_exit_3(farm):
     errors, reader = _stderr_lines_with_times(process)
     outputs, out_reader = _lines_with_times(process.stdout)
     try:
-        wait_for(
-            lambda: len(remote_matching(farm, [killed, cut], f"sleep {tag}")) == 2,
-            20,
-            "the long commands run",
+        wait_until(
+            lambda: remote_matching(farm, [killed, cut], f"sleep {tag}"),
+            until=lambda running: len(running) == 2,
+            timeout=20,
+            message="the long commands run",
         )
         # the remote sleep can run while its "started" is still on its way to us: a fault
         # injected then rightly loses that line
-        wait_for(lambda: len(outputs) == 3, 20, "every host's 'started' reached the client")
+        wait_until(
+            lambda: list(outputs),
+            until=lambda seen: len(seen) == 3,
+            timeout=20,
+            message="every host's 'started' reached the client",
+        )
         fault_at = time.monotonic()
         farm.stop(killed, kill_sessions=True)
         farm.cut(cut)
@@ -256,19 +267,21 @@ def test_lib_gateway_link_cut_fails_the_hosts_behind_it_only(farm):
         fine = SshJob(direct, command=f"sleep 2; echo {tag}", critical=False)
         task = asyncio.create_task(Scheduler(*jobs, fine).co_run())
         await asyncio.to_thread(
-            wait_for,
-            lambda: len(remote_matching(farm, farm.private, f"sleep {tag}")) == len(farm.private),
-            20,
-            "every host behind the gateway runs",
+            wait_until,
+            lambda: remote_matching(farm, farm.private, f"sleep {tag}"),
+            until=lambda running: len(running) == len(farm.private),
+            timeout=20,
+            message="every host behind the gateway runs",
         )
         # the remote sleep can be seen before its "started" line has crossed the link: wait
         # for the line, or a cut in between would rightly lose it
-        deadline = time.monotonic() + 20
-        while (
-            any(lines.stdout(n.hostname) != b"started\n" for n in behind)
-            and time.monotonic() < deadline
-        ):
-            await asyncio.sleep(0.02)
+        await wait_until_async(
+            lambda: {n.hostname: lines.stdout(n.hostname) for n in behind},
+            until=lambda seen: all(out == b"started\n" for out in seen.values()),
+            timeout=20,
+            interval=0.02,
+            message="every host behind the gateway sent 'started'",
+        )
         cut_at = time.monotonic()
         farm.cut(farm.gateway)
         assert await asyncio.wait_for(task, 30) is True

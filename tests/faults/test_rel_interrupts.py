@@ -24,11 +24,11 @@ from faultkit import (
     node,
     remote_matching,
     sessions,
-    wait_for,
     wait_remote_gone,
     wait_sessions_closed,
     workers,
 )
+from fixtures.waiting import wait_until
 
 from asynciojobs import Scheduler
 from sshjobs import Run, SshJob
@@ -66,13 +66,11 @@ def test_cli_signal_during_long_commands_on_many_hosts(farm, signum, json_mode):
     command = f"echo started; sleep {tag} & sleep {tag}; wait"
     args = ["run", *(["--json"] if json_mode else []), "-t", ",".join(targets), "--", command]
     with Spawned(*args) as process:
-        wait_for(
-            lambda: (
-                sum(len(v) for v in remote_matching(farm, hosts, f"sleep {tag}").values())
-                >= 2 * len(targets) + len(targets)
-            ),
-            30,
-            "every target runs its two sleeps (and its shell)",
+        wait_until(
+            lambda: remote_matching(farm, hosts, f"sleep {tag}"),
+            until=lambda running: sum(map(len, running.values())) >= 3 * len(targets),
+            timeout=30,
+            message="every target runs its two sleeps (and its shell)",
         )
         if not json_mode:  # live lines: every host said "started" before the signal
             seen: list[str] = []
@@ -99,8 +97,8 @@ def test_cli_signal_during_long_commands_on_many_hosts(farm, signum, json_mode):
         ours = [line for line in stderr.splitlines() if line.startswith("sshjobs: ")]
         names = [t.split("->")[-1] for t in targets]
         assert ours == [f"sshjobs: {fold_hosts(names)}: interrupted"], stderr
-    assert wait_remote_gone(farm, hosts, tag) == {}
-    assert wait_sessions_closed(farm, farm.hosts, sessions_before) == set()
+    wait_remote_gone(farm, hosts, tag)
+    wait_sessions_closed(farm, farm.hosts, sessions_before)
     for host in front:  # every connection we opened was closed by an SSH disconnect
         opened = farm.accepted_connections(host) - accepted_before[host.name]
         assert opened >= 1
@@ -132,13 +130,11 @@ def test_lib_scheduler_task_cancelled_from_outside(farm):
         scheduler = Scheduler(*jobs)
         task = asyncio.create_task(scheduler.co_run())
         await asyncio.to_thread(
-            wait_for,
-            lambda: (
-                sum(len(v) for v in remote_matching(farm, hosts, f"sleep {tag}").values())
-                >= 3 * len(hosts)
-            ),
-            30,
-            "all running",
+            wait_until,
+            lambda: remote_matching(farm, hosts, f"sleep {tag}"),
+            until=lambda running: sum(map(len, running.values())) >= 3 * len(hosts),
+            timeout=30,
+            message="all running",
         )
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
@@ -153,8 +149,8 @@ def test_lib_scheduler_task_cancelled_from_outside(farm):
         assert lines.stdout(n.hostname) == b"started\n"
         assert len(job.results) <= 2 and not n.is_connected()
     assert not gateway.is_connected()
-    assert wait_remote_gone(farm, hosts, tag) == {}
-    assert wait_sessions_closed(farm, farm.hosts, sessions_before) == set()
+    wait_remote_gone(farm, hosts, tag)
+    wait_sessions_closed(farm, farm.hosts, sessions_before)
 
 
 def test_cli_second_ctrl_c_during_teardown_still_exits_130_and_cleans_up(farm):
@@ -165,10 +161,11 @@ def test_cli_second_ctrl_c_during_teardown_still_exits_130_and_cleans_up(farm):
     for gap in (0.0, 0.05, 0.15):
         tag = marker()
         with Spawned("run", "-t", targets, "--", f"echo started; sleep {tag}") as process:
-            wait_for(
-                lambda: len(remote_matching(farm, hosts, f"sleep {tag}")) == len(hosts),
-                30,
-                "every host runs the command",
+            wait_until(
+                lambda tag=tag: remote_matching(farm, hosts, f"sleep {tag}"),
+                until=lambda running: len(running) == len(hosts),
+                timeout=30,
+                message="every host runs the command",
             )
             process.send_signal(signal.SIGINT)
             time.sleep(gap)  # the delay between the two Ctrl-C is what is tested
@@ -177,8 +174,8 @@ def test_cli_second_ctrl_c_during_teardown_still_exits_130_and_cleans_up(farm):
             _, stderr = process.communicate(timeout=30)
         assert process.returncode == 130, (gap, stderr)
         assert stderr.splitlines()[-1].endswith("interrupted"), stderr
-        assert wait_remote_gone(farm, hosts, tag) == {}, gap
-    assert wait_sessions_closed(farm, farm.hosts, sessions_before) == set()
+        wait_remote_gone(farm, hosts, tag, when=f"gap {gap}")
+    wait_sessions_closed(farm, farm.hosts, sessions_before)
 
 
 def test_cli_ctrl_c_while_connecting_to_a_silent_host(faulty_farm):
@@ -191,7 +188,9 @@ def test_cli_ctrl_c_while_connecting_to_a_silent_host(faulty_farm):
     with Spawned(
         "run", "-c", "60", "-t", f"{silent.name},{alive.name}", "--", f"echo started; sleep {tag}"
     ) as process:
-        wait_for(lambda: remote_matching(farm, [alive], f"sleep {tag}"), 30, "alive runs")
+        wait_until(
+            lambda: remote_matching(farm, [alive], f"sleep {tag}"), timeout=30, message="alive runs"
+        )
         sent = time.monotonic()
         process.send_signal(signal.SIGINT)
         stdout, stderr = process.communicate(timeout=30)
@@ -200,7 +199,7 @@ def test_cli_ctrl_c_while_connecting_to_a_silent_host(faulty_farm):
     assert took < 10  # not the 60 s connect timeout
     assert stdout == f"{alive.name}: started\n"
     assert stderr == f"sshjobs: {fold_hosts([silent.name, alive.name])}: interrupted\n"
-    assert wait_remote_gone(farm, [alive], tag) == {}
+    wait_remote_gone(farm, [alive], tag)
 
 
 def test_lib_second_cancel_during_teardown_still_tears_down(farm):
@@ -220,10 +219,11 @@ def test_lib_second_cancel_during_teardown_still_tears_down(farm):
             jobs = [SshJob(n, command=f"sleep {tag}") for n in nodes]
             task = asyncio.create_task(Scheduler(*jobs).co_run())
             await asyncio.to_thread(
-                wait_for,
-                lambda: len(remote_matching(farm, hosts, f"sleep {tag}")) == len(hosts),
-                30,
-                "all running",
+                wait_until,
+                lambda: remote_matching(farm, hosts, f"sleep {tag}"),
+                until=lambda running: len(running) == len(hosts),
+                timeout=30,
+                message="all running",
             )
             task.cancel()
             await asyncio.sleep(gap)
@@ -236,8 +236,10 @@ def test_lib_second_cancel_during_teardown_still_tears_down(farm):
         left = asyncio.run(main())
         if left:
             found.append(f"gap {gap}: {len(left)} tasks left pending")
-        if wait_remote_gone(farm, hosts, tag):
-            found.append(f"gap {gap}: remote commands left")
+        try:
+            wait_remote_gone(farm, hosts, tag)
+        except AssertionError as left_running:
+            found.append(f"gap {gap}: remote commands left: {left_running}")
         return found
 
     problems: list[str] = []

@@ -6,6 +6,7 @@ hang until the subprocess timeout, or show up on stderr).
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import shutil
@@ -182,8 +183,9 @@ def test_lib_encrypted_key_file_fails_before_connecting(farm, tmp_path):
     path = tmp_path / "encrypted"
     key.write_private_key(str(path), "pkcs8-pem", passphrase="pp-lib")
     before = farm.accepted_connections(farm.direct[0])
+    built = node(farm, farm.direct[0], keys=[str(path)])  # building reads no key file
     with pytest.raises(KeyLoadError) as caught:
-        node(farm, farm.direct[0], keys=[str(path)])
+        asyncio.run(built.connect_lazy())  # loaded at the first connection, before the TCP one
     assert "passphrase" in str(caught.value) and "pp-lib" not in str(caught.value)
     assert farm.accepted_connections(farm.direct[0]) == before
 

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterator
 
 from fixtures.leftovers import kill_matching
+from fixtures.waiting import wait_until_async
 
 from asynciojobs import Scheduler
 from sshjobs import Run, SshJob
@@ -37,8 +38,9 @@ def _escaped_child(marker: str, then: str = "yes") -> Iterator[str]:
 
 async def _output_flows(process, marker: str) -> None:
     await process.stdout.readexactly(1 << 16)
-    while not pids_matching(f"sleep 3{marker}"):  # the child has left the group
-        await asyncio.sleep(0.05)
+    await wait_until_async(
+        lambda: pids_matching(f"sleep 3{marker}"), message="the child has left the group"
+    )
 
 
 def test_channel_closed_while_an_escaped_child_holds_the_pipes(with_sandbox):

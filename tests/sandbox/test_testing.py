@@ -1,4 +1,5 @@
 """``sshjobs.testing``: the fixtures users import to test their scenarios on sandbox nodes."""
+# ruff: noqa: F811 (test parameters are the fixtures imported from sshjobs.testing)
 
 from __future__ import annotations
 
@@ -29,9 +30,11 @@ async def _run(nodes: SandboxNodes, index: int, command: str, via_gateway: bool)
         async with asyncssh.connect(node.host, node.port, **options) as conn:
             return (await conn.run(command, check=True)).stdout
     gateway = nodes.gateway
-    async with asyncssh.connect(gateway.host, gateway.port, **options) as gw:
-        async with asyncssh.connect(node.host, node.port, tunnel=gw, **options) as conn:
-            return (await conn.run(command, check=True)).stdout
+    async with (
+        asyncssh.connect(gateway.host, gateway.port, **options) as gw,
+        asyncssh.connect(node.host, node.port, tunnel=gw, **options) as conn,
+    ):
+        return (await conn.run(command, check=True)).stdout
 
 
 def test_sandbox_nodes_serve_synchronous_tests(sandbox_nodes):
@@ -72,7 +75,8 @@ def test_stopping_kills_leftovers_and_the_thread(tmp_path):
 
 
 def test_a_user_project_uses_the_plugin(tmp_path):
-    """As documented in docs/sandbox.md: pytest_plugins in a conftest, a test taking sandbox_nodes."""
+    """As documented in docs/sandbox.md: pytest_plugins in a conftest, a test taking
+    sandbox_nodes."""
     project = tmp_path / "project"
     project.mkdir()
     (project / "pytest.ini").write_text("[pytest]\nfilterwarnings = error\n")
@@ -105,7 +109,8 @@ def test_a_user_project_uses_the_plugin(tmp_path):
 
 
 def test_the_readme_example_with_the_library(sandbox_nodes):
-    """The example of docs/sandbox.md: SshNode objects from the fixture, a scheduler run synchronously."""
+    """The example of docs/sandbox.md: SshNode objects from the fixture, a scheduler run
+    synchronously."""
     from asynciojobs import Scheduler
     from sshjobs import Run, SshJob
 

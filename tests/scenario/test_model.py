@@ -354,7 +354,8 @@ def test_node_without_hostname(tmp_path):
             "positive",
         ),
         (
-            "nodes: [{id: a, hostname: h}]\njobs:\n - {id: j, node: a, commands: ls, retries: -1}\n",
+            "nodes: [{id: a, hostname: h}]\n"
+            "jobs:\n - {id: j, node: a, commands: ls, retries: -1}\n",
             3,
             "retries",
             "negative",

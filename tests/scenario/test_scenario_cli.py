@@ -8,21 +8,14 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
-
-from sshjobs.cli import cli
+from fixtures.cli import COMMAND, sshjobs
+from fixtures.waiting import empty, wait_until
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "scenarios"
-
-
-def sshjobs(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args])
 
 
 def farm_defines(farm) -> list[str]:
@@ -267,7 +260,7 @@ def scenario_process(farm, path: Path):
     """``sshjobs scenario PATH`` as a process of its own (the farm's HOME); killed and reaped
     on exit of the block whatever happened."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "sshjobs", "scenario", str(path)],
+        [*COMMAND, "scenario", str(path)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -281,13 +274,12 @@ def scenario_process(farm, path: Path):
         process.communicate(timeout=30)
 
 
-def wait_gone(running, fragment: str, seconds: float = 10) -> list[int]:
-    """Poll until no process runs ``fragment`` (a remote kill lands asynchronously: no event
-    to wait on from here); the pids still running at the end."""
-    deadline = time.monotonic() + seconds
-    while running(fragment) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return running(fragment)
+def wait_gone(running, fragment: str) -> None:
+    """Wait until no process runs ``fragment`` (a remote kill lands asynchronously: no event
+    to wait on from here); fails naming the pids still running."""
+    wait_until(
+        lambda: running(fragment), until=empty, message=f"no process running {fragment!r} left"
+    )
 
 
 def test_interrupt_exit_130_and_remote_commands_stopped(farm, tmp_path, running):
@@ -303,7 +295,7 @@ def test_interrupt_exit_130_and_remote_commands_stopped(farm, tmp_path, running)
         assert process.stdout.readline() == "h: started\n"  # the remote command runs
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=30) == 130
-    assert wait_gone(running, "sleep 317") == []
+    wait_gone(running, "sleep 317")
 
 
 def test_closed_stdout_exit_141_and_remote_commands_stopped(farm, tmp_path, running):
@@ -321,7 +313,8 @@ def test_closed_stdout_exit_141_and_remote_commands_stopped(farm, tmp_path, runn
         assert process.wait(timeout=30) == 141
         stderr = process.stderr.read()
     assert "interrupted" not in stderr and "unreachable" not in stderr, stderr
-    assert wait_gone(running, "seq 1000000000") == [] and running("sleep 319") == []
+    wait_gone(running, "seq 1000000000")
+    assert running("sleep 319") == []
 
 
 def test_jobs_not_run_after_a_critical_failure_are_reported(tmp_path):
@@ -382,10 +375,7 @@ def test_retries_skip_policy_and_per_job_timeout(farm, tmp_path, running):
     assert nowhere["status"] == "unreachable"
     assert result.exit_code == 4  # timeout ranks above unreachable and failed
     # the timed-out remote command was killed (asynchronously, on the remote side)
-    deadline = time.monotonic() + 10
-    while running("sleep 331") and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert running("sleep 331") == []
+    wait_gone(running, "sleep 331")
 
 
 def test_dry_run_lists_each_job_on_one_line(farm, tmp_path):

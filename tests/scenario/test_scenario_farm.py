@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
 from fixtures.leftovers import session_members
+from fixtures.waiting import empty, wait_until
 
 from asynciojobs import Scheduler
 from sshjobs import LocalNode, SshJob, SshNode
@@ -64,10 +64,11 @@ def test_example_gateway_scenario_runs_on_the_farm(farm, running):
     assert not session_members(sid) and not pidfile.exists()
     # the forever job's remote command was killed when the scheduler cancelled it (the kill
     # completes on the remote side, asynchronously)
-    deadline = time.monotonic() + 10
-    while running("echo watching; while true") and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert running("echo watching; while true") == []
+    wait_until(
+        lambda: running("echo watching; while true"),
+        until=empty,
+        message="the forever job's remote command killed",
+    )
     assert (farm.home_of(farm.private[0]) / "ticker.out").read_text().strip().isdigit()
 
 

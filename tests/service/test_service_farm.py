@@ -11,6 +11,7 @@ from __future__ import annotations
 import subprocess
 
 import pytest
+from fixtures.waiting import wait_until
 
 from sshjobs.service import Service
 
@@ -56,7 +57,7 @@ TREE = "echo env=$FARM_VALUE; sh -c 'sleep 300 & sleep 301 & wait' & sleep 302 &
 
 
 @pytest.mark.parametrize("remote", ["root", "unprivileged"], indirect=True)
-def test_service_lifecycle_on_a_private_host(remote, farm, members, settled):
+def test_service_lifecycle_on_a_private_host(remote, farm, members):
     if remote.user == "unprivileged":
         remote.user = farm.user
     service = Service(TREE, service_id="tree", environ={"FARM_VALUE": "it works"})
@@ -64,7 +65,12 @@ def test_service_lifecycle_on_a_private_host(remote, farm, members, settled):
     assert started.returncode == 0, started.stderr
     sid = remote.sid(service)
     # sh, sh -c, sleep 300, sleep 301, sleep 302
-    assert settled(lambda: len(members(sid)) >= 5), members(sid)
+    wait_until(
+        lambda: members(sid),
+        until=lambda pids: len(pids) >= 5,
+        interval=0.02,
+        message="the service's five processes run",
+    )
     status = remote.run(service.status_script())
     assert status.returncode == 0 and "running" in status.stdout
 
@@ -72,7 +78,12 @@ def test_service_lifecycle_on_a_private_host(remote, farm, members, settled):
     assert restarted.returncode == 0, restarted.stderr
     new_sid = remote.sid(service)
     assert new_sid != sid and members(sid) == [] and members(new_sid)
-    assert settled(lambda: len(members(new_sid)) >= 5), members(new_sid)
+    wait_until(
+        lambda: members(new_sid),
+        until=lambda pids: len(pids) >= 5,
+        interval=0.02,
+        message="the restarted service's five processes run",
+    )
 
     stopped = remote.run(service.stop_script())
     assert stopped.returncode == 0, stopped.stderr

@@ -7,11 +7,14 @@ sent over SSH to the farm are tested in ``test_service_farm.py``.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import subprocess
 from pathlib import Path
 
 import pytest
+from fixtures.waiting import wait_until
 
 from sshjobs.service import Service
 
@@ -58,13 +61,18 @@ def host(request, tmp_path):
 TREE = "echo ready $GREETING; sleep 300 & sleep 301 & (sleep 302; true) & wait"
 
 
-def test_start_status_stop_kills_the_whole_tree(host, members, settled):
+def test_start_status_stop_kills_the_whole_tree(host, members):
     service = Service(TREE, service_id="tree", environ={"GREETING": "hello world"})
     started = host.start(service)
     assert started.returncode == 0, started.stderr
     sid = host.sid(service)
     assert f"pid {sid}" in started.stdout
-    assert settled(lambda: len(members(sid)) >= 4)  # the shell and its three children
+    wait_until(
+        lambda: members(sid),
+        until=lambda pids: len(pids) >= 4,
+        interval=0.02,
+        message="the shell and its three children run",
+    )
     status = host.run(service.status_script())
     assert (status.returncode, status.stdout) == (0, f"service tree: running, pid {sid}\n")
     stopped = host.run(service.stop_script())
@@ -125,14 +133,14 @@ def test_status_output_goes_to_a_file(host, tmp_path):
     assert target.read_text().startswith("service report: running")
 
 
-def test_shell_syntax_and_quotes_in_the_command(host, settled):
+def test_shell_syntax_and_quotes_in_the_command(host):
     service = Service(
         """echo "it's $((1 + 2))" 'x  y' > out.tmp; mv out.tmp out.txt; sleep 300""",
         service_id="quotes",
     )
     assert host.start(service).returncode == 0
     out = host.home / "out.txt"
-    assert settled(out.exists)
+    wait_until(out.exists, interval=0.02, message=f"{out} written")
     host.run(service.stop_script())
     assert out.read_text() == "it's 3 x  y\n"
 
@@ -178,16 +186,16 @@ def test_systemd_backend_commands(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "kwds",
+    ("kwds", "message"),
     [
-        {"service_id": "a b"},
-        {"service_id": "x;rm"},
-        {"service_id": "ok", "environ": {"A-B": "1"}},
-        {"service_id": "ok", "backend": "docker"},
+        ({"service_id": "a b"}, "service_id 'a b': use letters, digits and _.@:- only"),
+        ({"service_id": "x;rm"}, "service_id 'x;rm': use letters, digits and _.@:- only"),
+        ({"service_id": "ok", "environ": {"A-B": "1"}}, "environ: 'A-B' is not a valid variable"),
+        ({"service_id": "ok", "backend": "docker"}, "backend 'docker': expected one of auto, "),
     ],
 )
-def test_bad_arguments(kwds):
-    with pytest.raises(ValueError):
+def test_bad_arguments(kwds, message):
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}"):
         Service("true", **kwds)
 
 
@@ -205,7 +213,7 @@ def test_commands_are_runs_with_labels_and_run_options():
     assert verbose.get_label_line() == "start service web: sleep 1"
 
 
-def test_deferred_command_is_rendered_when_the_command_runs(host, members, settled):
+def test_deferred_command_is_rendered_when_the_command_runs(host, members):
     from sshjobs import Deferred, Variables
 
     variables = Variables()
@@ -216,16 +224,19 @@ def test_deferred_command_is_rendered_when_the_command_runs(host, members, settl
     assert host.run(start.command_line()).returncode == 0
     sid = host.sid(service)
 
-    def rendered_sleep_runs() -> bool:
+    def command_lines() -> list[bytes]:
+        found = []
         for pid in members(sid):
-            try:
-                if Path(f"/proc/{pid}/cmdline").read_bytes() == b"sleep\x00313\x00":
-                    return True
-            except OSError:
-                continue
-        return False
+            with contextlib.suppress(OSError):  # gone meanwhile
+                found.append(Path(f"/proc/{pid}/cmdline").read_bytes())
+        return found
 
-    assert settled(rendered_sleep_runs)
+    wait_until(
+        command_lines,
+        until=lambda found: b"sleep\x00313\x00" in found,
+        interval=0.02,
+        message="the rendered 'sleep 313' runs in the service's session",
+    )
     assert host.run(stop.command_line()).returncode == 0
     assert members(sid) == []
 

@@ -164,9 +164,11 @@ def test_other_asyncssh_loggers_are_left_as_they_are(caplog):
     from asyncssh.logging import logger
 
     other = logger.get_child("other", context="conn=2")
-    with caplog.at_level(logging.INFO, logger="asyncssh"):
-        with pytest.raises(AssertionError, match="formatted although not logged"):
-            other.debug("shown? %s", [_Unprintable()])
+    with (
+        caplog.at_level(logging.INFO, logger="asyncssh"),
+        pytest.raises(AssertionError, match="formatted although not logged"),
+    ):
+        other.debug("shown? %s", [_Unprintable()])
 
 
 def test_memoised_tokeniser_splits_as_shlex_and_errors_still_raise():

@@ -12,11 +12,11 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
-import time
 
 import asyncssh
 import pytest
 from fixtures import sshd
+from fixtures.waiting import wait_until
 from sshjobs_helpers import collect  # noqa: F401 (fixture)
 
 from asynciojobs import Scheduler
@@ -44,17 +44,22 @@ def dropbear(farm):
     spec["stderr"] = str(scratch / "dropbear.log")
     process = sshd.launch([spec])[spec["name"]]
     try:
-        deadline = time.monotonic() + 10
-        while True:
+
+        def banner() -> bytes | str:
+            if process.poll() is not None:
+                pytest.fail(f"dropbear exited: {(scratch / 'dropbear.log').read_text()}")
             try:
                 with socket.create_connection((host.address, PORT), timeout=1) as sock:
-                    if sock.makefile("rb").readline().startswith(b"SSH-2.0-dropbear"):
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline or process.poll() is not None:
-                pytest.fail(f"dropbear did not start: {(scratch / 'dropbear.log').read_text()}")
-            time.sleep(0.05)
+                    return sock.makefile("rb").readline()
+            except OSError as error:
+                return str(error)
+
+        wait_until(
+            banner,
+            until=lambda line: isinstance(line, bytes) and line.startswith(b"SSH-2.0-dropbear"),
+            timeout=10,
+            message="dropbear answers with its banner",
+        )
         yield host.address, PORT
     finally:
         process.kill()

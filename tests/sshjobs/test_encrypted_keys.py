@@ -4,6 +4,8 @@ decrypted with SshNode(passphrase=...); a clear KeyLoadError without it or with 
 
 from __future__ import annotations
 
+import re
+
 import asyncssh
 import pytest
 from sshjobs_helpers import collect, nodes  # noqa: F401 (fixtures)
@@ -35,10 +37,15 @@ def test_a_given_encrypted_key_with_its_passphrase_logs_in(nodes, collect, encry
 
 
 def test_without_or_with_a_wrong_passphrase_a_clear_error_before_connecting(nodes, encrypted_key):
-    with pytest.raises(KeyLoadError, match="passphrase-protected.*ssh-add.*passphrase="):
-        nodes.node(nodes.farm.direct[0], keys=[str(encrypted_key)])
-    with pytest.raises(KeyLoadError, match="cannot decrypt .* with the passphrase given"):
-        nodes.node(nodes.farm.direct[0], keys=[str(encrypted_key)], passphrase="wrong")
+    host = nodes.farm.direct[0]
+    before = nodes.farm.accepted_connections(host)
+    job = SshJob(nodes.node(host, keys=[str(encrypted_key)]), command=Run("true"))
+    assert Scheduler(job).run() is False  # the key is loaded at the first connection
+    assert isinstance(job.raised_exception(), KeyLoadError)
+    assert re.search("passphrase-protected.*ssh-add.*passphrase=", str(job.raised_exception()))
+    with pytest.raises(KeyLoadError, match=r"cannot decrypt .* with the passphrase given"):
+        nodes.node(host, keys=[str(encrypted_key)], passphrase="wrong").keyset()
+    assert nodes.farm.accepted_connections(host) == before
 
 
 def test_an_encrypted_default_key_with_the_passphrase(

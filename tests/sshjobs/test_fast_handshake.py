@@ -1,5 +1,6 @@
-"""The short handshake (sshjobs.transport.fastpath) against a real sshd: three round trips fewer than
-asyncssh's own, the same login, and a clean fall-back to the cautious path when a key is refused.
+"""The short handshake (sshjobs.transport.fastpath) against a real sshd: three round trips fewer
+than asyncssh's own, the same login, and a clean fall-back to the cautious path when a key is
+refused.
 
 Round trips are counted by a relay put between the client and a farm host's sshd: it holds what
 the server sends for a while, so that each time the client has to wait for the server shows as a
@@ -14,6 +15,7 @@ import time
 
 import asyncssh
 import pytest
+from fixtures.waiting import wait_until
 from sshjobs_helpers import collect, nodes  # noqa: F401 (fixtures)
 
 from asynciojobs import Scheduler
@@ -167,21 +169,22 @@ def test_short_handshake_saves_three_round_trips(nodes, collect):
 def _sshd_auth_lines(host, client_port: int) -> list[str]:
     """The host's sshd log lines about the connection from ``client_port`` (its last one)."""
     pattern = re.compile(rf"from \S+ port {client_port}\b")
-    deadline = time.monotonic() + 5
-    while True:
+
+    def mine() -> list[str]:
         lines = (host.dir / "sshd.log").read_text(errors="replace").splitlines()
         starts = [
             i
             for i, line in enumerate(lines)
             if line.startswith("Connection from") and pattern.search(line)
         ]
-        mine = [line for line in lines[starts[-1] if starts else 0 :] if pattern.search(line)]
-        if (
-            any(line.startswith("Accepted publickey") for line in mine)
-            or time.monotonic() > deadline
-        ):
-            return mine
-        time.sleep(0.05)
+        return [line for line in lines[starts[-1] if starts else 0 :] if pattern.search(line)]
+
+    return wait_until(
+        mine,
+        until=lambda found: any(line.startswith("Accepted publickey") for line in found),
+        timeout=5,
+        message=f"sshd logged the accepted key of the client from port {client_port}",
+    )
 
 
 def test_first_key_is_offered_signed_without_a_query(nodes, collect):
@@ -189,7 +192,7 @@ def test_first_key_is_offered_signed_without_a_query(nodes, collect):
 
     async def client_port(fast: bool) -> int:
         async with nodes.node(host, fast_handshake=fast) as node:
-            return node._conn.get_extra_info("sockname")[1]
+            return node.connection.ssh_connection.get_extra_info("sockname")[1]
 
     fast = _sshd_auth_lines(host, asyncio.run(client_port(True)))
     cautious = _sshd_auth_lines(host, asyncio.run(client_port(False)))
@@ -248,7 +251,7 @@ def test_empty_ignore_packets_are_left_out_with_an_aead_cipher(nodes, fast):
 
     async def scenario():
         async with nodes.node(nodes.farm.direct[0], fast_handshake=fast) as node:
-            conn = node._conn
+            conn = node.connection.ssh_connection
             assert conn.get_extra_info("send_cipher").endswith(
                 ("gcm@openssh.com", "poly1305@openssh.com")
             )
@@ -272,7 +275,7 @@ def test_rsa_and_ecdsa_keys_log_in_signed_at_once(nodes, collect, algorithm):
 
         async def client_port() -> int:
             async with nodes.node(host, keys=[key], fast_handshake=True) as node:
-                return node._conn.get_extra_info("sockname")[1]
+                return node.connection.ssh_connection.get_extra_info("sockname")[1]
 
         lines = _sshd_auth_lines(host, asyncio.run(client_port()))
     finally:
@@ -328,7 +331,7 @@ def _run_twice_and_get_connection_types(nodes) -> list[type]:
         for _ in range(2):
             async with nodes.node(nodes.farm.direct[0], fast_handshake=True) as node:
                 assert await node.run("true") == 0
-                kinds.append(type(node._conn))
+                kinds.append(type(node.connection.ssh_connection))
         return kinds
 
     return asyncio.run(scenario())
@@ -363,7 +366,7 @@ def test_a_connection_lacking_an_internal_attribute_uses_asyncssh_handshake(
     async def scenario():
         async with nodes.node(nodes.farm.direct[0], fast_handshake=True) as node:
             assert await node.run("true") == 0
-            return node._conn.pipelined_auth()
+            return node.connection.ssh_connection.pipelined_auth()
 
     assert asyncio.run(scenario()) is False
     warnings = _warnings(caplog)
@@ -417,7 +420,7 @@ def test_agent_keys_are_asked_about_before_being_signed(nodes, collect, tmp_path
                 config=None,
             ) as node:
                 assert node.keyset().agent_path == env["SSH_AUTH_SOCK"]
-                return node._conn.get_extra_info("sockname")[1]
+                return node.connection.ssh_connection.get_extra_info("sockname")[1]
 
         lines = _sshd_auth_lines(host, asyncio.run(client_port()))
     finally:

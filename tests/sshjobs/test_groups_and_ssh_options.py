@@ -43,7 +43,7 @@ def test_bad_groups_files_name_the_file_and_line(tmp_path, text, message):
 
 def test_missing_groups_file_says_so(tmp_path, monkeypatch):
     monkeypatch.setenv("SSHJOBS_GROUPS", str(tmp_path / "none"))
-    with pytest.raises(GroupError, match="no groups file: .* does not exist"):
+    with pytest.raises(GroupError, match=r"no groups file: .* does not exist"):
         read_spec("@web")
 
 

@@ -5,7 +5,9 @@ known_hosts files, hashed records, revoked keys, refusals that say what to do, b
 
 from __future__ import annotations
 
+import asyncio
 import os
+import re
 import stat
 
 import asyncssh
@@ -109,8 +111,8 @@ def test_policy_files_as_openssh_reads_them(tmp_path):
 def test_unknown_mode_is_a_value_error_naming_the_valid_ones(kwds, env, needle, monkeypatch):
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    with pytest.raises(ValueError) as raised:
-        SshNode("somehost", config=None, **kwds)
+    with pytest.raises(ValueError, match=re.escape(needle)) as raised:
+        SshNode("somehost", config=None, **kwds).host_key_policy  # noqa: B018
     message = str(raised.value)
     assert needle in message and "\n" not in message
     assert all(mode in message for mode in HOST_KEY_MODES)
@@ -120,8 +122,9 @@ def test_unknown_strict_host_key_checking_fails_before_connecting(farm, home, co
     host = farm.direct[0]
     config(home, f"Host {host.address}\n  StrictHostKeyChecking perhaps\n")
     before = farm.accepted_connections(host)
-    with pytest.raises(ValueError) as raised:
-        SshNode(host.address, port=host.port, formatter=collect)
+    node = SshNode(host.address, port=host.port, formatter=collect)  # the config is not read yet
+    with pytest.raises(ValueError, match="StrictHostKeyChecking perhaps") as raised:
+        asyncio.run(node.connect_lazy())
     message = str(raised.value)
     assert (
         "StrictHostKeyChecking perhaps" in message

@@ -3,9 +3,9 @@
 import os
 import shutil
 import subprocess
-import time
 
 import pytest
+from fixtures.waiting import empty, wait_until
 
 from sshjobs.session import kill_group_command
 
@@ -17,13 +17,21 @@ def test_kill_group_command_kills_the_whole_group(shell):
     # a process group of its own, with a child: both must go
     leader = subprocess.Popen(["sh", "-c", "sleep 300 & sleep 300; wait"], start_new_session=True)
     try:
-        time.sleep(0.05)
+        wait_until(
+            lambda: _group_members(leader.pid),
+            until=lambda members: len(members) >= 3,
+            interval=0.01,
+            message="the group's shell and its two sleeps run",
+        )
         subprocess.run([shell, "-c", kill_group_command(leader.pid, grace=0.5)], check=True)
         assert leader.wait(timeout=5) != 0
-        deadline = time.monotonic() + 5
-        while _group_members(leader.pid) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert not _group_members(leader.pid), f"{shell} left processes of the group alive"
+        wait_until(
+            lambda: _group_members(leader.pid),
+            until=empty,
+            timeout=5,
+            interval=0.02,
+            message=f"{shell} killed every process of the group",
+        )
     finally:
         if leader.poll() is None:
             os.killpg(leader.pid, 9)

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Iterator
 
 from fixtures.leftovers import kill_matching, leftovers
+from fixtures.waiting import wait_until_async
 from sshjobs_helpers import collect, pids_matching  # noqa: F401 (fixtures)
 
 from asynciojobs import Scheduler
@@ -68,8 +69,11 @@ def test_cancelled_command_closes_pipes_still_held_by_an_escaped_child(collect):
         node = LocalNode(formatter=collect)
         job = SshJob(node, command=Run(command))
         task = asyncio.create_task(Scheduler(job).co_run())
-        while b"started" not in collect.stdout():  # the command runs
-            await asyncio.sleep(0.05)
+        await wait_until_async(
+            collect.stdout,
+            until=lambda out: b"started" in out,
+            message="the command runs",
+        )
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task

@@ -10,6 +10,7 @@ import uuid
 
 import asyncssh
 import pytest
+from fixtures.waiting import empty, wait_until, wait_until_async
 from sshjobs_helpers import collect, nodes  # noqa: F401 (fixtures)
 
 from asynciojobs import Scheduler
@@ -29,11 +30,12 @@ def _leftovers(farm, host, marker):
     return [cmd for cmd in farm.processes(host).values() if marker in cmd]
 
 
-def _wait_gone(farm, host, marker, seconds=10.0):
-    deadline = time.monotonic() + seconds
-    while _leftovers(farm, host, marker) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return _leftovers(farm, host, marker)
+def _wait_gone(farm, host, marker):
+    wait_until(
+        lambda: _leftovers(farm, host, marker),
+        until=empty,
+        message=f"no process mentioning {marker!r} left on {host.name}",
+    )
 
 
 def test_command_timeout_kills_the_remote_process_group(nodes):
@@ -54,7 +56,7 @@ def test_command_timeout_kills_the_remote_process_group(nodes):
     exc = job.raised_exception()
     assert isinstance(exc, CommandTimeoutError) and exc.host == node.hostname
     assert len(job.results) == 1 and isinstance(job.results[0].error, CommandTimeoutError)
-    assert _wait_gone(farm, host, marker) == []
+    _wait_gone(farm, host, marker)
 
 
 def test_cancelled_job_kills_the_remote_command(nodes):
@@ -66,7 +68,7 @@ def test_cancelled_job_kills_the_remote_command(nodes):
     job = SshJob(node, command=f"sleep {marker}")
     # (a generous shutdown_timeout: the kill happens during the shutdown, on a loaded machine)
     assert Scheduler(job, timeout=1, shutdown_timeout=10).run() is False
-    assert _wait_gone(farm, host, marker) == []
+    _wait_gone(farm, host, marker)
 
 
 def test_node_command_timeout_default_and_allowed_signal(nodes):
@@ -89,8 +91,7 @@ def test_dead_host_is_noticed_by_keepalive(faulty_farm, nodes):
         job = SshJob(node, commands=[Run("echo up"), Run("sleep 60")])
         scheduler = Scheduler(job)
         task = asyncio.create_task(scheduler.co_run())
-        while not job.results:
-            await asyncio.sleep(0.05)
+        await wait_until_async(lambda: job.results, message="'echo up' done")
         farm.cut(host)
         started.append(time.monotonic())
         await task
@@ -211,9 +212,7 @@ def agent(tmp_path):
     proc = subprocess.Popen(
         ["ssh-agent", "-D", "-a", str(sock)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    deadline = time.monotonic() + 5
-    while not sock.exists() and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_until(sock.exists, timeout=5, interval=0.02, message=f"ssh-agent listens on {sock}")
     try:
         yield sock
     finally:
@@ -263,8 +262,11 @@ def test_lost_connection_fails_the_command_and_the_node_reconnects(faulty_farm, 
     before = nodes.counts()["direct1"]
 
     async def kill_sshd():
-        while not any("sleep 30" in cmd for cmd in farm.processes(host).values()):
-            await asyncio.sleep(0.05)
+        await wait_until_async(
+            lambda: list(farm.processes(host).values()),
+            until=lambda commands: any("sleep 30" in cmd for cmd in commands),
+            message=f"'sleep 30' runs on {host.name}",
+        )
         await asyncio.to_thread(farm.stop, host, kill_sessions=True)
         await asyncio.to_thread(farm.start, host)
 

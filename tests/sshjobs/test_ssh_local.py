@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import os
 import stat
-import time
 import uuid
 
+from fixtures.waiting import empty, wait_until
 from sshjobs_helpers import collect, pids_matching  # noqa: F401 (fixtures)
 
 from asynciojobs import Scheduler
@@ -67,10 +67,12 @@ def test_timeout_kills_the_process_group(collect):
     job = SshJob(node, command=Run(f"sleep {marker} & sleep 1{marker}", timeout=0.3))
     assert Scheduler(job).run() is False
     assert isinstance(job.raised_exception(), CommandTimeoutError)
-    deadline = time.monotonic() + 3
-    while pids_matching(f"sleep {marker}") and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert pids_matching(f"sleep {marker}") == []
+    wait_until(
+        lambda: pids_matching(f"sleep {marker}"),
+        until=empty,
+        timeout=3,
+        message="every process of the group killed",
+    )
 
 
 def test_push_pull_are_local_copies(collect, tmp_path):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from fixtures.waiting import wait_until_async
 from sshjobs_helpers import collect, established_to, nodes  # noqa: F401 (fixtures)
 
 from asynciojobs import Scheduler, Sequence
@@ -246,10 +247,13 @@ def test_close_cancelled_while_a_kill_is_pending_still_releases_the_gateway(node
         await asyncio.sleep(0)
         closing.cancel()
         await asyncio.gather(closing, return_exceptions=True)
-        for _ in range(100):
-            if not gateway.is_connected():
-                break
-            await asyncio.sleep(0.02)
+        await wait_until_async(
+            gateway.is_connected,
+            until=lambda connected: not connected,
+            timeout=2,
+            interval=0.02,
+            message="the gateway's connection closed",
+        )
         return node.is_connected(), gateway.is_connected()
 
     assert asyncio.run(scenario()) == (False, False)

@@ -106,10 +106,11 @@ def test_passphrase_protected_keys_never_prompt(home):
     key = asyncssh.generate_private_key("ssh-ed25519")
     path = home / ".ssh" / "id_ecdsa"
     key.write_private_key(str(path), "pkcs8-pem", passphrase="secret")
-    with pytest.raises(KeyLoadError, match="passphrase-protected.*ssh-add"):
+    with pytest.raises(KeyLoadError, match=r"passphrase-protected.*ssh-add"):
         import_private_key(path)
+    node = _node(keys=[str(path)])  # built without reading the key: loaded when first needed
     with pytest.raises(KeyLoadError):
-        _node(keys=[str(path)])
+        node.keyset()
     assert import_private_key(path, passphrase="secret") is not None
     keyset = default_keys()  # a default file: skipped, and said so
     assert keyset.keys == [] and keyset.encrypted == [str(path)]
@@ -155,9 +156,9 @@ def test_job_command_shapes(home):
     assert str(SshJob(node, command=deferred).commands[0]) == "echo 1"
     with pytest.raises(TypeError):
         SshJob(node, commands=[Run("a"), 3])
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"^SshJob needs command= or commands=$"):
         SshJob(node)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"^SshJob: node must be an SshNode or a LocalNode, not "):
         SshJob("not a node", command="x")
     job = SshJob(node, commands=[Run("a"), Run("b"), Run("c")])
     assert job.text_label() == "a .. + 2" and job.is_critical()
@@ -198,7 +199,7 @@ def test_topology_dot_and_node_identity(home):
     assert by_port.endpoint() == "u@127.0.0.1:2201" and gateway.endpoint() == "me@gw"
     assert '[label="u@127.0.0.1:2201"]' in topology_dot(Scheduler(SshJob(by_port, command="true")))
     assert SshJob(by_port, command="true").details().splitlines()[0] == "u@127.0.0.1:2201"
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"^SshNode x: gateway must be an SshNode, not 'not a"):
         SshNode("x", gateway="not a node")
 
 

@@ -1,6 +1,6 @@
-"""Reduced per-host ssh config copies (sshjobs.transport.sshconfig): asyncssh must resolve exactly the
-same options from them as from the full files, files are split once per version, and the
-copies are private and removed at exit. No network needed."""
+"""Reduced per-host ssh config copies (sshjobs.transport.sshconfig): asyncssh must resolve
+exactly the same options from them as from the full files, files are split once per version,
+and the copies are private and removed at exit. No network needed."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import pytest
 from asyncssh.config import SSHClientConfig
 
 from sshjobs.transport import sshconfig
-from sshjobs.transport.connect import asyncssh_config_paths, host_config
+from sshjobs.transport.hostconfig import asyncssh_config_paths, host_config
 from sshjobs.transport.sshconfig import reduced_config_paths
 
 OPTIONS = (
@@ -296,8 +296,8 @@ def test_a_parse_handed_to_asyncssh_gives_the_options_of_its_own_parse(tmp_path,
     the files, and must resolve the same options as when it reads the files itself."""
     from asyncssh import SSHClientConnectionOptions
 
-    from sshjobs.transport.connect import parsed_config
     from sshjobs.transport.fastpath import _build_options
+    from sshjobs.transport.hostconfig import parsed_config
 
     path = tmp_path / "config"
     path.write_text(HANDED_OVER)
@@ -313,7 +313,7 @@ def test_a_parse_handed_to_asyncssh_gives_the_options_of_its_own_parse(tmp_path,
 
 @pytest.mark.parametrize("line", ["IdentityFile ~/.ssh/id_%r", "ProxyJump gw", "Match user bob"])
 def test_configs_asyncssh_must_read_itself_are_not_handed_over(tmp_path, line):
-    from sshjobs.transport.connect import parsed_config
+    from sshjobs.transport.hostconfig import parsed_config
 
     path = tmp_path / "config"
     path.write_text(HANDED_OVER.replace("    Compression yes", "    " + line))
@@ -350,7 +350,7 @@ RICH = textwrap.dedent("""\
 def test_a_config_built_from_the_cached_tokens_is_asyncssh_own_parse(tmp_path, host):
     """The per-host config is built from lines tokenised once per file version, each given to
     asyncssh's handler: every option must equal what asyncssh's parser gives from the file."""
-    from sshjobs.transport.connect import _config_class, _config_from_tokens
+    from sshjobs.transport.hostconfig import _config_class, _config_from_tokens
 
     path = tmp_path / "config"
     path.write_text(RICH)
