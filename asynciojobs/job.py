@@ -669,11 +669,18 @@ def left_scheduler(job: Any, scheduler: Any) -> None:
     now outlive it, so its coroutine, if entrusted to the scheduler (:func:`_entrust`), is
     no longer the scheduler's to close, but the job's own (a weak reference to the job)."""
     entrusted = getattr(scheduler, "_aj_entrusted", None)
-    if entrusted is None or not isinstance(job, Job) or not job._aj_once or job._aj_used:
+    if entrusted is None or not isinstance(job, Job) or not job._aj_once:
         return
     if type(job.corun) is not _CoroutineType:
         return  # never entrusted
-    if entrusted.left is None:
-        entrusted.left = set()
-    entrusted.left.add(job.corun)
-    _close_when_dead(job, job.corun, job.coshutdown)
+    left = entrusted.left
+    if left is None:
+        left = entrusted.left = set()
+    left.add(job.corun)
+    if not job._aj_used:
+        _close_when_dead(job, job.corun, job.coshutdown)
+    if len(left) > 32 and 2 * len(left) > len(entrusted.coros):
+        # a scheduler used as a queue (jobs added with scheduler=, run, removed): keep only
+        # the coroutines still to close, so that the list does not grow with each job
+        entrusted.coros = [c for c in entrusted.coros if c not in left and c.cr_frame is not None]
+        entrusted.left = None

@@ -174,6 +174,27 @@ def test_dropped_coroutine_jobs_are_closed_by_batches_never_a_live_one():
     assert run_timed(Scheduler(kept)) == (True, 1) and kept.result() == 2 * _BATCH
 
 
+def test_a_scheduler_used_as_a_queue_does_not_keep_every_coroutine():
+    # jobs added with scheduler=, run, then removed: the scheduler keeps only the coroutines
+    # it may still have to close, not one per job it ever had
+    s = Scheduler()
+    waiting = Job(sleeper(1, "never run"), scheduler=s)
+    s.remove(waiting)
+    for i in range(300):
+        job = Job(sleeper(0, i), scheduler=s)
+        assert run_timed(s) == (True, 0) and job.result() == i
+        s.remove(job)
+    assert len(s._aj_entrusted.coros) < 100
+    pending = Job(sleeper(1, "pending"), scheduler=s)
+    coro = pending.corun
+    for i in range(100):  # more removals: the list is compacted again, pending stays in it
+        s.remove(Job(sleeper(0, i), scheduler=s))
+    assert coro in s._aj_entrusted.coros
+    del s, pending
+    gc.collect()
+    assert _closed(coro) and _created(waiting.corun)  # waiting is alive: not closed
+
+
 def test_failed_job_construction_with_scheduler_closes_the_coroutine():
     s = Scheduler()
     coro = sleeper(1)
