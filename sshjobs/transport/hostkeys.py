@@ -347,7 +347,6 @@ class HostKeyPolicy:
         host: str,
         port: int | None,
         reason: str = "",
-        jump: str | None = None,
     ) -> str:
         """The one-line message of a refused host key: what was seen, where the recorded key
         is, and the exact command or setting that fixes it. ``host`` is the name the node
@@ -357,18 +356,9 @@ class HostKeyPolicy:
         port = verdict.port if verdict.host else port
         name = known_name(host, port)
         if verdict.received is None:  # refused by asyncssh itself (revoked key, CA...)
-            hint = ""
-            if jump and "revoked" not in reason.lower():
-                # asyncssh opens ProxyJump hops itself, with its own strict check
-                hint = (
-                    f"; the ProxyJump host ({jump}) is checked strictly against "
-                    f"~/.ssh/known_hosts: record its key there (ssh -o "
-                    f"StrictHostKeyChecking=accept-new {jump.split(',')[0]} true), "
-                    f"or give the node gateway=SshNode(...) instead"
-                )
             return (
                 f"host key of {name} refused: {reason or 'not verifiable'} "
-                f"(known_hosts files: {self.describe()}){hint}"
+                f"(known_hosts files: {self.describe()})"
             )
         if not verdict.expected:
             return (
