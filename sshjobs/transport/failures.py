@@ -21,6 +21,7 @@ from ..errors import (
 )
 from .hostkeys import HostKeyVerdict
 from .options import ConnectOptions
+from .sshconfig import written_by_us
 
 __all__ = ["connection_failure", "jump_failure"]
 
@@ -183,5 +184,7 @@ def _timeout_text(options: ConnectOptions) -> str:
     ssh config (asyncssh honours it), named as such so that the user knows where to change it."""
     configured = options.host_config().get("ConnectTimeout")
     if isinstance(configured, (int, float)) and 0 < configured < options.timeout:
-        return f"{configured:g}s (ConnectTimeout in {', '.join(options.config_paths)})"
+        # the files the user wrote, not the one sshjobs writes for ssh_options (-O)
+        files = [path for path in options.config_paths if not written_by_us(path)]
+        return f"{configured:g}s (ConnectTimeout in {', '.join(files)})"
     return f"{options.timeout:g}s"

@@ -37,7 +37,14 @@ from typing import Any
 
 from asyncssh.pattern import WildcardPatternList
 
-__all__ = ["Tokens", "config_text_path", "config_tokens", "file_stamp", "reduced_config_paths"]
+__all__ = [
+    "Tokens",
+    "config_text_path",
+    "config_tokens",
+    "file_stamp",
+    "reduced_config_paths",
+    "written_by_us",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -288,3 +295,10 @@ def config_tokens(paths: list[str], host: str) -> list[Tokens] | None:
             return None
         found.extend(tokens)
     return found
+
+
+def written_by_us(path: str) -> bool:
+    """Whether ``path`` is a file of this process's private directory (a reduced copy, or the
+    ``ssh_options`` of a node), not one the user wrote."""
+    directory = _CACHE.directory_if_any()
+    return directory is not None and os.path.dirname(path) == directory

@@ -342,7 +342,9 @@ def test_connect_timeout_and_unknown_host_name(monkeypatch, collect):
         listener.close()
 
 
-def test_connect_timeout_from_ssh_config_is_the_one_reported(tmp_path, collect):
+@pytest.mark.parametrize("ssh_options", [{}, {"TCPKeepAlive": "yes"}], ids=["plain", "with-O"])
+def test_connect_timeout_from_ssh_config_is_the_one_reported(tmp_path, collect, ssh_options):
+    """The message names the file the user wrote (not the one holding the -O options)."""
     import socket
 
     listener = socket.socket()  # accepts, then says nothing: the handshake never ends
@@ -357,6 +359,7 @@ def test_connect_timeout_from_ssh_config_is_the_one_reported(tmp_path, collect):
             timeout=30,
             known_hosts=None,
             config=str(config),
+            ssh_options=ssh_options,
             formatter=collect,
         )
         job = SshJob(node, command="true", critical=False)
@@ -366,5 +369,6 @@ def test_connect_timeout_from_ssh_config_is_the_one_reported(tmp_path, collect):
         error = job.raised_exception()
         assert isinstance(error, SshConnectionError)
         assert f"timed out after 1s (ConnectTimeout in {config})" in str(error), str(error)
+        assert node.options.resolved.config_paths[0] != str(config) or not ssh_options
     finally:
         listener.close()
