@@ -324,6 +324,7 @@ class HostKeyPolicy:
         keytype, data = key.export_public_key("openssh").decode().split()[:2]
         line = f"{_hashed(name) if self.hash_names else name} {keytype} {data}\n"
         with _record_lock:
+            before = tuple(_stat_key(f) for f in self.files)
             known = self.known_hosts_arg()
             directory = Path(path).parent
             if not directory.exists():
@@ -333,6 +334,9 @@ class HostKeyPolicy:
                 handle.write(line)
             if known is not None:
                 known.load(line)
+                # the parse now holds the new line: it is no longer that of the files as they
+                # were (a known_hosts removed since must not bring the key back)
+                _parsed.pop(before, None)
                 _remember(tuple(_stat_key(f) for f in self.files), known)
         logger.info("recorded new host key for %s (%s) in %s", name, key.get_fingerprint(), path)
 

@@ -152,6 +152,10 @@ def test_accept_new_records_in_a_new_ssh_directory_then_strict_trusts(
     assert attempt(host, collect, keys=[str(farm.client_key)], host_keys="strict") is None
     assert attempt(host, collect, keys=[str(farm.client_key)]) is None
     assert len(recorded.read_text().splitlines()) == 1  # not recorded twice
+    # the user removes the file: the key recorded in this process is forgotten with it
+    recorded.unlink()
+    refused = attempt(host, collect, keys=[str(farm.client_key)], host_keys="strict")
+    assert isinstance(refused, HostKeyError), refused
 
 
 def test_new_hosts_met_at_once_are_each_recorded_once(farm, home, collect):
