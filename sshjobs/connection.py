@@ -38,9 +38,12 @@ from .transport.failures import jump_failure
 from .transport.hostconfig import JumpHop, config_jumps, config_user
 from .transport.options import ConnectOptions, NodeOptions
 
-__all__ = ["Connection", "ConnectionWatcher"]
+__all__ = ["KILL_GRACE", "Connection", "ConnectionWatcher"]
 
 logger = logging.getLogger("sshjobs.connection")
+
+#: how long a cancelled close still waits for the remote kills under way (seconds)
+KILL_GRACE = 5.0
 
 
 class ConnectionWatcher(ConnectionEvents, Protocol):
@@ -255,10 +258,11 @@ class Connection:
     async def close(self, timeout: float | None = None) -> None:
         """Close the connection (and release the gateway's); it reopens if used again.
 
-        Robust to being cancelled half-way (a scheduler's shutdown timeout): the connection is
-        closed (aborted if the cancellation came before it was done) and the gateway released
-        in any case, so that no connection outlives the run. ``timeout``: bound on each wait
-        (default: the connect timeout)."""
+        Robust to being cancelled half-way (a scheduler's shutdown timeout): the remote kills
+        under way still get up to :data:`KILL_GRACE` seconds, then the connection is closed
+        (aborted if the cancellation came before it was done) and the gateway released in any
+        case, so that neither a connection nor a killed command outlives the run.
+        ``timeout``: bound on each wait (default: the connect timeout)."""
         if self._loop is not asyncio.get_running_loop() or self._lock is None:
             return
         timeout = self.options.timeout if timeout is None else timeout
@@ -267,6 +271,13 @@ class Connection:
             try:
                 if self._background:  # let the kills of cancelled commands reach the host
                     await asyncio.wait(set(self._background), timeout=timeout)
+            except asyncio.CancelledError:
+                # cancelled (a scheduler's shutdown_timeout, 1 s by default, on a loaded
+                # machine): the kills under way still get a bounded moment, or the commands
+                # they stop would run on after the connection is gone
+                if self._background:
+                    await asyncio.wait(set(self._background), timeout=min(timeout, KILL_GRACE))
+                raise
             finally:
                 conn, sftp = self._conn, self._sftp
                 if conn is not None:

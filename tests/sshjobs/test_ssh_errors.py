@@ -11,7 +11,7 @@ import uuid
 import asyncssh
 import pytest
 from fixtures.waiting import empty, wait_until, wait_until_async
-from sshjobs_helpers import collect, nodes  # noqa: F401 (fixtures)
+from sshjobs_helpers import Nodes, collect, nodes  # noqa: F401 (fixtures)
 
 from asynciojobs import Scheduler
 from sshjobs import (
@@ -68,6 +68,21 @@ def test_cancelled_job_kills_the_remote_command(nodes):
     job = SshJob(node, command=f"sleep {marker}")
     # (a generous shutdown_timeout: the kill happens during the shutdown, on a loaded machine)
     assert Scheduler(job, timeout=1, shutdown_timeout=10).run() is False
+    _wait_gone(farm, host, marker)
+
+
+def test_cancelled_job_on_a_slow_link_is_killed_despite_a_short_shutdown(faulty_farm, collect):
+    """The scheduler's shutdown_timeout is shorter than the kill takes over a slow link (as the
+    default 1 s is on a loaded machine): the kill under way still lands before the connection
+    is closed, instead of the command running on."""
+    farm = faulty_farm
+    host = farm.direct[1]
+    farm.delay(host, 600)  # each round trip ~0.6 s: the kill needs more than 1 s
+    marker = f"5{uuid.uuid4().int % 10**6:06d}"
+    node = Nodes(farm, collect).node(host, timeout=20)
+    job = SshJob(node, command=f"echo started; sleep {marker}")
+    assert Scheduler(job, timeout=8, shutdown_timeout=0.05).run() is False
+    assert b"started" in collect.stdout(), "the command did not start before the timeout"
     _wait_gone(farm, host, marker)
 
 
