@@ -7,7 +7,7 @@ For a before/after comparison on a machine whose load changes: both commits are 
 (`git archive`), then each run measures every (tool, commit, size) in a seeded random order on
 the same farm, so that a change of load hits both commits alike. Run 0 is a warm-up, not
 recorded. Reports per tool and commit: median wall time and client CPU per size, client CPU
-per host and fixed client CPU (least-squares fit over every sample), failed hosts, and the
+per host and fixed client CPU (least-squares fit over every sample), failed hosts, and
 the farm's sshd CPU, and the CPU the rest of the machine used meanwhile (how disturbed
 the figures are).
 """

@@ -6,6 +6,11 @@ command on the node then shares it (sessions are multiplexed, at most ``max_sess
 through a gateway is tunnelled in the gateway's own :class:`Connection` (asyncssh ``tunnel=``),
 so any number of hops works and one gateway login serves every node behind it.
 
+A ``ProxyJump`` of the ssh config is followed the same way: each hop is a :class:`Connection`
+of its own, opened with the node's keys, host-key policy and ssh options (asyncssh's own hops
+would take none of them: a new jump host would be refused, the ``-i`` keys not offered), and
+shared by every node that jumps through the same hop with the same options.
+
 Closing: jobs register as *users* when they start and leave in their ``co_shutdown``; a
 connection registers as a user of its gateway's while it is open. When the last user goes, the
 connection closes - so when a scheduler shuts down, nodes close remotest first and gateways
@@ -17,7 +22,10 @@ loop (each ``Scheduler.run()`` has its own) is simply forgotten.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import getpass
 import logging
+import weakref
 from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
 
@@ -26,11 +34,16 @@ import asyncssh
 from .errors import GatewayError, SshJobsError, TransferError
 from .session import SessionSlots
 from .transport.connect import ConnectionEvents, open_connection
+from .transport.failures import jump_failure
+from .transport.hostconfig import JumpHop, config_jumps, config_user
 from .transport.options import ConnectOptions, NodeOptions
 
-__all__ = ["Connection", "ConnectionWatcher"]
+__all__ = ["KILL_GRACE", "Connection", "ConnectionWatcher"]
 
 logger = logging.getLogger("sshjobs.connection")
+
+#: how long a cancelled close still waits for the remote kills under way (seconds)
+KILL_GRACE = 5.0
 
 
 class ConnectionWatcher(ConnectionEvents, Protocol):
@@ -73,6 +86,8 @@ class Connection:
         self._sftp: asyncssh.SFTPClient | None = None
         self._users: set[Any] = set()
         self._background: set[asyncio.Task[Any]] = set()  # remote kills in progress
+        #: the connection ours goes through while open: the gateway's, or a ProxyJump hop's
+        self._via: Connection | None = None
 
     @property
     def ssh_connection(self) -> asyncssh.SSHClientConnection | None:
@@ -148,29 +163,41 @@ class Connection:
             return conn
 
     async def _open(self) -> asyncssh.SSHClientConnection:
-        """Resolve the options (once), reach the gateway, open the connection through it."""
+        """Resolve the options (once), reach the gateway or ProxyJump hop, open the connection
+        through it."""
         options = self._resolved = self.options.resolved
         if self.on_open is not None:
             self.on_open()
-        gateway = self.gateway
-        if gateway is None:
+        via = self.gateway
+        hops = [] if via is not None else _config_hops(options)
+        if hops:
+            via = _jump_chain(self, options, hops)
+        if via is None:
             return await open_connection(options, self.events)
-        gateway.add_user(self)
+        via.add_user(self)
+        self._via = via
         try:
             try:
-                tunnel = await gateway.connect_lazy()
+                tunnel = await via.connect_lazy()
             except SshJobsError as exc:
+                failure = jump_failure(exc, options) if hops else None
+                if failure is exc:  # a hop's own refusal (host key, keys): it names the hop
+                    raise
+                if failure is not None:
+                    raise failure from exc
                 raise GatewayError(
-                    f"cannot reach {self.host} through gateway {gateway.host}: {exc}",
+                    f"cannot reach {self.host} through gateway {via.host}: {exc}",
                     host=self.host,
-                    gateway=gateway.host,
+                    gateway=via.host,
                 ) from exc
             return await open_connection(options, self.events, tunnel)
         except Exception:
-            await gateway.remove_user(self)
+            self._via = None
+            await via.remove_user(self)
             raise
         except BaseException:  # cancelled: no await here
-            gateway.release_user(self)
+            self._via = None
+            via.release_user(self)
             raise
 
     def slots(self) -> SessionSlots:
@@ -224,16 +251,18 @@ class Connection:
     # -- closing -------------------------------------------------------------------------------
     async def _forget(self) -> None:
         self._conn = self._sftp = self._slots = None
-        if self.gateway is not None:
-            await self.gateway.remove_user(self)
+        via, self._via = self._via, None
+        if via is not None:
+            await via.remove_user(self)
 
     async def close(self, timeout: float | None = None) -> None:
         """Close the connection (and release the gateway's); it reopens if used again.
 
-        Robust to being cancelled half-way (a scheduler's shutdown timeout): the connection is
-        closed (aborted if the cancellation came before it was done) and the gateway released
-        in any case, so that no connection outlives the run. ``timeout``: bound on each wait
-        (default: the connect timeout)."""
+        Robust to being cancelled half-way (a scheduler's shutdown timeout): the remote kills
+        under way still get up to :data:`KILL_GRACE` seconds, then the connection is closed
+        (aborted if the cancellation came before it was done) and the gateway released in any
+        case, so that neither a connection nor a killed command outlives the run.
+        ``timeout``: bound on each wait (default: the connect timeout)."""
         if self._loop is not asyncio.get_running_loop() or self._lock is None:
             return
         timeout = self.options.timeout if timeout is None else timeout
@@ -242,6 +271,13 @@ class Connection:
             try:
                 if self._background:  # let the kills of cancelled commands reach the host
                     await asyncio.wait(set(self._background), timeout=timeout)
+            except asyncio.CancelledError:
+                # cancelled (a scheduler's shutdown_timeout, 1 s by default, on a loaded
+                # machine): the kills under way still get a bounded moment, or the commands
+                # they stop would run on after the connection is gone
+                if self._background:
+                    await asyncio.wait(set(self._background), timeout=min(timeout, KILL_GRACE))
+                raise
             finally:
                 conn, sftp = self._conn, self._sftp
                 if conn is not None:
@@ -264,5 +300,61 @@ class Connection:
                 logger.debug("%s: connection closed", self)
                 user = self._resolved.username if self._resolved else None
                 self.events.connection_lost(self.host, None, user)
-                if self.gateway is not None:
-                    await self.gateway.remove_user(self)
+                via, self._via = self._via, None
+                if via is not None:
+                    await via.remove_user(self)
+
+
+def _config_hops(options: ConnectOptions) -> list[JumpHop]:
+    """The ProxyJump hops of the ssh config that we open ourselves (none when the node's
+    ``connect_options`` give asyncssh a tunnel of their own)."""
+    if "tunnel" in options.connect_options:
+        return []
+    try:
+        return config_jumps(list(options.config_paths), options.hostname)
+    except ValueError as exc:  # a port that is not a number
+        raise SshJobsError(
+            f"ProxyJump of the ssh config cannot be read: {exc}", host=options.hostname
+        ) from None
+
+
+#: ssh options that name the target itself, not applied to its jump hosts
+_TARGET_ONLY = ("Hostname", "Port", "User", "ProxyJump", "ProxyCommand")
+
+#: the hop connections, shared by the nodes jumping through the same hop with the same options
+_hops: weakref.WeakValueDictionary[tuple[Any, ...], Connection] = weakref.WeakValueDictionary()
+
+
+def _jump_chain(node: Connection, options: ConnectOptions, hops: list[JumpHop]) -> Connection:
+    """The connection of the last hop, each hop tunnelled through the one before it."""
+    base = node.options
+    ssh_options = {k: v for k, v in base.ssh_options.items() if k not in _TARGET_ONLY}
+    shared = (
+        repr(dataclasses.replace(base, hostname="", username=None, port=None, ssh_options={})),
+        tuple(sorted(ssh_options.items())),
+        tuple(map(id, base.keys or ())),
+        base.passphrase,
+        node.max_sessions,
+    )
+    previous: Connection | None = None
+    for user, host, port in hops:
+        user = user or config_user(list(options.config_paths), host) or getpass.getuser()
+        key = (user, host, port, id(previous), shared)
+        hop = _hops.get(key)
+        if hop is None:
+            hop_options = dataclasses.replace(
+                base,
+                hostname=host,
+                username=user,
+                port=port,
+                password=None,
+                ssh_options=ssh_options,
+                gateway=previous.host if previous is not None else None,
+            )
+            hop = Connection(
+                hop_options, node.events, gateway=previous, max_sessions=node.max_sessions
+            )
+            _hops[key] = hop
+        previous = hop
+    assert previous is not None
+    return previous

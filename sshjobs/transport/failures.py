@@ -21,8 +21,9 @@ from ..errors import (
 )
 from .hostkeys import HostKeyVerdict
 from .options import ConnectOptions
+from .sshconfig import written_by_us
 
-__all__ = ["connection_failure"]
+__all__ = ["connection_failure", "jump_failure"]
 
 #: the hint for failures the short handshake may cause (never for authentication refusals)
 _PIPELINING_HINT = (
@@ -70,18 +71,30 @@ def connection_failure(
     return SshConnectionError(f"cannot connect to {where}: {type(exc).__name__}: {exc}", host=host)
 
 
+def jump_failure(exc: SshJobsError, options: ConnectOptions) -> SshJobsError:
+    """Our error when a hop of the ssh config's ``ProxyJump`` could not be reached for the node
+    of ``options``: a connection failure named as the jump host's; a hop's own refusal (its
+    host key, its keys), which names the hop, as it is."""
+    jump = _config_jump(options)
+    cause = exc.__cause__
+    if jump is not None and cause is not None and not isinstance(exc, _REFUSALS):
+        translated = _through_jump(cause, options, jump)
+        if translated is not None:
+            return translated
+    return exc
+
+
+#: failures that are a verdict of the host reached, not a failure to reach it
+_REFUSALS = (AuthenticationError, HostKeyError)
+
+
 def _refusal(
     exc: BaseException, options: ConnectOptions, verdict: HostKeyVerdict
 ) -> SshJobsError | None:
     """The host key or the credentials refused, if that is what ``exc`` says."""
     host, user, offered = options.hostname, options.username, options.keyset.describe()
     if isinstance(exc, asyncssh.HostKeyNotVerifiable):
-        jump = None
-        if options.gateway is None and "tunnel" not in options.connect_options:
-            jump = options.host_config().get("ProxyJump")
-        message = options.host_key_policy.refusal(
-            verdict, host, options.port, exc.reason, jump if isinstance(jump, str) else None
-        )
+        message = options.host_key_policy.refusal(verdict, host, options.port, exc.reason)
         return HostKeyError(
             message, host=host, received=verdict.received, expected=verdict.expected
         )
@@ -109,7 +122,7 @@ def _refusal(
 
 
 def _config_jump(options: ConnectOptions) -> str | None:
-    """The ProxyJump the ssh config gives the host (asyncssh follows it by itself)."""
+    """The ProxyJump the ssh config gives the host, as written (for messages)."""
     jump = options.host_config().get("ProxyJump")
     if isinstance(jump, str) and jump and jump.lower() != "none":
         return jump
@@ -171,5 +184,7 @@ def _timeout_text(options: ConnectOptions) -> str:
     ssh config (asyncssh honours it), named as such so that the user knows where to change it."""
     configured = options.host_config().get("ConnectTimeout")
     if isinstance(configured, (int, float)) and 0 < configured < options.timeout:
-        return f"{configured:g}s (ConnectTimeout in {', '.join(options.config_paths)})"
+        # the files the user wrote, not the one sshjobs writes for ssh_options (-O)
+        files = [path for path in options.config_paths if not written_by_us(path)]
+        return f"{configured:g}s (ConnectTimeout in {', '.join(files)})"
     return f"{options.timeout:g}s"

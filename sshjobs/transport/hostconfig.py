@@ -22,8 +22,10 @@ from .hostkeys import SshConfigHostKeys
 from .sshconfig import config_tokens, file_stamp, reduced_config_paths
 
 __all__ = [
+    "JumpHop",
     "asyncssh_config_paths",
     "config_host_keys",
+    "config_jumps",
     "config_paths",
     "config_user",
     "host_config",
@@ -262,3 +264,31 @@ def parsed_config(paths: list[str], host: str) -> Any:
 def config_user(paths: list[str], host: str) -> str | None:
     user = host_config(paths, host).get("User")
     return str(user) if user else None
+
+
+#: a ProxyJump hop: (user or None, host, port or None)
+JumpHop = tuple[str | None, str, int | None]
+
+
+def config_jumps(paths: list[str], host: str) -> list[JumpHop]:
+    """The hops of the ``ProxyJump`` the ssh config gives ``host``, first hop first (``[]``:
+    none, ``ProxyJump none``, or a ``ProxyCommand``, which asyncssh runs itself).
+
+    ``[user@]host[:port]`` each, comma-separated, as ssh reads them (a bracketed IPv6 address
+    ``[::1]:2222`` too)."""
+    config = host_config(paths, host)
+    jump = config.get("ProxyJump")
+    if config.get("ProxyCommand") or not isinstance(jump, str) or jump.lower() in ("", "none"):
+        return []
+    hops: list[JumpHop] = []
+    for spec in jump.split(","):
+        user, _, where = spec.strip().rpartition("@")
+        port: int | None = None
+        if where.startswith("[") and "]" in where:  # [address]:port
+            address, _, rest = where[1:].partition("]")
+            where, port = address, int(rest[1:]) if rest.startswith(":") else None
+        elif where.count(":") == 1:
+            where, _, number = where.partition(":")
+            port = int(number)
+        hops.append((user or None, where, port))
+    return hops

@@ -324,6 +324,7 @@ class HostKeyPolicy:
         keytype, data = key.export_public_key("openssh").decode().split()[:2]
         line = f"{_hashed(name) if self.hash_names else name} {keytype} {data}\n"
         with _record_lock:
+            before = tuple(_stat_key(f) for f in self.files)
             known = self.known_hosts_arg()
             directory = Path(path).parent
             if not directory.exists():
@@ -333,6 +334,9 @@ class HostKeyPolicy:
                 handle.write(line)
             if known is not None:
                 known.load(line)
+                # the parse now holds the new line: it is no longer that of the files as they
+                # were (a known_hosts removed since must not bring the key back)
+                _parsed.pop(before, None)
                 _remember(tuple(_stat_key(f) for f in self.files), known)
         logger.info("recorded new host key for %s (%s) in %s", name, key.get_fingerprint(), path)
 
@@ -347,7 +351,6 @@ class HostKeyPolicy:
         host: str,
         port: int | None,
         reason: str = "",
-        jump: str | None = None,
     ) -> str:
         """The one-line message of a refused host key: what was seen, where the recorded key
         is, and the exact command or setting that fixes it. ``host`` is the name the node
@@ -357,18 +360,9 @@ class HostKeyPolicy:
         port = verdict.port if verdict.host else port
         name = known_name(host, port)
         if verdict.received is None:  # refused by asyncssh itself (revoked key, CA...)
-            hint = ""
-            if jump and "revoked" not in reason.lower():
-                # asyncssh opens ProxyJump hops itself, with its own strict check
-                hint = (
-                    f"; the ProxyJump host ({jump}) is checked strictly against "
-                    f"~/.ssh/known_hosts: record its key there (ssh -o "
-                    f"StrictHostKeyChecking=accept-new {jump.split(',')[0]} true), "
-                    f"or give the node gateway=SshNode(...) instead"
-                )
             return (
                 f"host key of {name} refused: {reason or 'not verifiable'} "
-                f"(known_hosts files: {self.describe()}){hint}"
+                f"(known_hosts files: {self.describe()})"
             )
         if not verdict.expected:
             return (

@@ -37,7 +37,14 @@ from typing import Any
 
 from asyncssh.pattern import WildcardPatternList
 
-__all__ = ["Tokens", "config_text_path", "config_tokens", "file_stamp", "reduced_config_paths"]
+__all__ = [
+    "Tokens",
+    "config_text_path",
+    "config_tokens",
+    "file_stamp",
+    "reduced_config_paths",
+    "written_by_us",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -241,17 +248,14 @@ class _ReducedConfigs:
                 self._reduced[key] = found
             return found
 
+    def tokens(self, path: str, host: str) -> list[Tokens] | None:
+        """The lines of ``path`` that concern ``host``, tokenised; None if not reducible."""
+        with self._lock:
+            split = self._split(path, file_stamp(path))
+        return None if split is None else split.tokens(host)
+
     def directory_if_any(self) -> str | None:
         return self._dir if self._dir_pid == os.getpid() else None
-
-
-def _tokens_of(self: _ReducedConfigs, path: str, host: str) -> list[Tokens] | None:
-    with self._lock:
-        split = self._split(path, file_stamp(path))
-    return None if split is None else split.tokens(host)
-
-
-_ReducedConfigs.tokens = _tokens_of  # type: ignore[attr-defined]
 
 
 def _remove_dir(path: str, pid: int) -> None:
@@ -283,8 +287,15 @@ def config_tokens(paths: list[str], host: str) -> list[Tokens] | None:
     when a file cannot be reduced (asyncssh must read it itself)."""
     found: list[Tokens] = []
     for path in paths:
-        tokens = _CACHE.tokens(path, host)  # type: ignore[attr-defined]
+        tokens = _CACHE.tokens(path, host)
         if tokens is None:
             return None
         found.extend(tokens)
     return found
+
+
+def written_by_us(path: str) -> bool:
+    """Whether ``path`` is a file of this process's private directory (a reduced copy, or the
+    ``ssh_options`` of a node), not one the user wrote."""
+    directory = _CACHE.directory_if_any()
+    return directory is not None and os.path.dirname(path) == directory

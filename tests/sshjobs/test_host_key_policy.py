@@ -152,6 +152,10 @@ def test_accept_new_records_in_a_new_ssh_directory_then_strict_trusts(
     assert attempt(host, collect, keys=[str(farm.client_key)], host_keys="strict") is None
     assert attempt(host, collect, keys=[str(farm.client_key)]) is None
     assert len(recorded.read_text().splitlines()) == 1  # not recorded twice
+    # the user removes the file: the key recorded in this process is forgotten with it
+    recorded.unlink()
+    refused = attempt(host, collect, keys=[str(farm.client_key)], host_keys="strict")
+    assert isinstance(refused, HostKeyError), refused
 
 
 def test_new_hosts_met_at_once_are_each_recorded_once(farm, home, collect):
@@ -277,19 +281,36 @@ def test_changed_key_refused_with_the_fix_and_other_hosts_unaffected(faulty_farm
     assert attempt(changed, lines, host_keys="ignore") is None
 
 
-def test_proxyjump_host_unknown_says_what_to_do(farm, home, collect):
-    """asyncssh opens ProxyJump hops itself, checking them strictly (not our policy): the
-    refusal says so, and what to do."""
-    gateway, private = farm.gateway, farm.private[0]
+def test_proxyjump_hops_follow_the_node_policy_and_are_shared(farm, home, collect):
+    """ProxyJump hops of the ssh config are opened by us, with the node's host-key policy
+    (a new user's accept-new records the jump host) and keys; nodes jumping through the same
+    host share one connection to it."""
+    gateway, privates = farm.gateway, farm.private[:2]
     jump = f"root@{gateway.address}:{gateway.port}"
     config(
         home,
-        f"Host fit01\n  HostName {private.name}\n  Port {private.port}\n"
-        f"  User root\n  ProxyJump {jump}\n",
+        "".join(
+            f"Host fit0{i}\n  HostName {p.name}\n  Port {p.port}\n  User root\n  ProxyJump {jump}\n"
+            for i, p in enumerate(privates, 1)
+        ),
     )
-    job = SshJob(SshNode("fit01", formatter=collect), command="true", critical=False)
+    # strict: the unknown jump host is refused, and the refusal names it
+    job = SshJob(
+        SshNode("fit01", formatter=collect, host_keys="strict"), command="true", critical=False
+    )
     Scheduler(job, timeout=60).run()
     error = job.raised_exception()
-    assert isinstance(error, HostKeyError) and gateway.address in str(error)
-    assert f"the ProxyJump host ({jump}) is checked strictly" in str(error)
-    assert "gateway=SshNode(...)" in str(error)
+    assert isinstance(error, HostKeyError), error
+    assert gateway.address in str(error) and "\n" not in str(error)
+    before = farm.accepted_connections(gateway)
+    jobs = [
+        SshJob(SshNode(f"fit0{i}", formatter=collect), command="echo through", critical=False)
+        for i in (1, 2)
+    ]
+    assert Scheduler(*jobs, timeout=60).run()
+    assert all(job.raised_exception() is None for job in jobs)
+    assert farm.accepted_connections(gateway) == before + 1
+    recorded = (home / ".ssh" / "known_hosts").read_text()
+    name = gateway.address if gateway.port == 22 else f"[{gateway.address}]:{gateway.port}"
+    assert recorded.startswith(f"{name} ")  # the first hop is recorded first
+    assert all(p.name in recorded for p in privates)

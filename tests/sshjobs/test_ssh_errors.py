@@ -11,7 +11,7 @@ import uuid
 import asyncssh
 import pytest
 from fixtures.waiting import empty, wait_until, wait_until_async
-from sshjobs_helpers import collect, nodes  # noqa: F401 (fixtures)
+from sshjobs_helpers import Nodes, collect, nodes  # noqa: F401 (fixtures)
 
 from asynciojobs import Scheduler
 from sshjobs import (
@@ -68,6 +68,21 @@ def test_cancelled_job_kills_the_remote_command(nodes):
     job = SshJob(node, command=f"sleep {marker}")
     # (a generous shutdown_timeout: the kill happens during the shutdown, on a loaded machine)
     assert Scheduler(job, timeout=1, shutdown_timeout=10).run() is False
+    _wait_gone(farm, host, marker)
+
+
+def test_cancelled_job_on_a_slow_link_is_killed_despite_a_short_shutdown(faulty_farm, collect):
+    """The scheduler's shutdown_timeout is shorter than the kill takes over a slow link (as the
+    default 1 s is on a loaded machine): the kill under way still lands before the connection
+    is closed, instead of the command running on."""
+    farm = faulty_farm
+    host = farm.direct[1]
+    farm.delay(host, 600)  # each round trip ~0.6 s: the kill needs more than 1 s
+    marker = f"5{uuid.uuid4().int % 10**6:06d}"
+    node = Nodes(farm, collect).node(host, timeout=20)
+    job = SshJob(node, command=f"echo started; sleep {marker}")
+    assert Scheduler(job, timeout=8, shutdown_timeout=0.05).run() is False
+    assert b"started" in collect.stdout(), "the command did not start before the timeout"
     _wait_gone(farm, host, marker)
 
 
@@ -342,7 +357,9 @@ def test_connect_timeout_and_unknown_host_name(monkeypatch, collect):
         listener.close()
 
 
-def test_connect_timeout_from_ssh_config_is_the_one_reported(tmp_path, collect):
+@pytest.mark.parametrize("ssh_options", [{}, {"TCPKeepAlive": "yes"}], ids=["plain", "with-O"])
+def test_connect_timeout_from_ssh_config_is_the_one_reported(tmp_path, collect, ssh_options):
+    """The message names the file the user wrote (not the one holding the -O options)."""
     import socket
 
     listener = socket.socket()  # accepts, then says nothing: the handshake never ends
@@ -357,6 +374,7 @@ def test_connect_timeout_from_ssh_config_is_the_one_reported(tmp_path, collect):
             timeout=30,
             known_hosts=None,
             config=str(config),
+            ssh_options=ssh_options,
             formatter=collect,
         )
         job = SshJob(node, command="true", critical=False)
@@ -366,5 +384,6 @@ def test_connect_timeout_from_ssh_config_is_the_one_reported(tmp_path, collect):
         error = job.raised_exception()
         assert isinstance(error, SshConnectionError)
         assert f"timed out after 1s (ConnectTimeout in {config})" in str(error), str(error)
+        assert node.options.resolved.config_paths[0] != str(config) or not ssh_options
     finally:
         listener.close()
