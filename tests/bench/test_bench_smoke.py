@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from fixtures.network import netem_supported
 
 TOP = Path(__file__).resolve().parents[2]
 BENCH = TOP / "bench"
@@ -91,33 +92,8 @@ def test_fanout_peers_and_key_exchange(tmp_path, peers):
 
 
 def can_delay() -> bool:
-    """Whether the farm can add latency here: tc netem in the kernel, or the farm's relay."""
-    if (TOP / "tests" / "fixtures" / "delayrelay.py").exists():
-        return True
-    name = f"sjb-probe-{os.getpid()}"
-    subprocess.run(["ip", "netns", "add", name], capture_output=True)
-    try:
-        probe = subprocess.run(
-            [
-                "ip",
-                "netns",
-                "exec",
-                name,
-                "tc",
-                "qdisc",
-                "add",
-                "dev",
-                "lo",
-                "root",
-                "netem",
-                "delay",
-                "1ms",
-            ],
-            capture_output=True,
-        )
-        return probe.returncode == 0
-    finally:
-        subprocess.run(["ip", "netns", "delete", name], capture_output=True)
+    """Whether the farm can add latency here: the farm's relay, or tc netem in the kernel."""
+    return (TOP / "tests" / "fixtures" / "delayrelay.py").exists() or netem_supported()
 
 
 def test_roundtrips(tmp_path):
