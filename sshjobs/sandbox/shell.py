@@ -19,7 +19,7 @@ import os
 import signal
 import struct
 import termios
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -95,20 +95,27 @@ async def _copy_to_channel(reader: asyncio.StreamReader, writer: asyncssh.SSHWri
             continue
 
 
-async def _feed_process(
-    process: asyncssh.SSHServerProcess[bytes], stdin: asyncio.StreamWriter
-) -> None:
-    """Copy the channel's input to the process, then close its stdin on EOF."""
-    broken = False
+async def _channel_input(process: asyncssh.SSHServerProcess[bytes]) -> AsyncIterator[bytes]:
+    """The chunks the client sends on the session's stdin, until EOF or the channel is gone
+    (break, window-size and signal notifications skipped)."""
     while True:
         try:
             data = await process.stdin.read(CHUNK)
         except (asyncssh.BreakReceived, asyncssh.TerminalSizeChanged, asyncssh.SignalReceived):
             continue
         except (asyncssh.Error, ConnectionError):
-            break
+            return
         if not data:
-            break
+            return
+        yield data
+
+
+async def _feed_process(
+    process: asyncssh.SSHServerProcess[bytes], stdin: asyncio.StreamWriter
+) -> None:
+    """Copy the channel's input to the process, then close its stdin on EOF."""
+    broken = False
+    async for data in _channel_input(process):
         if broken:
             continue
         try:
@@ -303,15 +310,7 @@ async def _run_with_pty(
             output_done.set_result(None)
 
     async def feed() -> None:
-        while True:
-            try:
-                data = await process.stdin.read(CHUNK)
-            except (asyncssh.BreakReceived, asyncssh.TerminalSizeChanged, asyncssh.SignalReceived):
-                continue
-            except (asyncssh.Error, ConnectionError):
-                return
-            if not data:
-                return
+        async for data in _channel_input(process):
             with contextlib.suppress(OSError):
                 os.write(master, data)
 
