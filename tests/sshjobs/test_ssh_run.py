@@ -5,9 +5,10 @@ failures, and nothing left open after a run."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 import pytest
-from fixtures.waiting import wait_until_async
+from fixtures.waiting import empty, wait_until, wait_until_async
 from sshjobs_helpers import collect, established_to, nodes  # noqa: F401 (fixtures)
 
 from asynciojobs import Scheduler, Sequence
@@ -233,14 +234,18 @@ def test_close_cancelled_while_a_kill_is_pending_still_releases_the_gateway(node
     """A scheduler's shutdown timeout may cancel a node's close() while it waits for the kill
     of a cancelled command: the node's connection and its gateway's must close all the same."""
     farm = nodes.farm
+    marker = f"6{uuid.uuid4().int % 10**6:06d}"
 
     async def scenario():
         gateway = nodes.gateway()
         node = nodes.node(farm.private[0], gateway=gateway)
         node.add_user("test")
         await node.execute("true")
-        command = asyncio.create_task(node.execute("sleep 30 # close-cancelled"))
-        await asyncio.sleep(0.3)
+        command = asyncio.create_task(node.execute(f"sleep {marker}"))
+        await wait_until_async(
+            lambda: [c for c in farm.processes(farm.private[0]).values() if marker in c],
+            message=f"'sleep {marker}' runs on the host",
+        )
         command.cancel()
         await asyncio.gather(command, return_exceptions=True)
         closing = asyncio.create_task(node.close())
@@ -258,3 +263,9 @@ def test_close_cancelled_while_a_kill_is_pending_still_releases_the_gateway(node
 
     assert asyncio.run(scenario()) == (False, False)
     assert established_to(farm) == 0
+    # and the kill that was pending when the close was cancelled still landed
+    wait_until(
+        lambda: [c for c in farm.processes(farm.private[0]).values() if marker in c],
+        until=empty,
+        message=f"no 'sleep {marker}' left on the host",
+    )
