@@ -30,6 +30,7 @@ import asyncssh
 from asyncssh import EXTENDED_DATA_STDERR
 
 from .results import STDERR_TAIL_BYTES, CommandResult
+from .transport import fastpath
 
 __all__ = [
     "OUTPUT_GRACE",
@@ -136,6 +137,7 @@ async def feed_stdin(chan: Any, session: LineSession, reader: Any) -> None:
             if not data:
                 break
             await session.writable.wait()
+            await fastpath.transport_room(chan.get_connection())
             if session.closed.done():
                 break
             chan.write(data)

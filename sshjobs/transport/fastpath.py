@@ -44,7 +44,14 @@ import asyncssh
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["AVAILABLE", "connect", "enabled_by_default", "pipelined", "warn_unavailable"]
+__all__ = [
+    "AVAILABLE",
+    "connect",
+    "enabled_by_default",
+    "pipelined",
+    "transport_room",
+    "warn_unavailable",
+]
 
 _USERAUTH_SERVICE = b"ssh-userauth"
 _FLUSH_AT = 64 * 1024  # bytes held before a write goes out anyway
@@ -211,11 +218,37 @@ def _check_log_levels(conn: Any) -> None:
 
 
 class _OwnConnection(asyncssh.SSHClientConnection):
-    """asyncssh's client connection, with log arguments formatted only when logged."""
+    """asyncssh's client connection, with log arguments formatted only when logged, and the
+    transport's flow control recorded (asyncssh ignores it: see :func:`transport_room`)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         _check_log_levels(self)
+        self._sshjobs_room = asyncio.Event()
+        self._sshjobs_room.set()
+
+    def pause_writing(self) -> None:
+        self._sshjobs_room.clear()
+
+    def resume_writing(self) -> None:
+        self._sshjobs_room.set()
+
+    def connection_lost(self, exc: Exception | None = None) -> None:
+        self._sshjobs_room.set()  # nobody waits for room on a connection that is gone
+        super().connection_lost(exc)
+
+
+async def transport_room(conn: Any) -> None:
+    """Wait until ``conn``'s socket takes more data (its transport's buffer is below the
+    low-water mark again); at once for a connection that is not one of ours.
+
+    asyncssh hands the transport whatever fits in a channel's SSH window even when the socket
+    is full, so a writer pacing itself on the channel alone can leave a whole window (2 MB for
+    OpenSSH) per slow host in memory; a writer that also waits here leaves at most the
+    transport's high-water mark."""
+    room = getattr(conn, "_sshjobs_room", None)
+    if room is not None and not room.is_set():
+        await room.wait()
 
 
 def _is_agent_key(keypair: Any) -> bool:

@@ -89,9 +89,10 @@ def test_50mb_stdin_reaches_20_hosts_byte_exact_with_flat_memory(farm20, tmp_pat
     )
     assert code == 0, err
     print(f"peak RSS: {peak} KiB with 50 MB on stdin to {HOSTS} hosts, {baseline} KiB without")
-    # bounded: below one copy of the input, let alone one per host (50 MB x 20); what is in
-    # flight to the hosts varies with their pace (measured 10 to 35 MB here)
-    assert peak - baseline < 0.9 * INPUT_SIZE / 1024, (peak, baseline)
+    # flat: far below one copy of the input, let alone one per host (50 MB x 20). Measured
+    # 2-3 MB; 9-35 MB before the feeders waited for room in each connection's socket (a whole
+    # SSH window per slow host sat in asyncio's buffers)
+    assert peak - baseline < 16 * 1024, (peak, baseline)
 
 
 def test_a_host_that_reads_nothing_holds_no_other_back(farm):
